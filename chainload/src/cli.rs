@@ -1,0 +1,54 @@
+//! Parsing the command line with clap under the project's exit status convention:
+//! `--help` and `--version` print and exit 0; every usage error is one line on stderr,
+//! `tool: message`, and exit status 125 (clap's own would be 2).
+
+use clap::error::ErrorKind;
+
+/// Parse this process's arguments into `T`, or exit as the convention says.
+pub fn parse<T: clap::Parser>(tool: &str) -> T {
+    match T::try_parse() {
+        Ok(t) => t,
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                let _ = e.print(); // nothing to do if stdout is closed
+                std::process::exit(0)
+            }
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                usage_error(tool, &format!("a command is required; try '{tool} --help'"))
+            }
+            _ => usage_error(tool, &first_line(&e.render().to_string())),
+        },
+    }
+}
+
+/// Report an error the project's way: `tool: message` on one line, exit 125.
+pub fn usage_error(tool: &str, message: &str) -> ! {
+    eprintln!("{tool}: {message}");
+    std::process::exit(crate::EXIT_TOOL_FAILED)
+}
+
+/// The first line of a rendered clap error, without clap's `error: ` prefix.
+pub fn first_line(rendered: &str) -> String {
+    let line = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid usage");
+    line.trim_start_matches("error: ").trim().to_string()
+}
+
+/// Print `tool: error` once (the error's `Display` joined with its sources by `: `) and
+/// exit with `code`.
+pub fn fail(tool: &str, err: &dyn std::error::Error, code: i32) -> ! {
+    let mut msg = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.ends_with(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    eprintln!("{tool}: {msg}");
+    std::process::exit(code)
+}

@@ -1,0 +1,215 @@
+//! The final confinement, done by the process that does the final exec: close inherited
+//! file descriptors, set the capability bounding set, switch user, set the capability
+//! sets, and set no_new_privs. Shared by `ovlmount enter` and `nsenter-rs`, so a process
+//! joined into a container is confined exactly like the container's own.
+
+use nix::errno::Errno;
+use nix::unistd::{Gid, Uid};
+
+use crate::caps::{self, CapSet, ThreadCaps};
+
+/// What a confinement step failed at.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfineError {
+    /// `--cap-add`/`--cap-drop` named a capability that does not exist.
+    #[error(transparent)]
+    UnknownCapability(#[from] caps::UnknownCapability),
+    /// A system call failed.
+    #[error("{what}: {}", errno.desc())]
+    Sys {
+        /// The step, e.g. "cannot drop CAP_SYS_ADMIN from the bounding set".
+        what: String,
+        /// The error.
+        errno: Errno,
+    },
+}
+
+fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> ConfineError {
+    let what = what.into();
+    move |errno| ConfineError::Sys { what, errno }
+}
+
+/// The user the program runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Supplementary groups (empty: none).
+    pub groups: Vec<u32>,
+}
+
+/// What to confine the program to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confinement {
+    /// The capabilities the program keeps (bounding set, and for root the
+    /// effective/permitted sets). `None` leaves capabilities as they are.
+    pub caps: Option<CapSet>,
+    /// Set no_new_privs (setuid binaries and file capabilities gain nothing).
+    pub no_new_privs: bool,
+    /// Close every file descriptor above 2 (on exec).
+    pub close_fds: bool,
+    /// Switch to this user after the bounding set is set.
+    pub user: Option<Credentials>,
+}
+
+impl Default for Confinement {
+    fn default() -> Self {
+        Confinement {
+            caps: None,
+            no_new_privs: false,
+            close_fds: true,
+            user: None,
+        }
+    }
+}
+
+/// Build the kept set from docker-style `--cap-add`/`--cap-drop` lists over `base`, with
+/// docker's rules: `ALL` in `--cap-add` keeps every capability but the dropped ones;
+/// else `ALL` in `--cap-drop` keeps only the added ones; else `base` minus drops plus adds.
+pub fn caps_from_flags(
+    base: CapSet,
+    add: &[String],
+    drop: &[String],
+) -> Result<CapSet, ConfineError> {
+    let is_all = |s: &String| s.eq_ignore_ascii_case("ALL");
+    let parse = |list: &[String]| -> Result<CapSet, ConfineError> {
+        let mut set = CapSet::EMPTY;
+        for name in list.iter().filter(|s| !is_all(s)) {
+            set.insert(caps::parse_cap(name)?);
+        }
+        Ok(set)
+    };
+    let (adds, drops) = (parse(add)?, parse(drop)?);
+    let kept = if add.iter().any(is_all) {
+        CapSet(CapSet::all().0 & !drops.0)
+    } else if drop.iter().any(is_all) {
+        adds
+    } else {
+        CapSet((base.0 & !drops.0) | adds.0)
+    };
+    Ok(kept)
+}
+
+/// close_range(2) with CLOSE_RANGE_CLOEXEC: mark every fd from 3 up close-on-exec.
+/// Falls back to closing them one by one (from `/proc/self/fd`) on kernels without it.
+pub fn close_range_cloexec_from_3() -> Result<(), Errno> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range with integer arguments; no memory is passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: setting FD_CLOEXEC on a descriptor number; an already-closed one gives EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// prctl(PR_SET_NO_NEW_PRIVS, 1).
+pub fn set_no_new_privs() -> Result<(), Errno> {
+    // SAFETY: prctl with integer arguments only.
+    let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    Errno::result(rc).map(drop)
+}
+
+fn switch_user(c: &Credentials) -> Result<(), ConfineError> {
+    let groups: Vec<Gid> = c.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    match nix::unistd::setgroups(&groups) {
+        Ok(()) => {}
+        // setgroups is denied in a user namespace with setgroups=deny; only an error if
+        // the caller asked for groups other than none.
+        Err(Errno::EPERM) if groups.is_empty() && setgroups_denied() => {}
+        Err(e) => return Err(sys("cannot set supplementary groups")(e)),
+    }
+    nix::unistd::setresgid(
+        Gid::from_raw(c.gid),
+        Gid::from_raw(c.gid),
+        Gid::from_raw(c.gid),
+    )
+    .map_err(sys(format!("cannot set group id {}", c.gid)))?;
+    nix::unistd::setresuid(
+        Uid::from_raw(c.uid),
+        Uid::from_raw(c.uid),
+        Uid::from_raw(c.uid),
+    )
+    .map_err(sys(format!("cannot set user id {}", c.uid)))?;
+    Ok(())
+}
+
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() == "deny")
+        .unwrap_or(false)
+}
+
+/// Apply the confinement to this process, in this order: mark inherited fds above 2
+/// close-on-exec; drop everything outside `caps` from the bounding set; switch user;
+/// limit the effective/permitted/inheritable sets to `caps` and clear the ambient set;
+/// set no_new_privs. The caller then execs.
+pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
+    if c.close_fds {
+        close_range_cloexec_from_3().map_err(sys("cannot close inherited file descriptors"))?;
+    }
+    if let Some(keep) = c.caps {
+        for n in 0..=caps::last_cap() {
+            if !keep.contains(n) && caps::bounding_has(n).unwrap_or(false) {
+                caps::bounding_drop(n).map_err(sys(format!(
+                    "cannot drop {} from the bounding set",
+                    caps::cap_name(n)
+                )))?;
+            }
+        }
+    }
+    if let Some(user) = &c.user {
+        switch_user(user)?;
+    }
+    if let Some(keep) = c.caps {
+        let now = caps::capget().map_err(sys("cannot read capabilities"))?;
+        let limited = CapSet(now.permitted.0 & keep.0);
+        caps::capset(ThreadCaps {
+            effective: limited,
+            permitted: limited,
+            inheritable: CapSet::EMPTY,
+        })
+        .map_err(sys("cannot set capabilities"))?;
+        caps::ambient_clear().map_err(sys("cannot clear the ambient capabilities"))?;
+    }
+    if c.no_new_privs {
+        set_no_new_privs().map_err(sys("cannot set no_new_privs"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_all_then_add() {
+        let s = caps_from_flags(
+            CapSet::docker_default(),
+            &["NET_ADMIN".into()],
+            &["ALL".into()],
+        )
+        .unwrap();
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![12]);
+        let s = caps_from_flags(CapSet::docker_default(), &[], &["CHOWN".into()]).unwrap();
+        assert_eq!(s.iter().count(), 13);
+        assert!(caps_from_flags(CapSet::EMPTY, &["BOGUS".into()], &[]).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! User and group names, looked up in a passwd(5)/group(5) file read directly.
+//!
+//! The tools read the files themselves rather than through NSS: a statically linked
+//! tool has no NSS modules, and inside a container the file that counts is the
+//! container's own `/etc/passwd`, not the host's.
+
+use std::io;
+use std::path::Path;
+
+/// A name or id that could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum IdError {
+    /// No such name in the file.
+    #[error("no {kind} named '{name}' in '{file}'")]
+    NoSuchName {
+        /// "user" or "group".
+        kind: &'static str,
+        /// The name looked up.
+        name: String,
+        /// The file searched.
+        file: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read '{file}': {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// One line of passwd(5) or group(5): name, id, and (passwd) primary group and home.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Login or group name.
+    pub name: String,
+    /// uid or gid.
+    pub id: u32,
+    /// passwd: the primary gid; group: 0.
+    pub gid: u32,
+    /// passwd: the home directory; group: the member list.
+    pub extra: String,
+}
+
+/// Read the entries of a passwd or group file. A missing file has no entries.
+pub fn read_entries(file: &Path, passwd: bool) -> Result<Vec<Entry>, IdError> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(IdError::Read {
+                file: file.display().to_string(),
+                source,
+            })
+        }
+    };
+    Ok(text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            let id = f.get(2)?.parse().ok()?;
+            let (gid, extra) = if passwd {
+                (
+                    f.get(3)?.parse().ok()?,
+                    f.get(5).copied().unwrap_or("").to_string(),
+                )
+            } else {
+                (0, f.get(3).copied().unwrap_or("").to_string())
+            };
+            Some(Entry {
+                name: f[0].to_string(),
+                id,
+                gid,
+                extra,
+            })
+        })
+        .collect())
+}
+
+fn resolve(spec: &str, file: &Path, passwd: bool) -> Result<u32, IdError> {
+    if let Ok(id) = spec.parse::<u32>() {
+        return Ok(id);
+    }
+    read_entries(file, passwd)?
+        .into_iter()
+        .find(|e| e.name == spec)
+        .map(|e| e.id)
+        .ok_or_else(|| IdError::NoSuchName {
+            kind: if passwd { "user" } else { "group" },
+            name: spec.to_string(),
+            file: file.display().to_string(),
+        })
+}
+
+/// A uid from a number or a name in `passwd` (e.g. `/etc/passwd`).
+pub fn user_id(spec: &str, passwd: &Path) -> Result<u32, IdError> {
+    resolve(spec, passwd, true)
+}
+
+/// A gid from a number or a name in `group` (e.g. `/etc/group`).
+pub fn group_id(spec: &str, group: &Path) -> Result<u32, IdError> {
+    resolve(spec, group, false)
+}
+
+/// The passwd entry of `uid`, if any.
+pub fn user_by_id(uid: u32, passwd: &Path) -> Result<Option<Entry>, IdError> {
+    Ok(read_entries(passwd, true)?
+        .into_iter()
+        .find(|e| e.id == uid))
+}
+
+/// The supplementary groups `user` is a member of in `group` (by name in the member list).
+pub fn groups_of(user: &str, group: &Path) -> Result<Vec<u32>, IdError> {
+    Ok(read_entries(group, false)?
+        .into_iter()
+        .filter(|e| e.extra.split(',').any(|m| m == user))
+        .map(|e| e.id)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looks_up_names_and_numbers() {
+        let dir = std::env::temp_dir().join(format!("ids-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("passwd");
+        std::fs::write(
+            &p,
+            "root:x:0:0:root:/root:/bin/sh\nwww:x:33:34:www:/var/www:/bin/false\n",
+        )
+        .unwrap();
+        let g = dir.join("group");
+        std::fs::write(&g, "root:x:0:\nweb:x:34:www,bob\n").unwrap();
+        assert_eq!(user_id("www", &p).unwrap(), 33);
+        assert_eq!(user_id("1234", &p).unwrap(), 1234);
+        assert!(user_id("nobody-here", &p).is_err());
+        assert_eq!(group_id("web", &g).unwrap(), 34);
+        assert_eq!(groups_of("www", &g).unwrap(), vec![34]);
+        assert_eq!(user_by_id(33, &p).unwrap().unwrap().gid, 34);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,31 @@
+//! `chainload`: what every tool of the chain does the same way.
+//!
+//! The tools follow the chain-loading convention (read your options, do your one
+//! thing, exec the rest of argv). This crate holds the pieces of that convention
+//! that three or more tools share, and nothing else:
+//!
+//! - [`exec`]: exec a program and map failure to 126 (cannot execute) or 127 (not found);
+//! - [`status`]: wait for a child and pass its status on (re-raising a fatal signal);
+//! - [`signals`]: signal names, masks, and forwarding signals to a child while waiting;
+//! - [`confine`]: the final confinement before exec (capability bounding set,
+//!   no_new_privs, closing inherited file descriptors);
+//! - [`caps`]: capability names and the capget/capset/prctl primitives behind them;
+//! - [`ids`]: user and group names from a passwd/group file;
+//! - [`units`]: sizes (`64M`, `1.5G`) and durations;
+//! - [`cli`]: parsing with clap and the exit status convention for usage errors.
+
+pub mod caps;
+pub mod cli;
+pub mod confine;
+pub mod exec;
+pub mod ids;
+pub mod signals;
+pub mod status;
+pub mod units;
+
+/// Exit status when the tool itself failed (usage errors included).
+pub const EXIT_TOOL_FAILED: i32 = 125;
+/// Exit status when the program was found but could not be executed.
+pub const EXIT_CANNOT_EXECUTE: i32 = 126;
+/// Exit status when the program was not found.
+pub const EXIT_NOT_FOUND: i32 = 127;

@@ -1,0 +1,200 @@
+//! `mountinfo`: parse `/proc/PID/mountinfo` (proc(5)), the mount table that unshare-rs
+//! (propagation of a persist target), cgctl (where the cgroup hierarchies are), ovlmount
+//! (mounts under a new root) and ctr-run (what a container left) all read.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// One line of mountinfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Unique id of the mount.
+    pub id: u32,
+    /// Id of the parent mount.
+    pub parent: u32,
+    /// `major:minor` of the filesystem's device.
+    pub dev: String,
+    /// The directory of the filesystem that forms this mount's root.
+    pub root: PathBuf,
+    /// Where it is mounted, relative to the reader's root.
+    pub mount_point: PathBuf,
+    /// Per-mount options (`rw,nosuid,relatime`).
+    pub options: String,
+    /// Optional fields (`shared:1`, `master:2`, `propagate_from:3`, `unbindable`).
+    pub optional: Vec<String>,
+    /// Filesystem type (`ext4`, `cgroup2`, `overlay`).
+    pub fstype: String,
+    /// Mount source (device or `none`).
+    pub source: String,
+    /// Per-superblock options (`rw,lowerdir=...`, the cgroup v1 controllers).
+    pub super_options: String,
+}
+
+/// How mount events propagate to and from a mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    /// `shared:N` without `master:`.
+    Shared,
+    /// `master:N` (a slave), possibly also shared.
+    Slave,
+    /// Neither.
+    Private,
+    /// `unbindable`.
+    Unbindable,
+}
+
+impl Mount {
+    /// The mount's propagation type.
+    pub fn propagation(&self) -> Propagation {
+        let has = |p: &str| self.optional.iter().any(|o| o.starts_with(p));
+        if has("unbindable") {
+            Propagation::Unbindable
+        } else if has("master:") {
+            Propagation::Slave
+        } else if has("shared:") {
+            Propagation::Shared
+        } else {
+            Propagation::Private
+        }
+    }
+
+    /// Whether a comma-separated per-mount option is set (`ro`, `nosuid`).
+    pub fn has_option(&self, opt: &str) -> bool {
+        self.options.split(',').any(|o| o == opt)
+    }
+
+    /// Whether a per-superblock option is set (`memory` for a v1 memory hierarchy).
+    pub fn has_super_option(&self, opt: &str) -> bool {
+        self.super_options.split(',').any(|o| o == opt)
+    }
+}
+
+/// Undo the kernel's octal escapes (`\040` for space, `\011`, `\012`, `\134`).
+pub fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parse one line; `None` if it is malformed.
+pub fn parse_line(line: &str) -> Option<Mount> {
+    let mut f = line.split(' ');
+    let id = f.next()?.parse().ok()?;
+    let parent = f.next()?.parse().ok()?;
+    let dev = f.next()?.to_string();
+    let root = PathBuf::from(unescape(f.next()?));
+    let mount_point = PathBuf::from(unescape(f.next()?));
+    let options = f.next()?.to_string();
+    let mut optional = Vec::new();
+    loop {
+        let o = f.next()?;
+        if o == "-" {
+            break;
+        }
+        optional.push(o.to_string());
+    }
+    let fstype = f.next()?.to_string();
+    let source = unescape(f.next()?);
+    let super_options = f.next().unwrap_or("").to_string();
+    Some(Mount {
+        id,
+        parent,
+        dev,
+        root,
+        mount_point,
+        options,
+        optional,
+        fstype,
+        source,
+        super_options,
+    })
+}
+
+/// Parse a whole mountinfo text.
+pub fn parse(text: &str) -> Vec<Mount> {
+    text.lines().filter_map(parse_line).collect()
+}
+
+/// The mount table of this process.
+pub fn read_self() -> io::Result<Vec<Mount>> {
+    Ok(parse(&std::fs::read_to_string("/proc/self/mountinfo")?))
+}
+
+/// The mount table of process `pid`.
+pub fn read_pid(pid: i32) -> io::Result<Vec<Mount>> {
+    Ok(parse(&std::fs::read_to_string(format!(
+        "/proc/{pid}/mountinfo"
+    ))?))
+}
+
+/// The mount id of the mount `path` is on (from `/proc/self/fdinfo`, which follows the
+/// path exactly as the kernel resolves it, bind mounts and all).
+pub fn mount_id_of(path: &Path) -> io::Result<u32> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_PATH: opens any file type without reading it (x86_64/aarch64 value).
+    const O_PATH: i32 = 0o10000000;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_PATH)
+        .open(path)?;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_raw_fd()))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no mnt_id in fdinfo"))
+}
+
+/// The mount `path` is on, in this process's table.
+pub fn mount_of(path: &Path) -> io::Result<Mount> {
+    let id = mount_id_of(path)?;
+    read_self()?
+        .into_iter()
+        .find(|m| m.id == id)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("mount {id} not in mountinfo"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_lines() {
+        let m = parse_line("36 35 98:0 /mnt1 /mnt\\0402 rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue").unwrap();
+        assert_eq!(m.id, 36);
+        assert_eq!(m.mount_point, PathBuf::from("/mnt 2"));
+        assert_eq!(m.optional, vec!["master:1", "shared:7"]);
+        assert_eq!(m.propagation(), Propagation::Slave);
+        assert_eq!(m.fstype, "ext3");
+        assert!(m.has_option("noatime"));
+        let p = parse_line("41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw")
+            .unwrap();
+        assert_eq!(p.propagation(), Propagation::Private);
+        assert!(parse_line("garbage").is_none());
+    }
+
+    #[test]
+    fn finds_root_mount() {
+        let m = mount_of(Path::new("/")).unwrap();
+        assert_eq!(m.mount_point, PathBuf::from("/"));
+    }
+}

@@ -1,0 +1,181 @@
+//! probe: run inside namespaces, print one JSON object about this process.
+//!
+//! Fields: pid, ppid, uid/euid/gid/egid, groups, hostname, uid_map, gid_map, setgroups,
+//! ns (inode of each /proc/self/ns/*), cgroup (lines of /proc/self/cgroup), mount_count,
+//! root_propagation, mounts, caps (hex sets and the bounding set), no_new_privs, cwd,
+//! fds (open descriptors), env, pids (pids visible in /proc).
+//!
+//! `probe [--exit N] [--sleep SECS] [--out FILE]`: print (to FILE if given), then sleep,
+//! then exit with N.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn map_lines(path: &str) -> Value {
+    let rows: Vec<Vec<u64>> = read(path)
+        .lines()
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect()
+        })
+        .collect();
+    json!(rows)
+}
+
+fn status_field(status: &str, key: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn ns_inodes() -> Value {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = BTreeMap::new();
+    for name in [
+        "cgroup",
+        "ipc",
+        "mnt",
+        "net",
+        "pid",
+        "pid_for_children",
+        "time",
+        "time_for_children",
+        "user",
+        "uts",
+    ] {
+        if let Ok(m) = std::fs::metadata(format!("/proc/self/ns/{name}")) {
+            out.insert(name.to_string(), json!(m.ino()));
+        }
+    }
+    json!(out)
+}
+
+fn fds() -> Vec<u32> {
+    // Collect first, so the directory's own descriptor is the only one to subtract.
+    let dir: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut fds: Vec<u32> = dir.iter().filter_map(|n| n.parse().ok()).collect();
+    fds.sort_unstable();
+    // The highest one was the read_dir handle itself (opened last, closed by now).
+    let open: Vec<u32> = fds
+        .into_iter()
+        .filter(|fd| Path::new(&format!("/proc/self/fd/{fd}")).exists() || *fd <= 2)
+        .collect();
+    open
+}
+
+fn pids() -> Vec<u32> {
+    let mut v: Vec<u32> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort_unstable();
+    v
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut exit = 0;
+    let mut sleep = 0.0f64;
+    let mut out: Option<String> = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--exit" => exit = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(0),
+            "--sleep" => sleep = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(0.0),
+            "--out" => out = args.get(i + 1).cloned(),
+            other => {
+                eprintln!("probe: unknown argument '{other}'");
+                std::process::exit(2);
+            }
+        }
+        i += 2;
+    }
+    let status = read("/proc/self/status");
+    let mounts = mountinfo::parse(&read("/proc/self/mountinfo"));
+    let root_prop = mounts
+        .iter()
+        .rev()
+        .find(|m| m.mount_point == Path::new("/"))
+        .map(|m| format!("{:?}", m.propagation()).to_lowercase())
+        .unwrap_or_default();
+    let mount_list: Vec<Value> = mounts
+        .iter()
+        .map(|m| {
+            json!({
+                "mount_point": m.mount_point,
+                "fstype": m.fstype,
+                "source": m.source,
+                "options": m.options,
+                "super_options": m.super_options,
+                "propagation": format!("{:?}", m.propagation()).to_lowercase(),
+            })
+        })
+        .collect();
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let groups: Vec<u32> = nix::unistd::getgroups()
+        .map(|g| g.iter().map(|x| x.as_raw()).collect())
+        .unwrap_or_default();
+    let v = json!({
+        "pid": std::process::id(),
+        "ppid": nix::unistd::getppid().as_raw(),
+        "uid": nix::unistd::getuid().as_raw(),
+        "euid": nix::unistd::geteuid().as_raw(),
+        "gid": nix::unistd::getgid().as_raw(),
+        "egid": nix::unistd::getegid().as_raw(),
+        "groups": groups,
+        "hostname": hostname,
+        "uid_map": map_lines("/proc/self/uid_map"),
+        "gid_map": map_lines("/proc/self/gid_map"),
+        "setgroups": read("/proc/self/setgroups").trim(),
+        "ns": ns_inodes(),
+        "cgroup": read("/proc/self/cgroup").lines().collect::<Vec<_>>(),
+        "mount_count": mounts.len(),
+        "root_propagation": root_prop,
+        "mounts": mount_list,
+        "caps": {
+            "inheritable": status_field(&status, "CapInh:"),
+            "permitted": status_field(&status, "CapPrm:"),
+            "effective": status_field(&status, "CapEff:"),
+            "bounding": status_field(&status, "CapBnd:"),
+            "ambient": status_field(&status, "CapAmb:"),
+        },
+        "no_new_privs": status_field(&status, "NoNewPrivs:"),
+        "cwd": std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default(),
+        "fds": fds(),
+        "env": env,
+        "pids": pids(),
+    });
+    let text = format!("{v}\n");
+    match out {
+        Some(path) => {
+            if let Err(e) = std::fs::write(&path, text) {
+                eprintln!("probe: cannot write '{path}': {e}");
+                std::process::exit(2);
+            }
+        }
+        None => print!("{text}"),
+    }
+    if sleep > 0.0 {
+        std::thread::sleep(std::time::Duration::from_secs_f64(sleep));
+    }
+    std::process::exit(exit);
+}

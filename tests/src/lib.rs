@@ -1,0 +1,338 @@
+//! `testkit`: what every integration test of the workspace uses.
+//!
+//! - [`bin`]: the path of a built tool (next to the test binary's `target/<profile>/`,
+//!   or under `$TESTKIT_BIN_DIR`);
+//! - [`run`]/[`Cmd`]: run a command with a time limit and get its exit code the way a
+//!   shell reports it (128+N for a signal), its stdout and its stderr;
+//! - [`Probe`]: the JSON the `probe` binary prints about itself;
+//! - [`skip`]: record that a test did not run and why (the run's summary lists them);
+//! - small facts about processes and namespaces ([`ns_inode`], [`is_dead`], [`wait_until`]).
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use serde_json::Value;
+pub use tempfile::TempDir;
+
+/// The directory the workspace's binaries were built into.
+pub fn bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("TESTKIT_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    // target/<profile>/deps/<test-binary> -> target/<profile>/
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("test binary has a directory");
+    deps.parent().expect("deps has a parent").to_path_buf()
+}
+
+/// The path of the workspace binary `name` (`unshare-rs`, `probe`, ...).
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "binary {} not built (run the tests through cargo test --workspace)",
+        p.display()
+    );
+    p
+}
+
+/// The path of the probe binary.
+pub fn probe() -> PathBuf {
+    bin("probe")
+}
+
+/// Whether this process runs as root (the integration tests need it).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Record that `test` did not run, and why. The reason goes to stderr and, when
+/// `$TESTKIT_SKIP_LOG` names a file, is appended there for the run's summary.
+pub fn skip(test: &str, reason: &str) {
+    eprintln!("SKIP {test}: {reason}");
+    if let Some(log) = std::env::var_os("TESTKIT_SKIP_LOG") {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(f, "{test}: {reason}");
+        }
+    }
+}
+
+/// Skip the calling test unless running as root; returns whether it may go on.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::is_root() {
+            $crate::skip(module_path!(), "needs root");
+            return;
+        }
+    };
+}
+
+/// Whether an external command exists on PATH.
+pub fn has_command(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false)
+}
+
+/// What a finished command did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The exit code as a shell reports it: the status, or 128+N for signal N.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Parse stdout as one JSON value (the probe's output, a tool's --json).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Assert the exit code, showing the output when it differs.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Assert success.
+    pub fn ok(&self) -> &Self {
+        self.expect_code(0)
+    }
+
+    /// stderr as one line (asserting it is exactly one line).
+    pub fn one_line_error(&self) -> String {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one line on stderr, got:\n{}",
+            self.stderr
+        );
+        lines[0].to_string()
+    }
+}
+
+/// The exit code a shell would report for a status.
+pub fn shell_code(status: std::process::ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(s)) => 128 + s,
+        _ => -1,
+    }
+}
+
+/// A command builder with a time limit (default 60 s): a test never hangs the suite.
+pub struct Cmd {
+    cmd: Command,
+    timeout: Duration,
+    stdin: Option<Vec<u8>>,
+}
+
+impl Cmd {
+    /// A command running `program`.
+    pub fn new(program: impl AsRef<OsStr>) -> Cmd {
+        let mut cmd = Command::new(program);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Cmd {
+            cmd,
+            timeout: Duration::from_secs(60),
+            stdin: None,
+        }
+    }
+
+    /// A command running the workspace tool `name`.
+    pub fn tool(name: &str) -> Cmd {
+        Cmd::new(bin(name))
+    }
+
+    /// Add arguments.
+    pub fn args<I, S>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    /// Add one argument.
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Cmd {
+        self.cmd.arg(a);
+        self
+    }
+
+    /// Set an environment variable.
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Cmd {
+        self.cmd.env(k, v);
+        self
+    }
+
+    /// Give this text on stdin.
+    pub fn stdin(mut self, input: &[u8]) -> Cmd {
+        self.stdin = Some(input.to_vec());
+        self.cmd.stdin(Stdio::piped());
+        self
+    }
+
+    /// Change the time limit.
+    pub fn timeout(mut self, t: Duration) -> Cmd {
+        self.timeout = t;
+        self
+    }
+
+    /// Access the underlying `Command` (for pre_exec and the like).
+    pub fn command(&mut self) -> &mut Command {
+        &mut self.cmd
+    }
+
+    /// Start it without waiting.
+    pub fn spawn(mut self) -> std::process::Child {
+        self.cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", self.cmd))
+    }
+
+    /// Run to the end (killing it at the time limit) and return what it did.
+    pub fn run(mut self) -> Outcome {
+        let desc = format!("{:?}", self.cmd);
+        let mut child = self
+            .cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {desc}: {e}"));
+        if let Some(input) = self.stdin.take() {
+            if let Some(mut s) = child.stdin.take() {
+                let _ = s.write_all(&input);
+            }
+        }
+        let out_pipe = child.stdout.take();
+        let err_pipe = child.stderr.take();
+        let out_t = std::thread::spawn(move || read_all(out_pipe));
+        let err_t = std::thread::spawn(move || read_all(err_pipe));
+        let start = Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().expect("wait") {
+                break st;
+            }
+            if start.elapsed() > self.timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{desc} did not finish within {:?}", self.timeout);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        Outcome {
+            code: shell_code(status),
+            stdout: out_t.join().unwrap_or_default(),
+            stderr: err_t.join().unwrap_or_default(),
+        }
+    }
+}
+
+fn read_all<R: std::io::Read>(pipe: Option<R>) -> String {
+    let mut s = Vec::new();
+    if let Some(mut p) = pipe {
+        let _ = p.read_to_end(&mut s);
+    }
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+/// Shorthand: run a workspace tool with arguments.
+pub fn run(tool: &str, args: &[&str]) -> Outcome {
+    Cmd::tool(tool).args(args).run()
+}
+
+/// The inode of `/proc/PID/ns/NAME` (`pid = None`: this process).
+pub fn ns_inode(pid: Option<i32>, name: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let p = match pid {
+        Some(p) => format!("/proc/{p}/ns/{name}"),
+        None => format!("/proc/self/ns/{name}"),
+    };
+    std::fs::metadata(&p)
+        .unwrap_or_else(|e| panic!("stat {p}: {e}"))
+        .ino()
+}
+
+/// The probe's JSON field `ns.NAME` as an inode number.
+pub fn probe_ns(v: &Value, name: &str) -> u64 {
+    v["ns"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("probe has no ns.{name}: {v}"))
+}
+
+/// Whether a process is gone or a zombie (`kill -0` succeeds on a zombie; this doesn't).
+pub fn is_dead(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => {
+            // The state follows the last ')' (the command name may hold spaces and parens).
+            let state = stat
+                .rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().chars().next());
+            matches!(state, Some(Some('Z')) | Some(Some('X')))
+        }
+    }
+}
+
+/// Poll `cond` every 10 ms until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// A fresh temporary directory (removed when dropped).
+pub fn tempdir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("ctrtest-")
+        .tempdir()
+        .expect("tempdir")
+}
+
+/// The mount points of this process's mount table (for "nothing leaked" assertions).
+pub fn mount_points() -> Vec<PathBuf> {
+    mountinfo::read_self()
+        .expect("mountinfo")
+        .into_iter()
+        .map(|m| m.mount_point)
+        .collect()
+}
+
+/// Whether `path` is a mount point in this process's mount table.
+pub fn is_mounted(path: &Path) -> bool {
+    mount_points().iter().any(|m| m == path)
+}
+
+/// Kill a process we started and reap it, if it is still there.
+pub fn kill_and_reap(child: &mut std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -1,0 +1,507 @@
+//! `unshare-rs`: create namespaces, then exec the rest of argv.
+//!
+//! A drop-in for util-linux `unshare(1)` (2.38+): the same options with the same
+//! meaning, plus `--hostname` and `--pid-file` for orchestrators.
+//!
+//! # Synopsis
+//!
+//! ```text
+//! unshare-rs [-muinpUCT[=FILE]] [-f] [--kill-child[=SIG]] [--forward-signals]
+//!            [--mount-proc[=DIR]] [--propagation MODE] [-R DIR] [-w DIR]
+//!            [-r | -c | --map-user U --map-group G] [--map-users MAP] [--map-groups MAP]
+//!            [--map-auto] [--setgroups allow|deny] [--keep-caps] [-S UID] [-G GID]
+//!            [--monotonic SECS] [--boottime SECS] [--hostname NAME] [--pid-file FILE]
+//!            [--] [PROGRAM [ARG...]]
+//! ```
+//!
+//! # What it does, in order
+//!
+//! 1. Checks every option (nothing is created when one is wrong).
+//! 2. Forks the helpers that must stay in the original namespaces: one to bind-mount
+//!    persisted namespace files (when a mount or user namespace is also created), one
+//!    to write multi-range id maps.
+//! 3. unshare(2) with every requested namespace; lets the id-map helper write the maps;
+//!    sets the time namespace offsets.
+//! 4. With `--fork`: forks; the parent persists namespaces, writes `--pid-file`, waits
+//!    (forwarding signals with `--forward-signals`) and exits as the child did.
+//! 5. In the process that will exec: single-id maps and setgroups, root propagation,
+//!    `--root`, `--wd`, `--mount-proc`, `--hostname`, `--setgid`/`--setuid`,
+//!    `--keep-caps`, `--kill-child`'s parent-death signal; then exec.
+//!
+//! # Exit status
+//!
+//! 125 when unshare-rs itself fails (usage errors too); 126 when the program cannot be
+//! executed; 127 when it is not found; otherwise the program's status. A child killed by
+//! signal N is re-raised, so the shell sees 128+N.
+
+pub mod helper;
+pub mod idmap;
+pub mod mounts;
+pub mod namespaces;
+pub mod persist;
+pub mod timens;
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use chainload::exec::ExecError;
+use chainload::status::ChildStatus;
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
+
+use helper::{Helper, HelperError};
+use idmap::{IdKind, IdRange, MapEntry, MapError, MapSpec};
+use mounts::Propagation;
+use namespaces::Namespace;
+use persist::PersistError;
+use timens::Clock;
+
+/// `--setgroups`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetGroups {
+    /// Allow setgroups(2) in the new user namespace.
+    Allow,
+    /// Deny it (needed for an unprivileged gid map).
+    Deny,
+}
+
+/// Everything unshare-rs was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Namespaces to create.
+    pub namespaces: Vec<Namespace>,
+    /// Namespaces to persist, each on an existing file.
+    pub persist: Vec<(Namespace, PathBuf)>,
+    /// `-f`: fork; the child runs the program, the parent waits.
+    pub fork: bool,
+    /// `--kill-child`: the signal the child gets when unshare-rs dies.
+    pub kill_child: Option<Signal>,
+    /// `--forward-signals`.
+    pub forward_signals: bool,
+    /// `--mount-proc`: where to mount a new proc.
+    pub mount_proc: Option<PathBuf>,
+    /// `--propagation`.
+    pub propagation: Propagation,
+    /// `-R`: chroot to this directory.
+    pub root: Option<PathBuf>,
+    /// `-w`: change to this directory.
+    pub wd: Option<PathBuf>,
+    /// Map the caller's euid to this uid (`-r`: 0, `-c`: itself, `--map-user`).
+    pub map_user: Option<u32>,
+    /// Map the caller's egid to this gid (`-r`: 0, `-c`: itself, `--map-group`).
+    pub map_group: Option<u32>,
+    /// `--map-users` values (and `--map-auto`'s).
+    pub map_users: Vec<MapSpec>,
+    /// `--map-groups` values (and `--map-auto`'s).
+    pub map_groups: Vec<MapSpec>,
+    /// `--setgroups`.
+    pub setgroups: Option<SetGroups>,
+    /// `--keep-caps`.
+    pub keep_caps: bool,
+    /// `-S`.
+    pub setuid: Option<u32>,
+    /// `-G`.
+    pub setgid: Option<u32>,
+    /// `--monotonic` offset in seconds.
+    pub monotonic: Option<i64>,
+    /// `--boottime` offset in seconds.
+    pub boottime: Option<i64>,
+    /// `--hostname`.
+    pub hostname: Option<String>,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// The program and its arguments; empty runs `$SHELL`.
+    pub command: Vec<OsString>,
+}
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The options contradict each other or name something unusable.
+    #[error("{0}")]
+    Usage(String),
+    /// A system call failed.
+    #[error("{what}: {}", errno.desc())]
+    Sys {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        errno: Errno,
+    },
+    /// An id map is wrong or could not be written.
+    #[error(transparent)]
+    Map(#[from] MapError),
+    /// A namespace could not be persisted.
+    #[error(transparent)]
+    Persist(#[from] PersistError),
+    /// A helper process failed.
+    #[error(transparent)]
+    Helper(#[from] HelperError),
+    /// The program could not be executed.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+impl Error {
+    /// The exit status for this error: 126/127 for exec failures, else 125.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Exec(e) => e.exit_code(),
+            _ => chainload::EXIT_TOOL_FAILED,
+        }
+    }
+}
+
+fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
+    let what = what.into();
+    move |errno| Error::Sys { what, errno }
+}
+
+impl Options {
+    fn has(&self, ns: Namespace) -> bool {
+        self.namespaces.contains(&ns)
+    }
+
+    fn flags(&self) -> CloneFlags {
+        namespaces::clone_flags(self.namespaces.iter().copied())
+    }
+
+    /// Check the options against each other and the files they name. Nothing is created.
+    pub fn validate(&self) -> Result<(), Error> {
+        let usage = |m: &str| Err(Error::Usage(m.to_string()));
+        if (self.monotonic.is_some() || self.boottime.is_some()) && !self.has(Namespace::Time) {
+            return usage(
+                "options --monotonic and --boottime require unsharing of a time namespace (-T)",
+            );
+        }
+        if self.pid_file.is_some() && !self.fork {
+            return usage("option --pid-file requires --fork (it names the forked child)");
+        }
+        if self.hostname.is_some() && !self.has(Namespace::Uts) {
+            return usage("option --hostname requires unsharing of a UTS namespace (-u)");
+        }
+        if self.map_group.is_some()
+            && self.map_groups.is_empty()
+            && self.setgroups == Some(SetGroups::Allow)
+        {
+            return usage("options --setgroups=allow and --map-group are mutually exclusive");
+        }
+        for (ns, path) in &self.persist {
+            if *ns == Namespace::Pid && !self.fork {
+                return usage("persisting a PID namespace requires --fork (the namespace needs a process in it)");
+            }
+            persist::check_target(*ns, path)?;
+        }
+        if let Some(h) = &self.hostname {
+            if h.is_empty() || h.len() > 64 {
+                return usage(&format!("invalid hostname '{h}': must be 1 to 64 bytes"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The id maps resolved: ranges for the helper, single maps for the process itself.
+struct IdMaps {
+    user_ranges: Vec<IdRange>,
+    group_ranges: Vec<IdRange>,
+    /// The caller's euid (read before unshare) mapped to the asked-for uid.
+    single_user: Option<IdRange>,
+    /// The caller's egid (read before unshare) mapped to the asked-for gid.
+    single_group: Option<IdRange>,
+}
+
+fn resolve_maps(o: &Options) -> Result<IdMaps, Error> {
+    let (euid, egid) = (Uid::effective().as_raw(), Gid::effective().as_raw());
+    let users: Vec<MapEntry> = idmap::resolve_specs(IdKind::User, &o.map_users, euid)?;
+    let groups: Vec<MapEntry> = idmap::resolve_specs(IdKind::Group, &o.map_groups, euid)?;
+    let mut maps = IdMaps {
+        user_ranges: Vec::new(),
+        group_ranges: Vec::new(),
+        single_user: o.map_user.map(|inner| IdRange {
+            inner,
+            outer: euid,
+            count: 1,
+        }),
+        single_group: o.map_group.map(|inner| IdRange {
+            inner,
+            outer: egid,
+            count: 1,
+        }),
+    };
+    if !users.is_empty() {
+        maps.user_ranges = idmap::merge_single(&users, euid, o.map_user);
+        maps.single_user = None;
+        idmap::check_overlaps(IdKind::User, &maps.user_ranges)?;
+    }
+    if !groups.is_empty() {
+        maps.group_ranges = idmap::merge_single(&groups, egid, o.map_group);
+        maps.single_group = None;
+        idmap::check_overlaps(IdKind::Group, &maps.group_ranges)?;
+    }
+    Ok(maps)
+}
+
+/// Run unshare-rs: create the namespaces and exec the program.
+///
+/// Returns only in the forking parent (`Ok` with the child's status, which the caller
+/// passes on) or on failure. The program's exec failure comes back as [`Error::Exec`].
+pub fn run(o: &Options) -> Result<ChildStatus, Error> {
+    o.validate()?;
+    let maps = resolve_maps(o)?;
+    chainload::signals::default_sigchld().map_err(sys("cannot reset SIGCHLD"))?;
+    let flags = o.flags();
+    let me = Pid::this();
+
+    // Helpers that must stay in the original namespaces.
+    let bind_helper = if !o.persist.is_empty()
+        && flags.intersects(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUSER)
+    {
+        let targets = o.persist.clone();
+        Some(Helper::spawn(move || {
+            persist::bind_all(me.as_raw(), &targets)
+        })?)
+    } else {
+        None
+    };
+    let map_helper = if !maps.user_ranges.is_empty() || !maps.group_ranges.is_empty() {
+        let (u, g) = (maps.user_ranges.clone(), maps.group_ranges.clone());
+        let deny = o.setgroups == Some(SetGroups::Deny);
+        let spawned = Helper::spawn(move || -> Result<(), MapError> {
+            if !u.is_empty() {
+                idmap::set_map(me, IdKind::User, &u)?;
+            }
+            if !g.is_empty() {
+                if deny {
+                    idmap::write_setgroups(Some(me), false)?;
+                }
+                idmap::set_map(me, IdKind::Group, &g)?;
+            }
+            Ok(())
+        });
+        Some(spawned?)
+    } else {
+        None
+    };
+
+    // An early return drops the helpers unreleased: they exit without acting.
+    nix::sched::unshare(flags).map_err(sys("unshare failed"))?;
+    if let Some(h) = map_helper {
+        h.release()?;
+    }
+    let offsets = [
+        (Clock::Boottime, o.boottime),
+        (Clock::Monotonic, o.monotonic),
+    ];
+    for (clock, secs) in offsets {
+        if let Some(secs) = secs {
+            timens::set_offset(clock, secs)
+                .map_err(sys("cannot write /proc/self/timens_offsets"))?;
+        }
+    }
+
+    if o.fork {
+        return fork_and_supervise(o, &maps, bind_helper);
+    }
+    persist_namespaces(o, bind_helper, me)?;
+    Err(prepare_and_exec(o, &maps, None))
+}
+
+/// Bind the persisted namespaces: through the helper when one was needed, else directly.
+fn persist_namespaces(o: &Options, bind_helper: Option<Helper>, pid: Pid) -> Result<(), Error> {
+    match bind_helper {
+        Some(h) => Ok(h.release()?),
+        None if !o.persist.is_empty() => Ok(persist::bind_all(pid.as_raw(), &o.persist)?),
+        None => Ok(()),
+    }
+}
+
+/// pidfd_open(2): a file descriptor that refers to process `pid`.
+fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open takes integers only and returns a new descriptor we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    let fd = Errno::result(fd)?;
+    // SAFETY: the kernel just returned this descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Write `pid` to `path` atomically (a temporary file renamed over it).
+fn write_pid_file(path: &Path, pid: Pid) -> std::io::Result<()> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, format!("{}\n", pid.as_raw()))?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+fn fork_and_supervise(
+    o: &Options,
+    maps: &IdMaps,
+    bind_helper: Option<Helper>,
+) -> Result<ChildStatus, Error> {
+    let blocked: Vec<Signal> = if o.forward_signals {
+        chainload::signals::supervisor_set()
+    } else {
+        vec![Signal::SIGINT, Signal::SIGTERM]
+    };
+    let saved = chainload::signals::block(&blocked).map_err(sys("cannot block signals"))?;
+    let parent_fd = match o.kill_child {
+        Some(_) => Some(pidfd_open(Pid::this()).map_err(sys("pidfd_open failed"))?),
+        None => None,
+    };
+    // The child waits on this pipe until the parent has persisted the namespaces and
+    // written the pid file; it reads EOF when the parent closes (or dies).
+    let needs_sync = o.pid_file.is_some() || !o.persist.is_empty();
+    let sync = if needs_sync {
+        let (r, w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe failed"))?;
+        Some((std::fs::File::from(r), w))
+    } else {
+        None
+    };
+    let me = Pid::this();
+    // SAFETY: unshare-rs is single-threaded.
+    match unsafe { fork() }.map_err(sys("fork failed"))? {
+        ForkResult::Parent { child } => {
+            let sync_w = sync.map(|(r, w)| {
+                drop(r);
+                w
+            });
+            let setup = persist_namespaces(o, bind_helper, me).and_then(|()| match &o.pid_file {
+                Some(p) => write_pid_file(p, child).map_err(|e| Error::Sys {
+                    what: format!("cannot write pid file '{}'", p.display()),
+                    errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                }),
+                None => Ok(()),
+            });
+            if let Err(e) = setup {
+                let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+                let _ = chainload::status::wait_child(child);
+                return Err(e);
+            }
+            drop(sync_w);
+            drop(parent_fd);
+            let status = if o.forward_signals {
+                chainload::signals::wait_forwarding(child, |_| {})
+            } else {
+                chainload::status::wait_child(child)
+            };
+            status.map_err(sys("waitpid failed"))
+        }
+        ForkResult::Child => {
+            drop(bind_helper); // close this process's copies of its pipes
+            if let Err(errno) = saved.restore() {
+                return Err(Error::Sys {
+                    what: "cannot restore the signal mask".into(),
+                    errno,
+                });
+            }
+            if let Some((mut r, w)) = sync {
+                drop(w);
+                let mut buf = [0u8; 1];
+                let _ = r.read(&mut buf); // EOF: the parent is done (or gone)
+            }
+            Err(prepare_and_exec(o, maps, parent_fd))
+        }
+    }
+}
+
+/// In the process that will exec: everything that happens inside the new namespaces.
+/// Returns only on failure.
+fn prepare_and_exec(o: &Options, maps: &IdMaps, parent_fd: Option<OwnedFd>) -> Error {
+    match prepare(o, maps) {
+        Ok(()) => {}
+        Err(e) => return e,
+    }
+    if let Some(sig) = o.kill_child {
+        if let Err(e) = arm_kill_child(sig, parent_fd) {
+            return e;
+        }
+    }
+    chainload::exec::execvp(&o.command).into()
+}
+
+fn prepare(o: &Options, maps: &IdMaps) -> Result<(), Error> {
+    if let Some(r) = maps.single_user {
+        idmap::write_map(None, IdKind::User, &[r])?;
+    }
+    if let Some(r) = maps.single_group {
+        idmap::write_setgroups(None, false)?;
+        idmap::write_map(None, IdKind::Group, &[r])?;
+    }
+    if let Some(sg) = o.setgroups {
+        // Already denied for a single gid map; the gid map helper handled ranges.
+        if !(sg == SetGroups::Deny
+            && (maps.single_group.is_some() || !maps.group_ranges.is_empty()))
+        {
+            idmap::write_setgroups(None, sg == SetGroups::Allow)?;
+        }
+    }
+    if o.has(Namespace::Mount) {
+        mounts::set_propagation(o.propagation)
+            .map_err(sys("cannot change root filesystem propagation"))?;
+    }
+    if let Some(root) = &o.root {
+        nix::unistd::chroot(root).map_err(sys(format!(
+            "cannot change root directory to '{}'",
+            root.display()
+        )))?;
+        let wd = o.wd.clone().unwrap_or_else(|| PathBuf::from("/"));
+        nix::unistd::chdir(&wd).map_err(sys(format!(
+            "cannot change directory to '{}'",
+            wd.display()
+        )))?;
+    } else if let Some(wd) = &o.wd {
+        nix::unistd::chdir(wd).map_err(sys(format!(
+            "cannot change directory to '{}'",
+            wd.display()
+        )))?;
+    }
+    if let Some(dir) = &o.mount_proc {
+        mounts::mount_proc(dir, o.propagation, o.root.is_some())
+            .map_err(sys(format!("mount proc on '{}' failed", dir.display())))?;
+    }
+    if let Some(name) = &o.hostname {
+        nix::unistd::sethostname(name).map_err(sys(format!("cannot set hostname to '{name}'")))?;
+    }
+    if let Some(gid) = o.setgid {
+        nix::unistd::setgroups(&[]).map_err(sys("setgroups failed"))?;
+        nix::unistd::setgid(Gid::from_raw(gid)).map_err(sys(format!("setgid({gid}) failed")))?;
+    }
+    if let Some(uid) = o.setuid {
+        nix::unistd::setuid(Uid::from_raw(uid)).map_err(sys(format!("setuid({uid}) failed")))?;
+    }
+    if o.keep_caps && o.has(Namespace::User) {
+        chainload::caps::permitted_to_ambient().map_err(sys("cannot keep capabilities"))?;
+    }
+    Ok(())
+}
+
+/// `--kill-child`: set the parent-death signal as the last step before exec (a change
+/// of credentials would clear it), then make sure the parent did not die before it was
+/// set; if it did, die now by that signal.
+fn arm_kill_child(sig: Signal, parent_fd: Option<OwnedFd>) -> Result<(), Error> {
+    nix::sys::prctl::set_pdeathsig(Some(sig)).map_err(sys("cannot set the parent-death signal"))?;
+    if let Some(fd) = parent_fd {
+        let mut fds = [libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: fds is a valid array of one pollfd for the duration of the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
+        if n > 0 {
+            let _ = nix::sys::signal::raise(sig);
+            std::process::exit(chainload::EXIT_TOOL_FAILED);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! unshare-rs: create namespaces, then exec the rest of argv. See the library docs.
+
+mod cli;
+
+const TOOL: &str = "unshare-rs";
+
+fn main() {
+    let options = chainload::cli::parse::<cli::Cli>(TOOL).into_options();
+    match unshare_rs::run(&options) {
+        Ok(status) => chainload::status::exit_like(status),
+        Err(e) => chainload::cli::fail(TOOL, &e, e.exit_code()),
+    }
+}
