@@ -52,3 +52,21 @@ pub fn fail(tool: &str, err: &dyn std::error::Error, code: i32) -> ! {
     eprintln!("{tool}: {msg}");
     std::process::exit(code)
 }
+
+/// Refuse an unknown option that clap took for the program (`tool --bogus`): clap's
+/// trailing program argument accepts values starting with `-`. A program named with a
+/// leading `-` is still possible after `--`. `command` is the parsed program and its
+/// arguments, which are always the tail of argv.
+pub fn check_program_is_not_an_option(tool: &str, command: &[std::ffi::OsString]) {
+    let Some(first) = command.first() else { return };
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(first.as_os_str());
+    if bytes.len() < 2 || bytes[0] != b'-' {
+        return;
+    }
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let start = argv.len().saturating_sub(command.len());
+    if start > 0 && argv[start - 1] == "--" {
+        return;
+    }
+    usage_error(tool, &format!("unexpected argument '{}' found; try '{tool} --help'", first.to_string_lossy()))
+}

@@ -161,6 +161,11 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The program and its arguments.
+    pub fn command(&self) -> &[OsString] {
+        &self.command
+    }
+
     /// Translate the flags into options, applying util-linux's implications.
     pub fn into_options(self) -> Options {
         let mut o = Options::default();
