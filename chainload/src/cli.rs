@@ -68,5 +68,11 @@ pub fn check_program_is_not_an_option(tool: &str, command: &[std::ffi::OsString]
     if start > 0 && argv[start - 1] == "--" {
         return;
     }
-    usage_error(tool, &format!("unexpected argument '{}' found; try '{tool} --help'", first.to_string_lossy()))
+    usage_error(
+        tool,
+        &format!(
+            "unexpected argument '{}' found; try '{tool} --help'",
+            first.to_string_lossy()
+        ),
+    )
 }
