@@ -22,6 +22,21 @@ pub enum UnitError {
     BadDuration(String),
 }
 
+impl UnitError {
+    /// Only why the value is wrong, without repeating it (for messages that already
+    /// name the value, like clap's).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            UnitError::BadSize(_) => {
+                "expected a number with an optional unit (b, k, m, g, t, p), e.g. 64M or 1.5G"
+            }
+            UnitError::NegativeSize(_) => "must not be negative",
+            UnitError::SizeOverflow(_) => "too large (more than 64 bits)",
+            UnitError::BadDuration(_) => "expected a number with a unit (ms, s, m, h), e.g. 10s",
+        }
+    }
+}
+
 fn split_number(s: &str) -> (&str, &str) {
     let end = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

@@ -1,6 +1,8 @@
 //! unshare-rs, run for real as root: namespaces made, parity with util-linux unshare,
 //! persistence, user namespaces (rootless too), exit statuses, bad input, signals.
 
+#![allow(clippy::unwrap_used)] // a test that cannot go on should panic
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -5,8 +5,9 @@
 //! root_propagation, mounts, caps (hex sets and the bounding set), no_new_privs, cwd,
 //! fds (open descriptors), env, pids (pids visible in /proc).
 //!
-//! `probe [--exit N] [--sleep SECS] [--out FILE]`: print (to FILE if given), then sleep,
-//! then exit with N.
+//! `probe [--alloc MIB] [--exit N] [--sleep SECS] [--out FILE]`: allocate and touch MIB
+//! mebibytes first (for memory limit tests), print (to FILE if given), then sleep, then
+//! exit with N.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -93,18 +94,25 @@ fn main() {
     let mut exit = 0;
     let mut sleep = 0.0f64;
     let mut out: Option<String> = None;
+    let mut alloc_mib = 0usize;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
             "--exit" => exit = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(0),
             "--sleep" => sleep = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(0.0),
             "--out" => out = args.get(i + 1).cloned(),
+            "--alloc" => alloc_mib = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(0),
             other => {
                 eprintln!("probe: unknown argument '{other}'");
                 std::process::exit(2);
             }
         }
         i += 2;
+    }
+    let mut hog: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..alloc_mib {
+        // Non-zero bytes: every page is really touched.
+        hog.push(vec![1u8; 1 << 20]);
     }
     let status = read("/proc/self/status");
     let mounts = mountinfo::parse(&read("/proc/self/mountinfo"));
@@ -163,6 +171,7 @@ fn main() {
         "fds": fds(),
         "env": env,
         "pids": pids(),
+        "allocated_mib": hog.len(),
     });
     let text = format!("{v}\n");
     match out {

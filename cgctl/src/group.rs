@@ -1,0 +1,594 @@
+//! A cgroup by name across every hierarchy it lives in: create it (and undo a partial
+//! creation), write its limits, move processes in, freeze, kill, remove.
+//!
+//! Which hierarchies: the v2 tree whenever one is mounted (v2 and hybrid: on hybrid the
+//! group is created and joined there too, which gives `cgroup.kill`, `cgroup.freeze` and
+//! `cgroup.events` even without v2 controllers), and on v1 the hierarchies of the
+//! tracking controllers (memory, cpu, cpuacct, pids, freezer) plus any a limit needs.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::limits::Write;
+use crate::name::GroupName;
+use crate::setup::{Cgroups, Hierarchy, Version};
+use crate::Error;
+
+/// The v1 controllers every group is created in, so that stats and killing work.
+pub const TRACKING_V1: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "freezer"];
+
+/// A group by name on this machine.
+#[derive(Debug, Clone)]
+pub struct Group<'a> {
+    /// The machine's hierarchies.
+    pub cg: &'a Cgroups,
+    /// The name.
+    pub name: GroupName,
+}
+
+/// What a creation made, so a failure can undo exactly that.
+#[derive(Debug, Default)]
+pub struct Created {
+    /// Directories made, outermost first.
+    pub dirs: Vec<PathBuf>,
+    /// `cgroup.subtree_control` files a controller was enabled in, in order.
+    pub enabled: Vec<(PathBuf, String)>,
+}
+
+impl Created {
+    /// Undo: disable what was enabled (last first) and remove what was made (deepest first).
+    pub fn undo(self) {
+        for dir in self.dirs.iter().rev() {
+            let _ = remove_dir_retrying(dir, Duration::from_millis(500));
+        }
+        for (file, ctrl) in self.enabled.iter().rev() {
+            let _ = write_file(file, &format!("-{ctrl}"));
+        }
+    }
+}
+
+fn io_err(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let (what, path) = (what.to_string(), path.to_path_buf());
+    move |source| Error::Io { what, path, source }
+}
+
+/// Write `value` to an interface file in one write(2).
+pub fn write_file(path: &Path, value: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(value.as_bytes())
+}
+
+/// Read an interface file, trimmed.
+pub fn read_file(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn remove_dir_retrying(dir: &Path, patience: Duration) -> std::io::Result<()> {
+    let start = Instant::now();
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            // EBUSY: processes are still leaving (or a memcg is still being offlined).
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < patience => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The pids in `cgroup.procs` of `dir` (not of its children).
+fn procs_of(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// `dir` and every group below it, parents before children.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        if let Ok(rd) = std::fs::read_dir(&out[i]) {
+            let mut kids: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                .map(|e| e.path())
+                .collect();
+            kids.sort();
+            out.extend(kids);
+        }
+        i += 1;
+    }
+    out
+}
+
+impl<'a> Group<'a> {
+    /// The group `name` on `cg`.
+    pub fn new(cg: &'a Cgroups, name: GroupName) -> Group<'a> {
+        Group { cg, name }
+    }
+
+    /// The hierarchies the group is created in, given the controllers its limits write to.
+    pub fn hierarchies_for(&self, controllers: &[String]) -> Vec<&'a Hierarchy> {
+        let mut out: Vec<&Hierarchy> = Vec::new();
+        if let Some(v2) = self.cg.v2() {
+            out.push(v2);
+        }
+        for h in self.cg.v1_controller_hierarchies() {
+            let wanted =
+                TRACKING_V1.iter().any(|c| h.has(c)) || controllers.iter().any(|c| h.has(c));
+            if wanted && !out.iter().any(|o| std::ptr::eq(*o, h)) {
+                out.push(h);
+            }
+        }
+        out
+    }
+
+    /// Every hierarchy where the group's directory exists, with that directory.
+    pub fn existing(&self) -> Vec<(&'a Hierarchy, PathBuf)> {
+        let v2 = self.cg.v2().into_iter();
+        v2.chain(self.cg.v1_controller_hierarchies())
+            .map(|h| (h, self.name.dir(h)))
+            .filter(|(_, d)| d.is_dir())
+            .collect()
+    }
+
+    /// Whether the group exists in any hierarchy.
+    pub fn exists(&self) -> bool {
+        !self.existing().is_empty()
+    }
+
+    /// An error unless the group exists.
+    pub fn require(&self) -> Result<(), Error> {
+        if self.exists() {
+            Ok(())
+        } else {
+            Err(Error::NoSuchGroup(self.name.to_string()))
+        }
+    }
+
+    /// The directory in the hierarchy that holds `write`'s controller.
+    fn dir_for(&self, version: Version, controller: &str) -> Option<PathBuf> {
+        let h = match version {
+            Version::V2 => self.cg.v2()?,
+            Version::V1 => self.cg.v1(controller)?,
+        };
+        Some(self.name.dir(h))
+    }
+
+    /// Create the group in every hierarchy it needs that it is not in yet, then apply
+    /// `writes`. On failure everything this call created is undone.
+    pub fn create_and_apply(&self, writes: &[Write]) -> Result<Created, Error> {
+        let controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
+        let mut created = Created::default();
+        let result = self
+            .create_in(&self.hierarchies_for(&controllers), writes, &mut created)
+            .and_then(|()| self.apply(writes));
+        match result {
+            Ok(()) => Ok(created),
+            Err(e) => {
+                created.undo();
+                Err(e)
+            }
+        }
+    }
+
+    fn create_in(
+        &self,
+        hierarchies: &[&Hierarchy],
+        writes: &[Write],
+        created: &mut Created,
+    ) -> Result<(), Error> {
+        for h in hierarchies {
+            let target = self.name.dir(h);
+            let root = h.dir_of(Path::new("/"));
+            // Directories from the root down to the target; make the missing ones.
+            let mut chain: Vec<PathBuf> = target
+                .ancestors()
+                .take_while(|p| p.starts_with(&root) && *p != root)
+                .map(Path::to_path_buf)
+                .collect();
+            chain.reverse();
+            for dir in &chain {
+                if dir.is_dir() {
+                    continue;
+                }
+                std::fs::create_dir(dir).map_err(io_err("cannot create cgroup", dir))?;
+                created.dirs.push(dir.clone());
+                if h.version == Version::V1 && h.has("cpuset") {
+                    copy_cpuset_from_parent(dir)?;
+                }
+            }
+            if h.version == Version::V2 {
+                let needed: Vec<&str> = writes
+                    .iter()
+                    .filter(|w| w.version == Version::V2 && w.controller != "cgroup")
+                    .map(|w| w.controller.as_str())
+                    .collect();
+                enable_v2_controllers(h, &root, &target, &needed, created)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Write every planned value, in order; the first missing candidate file or rejected
+    /// value is an error naming the file and the value.
+    pub fn apply(&self, writes: &[Write]) -> Result<(), Error> {
+        for w in order_memory_writes(self, writes) {
+            let dir = self.dir_for(w.version, &w.controller).ok_or_else(|| {
+                Error::Usage(format!(
+                    "{}: the {} controller is not mounted",
+                    w.flag, w.controller
+                ))
+            })?;
+            if !dir.is_dir() {
+                return Err(Error::NoSuchGroup(self.name.to_string()));
+            }
+            let Some((file, value)) = w.candidates.iter().find(|(f, _)| dir.join(f).exists())
+            else {
+                let names: Vec<&str> = w.candidates.iter().map(|(f, _)| f.as_str()).collect();
+                return Err(Error::Usage(format!(
+                    "{}: no interface file {} in '{}' (not supported by this kernel or setup)",
+                    w.flag,
+                    names
+                        .iter()
+                        .map(|n| format!("'{n}'"))
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    dir.display()
+                )));
+            };
+            let path = dir.join(file);
+            if file.ends_with("bfq.weight") && !any_device_uses_bfq() {
+                return Err(Error::Usage(format!(
+                    "{}: only the BFQ I/O scheduler honours '{file}', and no block device uses it \
+                     (see /sys/block/*/queue/scheduler)",
+                    w.flag
+                )));
+            }
+            write_file(&path, value).map_err(|source| Error::Write {
+                value: value.clone(),
+                flag: w.flag.clone(),
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Move process `pid` (0: the caller) into the group in every hierarchy it exists in.
+    pub fn join(&self, pid: i32) -> Result<(), Error> {
+        let existing = self.existing();
+        if existing.is_empty() {
+            return Err(Error::NoSuchGroup(self.name.to_string()));
+        }
+        for (_, dir) in existing {
+            let procs = dir.join("cgroup.procs");
+            write_file(&procs, &pid.to_string()).map_err(|source| Error::Write {
+                value: pid.to_string(),
+                flag: "moving the process".into(),
+                path: procs.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Every pid in the group and its sub-groups, in every hierarchy (deduplicated).
+    pub fn pids(&self) -> Vec<i32> {
+        let mut all: Vec<i32> = self
+            .existing()
+            .iter()
+            .flat_map(|(_, d)| walk(d))
+            .flat_map(|d| procs_of(&d))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    fn v2_dir(&self) -> Option<PathBuf> {
+        self.cg
+            .v2()
+            .map(|h| self.name.dir(h))
+            .filter(|d| d.is_dir())
+    }
+
+    fn v1_freezer_dir(&self) -> Option<PathBuf> {
+        self.cg
+            .v1("freezer")
+            .map(|h| self.name.dir(h))
+            .filter(|d| d.join("freezer.state").exists())
+    }
+
+    /// Freeze every process of the group: `cgroup.freeze` on v2 (and hybrid), else the v1
+    /// freezer. Waits until the kernel reports the group frozen.
+    pub fn freeze(&self) -> Result<(), Error> {
+        self.require()?;
+        if let Some(d) = self.v2_dir().filter(|d| d.join("cgroup.freeze").exists()) {
+            let f = d.join("cgroup.freeze");
+            write_file(&f, "1").map_err(|source| Error::Write {
+                value: "1".into(),
+                flag: "freeze".into(),
+                path: f,
+                source,
+            })?;
+            let events = d.join("cgroup.events");
+            wait_for(Duration::from_secs(5), || {
+                read_file(&events).is_some_and(|e| e.lines().any(|l| l == "frozen 1"))
+            });
+            return Ok(());
+        }
+        if let Some(d) = self.v1_freezer_dir() {
+            let f = d.join("freezer.state");
+            write_file(&f, "FROZEN").map_err(|source| Error::Write {
+                value: "FROZEN".into(),
+                flag: "freeze".into(),
+                path: f.clone(),
+                source,
+            })?;
+            wait_for(Duration::from_secs(5), || {
+                read_file(&f).as_deref() == Some("FROZEN")
+            });
+            return Ok(());
+        }
+        Err(Error::Usage(format!(
+            "cannot freeze '{}': no freezer (v1 freezer controller or v2 cgroup.freeze)",
+            self.name
+        )))
+    }
+
+    /// Thaw the group (both freezers, where present).
+    pub fn thaw(&self) -> Result<(), Error> {
+        self.require()?;
+        if let Some(d) = self.v2_dir().filter(|d| d.join("cgroup.freeze").exists()) {
+            let f = d.join("cgroup.freeze");
+            write_file(&f, "0").map_err(|source| Error::Write {
+                value: "0".into(),
+                flag: "thaw".into(),
+                path: f,
+                source,
+            })?;
+        }
+        if let Some(d) = self.v1_freezer_dir() {
+            let f = d.join("freezer.state");
+            write_file(&f, "THAWED").map_err(|source| Error::Write {
+                value: "THAWED".into(),
+                flag: "thaw".into(),
+                path: f,
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Send `sig` to every process of the group and its sub-groups. SIGKILL uses
+    /// `cgroup.kill` where the kernel has it; otherwise the group is frozen (v1 freezer)
+    /// so nothing forks while it is being signalled, then thawed so the signal lands.
+    pub fn signal(&self, sig: Signal) -> Result<usize, Error> {
+        self.require()?;
+        let mut count = 0;
+        if sig == Signal::SIGKILL {
+            if let Some(k) = self
+                .v2_dir()
+                .map(|d| d.join("cgroup.kill"))
+                .filter(|k| k.exists())
+            {
+                count = self.pids().len();
+                write_file(&k, "1").map_err(|source| Error::Write {
+                    value: "1".into(),
+                    flag: "kill".into(),
+                    path: k,
+                    source,
+                })?;
+            }
+        }
+        let pids = self.pids();
+        if pids.is_empty() {
+            return Ok(count);
+        }
+        let freezer = self.v1_freezer_dir().filter(|_| sig == Signal::SIGKILL);
+        if let Some(d) = &freezer {
+            let _ = write_file(&d.join("freezer.state"), "FROZEN");
+        }
+        for pid in &pids {
+            match nix::sys::signal::kill(Pid::from_raw(*pid), sig) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(e) => {
+                    return Err(Error::Sys {
+                        what: format!("cannot signal process {pid}"),
+                        errno: e,
+                    })
+                }
+            }
+        }
+        if let Some(d) = &freezer {
+            let _ = write_file(&d.join("freezer.state"), "THAWED");
+        }
+        // A v2-frozen group must be thawed for a non-fatal signal to be handled; fatal
+        // signals wake frozen tasks by themselves.
+        Ok(count.max(pids.len()))
+    }
+
+    /// Kill everything in the group and wait (up to `patience`) until it is empty.
+    pub fn kill_all(&self, patience: Duration) -> Result<(), Error> {
+        let start = Instant::now();
+        loop {
+            self.signal(Signal::SIGKILL)?;
+            if wait_for(Duration::from_millis(200), || self.pids().is_empty()) {
+                return Ok(());
+            }
+            if start.elapsed() > patience {
+                return Err(Error::Usage(format!(
+                    "cannot empty '{}': processes {:?} did not die",
+                    self.name,
+                    self.pids()
+                )));
+            }
+        }
+    }
+
+    /// Remove the group and its sub-groups, deepest first, in every hierarchy. With
+    /// `force`, the processes inside are killed first (a frozen group is thawed).
+    pub fn remove(&self, force: bool) -> Result<(), Error> {
+        self.require()?;
+        if force {
+            self.kill_all(Duration::from_secs(10))?;
+            let _ = self.thaw();
+        } else if let Some(pid) = self.pids().first() {
+            return Err(Error::Usage(format!(
+                "cannot remove '{}': process {pid} is still in it (use rm --force to kill what is inside)",
+                self.name
+            )));
+        }
+        for (_, dir) in self.existing() {
+            for d in walk(&dir).iter().rev() {
+                remove_dir_retrying(d, Duration::from_secs(5))
+                    .map_err(io_err("cannot remove cgroup", d))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether any block device is scheduled by BFQ (`[bfq]` in its queue/scheduler).
+fn any_device_uses_bfq() -> bool {
+    std::fs::read_dir("/sys/block")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()).any(|e| {
+                read_file(&e.path().join("queue/scheduler")).is_some_and(|s| s.contains("[bfq]"))
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// v1 memory: the memory limit may never exceed memory+swap. When raising the memory
+/// limit above the current memory+swap limit, write memory+swap first.
+fn order_memory_writes<'w>(g: &Group<'_>, writes: &'w [Write]) -> Vec<&'w Write> {
+    let mut out: Vec<&Write> = writes.iter().collect();
+    let pos = |file: &str| {
+        out.iter()
+            .position(|w| w.version == Version::V1 && w.candidates[0].0 == file)
+    };
+    if let (Some(m), Some(s)) = (
+        pos("memory.limit_in_bytes"),
+        pos("memory.memsw.limit_in_bytes"),
+    ) {
+        let new_mem: u64 = out[m].candidates[0].1.parse().unwrap_or(0);
+        let current_sw: u64 = g
+            .dir_for(Version::V1, "memory")
+            .and_then(|d| read_file(&d.join("memory.memsw.limit_in_bytes")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::MAX);
+        if new_mem > current_sw && m < s {
+            out.swap(m, s);
+        }
+    }
+    out
+}
+
+/// v1 cpuset: a new group starts with empty `cpuset.cpus`/`cpuset.mems`, so no task can
+/// join it. Copy them from the parent.
+fn copy_cpuset_from_parent(dir: &Path) -> Result<(), Error> {
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let mine = dir.join(f);
+        if read_file(&mine).is_some_and(|v| !v.is_empty()) {
+            continue;
+        }
+        let value = read_file(&parent.join(f)).unwrap_or_default();
+        write_file(&mine, &value).map_err(|source| Error::Write {
+            value: value.clone(),
+            flag: "copying the parent's cpuset".into(),
+            path: mine.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// v2: make `needed` controllers available to `target` by enabling them in the
+/// `cgroup.subtree_control` of every ancestor, top down, that lacks them.
+fn enable_v2_controllers(
+    h: &Hierarchy,
+    root: &Path,
+    target: &Path,
+    needed: &[&str],
+    created: &mut Created,
+) -> Result<(), Error> {
+    if needed.is_empty() {
+        return Ok(());
+    }
+    let available: Vec<String> = read_file(&root.join("cgroup.controllers"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    for c in needed {
+        if !available.iter().any(|a| a == c) {
+            return Err(Error::Usage(format!(
+                "the {c} controller is not available in the cgroup v2 tree at '{}' (cgroup.controllers: {})",
+                h.mount_point.display(),
+                available.join(" ")
+            )));
+        }
+    }
+    let mut ancestors: Vec<&Path> = target
+        .ancestors()
+        .skip(1)
+        .take_while(|p| p.starts_with(root))
+        .collect();
+    ancestors.reverse();
+    for dir in ancestors {
+        let file = dir.join("cgroup.subtree_control");
+        let enabled = read_file(&file).unwrap_or_default();
+        for c in needed {
+            if enabled.split_whitespace().any(|e| e == *c) {
+                continue;
+            }
+            match write_file(&file, &format!("+{c}")) {
+                Ok(()) => created.enabled.push((file.clone(), c.to_string())),
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    return Err(Error::NoInternalProcesses {
+                        controller: c.to_string(),
+                        path: file.clone(),
+                    });
+                }
+                Err(source) => {
+                    return Err(Error::Write {
+                        value: format!("+{c}"),
+                        flag: "enabling the controller".into(),
+                        path: file.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Poll `cond` every 2 ms until it holds or `timeout` passes.
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

@@ -1,0 +1,135 @@
+//! `cgctl`: create cgroups, write limits, move processes in, read stats — on cgroup v1,
+//! hybrid and v2 alike.
+//!
+//! # Synopsis
+//!
+//! ```text
+//! cgctl info   [--json]
+//! cgctl create NAME [LIMITS]
+//! cgctl set    NAME LIMITS
+//! cgctl exec   [--create] NAME [LIMITS] -- CMD...
+//! cgctl run    [--name NAME] [--keep] [--stats] [LIMITS] -- CMD...
+//! cgctl add    NAME PID...
+//! cgctl stats  NAME [--json | --format prometheus]
+//! cgctl ls     [NAME] [--json]
+//! cgctl rm     [--force] NAME...
+//! cgctl freeze NAME | cgctl thaw NAME | cgctl kill [-s SIGNAL] NAME
+//! ```
+//!
+//! NAME `/ctr/web` is absolute from each hierarchy's root; `web` or `a/b` is relative to
+//! the caller's own cgroup in each hierarchy. LIMITS use docker's names and units (see
+//! [`limits`]).
+//!
+//! # What it does
+//!
+//! The setup is detected from `/proc/self/mountinfo` ([`setup`]). A group lives in the
+//! v2 tree when one is mounted and, on v1 and hybrid machines, in the v1 hierarchies of
+//! memory, cpu, cpuacct, pids and freezer plus any a limit needs ([`group`]). Limits are
+//! checked before anything is created; a limit that cannot be applied is an error naming
+//! the file and the value, and everything the command created is removed again.
+//!
+//! # Exit status
+//!
+//! 125 when cgctl fails (usage errors too); for `exec` and `run`, 126 when the command
+//! cannot be executed, 127 when it is not found, else the command's status (a command
+//! killed by signal N: cgctl dies by N; killed by the OOM killer: a message and 137).
+
+pub mod commands;
+pub mod cpulist;
+pub mod group;
+pub mod limits;
+pub mod name;
+pub mod run;
+pub mod setup;
+pub mod stats;
+
+use std::path::PathBuf;
+
+use chainload::exec::ExecError;
+use nix::errno::Errno;
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad options, or something the machine cannot do.
+    #[error("{0}")]
+    Usage(String),
+    /// The group does not exist.
+    #[error("no such group '{0}'")]
+    NoSuchGroup(String),
+    /// The group already exists.
+    #[error("group '{0}' already exists")]
+    Exists(String),
+    /// A file operation failed.
+    #[error("{what} '{}': {}", path.display(), io_reason(source))]
+    Io {
+        /// What was being done.
+        what: String,
+        /// On what.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The kernel refused a value.
+    #[error("cannot write '{value}' ({flag}) to '{}': {}", path.display(), io_reason(source))]
+    Write {
+        /// The text written.
+        value: String,
+        /// The flag it came from.
+        flag: String,
+        /// The interface file.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// cgroup v2's "no internal processes" rule.
+    #[error(
+        "cannot enable the {controller} controller in '{}': its group has processes of its own, \
+         and cgroup v2 forbids controllers below a group with processes; use an absolute NAME under \
+         a group without processes, or a parent delegated to you",
+        path.display()
+    )]
+    NoInternalProcesses {
+        /// The controller.
+        controller: String,
+        /// The `cgroup.subtree_control` file.
+        path: PathBuf,
+    },
+    /// A system call failed.
+    #[error("{what}: {}", errno.desc())]
+    Sys {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        errno: Errno,
+    },
+    /// The command could not be executed.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+impl Error {
+    /// The exit status: 126/127 for exec failures, else 125.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Exec(e) => e.exit_code(),
+            _ => chainload::EXIT_TOOL_FAILED,
+        }
+    }
+
+    fn io(what: &str, path: &str, source: std::io::Error) -> Error {
+        Error::Io {
+            what: what.into(),
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The errno text of an I/O error (`Device or resource busy`), else its message.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => Errno::from_raw(n).desc().to_string(),
+        None => e.to_string(),
+    }
+}

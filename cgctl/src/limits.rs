@@ -1,0 +1,755 @@
+//! Resource limits with docker's names and units, checked, then planned as writes to
+//! the interface files of the detected setup (v1 file names on v1 hierarchies, v2 file
+//! names on the unified tree).
+//!
+//! Conversions:
+//! - `--cpus N` = a quota of N × 100000 µs per 100000 µs period (`cpu.max` on v2,
+//!   `cpu.cfs_quota_us`/`cpu.cfs_period_us` on v1).
+//! - `--memory-swap` is docker's memory *plus* swap: `memory.memsw.limit_in_bytes` on
+//!   v1; on v2 `memory.swap.max` = swap total − memory. `-1` is unlimited swap.
+//! - `--cpu-shares` (v1, 2..262144) and `--cpu-weight` (v2, 1..10000) convert with
+//!   runc's current formula (opencontainers/runc#4785): with l = log2(shares),
+//!   weight = ⌈10^((l² + 125·l)/612 − 7/34)⌉, so 2 → 1, 1024 → 100, 262144 → 10000;
+//!   weight → shares is its inverse, rounded.
+//! - `--io-weight` (docker's 10..1000) is `blkio.weight` (or `blkio.bfq.weight`) on v1
+//!   and `io.weight` = 1 + (w − 10) × 9999 / 990 (or `io.bfq.weight` = w) on v2.
+
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use chainload::units;
+
+use crate::cpulist::CpuList;
+use crate::name::GroupName;
+use crate::setup::{Cgroups, Hierarchy, Version};
+use crate::Error;
+
+/// `--memory-swap`: a total, or unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swap {
+    /// Memory plus swap, in bytes.
+    Total(u64),
+    /// `-1`: no swap limit.
+    Unlimited,
+}
+
+/// `--pids-limit`: a number or unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PidsLimit {
+    /// At most this many tasks.
+    Max(u64),
+    /// `-1` or `max`.
+    Unlimited,
+}
+
+/// `--device-*-bps` / `--device-*-iops`: a block device and a rate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRate {
+    /// The device path as given.
+    pub path: PathBuf,
+    /// The rate (bytes or operations per second).
+    pub rate: u64,
+    /// The flag text, for messages.
+    pub given: String,
+}
+
+/// Every limit cgctl can set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Limits {
+    /// `--memory`.
+    pub memory: Option<u64>,
+    /// `--memory-swap`.
+    pub memory_swap: Option<Swap>,
+    /// `--memory-reservation`.
+    pub memory_reservation: Option<u64>,
+    /// `--cpus`, in millionths of a CPU (exact decimal).
+    pub cpus_micro: Option<u64>,
+    /// `--cpu-quota` in µs (`-1`: none).
+    pub cpu_quota: Option<i64>,
+    /// `--cpu-period` in µs.
+    pub cpu_period: Option<u64>,
+    /// `--cpu-shares`.
+    pub cpu_shares: Option<u64>,
+    /// `--cpu-weight`.
+    pub cpu_weight: Option<u64>,
+    /// `--cpuset-cpus`.
+    pub cpuset_cpus: Option<CpuList>,
+    /// `--cpuset-mems`.
+    pub cpuset_mems: Option<CpuList>,
+    /// `--pids-limit`.
+    pub pids_limit: Option<PidsLimit>,
+    /// `--io-weight`.
+    pub io_weight: Option<u64>,
+    /// `--device-read-bps`.
+    pub device_read_bps: Vec<DeviceRate>,
+    /// `--device-write-bps`.
+    pub device_write_bps: Vec<DeviceRate>,
+    /// `--device-read-iops`.
+    pub device_read_iops: Vec<DeviceRate>,
+    /// `--device-write-iops`.
+    pub device_write_iops: Vec<DeviceRate>,
+    /// `--set FILE=VALUE`, in order.
+    pub set: Vec<(String, String)>,
+}
+
+/// One planned write to an interface file of the group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// The hierarchy: the v2 tree, or the v1 hierarchy of this controller.
+    pub version: Version,
+    /// The controller the file belongs to (`memory`, `cpu`, `io`...; `cgroup` for core files).
+    pub controller: String,
+    /// Candidate files and the text each takes; the first file that exists is written
+    /// (`io.weight` takes `default 100`, else `io.bfq.weight` takes `100`).
+    pub candidates: Vec<(String, String)>,
+    /// The flag it came from (`--memory 64M`), for messages.
+    pub flag: String,
+}
+
+// --- parsing (used by the command line) -----------------------------------------
+
+/// Parse a size (`64M`, `1.5G`, `512k`, bytes).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    units::parse_size(s).map_err(|e| e.reason().to_string())
+}
+
+/// Parse `--memory-swap`: a size or `-1`.
+pub fn parse_swap(s: &str) -> Result<Swap, String> {
+    if s == "-1" {
+        return Ok(Swap::Unlimited);
+    }
+    parse_size(s).map(Swap::Total)
+}
+
+/// Parse `--cpus`: a positive decimal with at most 6 places, kept exact.
+pub fn parse_cpus(s: &str) -> Result<u64, String> {
+    let bad = || "expected a positive number of CPUs like 0.5 or 2".to_string();
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    if frac.len() > 6 {
+        return Err("at most 6 decimal places".into());
+    }
+    let whole: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
+    let frac_v: u64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<6}").parse().map_err(|_| bad())?
+    };
+    let micro = whole
+        .checked_mul(1_000_000)
+        .and_then(|w| w.checked_add(frac_v))
+        .ok_or_else(bad)?;
+    if micro == 0 {
+        return Err("must be greater than 0".into());
+    }
+    if micro < 10_000 {
+        return Err("the smallest is 0.01".into());
+    }
+    Ok(micro)
+}
+
+/// Parse `--cpu-quota`: µs ≥ 1000, or -1.
+pub fn parse_cpu_quota(s: &str) -> Result<i64, String> {
+    let v: i64 = s.parse().map_err(|_| "expected microseconds".to_string())?;
+    if v == -1 || v >= 1000 {
+        Ok(v)
+    } else {
+        Err("the kernel's minimum is 1000 µs (or -1 for none)".into())
+    }
+}
+
+/// Parse `--cpu-period`: 1000..=1000000 µs.
+pub fn parse_cpu_period(s: &str) -> Result<u64, String> {
+    let v: u64 = s.parse().map_err(|_| "expected microseconds".to_string())?;
+    if (1000..=1_000_000).contains(&v) {
+        Ok(v)
+    } else {
+        Err("must be between 1000 µs (the kernel's minimum) and 1000000 µs".into())
+    }
+}
+
+fn parse_range(s: &str, lo: u64, hi: u64) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+        _ => Err(format!("expected a whole number from {lo} to {hi}")),
+    }
+}
+
+/// Parse `--cpu-shares` (2..262144).
+pub fn parse_cpu_shares(s: &str) -> Result<u64, String> {
+    parse_range(s, 2, 262_144)
+}
+
+/// Parse `--cpu-weight` (1..10000).
+pub fn parse_cpu_weight(s: &str) -> Result<u64, String> {
+    parse_range(s, 1, 10_000)
+}
+
+/// Parse `--io-weight` (docker's 10..1000).
+pub fn parse_io_weight(s: &str) -> Result<u64, String> {
+    parse_range(s, 10, 1000)
+}
+
+/// Parse a CPU or node list (`0-3,5`).
+pub fn parse_cpulist(s: &str) -> Result<CpuList, String> {
+    match CpuList::parse(s) {
+        Some(l) if !l.is_empty() => Ok(l),
+        _ => Err("expected numbers and ranges like 0-3,5".into()),
+    }
+}
+
+/// Parse `--pids-limit`: a positive number, `-1`/`max`/`0` for unlimited (docker treats
+/// 0 and -1 as unlimited).
+pub fn parse_pids(s: &str) -> Result<PidsLimit, String> {
+    match s {
+        "-1" | "max" | "0" => Ok(PidsLimit::Unlimited),
+        _ => match s.parse::<u64>() {
+            Ok(n) => Ok(PidsLimit::Max(n)),
+            Err(_) => Err("expected a positive number, or -1 or max for unlimited".into()),
+        },
+    }
+}
+
+fn parse_device(s: &str, bytes: bool) -> Result<DeviceRate, String> {
+    let (dev, rate) = s
+        .rsplit_once(':')
+        .ok_or_else(|| "expected DEVICE:RATE, e.g. /dev/sda:10M".to_string())?;
+    let rate = if bytes {
+        parse_size(rate)?
+    } else {
+        rate.parse::<u64>()
+            .map_err(|_| "the rate must be a whole number of operations".to_string())?
+    };
+    Ok(DeviceRate {
+        path: PathBuf::from(dev),
+        rate,
+        given: s.to_string(),
+    })
+}
+
+/// Parse `--device-read-bps` / `--device-write-bps` (`/dev/sda:10M`).
+pub fn parse_device_bps(s: &str) -> Result<DeviceRate, String> {
+    parse_device(s, true)
+}
+
+/// Parse `--device-read-iops` / `--device-write-iops` (`/dev/sda:1000`).
+pub fn parse_device_iops(s: &str) -> Result<DeviceRate, String> {
+    parse_device(s, false)
+}
+
+/// Parse `--set FILE=VALUE`.
+pub fn parse_set(s: &str) -> Result<(String, String), String> {
+    let (file, value) = s
+        .split_once('=')
+        .ok_or_else(|| "expected FILE=VALUE".to_string())?;
+    let valid = !file.is_empty()
+        && file.contains('.')
+        && !file.starts_with('.')
+        && file
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-');
+    if !valid {
+        return Err(format!(
+            "'{file}' is not an interface file name (like memory.high)"
+        ));
+    }
+    Ok((file.to_string(), value.to_string()))
+}
+
+// --- conversions ------------------------------------------------------------------
+
+/// v1 `cpu.shares` to v2 `cpu.weight` (runc's current formula; see the module docs).
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares <= 2 {
+        return 1;
+    }
+    if shares >= 262_144 {
+        return 10_000;
+    }
+    let l = (shares as f64).log2();
+    let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
+    10f64.powf(exponent).ceil() as u64
+}
+
+/// v2 `cpu.weight` to v1 `cpu.shares` (the inverse of [`shares_to_weight`], rounded).
+pub fn weight_to_shares(weight: u64) -> u64 {
+    if weight <= 1 {
+        return 2;
+    }
+    if weight >= 10_000 {
+        return 262_144;
+    }
+    let c = 612.0 * ((weight as f64).log10() + 7.0 / 34.0);
+    let l = (-125.0 + (125.0f64 * 125.0 + 4.0 * c).sqrt()) / 2.0;
+    (2f64.powf(l).round() as u64).clamp(2, 262_144)
+}
+
+/// docker's blkio weight (10..1000) to v2 `io.weight` (1..10000), as runc converts it.
+pub fn blkio_weight_to_io_weight(w: u64) -> u64 {
+    1 + (w.saturating_sub(10)) * 9999 / 990
+}
+
+// --- checking and planning --------------------------------------------------------
+
+fn size_text(bytes: u64) -> String {
+    units::format_size(bytes)
+}
+
+impl Limits {
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    /// The v1 controllers (or v2 ones) these limits write to, for deciding which
+    /// hierarchies the group must exist in.
+    pub fn controllers(&self, cg: &Cgroups) -> Vec<String> {
+        self.plan(cg)
+            .map(|w| w.into_iter().map(|w| w.controller).collect())
+            .unwrap_or_default()
+    }
+
+    /// Check the limits against each other and this machine, before anything is created.
+    pub fn check(&self, cg: &Cgroups, name: &GroupName) -> Result<(), Error> {
+        let usage = |m: String| Err(Error::Usage(m));
+        if let (Some(Swap::Total(total)), mem) = (self.memory_swap, self.memory) {
+            match mem {
+                None => return usage("--memory-swap needs --memory (it is memory plus swap)".into()),
+                Some(m) if total < m => {
+                    return usage(format!(
+                        "--memory-swap {} is less than --memory {}: it is memory plus swap, so it must be at least the memory limit",
+                        size_text(total),
+                        size_text(m)
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if self.memory_swap == Some(Swap::Unlimited) && self.memory.is_none() {
+            return usage("--memory-swap needs --memory (it is memory plus swap)".into());
+        }
+        if self.cpus_micro.is_some() && (self.cpu_quota.is_some() || self.cpu_period.is_some()) {
+            return usage("--cpus cannot be combined with --cpu-quota or --cpu-period".into());
+        }
+        if self.cpu_shares.is_some() && self.cpu_weight.is_some() {
+            return usage("--cpu-shares and --cpu-weight set the same thing; give one".into());
+        }
+        if let Some(micro) = self.cpus_micro {
+            let online = online_cpus();
+            if micro > u64::from(online) * 1_000_000 {
+                return usage(format!(
+                    "--cpus {}: this machine has only {online} CPUs (the range is 0.01 to {online})",
+                    micro as f64 / 1e6
+                ));
+            }
+        }
+        if let Some(list) = &self.cpuset_cpus {
+            let avail = available_list(cg, name, "cpus");
+            let missing = list.minus(&avail);
+            if !missing.is_empty() {
+                return usage(format!("--cpuset-cpus {list}: CPUs {missing} do not exist or are not available here (available: {avail})"));
+            }
+        }
+        if let Some(list) = &self.cpuset_mems {
+            let avail = available_list(cg, name, "mems");
+            let missing = list.minus(&avail);
+            if !missing.is_empty() {
+                return usage(format!("--cpuset-mems {list}: memory nodes {missing} are not available here (available: {avail})"));
+            }
+        }
+        if let Some(PidsLimit::Max(n)) = self.pids_limit {
+            if n > i64::MAX as u64 {
+                return usage(format!("invalid --pids-limit '{n}': too large"));
+            }
+        }
+        for d in self.devices() {
+            device_number(d)?;
+        }
+        for (file, _) in &self.set {
+            let controller = file.split('.').next().unwrap_or("");
+            if cg.home_of(controller).is_none() {
+                return usage(format!("--set {file}: no hierarchy has the '{controller}' controller, so '{file}' cannot exist"));
+            }
+        }
+        self.plan(cg).map(drop)
+    }
+
+    fn devices(&self) -> impl Iterator<Item = &DeviceRate> {
+        self.device_read_bps
+            .iter()
+            .chain(&self.device_write_bps)
+            .chain(&self.device_read_iops)
+            .chain(&self.device_write_iops)
+    }
+
+    /// The writes that apply these limits on this setup, in a safe order.
+    pub fn plan(&self, cg: &Cgroups) -> Result<Vec<Write>, Error> {
+        let mut out = Vec::new();
+        let mut push =
+            |controller: &str, version: Version, candidates: &[(&str, String)], flag: String| {
+                out.push(Write {
+                    version,
+                    controller: controller.to_string(),
+                    candidates: candidates
+                        .iter()
+                        .map(|(f, v)| (f.to_string(), v.clone()))
+                        .collect(),
+                    flag,
+                });
+            };
+        let home = |v1: &str, v2: &str, flag: &str| -> Result<Version, Error> {
+            match cg.v1(v1) {
+                Some(_) => Ok(Version::V1),
+                None => match cg.v2() {
+                    Some(h) if h.has(v2) => Ok(Version::V2),
+                    _ => Err(Error::Usage(format!(
+                        "{flag} needs the {v2} controller, which is not available on this machine ({} cgroups)",
+                        cg.setup
+                    ))),
+                },
+            }
+        };
+        if let Some(m) = self.memory {
+            let flag = format!("--memory {}", size_text(m));
+            match home("memory", "memory", "--memory")? {
+                Version::V1 => push(
+                    "memory",
+                    Version::V1,
+                    &[("memory.limit_in_bytes", m.to_string())],
+                    flag,
+                ),
+                Version::V2 => push(
+                    "memory",
+                    Version::V2,
+                    &[("memory.max", m.to_string())],
+                    flag,
+                ),
+            }
+        }
+        if let Some(sw) = self.memory_swap {
+            let flag = match sw {
+                Swap::Total(t) => format!("--memory-swap {}", size_text(t)),
+                Swap::Unlimited => "--memory-swap -1".to_string(),
+            };
+            match home("memory", "memory", "--memory-swap")? {
+                Version::V1 => {
+                    let v = match sw {
+                        Swap::Total(t) => t.to_string(),
+                        Swap::Unlimited => "-1".into(),
+                    };
+                    push(
+                        "memory",
+                        Version::V1,
+                        &[("memory.memsw.limit_in_bytes", v)],
+                        flag,
+                    );
+                }
+                Version::V2 => {
+                    let v = match (sw, self.memory) {
+                        (Swap::Total(t), Some(m)) => t.saturating_sub(m).to_string(),
+                        _ => "max".into(),
+                    };
+                    push("memory", Version::V2, &[("memory.swap.max", v)], flag);
+                }
+            }
+        }
+        if let Some(r) = self.memory_reservation {
+            let flag = format!("--memory-reservation {}", size_text(r));
+            match home("memory", "memory", "--memory-reservation")? {
+                Version::V1 => push(
+                    "memory",
+                    Version::V1,
+                    &[("memory.soft_limit_in_bytes", r.to_string())],
+                    flag,
+                ),
+                Version::V2 => push(
+                    "memory",
+                    Version::V2,
+                    &[("memory.low", r.to_string())],
+                    flag,
+                ),
+            }
+        }
+        let cpu_max = match (self.cpus_micro, self.cpu_quota, self.cpu_period) {
+            (Some(micro), _, _) => Some((
+                Some(micro * 100_000 / 1_000_000),
+                100_000,
+                format!("--cpus {}", micro as f64 / 1e6),
+            )),
+            (None, None, None) => None,
+            (None, q, p) => {
+                let quota = q.filter(|q| *q >= 0).map(|q| q as u64);
+                let flag = [
+                    q.map(|q| format!("--cpu-quota {q}")),
+                    p.map(|p| format!("--cpu-period {p}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+                Some((quota, p.unwrap_or(100_000), flag))
+            }
+        };
+        if let Some((quota, period, flag)) = cpu_max {
+            match home("cpu", "cpu", &flag)? {
+                Version::V1 => {
+                    push(
+                        "cpu",
+                        Version::V1,
+                        &[("cpu.cfs_period_us", period.to_string())],
+                        flag.clone(),
+                    );
+                    let q = quota.map(|q| q.to_string()).unwrap_or_else(|| "-1".into());
+                    push("cpu", Version::V1, &[("cpu.cfs_quota_us", q)], flag);
+                }
+                Version::V2 => {
+                    let q = quota.map(|q| q.to_string()).unwrap_or_else(|| "max".into());
+                    push(
+                        "cpu",
+                        Version::V2,
+                        &[("cpu.max", format!("{q} {period}"))],
+                        flag,
+                    );
+                }
+            }
+        }
+        let weight = match (self.cpu_shares, self.cpu_weight) {
+            (Some(s), _) => Some((s, shares_to_weight(s), format!("--cpu-shares {s}"))),
+            (None, Some(w)) => Some((weight_to_shares(w), w, format!("--cpu-weight {w}"))),
+            _ => None,
+        };
+        if let Some((shares, w, flag)) = weight {
+            match home("cpu", "cpu", &flag)? {
+                Version::V1 => push(
+                    "cpu",
+                    Version::V1,
+                    &[("cpu.shares", shares.to_string())],
+                    flag,
+                ),
+                Version::V2 => push("cpu", Version::V2, &[("cpu.weight", w.to_string())], flag),
+            }
+        }
+        for (list, file, flag) in [
+            (&self.cpuset_cpus, "cpuset.cpus", "--cpuset-cpus"),
+            (&self.cpuset_mems, "cpuset.mems", "--cpuset-mems"),
+        ] {
+            if let Some(l) = list {
+                let v = home("cpuset", "cpuset", flag)?;
+                push("cpuset", v, &[(file, l.to_string())], format!("{flag} {l}"));
+            }
+        }
+        if let Some(p) = self.pids_limit {
+            let (value, flag) = match p {
+                PidsLimit::Max(n) => (n.to_string(), format!("--pids-limit {n}")),
+                PidsLimit::Unlimited => ("max".to_string(), "--pids-limit max".to_string()),
+            };
+            let v = home("pids", "pids", "--pids-limit")?;
+            push("pids", v, &[("pids.max", value)], flag);
+        }
+        if let Some(w) = self.io_weight {
+            let flag = format!("--io-weight {w}");
+            match home("blkio", "io", &flag)? {
+                Version::V1 => push(
+                    "blkio",
+                    Version::V1,
+                    &[
+                        ("blkio.weight", w.to_string()),
+                        ("blkio.bfq.weight", w.to_string()),
+                    ],
+                    flag,
+                ),
+                // io.weight takes "default N" (1..10000); io.bfq.weight takes N (1..1000).
+                Version::V2 => push(
+                    "io",
+                    Version::V2,
+                    &[
+                        (
+                            "io.weight",
+                            format!("default {}", blkio_weight_to_io_weight(w)),
+                        ),
+                        ("io.bfq.weight", w.to_string()),
+                    ],
+                    flag,
+                ),
+            }
+        }
+        let device_lists = [
+            (
+                &self.device_read_bps,
+                "--device-read-bps",
+                "blkio.throttle.read_bps_device",
+                "rbps",
+            ),
+            (
+                &self.device_write_bps,
+                "--device-write-bps",
+                "blkio.throttle.write_bps_device",
+                "wbps",
+            ),
+            (
+                &self.device_read_iops,
+                "--device-read-iops",
+                "blkio.throttle.read_iops_device",
+                "riops",
+            ),
+            (
+                &self.device_write_iops,
+                "--device-write-iops",
+                "blkio.throttle.write_iops_device",
+                "wiops",
+            ),
+        ];
+        for (list, flag, v1file, v2key) in device_lists {
+            for d in list {
+                let (maj, min) = device_number(d)?;
+                let flag = format!("{flag} {}", d.given);
+                match home("blkio", "io", &flag)? {
+                    Version::V1 => push(
+                        "blkio",
+                        Version::V1,
+                        &[(v1file, format!("{maj}:{min} {}", d.rate))],
+                        flag,
+                    ),
+                    Version::V2 => push(
+                        "io",
+                        Version::V2,
+                        &[("io.max", format!("{maj}:{min} {v2key}={}", d.rate))],
+                        flag,
+                    ),
+                }
+            }
+        }
+        for (file, value) in &self.set {
+            let controller = file.split('.').next().unwrap_or("").to_string();
+            let h: &Hierarchy = cg.home_of(&controller).ok_or_else(|| {
+                Error::Usage(format!("--set {file}: no hierarchy has the '{controller}' controller, so '{file}' cannot exist"))
+            })?;
+            push(
+                &controller,
+                h.version,
+                &[(file.as_str(), value.clone())],
+                format!("--set {file}={value}"),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// The number of online CPUs.
+pub fn online_cpus() -> u32 {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|s| CpuList::parse(&s))
+        .map(|l| l.0.len() as u32)
+        .filter(|n| *n > 0)
+        .unwrap_or(1)
+}
+
+/// CPUs or memory nodes the new group may use: the effective set of the cpuset group it
+/// will be created under, else every online one.
+fn available_list(cg: &Cgroups, name: &GroupName, what: &str) -> CpuList {
+    let system = match what {
+        "cpus" => "/sys/devices/system/cpu/online",
+        _ => "/sys/devices/system/node/online",
+    };
+    let from_file = |p: PathBuf| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|s| CpuList::parse(&s))
+            .filter(|l| !l.is_empty())
+    };
+    if let Some(h) = cg.home_of("cpuset") {
+        let base = name.base_dir(h);
+        let files: [&str; 2] = match (h.version, what) {
+            (Version::V2, "cpus") => ["cpuset.cpus.effective", "cpuset.cpus"],
+            (Version::V2, _) => ["cpuset.mems.effective", "cpuset.mems"],
+            (Version::V1, "cpus") => ["cpuset.effective_cpus", "cpuset.cpus"],
+            (Version::V1, _) => ["cpuset.effective_mems", "cpuset.mems"],
+        };
+        for f in files {
+            if let Some(l) = from_file(base.join(f)) {
+                return l;
+            }
+        }
+    }
+    from_file(PathBuf::from(system)).unwrap_or_else(|| CpuList::parse("0").unwrap_or_default())
+}
+
+/// The major:minor of a block device named in a device limit.
+fn device_number(d: &DeviceRate) -> Result<(u64, u64), Error> {
+    let meta = std::fs::metadata(&d.path).map_err(|e| {
+        Error::Usage(format!(
+            "invalid device limit '{}': '{}': {}",
+            d.given,
+            d.path.display(),
+            crate::io_reason(&e)
+        ))
+    })?;
+    if !meta.file_type().is_block_device() {
+        return Err(Error::Usage(format!(
+            "invalid device limit '{}': '{}' is not a block device",
+            d.given,
+            d.path.display()
+        )));
+    }
+    let rdev = std::os::unix::fs::MetadataExt::rdev(&meta);
+    Ok((
+        u64::from(nix::sys::stat::major(rdev) as u32),
+        u64::from(nix::sys::stat::minor(rdev) as u32),
+    ))
+}
+
+/// Whether a path is a cgroup interface file that exists.
+pub fn file_exists(dir: &Path, file: &str) -> bool {
+    dir.join(file).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runc_share_weight_formula() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 100);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(weight_to_shares(100), 1024);
+        assert_eq!(weight_to_shares(1), 2);
+        assert_eq!(weight_to_shares(10_000), 262_144);
+        for s in [2u64, 100, 512, 1024, 4096, 100_000] {
+            let back = weight_to_shares(shares_to_weight(s));
+            assert!((back as f64 / s as f64 - 1.0).abs() < 0.1, "{s} -> {back}");
+        }
+    }
+
+    #[test]
+    fn parses_flags() {
+        assert_eq!(parse_cpus("0.5"), Ok(500_000));
+        assert_eq!(parse_cpus("2"), Ok(2_000_000));
+        assert!(parse_cpus("0").is_err());
+        assert!(parse_cpus("abc").is_err());
+        assert!(parse_cpus("-1").is_err());
+        assert!(parse_cpu_period("500").is_err());
+        assert_eq!(parse_cpu_period("1000"), Ok(1000));
+        assert_eq!(parse_pids("-1"), Ok(PidsLimit::Unlimited));
+        assert_eq!(parse_pids("max"), Ok(PidsLimit::Unlimited));
+        assert!(parse_pids("-7").is_err());
+        assert!(parse_set("memory.max").is_err());
+        assert_eq!(
+            parse_set("memory.high=1G"),
+            Ok(("memory.high".into(), "1G".into()))
+        );
+        assert!(parse_set("../x=1").is_err());
+        assert_eq!(blkio_weight_to_io_weight(10), 1);
+        assert_eq!(blkio_weight_to_io_weight(1000), 10_000);
+    }
+}
