@@ -55,7 +55,7 @@ pub fn exec(
         limits.check(cg, name)?;
         let writes = limits.plan(cg)?;
         let created = g.create_and_apply(&writes)?;
-        if let Err(e) = g.join(0) {
+        if let Err(e) = g.join_self(false) {
             created.undo();
             return Err(e);
         }

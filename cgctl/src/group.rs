@@ -3,8 +3,9 @@
 //!
 //! Which hierarchies: the v2 tree whenever one is mounted (v2 and hybrid: on hybrid the
 //! group is created and joined there too, which gives `cgroup.kill`, `cgroup.freeze` and
-//! `cgroup.events` even without v2 controllers), and on v1 the hierarchies of the
-//! tracking controllers (memory, cpu, cpuacct, pids, freezer) plus any a limit needs.
+//! `cgroup.events` even without v2 controllers), and the v1 hierarchies of the tracking
+//! controllers (v1: memory, cpu, cpuacct, pids, freezer; hybrid: memory and pids) plus
+//! any a limit needs.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,11 +17,16 @@ use nix::unistd::Pid;
 
 use crate::limits::Write;
 use crate::name::GroupName;
-use crate::setup::{Cgroups, Hierarchy, Version};
+use crate::setup::{Cgroups, Hierarchy, Setup, Version};
 use crate::Error;
 
-/// The v1 controllers every group is created in, so that stats and killing work.
+/// The v1 controllers every group is created in on a v1 machine, so that stats,
+/// freezing and killing work.
 pub const TRACKING_V1: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "freezer"];
+
+/// On a hybrid machine the v2 tree already gives CPU usage (`cpu.stat`), `cgroup.freeze`
+/// and `cgroup.kill`; only memory and task counts need their v1 hierarchies.
+pub const TRACKING_HYBRID: [&str; 2] = ["memory", "pids"];
 
 /// A group by name on this machine.
 #[derive(Debug, Clone)]
@@ -123,9 +129,12 @@ impl<'a> Group<'a> {
         if let Some(v2) = self.cg.v2() {
             out.push(v2);
         }
+        let tracking: &[&str] = match self.cg.setup {
+            Setup::Hybrid if self.cg.v2_has_kill => &TRACKING_HYBRID,
+            _ => &TRACKING_V1,
+        };
         for h in self.cg.v1_controller_hierarchies() {
-            let wanted =
-                TRACKING_V1.iter().any(|c| h.has(c)) || controllers.iter().any(|c| h.has(c));
+            let wanted = tracking.iter().any(|c| h.has(c)) || controllers.iter().any(|c| h.has(c));
             if wanted && !out.iter().any(|o| std::ptr::eq(*o, h)) {
                 out.push(h);
             }
@@ -283,6 +292,22 @@ impl<'a> Group<'a> {
         Ok(())
     }
 
+    /// Move the calling process into the group in every hierarchy it exists in (but the
+    /// v2 tree when `skip_v2`: a child born there by `CLONE_INTO_CGROUP` is in already).
+    ///
+    /// The caller must be single-threaded: on v1 it moves its one thread through `tasks`
+    /// with pid 0, which the kernel does without the global threadgroup lock (and its
+    /// RCU grace period, milliseconds at a time) that a `cgroup.procs` write takes.
+    pub fn join_self(&self, skip_v2: bool) -> Result<(), Error> {
+        let existing = self.existing();
+        if existing.is_empty() {
+            return Err(Error::NoSuchGroup(self.name.to_string()));
+        }
+        let dirs: Vec<(Version, PathBuf)> =
+            existing.into_iter().map(|(h, d)| (h.version, d)).collect();
+        join_self_in(&dirs, skip_v2)
+    }
+
     /// Every pid in the group and its sub-groups, in every hierarchy (deduplicated).
     pub fn pids(&self) -> Vec<i32> {
         let mut all: Vec<i32> = self
@@ -421,6 +446,9 @@ impl<'a> Group<'a> {
 
     /// Kill everything in the group and wait (up to `patience`) until it is empty.
     pub fn kill_all(&self, patience: Duration) -> Result<(), Error> {
+        if self.pids().is_empty() {
+            return Ok(());
+        }
         let start = Instant::now();
         loop {
             self.signal(Signal::SIGKILL)?;
@@ -435,6 +463,35 @@ impl<'a> Group<'a> {
                 )));
             }
         }
+    }
+
+    /// The group's directory in each of `hierarchies`, with the hierarchy's version.
+    pub fn dirs_in(&self, hierarchies: &[&Hierarchy]) -> Vec<(Version, PathBuf)> {
+        hierarchies
+            .iter()
+            .map(|h| (h.version, self.name.dir(h)))
+            .collect()
+    }
+
+    /// The fast path for a group known to live in `dirs`: if it is trivially empty (v2
+    /// `cgroup.events` says unpopulated, no v1 directory lists a process), remove each
+    /// directory. Returns false, having changed nothing that matters, as soon as anything
+    /// is not trivial (a process, a sub-group); the caller then takes the thorough path.
+    pub fn try_remove_empty(&self, dirs: &[(Version, PathBuf)]) -> bool {
+        for (_, d) in dirs {
+            let events = d.join("cgroup.events");
+            let busy = match read_file(&events) {
+                Some(ev) => ev.lines().any(|l| l == "populated 1"),
+                None => !procs_of(d).is_empty(),
+            };
+            if busy {
+                return false;
+            }
+        }
+        dirs.iter().all(|(_, d)| match std::fs::remove_dir(d) {
+            Ok(()) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        })
     }
 
     /// Remove the group and its sub-groups, deepest first, in every hierarchy. With
@@ -458,6 +515,24 @@ impl<'a> Group<'a> {
         }
         Ok(())
     }
+}
+
+/// [`Group::join_self`] for directories known to exist (a group just created).
+pub fn join_self_in(dirs: &[(Version, PathBuf)], skip_v2: bool) -> Result<(), Error> {
+    for (version, dir) in dirs {
+        let file = match version {
+            Version::V2 if skip_v2 => continue,
+            Version::V2 => dir.join("cgroup.procs"),
+            Version::V1 => dir.join("tasks"),
+        };
+        write_file(&file, "0").map_err(|source| Error::Write {
+            value: "0".into(),
+            flag: "moving this process".into(),
+            path: file.clone(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// Whether any block device is scheduled by BFQ (`[bfq]` in its queue/scheduler).

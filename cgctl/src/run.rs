@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use chainload::status::ChildStatus;
 use nix::sys::signal::Signal;
-use nix::unistd::{fork, ForkResult};
+use std::os::fd::AsFd;
+
+use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::group::Group;
 use crate::limits::Limits;
@@ -50,6 +52,33 @@ pub struct RunOutcome {
     pub stats: Option<Stats>,
 }
 
+enum Spawned {
+    Parent(Pid),
+    Child { born_in_v2: bool },
+}
+
+/// Fork, with the child born inside the group's v2 directory where the kernel can
+/// (clone3 with CLONE_INTO_CGROUP); else a plain fork, and the child joins by itself.
+fn spawn_in_group(group: &Group<'_>) -> Result<Spawned, nix::errno::Errno> {
+    let v2 = group.cg.v2().map(|h| group.name.dir(h));
+    let dir = v2.and_then(|d| std::fs::File::open(d).ok());
+    if let Some(dir) = &dir {
+        // SAFETY: cgctl is single-threaded; the child only restores its signal mask,
+        // writes cgroup files and execs (no glibc thread-id use).
+        match unsafe { crate::clone3::clone_into_cgroup(dir.as_fd()) } {
+            Ok(Some(child)) => return Ok(Spawned::Parent(child)),
+            Ok(None) => return Ok(Spawned::Child { born_in_v2: true }),
+            // Kernels before 5.7 (ENOSYS, E2BIG) or a v2 group it cannot clone into: fork.
+            Err(_) => {}
+        }
+    }
+    // SAFETY: cgctl is single-threaded.
+    match unsafe { fork() }? {
+        ForkResult::Parent { child } => Ok(Spawned::Parent(child)),
+        ForkResult::Child => Ok(Spawned::Child { born_in_v2: false }),
+    }
+}
+
 /// Run the command in a new group. In the forked child this returns only on failure
 /// (the caller exits with the error's code); in the parent it returns the outcome.
 pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
@@ -64,6 +93,8 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
         return Err(Error::Exists(name.to_string()));
     }
     let created = group.create_and_apply(&writes)?;
+    let controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
+    let dirs = group.dirs_in(&group.hierarchies_for(&controllers));
     let saved = match chainload::signals::block(&chainload::signals::supervisor_set()) {
         Ok(s) => s,
         Err(errno) => {
@@ -74,18 +105,17 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
             });
         }
     };
-    // SAFETY: cgctl is single-threaded.
-    let child = match unsafe { fork() } {
-        Ok(ForkResult::Child) => {
+    let child = match spawn_in_group(&group) {
+        Ok(Spawned::Child { born_in_v2 }) => {
             drop(created); // undoing is the parent's job
             saved.restore().map_err(|errno| Error::Sys {
                 what: "cannot restore the signal mask".into(),
                 errno,
             })?;
-            group.join(0)?;
+            crate::group::join_self_in(&dirs, born_in_v2)?;
             return Err(chainload::exec::execvp(&o.command).into());
         }
-        Ok(ForkResult::Parent { child }) => child,
+        Ok(Spawned::Parent(child)) => child,
         Err(errno) => {
             created.undo();
             return Err(Error::Sys {
@@ -106,22 +136,35 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
             });
         }
     };
-    let final_stats = stats::read(&group);
-    let oom_killed = status == ChildStatus::Signaled(Signal::SIGKILL)
-        && final_stats.memory.oom_kills.unwrap_or(0) > 0;
-    let cleanup = group.kill_all(Duration::from_secs(10)).and_then(|()| {
-        if o.keep {
-            Ok(())
-        } else {
-            group.remove(false)
-        }
-    });
+    // Stats only when asked, or to tell an OOM kill from another SIGKILL.
+    let killed = status == ChildStatus::Signaled(Signal::SIGKILL);
+    let final_stats = (o.stats || killed).then(|| stats::read(&group));
+    let oom_killed = killed
+        && final_stats
+            .as_ref()
+            .and_then(|s| s.memory.oom_kills)
+            .unwrap_or(0)
+            > 0;
+    let cleanup = if !o.keep && group.try_remove_empty(&dirs) {
+        Ok(())
+    } else {
+        group.kill_all(Duration::from_secs(10)).and_then(|()| {
+            if o.keep {
+                Ok(())
+            } else {
+                group.remove(false)
+            }
+        })
+    };
     let outcome = RunOutcome {
         name: name.to_string(),
         status,
         oom_killed,
-        memory_limit: final_stats.memory.limit.or(o.limits.memory),
-        stats: o.stats.then_some(final_stats),
+        memory_limit: final_stats
+            .as_ref()
+            .and_then(|s| s.memory.limit)
+            .or(o.limits.memory),
+        stats: if o.stats { final_stats } else { None },
     };
     cleanup.map(|()| outcome)
 }

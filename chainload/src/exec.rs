@@ -3,6 +3,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
@@ -34,23 +35,80 @@ fn cstring(s: &OsStr) -> Result<CString, Errno> {
 
 /// execvp(3): search PATH for `argv[0]` and replace this process with it.
 ///
+/// Unlike glibc's execvp, the search stats each candidate first and calls execve(2)
+/// only on a file that exists: a failed execve allocates a new address space and copies
+/// argv and the environment before it finds out, which costs tens of microseconds for
+/// every PATH entry before the right one. Semantics are execvp's: a name with a `/` is
+/// run as is; a candidate that cannot be executed (EACCES) is skipped, and reported only
+/// if nothing else is found; a file the kernel cannot run (ENOEXEC) is run by `/bin/sh`.
 /// Returns only on failure. An empty `argv` runs the user's shell (see [`exec_shell`]).
 pub fn execvp(argv: &[OsString]) -> ExecError {
     let Some(program) = argv.first() else {
         return exec_shell();
     };
     let name = program.to_string_lossy().into_owned();
-    let args: Result<Vec<CString>, Errno> = argv.iter().map(|a| cstring(a)).collect();
-    let errno = match (cstring(program), args) {
-        (Ok(file), Ok(args)) => match nix::unistd::execvp(&file, &args) {
-            Err(e) => e,
-            Ok(never) => match never {},
-        },
-        _ => Errno::EINVAL,
-    };
-    ExecError {
-        program: name,
+    let fail = |errno| ExecError {
+        program: name.clone(),
         errno,
+    };
+    let args: Vec<CString> = match argv.iter().map(|a| cstring(a)).collect() {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    if program.as_bytes().is_empty() {
+        return fail(Errno::ENOENT);
+    }
+    if program.as_bytes().contains(&b'/') {
+        return fail(execv_or_sh(Path::new(program), &args));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
+    let mut seen_eacces = false;
+    for dir in std::env::split_paths(&path) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(program);
+        match std::fs::metadata(&candidate) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                seen_eacces = true; // a directory of that name: execvp reports EACCES
+                continue;
+            }
+            Err(_) => continue,
+        }
+        match execv_or_sh(&candidate, &args) {
+            Errno::EACCES => seen_eacces = true,
+            Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT => {}
+            other => return fail(other),
+        }
+    }
+    fail(if seen_eacces {
+        Errno::EACCES
+    } else {
+        Errno::ENOENT
+    })
+}
+
+/// execv(2) `file`; if the kernel does not know its format (ENOEXEC), run it as a shell
+/// script with `/bin/sh`, as execvp(3) does.
+fn execv_or_sh(file: &Path, args: &[CString]) -> Errno {
+    let Ok(path) = cstring(file.as_os_str()) else {
+        return Errno::EINVAL;
+    };
+    let errno = match nix::unistd::execv(&path, args) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    if errno != Errno::ENOEXEC {
+        return errno;
+    }
+    let mut sh_args: Vec<CString> = vec![c"/bin/sh".to_owned(), path];
+    sh_args.extend(args.iter().skip(1).cloned());
+    match nix::unistd::execv(c"/bin/sh", &sh_args) {
+        Err(_) => Errno::ENOEXEC,
+        Ok(never) => match never {},
     }
 }
 

@@ -129,16 +129,24 @@ pub fn parse(text: &str) -> Vec<Mount> {
     text.lines().filter_map(parse_line).collect()
 }
 
+/// Read a file of procfs or sysfs whole. Their files report size 0, so a plain
+/// `read_to_string` starts with 32-byte reads; this reads 8 KiB at a time.
+pub fn read_virtual_file(path: impl AsRef<Path>) -> io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(8192);
+    f.read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
 /// The mount table of this process.
 pub fn read_self() -> io::Result<Vec<Mount>> {
-    Ok(parse(&std::fs::read_to_string("/proc/self/mountinfo")?))
+    Ok(parse(&read_virtual_file("/proc/self/mountinfo")?))
 }
 
 /// The mount table of process `pid`.
 pub fn read_pid(pid: i32) -> io::Result<Vec<Mount>> {
-    Ok(parse(&std::fs::read_to_string(format!(
-        "/proc/{pid}/mountinfo"
-    ))?))
+    Ok(parse(&read_virtual_file(format!("/proc/{pid}/mountinfo"))?))
 }
 
 /// The mount id of the mount `path` is on (from `/proc/self/fdinfo`, which follows the
