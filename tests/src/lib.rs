@@ -203,6 +203,21 @@ impl Cmd {
         self
     }
 
+    /// Run it (and everything it starts) on CPU 0 only.
+    pub fn on_one_cpu(mut self) -> Cmd {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: sched_setaffinity is async-signal-safe; nothing else runs before exec.
+        unsafe {
+            self.cmd.pre_exec(|| {
+                let mut set = nix::sched::CpuSet::new();
+                set.set(0).map_err(std::io::Error::from)?;
+                nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        self
+    }
+
     /// Access the underlying `Command` (for pre_exec and the like).
     pub fn command(&mut self) -> &mut Command {
         &mut self.cmd

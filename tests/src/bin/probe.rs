@@ -5,9 +5,10 @@
 //! root_propagation, mounts, caps (hex sets and the bounding set), no_new_privs, cwd,
 //! fds (open descriptors), env, pids (pids visible in /proc).
 //!
-//! `probe [--alloc MIB] [--exit N] [--sleep SECS] [--out FILE]`: allocate and touch MIB
-//! mebibytes first (for memory limit tests), print (to FILE if given), then sleep, then
-//! exit with N.
+//! `probe [--alloc MIB] [--fork N] [--exit N] [--sleep SECS] [--out FILE]`: allocate and
+//! touch MIB mebibytes first (memory limit tests); try to fork N children that just wait
+//! to be killed (pids limit tests; `forked` and `fork_failures` report how it went);
+//! print (to FILE if given), then sleep, then exit with N.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -95,6 +96,7 @@ fn main() {
     let mut sleep = 0.0f64;
     let mut out: Option<String> = None;
     let mut alloc_mib = 0usize;
+    let mut forks = 0usize;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -102,6 +104,7 @@ fn main() {
             "--sleep" => sleep = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(0.0),
             "--out" => out = args.get(i + 1).cloned(),
             "--alloc" => alloc_mib = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(0),
+            "--fork" => forks = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(0),
             other => {
                 eprintln!("probe: unknown argument '{other}'");
                 std::process::exit(2);
@@ -113,6 +116,17 @@ fn main() {
     for _ in 0..alloc_mib {
         // Non-zero bytes: every page is really touched.
         hog.push(vec![1u8; 1 << 20]);
+    }
+    let (mut forked, mut fork_failures) = (0, 0);
+    for _ in 0..forks {
+        // SAFETY: the probe is single-threaded; the child only sleeps until it is killed.
+        match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            },
+            Ok(nix::unistd::ForkResult::Parent { .. }) => forked += 1,
+            Err(_) => fork_failures += 1,
+        }
     }
     let status = read("/proc/self/status");
     let mounts = mountinfo::parse(&read("/proc/self/mountinfo"));
@@ -172,6 +186,8 @@ fn main() {
         "env": env,
         "pids": pids(),
         "allocated_mib": hog.len(),
+        "forked": forked,
+        "fork_failures": fork_failures,
     });
     let text = format!("{v}\n");
     match out {
