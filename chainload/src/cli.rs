@@ -36,20 +36,11 @@ pub fn first_line(rendered: &str) -> String {
     line.trim_start_matches("error: ").trim().to_string()
 }
 
-/// Print `tool: error` once (the error's `Display` joined with its sources by `: `) and
-/// exit with `code`.
+/// Print `tool: error` once, on one line, and exit with `code`. Error types of the
+/// workspace put the cause (the errno text) into their own message, so only the
+/// top-level `Display` is printed.
 pub fn fail(tool: &str, err: &dyn std::error::Error, code: i32) -> ! {
-    let mut msg = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.ends_with(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    eprintln!("{tool}: {msg}");
+    eprintln!("{tool}: {err}");
     std::process::exit(code)
 }
 

@@ -1,0 +1,177 @@
+//! The command line of nsenter-rs (clap), translated into [`nsenter_rs::Options`].
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use chainload::caps::CapSet;
+use chainload::confine::{self, Confinement};
+use clap::Parser;
+use nsenter_rs::{DirSpec, IdSpec, Options};
+use unshare_rs::namespaces::Namespace;
+
+const EXAMPLES: &str = "\
+Examples:
+  nsenter-rs -t 1234 -a ps -e                 everything of process 1234: its ps
+  nsenter-rs --net=/run/netns/x ip link       a persisted network namespace
+  nsenter-rs -t 1234 -a -r -w -e -c sh        a shell exactly where a container runs
+  nsenter-rs -t 1234 -a --cap-drop ALL --no-new-privs --close-fds -- id";
+
+fn parse_id(s: &str) -> Result<IdSpec, String> {
+    if s == "follow" {
+        return Ok(IdSpec::Follow);
+    }
+    s.parse()
+        .map(IdSpec::Id)
+        .map_err(|_| format!("expected a number or 'follow', got '{s}'"))
+}
+
+/// Run a program with namespaces of other processes.
+///
+/// Options and their meaning are util-linux nsenter(1)'s. A namespace option given
+/// `=FILE` joins the namespace that FILE names (e.g. one persisted by unshare-rs).
+#[derive(Debug, Parser)]
+#[command(name = "nsenter-rs", version, args_override_self = true, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Target process to get namespaces from
+    #[arg(short = 't', long, value_name = "PID")]
+    target: Option<i32>,
+    /// Enter all namespaces of the target
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Enter the mount namespace [of FILE]
+    #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    mount: Option<Option<PathBuf>>,
+    /// Enter the UTS namespace [of FILE]
+    #[arg(short = 'u', long = "uts", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    uts: Option<Option<PathBuf>>,
+    /// Enter the System V IPC namespace [of FILE]
+    #[arg(short = 'i', long = "ipc", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    ipc: Option<Option<PathBuf>>,
+    /// Enter the network namespace [of FILE]
+    #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    net: Option<Option<PathBuf>>,
+    /// Enter the PID namespace [of FILE]
+    #[arg(short = 'p', long = "pid", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pid: Option<Option<PathBuf>>,
+    /// Enter the user namespace [of FILE]
+    #[arg(short = 'U', long = "user", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    user: Option<Option<PathBuf>>,
+    /// Enter the cgroup namespace [of FILE]
+    #[arg(short = 'C', long = "cgroup", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    cgroup: Option<Option<PathBuf>>,
+    /// Enter the time namespace [of FILE]
+    #[arg(short = 'T', long = "time", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    time: Option<Option<PathBuf>>,
+    /// Set the uid in the entered namespaces (follow: the target's owner)
+    #[arg(short = 'S', long, value_name = "UID|follow", value_parser = parse_id)]
+    setuid: Option<IdSpec>,
+    /// Set the gid in the entered namespaces (follow: the target's group)
+    #[arg(short = 'G', long, value_name = "GID|follow", value_parser = parse_id)]
+    setgid: Option<IdSpec>,
+    /// Do not touch uids or gids (not even in a user namespace)
+    #[arg(long)]
+    preserve_credentials: bool,
+    /// Keep the capabilities granted in the user namespace (ambient set)
+    #[arg(long)]
+    keep_caps: bool,
+    /// Set the root directory (default: the target's)
+    #[arg(short = 'r', long, value_name = "DIR", num_args = 0..=1, require_equals = true)]
+    root: Option<Option<PathBuf>>,
+    /// Set the working directory (default: the target's)
+    #[arg(short = 'w', long, value_name = "DIR", num_args = 0..=1, require_equals = true)]
+    wd: Option<Option<PathBuf>>,
+    /// Set the working directory, resolved inside the namespaces
+    #[arg(short = 'W', long, value_name = "DIR")]
+    wdns: Option<PathBuf>,
+    /// Take the environment of the target
+    #[arg(short = 'e', long)]
+    env: bool,
+    /// Do not fork before exec (the program is then not inside a joined PID namespace)
+    #[arg(short = 'F', long)]
+    no_fork: bool,
+    /// Join the target's cgroups (every hierarchy: v1, hybrid and v2)
+    #[arg(short = 'c', long)]
+    join_cgroup: bool,
+    /// Keep this capability (repeatable; base: docker's default set)
+    #[arg(long, value_name = "CAP")]
+    cap_add: Vec<String>,
+    /// Drop this capability, or ALL (repeatable)
+    #[arg(long, value_name = "CAP")]
+    cap_drop: Vec<String>,
+    /// Set no_new_privs (setuid binaries gain nothing)
+    #[arg(long)]
+    no_new_privs: bool,
+    /// Close every inherited file descriptor above 2
+    #[arg(long)]
+    close_fds: bool,
+    /// The program (default: $SHELL, else /bin/sh) and its arguments
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true)]
+    command: Vec<OsString>,
+}
+
+impl Cli {
+    /// The program and its arguments.
+    pub fn command(&self) -> &[OsString] {
+        &self.command
+    }
+
+    /// Translate into options.
+    pub fn into_options(self) -> Result<Options, confine::ConfineError> {
+        let ns_flags = [
+            (Namespace::Mount, self.mount),
+            (Namespace::Uts, self.uts),
+            (Namespace::Ipc, self.ipc),
+            (Namespace::Net, self.net),
+            (Namespace::Pid, self.pid),
+            (Namespace::User, self.user),
+            (Namespace::Cgroup, self.cgroup),
+            (Namespace::Time, self.time),
+        ];
+        let namespaces = ns_flags
+            .into_iter()
+            .filter_map(|(ns, f)| f.map(|file| (ns, file)))
+            .collect();
+        let dir =
+            |d: Option<Option<PathBuf>>| d.map(|p| p.map(DirSpec::Path).unwrap_or(DirSpec::Target));
+        let confines = !self.cap_add.is_empty()
+            || !self.cap_drop.is_empty()
+            || self.no_new_privs
+            || self.close_fds;
+        let confinement = if confines {
+            let caps = if self.cap_add.is_empty() && self.cap_drop.is_empty() {
+                None
+            } else {
+                Some(confine::caps_from_flags(
+                    CapSet::docker_default(),
+                    &self.cap_add,
+                    &self.cap_drop,
+                )?)
+            };
+            Some(Confinement {
+                caps,
+                no_new_privs: self.no_new_privs,
+                close_fds: self.close_fds,
+                user: None,
+            })
+        } else {
+            None
+        };
+        Ok(Options {
+            target: self.target,
+            all: self.all,
+            namespaces,
+            setuid: self.setuid,
+            setgid: self.setgid,
+            preserve_credentials: self.preserve_credentials,
+            keep_caps: self.keep_caps,
+            root: dir(self.root),
+            wd: dir(self.wd),
+            wdns: self.wdns,
+            env: self.env,
+            no_fork: self.no_fork,
+            join_cgroup: self.join_cgroup,
+            confinement,
+            command: self.command,
+        })
+    }
+}

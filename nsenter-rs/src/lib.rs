@@ -1,0 +1,460 @@
+//! `nsenter-rs`: join the namespaces of a running process, then exec.
+//!
+//! A drop-in for util-linux `nsenter(1)` (2.38+, with 2.41's "no namespace specified"),
+//! plus `--join-cgroup` on every cgroup setup and the final confinement flags shared
+//! with `ovlmount enter`.
+//!
+//! # Synopsis
+//!
+//! ```text
+//! nsenter-rs [-t PID] [-a] [-muinpUCT[=FILE]] [-S UID|follow] [-G GID|follow]
+//!            [--preserve-credentials] [--keep-caps] [-r[DIR]] [-w[DIR] | -W DIR] [-e]
+//!            [-F] [-c] [--cap-add CAP]... [--cap-drop CAP]... [--no-new-privs]
+//!            [--close-fds] [--] [PROGRAM [ARG...]]
+//! ```
+//!
+//! # What it does, in order
+//!
+//! 1. Checks the options; holds the target by a pidfd.
+//! 2. Opens everything it will need before joining anything: every namespace file (a
+//!    given FILE must be a namespace of the right type), the target's root, cwd,
+//!    environment, owner and cgroup files; then checks the target is still alive.
+//! 3. Joins the target's cgroups (`-c`), then its namespaces: all of the target's at once
+//!    with setns(pidfd) where the kernel can, files one by one otherwise, the user
+//!    namespace first or last as util-linux does.
+//! 4. Changes root and directory, takes the environment (`-e`).
+//! 5. Forks when it joined a PID namespace (unless `-F`): the parent forwards signals
+//!    and exits as the child does.
+//! 6. Sets groups, gid, uid (0 in a joined user namespace unless
+//!    `--preserve-credentials`), `--keep-caps`, the confinement; execs.
+//!
+//! # Exit status
+//!
+//! 125 when nsenter-rs fails (usage errors too), 126 when the program cannot be
+//! executed, 127 when it is not found, else the program's status (a signal is re-raised).
+
+pub mod cgroups;
+pub mod nsfile;
+pub mod target;
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use chainload::confine::{Confinement, Credentials};
+use chainload::exec::ExecError;
+use chainload::status::ChildStatus;
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::unistd::{fork, ForkResult, Gid, Uid};
+use unshare_rs::namespaces::Namespace;
+
+use target::Target;
+
+/// `-S`/`-G`: an id, or `follow` (the owner of `/proc/PID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdSpec {
+    /// This id.
+    Id(u32),
+    /// The target's owner.
+    Follow,
+}
+
+/// `-r`/`-w`: the target's, or a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirSpec {
+    /// The target's root or cwd.
+    Target,
+    /// This directory (resolved before entering).
+    Path(PathBuf),
+}
+
+/// Everything nsenter-rs was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `-t`.
+    pub target: Option<i32>,
+    /// `-a`: every namespace of the target.
+    pub all: bool,
+    /// Namespaces asked for by type, each from a FILE or (None) from the target.
+    pub namespaces: Vec<(Namespace, Option<PathBuf>)>,
+    /// `-S`.
+    pub setuid: Option<IdSpec>,
+    /// `-G`.
+    pub setgid: Option<IdSpec>,
+    /// `--preserve-credentials`.
+    pub preserve_credentials: bool,
+    /// `--keep-caps`.
+    pub keep_caps: bool,
+    /// `-r`.
+    pub root: Option<DirSpec>,
+    /// `-w`.
+    pub wd: Option<DirSpec>,
+    /// `-W`.
+    pub wdns: Option<PathBuf>,
+    /// `-e`.
+    pub env: bool,
+    /// `-F`.
+    pub no_fork: bool,
+    /// `-c`.
+    pub join_cgroup: bool,
+    /// The final confinement (`None`: leave capabilities and fds as they are).
+    pub confinement: Option<Confinement>,
+    /// Program and arguments (empty: `$SHELL`, else `/bin/sh`).
+    pub command: Vec<OsString>,
+}
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad options or target.
+    #[error("{0}")]
+    Usage(String),
+    /// A file could not be used.
+    #[error("{what} '{}': {}", path.display(), cgctl::io_reason(source))]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A system call failed.
+    #[error("{what}: {}", errno.desc())]
+    Sys {
+        /// What was being done.
+        what: String,
+        /// Why.
+        errno: Errno,
+    },
+    /// The confinement failed.
+    #[error(transparent)]
+    Confine(#[from] chainload::confine::ConfineError),
+    /// The program could not be executed.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+impl Error {
+    /// 126/127 for exec failures, else 125.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Exec(e) => e.exit_code(),
+            _ => chainload::EXIT_TOOL_FAILED,
+        }
+    }
+
+    fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> Error {
+        Error::Io {
+            what: what.into(),
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
+    let what = what.into();
+    move |errno| Error::Sys { what, errno }
+}
+
+/// One namespace to join, its file already open.
+struct Joining {
+    ns: Namespace,
+    fd: OwnedFd,
+    from_target: bool,
+}
+
+/// Everything opened before entering.
+struct Prepared {
+    target: Option<Target>,
+    joins: Vec<Joining>,
+    root: Option<std::fs::File>,
+    wd: Option<std::fs::File>,
+    env: Option<Vec<u8>>,
+    owner: Option<(u32, u32)>,
+    cgroups: Option<cgroups::Membership>,
+}
+
+fn same_ns(target: &Target, ns: Namespace) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ours = std::fs::metadata(format!("/proc/self/ns/{}", ns.proc_name())).map(|m| m.ino());
+    let theirs =
+        std::fs::metadata(target.proc_path(&format!("ns/{}", ns.proc_name()))).map(|m| m.ino());
+    matches!((ours, theirs), (Ok(a), Ok(b)) if a == b)
+}
+
+impl Options {
+    /// Check the options against each other.
+    pub fn validate(&self) -> Result<(), Error> {
+        let usage = |m: &str| Err(Error::Usage(m.to_string()));
+        if self.all && self.target.is_none() {
+            return usage("option --all needs --target (whose namespaces to join)");
+        }
+        if self.wdns.is_some() && self.wd.is_some() {
+            return usage("options --wd and --wdns are mutually exclusive");
+        }
+        let follows = [self.setuid, self.setgid].contains(&Some(IdSpec::Follow));
+        if follows && self.target.is_none() {
+            return usage("'follow' needs --target (whose owner to follow)");
+        }
+        let needs_target = self.namespaces.iter().any(|(_, f)| f.is_none())
+            || self.root == Some(DirSpec::Target)
+            || self.wd == Some(DirSpec::Target)
+            || self.env
+            || self.join_cgroup;
+        if needs_target && self.target.is_none() {
+            return usage("no target PID specified (--target), and no FILE for every namespace");
+        }
+        if self.namespaces.is_empty() && !self.all {
+            return usage("no namespace specified");
+        }
+        Ok(())
+    }
+
+    fn prepare(&self) -> Result<Prepared, Error> {
+        let target = self.target.map(Target::open).transpose()?;
+        let mut wanted: Vec<(Namespace, Option<PathBuf>)> = self.namespaces.clone();
+        if let Some(t) = &target {
+            if self.all {
+                for ns in Namespace::ALL {
+                    let usable = Path::new(&format!("/proc/self/ns/{}", ns.proc_name())).exists()
+                        && !(ns == Namespace::User && same_ns(t, ns));
+                    if usable && !wanted.iter().any(|(n, _)| *n == ns) {
+                        wanted.push((ns, None));
+                    }
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Err(Error::Usage("no namespace specified".into()));
+        }
+        // Namespace files, in util-linux's order (user first).
+        wanted.sort_by_key(|(ns, _)| Namespace::ALL.iter().position(|n| n == ns));
+        let mut joins = Vec::new();
+        for (ns, file) in &wanted {
+            let (path, from_target) = match (file, &target) {
+                (Some(p), _) => (p.clone(), false),
+                (None, Some(t)) => (t.proc_path(&format!("ns/{}", ns.proc_name())), true),
+                (None, None) => return Err(Error::Usage("no target PID specified".into())),
+            };
+            let fd =
+                nsfile::open_ns_file(*ns, &path).map_err(|e| match (&target, from_target) {
+                    (Some(t), true) if t.check_alive().is_err() => {
+                        Error::Usage(format!("target process {} exited", t.pid))
+                    }
+                    _ => e,
+                })?;
+            joins.push(Joining {
+                ns: *ns,
+                fd,
+                from_target,
+            });
+        }
+        let open_dir =
+            |spec: &Option<DirSpec>, what: &str| -> Result<Option<std::fs::File>, Error> {
+                let path = match (spec, &target) {
+                    (None, _) => return Ok(None),
+                    (Some(DirSpec::Path(p)), _) => p.clone(),
+                    (Some(DirSpec::Target), Some(t)) => t.proc_path(what),
+                    (Some(DirSpec::Target), None) => {
+                        return Err(Error::Usage("no target PID specified".into()))
+                    }
+                };
+                std::fs::File::open(&path)
+                    .map(Some)
+                    .map_err(|e| Error::io(format!("cannot open {what} directory"), &path, e))
+            };
+        let root = open_dir(&self.root, "root")?;
+        let wd = open_dir(&self.wd, "cwd")?;
+        let env = match (&target, self.env) {
+            (Some(t), true) => {
+                let p = t.proc_path("environ");
+                Some(
+                    std::fs::read(&p)
+                        .map_err(|e| Error::io("cannot read the environment", &p, e))?,
+                )
+            }
+            _ => None,
+        };
+        let owner = match &target {
+            Some(t) if [self.setuid, self.setgid].contains(&Some(IdSpec::Follow)) => {
+                use std::os::unix::fs::MetadataExt;
+                let p = t.proc_path("");
+                let m = std::fs::metadata(&p).map_err(|e| Error::io("cannot stat", &p, e))?;
+                Some((m.uid(), m.gid()))
+            }
+            _ => None,
+        };
+        let cgroups = match (&target, self.join_cgroup) {
+            (Some(t), true) => Some(cgroups::open(t)?),
+            _ => None,
+        };
+        if let Some(t) = &target {
+            t.check_alive()?;
+        }
+        Ok(Prepared {
+            target,
+            joins,
+            root,
+            wd,
+            env,
+            owner,
+            cgroups,
+        })
+    }
+}
+
+/// Join the namespaces: the target's all at once through its pidfd where the kernel can
+/// (that is also atomic: either all or none), the rest one file at a time in two passes
+/// (all but the user namespace, ignoring errors; then what is left, with the user
+/// namespace first), as util-linux does so that entering a user namespace works both to
+/// gain privilege and to drop it.
+fn enter(p: &mut Prepared) -> Result<(), Error> {
+    if let Some(t) = &p.target {
+        let flags = p
+            .joins
+            .iter()
+            .filter(|j| j.from_target)
+            .fold(CloneFlags::empty(), |f, j| f | j.ns.clone_flag());
+        if !flags.is_empty() {
+            match nsfile::setns(t.pidfd(), flags) {
+                Ok(()) => p.joins.retain(|j| !j.from_target),
+                Err(Errno::ESRCH) => {
+                    return Err(Error::Usage(format!("target process {} exited", t.pid)))
+                }
+                Err(_) => {} // older kernel, or a mix it refuses: go file by file
+            }
+        }
+    }
+    let mut left: Vec<&Joining> = p.joins.iter().collect();
+    left.retain(|j| {
+        j.ns == Namespace::User || nsfile::setns(j.fd.as_fd(), j.ns.clone_flag()).is_err()
+    });
+    for j in left {
+        nsfile::setns(j.fd.as_fd(), j.ns.clone_flag()).map_err(sys(format!(
+            "reassociate to namespace '{}' failed",
+            j.ns.proc_name()
+        )))?;
+    }
+    Ok(())
+}
+
+/// Set the environment to the NUL-separated `KEY=VALUE` list read from the target.
+fn take_environment(env: &[u8]) {
+    use std::os::unix::ffi::OsStrExt;
+    let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    for (k, _) in vars {
+        // SAFETY: single-threaded; nothing else reads the environment concurrently.
+        unsafe { std::env::remove_var(k) };
+    }
+    for entry in env.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+        if let Some(eq) = entry.iter().position(|b| *b == b'=') {
+            let (k, v) = (&entry[..eq], &entry[eq + 1..]);
+            if !k.is_empty() {
+                // SAFETY: as above.
+                unsafe {
+                    std::env::set_var(
+                        std::ffi::OsStr::from_bytes(k),
+                        std::ffi::OsStr::from_bytes(v),
+                    )
+                };
+            }
+        }
+    }
+}
+
+/// Run nsenter-rs. Returns `Ok` with the child's status in a forking parent; otherwise
+/// returns only on failure.
+pub fn run(o: &Options) -> Result<ChildStatus, Error> {
+    o.validate()?;
+    let mut p = o.prepare()?;
+    let joins_user = p.joins.iter().any(|j| j.ns == Namespace::User);
+    let joins_pid = p.joins.iter().any(|j| j.ns == Namespace::Pid);
+    let force_ids = joins_user && !o.preserve_credentials;
+    if force_ids {
+        // Drop supplementary groups while still allowed (a joined user namespace may
+        // deny setgroups); they are dropped again, tolerantly, after entering.
+        let _ = nix::unistd::setgroups(&[]);
+    }
+
+    // Keep the cwd across a root change when no directory is asked for.
+    let keep_cwd = match (&p.root, &p.wd, &o.wdns) {
+        (Some(_), None, None) => Some(
+            std::fs::File::open(".").map_err(|e| Error::io("cannot open", Path::new("."), e))?,
+        ),
+        _ => None,
+    };
+    if let Some(m) = p.cgroups.take() {
+        m.join()?;
+    }
+    enter(&mut p)?;
+    if let Some(root) = &p.root {
+        nix::unistd::fchdir(root.as_fd())
+            .map_err(sys("change directory by root file descriptor failed"))?;
+        nix::unistd::chroot(".").map_err(sys("chroot failed"))?;
+        nix::unistd::chdir("/").map_err(sys("cannot change directory to '/'"))?;
+    }
+    let wdns = match &o.wdns {
+        Some(d) => Some(
+            std::fs::File::open(d).map_err(|e| Error::io("cannot open working directory", d, e))?,
+        ),
+        None => None,
+    };
+    if let Some(dir) = wdns.as_ref().or(p.wd.as_ref()).or(keep_cwd.as_ref()) {
+        nix::unistd::fchdir(dir.as_fd()).map_err(sys(
+            "change directory by working directory file descriptor failed",
+        ))?;
+    }
+    if let Some(env) = &p.env {
+        take_environment(env);
+    }
+    drop(p.target.take());
+
+    if joins_pid && !o.no_fork {
+        let saved = chainload::signals::block(&chainload::signals::supervisor_set())
+            .map_err(sys("cannot block signals"))?;
+        // SAFETY: nsenter-rs is single-threaded.
+        match unsafe { fork() }.map_err(sys("fork failed"))? {
+            ForkResult::Parent { child } => {
+                return chainload::signals::wait_forwarding(child, |_| {})
+                    .map_err(sys("waitpid failed"));
+            }
+            ForkResult::Child => saved
+                .restore()
+                .map_err(sys("cannot restore the signal mask"))?,
+        }
+    }
+
+    let uid = match o.setuid {
+        Some(IdSpec::Id(u)) => Some(u),
+        Some(IdSpec::Follow) => p.owner.map(|(u, _)| u),
+        None if force_ids => Some(0),
+        None => None,
+    };
+    let gid = match o.setgid {
+        Some(IdSpec::Id(g)) => Some(g),
+        Some(IdSpec::Follow) => p.owner.map(|(_, g)| g),
+        None if force_ids => Some(0),
+        None => None,
+    };
+    // One confinement step does groups, ids and capabilities in the safe order
+    // (bounding set while still privileged, then the user, then the capability sets).
+    let mut confinement = o.confinement.clone().unwrap_or(Confinement {
+        close_fds: false,
+        ..Confinement::default()
+    });
+    if uid.is_some() || gid.is_some() {
+        confinement.user = Some(Credentials {
+            uid: uid.unwrap_or_else(|| Uid::effective().as_raw()),
+            gid: gid.unwrap_or_else(|| Gid::effective().as_raw()),
+            groups: Vec::new(),
+        });
+    }
+    chainload::confine::apply(&confinement)?;
+    if o.keep_caps && joins_user {
+        chainload::caps::permitted_to_ambient().map_err(sys("cannot keep capabilities"))?;
+    }
+    Err(chainload::exec::execvp(&o.command).into())
+}

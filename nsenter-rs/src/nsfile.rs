@@ -1,0 +1,56 @@
+//! Namespace files: opening them (a persisted bind mount, or `/proc/PID/ns/X`), checking
+//! they are namespaces of the right type, and setns(2).
+
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use unshare_rs::namespaces::Namespace;
+
+use crate::Error;
+
+/// ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of a namespace file (ioctl_ns(2)).
+fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703; // _IO(0xb7, 0x3)
+                                                 // SAFETY: an ioctl with no argument on a valid descriptor.
+    Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) })
+}
+
+/// Open `path` as a namespace file of type `ns`, refusing anything else.
+pub fn open_ns_file(ns: Namespace, path: &Path) -> Result<OwnedFd, Error> {
+    use std::os::fd::AsFd;
+    let file = std::fs::File::open(path).map_err(|e| {
+        Error::io(
+            format!("cannot open {} namespace file", ns.long_name()),
+            path,
+            e,
+        )
+    })?;
+    let fd = OwnedFd::from(file);
+    match ns_get_nstype(fd.as_fd()) {
+        Ok(t) if t == ns.clone_flag().bits() => Ok(fd),
+        Ok(t) => {
+            let actual = Namespace::ALL
+                .iter()
+                .find(|n| n.clone_flag().bits() == t)
+                .map(|n| n.long_name())
+                .unwrap_or("other");
+            Err(Error::Usage(format!(
+                "'{}' is a {actual} namespace, not a {} namespace",
+                path.display(),
+                ns.long_name()
+            )))
+        }
+        Err(_) => Err(Error::Usage(format!(
+            "'{}' is not a namespace file",
+            path.display()
+        ))),
+    }
+}
+
+/// setns(2) into one namespace file (or, with a pidfd, into several of its namespaces).
+pub fn setns(fd: BorrowedFd<'_>, flags: CloneFlags) -> Result<(), Errno> {
+    // SAFETY: integers only.
+    Errno::result(unsafe { libc::setns(fd.as_raw_fd(), flags.bits()) }).map(drop)
+}
