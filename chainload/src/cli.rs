@@ -27,13 +27,17 @@ pub fn usage_error(tool: &str, message: &str) -> ! {
     std::process::exit(crate::EXIT_TOOL_FAILED)
 }
 
-/// The first line of a rendered clap error, without clap's `error: ` prefix.
+/// The first paragraph of a rendered clap error on one line, without clap's `error: `
+/// prefix (so "the following required arguments were not provided:" keeps the argument).
 pub fn first_line(rendered: &str) -> String {
-    let line = rendered
+    let para: Vec<&str> = rendered
         .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid usage");
-    line.trim_start_matches("error: ").trim().to_string()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let text = if para.is_empty() { "invalid usage".to_string() } else { para.join(" ") };
+    text.trim_start_matches("error: ").to_string()
 }
 
 /// Print `tool: error` once, on one line, and exit with `code`. Error types of the

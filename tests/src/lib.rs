@@ -351,3 +351,44 @@ pub fn kill_and_reap(child: &mut std::process::Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The extended attribute `name` of `path` (not following a symlink), if set.
+pub fn lgetxattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let n = std::ffi::CString::new(name).ok()?;
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: valid C strings and a buffer of the given length.
+    let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if r < 0 {
+        return None;
+    }
+    buf.truncate(r as usize);
+    Some(buf)
+}
+
+/// The busybox binary to build test root filesystems from (busybox-static).
+pub fn busybox() -> Option<PathBuf> {
+    ["/bin/busybox", "/usr/bin/busybox"].iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+/// Fill `dir` with a minimal root filesystem: busybox and its applets in /bin, the
+/// static probe as /probe, /etc/passwd and /etc/group with root and a user 1000.
+pub fn busybox_rootfs(dir: &Path) {
+    let bb = busybox().expect("busybox-static is not installed");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir bin");
+    std::fs::copy(&bb, bin.join("busybox")).expect("copy busybox");
+    let list = Cmd::new(&bb).arg("--list").run();
+    for applet in list.stdout.lines().filter(|a| !a.is_empty() && *a != "busybox") {
+        let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
+    }
+    std::fs::copy(probe(), dir.join("probe")).expect("copy probe");
+    let etc = dir.join("etc");
+    std::fs::create_dir_all(&etc).expect("mkdir etc");
+    std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n").expect("passwd");
+    std::fs::write(etc.join("group"), "root:x:0:\nusers:x:1000:\nextra:x:2000:user\n").expect("group");
+    for d in ["proc", "sys", "dev", "tmp", "root"] {
+        std::fs::create_dir_all(dir.join(d)).expect("mkdir");
+    }
+}

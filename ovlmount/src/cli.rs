@@ -1,0 +1,200 @@
+//! The command line of ovlmount (clap), translated into library calls' arguments.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use chainload::caps::CapSet;
+use chainload::confine::{self, Confinement};
+use clap::{Args, Parser, Subcommand};
+use ovlmount::enter::{Bind, EnterOptions, InitFiles};
+use ovlmount::stack::{split_lowers, Stack};
+
+const EXAMPLES: &str = "\
+Examples:
+  ovlmount mount --lower img/l2:img/l1 --upper c/upper --work c/work c/merged
+  unshare-rs -fpmuin -- ovlmount enter --lower img/l1 --upper c/upper --work c/work \\
+      --target c/merged --proc --dev --sys --mask-defaults -- sh
+  ovlmount commit c/upper -o layer.tar --gzip --json
+  ovlmount import layer.tar img/l3";
+
+/// Assemble an overlayfs root from layers, enter it with pivot_root, convert layers to
+/// and from OCI layer tars.
+#[derive(Debug, Parser)]
+#[command(name = "ovlmount", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The layers of a mount.
+#[derive(Debug, Args)]
+pub struct LayerArgs {
+    /// A read-only layer, top first; repeatable or colon-separated (\: for a colon)
+    #[arg(long = "lower", value_name = "DIR", required = true)]
+    lowers: Vec<String>,
+    /// Where writes go (created if missing; without it the mount is read-only)
+    #[arg(long, value_name = "DIR", requires = "work")]
+    upper: Option<PathBuf>,
+    /// overlayfs's work directory (created if missing; same filesystem as --upper; empty)
+    #[arg(long, value_name = "DIR", requires = "upper")]
+    work: Option<PathBuf>,
+    /// A layer between the image layers and the upper, for the --init files
+    #[arg(long, value_name = "DIR")]
+    init_layer: Option<PathBuf>,
+    /// An overlayfs mount option (redirect_dir=on, metacopy=off, ...); repeatable
+    #[arg(short = 'o', value_name = "OPTION")]
+    options: Vec<String>,
+}
+
+impl LayerArgs {
+    /// The stack these flags describe.
+    pub fn stack(self) -> Stack {
+        Stack { lowers: split_lowers(&self.lowers), init_layer: self.init_layer, upper: self.upper, work: self.work, options: self.options }
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Mount a layered overlay on TARGET (in the current mount namespace)
+    Mount {
+        #[command(flatten)]
+        layers: LayerArgs,
+        /// Print the resolved layer stack and options as JSON
+        #[arg(long)]
+        json: bool,
+        /// The mount point
+        target: PathBuf,
+    },
+    /// Unmount an overlay
+    Umount {
+        /// The mount point
+        target: PathBuf,
+    },
+    /// Mount the overlay, build the new root, pivot_root into it, confine and exec CMD
+    /// (must run in a mount namespace of its own)
+    Enter(Box<EnterArgs>),
+    /// Write an upper directory as an OCI layer tar
+    Commit {
+        /// The upper directory
+        upper: PathBuf,
+        /// The tar to write
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+        /// Compress with gzip
+        #[arg(long)]
+        gzip: bool,
+        /// Print digest, diff_id and size as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import an OCI layer tar (plain or gzip) into DIR as an overlay layer
+    Import {
+        /// The layer tar
+        file: PathBuf,
+        /// A new (or empty) directory
+        dir: PathBuf,
+    },
+    /// Show what an upper directory changed (A added, C changed, D deleted)
+    Diff {
+        /// The upper directory
+        upper: PathBuf,
+        /// The lower layers, to tell added from changed; repeatable or colon-separated
+        #[arg(long = "lower", value_name = "DIR")]
+        lowers: Vec<String>,
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_bind(s: &str) -> Result<Bind, String> {
+    s.parse()
+}
+
+/// `ovlmount enter`'s flags.
+#[derive(Debug, Args)]
+pub struct EnterArgs {
+    #[command(flatten)]
+    layers: LayerArgs,
+    /// Where the overlay is mounted; it becomes /
+    #[arg(long, value_name = "DIR")]
+    target: PathBuf,
+    /// Mount a new proc on /proc
+    #[arg(long)]
+    proc: bool,
+    /// A minimal /dev (null, zero, full, random, urandom, tty, pts, shm, mqueue, links)
+    #[arg(long)]
+    dev: bool,
+    /// Mount /sys read-only
+    #[arg(long)]
+    sys: bool,
+    /// A fresh tmpfs on DIR inside the new root; repeatable
+    #[arg(long, value_name = "DIR")]
+    tmpfs: Vec<PathBuf>,
+    /// Mask what runc masks (/proc/kcore, /proc/keys, /sys/firmware, ...) and make
+    /// /proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus, /proc/fs read-only
+    #[arg(long)]
+    mask_defaults: bool,
+    /// Make the new root read-only
+    #[arg(long)]
+    readonly: bool,
+    /// Bind a host path into the new root (SRC:DST or SRC:DST:ro); repeatable
+    #[arg(long, value_name = "SRC:DST[:ro]", value_parser = parse_bind)]
+    bind: Vec<Bind>,
+    /// Write hostname=NAME, hosts=FILE or resolv=FILE into the init layer; repeatable
+    #[arg(long = "init", value_name = "KEY=VALUE")]
+    init: Vec<String>,
+    /// The working directory inside (default /)
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<PathBuf>,
+    /// Run as USER[:GROUP] (names from the new root's /etc/passwd and /etc/group)
+    #[arg(long, value_name = "USER[:GROUP]")]
+    user: Option<String>,
+    /// Keep this capability (repeatable; base: docker's default set)
+    #[arg(long, value_name = "CAP")]
+    cap_add: Vec<String>,
+    /// Drop this capability, or ALL (repeatable)
+    #[arg(long, value_name = "CAP")]
+    cap_drop: Vec<String>,
+    /// Keep every capability the process has (no bounding set change)
+    #[arg(long, conflicts_with_all = ["cap_add", "cap_drop"])]
+    all_caps: bool,
+    /// Set no_new_privs (setuid binaries gain nothing)
+    #[arg(long)]
+    no_new_privs: bool,
+    /// The program and its arguments
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+impl EnterArgs {
+    /// Translate into options.
+    pub fn into_options(self) -> Result<EnterOptions, String> {
+        let mut init = InitFiles::default();
+        for spec in &self.init {
+            init.add(spec)?;
+        }
+        let caps = if self.all_caps {
+            None
+        } else {
+            Some(confine::caps_from_flags(CapSet::docker_default(), &self.cap_add, &self.cap_drop).map_err(|e| e.to_string())?)
+        };
+        Ok(EnterOptions {
+            stack: self.layers.stack(),
+            target: self.target,
+            proc: self.proc,
+            dev: self.dev,
+            sys: self.sys,
+            tmpfs: self.tmpfs,
+            mask_defaults: self.mask_defaults,
+            readonly: self.readonly,
+            binds: self.bind,
+            init,
+            workdir: self.workdir,
+            user: self.user,
+            confinement: Confinement { caps, no_new_privs: self.no_new_privs, close_fds: true, user: None },
+            command: self.command,
+        })
+    }
+}

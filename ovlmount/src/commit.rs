@@ -1,0 +1,237 @@
+//! `ovlmount commit`: an upper directory as an OCI layer tar.
+//!
+//! Overlay whiteouts (a 0/0 character device, or the xattr form) become `.wh.NAME`; an
+//! opaque directory gets `DIR/.wh..wh..opq`; modes, owners, mtimes, symlinks, hard
+//! links, device nodes and extended attributes are kept (as PAX `SCHILY.xattr.*`),
+//! overlay's own `trusted.overlay.*`/`user.overlay.*` attributes are not. Entries are
+//! sorted by path and carry no user or group names, so the same upper gives the same
+//! bytes.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::{sys, Error};
+
+/// What was written.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Committed {
+    /// sha256 of the file as written (compressed with `--gzip`).
+    pub digest: String,
+    /// sha256 of the uncompressed tar.
+    pub diff_id: String,
+    /// Size of the file as written, in bytes.
+    pub size: u64,
+}
+
+/// A writer that hashes and counts what passes through.
+struct Hashing<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<W: Write> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing { inner, hasher: Sha256::new(), count: 0 }
+    }
+    fn finish(self) -> (W, String, u64) {
+        let hex: String = self.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        (self.inner, format!("sha256:{hex}"), self.count)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Whether an xattr is overlayfs's own (never part of a layer).
+pub fn is_overlay_xattr(name: &[u8]) -> bool {
+    name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.")
+}
+
+fn overlay_attr(path: &Path, attr: &str) -> Option<Vec<u8>> {
+    ["trusted.overlay.", "user.overlay."]
+        .iter()
+        .find_map(|prefix| sys::lgetxattr(path, format!("{prefix}{attr}").as_bytes()).ok())
+}
+
+/// Whether `path` (with metadata `m`) is an overlay whiteout.
+pub fn is_whiteout(path: &Path, m: &std::fs::Metadata) -> bool {
+    let ft = m.file_type();
+    (ft.is_char_device() && m.rdev() == 0) || (ft.is_file() && m.len() == 0 && overlay_attr(path, "whiteout").is_some())
+}
+
+/// Whether directory `path` is opaque (hides everything below it in lower layers).
+pub fn is_opaque(path: &Path) -> bool {
+    overlay_attr(path, "opaque").is_some_and(|v| v == b"y")
+}
+
+/// Every path below `root`, relative, sorted by bytes (so parents come before children
+/// and the order never depends on the directory's own order).
+pub fn walk_sorted(root: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut all = Vec::new();
+    collect(root, Path::new(""), &mut all)?;
+    all.sort_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+    Ok(all)
+}
+
+fn collect(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let dir = root.join(rel);
+    for e in std::fs::read_dir(&dir).map_err(|e| Error::io("cannot read directory", &dir, e))? {
+        let e = e.map_err(|e| Error::io("cannot read directory", &dir, e))?;
+        let r = rel.join(e.file_name());
+        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        out.push(r.clone());
+        if is_dir {
+            collect(root, &r, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn header_for(m: &std::fs::Metadata, kind: tar::EntryType) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(m.mode() & 0o7777);
+    h.set_uid(u64::from(m.uid()));
+    h.set_gid(u64::from(m.gid()));
+    h.set_mtime(u64::try_from(m.mtime()).unwrap_or(0));
+    h.set_size(0);
+    h
+}
+
+fn pax_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let names = match sys::llistxattr(path) {
+        Ok(n) => n,
+        Err(nix::errno::Errno::ENOTSUP) => return Ok(Vec::new()),
+        Err(e) => return Err(Error::Sys { what: format!("cannot list xattrs of '{}'", path.display()), errno: e }),
+    };
+    let mut out = Vec::new();
+    for n in names.into_iter().filter(|n| !is_overlay_xattr(n)) {
+        let v = sys::lgetxattr(path, &n).map_err(|e| Error::Sys { what: format!("cannot read xattrs of '{}'", path.display()), errno: e })?;
+        out.push((format!("SCHILY.xattr.{}", String::from_utf8_lossy(&n)), v));
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
+    let werr = |e: io::Error| Error::io("cannot write the layer", Path::new("-"), e);
+    let mut b = tar::Builder::new(out);
+    b.mode(tar::HeaderMode::Complete);
+    b.follow_symlinks(false);
+    let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    for rel in walk_sorted(upper)? {
+        let path = upper.join(&rel);
+        let m = path.symlink_metadata().map_err(|e| Error::io("cannot stat", &path, e))?;
+        let ft = m.file_type();
+        if is_whiteout(&path, &m) {
+            let name = rel.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+            let mut wh = std::ffi::OsString::from(".wh.");
+            wh.push(name);
+            let mut h = header_for(&m, tar::EntryType::Regular);
+            h.set_mode(0o644);
+            b.append_data(&mut h, rel.with_file_name(wh), io::empty()).map_err(werr)?;
+            continue;
+        }
+        let xattrs = pax_xattrs(&path)?;
+        if !xattrs.is_empty() {
+            b.append_pax_extensions(xattrs.iter().map(|(k, v)| (k.as_str(), v.as_slice()))).map_err(werr)?;
+        }
+        if ft.is_dir() {
+            let mut h = header_for(&m, tar::EntryType::Directory);
+            b.append_data(&mut h, &rel, io::empty()).map_err(werr)?;
+            if is_opaque(&path) {
+                let mut h = header_for(&m, tar::EntryType::Regular);
+                h.set_mode(0o644);
+                b.append_data(&mut h, rel.join(".wh..wh..opq"), io::empty()).map_err(werr)?;
+            }
+        } else if ft.is_file() {
+            if m.nlink() > 1 {
+                if let Some(first) = links.get(&(m.dev(), m.ino())) {
+                    let mut h = header_for(&m, tar::EntryType::Link);
+                    b.append_link(&mut h, &rel, first).map_err(werr)?;
+                    continue;
+                }
+                links.insert((m.dev(), m.ino()), rel.clone());
+            }
+            let mut h = header_for(&m, tar::EntryType::Regular);
+            h.set_size(m.len());
+            let f = File::open(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+            b.append_data(&mut h, &rel, f).map_err(werr)?;
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(&path).map_err(|e| Error::io("cannot read link", &path, e))?;
+            let mut h = header_for(&m, tar::EntryType::Symlink);
+            b.append_link(&mut h, &rel, target).map_err(werr)?;
+        } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
+            let kind = if ft.is_char_device() {
+                tar::EntryType::Char
+            } else if ft.is_block_device() {
+                tar::EntryType::Block
+            } else {
+                tar::EntryType::Fifo
+            };
+            let mut h = header_for(&m, kind);
+            if !ft.is_fifo() {
+                h.set_device_major(nix::sys::stat::major(m.rdev()) as u32).map_err(werr)?;
+                h.set_device_minor(nix::sys::stat::minor(m.rdev()) as u32).map_err(werr)?;
+            }
+            b.append_data(&mut h, &rel, io::empty()).map_err(werr)?;
+        }
+        // Sockets cannot be archived; a layer never needs them.
+    }
+    b.into_inner().map_err(werr)
+}
+
+/// Write `upper` as an OCI layer to `out` (gzip-compressed with `gzip`). The file
+/// appears only when complete (written beside it, then renamed).
+pub fn commit(upper: &Path, out: &Path, gzip: bool) -> Result<Committed, Error> {
+    let meta = std::fs::metadata(upper).map_err(|e| Error::io("upper", upper, e))?;
+    if !meta.is_dir() {
+        return Err(Error::Usage(format!("upper '{}' is not a directory", upper.display())));
+    }
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "layer".into());
+    let tmp = out.with_file_name(format!(".{name}.{}.part", std::process::id()));
+    let result = (|| {
+        let file = File::create(&tmp).map_err(|e| Error::io("cannot create", &tmp, e))?;
+        let outer = Hashing::new(BufWriter::with_capacity(1 << 20, file));
+        let werr = |e: io::Error| Error::io("cannot write", out, e);
+        let (outer, diff_id) = if gzip {
+            let gz = flate2::write::GzEncoder::new(outer, flate2::Compression::fast());
+            let (gz, diff_id, _) = write_tar(upper, Hashing::new(gz))?.finish();
+            (gz.finish().map_err(werr)?, Some(diff_id))
+        } else {
+            (write_tar(upper, outer)?, None)
+        };
+        let (mut buf, digest, size) = outer.finish();
+        buf.flush().map_err(werr)?;
+        // Uncompressed, the file is the tar: its digest is the diff_id.
+        let diff_id = diff_id.unwrap_or_else(|| digest.clone());
+        Ok(Committed { digest, diff_id, size })
+    })();
+    match result {
+        Ok(c) => {
+            std::fs::rename(&tmp, out).map_err(|e| Error::io("cannot write", out, e))?;
+            Ok(c)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}

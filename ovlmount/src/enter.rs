@@ -1,0 +1,272 @@
+//! `ovlmount enter`: the end of a container's chain. Builds the new root on an overlay
+//! and enters it with pivot_root, then confines and execs.
+//!
+//! In order: refuse the initial mount namespace; make `/` recursively private; write the
+//! `--init` files into the init layer; mount the overlay; `--proc`, `--dev`, `--sys`,
+//! `--tmpfs`; `--bind` volumes; `--mask-defaults`; pivot_root and detach the old root;
+//! `--readonly`; `--workdir`; the confinement (fds, bounding set, user, capabilities,
+//! no_new_privs); exec.
+//!
+//! The init files are written before the overlay is mounted, not after: overlayfs
+//! leaves changes to a layer that is part of a mounted overlay undefined.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use chainload::confine::{Confinement, Credentials};
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+use crate::rootfs;
+use crate::stack::Stack;
+use crate::{overlay, Error};
+
+/// `--bind SRC:DST[:ro]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    /// Host path.
+    pub src: PathBuf,
+    /// Path inside the container.
+    pub dst: PathBuf,
+    /// Read-only.
+    pub read_only: bool,
+}
+
+impl std::str::FromStr for Bind {
+    type Err = String;
+    /// Parse `SRC:DST` or `SRC:DST:ro` (or `:rw`).
+    fn from_str(s: &str) -> Result<Bind, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let (src, dst, ro) = match parts.as_slice() {
+            [src, dst] => (src, dst, false),
+            [src, dst, "ro"] => (src, dst, true),
+            [src, dst, "rw"] => (src, dst, false),
+            _ => return Err(format!("expected SRC:DST or SRC:DST:ro, got '{s}'")),
+        };
+        if src.is_empty() || !dst.starts_with('/') {
+            return Err(format!("'{s}': SRC must be given and DST must be absolute"));
+        }
+        Ok(Bind { src: PathBuf::from(src), dst: PathBuf::from(dst), read_only: ro })
+    }
+}
+
+/// `--init` files, written into the init layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InitFiles {
+    /// `/etc/hostname`.
+    pub hostname: Option<String>,
+    /// A file copied to `/etc/hosts`.
+    pub hosts: Option<PathBuf>,
+    /// A file copied to `/etc/resolv.conf`.
+    pub resolv: Option<PathBuf>,
+}
+
+impl InitFiles {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        *self == InitFiles::default()
+    }
+
+    /// Parse one `--init KEY=VALUE` into this set.
+    pub fn add(&mut self, spec: &str) -> Result<(), String> {
+        match spec.split_once('=') {
+            Some(("hostname", v)) if !v.is_empty() && v.len() <= 64 => self.hostname = Some(v.to_string()),
+            Some(("hosts", v)) if !v.is_empty() => self.hosts = Some(PathBuf::from(v)),
+            Some(("resolv", v)) if !v.is_empty() => self.resolv = Some(PathBuf::from(v)),
+            _ => return Err(format!("expected hostname=NAME, hosts=FILE or resolv=FILE, got '{spec}'")),
+        }
+        Ok(())
+    }
+
+    fn write(&self, layer: &Path) -> Result<(), Error> {
+        let etc = layer.join("etc");
+        std::fs::create_dir_all(&etc).map_err(|e| Error::io("cannot create", &etc, e))?;
+        if let Some(h) = &self.hostname {
+            let p = etc.join("hostname");
+            std::fs::write(&p, format!("{h}\n")).map_err(|e| Error::io("cannot write", &p, e))?;
+        }
+        for (src, name) in [(&self.hosts, "hosts"), (&self.resolv, "resolv.conf")] {
+            if let Some(src) = src {
+                let p = etc.join(name);
+                std::fs::copy(src, &p).map_err(|e| Error::io(format!("cannot copy '{}' to", src.display()), &p, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything `enter` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct EnterOptions {
+    /// The layers.
+    pub stack: Stack,
+    /// Where the overlay is mounted (becomes `/`).
+    pub target: PathBuf,
+    /// `--proc`.
+    pub proc: bool,
+    /// `--dev`.
+    pub dev: bool,
+    /// `--sys`.
+    pub sys: bool,
+    /// `--tmpfs DIR` (inside the new root), repeatable.
+    pub tmpfs: Vec<PathBuf>,
+    /// `--mask-defaults`.
+    pub mask_defaults: bool,
+    /// `--readonly`.
+    pub readonly: bool,
+    /// `--bind`.
+    pub binds: Vec<Bind>,
+    /// `--init`.
+    pub init: InitFiles,
+    /// `--workdir` (default `/`).
+    pub workdir: Option<PathBuf>,
+    /// `--user USER[:GROUP]`, resolved in the new root's /etc/passwd and /etc/group.
+    pub user: Option<String>,
+    /// The final confinement.
+    pub confinement: Confinement,
+    /// The program and its arguments.
+    pub command: Vec<OsString>,
+}
+
+fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
+    let what = what.into();
+    move |errno| Error::Sys { what, errno }
+}
+
+/// The parent pid of `pid`, from `/proc/PID/stat`.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Refuse to run in the host's mount namespace: every mount made here would land there.
+///
+/// The host's is PID 1's. Where PID 1's namespace cannot be read (a sandbox that hides
+/// it), the oldest ancestor whose namespace can be read stands for the host. When PID 1
+/// of the visible /proc is this very process (a new PID namespace with its own /proc,
+/// which implies a new mount namespace), the check passes.
+fn refuse_initial_mount_namespace() -> Result<(), Error> {
+    // This process's pid as the visible /proc numbers it (not getpid(): /proc may belong
+    // to another PID namespace).
+    let me: i32 = std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+        .ok_or_else(|| Error::Usage("cannot read /proc/self: is proc mounted?".into()))?;
+    if me == 1 {
+        return Ok(());
+    }
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+    let ours = ns("self").ok_or_else(|| Error::Usage("cannot read /proc/self/ns/mnt".into()))?;
+    let host = match ns("1") {
+        Some(h) => h,
+        None => {
+            let mut reference = ours.clone();
+            let mut pid = me;
+            while let Some(parent) = parent_of(pid).filter(|p| *p > 0) {
+                match ns(&parent.to_string()) {
+                    Some(n) => reference = n,
+                    None => break,
+                }
+                pid = parent;
+            }
+            reference
+        }
+    };
+    if ours == host {
+        return Err(Error::Usage(
+            "refusing to run in the initial mount namespace: the mounts would stay on the host; \
+             run it in a mount namespace of its own, e.g. under 'unshare-rs -m'"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// pivot_root into `new_root` and detach the old root (the `pivot_root(".", ".")` way).
+fn pivot_into(new_root: &Path) -> Result<(), Error> {
+    nix::unistd::chdir(new_root).map_err(sys(format!("cannot change directory to '{}'", new_root.display())))?;
+    nix::unistd::pivot_root(".", ".").map_err(sys(format!("pivot_root into '{}' failed", new_root.display())))?;
+    // The old root is now stacked on top of the new one at "/": make it a slave so the
+    // unmount cannot propagate anywhere, then detach it.
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+        .map_err(sys("cannot make the old root a slave"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(sys("cannot detach the old root"))?;
+    nix::unistd::chdir("/").map_err(sys("cannot change directory to '/'"))
+}
+
+/// `USER[:GROUP]` as numbers, names looked up in the new root's /etc/passwd and /etc/group.
+pub fn resolve_user(spec: &str) -> Result<Credentials, Error> {
+    let (user, group) = spec.split_once(':').map(|(u, g)| (u, Some(g))).unwrap_or((spec, None));
+    let passwd = Path::new("/etc/passwd");
+    let groupf = Path::new("/etc/group");
+    let ids = |e: chainload::ids::IdError| Error::Usage(format!("--user {spec}: {e}"));
+    let uid = chainload::ids::user_id(user, passwd).map_err(ids)?;
+    let entry = chainload::ids::user_by_id(uid, passwd).map_err(ids)?;
+    let gid = match group {
+        Some(g) => chainload::ids::group_id(g, groupf).map_err(ids)?,
+        None => entry.as_ref().map(|e| e.gid).unwrap_or(uid),
+    };
+    let groups = match (&entry, group) {
+        (Some(e), None) => chainload::ids::groups_of(&e.name, groupf).map_err(ids)?,
+        _ => Vec::new(),
+    };
+    Ok(Credentials { uid, gid, groups })
+}
+
+/// Run `enter`. Returns only on failure.
+pub fn enter(o: &EnterOptions) -> Error {
+    match prepare(o) {
+        Ok(()) => chainload::exec::execvp(&o.command).into(),
+        Err(e) => e,
+    }
+}
+
+fn prepare(o: &EnterOptions) -> Result<(), Error> {
+    refuse_initial_mount_namespace()?;
+    if !o.init.is_empty() && o.stack.init_layer.is_none() {
+        return Err(Error::Usage("--init needs --init-layer (where the files are written)".into()));
+    }
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(sys("cannot make / private"))?;
+    let mut stack = o.stack.clone();
+    stack.prepare()?;
+    if let Some(layer) = &stack.init_layer {
+        o.init.write(layer)?;
+    }
+    std::fs::create_dir_all(&o.target).map_err(|e| Error::io("cannot create", &o.target, e))?;
+    overlay::mount(&stack, &o.target)?;
+    let root = std::fs::canonicalize(&o.target).map_err(|e| Error::io("new root", &o.target, e))?;
+    if o.proc {
+        rootfs::mount_proc(&root)?;
+    }
+    if o.dev {
+        rootfs::mount_dev(&root)?;
+    }
+    if o.sys {
+        rootfs::mount_sys(&root)?;
+    }
+    for t in &o.tmpfs {
+        let dir = rootfs::resolve_inside(&root, t, false)?;
+        mount(Some("tmpfs"), &dir, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777"))
+            .map_err(sys(format!("cannot mount a tmpfs on '{}'", t.display())))?;
+    }
+    for b in &o.binds {
+        rootfs::bind_volume(&root, &b.src, &b.dst, b.read_only)?;
+    }
+    if o.mask_defaults {
+        rootfs::mask_defaults(&root)?;
+    }
+    pivot_into(&root)?;
+    if o.readonly {
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>)
+            .map_err(sys("cannot make / read-only"))?;
+    }
+    let wd = o.workdir.clone().unwrap_or_else(|| PathBuf::from("/"));
+    nix::unistd::chdir(&wd).map_err(sys(format!("cannot change directory to '{}'", wd.display())))?;
+    let mut c = o.confinement.clone();
+    if let Some(u) = &o.user {
+        c.user = Some(resolve_user(u)?);
+    }
+    chainload::confine::apply(&c)?;
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! `ovlmount import`: an OCI layer tar (plain or gzip, detected) into a directory that
+//! overlayfs can use as a layer: `.wh.NAME` becomes a whiteout (a 0/0 character device),
+//! `.wh..wh..opq` marks its directory opaque (`trusted.overlay.opaque=y`).
+//!
+//! Hostile archives are refused, naming the entry: an absolute path, a `..` component,
+//! an entry that would be written through a symlink (every parent is opened with
+//! openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS and everything is created with *at
+//! calls relative to it, so nothing outside DIR can be reached), a hard link whose target
+//! is outside DIR, a whiteout of `.` or `..`, a truncated archive. On refusal DIR is
+//! removed.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{makedev, Mode, SFlag};
+
+use crate::{sys, Error};
+
+/// How an import went.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Imported {
+    /// Entries written.
+    pub entries: u64,
+    /// Whiteouts made.
+    pub whiteouts: u64,
+    /// Directories marked opaque.
+    pub opaque: u64,
+}
+
+fn refuse(entry: &Path, why: &str) -> Error {
+    Error::Usage(format!("refusing entry '{}': {why}", entry.display()))
+}
+
+/// A tar path made safe: relative, no `..`, `./` stripped. `None` for the archive root.
+fn clean(entry: &Path) -> Result<Option<PathBuf>, Error> {
+    if entry.as_os_str().as_bytes().starts_with(b"/") {
+        return Err(refuse(entry, "absolute path"));
+    }
+    let mut out = PathBuf::new();
+    for c in entry.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            Component::ParentDir => return Err(refuse(entry, "'..' component")),
+            Component::RootDir | Component::Prefix(_) => return Err(refuse(entry, "absolute path")),
+        }
+    }
+    Ok(if out.as_os_str().is_empty() { None } else { Some(out) })
+}
+
+/// Open (creating missing directories) `rel` below `root`, refusing symlinks anywhere.
+fn open_dir_beneath(root: BorrowedFd<'_>, rel: &Path, entry: &Path) -> Result<OwnedFd, Error> {
+    let mut cur = nix::unistd::dup(root).map_err(|e| Error::Sys { what: "dup".into(), errno: e })?;
+    for c in rel.components() {
+        let Component::Normal(name) = c else { return Err(refuse(entry, "unexpected path component")) };
+        let flags = libc::O_DIRECTORY | libc::O_PATH | libc::O_NOFOLLOW;
+        let resolve = sys::RESOLVE_BENEATH | sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS;
+        let next = match sys::openat2(cur.as_fd(), Path::new(name), flags, 0, resolve) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => {
+                nix::sys::stat::mkdirat(cur.as_fd(), name, Mode::from_bits_truncate(0o755))
+                    .map_err(|e| Error::Sys { what: format!("entry '{}': cannot create directory", entry.display()), errno: e })?;
+                sys::openat2(cur.as_fd(), Path::new(name), flags, 0, resolve)
+                    .map_err(|e| Error::Sys { what: format!("entry '{}': cannot open directory", entry.display()), errno: e })?
+            }
+            Err(Errno::ELOOP | Errno::EXDEV | Errno::ENOTDIR) => {
+                let is_link = nix::sys::stat::fstatat(cur.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK);
+                let why = if is_link {
+                    format!("it would be written through the symlink '{}'", name.to_string_lossy())
+                } else {
+                    format!("'{}' on its path is not a directory", name.to_string_lossy())
+                };
+                return Err(refuse(entry, &why));
+            }
+            Err(e) => return Err(Error::Sys { what: format!("entry '{}': cannot open its directory", entry.display()), errno: e }),
+        };
+        cur = next;
+    }
+    Ok(cur)
+}
+
+/// Remove whatever is at `name` in `dir` (not a directory with contents).
+fn remove_existing(dir: BorrowedFd<'_>, name: &OsStr) {
+    let _ = nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+}
+
+fn setxattrs(fd: BorrowedFd<'_>, entry: &Path, xattrs: &[(OsString, Vec<u8>)]) -> Result<(), Error> {
+    for (k, v) in xattrs {
+        sys::fsetxattr(fd, k, v).map_err(|e| Error::Sys { what: format!("entry '{}': cannot set xattr {}", entry.display(), k.to_string_lossy()), errno: e })?;
+    }
+    Ok(())
+}
+
+/// The PAX `SCHILY.xattr.*` attributes of an entry (overlayfs's own are dropped: only
+/// `.wh.` entries may make whiteouts and opaque directories).
+fn xattrs_of<R: Read>(e: &mut tar::Entry<'_, R>) -> io::Result<Vec<(OsString, Vec<u8>)>> {
+    let mut out = Vec::new();
+    if let Some(exts) = e.pax_extensions()? {
+        for ext in exts {
+            let ext = ext?;
+            if let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
+                if !crate::commit::is_overlay_xattr(name) {
+                    out.push((OsStr::from_bytes(name).to_os_string(), ext.value_bytes().to_vec()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct DirMeta {
+    rel: PathBuf,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+}
+
+fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Import `file` into `dir`, which must not exist or be empty. On failure `dir` is removed.
+pub fn import(file: &Path, dir: &Path) -> Result<Imported, Error> {
+    if dir.exists() {
+        let mut rd = std::fs::read_dir(dir).map_err(|e| Error::io("target", dir, e))?;
+        if rd.next().is_some() {
+            return Err(Error::Usage(format!("'{}' is not empty; import needs a new or empty directory", dir.display())));
+        }
+    }
+    let f = File::open(file).map_err(|e| Error::io("cannot open layer", file, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+    let result = import_into(f, file, dir);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+fn import_into(f: File, file: &Path, dir: &Path) -> Result<Imported, Error> {
+    let mut reader = BufReader::with_capacity(1 << 20, f);
+    let gz = {
+        use std::io::BufRead;
+        let head = reader.fill_buf().map_err(|e| Error::io("cannot read", file, e))?;
+        head.starts_with(&[0x1f, 0x8b])
+    };
+    let stream: Box<dyn Read> = if gz { Box::new(flate2::read::GzDecoder::new(reader)) } else { Box::new(reader) };
+    let mut archive = tar::Archive::new(stream);
+    let root_file = File::open(dir).map_err(|e| Error::io("cannot open", dir, e))?;
+    let root = OwnedFd::from(root_file);
+    let mut stats = Imported::default();
+    let mut dirs: Vec<DirMeta> = Vec::new();
+    let corrupt = |e: io::Error| Error::Usage(format!("'{}' is not a valid layer (truncated or corrupt tar): {e}", file.display()));
+    for entry in archive.entries().map_err(corrupt)? {
+        let mut e = entry.map_err(corrupt)?;
+        let raw = PathBuf::from(OsStr::from_bytes(&e.path_bytes()));
+        let Some(rel) = clean(&raw)? else { continue };
+        let name = rel.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        let parent_rel = rel.parent().map(Path::to_path_buf).unwrap_or_default();
+        let parent = open_dir_beneath(root.as_fd(), &parent_rel, &raw)?;
+        let nb = name.as_bytes();
+        if nb == b".wh..wh..opq" {
+            let real = open_real_dir(&parent, &raw)?;
+            sys::fsetxattr(real.as_fd(), OsStr::new("trusted.overlay.opaque"), b"y").map_err(|e| Error::Sys {
+                what: format!("entry '{}': cannot mark the directory opaque", raw.display()),
+                errno: e,
+            })?;
+            stats.opaque += 1;
+            continue;
+        }
+        if let Some(hidden) = nb.strip_prefix(b".wh.") {
+            if hidden.is_empty() || hidden == b"." || hidden == b".." {
+                return Err(refuse(&raw, "a whiteout of '.' or '..'"));
+            }
+            let hidden = OsStr::from_bytes(hidden);
+            remove_existing(parent.as_fd(), hidden);
+            let parent_dir = open_real_dir(&parent, &raw)?;
+            nix::sys::stat::mknodat(parent_dir.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
+                .map_err(|e| Error::Sys { what: format!("entry '{}': cannot make a whiteout", raw.display()), errno: e })?;
+            stats.whiteouts += 1;
+            continue;
+        }
+        let h = e.header().clone();
+        let mode = h.mode().map_err(corrupt)? & 0o7777;
+        let uid = h.uid().map_err(corrupt)? as u32;
+        let gid = h.gid().map_err(corrupt)? as u32;
+        let mtime = h.mtime().map_err(corrupt)? as i64;
+        let xattrs = xattrs_of(&mut e).map_err(corrupt)?;
+        let pdir = open_real_dir(&parent, &raw)?;
+        let pfd = pdir.as_fd();
+        let sys_err = |what: &str| {
+            let what = format!("entry '{}': {what}", raw.display());
+            move |errno| Error::Sys { what, errno }
+        };
+        match h.entry_type() {
+            tar::EntryType::Directory => {
+                match nix::sys::stat::fstatat(pfd, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                    Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {}
+                    Ok(_) => {
+                        remove_existing(pfd, &name);
+                        nix::sys::stat::mkdirat(pfd, name.as_os_str(), Mode::from_bits_truncate(0o700)).map_err(sys_err("cannot create directory"))?;
+                    }
+                    Err(_) => nix::sys::stat::mkdirat(pfd, name.as_os_str(), Mode::from_bits_truncate(0o700)).map_err(sys_err("cannot create directory"))?,
+                }
+                if !xattrs.is_empty() {
+                    let d = open_dir_beneath(root.as_fd(), &rel, &raw)?;
+                    let real = open_real_dir(&d, &raw)?;
+                    setxattrs(real.as_fd(), &raw, &xattrs)?;
+                }
+                dirs.push(DirMeta { rel: rel.clone(), mode, uid, gid, mtime });
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                remove_existing(pfd, &name);
+                let fd = nix::fcntl::openat(
+                    pfd,
+                    name.as_os_str(),
+                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )
+                .map_err(sys_err("cannot create file"))?;
+                let mut out = File::from(fd);
+                io::copy(&mut e, &mut out).map_err(corrupt)?;
+                finish_file(out.as_fd(), &raw, mode, uid, gid, mtime, &xattrs)?;
+            }
+            tar::EntryType::Symlink => {
+                let target = e.link_name_bytes().ok_or_else(|| refuse(&raw, "symlink without a target"))?;
+                remove_existing(pfd, &name);
+                nix::unistd::symlinkat(OsStr::from_bytes(&target), pfd, name.as_os_str()).map_err(sys_err("cannot create symlink"))?;
+                nix::unistd::fchownat(pfd, name.as_os_str(), Some(uid.into()), Some(gid.into()), AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .map_err(sys_err("cannot chown"))?;
+                let t = nix::sys::time::TimeSpec::new(mtime, 0);
+                nix::sys::stat::utimensat(pfd, name.as_os_str(), &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink)
+                    .map_err(sys_err("cannot set times"))?;
+            }
+            tar::EntryType::Link => {
+                let target = e.link_name_bytes().ok_or_else(|| refuse(&raw, "hard link without a target"))?;
+                let target_raw = PathBuf::from(OsStr::from_bytes(&target));
+                let target_rel = clean(&target_raw).map_err(|_| refuse(&raw, &format!("hard link to '{}', outside the layer", target_raw.display())))?;
+                let Some(target_rel) = target_rel else { return Err(refuse(&raw, "hard link to the layer's root")) };
+                let tparent = open_dir_beneath(root.as_fd(), target_rel.parent().unwrap_or(Path::new("")), &raw)?;
+                let treal = open_real_dir(&tparent, &raw)?;
+                let tname = target_rel.file_name().unwrap_or_default();
+                remove_existing(pfd, &name);
+                nix::unistd::linkat(treal.as_fd(), tname, pfd, name.as_os_str(), AtFlags::empty())
+                    .map_err(|_| refuse(&raw, &format!("its hard link target '{}' is not a file in the layer", target_raw.display())))?;
+            }
+            kind @ (tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo) => {
+                let (t, dev) = match kind {
+                    tar::EntryType::Char => (SFlag::S_IFCHR, true),
+                    tar::EntryType::Block => (SFlag::S_IFBLK, true),
+                    _ => (SFlag::S_IFIFO, false),
+                };
+                let rdev = if dev {
+                    let maj = h.device_major().map_err(corrupt)?.unwrap_or(0);
+                    let min = h.device_minor().map_err(corrupt)?.unwrap_or(0);
+                    makedev(u64::from(maj), u64::from(min))
+                } else {
+                    0
+                };
+                remove_existing(pfd, &name);
+                nix::sys::stat::mknodat(pfd, name.as_os_str(), t, Mode::from_bits_truncate(0o600), rdev).map_err(sys_err("cannot create device node"))?;
+                let fd = nix::fcntl::openat(pfd, name.as_os_str(), OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
+                    .map_err(sys_err("cannot open device node"))?;
+                let p = fd_path(fd.as_fd());
+                nix::unistd::chown(&p, Some(uid.into()), Some(gid.into())).map_err(sys_err("cannot chown"))?;
+                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                    .map_err(|e| Error::io(format!("entry '{}': cannot chmod", raw.display()), &p, e))?;
+            }
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader | tar::EntryType::GNULongName | tar::EntryType::GNULongLink => {
+                continue;
+            }
+            other => return Err(refuse(&raw, &format!("unsupported entry type {other:?}"))),
+        }
+        stats.entries += 1;
+    }
+    // Directory modes, owners and times last (deepest first): writing into a directory
+    // changes its mtime, and a read-only mode would stop the writes.
+    dirs.sort_by(|a, b| b.rel.cmp(&a.rel));
+    for d in dirs {
+        let fd = open_dir_beneath(root.as_fd(), &d.rel, &d.rel)?;
+        let real = open_real_dir(&fd, &d.rel)?;
+        finish_file(real.as_fd(), &d.rel, d.mode, d.uid, d.gid, d.mtime, &[])?;
+    }
+    Ok(stats)
+}
+
+/// An O_PATH directory descriptor reopened for real use (fchown, mknodat...).
+fn open_real_dir(fd: &OwnedFd, entry: &Path) -> Result<OwnedFd, Error> {
+    let p = fd_path(fd.as_fd());
+    let f = File::open(&p).map_err(|e| Error::io(format!("entry '{}': cannot open directory", entry.display()), &p, e))?;
+    Ok(OwnedFd::from(f))
+}
+
+fn finish_file(fd: BorrowedFd<'_>, entry: &Path, mode: u32, uid: u32, gid: u32, mtime: i64, xattrs: &[(OsString, Vec<u8>)]) -> Result<(), Error> {
+    let err = |what: &str| {
+        let what = format!("entry '{}': {what}", entry.display());
+        move |errno| Error::Sys { what, errno }
+    };
+    nix::unistd::fchown(fd, Some(uid.into()), Some(gid.into())).map_err(err("cannot chown"))?;
+    // After chown: chown clears setuid/setgid bits.
+    nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(mode)).map_err(err("cannot chmod"))?;
+    setxattrs(fd, entry, xattrs)?;
+    let t = nix::sys::time::TimeSpec::new(mtime, 0);
+    nix::sys::stat::futimens(fd, &t, &t).map_err(err("cannot set times"))?;
+    Ok(())
+}
+

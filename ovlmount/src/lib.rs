@@ -1,0 +1,95 @@
+//! `ovlmount`: assemble an overlayfs root from layers, enter it with pivot_root, and
+//! convert layers to and from OCI layer tars.
+//!
+//! # Synopsis
+//!
+//! ```text
+//! ovlmount mount  --lower DIR [--lower DIR]... [--upper DIR --work DIR] [--init-layer DIR]
+//!                 [-o OPTION]... [--json] TARGET
+//! ovlmount umount TARGET
+//! ovlmount enter  --lower ... [--upper DIR --work DIR] [--init-layer DIR] --target DIR
+//!                 [--proc] [--dev] [--sys] [--tmpfs DIR]... [--mask-defaults] [--readonly]
+//!                 [--bind SRC:DST[:ro]]... [--init hostname=NAME|hosts=FILE|resolv=FILE]...
+//!                 [--workdir DIR] [--user USER[:GROUP]] [--cap-add CAP]... [--cap-drop CAP]...
+//!                 [--no-new-privs] -- CMD...
+//! ovlmount commit UPPER -o FILE [--gzip] [--json]
+//! ovlmount import FILE DIR
+//! ovlmount diff   UPPER [--lower DIR]... [--json]
+//! ```
+//!
+//! `--lower` is repeatable or colon-separated (`\:` for a colon in a path), top first.
+//! Without `--upper` the overlay is read-only. See [`enter`] for what `enter` does in
+//! order, [`commit`] and [`import`] for the layer format.
+//!
+//! # Exit status
+//!
+//! 125 when ovlmount fails (usage errors too); for `enter`, 126 when the program cannot
+//! be executed, 127 when it is not found (otherwise `enter` is the program).
+
+pub mod commit;
+pub mod diff;
+pub mod enter;
+pub mod import;
+pub mod overlay;
+pub mod rootfs;
+pub mod stack;
+pub mod sys;
+
+use std::path::{Path, PathBuf};
+
+use chainload::exec::ExecError;
+use nix::errno::Errno;
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad options, a path that is wrong, a hostile archive.
+    #[error("{0}")]
+    Usage(String),
+    /// A file could not be used.
+    #[error("{what} '{}': {}", path.display(), io_reason(source))]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A system call failed.
+    #[error("{what}: {}", errno.desc())]
+    Sys {
+        /// What was being done.
+        what: String,
+        /// Why.
+        errno: Errno,
+    },
+    /// The confinement failed.
+    #[error(transparent)]
+    Confine(#[from] chainload::confine::ConfineError),
+    /// The program could not be executed.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+impl Error {
+    /// 126/127 for exec failures, else 125.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Exec(e) => e.exit_code(),
+            _ => chainload::EXIT_TOOL_FAILED,
+        }
+    }
+
+    pub(crate) fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> Error {
+        Error::Io { what: what.into(), path: path.to_path_buf(), source }
+    }
+}
+
+/// The errno text of an I/O error, else its message.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => Errno::from_raw(n).desc().to_string(),
+        None => e.to_string(),
+    }
+}

@@ -1,0 +1,149 @@
+//! System calls nix does not wrap (or not in the form needed), named after the syscall.
+
+use std::ffi::{CStr, CString, OsStr};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::errno::Errno;
+
+fn cstr(s: &OsStr) -> Result<CString, Errno> {
+    CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL)
+}
+
+fn owned(fd: libc::c_long) -> Result<OwnedFd, Errno> {
+    let fd = Errno::result(fd)?;
+    // SAFETY: the kernel just returned this new descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// fsopen(2): a filesystem context for `fstype` (the new mount API).
+pub fn fsopen(fstype: &CStr) -> Result<OwnedFd, Errno> {
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: a valid C string and flags.
+    owned(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })
+}
+
+/// fsconfig(2) with FSCONFIG_SET_STRING: set `key` to `value`.
+pub fn fsconfig_set_string(fs: BorrowedFd<'_>, key: &CStr, value: &OsStr) -> Result<(), Errno> {
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    let v = cstr(value)?;
+    // SAFETY: valid descriptor and C strings.
+    Errno::result(unsafe { libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_SET_STRING, key.as_ptr(), v.as_ptr(), 0) })
+        .map(drop)
+}
+
+/// fsconfig(2) with FSCONFIG_SET_FLAG: set flag `key`.
+pub fn fsconfig_set_flag(fs: BorrowedFd<'_>, key: &CStr) -> Result<(), Errno> {
+    const FSCONFIG_SET_FLAG: libc::c_uint = 0;
+    // SAFETY: valid descriptor and C string.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_SET_FLAG, key.as_ptr(), std::ptr::null::<libc::c_char>(), 0)
+    })
+    .map(drop)
+}
+
+/// fsconfig(2) with FSCONFIG_CMD_CREATE: create the superblock.
+pub fn fsconfig_create(fs: BorrowedFd<'_>) -> Result<(), Errno> {
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    // SAFETY: valid descriptor; no pointers.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_CMD_CREATE, std::ptr::null::<libc::c_char>(), std::ptr::null::<libc::c_char>(), 0)
+    })
+    .map(drop)
+}
+
+/// fsmount(2): a detached mount of the created superblock.
+pub fn fsmount(fs: BorrowedFd<'_>, attr: u64) -> Result<OwnedFd, Errno> {
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: valid descriptor and flags.
+    owned(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attr) })
+}
+
+/// move_mount(2): attach the detached mount `from` at `to`.
+pub fn move_mount(from: BorrowedFd<'_>, to: &Path) -> Result<(), Errno> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    let to = cstr(to.as_os_str())?;
+    // SAFETY: valid descriptor and C strings.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_move_mount, from.as_raw_fd(), c"".as_ptr(), libc::AT_FDCWD, to.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH)
+    })
+    .map(drop)
+}
+
+/// `struct open_how` of openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// RESOLVE_BENEATH: refuse a path that would leave the directory (absolute, `..`, symlinks).
+pub const RESOLVE_BENEATH: u64 = 0x08;
+/// RESOLVE_NO_SYMLINKS: refuse a path with a symlink anywhere.
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+/// RESOLVE_NO_MAGICLINKS: refuse /proc magic links.
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+
+/// openat2(2): open `path` relative to `dir` under the `resolve` restrictions.
+pub fn openat2(dir: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32, resolve: u64) -> Result<OwnedFd, Errno> {
+    let p = cstr(path.as_os_str())?;
+    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: u64::from(mode), resolve };
+    // SAFETY: valid descriptor, C string and open_how of the size passed.
+    owned(unsafe {
+        libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), p.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
+    })
+}
+
+/// fsetxattr(2): set extended attribute `name` on an open file.
+pub fn fsetxattr(fd: BorrowedFd<'_>, name: &OsStr, value: &[u8]) -> Result<(), Errno> {
+    let n = cstr(name)?;
+    // SAFETY: valid descriptor, C string and buffer.
+    Errno::result(unsafe { libc::fsetxattr(fd.as_raw_fd(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) }).map(drop)
+}
+
+/// llistxattr(2): the names of the extended attributes of `path` (not following a symlink).
+pub fn llistxattr(path: &Path) -> Result<Vec<Vec<u8>>, Errno> {
+    let p = cstr(path.as_os_str())?;
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: valid C string and buffer of the given length.
+        let n = unsafe { libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        match Errno::result(n) {
+            Ok(n) => {
+                buf.truncate(n as usize);
+                return Ok(buf.split(|b| *b == 0).filter(|s| !s.is_empty()).map(<[u8]>::to_vec).collect());
+            }
+            Err(Errno::ERANGE) => buf.resize(buf.len() * 4, 0),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// lgetxattr(2): the value of extended attribute `name` of `path` (not following a symlink).
+pub fn lgetxattr(path: &Path, name: &[u8]) -> Result<Vec<u8>, Errno> {
+    let p = cstr(path.as_os_str())?;
+    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    let mut buf = vec![0u8; 256];
+    loop {
+        // SAFETY: valid C strings and buffer of the given length.
+        let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        match Errno::result(r) {
+            Ok(r) => {
+                buf.truncate(r as usize);
+                return Ok(buf);
+            }
+            Err(Errno::ERANGE) => buf.resize(buf.len() * 4, 0),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// lsetxattr(2): set extended attribute `name` on `path` (not following a symlink).
+pub fn lsetxattr(path: &Path, name: &[u8], value: &[u8]) -> Result<(), Errno> {
+    let p = cstr(path.as_os_str())?;
+    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: valid C strings and buffer.
+    Errno::result(unsafe { libc::lsetxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) }).map(drop)
+}

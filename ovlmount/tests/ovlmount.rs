@@ -1,0 +1,454 @@
+//! ovlmount, run for real as root: copy-up, whiteouts, opaque directories and layer
+//! precedence as the kernel does them; deep and odd stacks; commit/import round trips;
+//! hostile archives; `enter` building a confined root; bad input.
+//!
+//! Every mount happens inside a throwaway mount namespace (`unshare-rs -m`), so the
+//! host's mount table never changes, even when a test fails.
+
+#![allow(clippy::unwrap_used)] // a test that cannot go on should panic
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use testkit::{lgetxattr, mount_points, require_root, Cmd, Outcome};
+
+fn ovl() -> String {
+    testkit::bin("ovlmount").display().to_string()
+}
+
+/// Run `script` with sh in a new mount namespace (and PID namespace, so nothing outlives it).
+fn in_mount_ns(script: &str) -> Outcome {
+    Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "--", "sh", "-ec", script]).run()
+}
+
+fn write(p: &Path, content: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, content).unwrap();
+}
+
+#[test]
+fn copy_up_whiteouts_opaque_directories_and_precedence() {
+    require_root!();
+    let t = testkit::tempdir();
+    let d = t.path();
+    write(&d.join("l1/etc/a"), "from l1\n");
+    write(&d.join("l1/etc/only1"), "only in l1\n");
+    write(&d.join("l1/data/keep"), "lower data\n");
+    write(&d.join("l1/data/gone"), "lower data\n");
+    write(&d.join("l2/etc/a"), "from l2\n");
+    write(&d.join("l3/etc/a"), "from l3\n");
+    write(&d.join("l3/etc/b"), "edit me\n");
+    std::fs::create_dir(d.join("m")).unwrap();
+    let before = mount_points();
+    let script = format!(
+        "cd {d}
+         {o} mount --lower l3 --lower l2:l1 --upper u --work w m
+         cat m/etc/a > seen-a
+         cat m/etc/only1 > seen-only1
+         echo edited >> m/etc/b
+         rm m/etc/only1
+         rm -r m/data && mkdir m/data && echo new > m/data/fresh
+         {o} umount m",
+        d = d.display(),
+        o = ovl()
+    );
+    in_mount_ns(&script).ok();
+    assert_eq!(mount_points(), before, "the host's mount table changed");
+    let read = |p: &str| std::fs::read_to_string(d.join(p)).unwrap();
+    assert_eq!(read("seen-a"), "from l3\n", "the top layer wins");
+    assert_eq!(read("seen-only1"), "only in l1\n", "a lower file shows through");
+    // Copy-up: the lower stays byte-identical, the new version is in upper.
+    assert_eq!(read("l3/etc/b"), "edit me\n");
+    assert_eq!(read("u/etc/b"), "edit me\nedited\n");
+    // Deletion: a whiteout (0/0 character device) in upper, the lower untouched.
+    let wh = std::fs::symlink_metadata(d.join("u/etc/only1")).unwrap();
+    assert!(wh.file_type().is_char_device() && wh.rdev() == 0, "no whiteout for a deleted lower file");
+    assert_eq!(read("l1/etc/only1"), "only in l1\n");
+    // rm -r then mkdir of a lower directory: opaque.
+    assert_eq!(lgetxattr(&d.join("u/data"), "trusted.overlay.opaque").as_deref(), Some(&b"y"[..]));
+    assert_eq!(read("u/data/fresh"), "new\n");
+    assert!(d.join("l1/data/keep").exists());
+    // diff sees the same.
+    let out = Cmd::tool("ovlmount").args(["diff"]).arg(d.join("u")).arg("--lower").arg(format!("{}:{}:{}", d.join("l3").display(), d.join("l2").display(), d.join("l1").display())).run();
+    let text = out.ok().stdout.clone();
+    for line in ["C /etc", "C /etc/b", "D /etc/only1", "C /data", "A /data/fresh"] {
+        assert!(text.lines().any(|l| l == line), "diff lacks '{line}':\n{text}");
+    }
+}
+
+#[test]
+fn deep_stacks_and_colon_paths() {
+    require_root!();
+    let t = testkit::tempdir();
+    let d = t.path();
+    let mut lowers = Vec::new();
+    for i in 0..200 {
+        let l = d.join(format!("layers/layer-number-{i:03}"));
+        write(&l.join(format!("f{i}")), &format!("{i}\n"));
+        write(&l.join("top"), &format!("{i}\n"));
+        lowers.push(l);
+    }
+    write(&d.join("with:colon,comma/hello"), "colon\n");
+    std::fs::create_dir(d.join("m")).unwrap();
+    std::fs::create_dir(d.join("m2")).unwrap();
+    let lower_args: String = lowers.iter().map(|l| format!(" --lower {}", l.display())).collect();
+    let script = format!(
+        "cd {d}
+         {o} mount --json{lower_args} m > json
+         cat m/top > top; cat m/f0 m/f199 > ends; ls m | wc -l > count
+         {o} umount m
+         {o} mount --lower 'with\\:colon,comma' --lower layers/layer-number-000 m2
+         cat m2/hello > colon
+         {o} umount m2",
+        d = d.display(),
+        o = ovl()
+    );
+    in_mount_ns(&script).ok();
+    let read = |p: &str| std::fs::read_to_string(d.join(p)).unwrap();
+    assert_eq!(read("top"), "0\n", "the first --lower is the top layer");
+    assert_eq!(read("ends"), "0\n199\n");
+    assert_eq!(read("count").trim(), "201");
+    assert_eq!(read("colon"), "colon\n");
+    let json: serde_json::Value = serde_json::from_str(&read("json")).unwrap();
+    assert_eq!(json["stack"]["lowers"].as_array().unwrap().len(), 200);
+    assert!(json["api"] == "fsconfig" || json["api"] == "mount2");
+}
+
+/// Everything a user would compare between two trees: type, mode, owner, size, content,
+/// link target, device number, user xattrs.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for e in std::fs::read_dir(root.join(&rel)).unwrap() {
+            let e = e.unwrap();
+            let r = rel.join(e.file_name());
+            let p = root.join(&r);
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let ft = m.file_type();
+            let what = if ft.is_dir() {
+                stack.push(r.clone());
+                "dir".to_string()
+            } else if ft.is_symlink() {
+                format!("link->{}", std::fs::read_link(&p).unwrap().display())
+            } else if ft.is_file() {
+                format!("file:{:?}", std::fs::read(&p).unwrap())
+            } else {
+                format!("special:{:o}:{}", m.mode() & 0o170000, m.rdev())
+            };
+            let xattr = lgetxattr(&p, "user.test").map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default();
+            out.insert(r, format!("{what} mode={:o} owner={}:{} nlink_gt1={} x={xattr}", m.mode() & 0o7777, m.uid(), m.gid(), ft.is_file() && m.nlink() > 1));
+        }
+    }
+    out
+}
+
+/// Overlay mounts made on the host by a test, unmounted when dropped (even on failure).
+struct HostMounts(Vec<PathBuf>);
+
+impl Drop for HostMounts {
+    fn drop(&mut self) {
+        for m in &self.0 {
+            let _ = nix::mount::umount2(m.as_path(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+fn set_user_xattr(p: &Path, value: &str) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    // SAFETY: valid C strings and buffer.
+    let rc = unsafe { libc::lsetxattr(c.as_ptr(), c"user.test".as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    assert_eq!(rc, 0, "setxattr {}", p.display());
+}
+
+#[test]
+fn commit_then_import_round_trip() {
+    require_root!();
+    let t = testkit::tempdir();
+    let d = t.path();
+    write(&d.join("l1/etc/keep"), "keep\n");
+    write(&d.join("l1/etc/delete-me"), "bye\n");
+    write(&d.join("l1/old/inner/x"), "x\n");
+    write(&d.join("l1/change"), "v1\n");
+    std::fs::create_dir_all(d.join("m")).unwrap();
+    let script = format!(
+        "cd {d}
+         {o} mount --lower l1 --upper u --work w m
+         echo v2 > m/change
+         rm m/etc/delete-me
+         rm -r m/old && mkdir m/old && echo replaced > m/old/new
+         mkdir -p m/new/deep && echo data > m/new/deep/file && chown 1234:5678 m/new/deep/file && chmod 4750 m/new/deep/file
+         ln -s ../change m/new/rel-link && ln -s /etc/keep m/new/abs-link
+         echo hard > m/new/h1 && ln m/new/h1 m/new/h2
+         mkfifo m/new/fifo && mknod m/new/null c 1 3
+         echo attr > m/new/withattr
+         {o} umount m",
+        d = d.display(),
+        o = ovl()
+    );
+    in_mount_ns(&script).ok();
+    set_user_xattr(&d.join("u/new/withattr"), "hello");
+    let o = |args: &[&str]| Cmd::tool("ovlmount").args(args).run();
+    let ds = |p: &str| d.join(p).display().to_string();
+    let plain: serde_json::Value = o(&["commit", &ds("u"), "-o", &ds("layer.tar"), "--json"]).ok().json();
+    let gz: serde_json::Value = o(&["commit", &ds("u"), "-o", &ds("layer.tar.gz"), "--gzip", "--json"]).ok().json();
+    o(&["commit", &ds("u"), "-o", &ds("again.tar")]).ok();
+    o(&["import", &ds("layer.tar.gz"), &ds("imported")]).ok();
+    // Both merged views, side by side (host mounts, removed when the test ends).
+    let (a, b) = (d.join("a"), d.join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let _mounts = HostMounts(vec![a.clone(), b.clone()]);
+    o(&["mount", "--lower", &format!("{}:{}", ds("u"), ds("l1")), &ds("a")]).ok();
+    o(&["mount", "--lower", &format!("{}:{}", ds("imported"), ds("l1")), &ds("b")]).ok();
+    let va = snapshot(&a);
+    let vb = snapshot(&b);
+    assert!(va.len() > 10, "view too small: {va:?}");
+    assert_eq!(va, vb, "the committed-and-imported layer does not give the same merged view");
+    assert!(!va.contains_key(Path::new("etc/delete-me")));
+    assert!(!va.contains_key(Path::new("old/inner")), "opaque directory lost");
+    assert!(va[Path::new("new/withattr")].ends_with("x=hello"), "xattr lost: {}", va[Path::new("new/withattr")]);
+    assert!(va[Path::new("new/deep/file")].contains("mode=4750 owner=1234:5678"), "{}", va[Path::new("new/deep/file")]);
+    // Deterministic bytes; digests as documented.
+    assert_eq!(std::fs::read(d.join("layer.tar")).unwrap(), std::fs::read(d.join("again.tar")).unwrap(), "commit is not deterministic");
+    assert_eq!(plain["digest"], plain["diff_id"]);
+    assert_eq!(gz["diff_id"], plain["diff_id"], "diff_id is the digest of the uncompressed tar");
+    assert_ne!(gz["digest"], plain["digest"]);
+    assert_eq!(plain["size"].as_u64().unwrap(), std::fs::metadata(d.join("layer.tar")).unwrap().len());
+    let sha = Cmd::new("sha256sum").arg(d.join("layer.tar.gz")).run().ok().stdout.clone();
+    assert_eq!(format!("sha256:{}", sha.split_whitespace().next().unwrap()), gz["digest"].as_str().unwrap());
+    // tar agrees on the content; whiteouts and the opaque marker are OCI's.
+    let list = Cmd::new("tar").arg("-tvf").arg(d.join("layer.tar")).run().ok().stdout.clone();
+    for needle in ["etc/.wh.delete-me", "old/.wh..wh..opq", "new/h2", "new/rel-link -> ../change"] {
+        assert!(list.contains(needle), "tar listing lacks '{needle}':\n{list}");
+    }
+    assert!(!list.contains("work/"), "overlay's work dir leaked into the layer");
+}
+
+/// A raw tar header with any name (the tar crate refuses `..` and absolute paths).
+fn raw_entry(name: &[u8], kind: tar::EntryType, size: u64, link: &[u8]) -> tar::Header {
+    let mut h = tar::Header::new_old();
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    {
+        let old = h.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name);
+        old.linkname[..link.len()].copy_from_slice(link);
+    }
+    h.set_cksum();
+    h
+}
+
+fn tar_of(entries: &[(tar::Header, Vec<u8>)], truncate_to: Option<usize>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (h, data) in entries {
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(data);
+        let pad = (512 - data.len() % 512) % 512;
+        out.extend(std::iter::repeat_n(0u8, pad));
+    }
+    out.extend(std::iter::repeat_n(0u8, 1024));
+    if let Some(n) = truncate_to {
+        out.truncate(n);
+    }
+    out
+}
+
+#[test]
+fn hostile_archives_are_refused_and_touch_nothing_outside() {
+    require_root!();
+    let t = testkit::tempdir();
+    let d = t.path();
+    let outside = d.join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("sentinel"), "untouched\n").unwrap();
+    let out_abs = outside.display().to_string();
+    let file = |name: &str, data: &[u8]| (raw_entry(name.as_bytes(), tar::EntryType::Regular, data.len() as u64, b""), data.to_vec());
+    let link = |name: &str, to: &str, kind| (raw_entry(name.as_bytes(), kind, 0, to.as_bytes()), Vec::new());
+    let sym = tar::EntryType::Symlink;
+    let hard = tar::EntryType::Link;
+    let cases: Vec<(&str, Vec<u8>, String)> = vec![
+        ("absolute path", tar_of(&[file(&format!("{out_abs}/evil"), b"x")], None), "absolute path".into()),
+        ("dotdot escape", tar_of(&[file("a/../../outside/evil", b"x")], None), "'..' component".into()),
+        ("write through symlink", tar_of(&[link("lnk", &out_abs, sym), file("lnk/evil", b"x")], None), "written through the symlink 'lnk'".into()),
+        ("hard link to /etc/shadow", tar_of(&[link("shadow", "/etc/shadow", hard)], None), "hard link to '/etc/shadow', outside the layer".into()),
+        ("hard link escaping", tar_of(&[link("shadow", "../../etc/shadow", hard)], None), "outside the layer".into()),
+        ("whiteout of ..", tar_of(&[file("dir/.wh...", b"")], None), "a whiteout of '.' or '..'".into()),
+        ("device through symlink", tar_of(&[link("dev", &out_abs, sym), (raw_entry(b"dev/evil", tar::EntryType::Char, 0, b""), Vec::new())], None), "written through the symlink 'dev'".into()),
+        ("huge declared size", tar_of(&[(raw_entry(b"big", tar::EntryType::Regular, 1 << 40, b""), b"tiny".to_vec())], None), "truncated or corrupt".into()),
+        ("truncated archive", tar_of(&[file("f", &[7u8; 4000])], Some(512 + 1000)), "truncated or corrupt".into()),
+    ];
+    for (what, bytes, msg) in cases {
+        let tarfile = d.join("evil.tar");
+        std::fs::write(&tarfile, &bytes).unwrap();
+        let dir = d.join("layer");
+        let out = Cmd::tool("ovlmount").arg("import").arg(&tarfile).arg(&dir).run();
+        assert_eq!(out.code, 125, "{what}: {}", out.stderr);
+        let line = out.one_line_error();
+        assert!(line.contains(&msg), "{what}: expected '{msg}' in '{line}'");
+        assert!(!dir.exists(), "{what}: the half-imported layer was left behind");
+        let names: Vec<_> = std::fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("sentinel")], "{what}: something was written outside");
+        assert_eq!(std::fs::read_to_string(outside.join("sentinel")).unwrap(), "untouched\n");
+    }
+}
+
+fn rootfs(d: &Path) -> PathBuf {
+    let l = d.join("rootfs");
+    testkit::busybox_rootfs(&l);
+    l
+}
+
+#[test]
+fn enter_builds_a_confined_root() {
+    require_root!();
+    if testkit::busybox().is_none() {
+        testkit::skip("enter_builds_a_confined_root", "busybox-static is not installed");
+        return;
+    }
+    let t = testkit::tempdir();
+    let d = t.path();
+    let l = rootfs(d);
+    std::fs::write(d.join("host-only-marker"), "host\n").unwrap();
+    write(&d.join("vol/shared"), "volume\n");
+    let before = mount_points();
+    let p = d.display();
+    let base = format!(
+        "{o} enter --lower {l} --upper {p}/u --work {p}/w --target {p}/m --proc --dev --sys --mask-defaults \
+         --bind {p}/vol:/vol --bind {p}/vol:/vol-ro:ro --init-layer {p}/init --init hostname=ctr",
+        o = ovl(),
+        l = l.display()
+    );
+    // The probe, with a stray descriptor (5) open.
+    let cmd = format!("exec 5</etc/hostname; exec {base} -- /probe");
+    let out = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "-u", "--", "sh", "-c", &cmd]).run();
+    let v = out.ok().json();
+    assert_eq!(v["pid"], 1);
+    assert_eq!(v["pids"], serde_json::json!([1]), "the PID namespace's own proc");
+    let mounts = v["mounts"].as_array().unwrap();
+    let at = |mp: &str| mounts.iter().rev().find(|m| m["mount_point"] == mp).cloned();
+    assert_eq!(at("/").unwrap()["fstype"], "overlay", "/ is not the overlay");
+    assert!(at("/sys").unwrap()["options"].as_str().unwrap().split(',').any(|o| o == "ro"), "/sys is not read-only");
+    assert!(at("/proc/sys").unwrap()["options"].as_str().unwrap().split(',').any(|o| o == "ro"), "/proc/sys is not read-only");
+    assert!(at("/proc/keys").is_some() || !Path::new("/proc/keys").exists(), "/proc/keys not masked");
+    assert_eq!(v["caps"]["bounding"], "00000000a80425fb", "not docker's default capability set");
+    assert_eq!(v["fds"], serde_json::json!([0, 1, 2]), "an inherited descriptor reached the program");
+    assert!(!mounts.iter().any(|m| m["mount_point"].as_str().unwrap_or("").contains("ctrtest-")), "host mounts visible inside");
+
+    // From a shell inside: masked paths, read-only paths, host files, volumes, init files.
+    let script = "cat /proc/keys | wc -c; ls /sys/firmware | wc -l; \
+                  (echo x > /proc/sys/kernel/hostname) 2>/dev/null && echo proc-sys-writable || echo proc-sys-ro; \
+                  ls / | grep -c ctrtest || true; cat /vol/shared; \
+                  (echo y > /vol-ro/shared) 2>/dev/null && echo vol-ro-writable || echo vol-ro-ro; \
+                  echo z > /vol/written; cat /etc/hostname; ls /dev | tr '\\n' ' '";
+    let cmd = format!("{base} -- /bin/sh -c \"{script}\"");
+    let out = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "-u", "--", "sh", "-c", &cmd]).run();
+    let text = out.ok().stdout.clone();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "0", "/proc/keys readable: {text}");
+    assert_eq!(lines[1], "0", "/sys/firmware not empty: {text}");
+    assert_eq!(lines[2], "proc-sys-ro");
+    assert_eq!(lines[3], "0", "host files visible: {text}");
+    assert_eq!(lines[4], "volume");
+    assert_eq!(lines[5], "vol-ro-ro");
+    assert_eq!(lines[6], "ctr");
+    for dev in ["null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "mqueue", "fd", "stdin", "stdout", "stderr"] {
+        assert!(lines[7].split_whitespace().any(|x| x == dev), "/dev lacks {dev}: {}", lines[7]);
+    }
+    assert_eq!(std::fs::read_to_string(d.join("vol/written")).unwrap(), "z\n", "the volume is not the host directory");
+    assert_eq!(std::fs::read_to_string(d.join("init/etc/hostname")).unwrap(), "ctr\n");
+    assert!(!d.join("u/etc/hostname").exists(), "init files must not land in the upper layer");
+    assert_eq!(mount_points(), before, "the host's mount table changed");
+
+    // --readonly, --workdir, --user, --cap-drop ALL, --no-new-privs.
+    let cmd = format!(
+        "{o} enter --lower {l} --target {p}/m2 --proc --readonly --workdir /etc --user user --cap-drop ALL --no-new-privs -- /probe",
+        o = ovl(),
+        l = l.display()
+    );
+    let v = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "--", "sh", "-c", &cmd]).run().ok().json();
+    assert_eq!(v["cwd"], "/etc");
+    assert_eq!((v["uid"].as_u64(), v["gid"].as_u64()), (Some(1000), Some(1000)));
+    assert_eq!(v["groups"], serde_json::json!([2000]), "supplementary groups from /etc/group");
+    assert_eq!(v["caps"]["bounding"], "0000000000000000");
+    assert_eq!(v["no_new_privs"], "1");
+    let root = v["mounts"].as_array().unwrap().iter().rev().find(|m| m["mount_point"] == "/").cloned().unwrap();
+    assert!(root["options"].as_str().unwrap().split(',').any(|o| o == "ro"));
+}
+
+#[test]
+fn enter_refuses_the_initial_namespace_and_escaping_binds() {
+    require_root!();
+    if testkit::busybox().is_none() {
+        testkit::skip("enter_refuses_the_initial_namespace_and_escaping_binds", "busybox-static is not installed");
+        return;
+    }
+    let t = testkit::tempdir();
+    let d = t.path();
+    let l = rootfs(d);
+    let before = mount_points();
+    let out = Cmd::tool("ovlmount").args(["enter", "--lower"]).arg(&l).arg("--target").arg(d.join("m")).args(["--", "/probe"]).run();
+    assert_eq!(out.code, 125);
+    assert!(out.one_line_error().contains("refusing to run in the initial mount namespace"), "{}", out.stderr);
+    assert_eq!(mount_points(), before);
+    // A symlink in the image that leads out of the root: a bind through it is refused.
+    std::os::unix::fs::symlink(d.join("outside"), l.join("escape")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../../../..", l.join("up")).unwrap();
+    std::fs::create_dir(d.join("outside")).unwrap();
+    std::fs::create_dir(d.join("vol")).unwrap();
+    for dst in ["/escape/x", "/up/tmp"] {
+        let cmd = format!("{o} enter --lower {l} --target {p}/m --bind {p}/vol:{dst} -- /probe", o = ovl(), l = l.display(), p = d.display());
+        let out = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "--", "sh", "-c", &cmd]).run();
+        assert_eq!(out.code, 125, "{dst}: {}", out.stderr);
+        assert!(out.stderr.contains("outside the new root, through a symlink"), "{dst}: {}", out.stderr);
+        assert!(std::fs::read_dir(d.join("outside")).unwrap().next().is_none(), "{dst}: something was created outside");
+    }
+}
+
+#[test]
+fn bad_input_is_refused_and_mounts_or_creates_nothing() {
+    require_root!();
+    let t = testkit::tempdir();
+    let d = t.path();
+    write(&d.join("l1/f"), "x\n");
+    write(&d.join("nonempty-work/junk"), "x\n");
+    std::fs::create_dir(d.join("m")).unwrap();
+    let p = d.display().to_string();
+    let shm = format!("/dev/shm/ovlmount-test-work-{}", std::process::id());
+    let cases: Vec<(String, &str)> = vec![
+        (format!("mount --lower {p}/missing {p}/m"), "lower layer '"),
+        (format!("mount --lower {p}/l1 --upper {p}/u1 --work {shm} {p}/m"), "are on different filesystems"),
+        (format!("mount --lower {p}/l1 --upper {p}/u2 --work {p}/nonempty-work {p}/m"), "is not empty (it holds 'junk')"),
+        (format!("mount --lower {p}/l1 --upper {p}/l1/inside --work {p}/w3 {p}/m"), "layers overlap"),
+        (format!("mount --lower {p}/l1 --upper {p}/u4 {p}/m"), "--work"),
+        (format!("mount --lower {p}/l1 {p}/no-such-mountpoint"), "is not a directory"),
+        (format!("umount {p}/m"), "is not a mount point"),
+        (format!("commit {p}/nope -o {p}/x.tar"), "upper"),
+        (format!("import {p}/nope.tar {p}/new"), "cannot open layer"),
+        (format!("import {p}/l1/f {p}/l1"), "is not empty"),
+    ];
+    let before = mount_points();
+    for (args, msg) in &cases {
+        let script = format!("exec {} {args}", ovl());
+        let out = in_mount_ns(&script);
+        assert_eq!(out.code, 125, "{args}: {}", out.stderr);
+        let line = out.one_line_error();
+        assert!(line.starts_with("ovlmount: ") && line.contains(msg), "{args}: expected '{msg}' in '{line}'");
+    }
+    assert_eq!(mount_points(), before);
+    for created in ["u1", "u2", "w3", "u4", "new", "x.tar"] {
+        assert!(!d.join(created).exists(), "a failed command left '{created}' behind");
+    }
+    assert!(!Path::new(&shm).exists(), "a failed command left '{shm}' behind");
+    // More than the kernel's 500 lower layers.
+    let lowers = vec![format!("{p}/l1"); 501].join(":");
+    let out = in_mount_ns(&format!("exec {} mount --lower {lowers} {p}/m", ovl()));
+    assert_eq!(out.code, 125);
+    assert!(out.one_line_error().contains("the kernel takes at most 500"), "{}", out.stderr);
+}
