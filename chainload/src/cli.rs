@@ -36,7 +36,11 @@ pub fn first_line(rendered: &str) -> String {
         .take_while(|l| !l.trim().is_empty())
         .map(str::trim)
         .collect();
-    let text = if para.is_empty() { "invalid usage".to_string() } else { para.join(" ") };
+    let text = if para.is_empty() {
+        "invalid usage".to_string()
+    } else {
+        para.join(" ")
+    };
     text.trim_start_matches("error: ").to_string()
 }
 

@@ -49,7 +49,13 @@ pub struct LayerArgs {
 impl LayerArgs {
     /// The stack these flags describe.
     pub fn stack(self) -> Stack {
-        Stack { lowers: split_lowers(&self.lowers), init_layer: self.init_layer, upper: self.upper, work: self.work, options: self.options }
+        Stack {
+            lowers: split_lowers(&self.lowers),
+            init_layer: self.init_layer,
+            upper: self.upper,
+            work: self.work,
+            options: self.options,
+        }
     }
 }
 
@@ -178,7 +184,10 @@ impl EnterArgs {
         let caps = if self.all_caps {
             None
         } else {
-            Some(confine::caps_from_flags(CapSet::docker_default(), &self.cap_add, &self.cap_drop).map_err(|e| e.to_string())?)
+            Some(
+                confine::caps_from_flags(CapSet::docker_default(), &self.cap_add, &self.cap_drop)
+                    .map_err(|e| e.to_string())?,
+            )
         };
         Ok(EnterOptions {
             stack: self.layers.stack(),
@@ -193,7 +202,12 @@ impl EnterArgs {
             init,
             workdir: self.workdir,
             user: self.user,
-            confinement: Confinement { caps, no_new_privs: self.no_new_privs, close_fds: true, user: None },
+            confinement: Confinement {
+                caps,
+                no_new_privs: self.no_new_privs,
+                close_fds: true,
+                user: None,
+            },
             command: self.command,
         })
     }

@@ -39,10 +39,19 @@ struct Hashing<W: Write> {
 
 impl<W: Write> Hashing<W> {
     fn new(inner: W) -> Self {
-        Hashing { inner, hasher: Sha256::new(), count: 0 }
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
     fn finish(self) -> (W, String, u64) {
-        let hex: String = self.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = self
+            .hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         (self.inner, format!("sha256:{hex}"), self.count)
     }
 }
@@ -73,7 +82,8 @@ fn overlay_attr(path: &Path, attr: &str) -> Option<Vec<u8>> {
 /// Whether `path` (with metadata `m`) is an overlay whiteout.
 pub fn is_whiteout(path: &Path, m: &std::fs::Metadata) -> bool {
     let ft = m.file_type();
-    (ft.is_char_device() && m.rdev() == 0) || (ft.is_file() && m.len() == 0 && overlay_attr(path, "whiteout").is_some())
+    (ft.is_char_device() && m.rdev() == 0)
+        || (ft.is_file() && m.len() == 0 && overlay_attr(path, "whiteout").is_some())
 }
 
 /// Whether directory `path` is opaque (hides everything below it in lower layers).
@@ -119,15 +129,65 @@ fn pax_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, Error> {
     let names = match sys::llistxattr(path) {
         Ok(n) => n,
         Err(nix::errno::Errno::ENOTSUP) => return Ok(Vec::new()),
-        Err(e) => return Err(Error::Sys { what: format!("cannot list xattrs of '{}'", path.display()), errno: e }),
+        Err(e) => {
+            return Err(Error::Sys {
+                what: format!("cannot list xattrs of '{}'", path.display()),
+                errno: e,
+            })
+        }
     };
     let mut out = Vec::new();
     for n in names.into_iter().filter(|n| !is_overlay_xattr(n)) {
-        let v = sys::lgetxattr(path, &n).map_err(|e| Error::Sys { what: format!("cannot read xattrs of '{}'", path.display()), errno: e })?;
+        let v = sys::lgetxattr(path, &n).map_err(|e| Error::Sys {
+            what: format!("cannot read xattrs of '{}'", path.display()),
+            errno: e,
+        })?;
         out.push((format!("SCHILY.xattr.{}", String::from_utf8_lossy(&n)), v));
     }
     out.sort();
     Ok(out)
+}
+
+/// One PAX record: `LEN KEY=VALUE\n`, where LEN counts the whole record, itself included.
+fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+    let body = key.len() + value.len() + 3; // space, '=', newline
+    let mut len = body + 1;
+    while len != body + len.to_string().len() {
+        len = body + len.to_string().len();
+    }
+    let mut r = format!("{len} {key}=").into_bytes();
+    r.extend_from_slice(value);
+    r.push(b'\n');
+    r
+}
+
+/// A PAX extended header for the next entry, named `PaxHeaders/NAME` as GNU tar does
+/// (busybox and others refuse a nameless one).
+fn append_pax<W: Write>(
+    b: &mut tar::Builder<W>,
+    rel: &Path,
+    m: &std::fs::Metadata,
+    records: &[(String, Vec<u8>)],
+) -> io::Result<()> {
+    let data: Vec<u8> = records.iter().flat_map(|(k, v)| pax_record(k, v)).collect();
+    let mut h = tar::Header::new_ustar();
+    let base = rel
+        .file_name()
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_default();
+    let mut name = b"PaxHeaders/".to_vec();
+    name.extend_from_slice(&base[..base.len().min(88)]);
+    if let Some(u) = h.as_ustar_mut() {
+        u.name[..name.len()].copy_from_slice(&name);
+    }
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(u64::try_from(m.mtime()).unwrap_or(0));
+    h.set_size(data.len() as u64);
+    h.set_cksum();
+    b.append(&h, data.as_slice())
 }
 
 fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
@@ -138,20 +198,26 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
     for rel in walk_sorted(upper)? {
         let path = upper.join(&rel);
-        let m = path.symlink_metadata().map_err(|e| Error::io("cannot stat", &path, e))?;
+        let m = path
+            .symlink_metadata()
+            .map_err(|e| Error::io("cannot stat", &path, e))?;
         let ft = m.file_type();
         if is_whiteout(&path, &m) {
-            let name = rel.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+            let name = rel
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_default();
             let mut wh = std::ffi::OsString::from(".wh.");
             wh.push(name);
             let mut h = header_for(&m, tar::EntryType::Regular);
             h.set_mode(0o644);
-            b.append_data(&mut h, rel.with_file_name(wh), io::empty()).map_err(werr)?;
+            b.append_data(&mut h, rel.with_file_name(wh), io::empty())
+                .map_err(werr)?;
             continue;
         }
         let xattrs = pax_xattrs(&path)?;
         if !xattrs.is_empty() {
-            b.append_pax_extensions(xattrs.iter().map(|(k, v)| (k.as_str(), v.as_slice()))).map_err(werr)?;
+            append_pax(&mut b, &rel, &m, &xattrs).map_err(werr)?;
         }
         if ft.is_dir() {
             let mut h = header_for(&m, tar::EntryType::Directory);
@@ -159,7 +225,8 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
             if is_opaque(&path) {
                 let mut h = header_for(&m, tar::EntryType::Regular);
                 h.set_mode(0o644);
-                b.append_data(&mut h, rel.join(".wh..wh..opq"), io::empty()).map_err(werr)?;
+                b.append_data(&mut h, rel.join(".wh..wh..opq"), io::empty())
+                    .map_err(werr)?;
             }
         } else if ft.is_file() {
             if m.nlink() > 1 {
@@ -175,7 +242,8 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
             let f = File::open(&path).map_err(|e| Error::io("cannot read", &path, e))?;
             b.append_data(&mut h, &rel, f).map_err(werr)?;
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(&path).map_err(|e| Error::io("cannot read link", &path, e))?;
+            let target =
+                std::fs::read_link(&path).map_err(|e| Error::io("cannot read link", &path, e))?;
             let mut h = header_for(&m, tar::EntryType::Symlink);
             b.append_link(&mut h, &rel, target).map_err(werr)?;
         } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
@@ -188,8 +256,10 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
             };
             let mut h = header_for(&m, kind);
             if !ft.is_fifo() {
-                h.set_device_major(nix::sys::stat::major(m.rdev()) as u32).map_err(werr)?;
-                h.set_device_minor(nix::sys::stat::minor(m.rdev()) as u32).map_err(werr)?;
+                h.set_device_major(nix::sys::stat::major(m.rdev()) as u32)
+                    .map_err(werr)?;
+                h.set_device_minor(nix::sys::stat::minor(m.rdev()) as u32)
+                    .map_err(werr)?;
             }
             b.append_data(&mut h, &rel, io::empty()).map_err(werr)?;
         }
@@ -203,9 +273,15 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
 pub fn commit(upper: &Path, out: &Path, gzip: bool) -> Result<Committed, Error> {
     let meta = std::fs::metadata(upper).map_err(|e| Error::io("upper", upper, e))?;
     if !meta.is_dir() {
-        return Err(Error::Usage(format!("upper '{}' is not a directory", upper.display())));
+        return Err(Error::Usage(format!(
+            "upper '{}' is not a directory",
+            upper.display()
+        )));
     }
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "layer".into());
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "layer".into());
     let tmp = out.with_file_name(format!(".{name}.{}.part", std::process::id()));
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| Error::io("cannot create", &tmp, e))?;
@@ -222,7 +298,11 @@ pub fn commit(upper: &Path, out: &Path, gzip: bool) -> Result<Committed, Error> 
         buf.flush().map_err(werr)?;
         // Uncompressed, the file is the tar: its digest is the diff_id.
         let diff_id = diff_id.unwrap_or_else(|| digest.clone());
-        Ok(Committed { digest, diff_id, size })
+        Ok(Committed {
+            digest,
+            diff_id,
+            size,
+        })
     })();
     match result {
         Ok(c) => {
@@ -233,5 +313,31 @@ pub fn commit(upper: &Path, out: &Path, gzip: bool) -> Result<Committed, Error> 
             let _ = std::fs::remove_file(&tmp);
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pax_record_length_counts_itself() {
+        assert_eq!(
+            pax_record("SCHILY.xattr.trusted.test", b"hi"),
+            b"32 SCHILY.xattr.trusted.test=hi\n".to_vec()
+        );
+        // 9 + digits: a record whose length crosses from one digit to two.
+        let r = pax_record("k", b"12345");
+        assert_eq!(r, b"11 k=12345\n".to_vec());
+        assert_eq!(
+            String::from_utf8(r.clone())
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse::<usize>()
+                .unwrap(),
+            r.len()
+        );
     }
 }

@@ -24,19 +24,33 @@ pub struct Change {
 /// The changes in `upper` over `lowers` (top first; may be empty).
 pub fn diff(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>, Error> {
     if !upper.is_dir() {
-        return Err(Error::Usage(format!("upper '{}' is not a directory", upper.display())));
+        return Err(Error::Usage(format!(
+            "upper '{}' is not a directory",
+            upper.display()
+        )));
     }
     let mut out = Vec::new();
     for rel in walk_sorted(upper)? {
         let path = upper.join(&rel);
-        let m = path.symlink_metadata().map_err(|e| Error::io("cannot stat", &path, e))?;
+        let m = path
+            .symlink_metadata()
+            .map_err(|e| Error::io("cannot stat", &path, e))?;
         let shown = format!("/{}", String::from_utf8_lossy(rel.as_os_str().as_bytes()));
         let kind = if is_whiteout(&path, &m) {
             'D'
         } else if lowers.is_empty() {
-            let origin = ["trusted.overlay.origin", "user.overlay.origin"].iter().any(|a| sys::lgetxattr(&path, a.as_bytes()).is_ok());
-            if origin { 'C' } else { 'A' }
-        } else if lowers.iter().any(|l| l.join(&rel).symlink_metadata().is_ok()) {
+            let origin = ["trusted.overlay.origin", "user.overlay.origin"]
+                .iter()
+                .any(|a| sys::lgetxattr(&path, a.as_bytes()).is_ok());
+            if origin {
+                'C'
+            } else {
+                'A'
+            }
+        } else if lowers
+            .iter()
+            .any(|l| l.join(&rel).symlink_metadata().is_ok())
+        {
             'C'
         } else {
             'A'

@@ -49,7 +49,9 @@ pub fn split_lowers(values: &[String]) -> Vec<PathBuf> {
         }
         out.push(PathBuf::from(cur));
     }
-    out.into_iter().filter(|p| !p.as_os_str().is_empty()).collect()
+    out.into_iter()
+        .filter(|p| !p.as_os_str().is_empty())
+        .collect()
 }
 
 fn absolute(p: &Path) -> Result<PathBuf, Error> {
@@ -63,7 +65,11 @@ fn is_nested(a: &Path, b: &Path) -> bool {
 impl Stack {
     /// The lower layers as overlayfs sees them: the init layer (if any) on top.
     pub fn lowerdirs(&self) -> Vec<PathBuf> {
-        self.init_layer.iter().cloned().chain(self.lowers.iter().cloned()).collect()
+        self.init_layer
+            .iter()
+            .cloned()
+            .chain(self.lowers.iter().cloned())
+            .collect()
     }
 
     /// Check the stack, resolve every path to an absolute one, and create upper and work
@@ -74,7 +80,10 @@ impl Stack {
             return usage("at least one --lower layer is needed".into());
         }
         if self.lowerdirs().len() > MAX_LOWERS {
-            return usage(format!("{} lower layers: the kernel takes at most {MAX_LOWERS}", self.lowerdirs().len()));
+            return usage(format!(
+                "{} lower layers: the kernel takes at most {MAX_LOWERS}",
+                self.lowerdirs().len()
+            ));
         }
         if self.upper.is_some() != self.work.is_some() {
             return usage("--upper and --work go together".into());
@@ -108,7 +117,13 @@ impl Stack {
                 return Err(e);
             }
         }
-        let all: Vec<&PathBuf> = self.lowers.iter().chain(&self.init_layer).chain(&self.upper).chain(&self.work).collect();
+        let all: Vec<&PathBuf> = self
+            .lowers
+            .iter()
+            .chain(&self.init_layer)
+            .chain(&self.upper)
+            .chain(&self.work)
+            .collect();
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {
                 if a == b && i < self.lowers.len() {
@@ -118,7 +133,11 @@ impl Stack {
                     for d in created.iter().rev() {
                         let _ = std::fs::remove_dir(d);
                     }
-                    return usage(format!("layers overlap: '{}' and '{}'", a.display(), b.display()));
+                    return usage(format!(
+                        "layers overlap: '{}' and '{}'",
+                        a.display(),
+                        b.display()
+                    ));
                 }
             }
         }
@@ -129,7 +148,11 @@ impl Stack {
         let um = std::fs::metadata(upper).map_err(|e| Error::io("upper", upper, e))?;
         let wm = std::fs::metadata(work).map_err(|e| Error::io("work", work, e))?;
         if !um.is_dir() || !wm.is_dir() {
-            return Err(Error::Usage(format!("--upper '{}' and --work '{}' must be directories", upper.display(), work.display())));
+            return Err(Error::Usage(format!(
+                "--upper '{}' and --work '{}' must be directories",
+                upper.display(),
+                work.display()
+            )));
         }
         if um.dev() != wm.dev() {
             return Err(Error::Usage(format!(
@@ -146,7 +169,10 @@ impl Stack {
             .filter(|n| n != "work" && n != "index")
             .collect();
         if let Some(n) = foreign.first() {
-            return Err(Error::Usage(format!("--work '{}' is not empty (it holds '{n}')", work.display())));
+            return Err(Error::Usage(format!(
+                "--work '{}' is not empty (it holds '{n}')",
+                work.display()
+            )));
         }
         self.upper = Some(absolute(upper)?);
         self.work = Some(absolute(work)?);
@@ -161,6 +187,15 @@ mod tests {
     #[test]
     fn splits_colons_and_escapes() {
         let v = split_lowers(&["a:b".into(), "c".into(), "with\\:colon:d".into()]);
-        assert_eq!(v, vec![PathBuf::from("a"), "b".into(), "c".into(), "with:colon".into(), "d".into()]);
+        assert_eq!(
+            v,
+            vec![
+                PathBuf::from("a"),
+                "b".into(),
+                "c".into(),
+                "with:colon".into(),
+                "d".into()
+            ]
+        );
     }
 }

@@ -29,8 +29,17 @@ pub fn fsconfig_set_string(fs: BorrowedFd<'_>, key: &CStr, value: &OsStr) -> Res
     const FSCONFIG_SET_STRING: libc::c_uint = 1;
     let v = cstr(value)?;
     // SAFETY: valid descriptor and C strings.
-    Errno::result(unsafe { libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_SET_STRING, key.as_ptr(), v.as_ptr(), 0) })
-        .map(drop)
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            v.as_ptr(),
+            0,
+        )
+    })
+    .map(drop)
 }
 
 /// fsconfig(2) with FSCONFIG_SET_FLAG: set flag `key`.
@@ -38,7 +47,14 @@ pub fn fsconfig_set_flag(fs: BorrowedFd<'_>, key: &CStr) -> Result<(), Errno> {
     const FSCONFIG_SET_FLAG: libc::c_uint = 0;
     // SAFETY: valid descriptor and C string.
     Errno::result(unsafe {
-        libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_SET_FLAG, key.as_ptr(), std::ptr::null::<libc::c_char>(), 0)
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_SET_FLAG,
+            key.as_ptr(),
+            std::ptr::null::<libc::c_char>(),
+            0,
+        )
     })
     .map(drop)
 }
@@ -48,7 +64,14 @@ pub fn fsconfig_create(fs: BorrowedFd<'_>) -> Result<(), Errno> {
     const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
     // SAFETY: valid descriptor; no pointers.
     Errno::result(unsafe {
-        libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_CMD_CREATE, std::ptr::null::<libc::c_char>(), std::ptr::null::<libc::c_char>(), 0)
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_char>(),
+            0,
+        )
     })
     .map(drop)
 }
@@ -66,7 +89,14 @@ pub fn move_mount(from: BorrowedFd<'_>, to: &Path) -> Result<(), Errno> {
     let to = cstr(to.as_os_str())?;
     // SAFETY: valid descriptor and C strings.
     Errno::result(unsafe {
-        libc::syscall(libc::SYS_move_mount, from.as_raw_fd(), c"".as_ptr(), libc::AT_FDCWD, to.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH)
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
     })
     .map(drop)
 }
@@ -87,12 +117,28 @@ pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 
 /// openat2(2): open `path` relative to `dir` under the `resolve` restrictions.
-pub fn openat2(dir: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32, resolve: u64) -> Result<OwnedFd, Errno> {
+pub fn openat2(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
     let p = cstr(path.as_os_str())?;
-    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: u64::from(mode), resolve };
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: u64::from(mode),
+        resolve,
+    };
     // SAFETY: valid descriptor, C string and open_how of the size passed.
     owned(unsafe {
-        libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), p.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            p.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
     })
 }
 
@@ -100,7 +146,16 @@ pub fn openat2(dir: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32, resolve:
 pub fn fsetxattr(fd: BorrowedFd<'_>, name: &OsStr, value: &[u8]) -> Result<(), Errno> {
     let n = cstr(name)?;
     // SAFETY: valid descriptor, C string and buffer.
-    Errno::result(unsafe { libc::fsetxattr(fd.as_raw_fd(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) }).map(drop)
+    Errno::result(unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
+    .map(drop)
 }
 
 /// llistxattr(2): the names of the extended attributes of `path` (not following a symlink).
@@ -113,7 +168,11 @@ pub fn llistxattr(path: &Path) -> Result<Vec<Vec<u8>>, Errno> {
         match Errno::result(n) {
             Ok(n) => {
                 buf.truncate(n as usize);
-                return Ok(buf.split(|b| *b == 0).filter(|s| !s.is_empty()).map(<[u8]>::to_vec).collect());
+                return Ok(buf
+                    .split(|b| *b == 0)
+                    .filter(|s| !s.is_empty())
+                    .map(<[u8]>::to_vec)
+                    .collect());
             }
             Err(Errno::ERANGE) => buf.resize(buf.len() * 4, 0),
             Err(e) => return Err(e),
@@ -128,7 +187,8 @@ pub fn lgetxattr(path: &Path, name: &[u8]) -> Result<Vec<u8>, Errno> {
     let mut buf = vec![0u8; 256];
     loop {
         // SAFETY: valid C strings and buffer of the given length.
-        let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        let r =
+            unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
         match Errno::result(r) {
             Ok(r) => {
                 buf.truncate(r as usize);
@@ -145,5 +205,14 @@ pub fn lsetxattr(path: &Path, name: &[u8], value: &[u8]) -> Result<(), Errno> {
     let p = cstr(path.as_os_str())?;
     let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
     // SAFETY: valid C strings and buffer.
-    Errno::result(unsafe { libc::lsetxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) }).map(drop)
+    Errno::result(unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
+    .map(drop)
 }

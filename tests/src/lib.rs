@@ -369,7 +369,10 @@ pub fn lgetxattr(path: &Path, name: &str) -> Option<Vec<u8>> {
 
 /// The busybox binary to build test root filesystems from (busybox-static).
 pub fn busybox() -> Option<PathBuf> {
-    ["/bin/busybox", "/usr/bin/busybox"].iter().map(PathBuf::from).find(|p| p.exists())
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
 }
 
 /// Fill `dir` with a minimal root filesystem: busybox and its applets in /bin, the
@@ -380,14 +383,26 @@ pub fn busybox_rootfs(dir: &Path) {
     std::fs::create_dir_all(&bin).expect("mkdir bin");
     std::fs::copy(&bb, bin.join("busybox")).expect("copy busybox");
     let list = Cmd::new(&bb).arg("--list").run();
-    for applet in list.stdout.lines().filter(|a| !a.is_empty() && *a != "busybox") {
+    for applet in list
+        .stdout
+        .lines()
+        .filter(|a| !a.is_empty() && *a != "busybox")
+    {
         let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
     }
     std::fs::copy(probe(), dir.join("probe")).expect("copy probe");
     let etc = dir.join("etc");
     std::fs::create_dir_all(&etc).expect("mkdir etc");
-    std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n").expect("passwd");
-    std::fs::write(etc.join("group"), "root:x:0:\nusers:x:1000:\nextra:x:2000:user\n").expect("group");
+    std::fs::write(
+        etc.join("passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+    )
+    .expect("passwd");
+    std::fs::write(
+        etc.join("group"),
+        "root:x:0:\nusers:x:1000:\nextra:x:2000:user\n",
+    )
+    .expect("group");
     for d in ["proc", "sys", "dev", "tmp", "root"] {
         std::fs::create_dir_all(dir.join(d)).expect("mkdir");
     }
