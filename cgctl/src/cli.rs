@@ -1,6 +1,7 @@
 //! The command line of cgctl (clap) and its translation into library calls' arguments.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use cgctl::cpulist::CpuList;
 use cgctl::limits::{self, DeviceRate, Limits, PidsLimit, Swap};
@@ -35,10 +36,7 @@ fn parse_signal(s: &str) -> Result<Signal, String> {
 }
 
 fn parse_pid(s: &str) -> Result<i32, String> {
-    s.parse::<i32>()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| format!("invalid pid '{s}'"))
+    s.parse::<i32>().ok().filter(|p| *p > 0).ok_or_else(|| format!("invalid pid '{s}'"))
 }
 
 /// The subcommands.
@@ -89,6 +87,15 @@ pub enum Command {
         /// Print the final stats (peak memory, CPU time, OOM kills) to stderr
         #[arg(long)]
         stats: bool,
+        /// Print nothing of its own (no OOM message, no stats line); the status still tells
+        #[arg(short, long)]
+        quiet: bool,
+        /// Write the outcome and final stats as JSON to FILE before the group is removed
+        #[arg(long, value_name = "FILE")]
+        stats_json: Option<PathBuf>,
+        /// When cgctl dies, kill the command with SIGNAL (default SIGKILL)
+        #[arg(long, value_name = "SIGNAL", num_args = 0..=1, require_equals = true, default_missing_value = "KILL", value_parser = parse_signal)]
+        kill_child: Option<Signal>,
         #[command(flatten)]
         limits: LimitArgs,
         /// The command and its arguments

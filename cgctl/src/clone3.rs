@@ -43,13 +43,7 @@ pub unsafe fn clone_into_cgroup(cgroup: BorrowedFd<'_>) -> Result<Option<Pid>, E
     };
     // SAFETY: args is a valid clone_args of the size passed; no stack is given, so the
     // child continues on a copy of this stack, as with fork.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
+    let rc = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
     match Errno::result(rc)? {
         0 => Ok(None),
         pid => Ok(Some(Pid::from_raw(pid as i32))),

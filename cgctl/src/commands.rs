@@ -40,13 +40,7 @@ pub fn set(cg: &Cgroups, name: &GroupName, limits: &Limits) -> Result<(), Error>
 
 /// `cgctl exec NAME [LIMITS] -- CMD`: join the group and exec. The group must exist,
 /// unless `create` (then it is created, with the limits). Returns only on failure.
-pub fn exec(
-    cg: &Cgroups,
-    name: &GroupName,
-    limits: &Limits,
-    create: bool,
-    command: &[OsString],
-) -> Error {
+pub fn exec(cg: &Cgroups, name: &GroupName, limits: &Limits, create: bool, command: &[OsString]) -> Error {
     let g = Group::new(cg, name.clone());
     let prepared = (|| {
         if !g.exists() && !create {
@@ -135,14 +129,9 @@ pub fn ls(cg: &Cgroups, name: Option<&GroupName>) -> Result<Vec<Listed>, Error> 
                 Some(n) => format!("{}/{rel}", n.as_str().trim_end_matches('/')),
                 None => rel,
             };
-            let procs = std::fs::read_to_string(d.join("cgroup.procs"))
-                .map(|s| s.lines().count())
-                .unwrap_or(0);
-            let row = rows.entry(shown.clone()).or_insert(Listed {
-                name: shown,
-                processes: 0,
-                hierarchies: Vec::new(),
-            });
+            let procs = std::fs::read_to_string(d.join("cgroup.procs")).map(|s| s.lines().count()).unwrap_or(0);
+            let row =
+                rows.entry(shown.clone()).or_insert(Listed { name: shown, processes: 0, hierarchies: Vec::new() });
             row.processes = row.processes.max(procs);
             row.hierarchies.push(h.label());
         }

@@ -52,11 +52,7 @@ impl std::fmt::Display for CpuList {
                 end += 1;
                 it.next();
             }
-            parts.push(if start == end {
-                start.to_string()
-            } else {
-                format!("{start}-{end}")
-            });
+            parts.push(if start == end { start.to_string() } else { format!("{start}-{end}") });
         }
         f.write_str(&parts.join(","))
     }
@@ -72,12 +68,6 @@ mod tests {
         assert_eq!(l.to_string(), "0-3,5,7-8");
         assert!(CpuList::parse("3-1").is_none());
         assert!(CpuList::parse("a").is_none());
-        assert_eq!(
-            CpuList::parse("0-999")
-                .unwrap()
-                .minus(&CpuList::parse("0-1").unwrap())
-                .to_string(),
-            "2-999"
-        );
+        assert_eq!(CpuList::parse("0-999").unwrap().minus(&CpuList::parse("0-1").unwrap()).to_string(), "2-999");
     }
 }

@@ -71,9 +71,7 @@ pub fn write_file(path: &Path, value: &str) -> std::io::Result<()> {
 
 /// Read an interface file, trimmed.
 pub fn read_file(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
 }
 
 fn remove_dir_retrying(dir: &Path, patience: Duration) -> std::io::Result<()> {
@@ -179,9 +177,8 @@ impl<'a> Group<'a> {
     pub fn create_and_apply(&self, writes: &[Write]) -> Result<Created, Error> {
         let controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
         let mut created = Created::default();
-        let result = self
-            .create_in(&self.hierarchies_for(&controllers), writes, &mut created)
-            .and_then(|()| self.apply(writes));
+        let result =
+            self.create_in(&self.hierarchies_for(&controllers), writes, &mut created).and_then(|()| self.apply(writes));
         match result {
             Ok(()) => Ok(created),
             Err(e) => {
@@ -191,21 +188,13 @@ impl<'a> Group<'a> {
         }
     }
 
-    fn create_in(
-        &self,
-        hierarchies: &[&Hierarchy],
-        writes: &[Write],
-        created: &mut Created,
-    ) -> Result<(), Error> {
+    fn create_in(&self, hierarchies: &[&Hierarchy], writes: &[Write], created: &mut Created) -> Result<(), Error> {
         for h in hierarchies {
             let target = self.name.dir(h);
             let root = h.dir_of(Path::new("/"));
             // Directories from the root down to the target; make the missing ones.
-            let mut chain: Vec<PathBuf> = target
-                .ancestors()
-                .take_while(|p| p.starts_with(&root) && *p != root)
-                .map(Path::to_path_buf)
-                .collect();
+            let mut chain: Vec<PathBuf> =
+                target.ancestors().take_while(|p| p.starts_with(&root) && *p != root).map(Path::to_path_buf).collect();
             chain.reverse();
             for dir in &chain {
                 if dir.is_dir() {
@@ -233,26 +222,18 @@ impl<'a> Group<'a> {
     /// value is an error naming the file and the value.
     pub fn apply(&self, writes: &[Write]) -> Result<(), Error> {
         for w in order_memory_writes(self, writes) {
-            let dir = self.dir_for(w.version, &w.controller).ok_or_else(|| {
-                Error::Usage(format!(
-                    "{}: the {} controller is not mounted",
-                    w.flag, w.controller
-                ))
-            })?;
+            let dir = self
+                .dir_for(w.version, &w.controller)
+                .ok_or_else(|| Error::Usage(format!("{}: the {} controller is not mounted", w.flag, w.controller)))?;
             if !dir.is_dir() {
                 return Err(Error::NoSuchGroup(self.name.to_string()));
             }
-            let Some((file, value)) = w.candidates.iter().find(|(f, _)| dir.join(f).exists())
-            else {
+            let Some((file, value)) = w.candidates.iter().find(|(f, _)| dir.join(f).exists()) else {
                 let names: Vec<&str> = w.candidates.iter().map(|(f, _)| f.as_str()).collect();
                 return Err(Error::Usage(format!(
                     "{}: no interface file {} in '{}' (not supported by this kernel or setup)",
                     w.flag,
-                    names
-                        .iter()
-                        .map(|n| format!("'{n}'"))
-                        .collect::<Vec<_>>()
-                        .join(" or "),
+                    names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(" or "),
                     dir.display()
                 )));
             };
@@ -303,36 +284,24 @@ impl<'a> Group<'a> {
         if existing.is_empty() {
             return Err(Error::NoSuchGroup(self.name.to_string()));
         }
-        let dirs: Vec<(Version, PathBuf)> =
-            existing.into_iter().map(|(h, d)| (h.version, d)).collect();
+        let dirs: Vec<(Version, PathBuf)> = existing.into_iter().map(|(h, d)| (h.version, d)).collect();
         join_self_in(&dirs, skip_v2)
     }
 
     /// Every pid in the group and its sub-groups, in every hierarchy (deduplicated).
     pub fn pids(&self) -> Vec<i32> {
-        let mut all: Vec<i32> = self
-            .existing()
-            .iter()
-            .flat_map(|(_, d)| walk(d))
-            .flat_map(|d| procs_of(&d))
-            .collect();
+        let mut all: Vec<i32> = self.existing().iter().flat_map(|(_, d)| walk(d)).flat_map(|d| procs_of(&d)).collect();
         all.sort_unstable();
         all.dedup();
         all
     }
 
     fn v2_dir(&self) -> Option<PathBuf> {
-        self.cg
-            .v2()
-            .map(|h| self.name.dir(h))
-            .filter(|d| d.is_dir())
+        self.cg.v2().map(|h| self.name.dir(h)).filter(|d| d.is_dir())
     }
 
     fn v1_freezer_dir(&self) -> Option<PathBuf> {
-        self.cg
-            .v1("freezer")
-            .map(|h| self.name.dir(h))
-            .filter(|d| d.join("freezer.state").exists())
+        self.cg.v1("freezer").map(|h| self.name.dir(h)).filter(|d| d.join("freezer.state").exists())
     }
 
     /// Freeze every process of the group: `cgroup.freeze` on v2 (and hybrid), else the v1
@@ -348,9 +317,7 @@ impl<'a> Group<'a> {
                 source,
             })?;
             let events = d.join("cgroup.events");
-            wait_for(Duration::from_secs(5), || {
-                read_file(&events).is_some_and(|e| e.lines().any(|l| l == "frozen 1"))
-            });
+            wait_for(Duration::from_secs(5), || read_file(&events).is_some_and(|e| e.lines().any(|l| l == "frozen 1")));
             return Ok(());
         }
         if let Some(d) = self.v1_freezer_dir() {
@@ -361,9 +328,7 @@ impl<'a> Group<'a> {
                 path: f.clone(),
                 source,
             })?;
-            wait_for(Duration::from_secs(5), || {
-                read_file(&f).as_deref() == Some("FROZEN")
-            });
+            wait_for(Duration::from_secs(5), || read_file(&f).as_deref() == Some("FROZEN"));
             return Ok(());
         }
         Err(Error::Usage(format!(
@@ -403,11 +368,7 @@ impl<'a> Group<'a> {
         self.require()?;
         let mut count = 0;
         if sig == Signal::SIGKILL {
-            if let Some(k) = self
-                .v2_dir()
-                .map(|d| d.join("cgroup.kill"))
-                .filter(|k| k.exists())
-            {
+            if let Some(k) = self.v2_dir().map(|d| d.join("cgroup.kill")).filter(|k| k.exists()) {
                 count = self.pids().len();
                 write_file(&k, "1").map_err(|source| Error::Write {
                     value: "1".into(),
@@ -428,12 +389,7 @@ impl<'a> Group<'a> {
         for pid in &pids {
             match nix::sys::signal::kill(Pid::from_raw(*pid), sig) {
                 Ok(()) | Err(Errno::ESRCH) => {}
-                Err(e) => {
-                    return Err(Error::Sys {
-                        what: format!("cannot signal process {pid}"),
-                        errno: e,
-                    })
-                }
+                Err(e) => return Err(Error::Sys { what: format!("cannot signal process {pid}"), errno: e }),
             }
         }
         if let Some(d) = &freezer {
@@ -467,10 +423,7 @@ impl<'a> Group<'a> {
 
     /// The group's directory in each of `hierarchies`, with the hierarchy's version.
     pub fn dirs_in(&self, hierarchies: &[&Hierarchy]) -> Vec<(Version, PathBuf)> {
-        hierarchies
-            .iter()
-            .map(|h| (h.version, self.name.dir(h)))
-            .collect()
+        hierarchies.iter().map(|h| (h.version, self.name.dir(h))).collect()
     }
 
     /// The fast path for a group known to live in `dirs`: if it is trivially empty (v2
@@ -509,8 +462,7 @@ impl<'a> Group<'a> {
         }
         for (_, dir) in self.existing() {
             for d in walk(&dir).iter().rev() {
-                remove_dir_retrying(d, Duration::from_secs(5))
-                    .map_err(io_err("cannot remove cgroup", d))?;
+                remove_dir_retrying(d, Duration::from_secs(5)).map_err(io_err("cannot remove cgroup", d))?;
             }
         }
         Ok(())
@@ -539,9 +491,8 @@ pub fn join_self_in(dirs: &[(Version, PathBuf)], skip_v2: bool) -> Result<(), Er
 fn any_device_uses_bfq() -> bool {
     std::fs::read_dir("/sys/block")
         .map(|rd| {
-            rd.filter_map(|e| e.ok()).any(|e| {
-                read_file(&e.path().join("queue/scheduler")).is_some_and(|s| s.contains("[bfq]"))
-            })
+            rd.filter_map(|e| e.ok())
+                .any(|e| read_file(&e.path().join("queue/scheduler")).is_some_and(|s| s.contains("[bfq]")))
         })
         .unwrap_or(false)
 }
@@ -550,14 +501,8 @@ fn any_device_uses_bfq() -> bool {
 /// limit above the current memory+swap limit, write memory+swap first.
 fn order_memory_writes<'w>(g: &Group<'_>, writes: &'w [Write]) -> Vec<&'w Write> {
     let mut out: Vec<&Write> = writes.iter().collect();
-    let pos = |file: &str| {
-        out.iter()
-            .position(|w| w.version == Version::V1 && w.candidates[0].0 == file)
-    };
-    if let (Some(m), Some(s)) = (
-        pos("memory.limit_in_bytes"),
-        pos("memory.memsw.limit_in_bytes"),
-    ) {
+    let pos = |file: &str| out.iter().position(|w| w.version == Version::V1 && w.candidates[0].0 == file);
+    if let (Some(m), Some(s)) = (pos("memory.limit_in_bytes"), pos("memory.memsw.limit_in_bytes")) {
         let new_mem: u64 = out[m].candidates[0].1.parse().unwrap_or(0);
         let current_sw: u64 = g
             .dir_for(Version::V1, "memory")
@@ -605,11 +550,8 @@ fn enable_v2_controllers(
     if needed.is_empty() {
         return Ok(());
     }
-    let available: Vec<String> = read_file(&root.join("cgroup.controllers"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(String::from)
-        .collect();
+    let available: Vec<String> =
+        read_file(&root.join("cgroup.controllers")).unwrap_or_default().split_whitespace().map(String::from).collect();
     for c in needed {
         if !available.iter().any(|a| a == c) {
             return Err(Error::Usage(format!(
@@ -619,11 +561,7 @@ fn enable_v2_controllers(
             )));
         }
     }
-    let mut ancestors: Vec<&Path> = target
-        .ancestors()
-        .skip(1)
-        .take_while(|p| p.starts_with(root))
-        .collect();
+    let mut ancestors: Vec<&Path> = target.ancestors().skip(1).take_while(|p| p.starts_with(root)).collect();
     ancestors.reverse();
     for dir in ancestors {
         let file = dir.join("cgroup.subtree_control");
@@ -635,10 +573,7 @@ fn enable_v2_controllers(
             match write_file(&file, &format!("+{c}")) {
                 Ok(()) => created.enabled.push((file.clone(), c.to_string())),
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                    return Err(Error::NoInternalProcesses {
-                        controller: c.to_string(),
-                        path: file.clone(),
-                    });
+                    return Err(Error::NoInternalProcesses { controller: c.to_string(), path: file.clone() });
                 }
                 Err(source) => {
                     return Err(Error::Write {

@@ -119,11 +119,7 @@ impl Error {
     }
 
     fn io(what: &str, path: &str, source: std::io::Error) -> Error {
-        Error::Io {
-            what: what.into(),
-            path: path.into(),
-            source,
-        }
+        Error::Io { what: what.into(), path: path.into(), source }
     }
 }
 

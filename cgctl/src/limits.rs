@@ -134,20 +134,9 @@ pub fn parse_cpus(s: &str) -> Result<u64, String> {
     if frac.len() > 6 {
         return Err("at most 6 decimal places".into());
     }
-    let whole: u64 = if int.is_empty() {
-        0
-    } else {
-        int.parse().map_err(|_| bad())?
-    };
-    let frac_v: u64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<6}").parse().map_err(|_| bad())?
-    };
-    let micro = whole
-        .checked_mul(1_000_000)
-        .and_then(|w| w.checked_add(frac_v))
-        .ok_or_else(bad)?;
+    let whole: u64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
+    let frac_v: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<6}").parse().map_err(|_| bad())? };
+    let micro = whole.checked_mul(1_000_000).and_then(|w| w.checked_add(frac_v)).ok_or_else(bad)?;
     if micro == 0 {
         return Err("must be greater than 0".into());
     }
@@ -220,20 +209,13 @@ pub fn parse_pids(s: &str) -> Result<PidsLimit, String> {
 }
 
 fn parse_device(s: &str, bytes: bool) -> Result<DeviceRate, String> {
-    let (dev, rate) = s
-        .rsplit_once(':')
-        .ok_or_else(|| "expected DEVICE:RATE, e.g. /dev/sda:10M".to_string())?;
+    let (dev, rate) = s.rsplit_once(':').ok_or_else(|| "expected DEVICE:RATE, e.g. /dev/sda:10M".to_string())?;
     let rate = if bytes {
         parse_size(rate)?
     } else {
-        rate.parse::<u64>()
-            .map_err(|_| "the rate must be a whole number of operations".to_string())?
+        rate.parse::<u64>().map_err(|_| "the rate must be a whole number of operations".to_string())?
     };
-    Ok(DeviceRate {
-        path: PathBuf::from(dev),
-        rate,
-        given: s.to_string(),
-    })
+    Ok(DeviceRate { path: PathBuf::from(dev), rate, given: s.to_string() })
 }
 
 /// Parse `--device-read-bps` / `--device-write-bps` (`/dev/sda:10M`).
@@ -248,19 +230,13 @@ pub fn parse_device_iops(s: &str) -> Result<DeviceRate, String> {
 
 /// Parse `--set FILE=VALUE`.
 pub fn parse_set(s: &str) -> Result<(String, String), String> {
-    let (file, value) = s
-        .split_once('=')
-        .ok_or_else(|| "expected FILE=VALUE".to_string())?;
+    let (file, value) = s.split_once('=').ok_or_else(|| "expected FILE=VALUE".to_string())?;
     let valid = !file.is_empty()
         && file.contains('.')
         && !file.starts_with('.')
-        && file
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-');
+        && file.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-');
     if !valid {
-        return Err(format!(
-            "'{file}' is not an interface file name (like memory.high)"
-        ));
+        return Err(format!("'{file}' is not an interface file name (like memory.high)"));
     }
     Ok((file.to_string(), value.to_string()))
 }
@@ -313,9 +289,7 @@ impl Limits {
     /// The v1 controllers (or v2 ones) these limits write to, for deciding which
     /// hierarchies the group must exist in.
     pub fn controllers(&self, cg: &Cgroups) -> Vec<String> {
-        self.plan(cg)
-            .map(|w| w.into_iter().map(|w| w.controller).collect())
-            .unwrap_or_default()
+        self.plan(cg).map(|w| w.into_iter().map(|w| w.controller).collect()).unwrap_or_default()
     }
 
     /// Check the limits against each other and this machine, before anything is created.
@@ -356,14 +330,18 @@ impl Limits {
             let avail = available_list(cg, name, "cpus");
             let missing = list.minus(&avail);
             if !missing.is_empty() {
-                return usage(format!("--cpuset-cpus {list}: CPUs {missing} do not exist or are not available here (available: {avail})"));
+                return usage(format!(
+                    "--cpuset-cpus {list}: CPUs {missing} do not exist or are not available here (available: {avail})"
+                ));
             }
         }
         if let Some(list) = &self.cpuset_mems {
             let avail = available_list(cg, name, "mems");
             let missing = list.minus(&avail);
             if !missing.is_empty() {
-                return usage(format!("--cpuset-mems {list}: memory nodes {missing} are not available here (available: {avail})"));
+                return usage(format!(
+                    "--cpuset-mems {list}: memory nodes {missing} are not available here (available: {avail})"
+                ));
             }
         }
         if let Some(PidsLimit::Max(n)) = self.pids_limit {
@@ -377,7 +355,9 @@ impl Limits {
         for (file, _) in &self.set {
             let controller = file.split('.').next().unwrap_or("");
             if cg.home_of(controller).is_none() {
-                return usage(format!("--set {file}: no hierarchy has the '{controller}' controller, so '{file}' cannot exist"));
+                return usage(format!(
+                    "--set {file}: no hierarchy has the '{controller}' controller, so '{file}' cannot exist"
+                ));
             }
         }
         self.plan(cg).map(drop)
@@ -394,18 +374,14 @@ impl Limits {
     /// The writes that apply these limits on this setup, in a safe order.
     pub fn plan(&self, cg: &Cgroups) -> Result<Vec<Write>, Error> {
         let mut out = Vec::new();
-        let mut push =
-            |controller: &str, version: Version, candidates: &[(&str, String)], flag: String| {
-                out.push(Write {
-                    version,
-                    controller: controller.to_string(),
-                    candidates: candidates
-                        .iter()
-                        .map(|(f, v)| (f.to_string(), v.clone()))
-                        .collect(),
-                    flag,
-                });
-            };
+        let mut push = |controller: &str, version: Version, candidates: &[(&str, String)], flag: String| {
+            out.push(Write {
+                version,
+                controller: controller.to_string(),
+                candidates: candidates.iter().map(|(f, v)| (f.to_string(), v.clone())).collect(),
+                flag,
+            });
+        };
         let home = |v1: &str, v2: &str, flag: &str| -> Result<Version, Error> {
             match cg.v1(v1) {
                 Some(_) => Ok(Version::V1),
@@ -421,18 +397,8 @@ impl Limits {
         if let Some(m) = self.memory {
             let flag = format!("--memory {}", size_text(m));
             match home("memory", "memory", "--memory")? {
-                Version::V1 => push(
-                    "memory",
-                    Version::V1,
-                    &[("memory.limit_in_bytes", m.to_string())],
-                    flag,
-                ),
-                Version::V2 => push(
-                    "memory",
-                    Version::V2,
-                    &[("memory.max", m.to_string())],
-                    flag,
-                ),
+                Version::V1 => push("memory", Version::V1, &[("memory.limit_in_bytes", m.to_string())], flag),
+                Version::V2 => push("memory", Version::V2, &[("memory.max", m.to_string())], flag),
             }
         }
         if let Some(sw) = self.memory_swap {
@@ -446,12 +412,7 @@ impl Limits {
                         Swap::Total(t) => t.to_string(),
                         Swap::Unlimited => "-1".into(),
                     };
-                    push(
-                        "memory",
-                        Version::V1,
-                        &[("memory.memsw.limit_in_bytes", v)],
-                        flag,
-                    );
+                    push("memory", Version::V1, &[("memory.memsw.limit_in_bytes", v)], flag);
                 }
                 Version::V2 => {
                     let v = match (sw, self.memory) {
@@ -465,60 +426,35 @@ impl Limits {
         if let Some(r) = self.memory_reservation {
             let flag = format!("--memory-reservation {}", size_text(r));
             match home("memory", "memory", "--memory-reservation")? {
-                Version::V1 => push(
-                    "memory",
-                    Version::V1,
-                    &[("memory.soft_limit_in_bytes", r.to_string())],
-                    flag,
-                ),
-                Version::V2 => push(
-                    "memory",
-                    Version::V2,
-                    &[("memory.low", r.to_string())],
-                    flag,
-                ),
+                Version::V1 => push("memory", Version::V1, &[("memory.soft_limit_in_bytes", r.to_string())], flag),
+                Version::V2 => push("memory", Version::V2, &[("memory.low", r.to_string())], flag),
             }
         }
         let cpu_max = match (self.cpus_micro, self.cpu_quota, self.cpu_period) {
-            (Some(micro), _, _) => Some((
-                Some(micro * 100_000 / 1_000_000),
-                100_000,
-                format!("--cpus {}", micro as f64 / 1e6),
-            )),
+            (Some(micro), _, _) => {
+                Some((Some(micro * 100_000 / 1_000_000), 100_000, format!("--cpus {}", micro as f64 / 1e6)))
+            }
             (None, None, None) => None,
             (None, q, p) => {
                 let quota = q.filter(|q| *q >= 0).map(|q| q as u64);
-                let flag = [
-                    q.map(|q| format!("--cpu-quota {q}")),
-                    p.map(|p| format!("--cpu-period {p}")),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
+                let flag = [q.map(|q| format!("--cpu-quota {q}")), p.map(|p| format!("--cpu-period {p}"))]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 Some((quota, p.unwrap_or(100_000), flag))
             }
         };
         if let Some((quota, period, flag)) = cpu_max {
             match home("cpu", "cpu", &flag)? {
                 Version::V1 => {
-                    push(
-                        "cpu",
-                        Version::V1,
-                        &[("cpu.cfs_period_us", period.to_string())],
-                        flag.clone(),
-                    );
+                    push("cpu", Version::V1, &[("cpu.cfs_period_us", period.to_string())], flag.clone());
                     let q = quota.map(|q| q.to_string()).unwrap_or_else(|| "-1".into());
                     push("cpu", Version::V1, &[("cpu.cfs_quota_us", q)], flag);
                 }
                 Version::V2 => {
                     let q = quota.map(|q| q.to_string()).unwrap_or_else(|| "max".into());
-                    push(
-                        "cpu",
-                        Version::V2,
-                        &[("cpu.max", format!("{q} {period}"))],
-                        flag,
-                    );
+                    push("cpu", Version::V2, &[("cpu.max", format!("{q} {period}"))], flag);
                 }
             }
         }
@@ -529,19 +465,13 @@ impl Limits {
         };
         if let Some((shares, w, flag)) = weight {
             match home("cpu", "cpu", &flag)? {
-                Version::V1 => push(
-                    "cpu",
-                    Version::V1,
-                    &[("cpu.shares", shares.to_string())],
-                    flag,
-                ),
+                Version::V1 => push("cpu", Version::V1, &[("cpu.shares", shares.to_string())], flag),
                 Version::V2 => push("cpu", Version::V2, &[("cpu.weight", w.to_string())], flag),
             }
         }
-        for (list, file, flag) in [
-            (&self.cpuset_cpus, "cpuset.cpus", "--cpuset-cpus"),
-            (&self.cpuset_mems, "cpuset.mems", "--cpuset-mems"),
-        ] {
+        for (list, file, flag) in
+            [(&self.cpuset_cpus, "cpuset.cpus", "--cpuset-cpus"), (&self.cpuset_mems, "cpuset.mems", "--cpuset-mems")]
+        {
             if let Some(l) = list {
                 let v = home("cpuset", "cpuset", flag)?;
                 push("cpuset", v, &[(file, l.to_string())], format!("{flag} {l}"));
@@ -561,10 +491,7 @@ impl Limits {
                 Version::V1 => push(
                     "blkio",
                     Version::V1,
-                    &[
-                        ("blkio.weight", w.to_string()),
-                        ("blkio.bfq.weight", w.to_string()),
-                    ],
+                    &[("blkio.weight", w.to_string()), ("blkio.bfq.weight", w.to_string())],
                     flag,
                 ),
                 // io.weight takes "default N" (1..10000); io.bfq.weight takes N (1..1000).
@@ -572,10 +499,7 @@ impl Limits {
                     "io",
                     Version::V2,
                     &[
-                        (
-                            "io.weight",
-                            format!("default {}", blkio_weight_to_io_weight(w)),
-                        ),
+                        ("io.weight", format!("default {}", blkio_weight_to_io_weight(w))),
                         ("io.bfq.weight", w.to_string()),
                     ],
                     flag,
@@ -583,62 +507,31 @@ impl Limits {
             }
         }
         let device_lists = [
-            (
-                &self.device_read_bps,
-                "--device-read-bps",
-                "blkio.throttle.read_bps_device",
-                "rbps",
-            ),
-            (
-                &self.device_write_bps,
-                "--device-write-bps",
-                "blkio.throttle.write_bps_device",
-                "wbps",
-            ),
-            (
-                &self.device_read_iops,
-                "--device-read-iops",
-                "blkio.throttle.read_iops_device",
-                "riops",
-            ),
-            (
-                &self.device_write_iops,
-                "--device-write-iops",
-                "blkio.throttle.write_iops_device",
-                "wiops",
-            ),
+            (&self.device_read_bps, "--device-read-bps", "blkio.throttle.read_bps_device", "rbps"),
+            (&self.device_write_bps, "--device-write-bps", "blkio.throttle.write_bps_device", "wbps"),
+            (&self.device_read_iops, "--device-read-iops", "blkio.throttle.read_iops_device", "riops"),
+            (&self.device_write_iops, "--device-write-iops", "blkio.throttle.write_iops_device", "wiops"),
         ];
         for (list, flag, v1file, v2key) in device_lists {
             for d in list {
                 let (maj, min) = device_number(d)?;
                 let flag = format!("{flag} {}", d.given);
                 match home("blkio", "io", &flag)? {
-                    Version::V1 => push(
-                        "blkio",
-                        Version::V1,
-                        &[(v1file, format!("{maj}:{min} {}", d.rate))],
-                        flag,
-                    ),
-                    Version::V2 => push(
-                        "io",
-                        Version::V2,
-                        &[("io.max", format!("{maj}:{min} {v2key}={}", d.rate))],
-                        flag,
-                    ),
+                    Version::V1 => push("blkio", Version::V1, &[(v1file, format!("{maj}:{min} {}", d.rate))], flag),
+                    Version::V2 => {
+                        push("io", Version::V2, &[("io.max", format!("{maj}:{min} {v2key}={}", d.rate))], flag)
+                    }
                 }
             }
         }
         for (file, value) in &self.set {
             let controller = file.split('.').next().unwrap_or("").to_string();
             let h: &Hierarchy = cg.home_of(&controller).ok_or_else(|| {
-                Error::Usage(format!("--set {file}: no hierarchy has the '{controller}' controller, so '{file}' cannot exist"))
+                Error::Usage(format!(
+                    "--set {file}: no hierarchy has the '{controller}' controller, so '{file}' cannot exist"
+                ))
             })?;
-            push(
-                &controller,
-                h.version,
-                &[(file.as_str(), value.clone())],
-                format!("--set {file}={value}"),
-            );
+            push(&controller, h.version, &[(file.as_str(), value.clone())], format!("--set {file}={value}"));
         }
         Ok(out)
     }
@@ -661,12 +554,8 @@ fn available_list(cg: &Cgroups, name: &GroupName, what: &str) -> CpuList {
         "cpus" => "/sys/devices/system/cpu/online",
         _ => "/sys/devices/system/node/online",
     };
-    let from_file = |p: PathBuf| {
-        std::fs::read_to_string(p)
-            .ok()
-            .and_then(|s| CpuList::parse(&s))
-            .filter(|l| !l.is_empty())
-    };
+    let from_file =
+        |p: PathBuf| std::fs::read_to_string(p).ok().and_then(|s| CpuList::parse(&s)).filter(|l| !l.is_empty());
     if let Some(h) = cg.home_of("cpuset") {
         let base = name.base_dir(h);
         let files: [&str; 2] = match (h.version, what) {
@@ -687,12 +576,7 @@ fn available_list(cg: &Cgroups, name: &GroupName, what: &str) -> CpuList {
 /// The major:minor of a block device named in a device limit.
 fn device_number(d: &DeviceRate) -> Result<(u64, u64), Error> {
     let meta = std::fs::metadata(&d.path).map_err(|e| {
-        Error::Usage(format!(
-            "invalid device limit '{}': '{}': {}",
-            d.given,
-            d.path.display(),
-            crate::io_reason(&e)
-        ))
+        Error::Usage(format!("invalid device limit '{}': '{}': {}", d.given, d.path.display(), crate::io_reason(&e)))
     })?;
     if !meta.file_type().is_block_device() {
         return Err(Error::Usage(format!(
@@ -702,10 +586,7 @@ fn device_number(d: &DeviceRate) -> Result<(u64, u64), Error> {
         )));
     }
     let rdev = std::os::unix::fs::MetadataExt::rdev(&meta);
-    Ok((
-        u64::from(nix::sys::stat::major(rdev) as u32),
-        u64::from(nix::sys::stat::minor(rdev) as u32),
-    ))
+    Ok((u64::from(nix::sys::stat::major(rdev) as u32), u64::from(nix::sys::stat::minor(rdev) as u32)))
 }
 
 /// Whether a path is a cgroup interface file that exists.
@@ -744,10 +625,7 @@ mod tests {
         assert_eq!(parse_pids("max"), Ok(PidsLimit::Unlimited));
         assert!(parse_pids("-7").is_err());
         assert!(parse_set("memory.max").is_err());
-        assert_eq!(
-            parse_set("memory.high=1G"),
-            Ok(("memory.high".into(), "1G".into()))
-        );
+        assert_eq!(parse_set("memory.high=1G"), Ok(("memory.high".into(), "1G".into())));
         assert!(parse_set("../x=1").is_err());
         assert_eq!(blkio_weight_to_io_weight(10), 1);
         assert_eq!(blkio_weight_to_io_weight(1000), 10_000);

@@ -22,8 +22,7 @@ fn main() {
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
-    let text =
-        serde_json::to_string(v).map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
+    let text = serde_json::to_string(v).map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
     println!("{text}");
     Ok(())
 }
@@ -36,12 +35,7 @@ fn dispatch(cg: &Cgroups, command: Command) -> Result<(), Error> {
             }
             println!("setup: {}", cg.setup);
             for h in &cg.hierarchies {
-                println!(
-                    "{:<14} {:<32} own cgroup {}",
-                    h.label(),
-                    h.mount_point.display(),
-                    h.own_cgroup.display()
-                );
+                println!("{:<14} {:<32} own cgroup {}", h.label(), h.mount_point.display(), h.own_cgroup.display());
                 if h.label() == "v2" {
                     println!("{:<14} controllers: {}", "", h.controllers.join(" "));
                 }
@@ -50,31 +44,15 @@ fn dispatch(cg: &Cgroups, command: Command) -> Result<(), Error> {
         }
         Command::Create { name, limits } => commands::create(cg, &name, &limits.into()),
         Command::Set { name, limits } => commands::set(cg, &name, &limits.into()),
-        Command::Exec {
-            create,
-            name,
-            limits,
-            command,
-        } => {
+        Command::Exec { create, name, limits, command } => {
             chainload::cli::check_program_is_not_an_option(TOOL, &command);
             Err(commands::exec(cg, &name, &limits.into(), create, &command))
         }
-        Command::Run {
-            name,
-            keep,
-            stats,
-            limits,
-            command,
-        } => {
-            let opts = RunOptions {
-                name,
-                keep,
-                stats,
-                limits: limits.into(),
-                command,
-            };
+        Command::Run { name, keep, stats, quiet, stats_json, kill_child, limits, command } => {
+            chainload::cli::check_program_is_not_an_option(TOOL, &command);
+            let opts = RunOptions { name, keep, stats, kill_child, stats_json, limits: limits.into(), command };
             let outcome = cgctl::run::run(cg, &opts)?;
-            finish_run(outcome)
+            finish_run(outcome, quiet)
         }
         Command::Add { name, pids } => commands::add(cg, &name, &pids),
         Command::Stats { name, json, format } => {
@@ -98,12 +76,7 @@ fn dispatch(cg: &Cgroups, command: Command) -> Result<(), Error> {
             }
             println!("{:<40} {:>9}  HIERARCHIES", "NAME", "PROCESSES");
             for r in rows {
-                println!(
-                    "{:<40} {:>9}  {}",
-                    r.name,
-                    r.processes,
-                    r.hierarchies.join(" ")
-                );
+                println!("{:<40} {:>9}  {}", r.name, r.processes, r.hierarchies.join(" "));
             }
             Ok(())
         }
@@ -115,37 +88,19 @@ fn dispatch(cg: &Cgroups, command: Command) -> Result<(), Error> {
 }
 
 /// Report what `run` saw and end like the command did.
-fn finish_run(o: RunOutcome) -> ! {
-    if let Some(s) = &o.stats {
-        let peak = s
-            .memory
-            .peak
-            .map(chainload::units::format_size)
-            .unwrap_or_else(|| "unknown".into());
-        let cpu = s
-            .cpu
-            .usage_usec
-            .map(|u| format!("{:.3} s", u as f64 / 1e6))
-            .unwrap_or_else(|| "unknown".into());
-        let ooms = s
-            .memory
-            .oom_kills
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| "unknown".into());
-        eprintln!(
-            "{TOOL}: {}: peak memory {peak}, CPU time {cpu}, OOM kills {ooms}",
-            o.name
-        );
+fn finish_run(o: RunOutcome, quiet: bool) -> ! {
+    if let Some(s) = o.stats.as_ref().filter(|_| !quiet) {
+        let peak = s.memory.peak.map(chainload::units::format_size).unwrap_or_else(|| "unknown".into());
+        let cpu = s.cpu.usage_usec.map(|u| format!("{:.3} s", u as f64 / 1e6)).unwrap_or_else(|| "unknown".into());
+        let ooms = s.memory.oom_kills.map(|n| n.to_string()).unwrap_or_else(|| "unknown".into());
+        eprintln!("{TOOL}: {}: peak memory {peak}, CPU time {cpu}, OOM kills {ooms}", o.name);
     }
     if o.oom_killed {
-        let limit = o
-            .memory_limit
-            .map(chainload::units::format_size)
-            .unwrap_or_else(|| "none".into());
-        eprintln!(
-            "{TOOL}: {}: killed by the OOM killer (memory limit {limit})",
-            o.name
-        );
+        if quiet {
+            std::process::exit(137);
+        }
+        let limit = o.memory_limit.map(chainload::units::format_size).unwrap_or_else(|| "none".into());
+        eprintln!("{TOOL}: {}: killed by the OOM killer (memory limit {limit})", o.name);
         std::process::exit(137);
     }
     chainload::status::exit_like(o.status)

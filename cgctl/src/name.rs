@@ -35,11 +35,7 @@ impl GroupName {
                 _ => parts.push(p.to_string()),
             }
         }
-        Ok(GroupName {
-            text: s.to_string(),
-            absolute,
-            parts,
-        })
+        Ok(GroupName { text: s.to_string(), absolute, parts })
     }
 
     /// The name as given.
@@ -54,11 +50,7 @@ impl GroupName {
 
     /// The cgroup path of this group in `h` (`/own/cgroup/web` or `/ctr/web`).
     pub fn cgroup_path(&self, h: &Hierarchy) -> PathBuf {
-        let mut p = if self.absolute {
-            PathBuf::from("/")
-        } else {
-            h.own_cgroup.clone()
-        };
+        let mut p = if self.absolute { PathBuf::from("/") } else { h.own_cgroup.clone() };
         for part in &self.parts {
             p.push(part);
         }

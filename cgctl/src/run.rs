@@ -15,6 +15,8 @@ use std::os::fd::AsFd;
 
 use nix::unistd::{fork, ForkResult, Pid};
 
+use chainload::signals::ParentWatch;
+
 use crate::group::Group;
 use crate::limits::Limits;
 use crate::name::GroupName;
@@ -31,6 +33,10 @@ pub struct RunOptions {
     pub keep: bool,
     /// Read the final stats.
     pub stats: bool,
+    /// `--kill-child`: the command gets this signal when cgctl dies.
+    pub kill_child: Option<Signal>,
+    /// `--stats-json FILE`: write the outcome and final stats there before removing the group.
+    pub stats_json: Option<std::path::PathBuf>,
     /// Limits.
     pub limits: Limits,
     /// The command.
@@ -99,29 +105,33 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
         Ok(s) => s,
         Err(errno) => {
             created.undo();
-            return Err(Error::Sys {
-                what: "cannot block signals".into(),
-                errno,
-            });
+            return Err(Error::Sys { what: "cannot block signals".into(), errno });
         }
+    };
+    let watch = match o.kill_child {
+        Some(_) => match ParentWatch::of_self() {
+            Ok(w) => Some(w),
+            Err(errno) => {
+                created.undo();
+                return Err(Error::Sys { what: "pidfd_open failed".into(), errno });
+            }
+        },
+        None => None,
     };
     let child = match spawn_in_group(&group) {
         Ok(Spawned::Child { born_in_v2 }) => {
             drop(created); // undoing is the parent's job
-            saved.restore().map_err(|errno| Error::Sys {
-                what: "cannot restore the signal mask".into(),
-                errno,
-            })?;
+            saved.restore().map_err(|errno| Error::Sys { what: "cannot restore the signal mask".into(), errno })?;
             crate::group::join_self_in(&dirs, born_in_v2)?;
+            if let (Some(sig), Some(w)) = (o.kill_child, watch) {
+                w.arm(sig).map_err(|errno| Error::Sys { what: "cannot set the parent-death signal".into(), errno })?;
+            }
             return Err(chainload::exec::execvp(&o.command).into());
         }
         Ok(Spawned::Parent(child)) => child,
         Err(errno) => {
             created.undo();
-            return Err(Error::Sys {
-                what: "fork failed".into(),
-                errno,
-            });
+            return Err(Error::Sys { what: "fork failed".into(), errno });
         }
     };
     let waited = chainload::signals::wait_forwarding(child, |_| {});
@@ -130,41 +140,38 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
         Ok(s) => s,
         Err(errno) => {
             let _ = group.kill_all(Duration::from_secs(5));
-            return Err(Error::Sys {
-                what: "waitpid failed".into(),
-                errno,
-            });
+            return Err(Error::Sys { what: "waitpid failed".into(), errno });
         }
     };
     // Stats only when asked, or to tell an OOM kill from another SIGKILL.
     let killed = status == ChildStatus::Signaled(Signal::SIGKILL);
-    let final_stats = (o.stats || killed).then(|| stats::read(&group));
-    let oom_killed = killed
-        && final_stats
-            .as_ref()
-            .and_then(|s| s.memory.oom_kills)
-            .unwrap_or(0)
-            > 0;
+    let final_stats = (o.stats || killed || o.stats_json.is_some()).then(|| stats::read(&group));
+    let oom_killed = killed && final_stats.as_ref().and_then(|s| s.memory.oom_kills).unwrap_or(0) > 0;
     let cleanup = if !o.keep && group.try_remove_empty(&dirs) {
         Ok(())
     } else {
-        group.kill_all(Duration::from_secs(10)).and_then(|()| {
-            if o.keep {
-                Ok(())
-            } else {
-                group.remove(false)
-            }
-        })
+        group.kill_all(Duration::from_secs(10)).and_then(|()| if o.keep { Ok(()) } else { group.remove(false) })
     };
     let outcome = RunOutcome {
         name: name.to_string(),
         status,
         oom_killed,
-        memory_limit: final_stats
-            .as_ref()
-            .and_then(|s| s.memory.limit)
-            .or(o.limits.memory),
-        stats: if o.stats { final_stats } else { None },
+        memory_limit: final_stats.as_ref().and_then(|s| s.memory.limit).or(o.limits.memory),
+        stats: if o.stats { final_stats.clone() } else { None },
     };
+    if let (Some(path), Some(st)) = (&o.stats_json, &final_stats) {
+        let report = serde_json::json!({
+            "name": outcome.name,
+            "exit_code": status.shell_code(),
+            "oom_killed": oom_killed,
+            "stats": st,
+        });
+        // The group is already cleaned up (or its cleanup error is reported below).
+        std::fs::write(path, format!("{report}\n")).map_err(|source| Error::Io {
+            what: "cannot write --stats-json".into(),
+            path: path.clone(),
+            source,
+        })?;
+    }
     cleanup.map(|()| outcome)
 }

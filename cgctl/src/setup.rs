@@ -68,10 +68,7 @@ impl Hierarchy {
 
     /// The directory of cgroup path `cgroup` (absolute, like `/a/b`) in this hierarchy.
     pub fn dir_of(&self, cgroup: &Path) -> PathBuf {
-        let rel = cgroup
-            .strip_prefix(&self.mount_root)
-            .or_else(|_| cgroup.strip_prefix("/"))
-            .unwrap_or(cgroup);
+        let rel = cgroup.strip_prefix(&self.mount_root).or_else(|_| cgroup.strip_prefix("/")).unwrap_or(cgroup);
         self.mount_point.join(rel)
     }
 
@@ -98,12 +95,8 @@ pub struct Cgroups {
 
 /// Whether the running kernel is at least `major.minor` (from uname).
 fn kernel_at_least(major: u32, minor: u32) -> bool {
-    let release = nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut it = release
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|x| x.parse::<u32>().ok());
+    let release = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    let mut it = release.split(|c: char| !c.is_ascii_digit()).filter_map(|x| x.parse::<u32>().ok());
     match (it.next(), it.next()) {
         (Some(a), Some(b)) => (a, b) >= (major, minor),
         _ => false,
@@ -144,8 +137,8 @@ fn known_v1_controllers() -> BTreeSet<String> {
 
 /// `/proc/self/cgroup` as (controllers, path) pairs; v2's line has no controllers.
 fn own_cgroups() -> Result<Vec<(Vec<String>, PathBuf)>, Error> {
-    let text = std::fs::read_to_string("/proc/self/cgroup")
-        .map_err(|e| Error::io("cannot read", "/proc/self/cgroup", e))?;
+    let text =
+        std::fs::read_to_string("/proc/self/cgroup").map_err(|e| Error::io("cannot read", "/proc/self/cgroup", e))?;
     Ok(text
         .lines()
         .filter_map(|l| {
@@ -153,11 +146,7 @@ fn own_cgroups() -> Result<Vec<(Vec<String>, PathBuf)>, Error> {
             let _id = f.next()?;
             let ctrls = f.next()?;
             let path = f.next()?;
-            let list = if ctrls.is_empty() {
-                Vec::new()
-            } else {
-                ctrls.split(',').map(String::from).collect()
-            };
+            let list = if ctrls.is_empty() { Vec::new() } else { ctrls.split(',').map(String::from).collect() };
             Some((list, PathBuf::from(path)))
         })
         .collect())
@@ -166,15 +155,11 @@ fn own_cgroups() -> Result<Vec<(Vec<String>, PathBuf)>, Error> {
 impl Cgroups {
     /// Detect the setup of this machine from this process's mount table.
     pub fn detect() -> Result<Cgroups, Error> {
-        let mounts = mountinfo::read_self()
-            .map_err(|e| Error::io("cannot read", "/proc/self/mountinfo", e))?;
+        let mounts = mountinfo::read_self().map_err(|e| Error::io("cannot read", "/proc/self/mountinfo", e))?;
         let own = own_cgroups()?;
         let known = known_v1_controllers();
         let mut hierarchies: Vec<Hierarchy> = Vec::new();
-        for m in mounts
-            .iter()
-            .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
-        {
+        for m in mounts.iter().filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2") {
             if m.fstype == "cgroup2" {
                 if hierarchies.iter().any(|h| h.version == Version::V2) {
                     continue;
@@ -184,11 +169,8 @@ impl Cgroups {
                     .split_whitespace()
                     .map(String::from)
                     .collect();
-                let own_cgroup = own
-                    .iter()
-                    .find(|(c, _)| c.is_empty())
-                    .map(|(_, p)| p.clone())
-                    .unwrap_or_else(|| "/".into());
+                let own_cgroup =
+                    own.iter().find(|(c, _)| c.is_empty()).map(|(_, p)| p.clone()).unwrap_or_else(|| "/".into());
                 hierarchies.push(Hierarchy {
                     version: Version::V2,
                     mount_point: m.mount_point.clone(),
@@ -200,22 +182,12 @@ impl Cgroups {
                 continue;
             }
             let opts: Vec<&str> = m.super_options.split(',').collect();
-            let controllers: Vec<String> = opts
-                .iter()
-                .filter(|o| known.contains(**o))
-                .map(|s| s.to_string())
-                .collect();
-            let name = opts
-                .iter()
-                .find_map(|o| o.strip_prefix("name="))
-                .map(String::from);
+            let controllers: Vec<String> = opts.iter().filter(|o| known.contains(**o)).map(|s| s.to_string()).collect();
+            let name = opts.iter().find_map(|o| o.strip_prefix("name=")).map(String::from);
             if controllers.is_empty() && name.is_none() {
                 continue;
             }
-            if hierarchies
-                .iter()
-                .any(|h| h.version == Version::V1 && h.controllers == controllers && h.name == name)
-            {
+            if hierarchies.iter().any(|h| h.version == Version::V1 && h.controllers == controllers && h.name == name) {
                 continue;
             }
             let mut key: Vec<String> = controllers.clone();
@@ -242,25 +214,17 @@ impl Cgroups {
                 own_cgroup,
             });
         }
-        let has_v1 = hierarchies
-            .iter()
-            .any(|h| h.version == Version::V1 && h.name.is_none());
+        let has_v1 = hierarchies.iter().any(|h| h.version == Version::V1 && h.name.is_none());
         let has_v2 = hierarchies.iter().any(|h| h.version == Version::V2);
         let setup = match (has_v1, has_v2) {
             (true, true) => Setup::Hybrid,
             (true, false) => Setup::V1,
             (false, true) => Setup::V2,
             (false, false) => {
-                return Err(Error::Usage(
-                    "no cgroup filesystem is mounted (see /proc/self/mountinfo)".into(),
-                ))
+                return Err(Error::Usage("no cgroup filesystem is mounted (see /proc/self/mountinfo)".into()))
             }
         };
-        Ok(Cgroups {
-            setup,
-            hierarchies,
-            v2_has_kill: has_v2 && kernel_at_least(5, 14),
-        })
+        Ok(Cgroups { setup, hierarchies, v2_has_kill: has_v2 && kernel_at_least(5, 14) })
     }
 
     /// The v2 tree, if mounted (v2 and hybrid).
@@ -270,24 +234,17 @@ impl Cgroups {
 
     /// The v1 hierarchy that has `controller`, if mounted.
     pub fn v1(&self, controller: &str) -> Option<&Hierarchy> {
-        self.hierarchies
-            .iter()
-            .find(|h| h.version == Version::V1 && h.has(controller))
+        self.hierarchies.iter().find(|h| h.version == Version::V1 && h.has(controller))
     }
 
     /// Where the files of `controller` live on this setup: its v1 hierarchy if mounted
     /// (v1, hybrid), else the v2 tree if the controller is available there.
     pub fn home_of(&self, controller: &str) -> Option<&Hierarchy> {
-        self.v1(controller).or_else(|| {
-            self.v2()
-                .filter(|h| controller == "cgroup" || h.has(controller))
-        })
+        self.v1(controller).or_else(|| self.v2().filter(|h| controller == "cgroup" || h.has(controller)))
     }
 
     /// The v1 controller hierarchies (not the named ones like `name=systemd`).
     pub fn v1_controller_hierarchies(&self) -> impl Iterator<Item = &Hierarchy> {
-        self.hierarchies
-            .iter()
-            .filter(|h| h.version == Version::V1 && h.name.is_none())
+        self.hierarchies.iter().filter(|h| h.version == Version::V1 && h.name.is_none())
     }
 }

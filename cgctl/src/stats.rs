@@ -163,89 +163,31 @@ pub fn read(g: &Group<'_>) -> Stats {
 pub fn prometheus(s: &Stats) -> String {
     let label = s.name.replace('\\', "\\\\").replace('"', "\\\"");
     let metrics: [(&str, &str, &str, Option<u64>); 13] = [
-        (
-            "cgctl_memory_current_bytes",
-            "gauge",
-            "Memory in use.",
-            s.memory.current,
-        ),
-        (
-            "cgctl_memory_peak_bytes",
-            "gauge",
-            "Highest memory use seen.",
-            s.memory.peak,
-        ),
-        (
-            "cgctl_memory_limit_bytes",
-            "gauge",
-            "Memory limit.",
-            s.memory.limit,
-        ),
-        (
-            "cgctl_memory_oom_kills_total",
-            "counter",
-            "Processes killed by the OOM killer.",
-            s.memory.oom_kills,
-        ),
-        (
-            "cgctl_cpu_usage_microseconds_total",
-            "counter",
-            "CPU time used.",
-            s.cpu.usage_usec,
-        ),
-        (
-            "cgctl_cpu_periods_total",
-            "counter",
-            "CPU bandwidth periods elapsed.",
-            s.cpu.nr_periods,
-        ),
+        ("cgctl_memory_current_bytes", "gauge", "Memory in use.", s.memory.current),
+        ("cgctl_memory_peak_bytes", "gauge", "Highest memory use seen.", s.memory.peak),
+        ("cgctl_memory_limit_bytes", "gauge", "Memory limit.", s.memory.limit),
+        ("cgctl_memory_oom_kills_total", "counter", "Processes killed by the OOM killer.", s.memory.oom_kills),
+        ("cgctl_cpu_usage_microseconds_total", "counter", "CPU time used.", s.cpu.usage_usec),
+        ("cgctl_cpu_periods_total", "counter", "CPU bandwidth periods elapsed.", s.cpu.nr_periods),
         (
             "cgctl_cpu_throttled_periods_total",
             "counter",
             "Periods in which the group was throttled.",
             s.cpu.nr_throttled,
         ),
-        (
-            "cgctl_cpu_throttled_microseconds_total",
-            "counter",
-            "Time spent throttled.",
-            s.cpu.throttled_usec,
-        ),
-        (
-            "cgctl_cpu_quota_microseconds",
-            "gauge",
-            "CPU quota per period.",
-            s.cpu.quota_usec,
-        ),
-        (
-            "cgctl_cpu_period_microseconds",
-            "gauge",
-            "CPU bandwidth period.",
-            s.cpu.period_usec,
-        ),
-        (
-            "cgctl_pids_current",
-            "gauge",
-            "Tasks in the group.",
-            s.pids.current,
-        ),
+        ("cgctl_cpu_throttled_microseconds_total", "counter", "Time spent throttled.", s.cpu.throttled_usec),
+        ("cgctl_cpu_quota_microseconds", "gauge", "CPU quota per period.", s.cpu.quota_usec),
+        ("cgctl_cpu_period_microseconds", "gauge", "CPU bandwidth period.", s.cpu.period_usec),
+        ("cgctl_pids_current", "gauge", "Tasks in the group.", s.pids.current),
         ("cgctl_pids_limit", "gauge", "Task limit.", s.pids.limit),
-        (
-            "cgctl_info",
-            "gauge",
-            "Always 1; the setup is a label.",
-            Some(1),
-        ),
+        ("cgctl_info", "gauge", "Always 1; the setup is a label.", Some(1)),
     ];
     let mut out = String::new();
     for (name, kind, help, value) in metrics {
         let Some(v) = value else { continue };
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
         if name == "cgctl_info" {
-            out.push_str(&format!(
-                "{name}{{cgroup=\"{label}\",setup=\"{}\"}} {v}\n",
-                s.setup
-            ));
+            out.push_str(&format!("{name}{{cgroup=\"{label}\",setup=\"{}\"}} {v}\n", s.setup));
         } else {
             out.push_str(&format!("{name}{{cgroup=\"{label}\"}} {v}\n"));
         }

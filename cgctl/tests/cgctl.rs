@@ -42,17 +42,11 @@ impl Setup {
         self.0["setup"].as_str().unwrap_or("")
     }
     fn hierarchies(&self) -> Vec<Value> {
-        self.0["hierarchies"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.0["hierarchies"].as_array().cloned().unwrap_or_default()
     }
     fn dir_in(h: &Value, name: &str) -> PathBuf {
         let mut p = PathBuf::from(h["mount_point"].as_str().unwrap_or(""));
-        let own = h["own_cgroup"]
-            .as_str()
-            .unwrap_or("/")
-            .trim_start_matches('/');
+        let own = h["own_cgroup"].as_str().unwrap_or("/").trim_start_matches('/');
         if !own.is_empty() {
             p.push(own);
         }
@@ -61,31 +55,19 @@ impl Setup {
     /// The group's directory in the hierarchy that holds `controller`'s files.
     fn dir(&self, controller: &str, name: &str) -> PathBuf {
         let hs = self.hierarchies();
-        let has = |h: &Value| {
-            h["controllers"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|x| x == controller))
-        };
+        let has = |h: &Value| h["controllers"].as_array().is_some_and(|c| c.iter().any(|x| x == controller));
         let v1 = hs.iter().find(|h| h["version"] == "v1" && has(h));
         let v2 = hs.iter().find(|h| h["version"] == "v2");
-        let h = v1
-            .or(v2.filter(|h| has(h)))
-            .unwrap_or_else(|| panic!("no hierarchy has {controller}"));
+        let h = v1.or(v2.filter(|h| has(h))).unwrap_or_else(|| panic!("no hierarchy has {controller}"));
         Setup::dir_in(h, name)
     }
     fn v2_dir(&self, name: &str) -> Option<PathBuf> {
-        self.hierarchies()
-            .iter()
-            .find(|h| h["version"] == "v2")
-            .map(|h| Setup::dir_in(h, name))
+        self.hierarchies().iter().find(|h| h["version"] == "v2").map(|h| Setup::dir_in(h, name))
     }
     fn version_of(&self, controller: &str) -> &'static str {
         let hs = self.hierarchies();
         let v1 = hs.iter().any(|h| {
-            h["version"] == "v1"
-                && h["controllers"]
-                    .as_array()
-                    .is_some_and(|c| c.iter().any(|x| x == controller))
+            h["version"] == "v1" && h["controllers"].as_array().is_some_and(|c| c.iter().any(|x| x == controller))
         });
         if v1 {
             "v1"
@@ -105,19 +87,14 @@ impl Setup {
 }
 
 fn read(p: &Path) -> String {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-        .trim()
-        .to_string()
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())).trim().to_string()
 }
 
 #[test]
 fn setup_is_detected_from_mountinfo() {
     require_root!();
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let v1 = mounts
-        .lines()
-        .any(|l| l.contains(" - cgroup ") && !l.contains("name="));
+    let v1 = mounts.lines().any(|l| l.contains(" - cgroup ") && !l.contains("name="));
     let v2 = mounts.lines().any(|l| l.contains(" - cgroup2 "));
     let expected = match (v1, v2) {
         (true, true) => "hybrid",
@@ -165,11 +142,7 @@ fn each_limit_lands_in_the_right_file() {
         }
         _ => {
             assert_eq!(read(&mem.join("memory.max")), "67108864");
-            assert_eq!(
-                read(&mem.join("memory.swap.max")),
-                "67108864",
-                "swap.max is memory-swap minus memory"
-            );
+            assert_eq!(read(&mem.join("memory.swap.max")), "67108864", "swap.max is memory-swap minus memory");
             assert_eq!(read(&mem.join("memory.low")), "33554432");
         }
     }
@@ -181,81 +154,39 @@ fn each_limit_lands_in_the_right_file() {
         }
         _ => {
             assert_eq!(read(&cpu.join("cpu.max")), "50000 100000");
-            assert_eq!(
-                read(&cpu.join("cpu.weight")),
-                cgctl::limits::shares_to_weight(512).to_string()
-            );
+            assert_eq!(read(&cpu.join("cpu.weight")), cgctl::limits::shares_to_weight(512).to_string());
         }
     }
     assert_eq!(read(&s.dir("pids", n).join("pids.max")), "10");
     assert_eq!(read(&s.dir("cpuset", n).join("cpuset.cpus")), "0");
     if s.kind() == "v2" {
         // Exactly the needed controllers were enabled in the parent.
-        let parent = s
-            .dir("memory", n)
-            .parent()
-            .unwrap()
-            .join("cgroup.subtree_control");
+        let parent = s.dir("memory", n).parent().unwrap().join("cgroup.subtree_control");
         let enabled = read(&parent);
         for c in ["memory", "cpu", "pids", "cpuset"] {
-            assert!(
-                enabled.split_whitespace().any(|e| e == c),
-                "{c} not enabled in {}: {enabled}",
-                parent.display()
-            );
+            assert!(enabled.split_whitespace().any(|e| e == c), "{c} not enabled in {}: {enabled}", parent.display());
         }
     }
     if s.kind() != "v1" {
-        assert!(
-            s.v2_dir(n).unwrap().is_dir(),
-            "the group is also made in the v2 tree"
-        );
+        assert!(s.v2_dir(n).unwrap().is_dir(), "the group is also made in the v2 tree");
     }
 
     // set changes them.
-    cg(&[
-        "set",
-        n,
-        "--memory",
-        "128M",
-        "--cpus",
-        "1",
-        "--pids-limit",
-        "max",
-        "--set",
-        "memory.swappiness=10",
-    ])
-    .expect_code(if s.version_of("memory") == "v1" {
-        0
-    } else {
-        125
-    });
+    cg(&["set", n, "--memory", "128M", "--cpus", "1", "--pids-limit", "max", "--set", "memory.swappiness=10"])
+        .expect_code(if s.version_of("memory") == "v1" { 0 } else { 125 });
     if s.version_of("memory") == "v1" {
         assert_eq!(read(&mem.join("memory.limit_in_bytes")), "134217728");
         assert_eq!(read(&mem.join("memory.swappiness")), "10");
     }
-    cg(&[
-        "set",
-        n,
-        "--memory",
-        "128M",
-        "--cpus",
-        "1",
-        "--pids-limit",
-        "max",
-    ])
-    .ok();
+    cg(&["set", n, "--memory", "128M", "--cpus", "1", "--pids-limit", "max"]).ok();
     assert_eq!(read(&s.dir("pids", n).join("pids.max")), "max");
     match s.version_of("cpu") {
         "v1" => assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "100000"),
         _ => assert_eq!(read(&cpu.join("cpu.max")), "100000 100000"),
     }
     // --set writes any other file, as given.
-    let high = if s.version_of("memory") == "v1" {
-        "memory.soft_limit_in_bytes=16777216"
-    } else {
-        "memory.high=100000000"
-    };
+    let high =
+        if s.version_of("memory") == "v1" { "memory.soft_limit_in_bytes=16777216" } else { "memory.high=100000000" };
     cg(&["set", n, "--set", high]).ok();
     let (file, value) = high.split_once('=').unwrap();
     let got = read(&mem.join(file));
@@ -270,40 +201,17 @@ fn memory_limit_oom_kill_is_reported() {
     require_root!();
     let g = TestGroup::new("oom");
     let out = Cmd::tool("cgctl")
-        .args([
-            "run",
-            "--keep",
-            "--name",
-            g.name(),
-            "--memory",
-            "32M",
-            "--memory-swap",
-            "32M",
-            "--",
-        ])
+        .args(["run", "--keep", "--name", g.name(), "--memory", "32M", "--memory-swap", "32M", "--"])
         .arg(probe())
         .args(["--alloc", "100"])
         .run();
     assert_eq!(out.code, 137, "{}", out.stderr);
-    assert_eq!(
-        out.one_line_error(),
-        format!(
-            "cgctl: {}: killed by the OOM killer (memory limit 32M)",
-            g.name()
-        )
-    );
+    assert_eq!(out.one_line_error(), format!("cgctl: {}: killed by the OOM killer (memory limit 32M)", g.name()));
     let stats = cg(&["stats", g.name(), "--json"]).ok().json();
-    assert!(
-        stats["memory"]["oom_kills"].as_u64().unwrap_or(0) >= 1,
-        "{stats}"
-    );
+    assert!(stats["memory"]["oom_kills"].as_u64().unwrap_or(0) >= 1, "{stats}");
     assert_eq!(stats["memory"]["limit"], 32 << 20);
     // Under the limit the same program runs fine.
-    let out = Cmd::tool("cgctl")
-        .args(["run", "--memory", "64M", "--"])
-        .arg(probe())
-        .args(["--alloc", "16"])
-        .run();
+    let out = Cmd::tool("cgctl").args(["run", "--memory", "64M", "--"]).arg(probe()).args(["--alloc", "16"]).run();
     assert_eq!(out.ok().json()["allocated_mib"], 16);
 }
 
@@ -314,34 +222,17 @@ fn pids_limit_stops_a_fork_loop() {
     let g = TestGroup::new("pids");
     // The probe tries to fork 40 children that stay alive; with itself that is 41 tasks.
     let out = Cmd::tool("cgctl")
-        .args([
-            "run",
-            "--keep",
-            "--name",
-            g.name(),
-            "--pids-limit",
-            "10",
-            "--",
-        ])
+        .args(["run", "--keep", "--name", g.name(), "--pids-limit", "10", "--"])
         .arg(probe())
         .args(["--fork", "40"])
         .run();
     let v = out.ok().json();
-    assert_eq!(
-        v["forked"], 9,
-        "the probe plus its children must stay at 10 tasks: {v}"
-    );
+    assert_eq!(v["forked"], 9, "the probe plus its children must stay at 10 tasks: {v}");
     assert_eq!(v["fork_failures"], 31);
     let events = read(&s.dir("pids", g.name()).join("pids.events"));
-    let refused: u64 = events
-        .lines()
-        .find_map(|l| l.strip_prefix("max "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0);
-    assert!(
-        refused >= 31,
-        "pids.events counted {refused} refused forks: {events}"
-    );
+    let refused: u64 =
+        events.lines().find_map(|l| l.strip_prefix("max ")).and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+    assert!(refused >= 31, "pids.events counted {refused} refused forks: {events}");
     // What the probe left behind was killed when it exited (killed children may linger
     // as zombies, still counted in pids.current until init reaps them; cgroup.procs
     // lists only the living).
@@ -372,23 +263,12 @@ fn cpu_quota_throttles_a_busy_loop() {
         .timeout(Duration::from_secs(30))
         .run();
     // GNU timeout exits 124; busybox's (in the VM) passes on the SIGTERM: 143.
-    assert!(
-        out.code == 124 || out.code == 143,
-        "timeout's status {}: {}",
-        out.code,
-        out.stderr
-    );
+    assert!(out.code == 124 || out.code == 143, "timeout's status {}: {}", out.code, out.stderr);
     let stats = cg(&["stats", g.name(), "--json"]).ok().json();
     let used = stats["cpu"]["usage_usec"].as_u64().expect("cpu usage") as f64 / 1e6;
-    assert!(
-        used < 1.0,
-        "a 2 s busy loop under --cpus 0.2 used {used:.2} s of CPU"
-    );
+    assert!(used < 1.0, "a 2 s busy loop under --cpus 0.2 used {used:.2} s of CPU");
     assert!(used > 0.05, "the loop did not run ({used:.3} s)");
-    assert!(
-        stats["cpu"]["nr_throttled"].as_u64().unwrap_or(0) > 0,
-        "{stats}"
-    );
+    assert!(stats["cpu"]["nr_throttled"].as_u64().unwrap_or(0) > 0, "{stats}");
     assert_eq!(stats["cpu"]["quota_usec"], 20000);
 }
 
@@ -400,46 +280,20 @@ fn run_kills_leftovers_removes_the_group_and_passes_the_status() {
     let dir = testkit::tempdir();
     let pidfile = dir.path().join("daemon.pid");
     let script = format!("sleep 60 & echo $! > {}; exit 3", pidfile.display());
-    let out = cg(&[
-        "run",
-        "--name",
-        g.name(),
-        "--pids-limit",
-        "50",
-        "--",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let out = cg(&["run", "--name", g.name(), "--pids-limit", "50", "--", "sh", "-c", &script]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     let daemon: i32 = read(&pidfile).parse().unwrap();
-    assert!(
-        wait_until(Duration::from_secs(5), || is_dead(daemon)),
-        "the daemon {daemon} survived"
-    );
-    assert!(
-        s.all_dirs(g.name()).is_empty(),
-        "group left behind: {:?}",
-        s.all_dirs(g.name())
-    );
+    assert!(wait_until(Duration::from_secs(5), || is_dead(daemon)), "the daemon {daemon} survived");
+    assert!(s.all_dirs(g.name()).is_empty(), "group left behind: {:?}", s.all_dirs(g.name()));
 }
 
 #[test]
 fn the_child_is_in_the_group_before_it_execs() {
     require_root!();
     let g = TestGroup::new("join");
-    let v = Cmd::tool("cgctl")
-        .args(["run", "--name", g.name(), "--memory", "100M", "--"])
-        .arg(probe())
-        .run()
-        .ok()
-        .json();
-    let lines: Vec<String> = v["cgroup"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_string())
-        .collect();
+    let v =
+        Cmd::tool("cgctl").args(["run", "--name", g.name(), "--memory", "100M", "--"]).arg(probe()).run().ok().json();
+    let lines: Vec<String> = v["cgroup"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect();
     let s = Setup::detect();
     for want in ["memory", "pids"] {
         let line = lines.iter().find(|l| {
@@ -458,64 +312,29 @@ fn exec_add_stats_ls_kill() {
     let n = g.name();
     cg(&["create", n, "--pids-limit", "20"]).ok();
     // exec joins and execs (chain loading: the probe *is* the process).
-    let v = Cmd::tool("cgctl")
-        .args(["exec", n, "--"])
-        .arg(probe())
-        .run()
-        .ok()
-        .json();
-    assert!(v["cgroup"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|l| l.as_str().unwrap().ends_with(&format!("/{n}"))));
+    let v = Cmd::tool("cgctl").args(["exec", n, "--"]).arg(probe()).run().ok().json();
+    assert!(v["cgroup"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().ends_with(&format!("/{n}"))));
     // add moves a running process.
     let mut sleeper = Cmd::new("sleep").arg("30").spawn();
     cg(&["add", n, &sleeper.id().to_string()]).ok();
     let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", sleeper.id())).unwrap();
-    assert!(
-        cgroup
-            .lines()
-            .filter(|l| l.ends_with(&format!("/{n}")))
-            .count()
-            >= 1,
-        "{cgroup}"
-    );
+    assert!(cgroup.lines().filter(|l| l.ends_with(&format!("/{n}"))).count() >= 1, "{cgroup}");
     // stats
     let st = cg(&["stats", n, "--json"]).ok().json();
     assert_eq!(st["name"], n);
     assert_eq!(st["pids"]["current"], 1);
     assert_eq!(st["pids"]["limit"], 20);
     assert!(st["memory"].get("current").is_some() && st["cpu"].get("usage_usec").is_some());
-    assert!(
-        st["memory"]["limit"].is_null(),
-        "no memory limit was set: {st}"
-    );
-    let prom = cg(&["stats", n, "--format", "prometheus"])
-        .ok()
-        .stdout
-        .clone();
-    assert!(
-        prom.contains(&format!("cgctl_pids_current{{cgroup=\"{n}\"}} 1")),
-        "{prom}"
-    );
+    assert!(st["memory"]["limit"].is_null(), "no memory limit was set: {st}");
+    let prom = cg(&["stats", n, "--format", "prometheus"]).ok().stdout.clone();
+    assert!(prom.contains(&format!("cgctl_pids_current{{cgroup=\"{n}\"}} 1")), "{prom}");
     assert!(prom.contains("# TYPE cgctl_pids_limit gauge"));
     // ls shows it with its process.
     cg(&["create", &format!("{n}/sub")]).ok();
     let rows = cg(&["ls", "--json"]).ok().json();
-    let row = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == n)
-        .cloned()
-        .expect("listed");
+    let row = rows.as_array().unwrap().iter().find(|r| r["name"] == n).cloned().expect("listed");
     assert_eq!(row["processes"], 1);
-    assert!(rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["name"] == format!("{n}/sub")));
+    assert!(rows.as_array().unwrap().iter().any(|r| r["name"] == format!("{n}/sub")));
     let rows = cg(&["ls", n, "--json"]).ok().json();
     assert_eq!(rows.as_array().unwrap().len(), 1);
     // kill -s TERM reaches it.
@@ -536,14 +355,10 @@ fn rm_force_removes_a_frozen_group_with_a_sub_group() {
     let sub = format!("{n}/inner");
     cg(&["create", n]).ok();
     cg(&["create", &sub]).ok();
-    let mut child = Cmd::tool("cgctl")
-        .args(["exec", &sub, "--", "sleep", "60"])
-        .spawn();
+    let mut child = Cmd::tool("cgctl").args(["exec", &sub, "--", "sleep", "60"]).spawn();
     let pid = child.id() as i32;
     assert!(wait_until(Duration::from_secs(5), || {
-        std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-            .unwrap_or_default()
-            .contains("inner")
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default().contains("inner")
     }));
     cg(&["freeze", n]).ok();
     let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -551,11 +366,7 @@ fn rm_force_removes_a_frozen_group_with_a_sub_group() {
     // Without --force it refuses (a process is inside).
     let out = cg(&["rm", n]);
     assert_eq!(out.code, 125);
-    assert!(
-        out.one_line_error().contains("is still in it"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.one_line_error().contains("is still in it"), "{}", out.stderr);
     cg(&["rm", "--force", n]).ok();
     let _ = child.wait();
     assert!(is_dead(pid));
@@ -567,19 +378,10 @@ fn signals_are_forwarded_and_statuses_passed_on() {
     require_root!();
     let dir = testkit::tempdir();
     let ready = dir.path().join("ready");
-    let script = format!(
-        "trap 'exit 9' TERM; touch {}; while :; do sleep 0.05; done",
-        ready.display()
-    );
-    let run = Cmd::tool("cgctl")
-        .args(["run", "--", "sh", "-c", &script])
-        .spawn();
+    let script = format!("trap 'exit 9' TERM; touch {}; while :; do sleep 0.05; done", ready.display());
+    let run = Cmd::tool("cgctl").args(["run", "--", "sh", "-c", &script]).spawn();
     assert!(wait_until(Duration::from_secs(10), || ready.exists()));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(run.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(run.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let out = run.wait_with_output().unwrap();
     assert_eq!(testkit::shell_code(out.status), 9);
 
@@ -595,17 +397,11 @@ fn signals_are_forwarded_and_statuses_passed_on() {
         (&[&ne], 126),
     ];
     for (cmd, code) in cases {
-        let out = Cmd::tool("cgctl")
-            .args(["run", "--pids-limit", "100", "--"])
-            .args(*cmd)
-            .run();
+        let out = Cmd::tool("cgctl").args(["run", "--pids-limit", "100", "--"]).args(*cmd).run();
         assert_eq!(out.code, *code, "{cmd:?}: {}", out.stderr);
     }
     let out = cg(&["run", "--", "no-such-program-xyz"]);
-    assert_eq!(
-        out.one_line_error(),
-        "cgctl: failed to execute 'no-such-program-xyz': No such file or directory"
-    );
+    assert_eq!(out.one_line_error(), "cgctl: failed to execute 'no-such-program-xyz': No such file or directory");
 }
 
 #[test]
@@ -616,68 +412,25 @@ fn bad_input_is_refused_and_creates_nothing() {
     let n = g.name();
     let cpus_over = format!("0-{}", 999);
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec!["create", n, "--memory", "10XB"],
-            "invalid value '10XB' for '--memory <SIZE>'",
-        ),
+        (vec!["create", n, "--memory", "10XB"], "invalid value '10XB' for '--memory <SIZE>'"),
         (vec!["create", n, "--memory", "-5M"], "must not be negative"),
-        (
-            vec!["create", n, "--memory", "99999999999999999999999"],
-            "too large",
-        ),
+        (vec!["create", n, "--memory", "99999999999999999999999"], "too large"),
         (vec!["create", n, "--cpus", "0"], "must be greater than 0"),
-        (
-            vec!["create", n, "--cpus", "abc"],
-            "invalid value 'abc' for '--cpus <N.N>'",
-        ),
-        (
-            vec!["create", n, "--cpu-period", "500"],
-            "the kernel's minimum",
-        ),
-        (
-            vec!["create", n, "--cpuset-cpus", &cpus_over],
-            "are not available here",
-        ),
-        (
-            vec!["create", n, "--pids-limit", "-7"],
-            "invalid value '-7' for '--pids-limit <N>'",
-        ),
+        (vec!["create", n, "--cpus", "abc"], "invalid value 'abc' for '--cpus <N.N>'"),
+        (vec!["create", n, "--cpu-period", "500"], "the kernel's minimum"),
+        (vec!["create", n, "--cpuset-cpus", &cpus_over], "are not available here"),
+        (vec!["create", n, "--pids-limit", "-7"], "invalid value '-7' for '--pids-limit <N>'"),
         (vec!["create", n, "--set", "not.a.file=1"], "not.a.file"),
-        (
-            vec!["create", n, "--set", "memory.max"],
-            "expected FILE=VALUE",
-        ),
-        (
-            vec!["create", n, "--set", "memory.no_such_file=1"],
-            "no interface file 'memory.no_such_file'",
-        ),
-        (
-            vec!["create", n, "--set", "pids.max=abc"],
-            "cannot write 'abc' (--set pids.max=abc) to",
-        ),
-        (
-            vec!["create", "../escape"],
-            "'.' and '..' would leave the hierarchy",
-        ),
-        (
-            vec!["create", "a/../../b"],
-            "'.' and '..' would leave the hierarchy",
-        ),
+        (vec!["create", n, "--set", "memory.max"], "expected FILE=VALUE"),
+        (vec!["create", n, "--set", "memory.no_such_file=1"], "no interface file 'memory.no_such_file'"),
+        (vec!["create", n, "--set", "pids.max=abc"], "cannot write 'abc' (--set pids.max=abc) to"),
+        (vec!["create", "../escape"], "'.' and '..' would leave the hierarchy"),
+        (vec!["create", "a/../../b"], "'.' and '..' would leave the hierarchy"),
         (vec!["exec", n, "--", "true"], "no such group"),
         (vec!["rm", n], "no such group"),
         (vec!["stats", n], "no such group"),
         (
-            vec![
-                "run",
-                "--name",
-                n,
-                "--memory-swap",
-                "10M",
-                "--memory",
-                "20M",
-                "--",
-                "true",
-            ],
+            vec!["run", "--name", n, "--memory-swap", "10M", "--memory", "20M", "--", "true"],
             "must be at least the memory limit",
         ),
     ];
@@ -685,15 +438,8 @@ fn bad_input_is_refused_and_creates_nothing() {
         let out = cg(args);
         assert_eq!(out.code, 125, "{args:?}: {}", out.stderr);
         let line = out.one_line_error();
-        assert!(
-            line.starts_with("cgctl: ") && line.contains(msg),
-            "{args:?}: expected '{msg}' in '{line}'"
-        );
-        assert!(
-            s.all_dirs(n).is_empty(),
-            "{args:?} left {:?}",
-            s.all_dirs(n)
-        );
+        assert!(line.starts_with("cgctl: ") && line.contains(msg), "{args:?}: expected '{msg}' in '{line}'");
+        assert!(s.all_dirs(n).is_empty(), "{args:?} left {:?}", s.all_dirs(n));
     }
     // add of a pid that does not exist: the group exists, nothing moves.
     cg(&["create", n]).ok();
@@ -711,10 +457,7 @@ fn no_internal_processes_rule_is_explained_on_v2() {
     if s.kind() != "v2" {
         skip(
             "no_internal_processes_rule_is_explained_on_v2",
-            &format!(
-                "only pure cgroup v2 enforces it with controllers (this machine: {})",
-                s.kind()
-            ),
+            &format!("only pure cgroup v2 enforces it with controllers (this machine: {})", s.kind()),
         );
         return;
     }
@@ -727,12 +470,34 @@ fn no_internal_processes_rule_is_explained_on_v2() {
     testkit::kill_and_reap(&mut sleeper);
     assert_eq!(out.code, 125);
     let line = out.one_line_error();
-    assert!(
-        line.contains("has processes of its own") && line.contains("absolute NAME"),
-        "{line}"
-    );
-    assert!(
-        !s.v2_dir(&format!("{}/child", g.name())).unwrap().exists(),
-        "the child group was left behind"
-    );
+    assert!(line.contains("has processes of its own") && line.contains("absolute NAME"), "{line}");
+    assert!(!s.v2_dir(&format!("{}/child", g.name())).unwrap().exists(), "the child group was left behind");
+}
+
+#[test]
+fn quiet_stats_json_and_kill_child() {
+    require_root!();
+    let dir = testkit::tempdir();
+    let report = dir.path().join("report.json");
+    // --quiet: the OOM kill shows only in the status; --stats-json tells the rest.
+    let out = Cmd::tool("cgctl")
+        .args(["run", "--quiet", "--stats-json", report.to_str().unwrap(), "--memory", "32M", "--memory-swap", "32M", "--"])
+        .arg(probe())
+        .args(["--alloc", "100"])
+        .run();
+    assert_eq!(out.code, 137);
+    assert_eq!(out.stderr, "", "--quiet printed something");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(v["oom_killed"], true);
+    assert_eq!(v["exit_code"], 137);
+    assert_eq!(v["stats"]["memory"]["limit"], 32 << 20);
+    // --kill-child: the command dies with cgctl.
+    let pidfile = dir.path().join("pid");
+    let script = format!("echo $$ > {}; exec sleep 60", pidfile.display());
+    let mut run = Cmd::tool("cgctl").args(["run", "--kill-child", "--", "sh", "-c", &script]).spawn();
+    assert!(wait_until(Duration::from_secs(10), || std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n'))));
+    let pid: i32 = read(&pidfile).parse().unwrap();
+    let _left = TestGroup(format!("cgctl-run-{}", run.id())); // a killed cgctl cannot clean up
+    testkit::kill_and_reap(&mut run);
+    assert!(wait_until(Duration::from_secs(5), || is_dead(pid)), "the command outlived cgctl --kill-child");
 }

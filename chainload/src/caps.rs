@@ -83,11 +83,7 @@ impl CapSet {
     /// Every capability this kernel knows (0..=cap_last_cap).
     pub fn all() -> CapSet {
         let last = last_cap();
-        CapSet(if last >= 63 {
-            u64::MAX
-        } else {
-            (1u64 << (last + 1)) - 1
-        })
+        CapSet(if last >= 63 { u64::MAX } else { (1u64 << (last + 1)) - 1 })
     }
 
     /// Docker's default set.
@@ -146,11 +142,7 @@ pub fn cap_name(n: u32) -> String {
 pub fn parse_cap(s: &str) -> Result<u32, UnknownCapability> {
     let upper = s.to_ascii_uppercase();
     let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
-    NAMES
-        .iter()
-        .position(|c| *c == bare)
-        .map(|n| n as u32)
-        .ok_or_else(|| UnknownCapability(s.to_string()))
+    NAMES.iter().position(|c| *c == bare).map(|n| n as u32).ok_or_else(|| UnknownCapability(s.to_string()))
 }
 
 /// The highest capability number this kernel knows (`/proc/sys/kernel/cap_last_cap`).
@@ -194,19 +186,10 @@ fn join(lo: u32, hi: u32) -> CapSet {
 
 /// capget(2): this thread's capability sets.
 pub fn capget() -> Result<ThreadCaps, Errno> {
-    let mut hdr = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
+    let mut hdr = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     let mut data = [CapData::default(); 2];
     // SAFETY: hdr and data are valid for the kernel's version-3 layout (two CapData).
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_capget,
-            &mut hdr as *mut CapHeader,
-            data.as_mut_ptr(),
-        )
-    };
+    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut hdr as *mut CapHeader, data.as_mut_ptr()) };
     Errno::result(rc)?;
     Ok(ThreadCaps {
         effective: join(data[0].effective, data[1].effective),
@@ -217,25 +200,14 @@ pub fn capget() -> Result<ThreadCaps, Errno> {
 
 /// capset(2): set this thread's capability sets.
 pub fn capset(caps: ThreadCaps) -> Result<(), Errno> {
-    let mut hdr = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
+    let mut hdr = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     let split = |s: CapSet| (s.0 as u32, (s.0 >> 32) as u32);
     let (el, eh) = split(caps.effective);
     let (pl, ph) = split(caps.permitted);
     let (il, ih) = split(caps.inheritable);
     let data = [
-        CapData {
-            effective: el,
-            permitted: pl,
-            inheritable: il,
-        },
-        CapData {
-            effective: eh,
-            permitted: ph,
-            inheritable: ih,
-        },
+        CapData { effective: el, permitted: pl, inheritable: il },
+        CapData { effective: eh, permitted: ph, inheritable: ih },
     ];
     // SAFETY: hdr and data are valid for the kernel's version-3 layout (two CapData).
     let rc = unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) };
@@ -260,13 +232,7 @@ pub fn bounding_has(n: u32) -> Result<bool, Errno> {
 pub fn ambient_raise(n: u32) -> Result<(), Errno> {
     // SAFETY: prctl with integer arguments only.
     let rc = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
-            libc::c_ulong::from(n),
-            0,
-            0,
-        )
+        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, libc::c_ulong::from(n), 0, 0)
     };
     Errno::result(rc).map(drop)
 }
@@ -274,15 +240,7 @@ pub fn ambient_raise(n: u32) -> Result<(), Errno> {
 /// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL): empty the ambient set.
 pub fn ambient_clear() -> Result<(), Errno> {
     // SAFETY: prctl with integer arguments only.
-    let rc = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
+    let rc = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0) };
     Errno::result(rc).map(drop)
 }
 

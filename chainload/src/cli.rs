@@ -36,11 +36,7 @@ pub fn first_line(rendered: &str) -> String {
         .take_while(|l| !l.trim().is_empty())
         .map(str::trim)
         .collect();
-    let text = if para.is_empty() {
-        "invalid usage".to_string()
-    } else {
-        para.join(" ")
-    };
+    let text = if para.is_empty() { "invalid usage".to_string() } else { para.join(" ") };
     text.trim_start_matches("error: ").to_string()
 }
 
@@ -67,11 +63,5 @@ pub fn check_program_is_not_an_option(tool: &str, command: &[std::ffi::OsString]
     if start > 0 && argv[start - 1] == "--" {
         return;
     }
-    usage_error(
-        tool,
-        &format!(
-            "unexpected argument '{}' found; try '{tool} --help'",
-            first.to_string_lossy()
-        ),
-    )
+    usage_error(tool, &format!("unexpected argument '{}' found; try '{tool} --help'", first.to_string_lossy()))
 }

@@ -56,23 +56,14 @@ pub struct Confinement {
 
 impl Default for Confinement {
     fn default() -> Self {
-        Confinement {
-            caps: None,
-            no_new_privs: false,
-            close_fds: true,
-            user: None,
-        }
+        Confinement { caps: None, no_new_privs: false, close_fds: true, user: None }
     }
 }
 
 /// Build the kept set from docker-style `--cap-add`/`--cap-drop` lists over `base`, with
 /// docker's rules: `ALL` in `--cap-add` keeps every capability but the dropped ones;
 /// else `ALL` in `--cap-drop` keeps only the added ones; else `base` minus drops plus adds.
-pub fn caps_from_flags(
-    base: CapSet,
-    add: &[String],
-    drop: &[String],
-) -> Result<CapSet, ConfineError> {
+pub fn caps_from_flags(base: CapSet, add: &[String], drop: &[String]) -> Result<CapSet, ConfineError> {
     let is_all = |s: &String| s.eq_ignore_ascii_case("ALL");
     let parse = |list: &[String]| -> Result<CapSet, ConfineError> {
         let mut set = CapSet::EMPTY;
@@ -97,14 +88,7 @@ pub fn caps_from_flags(
 pub fn close_range_cloexec_from_3() -> Result<(), Errno> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range with integer arguments; no memory is passed.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3 as libc::c_uint,
-            libc::c_uint::MAX,
-            CLOSE_RANGE_CLOEXEC,
-        )
-    };
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
     if rc == 0 {
         return Ok(());
     }
@@ -136,25 +120,15 @@ fn switch_user(c: &Credentials) -> Result<(), ConfineError> {
         Err(Errno::EPERM) if groups.is_empty() && setgroups_denied() => {}
         Err(e) => return Err(sys("cannot set supplementary groups")(e)),
     }
-    nix::unistd::setresgid(
-        Gid::from_raw(c.gid),
-        Gid::from_raw(c.gid),
-        Gid::from_raw(c.gid),
-    )
-    .map_err(sys(format!("cannot set group id {}", c.gid)))?;
-    nix::unistd::setresuid(
-        Uid::from_raw(c.uid),
-        Uid::from_raw(c.uid),
-        Uid::from_raw(c.uid),
-    )
-    .map_err(sys(format!("cannot set user id {}", c.uid)))?;
+    nix::unistd::setresgid(Gid::from_raw(c.gid), Gid::from_raw(c.gid), Gid::from_raw(c.gid))
+        .map_err(sys(format!("cannot set group id {}", c.gid)))?;
+    nix::unistd::setresuid(Uid::from_raw(c.uid), Uid::from_raw(c.uid), Uid::from_raw(c.uid))
+        .map_err(sys(format!("cannot set user id {}", c.uid)))?;
     Ok(())
 }
 
 fn setgroups_denied() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups")
-        .map(|s| s.trim() == "deny")
-        .unwrap_or(false)
+    std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() == "deny").unwrap_or(false)
 }
 
 /// Apply the confinement to this process, in this order: mark inherited fds above 2
@@ -168,10 +142,8 @@ pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
     if let Some(keep) = c.caps {
         for n in 0..=caps::last_cap() {
             if !keep.contains(n) && caps::bounding_has(n).unwrap_or(false) {
-                caps::bounding_drop(n).map_err(sys(format!(
-                    "cannot drop {} from the bounding set",
-                    caps::cap_name(n)
-                )))?;
+                caps::bounding_drop(n)
+                    .map_err(sys(format!("cannot drop {} from the bounding set", caps::cap_name(n))))?;
             }
         }
     }
@@ -181,12 +153,8 @@ pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
     if let Some(keep) = c.caps {
         let now = caps::capget().map_err(sys("cannot read capabilities"))?;
         let limited = CapSet(now.permitted.0 & keep.0);
-        caps::capset(ThreadCaps {
-            effective: limited,
-            permitted: limited,
-            inheritable: CapSet::EMPTY,
-        })
-        .map_err(sys("cannot set capabilities"))?;
+        caps::capset(ThreadCaps { effective: limited, permitted: limited, inheritable: CapSet::EMPTY })
+            .map_err(sys("cannot set capabilities"))?;
         caps::ambient_clear().map_err(sys("cannot clear the ambient capabilities"))?;
     }
     if c.no_new_privs {
@@ -201,12 +169,7 @@ mod tests {
 
     #[test]
     fn drop_all_then_add() {
-        let s = caps_from_flags(
-            CapSet::docker_default(),
-            &["NET_ADMIN".into()],
-            &["ALL".into()],
-        )
-        .unwrap();
+        let s = caps_from_flags(CapSet::docker_default(), &["NET_ADMIN".into()], &["ALL".into()]).unwrap();
         assert_eq!(s.iter().collect::<Vec<_>>(), vec![12]);
         let s = caps_from_flags(CapSet::docker_default(), &[], &["CHOWN".into()]).unwrap();
         assert_eq!(s.iter().count(), 13);

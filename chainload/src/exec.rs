@@ -47,10 +47,7 @@ pub fn execvp(argv: &[OsString]) -> ExecError {
         return exec_shell();
     };
     let name = program.to_string_lossy().into_owned();
-    let fail = |errno| ExecError {
-        program: name.clone(),
-        errno,
-    };
+    let fail = |errno| ExecError { program: name.clone(), errno };
     let args: Vec<CString> = match argv.iter().map(|a| cstring(a)).collect() {
         Ok(a) => a,
         Err(e) => return fail(e),
@@ -64,11 +61,7 @@ pub fn execvp(argv: &[OsString]) -> ExecError {
     let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
     let mut seen_eacces = false;
     for dir in std::env::split_paths(&path) {
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         let candidate = dir.join(program);
         match std::fs::metadata(&candidate) {
             Ok(m) if m.is_file() => {}
@@ -84,11 +77,7 @@ pub fn execvp(argv: &[OsString]) -> ExecError {
             other => return fail(other),
         }
     }
-    fail(if seen_eacces {
-        Errno::EACCES
-    } else {
-        Errno::ENOENT
-    })
+    fail(if seen_eacces { Errno::EACCES } else { Errno::ENOENT })
 }
 
 /// execv(2) `file`; if the kernel does not know its format (ENOEXEC), run it as a shell
@@ -115,13 +104,9 @@ fn execv_or_sh(file: &Path, args: &[CString]) -> Errno {
 /// Run `$SHELL` (else `/bin/sh`) as a login shell (`argv[0]` is `-sh`), as util-linux does
 /// when no program is given.
 pub fn exec_shell() -> ExecError {
-    let shell: OsString = std::env::var_os("SHELL")
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| OsString::from("/bin/sh"));
-    let base = std::path::Path::new(&shell)
-        .file_name()
-        .map(|b| b.as_bytes().to_vec())
-        .unwrap_or_default();
+    let shell: OsString =
+        std::env::var_os("SHELL").filter(|s| !s.is_empty()).unwrap_or_else(|| OsString::from("/bin/sh"));
+    let base = std::path::Path::new(&shell).file_name().map(|b| b.as_bytes().to_vec()).unwrap_or_default();
     let mut arg0 = b"-".to_vec();
     arg0.extend_from_slice(&base);
     let name = shell.to_string_lossy().into_owned();
@@ -132,8 +117,5 @@ pub fn exec_shell() -> ExecError {
         },
         _ => Errno::EINVAL,
     };
-    ExecError {
-        program: name,
-        errno,
-    }
+    ExecError { program: name, errno }
 }

@@ -48,12 +48,7 @@ pub fn read_entries(file: &Path, passwd: bool) -> Result<Vec<Entry>, IdError> {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(IdError::Read {
-                file: file.display().to_string(),
-                source,
-            })
-        }
+        Err(source) => return Err(IdError::Read { file: file.display().to_string(), source }),
     };
     Ok(text
         .lines()
@@ -62,19 +57,11 @@ pub fn read_entries(file: &Path, passwd: bool) -> Result<Vec<Entry>, IdError> {
             let f: Vec<&str> = line.split(':').collect();
             let id = f.get(2)?.parse().ok()?;
             let (gid, extra) = if passwd {
-                (
-                    f.get(3)?.parse().ok()?,
-                    f.get(5).copied().unwrap_or("").to_string(),
-                )
+                (f.get(3)?.parse().ok()?, f.get(5).copied().unwrap_or("").to_string())
             } else {
                 (0, f.get(3).copied().unwrap_or("").to_string())
             };
-            Some(Entry {
-                name: f[0].to_string(),
-                id,
-                gid,
-                extra,
-            })
+            Some(Entry { name: f[0].to_string(), id, gid, extra })
         })
         .collect())
 }
@@ -83,15 +70,11 @@ fn resolve(spec: &str, file: &Path, passwd: bool) -> Result<u32, IdError> {
     if let Ok(id) = spec.parse::<u32>() {
         return Ok(id);
     }
-    read_entries(file, passwd)?
-        .into_iter()
-        .find(|e| e.name == spec)
-        .map(|e| e.id)
-        .ok_or_else(|| IdError::NoSuchName {
-            kind: if passwd { "user" } else { "group" },
-            name: spec.to_string(),
-            file: file.display().to_string(),
-        })
+    read_entries(file, passwd)?.into_iter().find(|e| e.name == spec).map(|e| e.id).ok_or_else(|| IdError::NoSuchName {
+        kind: if passwd { "user" } else { "group" },
+        name: spec.to_string(),
+        file: file.display().to_string(),
+    })
 }
 
 /// A uid from a number or a name in `passwd` (e.g. `/etc/passwd`).
@@ -106,9 +89,7 @@ pub fn group_id(spec: &str, group: &Path) -> Result<u32, IdError> {
 
 /// The passwd entry of `uid`, if any.
 pub fn user_by_id(uid: u32, passwd: &Path) -> Result<Option<Entry>, IdError> {
-    Ok(read_entries(passwd, true)?
-        .into_iter()
-        .find(|e| e.id == uid))
+    Ok(read_entries(passwd, true)?.into_iter().find(|e| e.id == uid))
 }
 
 /// The supplementary groups `user` is a member of in `group` (by name in the member list).
@@ -129,11 +110,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ids-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("passwd");
-        std::fs::write(
-            &p,
-            "root:x:0:0:root:/root:/bin/sh\nwww:x:33:34:www:/var/www:/bin/false\n",
-        )
-        .unwrap();
+        std::fs::write(&p, "root:x:0:0:root:/root:/bin/sh\nwww:x:33:34:www:/var/www:/bin/false\n").unwrap();
         let g = dir.join("group");
         std::fs::write(&g, "root:x:0:\nweb:x:34:www,bob\n").unwrap();
         assert_eq!(user_id("www", &p).unwrap(), 33);

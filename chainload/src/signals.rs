@@ -10,14 +10,8 @@ use crate::status::{try_wait_child, ChildStatus};
 
 /// The signals a supervising parent passes on to its child: SIGINT, SIGTERM, SIGHUP,
 /// SIGQUIT, SIGUSR1, SIGUSR2.
-pub const FORWARDED: [Signal; 6] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-];
+pub const FORWARDED: [Signal; 6] =
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
 
 /// A signal name or number that is not a signal.
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +25,7 @@ pub fn parse_signal(s: &str) -> Result<Signal, UnknownSignal> {
         return Signal::try_from(n).map_err(|_| unknown());
     }
     let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
     Signal::from_str(&name).map_err(|_| unknown())
 }
 
@@ -82,10 +72,7 @@ pub fn supervisor_set() -> Vec<Signal> {
 /// arrives between fork and this call unseen); this waits for them with sigwait(2),
 /// so no asynchronous handler runs. `on_signal` is called for each forwarded signal
 /// (after it was sent), for callers that must react too.
-pub fn wait_forwarding(
-    child: Pid,
-    mut on_signal: impl FnMut(Signal),
-) -> Result<ChildStatus, Errno> {
+pub fn wait_forwarding(child: Pid, mut on_signal: impl FnMut(Signal)) -> Result<ChildStatus, Errno> {
     let mut set = SigSet::empty();
     for s in supervisor_set() {
         set.add(s);
@@ -118,5 +105,46 @@ mod tests {
         assert!(parse_signal("NOPE").is_err());
         assert!(parse_signal("0").is_err());
         assert!(parse_signal("99").is_err());
+    }
+}
+
+/// pidfd_open(2): a file descriptor that refers to process `pid` (it cannot be confused
+/// with a later process that reuses the pid).
+pub fn pidfd_open(pid: Pid) -> Result<std::os::fd::OwnedFd, Errno> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes integers only and returns a new descriptor we own.
+    let fd = Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) })?;
+    // SAFETY: the kernel just returned this descriptor to us.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// `--kill-child`: the forked child must die when its parent dies, also when the parent
+/// dies before the child could ask for it. Take a [`ParentWatch`] in the parent before
+/// forking; the child [arms](ParentWatch::arm) it as the last step before exec.
+#[derive(Debug)]
+pub struct ParentWatch(std::os::fd::OwnedFd);
+
+impl ParentWatch {
+    /// A watch on this process, to hand to a child about to be forked.
+    pub fn of_self() -> Result<ParentWatch, Errno> {
+        pidfd_open(Pid::this()).map(ParentWatch)
+    }
+
+    /// In the child: set the parent-death signal (prctl PR_SET_PDEATHSIG; a change of
+    /// credentials clears it, so call this after any setuid), then check the parent is
+    /// still there; if it already died, die now by `sig`.
+    pub fn arm(self, sig: Signal) -> Result<(), Errno> {
+        use std::os::fd::AsRawFd;
+        nix::sys::prctl::set_pdeathsig(Some(sig))?;
+        let mut fds = [libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        // SAFETY: fds is a valid array of one pollfd for the duration of the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
+        if n > 0 {
+            // kill(getpid()), not raise(): after a raw clone3 glibc's cached thread id is
+            // the parent's.
+            let _ = signal::kill(Pid::this(), sig);
+            std::process::exit(crate::EXIT_TOOL_FAILED);
+        }
+        Ok(())
     }
 }

@@ -27,9 +27,7 @@ impl UnitError {
     /// name the value, like clap's).
     pub fn reason(&self) -> &'static str {
         match self {
-            UnitError::BadSize(_) => {
-                "expected a number with an optional unit (b, k, m, g, t, p), e.g. 64M or 1.5G"
-            }
+            UnitError::BadSize(_) => "expected a number with an optional unit (b, k, m, g, t, p), e.g. 64M or 1.5G",
             UnitError::NegativeSize(_) => "must not be negative",
             UnitError::SizeOverflow(_) => "too large (more than 64 bits)",
             UnitError::BadDuration(_) => "expected a number with a unit (ms, s, m, h), e.g. 10s",
@@ -38,9 +36,7 @@ impl UnitError {
 }
 
 fn split_number(s: &str) -> (&str, &str) {
-    let end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     (&s[..end], &s[end..])
 }
 
@@ -89,13 +85,7 @@ pub fn parse_size(input: &str) -> Result<u64, UnitError> {
 /// Format bytes the short way docker prints them: `64M`, `1.5G`, `512k`, `100` (exact
 /// where the value is a whole multiple, else with one decimal).
 pub fn format_size(bytes: u64) -> String {
-    const UNITS: [(u64, &str); 5] = [
-        (1 << 50, "P"),
-        (1 << 40, "T"),
-        (1 << 30, "G"),
-        (1 << 20, "M"),
-        (1 << 10, "k"),
-    ];
+    const UNITS: [(u64, &str); 5] = [(1 << 50, "P"), (1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "k")];
     for (mult, name) in UNITS {
         if bytes >= mult {
             if bytes.is_multiple_of(mult) {
@@ -140,14 +130,8 @@ mod tests {
         assert_eq!(parse_size("0"), Ok(0));
         assert!(matches!(parse_size("10XB"), Err(UnitError::BadSize(_))));
         assert!(matches!(parse_size("-5M"), Err(UnitError::NegativeSize(_))));
-        assert!(matches!(
-            parse_size("99999999999999999999999"),
-            Err(UnitError::SizeOverflow(_))
-        ));
-        assert!(matches!(
-            parse_size("20000000P"),
-            Err(UnitError::SizeOverflow(_))
-        ));
+        assert!(matches!(parse_size("99999999999999999999999"), Err(UnitError::SizeOverflow(_))));
+        assert!(matches!(parse_size("20000000P"), Err(UnitError::SizeOverflow(_))));
         assert!(matches!(parse_size("M"), Err(UnitError::BadSize(_))));
         assert!(matches!(parse_size("1.2.3M"), Err(UnitError::BadSize(_))));
         assert!(matches!(parse_size(""), Err(UnitError::BadSize(_))));

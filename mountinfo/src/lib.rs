@@ -75,10 +75,7 @@ pub fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -110,18 +107,7 @@ pub fn parse_line(line: &str) -> Option<Mount> {
     let fstype = f.next()?.to_string();
     let source = unescape(f.next()?);
     let super_options = f.next().unwrap_or("").to_string();
-    Some(Mount {
-        id,
-        parent,
-        dev,
-        root,
-        mount_point,
-        options,
-        optional,
-        fstype,
-        source,
-        super_options,
-    })
+    Some(Mount { id, parent, dev, root, mount_point, options, optional, fstype, source, super_options })
 }
 
 /// Parse a whole mountinfo text.
@@ -156,10 +142,7 @@ pub fn mount_id_of(path: &Path) -> io::Result<u32> {
     use std::os::unix::fs::OpenOptionsExt;
     // O_PATH: opens any file type without reading it (x86_64/aarch64 value).
     const O_PATH: i32 = 0o10000000;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(O_PATH)
-        .open(path)?;
+    let f = std::fs::OpenOptions::new().read(true).custom_flags(O_PATH).open(path)?;
     let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_raw_fd()))?;
     info.lines()
         .find_map(|l| l.strip_prefix("mnt_id:"))
@@ -173,12 +156,7 @@ pub fn mount_of(path: &Path) -> io::Result<Mount> {
     read_self()?
         .into_iter()
         .find(|m| m.id == id)
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("mount {id} not in mountinfo"),
-            )
-        })
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("mount {id} not in mountinfo")))
 }
 
 #[cfg(test)]
@@ -187,15 +165,16 @@ mod tests {
 
     #[test]
     fn parses_lines() {
-        let m = parse_line("36 35 98:0 /mnt1 /mnt\\0402 rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue").unwrap();
+        let m =
+            parse_line("36 35 98:0 /mnt1 /mnt\\0402 rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue")
+                .unwrap();
         assert_eq!(m.id, 36);
         assert_eq!(m.mount_point, PathBuf::from("/mnt 2"));
         assert_eq!(m.optional, vec!["master:1", "shared:7"]);
         assert_eq!(m.propagation(), Propagation::Slave);
         assert_eq!(m.fstype, "ext3");
         assert!(m.has_option("noatime"));
-        let p = parse_line("41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw")
-            .unwrap();
+        let p = parse_line("41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw").unwrap();
         assert_eq!(p.propagation(), Propagation::Private);
         assert!(parse_line("garbage").is_none());
     }

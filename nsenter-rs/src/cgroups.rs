@@ -25,11 +25,7 @@ fn parse(text: &str) -> Vec<(Vec<String>, PathBuf)> {
             let _ = f.next()?;
             let ctrls = f.next()?;
             let path = f.next()?;
-            let list = if ctrls.is_empty() {
-                Vec::new()
-            } else {
-                ctrls.split(',').map(String::from).collect()
-            };
+            let list = if ctrls.is_empty() { Vec::new() } else { ctrls.split(',').map(String::from).collect() };
             Some((list, PathBuf::from(path)))
         })
         .collect()
@@ -62,11 +58,7 @@ pub fn open(target: &Target) -> Result<Membership, Error> {
             }
         });
         let Some(h) = h else { continue };
-        let file = h.dir_of(path).join(if h.version == Version::V2 {
-            "cgroup.procs"
-        } else {
-            "tasks"
-        });
+        let file = h.dir_of(path).join(if h.version == Version::V2 { "cgroup.procs" } else { "tasks" });
         let f = std::fs::OpenOptions::new()
             .write(true)
             .custom_flags(libc::O_CLOEXEC)
@@ -81,8 +73,7 @@ impl Membership {
     /// Move this process into every group.
     pub fn join(self) -> Result<(), Error> {
         for (path, mut f) in self.files {
-            f.write_all(b"0")
-                .map_err(|e| Error::io("--join-cgroup: cannot write to", &path, e))?;
+            f.write_all(b"0").map_err(|e| Error::io("--join-cgroup: cannot write to", &path, e))?;
         }
         Ok(())
     }

@@ -20,9 +20,7 @@ fn parse_id(s: &str) -> Result<IdSpec, String> {
     if s == "follow" {
         return Ok(IdSpec::Follow);
     }
-    s.parse()
-        .map(IdSpec::Id)
-        .map_err(|_| format!("expected a number or 'follow', got '{s}'"))
+    s.parse().map(IdSpec::Id).map_err(|_| format!("expected a number or 'follow', got '{s}'"))
 }
 
 /// Run a program with namespaces of other processes.
@@ -127,32 +125,16 @@ impl Cli {
             (Namespace::Cgroup, self.cgroup),
             (Namespace::Time, self.time),
         ];
-        let namespaces = ns_flags
-            .into_iter()
-            .filter_map(|(ns, f)| f.map(|file| (ns, file)))
-            .collect();
-        let dir =
-            |d: Option<Option<PathBuf>>| d.map(|p| p.map(DirSpec::Path).unwrap_or(DirSpec::Target));
-        let confines = !self.cap_add.is_empty()
-            || !self.cap_drop.is_empty()
-            || self.no_new_privs
-            || self.close_fds;
+        let namespaces = ns_flags.into_iter().filter_map(|(ns, f)| f.map(|file| (ns, file))).collect();
+        let dir = |d: Option<Option<PathBuf>>| d.map(|p| p.map(DirSpec::Path).unwrap_or(DirSpec::Target));
+        let confines = !self.cap_add.is_empty() || !self.cap_drop.is_empty() || self.no_new_privs || self.close_fds;
         let confinement = if confines {
             let caps = if self.cap_add.is_empty() && self.cap_drop.is_empty() {
                 None
             } else {
-                Some(confine::caps_from_flags(
-                    CapSet::docker_default(),
-                    &self.cap_add,
-                    &self.cap_drop,
-                )?)
+                Some(confine::caps_from_flags(CapSet::docker_default(), &self.cap_add, &self.cap_drop)?)
             };
-            Some(Confinement {
-                caps,
-                no_new_privs: self.no_new_privs,
-                close_fds: self.close_fds,
-                user: None,
-            })
+            Some(Confinement { caps, no_new_privs: self.no_new_privs, close_fds: self.close_fds, user: None })
         } else {
             None
         };

@@ -146,11 +146,7 @@ impl Error {
     }
 
     fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> Error {
-        Error::Io {
-            what: what.into(),
-            path: path.to_path_buf(),
-            source,
-        }
+        Error::Io { what: what.into(), path: path.to_path_buf(), source }
     }
 }
 
@@ -180,8 +176,7 @@ struct Prepared {
 fn same_ns(target: &Target, ns: Namespace) -> bool {
     use std::os::unix::fs::MetadataExt;
     let ours = std::fs::metadata(format!("/proc/self/ns/{}", ns.proc_name())).map(|m| m.ino());
-    let theirs =
-        std::fs::metadata(target.proc_path(&format!("ns/{}", ns.proc_name()))).map(|m| m.ino());
+    let theirs = std::fs::metadata(target.proc_path(&format!("ns/{}", ns.proc_name()))).map(|m| m.ino());
     matches!((ours, theirs), (Ok(a), Ok(b)) if a == b)
 }
 
@@ -239,42 +234,29 @@ impl Options {
                 (None, Some(t)) => (t.proc_path(&format!("ns/{}", ns.proc_name())), true),
                 (None, None) => return Err(Error::Usage("no target PID specified".into())),
             };
-            let fd =
-                nsfile::open_ns_file(*ns, &path).map_err(|e| match (&target, from_target) {
-                    (Some(t), true) if t.check_alive().is_err() => {
-                        Error::Usage(format!("target process {} exited", t.pid))
-                    }
-                    _ => e,
-                })?;
-            joins.push(Joining {
-                ns: *ns,
-                fd,
-                from_target,
-            });
+            let fd = nsfile::open_ns_file(*ns, &path).map_err(|e| match (&target, from_target) {
+                (Some(t), true) if t.check_alive().is_err() => Error::Usage(format!("target process {} exited", t.pid)),
+                _ => e,
+            })?;
+            joins.push(Joining { ns: *ns, fd, from_target });
         }
-        let open_dir =
-            |spec: &Option<DirSpec>, what: &str| -> Result<Option<std::fs::File>, Error> {
-                let path = match (spec, &target) {
-                    (None, _) => return Ok(None),
-                    (Some(DirSpec::Path(p)), _) => p.clone(),
-                    (Some(DirSpec::Target), Some(t)) => t.proc_path(what),
-                    (Some(DirSpec::Target), None) => {
-                        return Err(Error::Usage("no target PID specified".into()))
-                    }
-                };
-                std::fs::File::open(&path)
-                    .map(Some)
-                    .map_err(|e| Error::io(format!("cannot open {what} directory"), &path, e))
+        let open_dir = |spec: &Option<DirSpec>, what: &str| -> Result<Option<std::fs::File>, Error> {
+            let path = match (spec, &target) {
+                (None, _) => return Ok(None),
+                (Some(DirSpec::Path(p)), _) => p.clone(),
+                (Some(DirSpec::Target), Some(t)) => t.proc_path(what),
+                (Some(DirSpec::Target), None) => return Err(Error::Usage("no target PID specified".into())),
             };
+            std::fs::File::open(&path)
+                .map(Some)
+                .map_err(|e| Error::io(format!("cannot open {what} directory"), &path, e))
+        };
         let root = open_dir(&self.root, "root")?;
         let wd = open_dir(&self.wd, "cwd")?;
         let env = match (&target, self.env) {
             (Some(t), true) => {
                 let p = t.proc_path("environ");
-                Some(
-                    std::fs::read(&p)
-                        .map_err(|e| Error::io("cannot read the environment", &p, e))?,
-                )
+                Some(std::fs::read(&p).map_err(|e| Error::io("cannot read the environment", &p, e))?)
             }
             _ => None,
         };
@@ -294,15 +276,7 @@ impl Options {
         if let Some(t) = &target {
             t.check_alive()?;
         }
-        Ok(Prepared {
-            target,
-            joins,
-            root,
-            wd,
-            env,
-            owner,
-            cgroups,
-        })
+        Ok(Prepared { target, joins, root, wd, env, owner, cgroups })
     }
 }
 
@@ -313,30 +287,20 @@ impl Options {
 /// gain privilege and to drop it.
 fn enter(p: &mut Prepared) -> Result<(), Error> {
     if let Some(t) = &p.target {
-        let flags = p
-            .joins
-            .iter()
-            .filter(|j| j.from_target)
-            .fold(CloneFlags::empty(), |f, j| f | j.ns.clone_flag());
+        let flags = p.joins.iter().filter(|j| j.from_target).fold(CloneFlags::empty(), |f, j| f | j.ns.clone_flag());
         if !flags.is_empty() {
             match nsfile::setns(t.pidfd(), flags) {
                 Ok(()) => p.joins.retain(|j| !j.from_target),
-                Err(Errno::ESRCH) => {
-                    return Err(Error::Usage(format!("target process {} exited", t.pid)))
-                }
+                Err(Errno::ESRCH) => return Err(Error::Usage(format!("target process {} exited", t.pid))),
                 Err(_) => {} // older kernel, or a mix it refuses: go file by file
             }
         }
     }
     let mut left: Vec<&Joining> = p.joins.iter().collect();
-    left.retain(|j| {
-        j.ns == Namespace::User || nsfile::setns(j.fd.as_fd(), j.ns.clone_flag()).is_err()
-    });
+    left.retain(|j| j.ns == Namespace::User || nsfile::setns(j.fd.as_fd(), j.ns.clone_flag()).is_err());
     for j in left {
-        nsfile::setns(j.fd.as_fd(), j.ns.clone_flag()).map_err(sys(format!(
-            "reassociate to namespace '{}' failed",
-            j.ns.proc_name()
-        )))?;
+        nsfile::setns(j.fd.as_fd(), j.ns.clone_flag())
+            .map_err(sys(format!("reassociate to namespace '{}' failed", j.ns.proc_name())))?;
     }
     Ok(())
 }
@@ -354,12 +318,7 @@ fn take_environment(env: &[u8]) {
             let (k, v) = (&entry[..eq], &entry[eq + 1..]);
             if !k.is_empty() {
                 // SAFETY: as above.
-                unsafe {
-                    std::env::set_var(
-                        std::ffi::OsStr::from_bytes(k),
-                        std::ffi::OsStr::from_bytes(v),
-                    )
-                };
+                unsafe { std::env::set_var(std::ffi::OsStr::from_bytes(k), std::ffi::OsStr::from_bytes(v)) };
             }
         }
     }
@@ -381,9 +340,9 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
 
     // Keep the cwd across a root change when no directory is asked for.
     let keep_cwd = match (&p.root, &p.wd, &o.wdns) {
-        (Some(_), None, None) => Some(
-            std::fs::File::open(".").map_err(|e| Error::io("cannot open", Path::new("."), e))?,
-        ),
+        (Some(_), None, None) => {
+            Some(std::fs::File::open(".").map_err(|e| Error::io("cannot open", Path::new("."), e))?)
+        }
         _ => None,
     };
     if let Some(m) = p.cgroups.take() {
@@ -391,21 +350,17 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
     }
     enter(&mut p)?;
     if let Some(root) = &p.root {
-        nix::unistd::fchdir(root.as_fd())
-            .map_err(sys("change directory by root file descriptor failed"))?;
+        nix::unistd::fchdir(root.as_fd()).map_err(sys("change directory by root file descriptor failed"))?;
         nix::unistd::chroot(".").map_err(sys("chroot failed"))?;
         nix::unistd::chdir("/").map_err(sys("cannot change directory to '/'"))?;
     }
     let wdns = match &o.wdns {
-        Some(d) => Some(
-            std::fs::File::open(d).map_err(|e| Error::io("cannot open working directory", d, e))?,
-        ),
+        Some(d) => Some(std::fs::File::open(d).map_err(|e| Error::io("cannot open working directory", d, e))?),
         None => None,
     };
     if let Some(dir) = wdns.as_ref().or(p.wd.as_ref()).or(keep_cwd.as_ref()) {
-        nix::unistd::fchdir(dir.as_fd()).map_err(sys(
-            "change directory by working directory file descriptor failed",
-        ))?;
+        nix::unistd::fchdir(dir.as_fd())
+            .map_err(sys("change directory by working directory file descriptor failed"))?;
     }
     if let Some(env) = &p.env {
         take_environment(env);
@@ -413,17 +368,14 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
     drop(p.target.take());
 
     if joins_pid && !o.no_fork {
-        let saved = chainload::signals::block(&chainload::signals::supervisor_set())
-            .map_err(sys("cannot block signals"))?;
+        let saved =
+            chainload::signals::block(&chainload::signals::supervisor_set()).map_err(sys("cannot block signals"))?;
         // SAFETY: nsenter-rs is single-threaded.
         match unsafe { fork() }.map_err(sys("fork failed"))? {
             ForkResult::Parent { child } => {
-                return chainload::signals::wait_forwarding(child, |_| {})
-                    .map_err(sys("waitpid failed"));
+                return chainload::signals::wait_forwarding(child, |_| {}).map_err(sys("waitpid failed"));
             }
-            ForkResult::Child => saved
-                .restore()
-                .map_err(sys("cannot restore the signal mask"))?,
+            ForkResult::Child => saved.restore().map_err(sys("cannot restore the signal mask"))?,
         }
     }
 
@@ -441,10 +393,7 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
     };
     // One confinement step does groups, ids and capabilities in the safe order
     // (bounding set while still privileged, then the user, then the capability sets).
-    let mut confinement = o.confinement.clone().unwrap_or(Confinement {
-        close_fds: false,
-        ..Confinement::default()
-    });
+    let mut confinement = o.confinement.clone().unwrap_or(Confinement { close_fds: false, ..Confinement::default() });
     if uid.is_some() || gid.is_some() {
         confinement.user = Some(Credentials {
             uid: uid.unwrap_or_else(|| Uid::effective().as_raw()),

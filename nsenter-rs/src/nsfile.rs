@@ -20,32 +20,21 @@ fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
 /// Open `path` as a namespace file of type `ns`, refusing anything else.
 pub fn open_ns_file(ns: Namespace, path: &Path) -> Result<OwnedFd, Error> {
     use std::os::fd::AsFd;
-    let file = std::fs::File::open(path).map_err(|e| {
-        Error::io(
-            format!("cannot open {} namespace file", ns.long_name()),
-            path,
-            e,
-        )
-    })?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::io(format!("cannot open {} namespace file", ns.long_name()), path, e))?;
     let fd = OwnedFd::from(file);
     match ns_get_nstype(fd.as_fd()) {
         Ok(t) if t == ns.clone_flag().bits() => Ok(fd),
         Ok(t) => {
-            let actual = Namespace::ALL
-                .iter()
-                .find(|n| n.clone_flag().bits() == t)
-                .map(|n| n.long_name())
-                .unwrap_or("other");
+            let actual =
+                Namespace::ALL.iter().find(|n| n.clone_flag().bits() == t).map(|n| n.long_name()).unwrap_or("other");
             Err(Error::Usage(format!(
                 "'{}' is a {actual} namespace, not a {} namespace",
                 path.display(),
                 ns.long_name()
             )))
         }
-        Err(_) => Err(Error::Usage(format!(
-            "'{}' is not a namespace file",
-            path.display()
-        ))),
+        Err(_) => Err(Error::Usage(format!("'{}' is not a namespace file", path.display()))),
     }
 }
 

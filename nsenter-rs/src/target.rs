@@ -2,7 +2,7 @@
 //! mistake: everything read from `/proc/PID` is read while the pidfd shows the process
 //! alive, and checked again afterwards.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::errno::Errno;
@@ -17,26 +17,12 @@ pub struct Target {
     pidfd: OwnedFd,
 }
 
-/// pidfd_open(2): a file descriptor referring to process `pid`.
-pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
-    // SAFETY: integers only; the kernel returns a new descriptor we own.
-    let fd = Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
-    // SAFETY: the kernel just returned this descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
 /// pidfd_send_signal(2) with signal 0: whether the process still exists (a zombie counts
 /// as gone: its namespaces are already released).
 fn pidfd_alive(fd: BorrowedFd<'_>) -> bool {
     // SAFETY: integers and a null siginfo.
     let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            0,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
+        libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), 0, std::ptr::null::<libc::siginfo_t>(), 0)
     };
     rc == 0
 }
@@ -47,12 +33,9 @@ impl Target {
         if pid <= 0 {
             return Err(Error::Usage(format!("invalid target pid {pid}")));
         }
-        let pidfd = pidfd_open(pid).map_err(|e| match e {
+        let pidfd = chainload::signals::pidfd_open(nix::unistd::Pid::from_raw(pid)).map_err(|e| match e {
             Errno::ESRCH => Error::Usage(format!("target process {pid} does not exist")),
-            e => Error::Sys {
-                what: format!("cannot open target process {pid}"),
-                errno: e,
-            },
+            e => Error::Sys { what: format!("cannot open target process {pid}"), errno: e },
         })?;
         let t = Target { pid, pidfd };
         t.check_alive()?;
@@ -62,10 +45,7 @@ impl Target {
     /// An error unless the process is still alive.
     pub fn check_alive(&self) -> Result<(), Error> {
         let zombie = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .map(|s| {
-                s.rsplit_once(')')
-                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-            })
+            .map(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
             .unwrap_or(true);
         if pidfd_alive(self.pidfd.as_fd()) && !zombie {
             Ok(())

@@ -28,49 +28,25 @@ struct Target {
 
 impl Drop for Target {
     fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), nix::sys::signal::Signal::SIGKILL);
         testkit::kill_and_reap(&mut self.tool);
     }
 }
 
 /// The first child of `pid` (util-linux unshare -f's child).
 fn first_child(pid: u32) -> Option<i32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?.split_whitespace().next()?.parse().ok()
 }
 
 /// A target in new namespaces of every type, made by unshare-rs (`ours`) or util-linux.
 fn target(ours: bool, extra: &[&str], cmd: &[&str]) -> Target {
     let dir = testkit::tempdir();
     let pidfile = dir.path().join("pid");
-    let mut args: Vec<String> = [
-        "-f",
-        "-p",
-        "-m",
-        "-u",
-        "-i",
-        "-n",
-        "-C",
-        "-T",
-        "--mount-proc",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut args: Vec<String> =
+        ["-f", "-p", "-m", "-u", "-i", "-n", "-C", "-T", "--mount-proc"].iter().map(|s| s.to_string()).collect();
     args.extend(extra.iter().map(|s| s.to_string()));
     let tool = if ours {
-        Cmd::tool("unshare-rs")
-            .args(&args)
-            .args(["--pid-file", pidfile.to_str().unwrap(), "--"])
-            .args(cmd)
-            .spawn()
+        Cmd::tool("unshare-rs").args(&args).args(["--pid-file", pidfile.to_str().unwrap(), "--"]).args(cmd).spawn()
     } else {
         Cmd::new("unshare").args(&args).arg("--").args(cmd).spawn()
     };
@@ -78,33 +54,22 @@ fn target(ours: bool, extra: &[&str], cmd: &[&str]) -> Target {
     assert!(
         wait_until(Duration::from_secs(10), || {
             pid = if ours {
-                std::fs::read_to_string(&pidfile)
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok())
+                std::fs::read_to_string(&pidfile).ok().and_then(|s| s.trim().parse().ok())
             } else {
                 first_child(tool.id())
             };
             // The target has exec'd its command once its comm is no longer the tool's.
             pid.is_some_and(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/comm"))
-                    .is_ok_and(|c| !c.starts_with("unshare"))
+                std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| !c.starts_with("unshare"))
             })
         }),
         "target did not start"
     );
-    Target {
-        tool,
-        pid: pid.unwrap(),
-    }
+    Target { tool, pid: pid.unwrap() }
 }
 
 fn util_linux(tool: &str) -> bool {
-    testkit::has_command(tool)
-        && Cmd::new(tool)
-            .arg("--version")
-            .run()
-            .stdout
-            .contains("util-linux")
+    testkit::has_command(tool) && Cmd::new(tool).arg("--version").run().stdout.contains("util-linux")
 }
 
 fn ns_enter(args: &[&str]) -> Cmd {
@@ -143,19 +108,11 @@ fn joins_each_namespace_type_of_targets_made_by_both_unshares() {
                 "{flag} (target by {}): not the target's {ns}",
                 if ours { "unshare-rs" } else { "unshare" }
             );
-            assert_ne!(
-                probe_ns(&v, ns),
-                ns_inode(None, ns),
-                "{flag}: still in our own {ns} namespace"
-            );
+            assert_ne!(probe_ns(&v, ns), ns_inode(None, ns), "{flag}: still in our own {ns} namespace");
         }
         let v = probe_via(&["-t", &pid, "-a"]);
         for (_, ns) in TYPES {
-            assert_eq!(
-                probe_ns(&v, ns),
-                ns_inode(Some(t.pid), ns),
-                "--all did not join {ns}"
-            );
+            assert_eq!(probe_ns(&v, ns), ns_inode(Some(t.pid), ns), "--all did not join {ns}");
         }
         // In a joined user namespace the default credentials are root's.
         assert_eq!((v["uid"].as_u64(), v["gid"].as_u64()), (Some(0), Some(0)));
@@ -167,40 +124,17 @@ fn joins_each_namespace_type_of_targets_made_by_both_unshares() {
 fn pid_namespace_shows_the_targets_processes() {
     require_root!();
     let t = target(true, &[], &["sleep", "60"]);
-    let out = ns_enter(&[
-        "-t",
-        &t.pid.to_string(),
-        "-a",
-        "--",
-        "ps",
-        "-e",
-        "-o",
-        "pid=,comm=",
-    ])
-    .run();
-    let procs: Vec<String> = out
-        .ok()
-        .stdout
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect();
-    assert_eq!(
-        procs.first().map(String::as_str),
-        Some("1 sleep"),
-        "{procs:?}"
-    );
+    let out = ns_enter(&["-t", &t.pid.to_string(), "-a", "--", "ps", "-e", "-o", "pid=,comm="]).run();
+    let procs: Vec<String> =
+        out.ok().stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(procs.first().map(String::as_str), Some("1 sleep"), "{procs:?}");
     assert!(procs.iter().any(|p| p.ends_with(" ps")));
     assert!(procs.len() <= 3, "host processes visible: {procs:?}");
     // -F: no fork; the program itself is then not in the PID namespace.
     let v = probe_via(&["-t", &t.pid.to_string(), "-p", "-F"]);
     assert_ne!(v["pid"], 1);
     let v = probe_via(&["-t", &t.pid.to_string(), "-a"]);
-    assert_eq!(
-        v["pids"].as_array().map(Vec::len),
-        Some(2),
-        "the target and the probe: {}",
-        v["pids"]
-    );
+    assert_eq!(v["pids"].as_array().map(Vec::len), Some(2), "the target and the probe: {}", v["pids"]);
 }
 
 #[test]
@@ -231,74 +165,41 @@ fn root_wd_env_and_credentials_of_the_target() {
             .env("TARGET_ONLY", "yes-this-is-the-target")
             .spawn();
         assert!(wait_until(Duration::from_secs(10), || pidfile.exists()));
-        let pid: i32 = std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
         Target { tool, pid }
     };
     let pid = t.pid.to_string();
-    let out = ns_enter(&["-t", &pid, "-m", "-r", "-w", "-e", "--", "/probe"])
-        .env("OURS_ONLY", "1")
-        .run();
+    let out = ns_enter(&["-t", &pid, "-m", "-r", "-w", "-e", "--", "/probe"]).env("OURS_ONLY", "1").run();
     let v = out.ok().json();
     assert_eq!(v["cwd"], "/sub");
     assert_eq!(v["env"]["TARGET_ONLY"], "yes-this-is-the-target");
-    assert!(
-        v["env"].get("OURS_ONLY").is_none(),
-        "-e must replace the environment"
-    );
+    assert!(v["env"].get("OURS_ONLY").is_none(), "-e must replace the environment");
     // -W: a directory resolved inside; -r=DIR: an explicit root.
-    let v = ns_enter(&["-t", &pid, "-m", "-r", "-W", "/", "--", "/probe"])
-        .run()
-        .ok()
-        .json();
+    let v = ns_enter(&["-t", &pid, "-m", "-r", "-W", "/", "--", "/probe"]).run().ok().json();
     assert_eq!(v["cwd"], "/");
     // Paths given to -r and -w are opened before entering, so they are host paths.
     let r = format!("--root={}", root.display());
     let w = format!("--wd={}", root.join("sub").display());
-    let v = ns_enter(&["-t", &pid, "-m", &r, &w, "--", "/probe"])
-        .run()
-        .ok()
-        .json();
+    let v = ns_enter(&["-t", &pid, "-m", &r, &w, "--", "/probe"]).run().ok().json();
     assert!(v["cwd"].as_str().unwrap().ends_with("sub"), "{}", v["cwd"]);
     // -S/-G with numbers, and follow (the owner of /proc/PID: root).
-    let v = ns_enter(&["-t", &pid, "-m", "-S", "1234", "-G", "4321", "--"])
-        .arg(probe())
-        .run()
-        .ok()
-        .json();
-    assert_eq!(
-        (v["uid"].as_u64(), v["gid"].as_u64()),
-        (Some(1234), Some(4321))
-    );
+    let v = ns_enter(&["-t", &pid, "-m", "-S", "1234", "-G", "4321", "--"]).arg(probe()).run().ok().json();
+    assert_eq!((v["uid"].as_u64(), v["gid"].as_u64()), (Some(1234), Some(4321)));
     assert_eq!(v["groups"], serde_json::json!([]));
-    let v = ns_enter(&["-t", &pid, "-m", "-S", "follow", "-G", "follow", "--"])
-        .arg(probe())
-        .run()
-        .ok()
-        .json();
+    let v = ns_enter(&["-t", &pid, "-m", "-S", "follow", "-G", "follow", "--"]).arg(probe()).run().ok().json();
     assert_eq!((v["uid"].as_u64(), v["gid"].as_u64()), (Some(0), Some(0)));
 }
 
 #[test]
 fn user_namespace_target_with_explicit_ids_and_preserved_credentials() {
     require_root!();
-    let t = target(
-        true,
-        &["--map-users=0:100000:65536", "--map-groups=0:100000:65536"],
-        &["sleep", "60"],
-    );
+    let t = target(true, &["--map-users=0:100000:65536", "--map-groups=0:100000:65536"], &["sleep", "60"]);
     let pid = t.pid.to_string();
     let v = probe_via(&["-t", &pid, "-U", "-S", "0", "-G", "0"]);
     assert_eq!((v["uid"].as_u64(), v["gid"].as_u64()), (Some(0), Some(0)));
     assert_eq!(v["uid_map"], serde_json::json!([[0, 100000, 65536]]));
     let v = probe_via(&["-t", &pid, "-U", "-S", "1000", "-G", "1000"]);
-    assert_eq!(
-        (v["uid"].as_u64(), v["gid"].as_u64()),
-        (Some(1000), Some(1000))
-    );
+    assert_eq!((v["uid"].as_u64(), v["gid"].as_u64()), (Some(1000), Some(1000)));
     // --preserve-credentials: we are root outside, unmapped (overflow id) inside.
     let v = probe_via(&["-t", &pid, "-U", "--preserve-credentials"]);
     assert_eq!(v["uid"], 65534);
@@ -310,14 +211,8 @@ fn persisted_namespace_file_can_be_joined() {
     let dir = testkit::tempdir();
     let f = dir.path().join("net");
     std::fs::write(&f, "").unwrap();
-    Cmd::tool("unshare-rs")
-        .arg(format!("--net={}", f.display()))
-        .arg("true")
-        .run()
-        .ok();
-    let bound = std::fs::metadata(&f)
-        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-        .unwrap();
+    Cmd::tool("unshare-rs").arg(format!("--net={}", f.display())).arg("true").run().ok();
+    let bound = std::fs::metadata(&f).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
     let v = probe_via(&[&format!("--net={}", f.display())]);
     let _ = nix::mount::umount2(f.as_path(), nix::mount::MntFlags::MNT_DETACH);
     assert_eq!(probe_ns(&v, "net"), bound);
@@ -331,65 +226,27 @@ fn join_cgroup_lands_in_every_hierarchy_of_the_target() {
     let dir = testkit::tempdir();
     let pidfile = dir.path().join("pid");
     let mut holder = Cmd::tool("cgctl")
-        .args([
-            "run",
-            "--name",
-            &name,
-            "--memory",
-            "200M",
-            "--pids-limit",
-            "50",
-            "--",
-        ])
+        .args(["run", "--name", &name, "--memory", "200M", "--pids-limit", "50", "--"])
         .arg(testkit::bin("unshare-rs"))
-        .args([
-            "-f",
-            "-u",
-            "--pid-file",
-            pidfile.to_str().unwrap(),
-            "--",
-            "sleep",
-            "60",
-        ])
+        .args(["-f", "-u", "--pid-file", pidfile.to_str().unwrap(), "--", "sleep", "60"])
         .spawn();
     assert!(wait_until(Duration::from_secs(10), || pidfile.exists()));
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
     let theirs = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let v = probe_via(&["-t", &pid.to_string(), "-u", "-c"]);
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     let _ = holder.wait();
-    let mine: Vec<&str> = v["cgroup"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap())
-        .collect();
+    let mine: Vec<&str> = v["cgroup"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
     let theirs: Vec<&str> = theirs.lines().collect();
-    assert_eq!(
-        mine, theirs,
-        "the program's cgroups differ from the target's"
-    );
-    assert!(
-        theirs.iter().any(|l| l.contains(&name)),
-        "target not in the group: {theirs:?}"
-    );
+    assert_eq!(mine, theirs, "the program's cgroups differ from the target's");
+    assert!(theirs.iter().any(|l| l.contains(&name)), "target not in the group: {theirs:?}");
 }
 
 #[test]
 fn same_probe_output_as_util_linux_nsenter() {
     require_root!();
     if !util_linux("nsenter") {
-        skip(
-            "same_probe_output_as_util_linux_nsenter",
-            "util-linux nsenter is not installed",
-        );
+        skip("same_probe_output_as_util_linux_nsenter", "util-linux nsenter is not installed");
         return;
     }
     let t = target(true, &["-U", "-r", "--hostname", "twin"], &["sleep", "60"]);
@@ -446,25 +303,15 @@ fn confinement_flags() {
         Cmd::new("sh").args(["-c", &script]).run().ok().json()
     };
     let open = run("");
-    assert!(
-        open["fds"].as_array().unwrap().iter().any(|f| f == 5),
-        "{}",
-        open["fds"]
-    );
+    assert!(open["fds"].as_array().unwrap().iter().any(|f| f == 5), "{}", open["fds"]);
     assert_eq!(open["no_new_privs"], "0");
     let shut = run("--close-fds --no-new-privs --cap-drop ALL --cap-add NET_RAW");
     assert_eq!(shut["fds"], serde_json::json!([0, 1, 2]));
     assert_eq!(shut["no_new_privs"], "1");
-    assert_eq!(
-        shut["caps"]["bounding"], "0000000000002000",
-        "only CAP_NET_RAW (13)"
-    );
+    assert_eq!(shut["caps"]["bounding"], "0000000000002000", "only CAP_NET_RAW (13)");
     assert_eq!(shut["caps"]["effective"], "0000000000002000");
     let docker = run("--cap-drop NET_RAW");
-    assert_eq!(
-        docker["caps"]["bounding"], "00000000a80405fb",
-        "docker's default set minus NET_RAW"
-    );
+    assert_eq!(docker["caps"]["bounding"], "00000000a80405fb", "docker's default set minus NET_RAW");
 }
 
 #[test]
@@ -486,52 +333,23 @@ fn exit_statuses_and_bad_input() {
             (&[&ne], 126),
         ];
         for (cmd, code) in cases {
-            let out = ns_enter(&["-t", &pid])
-                .args(extra)
-                .arg("--")
-                .args(*cmd)
-                .run();
-            assert_eq!(
-                out.code, *code,
-                "{extra:?} {cmd:?} (forked: {forked}): {}",
-                out.stderr
-            );
+            let out = ns_enter(&["-t", &pid]).args(extra).arg("--").args(*cmd).run();
+            assert_eq!(out.code, *code, "{extra:?} {cmd:?} (forked: {forked}): {}", out.stderr);
         }
     }
     let uts = format!("--net=/proc/{pid}/ns/uts");
     let cases: Vec<(Vec<&str>, String)> = vec![
-        (
-            vec!["-t", "999999999", "-a", "true"],
-            "target process 999999999 does not exist".into(),
-        ),
+        (vec!["-t", "999999999", "-a", "true"], "target process 999999999 does not exist".into()),
         (vec!["-a", "true"], "option --all needs --target".into()),
         (vec!["-t", &pid, "true"], "no namespace specified".into()),
         (vec!["true"], "no namespace specified".into()),
-        (
-            vec!["--net=/etc/hostname", "true"],
-            "'/etc/hostname' is not a namespace file".into(),
-        ),
-        (
-            vec!["-t", &pid, &uts, "true"],
-            "is a uts namespace, not a net namespace".into(),
-        ),
-        (
-            vec!["-t", &pid, "-u", "-W", "/", "-w", "true"],
-            "options --wd and --wdns are mutually exclusive".into(),
-        ),
-        (
-            vec!["-u=/proc/self/ns/uts", "-S", "follow", "true"],
-            "'follow' needs --target".into(),
-        ),
+        (vec!["--net=/etc/hostname", "true"], "'/etc/hostname' is not a namespace file".into()),
+        (vec!["-t", &pid, &uts, "true"], "is a uts namespace, not a net namespace".into()),
+        (vec!["-t", &pid, "-u", "-W", "/", "-w", "true"], "options --wd and --wdns are mutually exclusive".into()),
+        (vec!["-u=/proc/self/ns/uts", "-S", "follow", "true"], "'follow' needs --target".into()),
         (vec!["-n", "true"], "no target PID specified".into()),
-        (
-            vec!["--bogus", "true"],
-            "unexpected argument '--bogus'".into(),
-        ),
-        (
-            vec!["-t", &pid, "-u", "--cap-drop", "NOPE", "true"],
-            "unknown capability: NOPE".into(),
-        ),
+        (vec!["--bogus", "true"], "unexpected argument '--bogus'".into()),
+        (vec!["-t", &pid, "-u", "--cap-drop", "NOPE", "true"], "unknown capability: NOPE".into()),
     ];
     for (args, msg) in &cases {
         let out = ns_enter(args).run();
@@ -548,10 +366,7 @@ fn exit_statuses_and_bad_input() {
 fn a_target_that_exits_between_lookup_and_join_is_refused() {
     require_root!();
     if !testkit::has_command("strace") {
-        skip(
-            "a_target_that_exits_between_lookup_and_join_is_refused",
-            "strace is not installed (it delays setns)",
-        );
+        skip("a_target_that_exits_between_lookup_and_join_is_refused", "strace is not installed (it delays setns)");
         return;
     }
     let t = target(true, &[], &["sleep", "60"]);
@@ -560,35 +375,17 @@ fn a_target_that_exits_between_lookup_and_join_is_refused() {
     let marker = dir.path().join("entered");
     // strace holds nsenter-rs's first setns for 1.5 s; the target dies meanwhile.
     let tracer = Cmd::new("strace")
-        .args([
-            "-f",
-            "-o",
-            "/dev/null",
-            "-e",
-            "trace=setns",
-            "-e",
-            "inject=setns:delay_enter=1500000:when=1",
-        ])
+        .args(["-f", "-o", "/dev/null", "-e", "trace=setns", "-e", "inject=setns:delay_enter=1500000:when=1"])
         .arg(testkit::bin("nsenter-rs"))
         .args(["-t", &pid.to_string(), "-a", "--", "touch"])
         .arg(&marker)
         .spawn();
     std::thread::sleep(Duration::from_millis(700));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
     let out = tracer.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(testkit::shell_code(out.status), 125, "{stderr}");
-    assert!(
-        stderr.contains(&format!("target process {pid} exited")),
-        "{stderr}"
-    );
-    assert!(
-        !marker.exists(),
-        "the program ran although the target was gone"
-    );
+    assert!(stderr.contains(&format!("target process {pid} exited")), "{stderr}");
+    assert!(!marker.exists(), "the program ran although the target was gone");
     assert!(wait_until(Duration::from_secs(5), || is_dead(pid)));
 }

@@ -202,12 +202,7 @@ impl EnterArgs {
             init,
             workdir: self.workdir,
             user: self.user,
-            confinement: Confinement {
-                caps,
-                no_new_privs: self.no_new_privs,
-                close_fds: true,
-                user: None,
-            },
+            confinement: Confinement { caps, no_new_privs: self.no_new_privs, close_fds: true, user: None },
             command: self.command,
         })
     }

@@ -39,19 +39,10 @@ struct Hashing<W: Write> {
 
 impl<W: Write> Hashing<W> {
     fn new(inner: W) -> Self {
-        Hashing {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
+        Hashing { inner, hasher: Sha256::new(), count: 0 }
     }
     fn finish(self) -> (W, String, u64) {
-        let hex: String = self
-            .hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex: String = self.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
         (self.inner, format!("sha256:{hex}"), self.count)
     }
 }
@@ -82,8 +73,7 @@ fn overlay_attr(path: &Path, attr: &str) -> Option<Vec<u8>> {
 /// Whether `path` (with metadata `m`) is an overlay whiteout.
 pub fn is_whiteout(path: &Path, m: &std::fs::Metadata) -> bool {
     let ft = m.file_type();
-    (ft.is_char_device() && m.rdev() == 0)
-        || (ft.is_file() && m.len() == 0 && overlay_attr(path, "whiteout").is_some())
+    (ft.is_char_device() && m.rdev() == 0) || (ft.is_file() && m.len() == 0 && overlay_attr(path, "whiteout").is_some())
 }
 
 /// Whether directory `path` is opaque (hides everything below it in lower layers).
@@ -129,19 +119,12 @@ fn pax_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, Error> {
     let names = match sys::llistxattr(path) {
         Ok(n) => n,
         Err(nix::errno::Errno::ENOTSUP) => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(Error::Sys {
-                what: format!("cannot list xattrs of '{}'", path.display()),
-                errno: e,
-            })
-        }
+        Err(e) => return Err(Error::Sys { what: format!("cannot list xattrs of '{}'", path.display()), errno: e }),
     };
     let mut out = Vec::new();
     for n in names.into_iter().filter(|n| !is_overlay_xattr(n)) {
-        let v = sys::lgetxattr(path, &n).map_err(|e| Error::Sys {
-            what: format!("cannot read xattrs of '{}'", path.display()),
-            errno: e,
-        })?;
+        let v = sys::lgetxattr(path, &n)
+            .map_err(|e| Error::Sys { what: format!("cannot read xattrs of '{}'", path.display()), errno: e })?;
         out.push((format!("SCHILY.xattr.{}", String::from_utf8_lossy(&n)), v));
     }
     out.sort();
@@ -171,10 +154,7 @@ fn append_pax<W: Write>(
 ) -> io::Result<()> {
     let data: Vec<u8> = records.iter().flat_map(|(k, v)| pax_record(k, v)).collect();
     let mut h = tar::Header::new_ustar();
-    let base = rel
-        .file_name()
-        .map(|n| n.as_bytes().to_vec())
-        .unwrap_or_default();
+    let base = rel.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_default();
     let mut name = b"PaxHeaders/".to_vec();
     name.extend_from_slice(&base[..base.len().min(88)]);
     if let Some(u) = h.as_ustar_mut() {
@@ -198,21 +178,15 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
     for rel in walk_sorted(upper)? {
         let path = upper.join(&rel);
-        let m = path
-            .symlink_metadata()
-            .map_err(|e| Error::io("cannot stat", &path, e))?;
+        let m = path.symlink_metadata().map_err(|e| Error::io("cannot stat", &path, e))?;
         let ft = m.file_type();
         if is_whiteout(&path, &m) {
-            let name = rel
-                .file_name()
-                .map(|n| n.to_os_string())
-                .unwrap_or_default();
+            let name = rel.file_name().map(|n| n.to_os_string()).unwrap_or_default();
             let mut wh = std::ffi::OsString::from(".wh.");
             wh.push(name);
             let mut h = header_for(&m, tar::EntryType::Regular);
             h.set_mode(0o644);
-            b.append_data(&mut h, rel.with_file_name(wh), io::empty())
-                .map_err(werr)?;
+            b.append_data(&mut h, rel.with_file_name(wh), io::empty()).map_err(werr)?;
             continue;
         }
         let xattrs = pax_xattrs(&path)?;
@@ -225,8 +199,7 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
             if is_opaque(&path) {
                 let mut h = header_for(&m, tar::EntryType::Regular);
                 h.set_mode(0o644);
-                b.append_data(&mut h, rel.join(".wh..wh..opq"), io::empty())
-                    .map_err(werr)?;
+                b.append_data(&mut h, rel.join(".wh..wh..opq"), io::empty()).map_err(werr)?;
             }
         } else if ft.is_file() {
             if m.nlink() > 1 {
@@ -242,8 +215,7 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
             let f = File::open(&path).map_err(|e| Error::io("cannot read", &path, e))?;
             b.append_data(&mut h, &rel, f).map_err(werr)?;
         } else if ft.is_symlink() {
-            let target =
-                std::fs::read_link(&path).map_err(|e| Error::io("cannot read link", &path, e))?;
+            let target = std::fs::read_link(&path).map_err(|e| Error::io("cannot read link", &path, e))?;
             let mut h = header_for(&m, tar::EntryType::Symlink);
             b.append_link(&mut h, &rel, target).map_err(werr)?;
         } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
@@ -256,10 +228,8 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
             };
             let mut h = header_for(&m, kind);
             if !ft.is_fifo() {
-                h.set_device_major(nix::sys::stat::major(m.rdev()) as u32)
-                    .map_err(werr)?;
-                h.set_device_minor(nix::sys::stat::minor(m.rdev()) as u32)
-                    .map_err(werr)?;
+                h.set_device_major(nix::sys::stat::major(m.rdev()) as u32).map_err(werr)?;
+                h.set_device_minor(nix::sys::stat::minor(m.rdev()) as u32).map_err(werr)?;
             }
             b.append_data(&mut h, &rel, io::empty()).map_err(werr)?;
         }
@@ -273,15 +243,9 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
 pub fn commit(upper: &Path, out: &Path, gzip: bool) -> Result<Committed, Error> {
     let meta = std::fs::metadata(upper).map_err(|e| Error::io("upper", upper, e))?;
     if !meta.is_dir() {
-        return Err(Error::Usage(format!(
-            "upper '{}' is not a directory",
-            upper.display()
-        )));
+        return Err(Error::Usage(format!("upper '{}' is not a directory", upper.display())));
     }
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "layer".into());
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "layer".into());
     let tmp = out.with_file_name(format!(".{name}.{}.part", std::process::id()));
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| Error::io("cannot create", &tmp, e))?;
@@ -298,11 +262,7 @@ pub fn commit(upper: &Path, out: &Path, gzip: bool) -> Result<Committed, Error> 
         buf.flush().map_err(werr)?;
         // Uncompressed, the file is the tar: its digest is the diff_id.
         let diff_id = diff_id.unwrap_or_else(|| digest.clone());
-        Ok(Committed {
-            digest,
-            diff_id,
-            size,
-        })
+        Ok(Committed { digest, diff_id, size })
     })();
     match result {
         Ok(c) => {
@@ -322,22 +282,10 @@ mod tests {
 
     #[test]
     fn pax_record_length_counts_itself() {
-        assert_eq!(
-            pax_record("SCHILY.xattr.trusted.test", b"hi"),
-            b"32 SCHILY.xattr.trusted.test=hi\n".to_vec()
-        );
+        assert_eq!(pax_record("SCHILY.xattr.trusted.test", b"hi"), b"32 SCHILY.xattr.trusted.test=hi\n".to_vec());
         // 9 + digits: a record whose length crosses from one digit to two.
         let r = pax_record("k", b"12345");
         assert_eq!(r, b"11 k=12345\n".to_vec());
-        assert_eq!(
-            String::from_utf8(r.clone())
-                .unwrap()
-                .split(' ')
-                .next()
-                .unwrap()
-                .parse::<usize>()
-                .unwrap(),
-            r.len()
-        );
+        assert_eq!(String::from_utf8(r.clone()).unwrap().split(' ').next().unwrap().parse::<usize>().unwrap(), r.len());
     }
 }

@@ -24,17 +24,12 @@ pub struct Change {
 /// The changes in `upper` over `lowers` (top first; may be empty).
 pub fn diff(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>, Error> {
     if !upper.is_dir() {
-        return Err(Error::Usage(format!(
-            "upper '{}' is not a directory",
-            upper.display()
-        )));
+        return Err(Error::Usage(format!("upper '{}' is not a directory", upper.display())));
     }
     let mut out = Vec::new();
     for rel in walk_sorted(upper)? {
         let path = upper.join(&rel);
-        let m = path
-            .symlink_metadata()
-            .map_err(|e| Error::io("cannot stat", &path, e))?;
+        let m = path.symlink_metadata().map_err(|e| Error::io("cannot stat", &path, e))?;
         let shown = format!("/{}", String::from_utf8_lossy(rel.as_os_str().as_bytes()));
         let kind = if is_whiteout(&path, &m) {
             'D'
@@ -47,10 +42,7 @@ pub fn diff(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>, Error> {
             } else {
                 'A'
             }
-        } else if lowers
-            .iter()
-            .any(|l| l.join(&rel).symlink_metadata().is_ok())
-        {
+        } else if lowers.iter().any(|l| l.join(&rel).symlink_metadata().is_ok()) {
             'C'
         } else {
             'A'

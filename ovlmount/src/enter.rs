@@ -46,11 +46,7 @@ impl std::str::FromStr for Bind {
         if src.is_empty() || !dst.starts_with('/') {
             return Err(format!("'{s}': SRC must be given and DST must be absolute"));
         }
-        Ok(Bind {
-            src: PathBuf::from(src),
-            dst: PathBuf::from(dst),
-            read_only: ro,
-        })
+        Ok(Bind { src: PathBuf::from(src), dst: PathBuf::from(dst), read_only: ro })
     }
 }
 
@@ -74,16 +70,10 @@ impl InitFiles {
     /// Parse one `--init KEY=VALUE` into this set.
     pub fn add(&mut self, spec: &str) -> Result<(), String> {
         match spec.split_once('=') {
-            Some(("hostname", v)) if !v.is_empty() && v.len() <= 64 => {
-                self.hostname = Some(v.to_string())
-            }
+            Some(("hostname", v)) if !v.is_empty() && v.len() <= 64 => self.hostname = Some(v.to_string()),
             Some(("hosts", v)) if !v.is_empty() => self.hosts = Some(PathBuf::from(v)),
             Some(("resolv", v)) if !v.is_empty() => self.resolv = Some(PathBuf::from(v)),
-            _ => {
-                return Err(format!(
-                    "expected hostname=NAME, hosts=FILE or resolv=FILE, got '{spec}'"
-                ))
-            }
+            _ => return Err(format!("expected hostname=NAME, hosts=FILE or resolv=FILE, got '{spec}'")),
         }
         Ok(())
     }
@@ -98,8 +88,7 @@ impl InitFiles {
         for (src, name) in [(&self.hosts, "hosts"), (&self.resolv, "resolv.conf")] {
             if let Some(src) = src {
                 let p = etc.join(name);
-                std::fs::copy(src, &p)
-                    .map_err(|e| Error::io(format!("cannot copy '{}' to", src.display()), &p, e))?;
+                std::fs::copy(src, &p).map_err(|e| Error::io(format!("cannot copy '{}' to", src.display()), &p, e))?;
             }
         }
         Ok(())
@@ -147,12 +136,7 @@ fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
 /// The parent pid of `pid`, from `/proc/PID/stat`.
 fn parent_of(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Refuse to run in the host's mount namespace: every mount made here would land there.
@@ -200,34 +184,19 @@ fn refuse_initial_mount_namespace() -> Result<(), Error> {
 
 /// pivot_root into `new_root` and detach the old root (the `pivot_root(".", ".")` way).
 fn pivot_into(new_root: &Path) -> Result<(), Error> {
-    nix::unistd::chdir(new_root).map_err(sys(format!(
-        "cannot change directory to '{}'",
-        new_root.display()
-    )))?;
-    nix::unistd::pivot_root(".", ".").map_err(sys(format!(
-        "pivot_root into '{}' failed",
-        new_root.display()
-    )))?;
+    nix::unistd::chdir(new_root).map_err(sys(format!("cannot change directory to '{}'", new_root.display())))?;
+    nix::unistd::pivot_root(".", ".").map_err(sys(format!("pivot_root into '{}' failed", new_root.display())))?;
     // The old root is now stacked on top of the new one at "/": make it a slave so the
     // unmount cannot propagate anywhere, then detach it.
-    mount(
-        None::<&str>,
-        ".",
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(sys("cannot make the old root a slave"))?;
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+        .map_err(sys("cannot make the old root a slave"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(sys("cannot detach the old root"))?;
     nix::unistd::chdir("/").map_err(sys("cannot change directory to '/'"))
 }
 
 /// `USER[:GROUP]` as numbers, names looked up in the new root's /etc/passwd and /etc/group.
 pub fn resolve_user(spec: &str) -> Result<Credentials, Error> {
-    let (user, group) = spec
-        .split_once(':')
-        .map(|(u, g)| (u, Some(g)))
-        .unwrap_or((spec, None));
+    let (user, group) = spec.split_once(':').map(|(u, g)| (u, Some(g))).unwrap_or((spec, None));
     let passwd = Path::new("/etc/passwd");
     let groupf = Path::new("/etc/group");
     let ids = |e: chainload::ids::IdError| Error::Usage(format!("--user {spec}: {e}"));
@@ -255,18 +224,10 @@ pub fn enter(o: &EnterOptions) -> Error {
 fn prepare(o: &EnterOptions) -> Result<(), Error> {
     refuse_initial_mount_namespace()?;
     if !o.init.is_empty() && o.stack.init_layer.is_none() {
-        return Err(Error::Usage(
-            "--init needs --init-layer (where the files are written)".into(),
-        ));
+        return Err(Error::Usage("--init needs --init-layer (where the files are written)".into()));
     }
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(sys("cannot make / private"))?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(sys("cannot make / private"))?;
     let mut stack = o.stack.clone();
     stack.prepare()?;
     if let Some(layer) = &stack.init_layer {
@@ -286,14 +247,8 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     }
     for t in &o.tmpfs {
         let dir = rootfs::resolve_inside(&root, t, false)?;
-        mount(
-            Some("tmpfs"),
-            &dir,
-            Some("tmpfs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-            Some("mode=1777"),
-        )
-        .map_err(sys(format!("cannot mount a tmpfs on '{}'", t.display())))?;
+        mount(Some("tmpfs"), &dir, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777"))
+            .map_err(sys(format!("cannot mount a tmpfs on '{}'", t.display())))?;
     }
     for b in &o.binds {
         rootfs::bind_volume(&root, &b.src, &b.dst, b.read_only)?;
@@ -313,10 +268,7 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
         .map_err(sys("cannot make / read-only"))?;
     }
     let wd = o.workdir.clone().unwrap_or_else(|| PathBuf::from("/"));
-    nix::unistd::chdir(&wd).map_err(sys(format!(
-        "cannot change directory to '{}'",
-        wd.display()
-    )))?;
+    nix::unistd::chdir(&wd).map_err(sys(format!("cannot change directory to '{}'", wd.display())))?;
     let mut c = o.confinement.clone();
     if let Some(u) = &o.user {
         c.user = Some(resolve_user(u)?);

@@ -48,24 +48,15 @@ fn clean(entry: &Path) -> Result<Option<PathBuf>, Error> {
             Component::Normal(n) => out.push(n),
             Component::CurDir => {}
             Component::ParentDir => return Err(refuse(entry, "'..' component")),
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(refuse(entry, "absolute path"))
-            }
+            Component::RootDir | Component::Prefix(_) => return Err(refuse(entry, "absolute path")),
         }
     }
-    Ok(if out.as_os_str().is_empty() {
-        None
-    } else {
-        Some(out)
-    })
+    Ok(if out.as_os_str().is_empty() { None } else { Some(out) })
 }
 
 /// Open (creating missing directories) `rel` below `root`, refusing symlinks anywhere.
 fn open_dir_beneath(root: BorrowedFd<'_>, rel: &Path, entry: &Path) -> Result<OwnedFd, Error> {
-    let mut cur = nix::unistd::dup(root).map_err(|e| Error::Sys {
-        what: "dup".into(),
-        errno: e,
-    })?;
+    let mut cur = nix::unistd::dup(root).map_err(|e| Error::Sys { what: "dup".into(), errno: e })?;
     for c in rel.components() {
         let Component::Normal(name) = c else {
             return Err(refuse(entry, "unexpected path component"));
@@ -75,34 +66,21 @@ fn open_dir_beneath(root: BorrowedFd<'_>, rel: &Path, entry: &Path) -> Result<Ow
         let next = match sys::openat2(cur.as_fd(), Path::new(name), flags, 0, resolve) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => {
-                nix::sys::stat::mkdirat(cur.as_fd(), name, Mode::from_bits_truncate(0o755))
-                    .map_err(|e| Error::Sys {
-                        what: format!("entry '{}': cannot create directory", entry.display()),
-                        errno: e,
-                    })?;
-                sys::openat2(cur.as_fd(), Path::new(name), flags, 0, resolve).map_err(|e| {
-                    Error::Sys {
-                        what: format!("entry '{}': cannot open directory", entry.display()),
-                        errno: e,
-                    }
+                nix::sys::stat::mkdirat(cur.as_fd(), name, Mode::from_bits_truncate(0o755)).map_err(|e| {
+                    Error::Sys { what: format!("entry '{}': cannot create directory", entry.display()), errno: e }
+                })?;
+                sys::openat2(cur.as_fd(), Path::new(name), flags, 0, resolve).map_err(|e| Error::Sys {
+                    what: format!("entry '{}': cannot open directory", entry.display()),
+                    errno: e,
                 })?
             }
             Err(Errno::ELOOP | Errno::EXDEV | Errno::ENOTDIR) => {
-                let is_link =
-                    nix::sys::stat::fstatat(cur.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW)
-                        .is_ok_and(|st| {
-                            SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK
-                        });
+                let is_link = nix::sys::stat::fstatat(cur.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK);
                 let why = if is_link {
-                    format!(
-                        "it would be written through the symlink '{}'",
-                        name.to_string_lossy()
-                    )
+                    format!("it would be written through the symlink '{}'", name.to_string_lossy())
                 } else {
-                    format!(
-                        "'{}' on its path is not a directory",
-                        name.to_string_lossy()
-                    )
+                    format!("'{}' on its path is not a directory", name.to_string_lossy())
                 };
                 return Err(refuse(entry, &why));
             }
@@ -123,18 +101,10 @@ fn remove_existing(dir: BorrowedFd<'_>, name: &OsStr) {
     let _ = nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
 }
 
-fn setxattrs(
-    fd: BorrowedFd<'_>,
-    entry: &Path,
-    xattrs: &[(OsString, Vec<u8>)],
-) -> Result<(), Error> {
+fn setxattrs(fd: BorrowedFd<'_>, entry: &Path, xattrs: &[(OsString, Vec<u8>)]) -> Result<(), Error> {
     for (k, v) in xattrs {
         sys::fsetxattr(fd, k, v).map_err(|e| Error::Sys {
-            what: format!(
-                "entry '{}': cannot set xattr {}",
-                entry.display(),
-                k.to_string_lossy()
-            ),
+            what: format!("entry '{}': cannot set xattr {}", entry.display(), k.to_string_lossy()),
             errno: e,
         })?;
     }
@@ -150,10 +120,7 @@ fn xattrs_of<R: Read>(e: &mut tar::Entry<'_, R>) -> io::Result<Vec<(OsString, Ve
             let ext = ext?;
             if let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
                 if !crate::commit::is_overlay_xattr(name) {
-                    out.push((
-                        OsStr::from_bytes(name).to_os_string(),
-                        ext.value_bytes().to_vec(),
-                    ));
+                    out.push((OsStr::from_bytes(name).to_os_string(), ext.value_bytes().to_vec()));
                 }
             }
         }
@@ -197,49 +164,32 @@ fn import_into(f: File, file: &Path, dir: &Path) -> Result<Imported, Error> {
     let mut reader = BufReader::with_capacity(1 << 20, f);
     let gz = {
         use std::io::BufRead;
-        let head = reader
-            .fill_buf()
-            .map_err(|e| Error::io("cannot read", file, e))?;
+        let head = reader.fill_buf().map_err(|e| Error::io("cannot read", file, e))?;
         head.starts_with(&[0x1f, 0x8b])
     };
-    let stream: Box<dyn Read> = if gz {
-        Box::new(flate2::read::GzDecoder::new(reader))
-    } else {
-        Box::new(reader)
-    };
+    let stream: Box<dyn Read> = if gz { Box::new(flate2::read::GzDecoder::new(reader)) } else { Box::new(reader) };
     let mut archive = tar::Archive::new(stream);
     let root_file = File::open(dir).map_err(|e| Error::io("cannot open", dir, e))?;
     let root = OwnedFd::from(root_file);
     let mut stats = Imported::default();
     let mut dirs: Vec<DirMeta> = Vec::new();
     let corrupt = |e: io::Error| {
-        Error::Usage(format!(
-            "'{}' is not a valid layer (truncated or corrupt tar): {e}",
-            file.display()
-        ))
+        Error::Usage(format!("'{}' is not a valid layer (truncated or corrupt tar): {e}", file.display()))
     };
     for entry in archive.entries().map_err(corrupt)? {
         let mut e = entry.map_err(corrupt)?;
         let raw = PathBuf::from(OsStr::from_bytes(&e.path_bytes()));
         let Some(rel) = clean(&raw)? else { continue };
-        let name = rel
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
+        let name = rel.file_name().map(|n| n.to_os_string()).unwrap_or_default();
         let parent_rel = rel.parent().map(Path::to_path_buf).unwrap_or_default();
         let parent = open_dir_beneath(root.as_fd(), &parent_rel, &raw)?;
         let nb = name.as_bytes();
         if nb == b".wh..wh..opq" {
             let real = open_real_dir(&parent, &raw)?;
-            sys::fsetxattr(real.as_fd(), OsStr::new("trusted.overlay.opaque"), b"y").map_err(
-                |e| Error::Sys {
-                    what: format!(
-                        "entry '{}': cannot mark the directory opaque",
-                        raw.display()
-                    ),
-                    errno: e,
-                },
-            )?;
+            sys::fsetxattr(real.as_fd(), OsStr::new("trusted.overlay.opaque"), b"y").map_err(|e| Error::Sys {
+                what: format!("entry '{}': cannot mark the directory opaque", raw.display()),
+                errno: e,
+            })?;
             stats.opaque += 1;
             continue;
         }
@@ -250,17 +200,9 @@ fn import_into(f: File, file: &Path, dir: &Path) -> Result<Imported, Error> {
             let hidden = OsStr::from_bytes(hidden);
             remove_existing(parent.as_fd(), hidden);
             let parent_dir = open_real_dir(&parent, &raw)?;
-            nix::sys::stat::mknodat(
-                parent_dir.as_fd(),
-                hidden,
-                SFlag::S_IFCHR,
-                Mode::empty(),
-                makedev(0, 0),
-            )
-            .map_err(|e| Error::Sys {
-                what: format!("entry '{}': cannot make a whiteout", raw.display()),
-                errno: e,
-            })?;
+            nix::sys::stat::mknodat(parent_dir.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).map_err(
+                |e| Error::Sys { what: format!("entry '{}': cannot make a whiteout", raw.display()), errno: e },
+            )?;
             stats.whiteouts += 1;
             continue;
         }
@@ -279,48 +221,28 @@ fn import_into(f: File, file: &Path, dir: &Path) -> Result<Imported, Error> {
         match h.entry_type() {
             tar::EntryType::Directory => {
                 match nix::sys::stat::fstatat(pfd, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-                    Ok(st)
-                        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
-                            == SFlag::S_IFDIR => {}
+                    Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {}
                     Ok(_) => {
                         remove_existing(pfd, &name);
-                        nix::sys::stat::mkdirat(
-                            pfd,
-                            name.as_os_str(),
-                            Mode::from_bits_truncate(0o700),
-                        )
-                        .map_err(sys_err("cannot create directory"))?;
+                        nix::sys::stat::mkdirat(pfd, name.as_os_str(), Mode::from_bits_truncate(0o700))
+                            .map_err(sys_err("cannot create directory"))?;
                     }
-                    Err(_) => nix::sys::stat::mkdirat(
-                        pfd,
-                        name.as_os_str(),
-                        Mode::from_bits_truncate(0o700),
-                    )
-                    .map_err(sys_err("cannot create directory"))?,
+                    Err(_) => nix::sys::stat::mkdirat(pfd, name.as_os_str(), Mode::from_bits_truncate(0o700))
+                        .map_err(sys_err("cannot create directory"))?,
                 }
                 if !xattrs.is_empty() {
                     let d = open_dir_beneath(root.as_fd(), &rel, &raw)?;
                     let real = open_real_dir(&d, &raw)?;
                     setxattrs(real.as_fd(), &raw, &xattrs)?;
                 }
-                dirs.push(DirMeta {
-                    rel: rel.clone(),
-                    mode,
-                    uid,
-                    gid,
-                    mtime,
-                });
+                dirs.push(DirMeta { rel: rel.clone(), mode, uid, gid, mtime });
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 remove_existing(pfd, &name);
                 let fd = nix::fcntl::openat(
                     pfd,
                     name.as_os_str(),
-                    OFlag::O_WRONLY
-                        | OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
+                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                     Mode::from_bits_truncate(0o600),
                 )
                 .map_err(sys_err("cannot create file"))?;
@@ -329,9 +251,7 @@ fn import_into(f: File, file: &Path, dir: &Path) -> Result<Imported, Error> {
                 finish_file(out.as_fd(), &raw, mode, uid, gid, mtime, &xattrs)?;
             }
             tar::EntryType::Symlink => {
-                let target = e
-                    .link_name_bytes()
-                    .ok_or_else(|| refuse(&raw, "symlink without a target"))?;
+                let target = e.link_name_bytes().ok_or_else(|| refuse(&raw, "symlink without a target"))?;
                 remove_existing(pfd, &name);
                 nix::unistd::symlinkat(OsStr::from_bytes(&target), pfd, name.as_os_str())
                     .map_err(sys_err("cannot create symlink"))?;
@@ -354,42 +274,20 @@ fn import_into(f: File, file: &Path, dir: &Path) -> Result<Imported, Error> {
                 .map_err(sys_err("cannot set times"))?;
             }
             tar::EntryType::Link => {
-                let target = e
-                    .link_name_bytes()
-                    .ok_or_else(|| refuse(&raw, "hard link without a target"))?;
+                let target = e.link_name_bytes().ok_or_else(|| refuse(&raw, "hard link without a target"))?;
                 let target_raw = PathBuf::from(OsStr::from_bytes(&target));
                 let target_rel = clean(&target_raw).map_err(|_| {
-                    refuse(
-                        &raw,
-                        &format!("hard link to '{}', outside the layer", target_raw.display()),
-                    )
+                    refuse(&raw, &format!("hard link to '{}', outside the layer", target_raw.display()))
                 })?;
                 let Some(target_rel) = target_rel else {
                     return Err(refuse(&raw, "hard link to the layer's root"));
                 };
-                let tparent = open_dir_beneath(
-                    root.as_fd(),
-                    target_rel.parent().unwrap_or(Path::new("")),
-                    &raw,
-                )?;
+                let tparent = open_dir_beneath(root.as_fd(), target_rel.parent().unwrap_or(Path::new("")), &raw)?;
                 let treal = open_real_dir(&tparent, &raw)?;
                 let tname = target_rel.file_name().unwrap_or_default();
                 remove_existing(pfd, &name);
-                nix::unistd::linkat(
-                    treal.as_fd(),
-                    tname,
-                    pfd,
-                    name.as_os_str(),
-                    AtFlags::empty(),
-                )
-                .map_err(|_| {
-                    refuse(
-                        &raw,
-                        &format!(
-                            "its hard link target '{}' is not a file in the layer",
-                            target_raw.display()
-                        ),
-                    )
+                nix::unistd::linkat(treal.as_fd(), tname, pfd, name.as_os_str(), AtFlags::empty()).map_err(|_| {
+                    refuse(&raw, &format!("its hard link target '{}' is not a file in the layer", target_raw.display()))
                 })?;
             }
             kind @ (tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo) => {
@@ -406,14 +304,8 @@ fn import_into(f: File, file: &Path, dir: &Path) -> Result<Imported, Error> {
                     0
                 };
                 remove_existing(pfd, &name);
-                nix::sys::stat::mknodat(
-                    pfd,
-                    name.as_os_str(),
-                    t,
-                    Mode::from_bits_truncate(0o600),
-                    rdev,
-                )
-                .map_err(sys_err("cannot create device node"))?;
+                nix::sys::stat::mknodat(pfd, name.as_os_str(), t, Mode::from_bits_truncate(0o600), rdev)
+                    .map_err(sys_err("cannot create device node"))?;
                 let fd = nix::fcntl::openat(
                     pfd,
                     name.as_os_str(),
@@ -422,12 +314,9 @@ fn import_into(f: File, file: &Path, dir: &Path) -> Result<Imported, Error> {
                 )
                 .map_err(sys_err("cannot open device node"))?;
                 let p = fd_path(fd.as_fd());
-                nix::unistd::chown(&p, Some(uid.into()), Some(gid.into()))
-                    .map_err(sys_err("cannot chown"))?;
+                nix::unistd::chown(&p, Some(uid.into()), Some(gid.into())).map_err(sys_err("cannot chown"))?;
                 std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode))
-                    .map_err(|e| {
-                        Error::io(format!("entry '{}': cannot chmod", raw.display()), &p, e)
-                    })?;
+                    .map_err(|e| Error::io(format!("entry '{}': cannot chmod", raw.display()), &p, e))?;
             }
             tar::EntryType::XGlobalHeader
             | tar::EntryType::XHeader
@@ -453,13 +342,8 @@ fn import_into(f: File, file: &Path, dir: &Path) -> Result<Imported, Error> {
 /// An O_PATH directory descriptor reopened for real use (fchown, mknodat...).
 fn open_real_dir(fd: &OwnedFd, entry: &Path) -> Result<OwnedFd, Error> {
     let p = fd_path(fd.as_fd());
-    let f = File::open(&p).map_err(|e| {
-        Error::io(
-            format!("entry '{}': cannot open directory", entry.display()),
-            &p,
-            e,
-        )
-    })?;
+    let f =
+        File::open(&p).map_err(|e| Error::io(format!("entry '{}': cannot open directory", entry.display()), &p, e))?;
     Ok(OwnedFd::from(f))
 }
 

@@ -82,11 +82,7 @@ impl Error {
     }
 
     pub(crate) fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> Error {
-        Error::Io {
-            what: what.into(),
-            path: path.to_path_buf(),
-            source,
-        }
+        Error::Io { what: what.into(), path: path.to_path_buf(), source }
     }
 }
 

@@ -15,25 +15,18 @@ fn main() {
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
-    let text =
-        serde_json::to_string(v).map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
+    let text = serde_json::to_string(v).map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
     println!("{text}");
     Ok(())
 }
 
 fn dispatch(command: Command) -> Result<(), Error> {
     match command {
-        Command::Mount {
-            layers,
-            json,
-            target,
-        } => {
+        Command::Mount { layers, json, target } => {
             let mut s = layers.stack();
             let created = s.prepare()?;
             match overlay::mount(&s, &target) {
-                Ok(api) if json => {
-                    print_json(&serde_json::json!({ "target": target, "stack": s, "api": api }))
-                }
+                Ok(api) if json => print_json(&serde_json::json!({ "target": target, "stack": s, "api": api })),
                 Ok(_) => Ok(()),
                 Err(e) => {
                     for d in created.iter().rev() {
@@ -48,12 +41,7 @@ fn dispatch(command: Command) -> Result<(), Error> {
             let opts = args.into_options().map_err(Error::Usage)?;
             Err(enter::enter(&opts))
         }
-        Command::Commit {
-            upper,
-            output,
-            gzip,
-            json,
-        } => {
+        Command::Commit { upper, output, gzip, json } => {
             let c = commit::commit(&upper, &output, gzip)?;
             if json {
                 print_json(&c)?;
@@ -61,11 +49,7 @@ fn dispatch(command: Command) -> Result<(), Error> {
             Ok(())
         }
         Command::Import { file, dir } => import::import(&file, &dir).map(drop),
-        Command::Diff {
-            upper,
-            lowers,
-            json,
-        } => {
+        Command::Diff { upper, lowers, json } => {
             let changes = diff::diff(&upper, &stack::split_lowers(&lowers))?;
             if json {
                 return print_json(&changes);

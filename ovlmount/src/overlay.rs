@@ -91,10 +91,7 @@ fn mount_fsconfig(stack: &Stack, target: &Path) -> Result<(), Errno> {
         sys::fsconfig_set_string(fd, c"workdir", w.as_os_str())?;
     }
     for o in &stack.options {
-        let (k, v) = o
-            .split_once('=')
-            .map(|(k, v)| (k, Some(v)))
-            .unwrap_or((o.as_str(), None));
+        let (k, v) = o.split_once('=').map(|(k, v)| (k, Some(v))).unwrap_or((o.as_str(), None));
         let key = CString::new(k).map_err(|_| Errno::EINVAL)?;
         match v {
             Some(v) => sys::fsconfig_set_string(fd, &key, OsStr::new(v))?,
@@ -109,32 +106,17 @@ fn mount_fsconfig(stack: &Stack, target: &Path) -> Result<(), Errno> {
 fn mount_legacy(stack: &Stack, target: &Path) -> Result<(), Error> {
     let page = 4096usize;
     let full = option_string(stack, None);
-    let flags = if stack.upper.is_none() {
-        MsFlags::MS_RDONLY
-    } else {
-        MsFlags::empty()
-    };
+    let flags = if stack.upper.is_none() { MsFlags::MS_RDONLY } else { MsFlags::empty() };
     let mount = |data: &[u8], target: &Path| {
         let data = OsString::from_vec(data.to_vec());
-        nix::mount::mount(
-            Some("overlay"),
-            target,
-            Some("overlay"),
-            flags,
-            Some(data.as_os_str()),
-        )
+        nix::mount::mount(Some("overlay"), target, Some("overlay"), flags, Some(data.as_os_str()))
     };
     if full.len() < page {
         return mount(&full, target).map_err(|e| mount_error(stack, target, e));
     }
-    let layers: Vec<PathBuf> = stack
-        .lowerdirs()
-        .into_iter()
-        .chain(stack.upper.clone())
-        .chain(stack.work.clone())
-        .collect();
-    let base = common_parent(&layers)
-        .ok_or_else(|| Error::Usage("the layers share no parent directory".into()))?;
+    let layers: Vec<PathBuf> =
+        stack.lowerdirs().into_iter().chain(stack.upper.clone()).chain(stack.work.clone()).collect();
+    let base = common_parent(&layers).ok_or_else(|| Error::Usage("the layers share no parent directory".into()))?;
     let short = option_string(stack, Some(&base));
     if short.len() >= page {
         return Err(Error::Usage(format!(
@@ -144,13 +126,10 @@ fn mount_legacy(stack: &Stack, target: &Path) -> Result<(), Error> {
             base.display()
         )));
     }
-    let target_abs =
-        std::fs::canonicalize(target).map_err(|e| Error::io("mount point", target, e))?;
+    let target_abs = std::fs::canonicalize(target).map_err(|e| Error::io("mount point", target, e))?;
     let cwd = std::fs::File::open(".").map_err(|e| Error::io("cannot open", Path::new("."), e))?;
-    nix::unistd::chdir(&base).map_err(|e| Error::Sys {
-        what: format!("cannot change directory to '{}'", base.display()),
-        errno: e,
-    })?;
+    nix::unistd::chdir(&base)
+        .map_err(|e| Error::Sys { what: format!("cannot change directory to '{}'", base.display()), errno: e })?;
     let result = mount(&short, &target_abs);
     let _ = nix::unistd::fchdir(cwd.as_fd());
     result.map_err(|e| mount_error(stack, target, e))
@@ -158,11 +137,7 @@ fn mount_legacy(stack: &Stack, target: &Path) -> Result<(), Error> {
 
 fn mount_error(stack: &Stack, target: &Path, errno: Errno) -> Error {
     Error::Sys {
-        what: format!(
-            "cannot mount the overlay of {} layer(s) on '{}'",
-            stack.lowerdirs().len(),
-            target.display()
-        ),
+        what: format!("cannot mount the overlay of {} layer(s) on '{}'", stack.lowerdirs().len(), target.display()),
         errno,
     }
 }
@@ -170,24 +145,15 @@ fn mount_error(stack: &Stack, target: &Path, errno: Errno) -> Error {
 /// Mount `stack` (already [prepared](Stack::prepare)) on `target`; returns the API used.
 pub fn mount(stack: &Stack, target: &Path) -> Result<Api, Error> {
     if !target.is_dir() {
-        return Err(Error::Usage(format!(
-            "mount point '{}' is not a directory",
-            target.display()
-        )));
+        return Err(Error::Usage(format!("mount point '{}' is not a directory", target.display())));
     }
     if stack.upper.is_none() && stack.lowerdirs().len() == 1 {
         // overlayfs needs two lower layers when there is no upper; one read-only layer
         // is exactly a read-only bind mount of it.
         let layer = &stack.lowerdirs()[0];
         let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
-        nix::mount::mount(
-            Some(layer.as_path()),
-            target,
-            None::<&str>,
-            flags,
-            None::<&str>,
-        )
-        .map_err(|e| mount_error(stack, target, e))?;
+        nix::mount::mount(Some(layer.as_path()), target, None::<&str>, flags, None::<&str>)
+            .map_err(|e| mount_error(stack, target, e))?;
         let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
         if let Err(e) = nix::mount::mount(None::<&str>, target, None::<&str>, ro, None::<&str>) {
             let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
@@ -199,9 +165,7 @@ pub fn mount(stack: &Stack, target: &Path) -> Result<Api, Error> {
         Ok(()) => Ok(Api::Fsconfig),
         // ENOSYS: no new mount API; EINVAL: no "lowerdir+" (Linux < 6.8) or an option the
         // new API spells differently: try the classic way, which reports its own error.
-        Err(Errno::ENOSYS | Errno::EINVAL | Errno::EOPNOTSUPP) => {
-            mount_legacy(stack, target).map(|()| Api::Mount2)
-        }
+        Err(Errno::ENOSYS | Errno::EINVAL | Errno::EOPNOTSUPP) => mount_legacy(stack, target).map(|()| Api::Mount2),
         Err(e) => Err(mount_error(stack, target, e)),
     }
 }
@@ -209,18 +173,12 @@ pub fn mount(stack: &Stack, target: &Path) -> Result<Api, Error> {
 /// umount2(2) the layer mount on `target`, refusing a target that is not a mount point.
 pub fn umount(target: &Path) -> Result<(), Error> {
     let abs = std::fs::canonicalize(target).map_err(|e| Error::io("mount point", target, e))?;
-    let mounts = mountinfo::read_self()
-        .map_err(|e| Error::io("cannot read", Path::new("/proc/self/mountinfo"), e))?;
+    let mounts = mountinfo::read_self().map_err(|e| Error::io("cannot read", Path::new("/proc/self/mountinfo"), e))?;
     if !mounts.iter().any(|m| m.mount_point == abs) {
-        return Err(Error::Usage(format!(
-            "'{}' is not a mount point",
-            target.display()
-        )));
+        return Err(Error::Usage(format!("'{}' is not a mount point", target.display())));
     }
-    nix::mount::umount2(&abs, nix::mount::MntFlags::empty()).map_err(|e| Error::Sys {
-        what: format!("cannot unmount '{}'", target.display()),
-        errno: e,
-    })
+    nix::mount::umount2(&abs, nix::mount::MntFlags::empty())
+        .map_err(|e| Error::Sys { what: format!("cannot unmount '{}'", target.display()), errno: e })
 }
 
 #[cfg(test)]
@@ -234,11 +192,7 @@ mod tests {
 
     #[test]
     fn finds_common_parent() {
-        let p = vec![
-            PathBuf::from("/x/img/l1"),
-            "/x/img/l2".into(),
-            "/x/c/upper".into(),
-        ];
+        let p = vec![PathBuf::from("/x/img/l1"), "/x/img/l2".into(), "/x/c/upper".into()];
         assert_eq!(common_parent(&p), Some(PathBuf::from("/x")));
     }
 }

@@ -29,13 +29,7 @@ pub const MASKED: [&str; 12] = [
 ];
 
 /// runc's default read-only paths.
-pub const READ_ONLY: [&str; 5] = [
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+pub const READ_ONLY: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
     let what = what.into();
@@ -55,14 +49,8 @@ pub fn inside(root: &Path, inner: &str) -> PathBuf {
 pub fn mount_proc(root: &Path) -> Result<(), Error> {
     let p = inside(root, "/proc");
     ensure_dir(&p)?;
-    mount(
-        Some("proc"),
-        &p,
-        Some("proc"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
-    .map_err(sys(format!("cannot mount proc on '{}'", p.display())))
+    mount(Some("proc"), &p, Some("proc"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>)
+        .map_err(sys(format!("cannot mount proc on '{}'", p.display())))
 }
 
 /// Mount sysfs read-only on `root/sys`; where the kernel refuses a new sysfs (a network
@@ -74,14 +62,8 @@ pub fn mount_sys(root: &Path) -> Result<(), Error> {
     match mount(Some("sysfs"), &p, Some("sysfs"), ro, None::<&str>) {
         Ok(()) => Ok(()),
         Err(Errno::EPERM) => {
-            mount(
-                Some("/sys"),
-                &p,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
-            )
-            .map_err(sys(format!("cannot bind /sys on '{}'", p.display())))?;
+            mount(Some("/sys"), &p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                .map_err(sys(format!("cannot bind /sys on '{}'", p.display())))?;
             remount_read_only(&p)
         }
         Err(e) => Err(sys(format!("cannot mount sysfs on '{}'", p.display()))(e)),
@@ -90,18 +72,11 @@ pub fn mount_sys(root: &Path) -> Result<(), Error> {
 
 /// Make the mount at `p` read-only (a bind of itself, remounted).
 pub fn remount_read_only(p: &Path) -> Result<(), Error> {
-    mount(
-        Some(p),
-        p,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(sys(format!("cannot bind '{}' on itself", p.display())))?;
+    mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .map_err(sys(format!("cannot bind '{}' on itself", p.display())))?;
     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
     // Keep the flags the kernel locks (nosuid, nodev, noexec) where they are set.
-    let st =
-        nix::sys::statvfs::statvfs(p).map_err(sys(format!("cannot statvfs '{}'", p.display())))?;
+    let st = nix::sys::statvfs::statvfs(p).map_err(sys(format!("cannot statvfs '{}'", p.display())))?;
     let mut extra = MsFlags::empty();
     let f = st.flags();
     use nix::sys::statvfs::FsFlags;
@@ -118,14 +93,8 @@ pub fn remount_read_only(p: &Path) -> Result<(), Error> {
         .map_err(sys(format!("cannot make '{}' read-only", p.display())))
 }
 
-const DEVICES: [(&str, u64, u64); 6] = [
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
-];
+const DEVICES: [(&str, u64, u64); 6] =
+    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
 
 /// A minimal /dev on `root/dev`: a tmpfs with null, zero, full, random, urandom, tty
 /// (made with mknod, or bound from the host where mknod is not allowed), a new devpts
@@ -143,12 +112,7 @@ pub fn mount_dev(root: &Path) -> Result<(), Error> {
     .map_err(sys(format!("cannot mount a tmpfs on '{}'", dev.display())))?;
     for (name, major, minor) in DEVICES {
         let p = dev.join(name);
-        match mknod(
-            &p,
-            SFlag::S_IFCHR,
-            Mode::from_bits_truncate(0o666),
-            makedev(major, minor),
-        ) {
+        match mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor)) {
             Ok(()) => {
                 // mknod is subject to the umask; set the mode explicitly.
                 std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o666))
@@ -157,14 +121,7 @@ pub fn mount_dev(root: &Path) -> Result<(), Error> {
             Err(Errno::EPERM) => {
                 std::fs::write(&p, b"").map_err(|e| Error::io("cannot create", &p, e))?;
                 let host = PathBuf::from("/dev").join(name);
-                mount(
-                    Some(&host),
-                    &p,
-                    None::<&str>,
-                    MsFlags::MS_BIND,
-                    None::<&str>,
-                )
-                .map_err(sys(format!(
+                mount(Some(&host), &p, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(sys(format!(
                     "cannot bind '{}' on '{}'",
                     host.display(),
                     p.display()
@@ -223,10 +180,8 @@ pub fn mount_dev(root: &Path) -> Result<(), Error> {
 pub fn resolve_inside(root: &Path, inner: &Path, file: bool) -> Result<PathBuf, Error> {
     let root = std::fs::canonicalize(root).map_err(|e| Error::io("new root", root, e))?;
     let mut cur = root.clone();
-    let parts: Vec<Component> = inner
-        .components()
-        .filter(|c| !matches!(c, Component::RootDir | Component::CurDir))
-        .collect();
+    let parts: Vec<Component> =
+        inner.components().filter(|c| !matches!(c, Component::RootDir | Component::CurDir)).collect();
     for (i, c) in parts.iter().enumerate() {
         let Component::Normal(name) = c else {
             return Err(Error::Usage(format!(
@@ -243,8 +198,7 @@ pub fn resolve_inside(root: &Path, inner: &Path, file: bool) -> Result<PathBuf, 
             }
         }
         // Resolve as the kernel will when mounting: on the host, following symlinks.
-        let real =
-            std::fs::canonicalize(&next).map_err(|e| Error::io("cannot resolve", &next, e))?;
+        let real = std::fs::canonicalize(&next).map_err(|e| Error::io("cannot resolve", &next, e))?;
         if !real.starts_with(&root) {
             return Err(Error::Usage(format!(
                 "'{}' resolves to '{}', outside the new root, through a symlink; refusing to mount there",
@@ -261,14 +215,7 @@ pub fn resolve_inside(root: &Path, inner: &Path, file: bool) -> Result<PathBuf, 
 pub fn bind_volume(root: &Path, src: &Path, dst: &Path, read_only: bool) -> Result<(), Error> {
     let meta = std::fs::metadata(src).map_err(|e| Error::io("--bind source", src, e))?;
     let target = resolve_inside(root, dst, !meta.is_dir())?;
-    mount(
-        Some(src),
-        &target,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(sys(format!(
+    mount(Some(src), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).map_err(sys(format!(
         "cannot bind '{}' on '{}'",
         src.display(),
         dst.display()
@@ -284,11 +231,7 @@ pub fn bind_volume(root: &Path, src: &Path, dst: &Path, read_only: bool) -> Resu
 /// character device, or a masked file could be replaced by something readable.
 pub fn mask_defaults(root: &Path) -> Result<(), Error> {
     let null = inside(root, "/dev/null");
-    let null = if null.exists() {
-        null
-    } else {
-        PathBuf::from("/dev/null")
-    };
+    let null = if null.exists() { null } else { PathBuf::from("/dev/null") };
     let m = std::fs::metadata(&null).map_err(|e| Error::io("cannot stat", &null, e))?;
     if !(m.file_type().is_char_device() && m.rdev() == makedev(1, 3)) {
         return Err(Error::Usage(format!(
@@ -311,14 +254,8 @@ pub fn mask_defaults(root: &Path) -> Result<(), Error> {
             )
             .map_err(sys(format!("cannot mask '{p}'")))?;
         } else {
-            mount(
-                Some(&null),
-                &target,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .map_err(sys(format!("cannot mask '{p}'")))?;
+            mount(Some(&null), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .map_err(sys(format!("cannot mask '{p}'")))?;
         }
     }
     for p in READ_ONLY {

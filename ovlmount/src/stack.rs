@@ -49,27 +49,17 @@ pub fn split_lowers(values: &[String]) -> Vec<PathBuf> {
         }
         out.push(PathBuf::from(cur));
     }
-    out.into_iter()
-        .filter(|p| !p.as_os_str().is_empty())
-        .collect()
+    out.into_iter().filter(|p| !p.as_os_str().is_empty()).collect()
 }
 
 fn absolute(p: &Path) -> Result<PathBuf, Error> {
     std::fs::canonicalize(p).map_err(|e| Error::io("layer", p, e))
 }
 
-fn is_nested(a: &Path, b: &Path) -> bool {
-    a != b && (a.starts_with(b) || b.starts_with(a))
-}
-
 impl Stack {
     /// The lower layers as overlayfs sees them: the init layer (if any) on top.
     pub fn lowerdirs(&self) -> Vec<PathBuf> {
-        self.init_layer
-            .iter()
-            .cloned()
-            .chain(self.lowers.iter().cloned())
-            .collect()
+        self.init_layer.iter().cloned().chain(self.lowers.iter().cloned()).collect()
     }
 
     /// Check the stack, resolve every path to an absolute one, and create upper and work
@@ -80,10 +70,7 @@ impl Stack {
             return usage("at least one --lower layer is needed".into());
         }
         if self.lowerdirs().len() > MAX_LOWERS {
-            return usage(format!(
-                "{} lower layers: the kernel takes at most {MAX_LOWERS}",
-                self.lowerdirs().len()
-            ));
+            return usage(format!("{} lower layers: the kernel takes at most {MAX_LOWERS}", self.lowerdirs().len()));
         }
         if self.upper.is_some() != self.work.is_some() {
             return usage("--upper and --work go together".into());
@@ -117,31 +104,40 @@ impl Stack {
                 return Err(e);
             }
         }
-        let all: Vec<&PathBuf> = self
-            .lowers
-            .iter()
-            .chain(&self.init_layer)
-            .chain(&self.upper)
-            .chain(&self.work)
-            .collect();
-        for (i, a) in all.iter().enumerate() {
-            for b in &all[i + 1..] {
-                if a == b && i < self.lowers.len() {
-                    continue; // the same lower twice is allowed by overlayfs
-                }
-                if is_nested(a, b) || a == b {
-                    for d in created.iter().rev() {
-                        let _ = std::fs::remove_dir(d);
-                    }
-                    return usage(format!(
-                        "layers overlap: '{}' and '{}'",
-                        a.display(),
-                        b.display()
-                    ));
+        if let Some((a, b)) = self.overlap() {
+            for d in created.iter().rev() {
+                let _ = std::fs::remove_dir(d);
+            }
+            return usage(format!("layers overlap: '{}' and '{}'", a.display(), b.display()));
+        }
+        Ok(created)
+    }
+
+    /// Two layers overlayfs refuses together: upper and work inside one another, a layer
+    /// inside upper or work, or the same directory twice in different roles. (Upper and
+    /// work *inside* a lower layer are fine: that is how the host's own root serves as a
+    /// lower layer.)
+    fn overlap(&self) -> Option<(PathBuf, PathBuf)> {
+        let lowers: Vec<&PathBuf> = self.lowers.iter().chain(&self.init_layer).collect();
+        let writable: Vec<&PathBuf> = self.upper.iter().chain(&self.work).collect();
+        if let [u, w] = writable.as_slice() {
+            if u.starts_with(w) || w.starts_with(u) {
+                return Some(((*u).clone(), (*w).clone()));
+            }
+        }
+        for w in &writable {
+            for l in &lowers {
+                if l.starts_with(w) {
+                    return Some(((*l).clone(), (*w).clone()));
                 }
             }
         }
-        Ok(created)
+        if let Some(init) = &self.init_layer {
+            if let Some(l) = self.lowers.iter().find(|l| *l == init || init.starts_with(l) || l.starts_with(init)) {
+                return Some((init.clone(), l.clone()));
+            }
+        }
+        None
     }
 
     fn check_upper_work(&mut self, upper: &Path, work: &Path) -> Result<(), Error> {
@@ -169,10 +165,7 @@ impl Stack {
             .filter(|n| n != "work" && n != "index")
             .collect();
         if let Some(n) = foreign.first() {
-            return Err(Error::Usage(format!(
-                "--work '{}' is not empty (it holds '{n}')",
-                work.display()
-            )));
+            return Err(Error::Usage(format!("--work '{}' is not empty (it holds '{n}')", work.display())));
         }
         self.upper = Some(absolute(upper)?);
         self.work = Some(absolute(work)?);
@@ -187,15 +180,6 @@ mod tests {
     #[test]
     fn splits_colons_and_escapes() {
         let v = split_lowers(&["a:b".into(), "c".into(), "with\\:colon:d".into()]);
-        assert_eq!(
-            v,
-            vec![
-                PathBuf::from("a"),
-                "b".into(),
-                "c".into(),
-                "with:colon".into(),
-                "d".into()
-            ]
-        );
+        assert_eq!(v, vec![PathBuf::from("a"), "b".into(), "c".into(), "with:colon".into(), "d".into()]);
     }
 }

@@ -30,14 +30,7 @@ pub fn fsconfig_set_string(fs: BorrowedFd<'_>, key: &CStr, value: &OsStr) -> Res
     let v = cstr(value)?;
     // SAFETY: valid descriptor and C strings.
     Errno::result(unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_SET_STRING,
-            key.as_ptr(),
-            v.as_ptr(),
-            0,
-        )
+        libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_SET_STRING, key.as_ptr(), v.as_ptr(), 0)
     })
     .map(drop)
 }
@@ -117,19 +110,9 @@ pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 
 /// openat2(2): open `path` relative to `dir` under the `resolve` restrictions.
-pub fn openat2(
-    dir: BorrowedFd<'_>,
-    path: &Path,
-    flags: i32,
-    mode: u32,
-    resolve: u64,
-) -> Result<OwnedFd, Errno> {
+pub fn openat2(dir: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32, resolve: u64) -> Result<OwnedFd, Errno> {
     let p = cstr(path.as_os_str())?;
-    let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: u64::from(mode),
-        resolve,
-    };
+    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: u64::from(mode), resolve };
     // SAFETY: valid descriptor, C string and open_how of the size passed.
     owned(unsafe {
         libc::syscall(
@@ -146,16 +129,8 @@ pub fn openat2(
 pub fn fsetxattr(fd: BorrowedFd<'_>, name: &OsStr, value: &[u8]) -> Result<(), Errno> {
     let n = cstr(name)?;
     // SAFETY: valid descriptor, C string and buffer.
-    Errno::result(unsafe {
-        libc::fsetxattr(
-            fd.as_raw_fd(),
-            n.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    })
-    .map(drop)
+    Errno::result(unsafe { libc::fsetxattr(fd.as_raw_fd(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
+        .map(drop)
 }
 
 /// llistxattr(2): the names of the extended attributes of `path` (not following a symlink).
@@ -168,11 +143,7 @@ pub fn llistxattr(path: &Path) -> Result<Vec<Vec<u8>>, Errno> {
         match Errno::result(n) {
             Ok(n) => {
                 buf.truncate(n as usize);
-                return Ok(buf
-                    .split(|b| *b == 0)
-                    .filter(|s| !s.is_empty())
-                    .map(<[u8]>::to_vec)
-                    .collect());
+                return Ok(buf.split(|b| *b == 0).filter(|s| !s.is_empty()).map(<[u8]>::to_vec).collect());
             }
             Err(Errno::ERANGE) => buf.resize(buf.len() * 4, 0),
             Err(e) => return Err(e),
@@ -187,8 +158,7 @@ pub fn lgetxattr(path: &Path, name: &[u8]) -> Result<Vec<u8>, Errno> {
     let mut buf = vec![0u8; 256];
     loop {
         // SAFETY: valid C strings and buffer of the given length.
-        let r =
-            unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
         match Errno::result(r) {
             Ok(r) => {
                 buf.truncate(r as usize);
@@ -205,14 +175,5 @@ pub fn lsetxattr(path: &Path, name: &[u8], value: &[u8]) -> Result<(), Errno> {
     let p = cstr(path.as_os_str())?;
     let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
     // SAFETY: valid C strings and buffer.
-    Errno::result(unsafe {
-        libc::lsetxattr(
-            p.as_ptr(),
-            n.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    })
-    .map(drop)
+    Errno::result(unsafe { libc::lsetxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) }).map(drop)
 }

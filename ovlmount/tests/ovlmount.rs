@@ -19,9 +19,7 @@ fn ovl() -> String {
 
 /// Run `script` with sh in a new mount namespace (and PID namespace, so nothing outlives it).
 fn in_mount_ns(script: &str) -> Outcome {
-    Cmd::tool("unshare-rs")
-        .args(["-m", "-p", "-f", "--", "sh", "-ec", script])
-        .run()
+    Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "--", "sh", "-ec", script]).run()
 }
 
 fn write(p: &Path, content: &str) {
@@ -59,26 +57,16 @@ fn copy_up_whiteouts_opaque_directories_and_precedence() {
     assert_eq!(mount_points(), before, "the host's mount table changed");
     let read = |p: &str| std::fs::read_to_string(d.join(p)).unwrap();
     assert_eq!(read("seen-a"), "from l3\n", "the top layer wins");
-    assert_eq!(
-        read("seen-only1"),
-        "only in l1\n",
-        "a lower file shows through"
-    );
+    assert_eq!(read("seen-only1"), "only in l1\n", "a lower file shows through");
     // Copy-up: the lower stays byte-identical, the new version is in upper.
     assert_eq!(read("l3/etc/b"), "edit me\n");
     assert_eq!(read("u/etc/b"), "edit me\nedited\n");
     // Deletion: a whiteout (0/0 character device) in upper, the lower untouched.
     let wh = std::fs::symlink_metadata(d.join("u/etc/only1")).unwrap();
-    assert!(
-        wh.file_type().is_char_device() && wh.rdev() == 0,
-        "no whiteout for a deleted lower file"
-    );
+    assert!(wh.file_type().is_char_device() && wh.rdev() == 0, "no whiteout for a deleted lower file");
     assert_eq!(read("l1/etc/only1"), "only in l1\n");
     // rm -r then mkdir of a lower directory: opaque.
-    assert_eq!(
-        lgetxattr(&d.join("u/data"), "trusted.overlay.opaque").as_deref(),
-        Some(&b"y"[..])
-    );
+    assert_eq!(lgetxattr(&d.join("u/data"), "trusted.overlay.opaque").as_deref(), Some(&b"y"[..]));
     assert_eq!(read("u/data/fresh"), "new\n");
     assert!(d.join("l1/data/keep").exists());
     // diff sees the same.
@@ -86,25 +74,11 @@ fn copy_up_whiteouts_opaque_directories_and_precedence() {
         .args(["diff"])
         .arg(d.join("u"))
         .arg("--lower")
-        .arg(format!(
-            "{}:{}:{}",
-            d.join("l3").display(),
-            d.join("l2").display(),
-            d.join("l1").display()
-        ))
+        .arg(format!("{}:{}:{}", d.join("l3").display(), d.join("l2").display(), d.join("l1").display()))
         .run();
     let text = out.ok().stdout.clone();
-    for line in [
-        "C /etc",
-        "C /etc/b",
-        "D /etc/only1",
-        "C /data",
-        "A /data/fresh",
-    ] {
-        assert!(
-            text.lines().any(|l| l == line),
-            "diff lacks '{line}':\n{text}"
-        );
+    for line in ["C /etc", "C /etc/b", "D /etc/only1", "C /data", "A /data/fresh"] {
+        assert!(text.lines().any(|l| l == line), "diff lacks '{line}':\n{text}");
     }
 }
 
@@ -123,10 +97,7 @@ fn deep_stacks_and_colon_paths() {
     write(&d.join("with:colon,comma/hello"), "colon\n");
     std::fs::create_dir(d.join("m")).unwrap();
     std::fs::create_dir(d.join("m2")).unwrap();
-    let lower_args: String = lowers
-        .iter()
-        .map(|l| format!(" --lower {}", l.display()))
-        .collect();
+    let lower_args: String = lowers.iter().map(|l| format!(" --lower {}", l.display())).collect();
     let script = format!(
         "cd {d}
          {o} mount --json{lower_args} m > json
@@ -171,9 +142,8 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
             } else {
                 format!("special:{:o}:{}", m.mode() & 0o170000, m.rdev())
             };
-            let xattr = lgetxattr(&p, "trusted.test")
-                .map(|v| String::from_utf8_lossy(&v).into_owned())
-                .unwrap_or_default();
+            let xattr =
+                lgetxattr(&p, "trusted.test").map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default();
             out.insert(
                 r,
                 format!(
@@ -204,15 +174,7 @@ fn set_user_xattr(p: &Path, value: &str) {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
     // SAFETY: valid C strings and buffer.
-    let rc = unsafe {
-        libc::lsetxattr(
-            c.as_ptr(),
-            c"trusted.test".as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
+    let rc = unsafe { libc::lsetxattr(c.as_ptr(), c"trusted.test".as_ptr(), value.as_ptr().cast(), value.len(), 0) };
     assert_eq!(rc, 0, "setxattr {}", p.display());
 }
 
@@ -245,19 +207,8 @@ fn commit_then_import_round_trip() {
     set_user_xattr(&d.join("u/new/withattr"), "hello");
     let o = |args: &[&str]| Cmd::tool("ovlmount").args(args).run();
     let ds = |p: &str| d.join(p).display().to_string();
-    let plain: serde_json::Value = o(&["commit", &ds("u"), "-o", &ds("layer.tar"), "--json"])
-        .ok()
-        .json();
-    let gz: serde_json::Value = o(&[
-        "commit",
-        &ds("u"),
-        "-o",
-        &ds("layer.tar.gz"),
-        "--gzip",
-        "--json",
-    ])
-    .ok()
-    .json();
+    let plain: serde_json::Value = o(&["commit", &ds("u"), "-o", &ds("layer.tar"), "--json"]).ok().json();
+    let gz: serde_json::Value = o(&["commit", &ds("u"), "-o", &ds("layer.tar.gz"), "--gzip", "--json"]).ok().json();
     o(&["commit", &ds("u"), "-o", &ds("again.tar")]).ok();
     o(&["import", &ds("layer.tar.gz"), &ds("imported")]).ok();
     // Both merged views, side by side (host mounts, removed when the test ends).
@@ -265,42 +216,16 @@ fn commit_then_import_round_trip() {
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
     let _mounts = HostMounts(vec![a.clone(), b.clone()]);
-    o(&[
-        "mount",
-        "--lower",
-        &format!("{}:{}", ds("u"), ds("l1")),
-        &ds("a"),
-    ])
-    .ok();
-    o(&[
-        "mount",
-        "--lower",
-        &format!("{}:{}", ds("imported"), ds("l1")),
-        &ds("b"),
-    ])
-    .ok();
+    o(&["mount", "--lower", &format!("{}:{}", ds("u"), ds("l1")), &ds("a")]).ok();
+    o(&["mount", "--lower", &format!("{}:{}", ds("imported"), ds("l1")), &ds("b")]).ok();
     let va = snapshot(&a);
     let vb = snapshot(&b);
     assert!(va.len() > 10, "view too small: {va:?}");
-    assert_eq!(
-        va, vb,
-        "the committed-and-imported layer does not give the same merged view"
-    );
+    assert_eq!(va, vb, "the committed-and-imported layer does not give the same merged view");
     assert!(!va.contains_key(Path::new("etc/delete-me")));
-    assert!(
-        !va.contains_key(Path::new("old/inner")),
-        "opaque directory lost"
-    );
-    assert!(
-        va[Path::new("new/withattr")].ends_with("x=hello"),
-        "xattr lost: {}",
-        va[Path::new("new/withattr")]
-    );
-    assert!(
-        va[Path::new("new/deep/file")].contains("mode=4750 owner=1234:5678"),
-        "{}",
-        va[Path::new("new/deep/file")]
-    );
+    assert!(!va.contains_key(Path::new("old/inner")), "opaque directory lost");
+    assert!(va[Path::new("new/withattr")].ends_with("x=hello"), "xattr lost: {}", va[Path::new("new/withattr")]);
+    assert!(va[Path::new("new/deep/file")].contains("mode=4750 owner=1234:5678"), "{}", va[Path::new("new/deep/file")]);
     // Deterministic bytes; digests as documented.
     assert_eq!(
         std::fs::read(d.join("layer.tar")).unwrap(),
@@ -308,48 +233,17 @@ fn commit_then_import_round_trip() {
         "commit is not deterministic"
     );
     assert_eq!(plain["digest"], plain["diff_id"]);
-    assert_eq!(
-        gz["diff_id"], plain["diff_id"],
-        "diff_id is the digest of the uncompressed tar"
-    );
+    assert_eq!(gz["diff_id"], plain["diff_id"], "diff_id is the digest of the uncompressed tar");
     assert_ne!(gz["digest"], plain["digest"]);
-    assert_eq!(
-        plain["size"].as_u64().unwrap(),
-        std::fs::metadata(d.join("layer.tar")).unwrap().len()
-    );
-    let sha = Cmd::new("sha256sum")
-        .arg(d.join("layer.tar.gz"))
-        .run()
-        .ok()
-        .stdout
-        .clone();
-    assert_eq!(
-        format!("sha256:{}", sha.split_whitespace().next().unwrap()),
-        gz["digest"].as_str().unwrap()
-    );
+    assert_eq!(plain["size"].as_u64().unwrap(), std::fs::metadata(d.join("layer.tar")).unwrap().len());
+    let sha = Cmd::new("sha256sum").arg(d.join("layer.tar.gz")).run().ok().stdout.clone();
+    assert_eq!(format!("sha256:{}", sha.split_whitespace().next().unwrap()), gz["digest"].as_str().unwrap());
     // tar agrees on the content; whiteouts and the opaque marker are OCI's.
-    let list = Cmd::new("tar")
-        .arg("-tvf")
-        .arg(d.join("layer.tar"))
-        .run()
-        .ok()
-        .stdout
-        .clone();
-    for needle in [
-        "etc/.wh.delete-me",
-        "old/.wh..wh..opq",
-        "new/h2",
-        "new/rel-link -> ../change",
-    ] {
-        assert!(
-            list.contains(needle),
-            "tar listing lacks '{needle}':\n{list}"
-        );
+    let list = Cmd::new("tar").arg("-tvf").arg(d.join("layer.tar")).run().ok().stdout.clone();
+    for needle in ["etc/.wh.delete-me", "old/.wh..wh..opq", "new/h2", "new/rel-link -> ../change"] {
+        assert!(list.contains(needle), "tar listing lacks '{needle}':\n{list}");
     }
-    assert!(
-        !list.contains("work/"),
-        "overlay's work dir leaked into the layer"
-    );
+    assert!(!list.contains("work/"), "overlay's work dir leaked into the layer");
 }
 
 /// A raw tar header with any name (the tar crate refuses `..` and absolute paths).
@@ -395,35 +289,14 @@ fn hostile_archives_are_refused_and_touch_nothing_outside() {
     std::fs::write(outside.join("sentinel"), "untouched\n").unwrap();
     let out_abs = outside.display().to_string();
     let file = |name: &str, data: &[u8]| {
-        (
-            raw_entry(
-                name.as_bytes(),
-                tar::EntryType::Regular,
-                data.len() as u64,
-                b"",
-            ),
-            data.to_vec(),
-        )
+        (raw_entry(name.as_bytes(), tar::EntryType::Regular, data.len() as u64, b""), data.to_vec())
     };
-    let link = |name: &str, to: &str, kind| {
-        (
-            raw_entry(name.as_bytes(), kind, 0, to.as_bytes()),
-            Vec::new(),
-        )
-    };
+    let link = |name: &str, to: &str, kind| (raw_entry(name.as_bytes(), kind, 0, to.as_bytes()), Vec::new());
     let sym = tar::EntryType::Symlink;
     let hard = tar::EntryType::Link;
     let cases: Vec<(&str, Vec<u8>, String)> = vec![
-        (
-            "absolute path",
-            tar_of(&[file(&format!("{out_abs}/evil"), b"x")], None),
-            "absolute path".into(),
-        ),
-        (
-            "dotdot escape",
-            tar_of(&[file("a/../../outside/evil", b"x")], None),
-            "'..' component".into(),
-        ),
+        ("absolute path", tar_of(&[file(&format!("{out_abs}/evil"), b"x")], None), "absolute path".into()),
+        ("dotdot escape", tar_of(&[file("a/../../outside/evil", b"x")], None), "'..' component".into()),
         (
             "write through symlink",
             tar_of(&[link("lnk", &out_abs, sym), file("lnk/evil", b"x")], None),
@@ -434,76 +307,35 @@ fn hostile_archives_are_refused_and_touch_nothing_outside() {
             tar_of(&[link("shadow", "/etc/shadow", hard)], None),
             "hard link to '/etc/shadow', outside the layer".into(),
         ),
-        (
-            "hard link escaping",
-            tar_of(&[link("shadow", "../../etc/shadow", hard)], None),
-            "outside the layer".into(),
-        ),
-        (
-            "whiteout of ..",
-            tar_of(&[file("dir/.wh...", b"")], None),
-            "a whiteout of '.' or '..'".into(),
-        ),
+        ("hard link escaping", tar_of(&[link("shadow", "../../etc/shadow", hard)], None), "outside the layer".into()),
+        ("whiteout of ..", tar_of(&[file("dir/.wh...", b"")], None), "a whiteout of '.' or '..'".into()),
         (
             "device through symlink",
             tar_of(
-                &[
-                    link("dev", &out_abs, sym),
-                    (
-                        raw_entry(b"dev/evil", tar::EntryType::Char, 0, b""),
-                        Vec::new(),
-                    ),
-                ],
+                &[link("dev", &out_abs, sym), (raw_entry(b"dev/evil", tar::EntryType::Char, 0, b""), Vec::new())],
                 None,
             ),
             "written through the symlink 'dev'".into(),
         ),
         (
             "huge declared size",
-            tar_of(
-                &[(
-                    raw_entry(b"big", tar::EntryType::Regular, 1 << 40, b""),
-                    b"tiny".to_vec(),
-                )],
-                None,
-            ),
+            tar_of(&[(raw_entry(b"big", tar::EntryType::Regular, 1 << 40, b""), b"tiny".to_vec())], None),
             "truncated or corrupt".into(),
         ),
-        (
-            "truncated archive",
-            tar_of(&[file("f", &[7u8; 4000])], Some(512 + 1000)),
-            "truncated or corrupt".into(),
-        ),
+        ("truncated archive", tar_of(&[file("f", &[7u8; 4000])], Some(512 + 1000)), "truncated or corrupt".into()),
     ];
     for (what, bytes, msg) in cases {
         let tarfile = d.join("evil.tar");
         std::fs::write(&tarfile, &bytes).unwrap();
         let dir = d.join("layer");
-        let out = Cmd::tool("ovlmount")
-            .arg("import")
-            .arg(&tarfile)
-            .arg(&dir)
-            .run();
+        let out = Cmd::tool("ovlmount").arg("import").arg(&tarfile).arg(&dir).run();
         assert_eq!(out.code, 125, "{what}: {}", out.stderr);
         let line = out.one_line_error();
         assert!(line.contains(&msg), "{what}: expected '{msg}' in '{line}'");
-        assert!(
-            !dir.exists(),
-            "{what}: the half-imported layer was left behind"
-        );
-        let names: Vec<_> = std::fs::read_dir(&outside)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(
-            names,
-            vec![std::ffi::OsString::from("sentinel")],
-            "{what}: something was written outside"
-        );
-        assert_eq!(
-            std::fs::read_to_string(outside.join("sentinel")).unwrap(),
-            "untouched\n"
-        );
+        assert!(!dir.exists(), "{what}: the half-imported layer was left behind");
+        let names: Vec<_> = std::fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("sentinel")], "{what}: something was written outside");
+        assert_eq!(std::fs::read_to_string(outside.join("sentinel")).unwrap(), "untouched\n");
     }
 }
 
@@ -517,10 +349,7 @@ fn rootfs(d: &Path) -> PathBuf {
 fn enter_builds_a_confined_root() {
     require_root!();
     if testkit::busybox().is_none() {
-        testkit::skip(
-            "enter_builds_a_confined_root",
-            "busybox-static is not installed",
-        );
+        testkit::skip("enter_builds_a_confined_root", "busybox-static is not installed");
         return;
     }
     let t = testkit::tempdir();
@@ -538,62 +367,23 @@ fn enter_builds_a_confined_root() {
     );
     // The probe, with a stray descriptor (5) open.
     let cmd = format!("exec 5</etc/hostname; exec {base} -- /probe");
-    let out = Cmd::tool("unshare-rs")
-        .args(["-m", "-p", "-f", "-u", "--", "sh", "-c", &cmd])
-        .run();
+    let out = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "-u", "--", "sh", "-c", &cmd]).run();
     let v = out.ok().json();
     assert_eq!(v["pid"], 1);
-    assert_eq!(
-        v["pids"],
-        serde_json::json!([1]),
-        "the PID namespace's own proc"
-    );
+    assert_eq!(v["pids"], serde_json::json!([1]), "the PID namespace's own proc");
     let mounts = v["mounts"].as_array().unwrap();
-    let at = |mp: &str| {
-        mounts
-            .iter()
-            .rev()
-            .find(|m| m["mount_point"] == mp)
-            .cloned()
-    };
-    assert_eq!(
-        at("/").unwrap()["fstype"],
-        "overlay",
-        "/ is not the overlay"
-    );
+    let at = |mp: &str| mounts.iter().rev().find(|m| m["mount_point"] == mp).cloned();
+    assert_eq!(at("/").unwrap()["fstype"], "overlay", "/ is not the overlay");
+    assert!(at("/sys").unwrap()["options"].as_str().unwrap().split(',').any(|o| o == "ro"), "/sys is not read-only");
     assert!(
-        at("/sys").unwrap()["options"]
-            .as_str()
-            .unwrap()
-            .split(',')
-            .any(|o| o == "ro"),
-        "/sys is not read-only"
-    );
-    assert!(
-        at("/proc/sys").unwrap()["options"]
-            .as_str()
-            .unwrap()
-            .split(',')
-            .any(|o| o == "ro"),
+        at("/proc/sys").unwrap()["options"].as_str().unwrap().split(',').any(|o| o == "ro"),
         "/proc/sys is not read-only"
     );
+    assert!(at("/proc/keys").is_some() || !Path::new("/proc/keys").exists(), "/proc/keys not masked");
+    assert_eq!(v["caps"]["bounding"], "00000000a80425fb", "not docker's default capability set");
+    assert_eq!(v["fds"], serde_json::json!([0, 1, 2]), "an inherited descriptor reached the program");
     assert!(
-        at("/proc/keys").is_some() || !Path::new("/proc/keys").exists(),
-        "/proc/keys not masked"
-    );
-    assert_eq!(
-        v["caps"]["bounding"], "00000000a80425fb",
-        "not docker's default capability set"
-    );
-    assert_eq!(
-        v["fds"],
-        serde_json::json!([0, 1, 2]),
-        "an inherited descriptor reached the program"
-    );
-    assert!(
-        !mounts
-            .iter()
-            .any(|m| m["mount_point"].as_str().unwrap_or("").contains("ctrtest-")),
+        !mounts.iter().any(|m| m["mount_point"].as_str().unwrap_or("").contains("ctrtest-")),
         "host mounts visible inside"
     );
 
@@ -604,9 +394,7 @@ fn enter_builds_a_confined_root() {
                   (echo y > /vol-ro/shared) 2>/dev/null && echo vol-ro-writable || echo vol-ro-ro; \
                   echo z > /vol/written; cat /etc/hostname; ls /dev | tr '\\n' ' '";
     let cmd = format!("{base} -- /bin/sh -c \"{script}\"");
-    let out = Cmd::tool("unshare-rs")
-        .args(["-m", "-p", "-f", "-u", "--", "sh", "-c", &cmd])
-        .run();
+    let out = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "-u", "--", "sh", "-c", &cmd]).run();
     let text = out.ok().stdout.clone();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "0", "/proc/keys readable: {text}");
@@ -617,28 +405,14 @@ fn enter_builds_a_confined_root() {
     assert_eq!(lines[5], "vol-ro-ro");
     assert_eq!(lines[6], "ctr");
     for dev in [
-        "null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "mqueue", "fd",
-        "stdin", "stdout", "stderr",
+        "null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "mqueue", "fd", "stdin", "stdout",
+        "stderr",
     ] {
-        assert!(
-            lines[7].split_whitespace().any(|x| x == dev),
-            "/dev lacks {dev}: {}",
-            lines[7]
-        );
+        assert!(lines[7].split_whitespace().any(|x| x == dev), "/dev lacks {dev}: {}", lines[7]);
     }
-    assert_eq!(
-        std::fs::read_to_string(d.join("vol/written")).unwrap(),
-        "z\n",
-        "the volume is not the host directory"
-    );
-    assert_eq!(
-        std::fs::read_to_string(d.join("init/etc/hostname")).unwrap(),
-        "ctr\n"
-    );
-    assert!(
-        !d.join("u/etc/hostname").exists(),
-        "init files must not land in the upper layer"
-    );
+    assert_eq!(std::fs::read_to_string(d.join("vol/written")).unwrap(), "z\n", "the volume is not the host directory");
+    assert_eq!(std::fs::read_to_string(d.join("init/etc/hostname")).unwrap(), "ctr\n");
+    assert!(!d.join("u/etc/hostname").exists(), "init files must not land in the upper layer");
     assert_eq!(mount_points(), before, "the host's mount table changed");
 
     // --readonly, --workdir, --user, --cap-drop ALL, --no-new-privs.
@@ -647,46 +421,21 @@ fn enter_builds_a_confined_root() {
         o = ovl(),
         l = l.display()
     );
-    let v = Cmd::tool("unshare-rs")
-        .args(["-m", "-p", "-f", "--", "sh", "-c", &cmd])
-        .run()
-        .ok()
-        .json();
+    let v = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "--", "sh", "-c", &cmd]).run().ok().json();
     assert_eq!(v["cwd"], "/etc");
-    assert_eq!(
-        (v["uid"].as_u64(), v["gid"].as_u64()),
-        (Some(1000), Some(1000))
-    );
-    assert_eq!(
-        v["groups"],
-        serde_json::json!([2000]),
-        "supplementary groups from /etc/group"
-    );
+    assert_eq!((v["uid"].as_u64(), v["gid"].as_u64()), (Some(1000), Some(1000)));
+    assert_eq!(v["groups"], serde_json::json!([2000]), "supplementary groups from /etc/group");
     assert_eq!(v["caps"]["bounding"], "0000000000000000");
     assert_eq!(v["no_new_privs"], "1");
-    let root = v["mounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["mount_point"] == "/")
-        .cloned()
-        .unwrap();
-    assert!(root["options"]
-        .as_str()
-        .unwrap()
-        .split(',')
-        .any(|o| o == "ro"));
+    let root = v["mounts"].as_array().unwrap().iter().rev().find(|m| m["mount_point"] == "/").cloned().unwrap();
+    assert!(root["options"].as_str().unwrap().split(',').any(|o| o == "ro"));
 }
 
 #[test]
 fn enter_refuses_the_initial_namespace_and_escaping_binds() {
     require_root!();
     if testkit::busybox().is_none() {
-        testkit::skip(
-            "enter_refuses_the_initial_namespace_and_escaping_binds",
-            "busybox-static is not installed",
-        );
+        testkit::skip("enter_refuses_the_initial_namespace_and_escaping_binds", "busybox-static is not installed");
         return;
     }
     let t = testkit::tempdir();
@@ -701,12 +450,7 @@ fn enter_refuses_the_initial_namespace_and_escaping_binds() {
         .args(["--", "/probe"])
         .run();
     assert_eq!(out.code, 125);
-    assert!(
-        out.one_line_error()
-            .contains("refusing to run in the initial mount namespace"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.one_line_error().contains("refusing to run in the initial mount namespace"), "{}", out.stderr);
     assert_eq!(mount_points(), before);
     // A symlink in the image that leads out of the root: a bind through it is refused.
     std::os::unix::fs::symlink(d.join("outside"), l.join("escape")).unwrap();
@@ -720,23 +464,10 @@ fn enter_refuses_the_initial_namespace_and_escaping_binds() {
             l = l.display(),
             p = d.display()
         );
-        let out = Cmd::tool("unshare-rs")
-            .args(["-m", "-p", "-f", "--", "sh", "-c", &cmd])
-            .run();
+        let out = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "--", "sh", "-c", &cmd]).run();
         assert_eq!(out.code, 125, "{dst}: {}", out.stderr);
-        assert!(
-            out.stderr
-                .contains("outside the new root, through a symlink"),
-            "{dst}: {}",
-            out.stderr
-        );
-        assert!(
-            std::fs::read_dir(d.join("outside"))
-                .unwrap()
-                .next()
-                .is_none(),
-            "{dst}: something was created outside"
-        );
+        assert!(out.stderr.contains("outside the new root, through a symlink"), "{dst}: {}", out.stderr);
+        assert!(std::fs::read_dir(d.join("outside")).unwrap().next().is_none(), "{dst}: something was created outside");
     }
 }
 
@@ -752,26 +483,14 @@ fn bad_input_is_refused_and_mounts_or_creates_nothing() {
     let shm = format!("/dev/shm/ovlmount-test-work-{}", std::process::id());
     let cases: Vec<(String, &str)> = vec![
         (format!("mount --lower {p}/missing {p}/m"), "lower layer '"),
-        (
-            format!("mount --lower {p}/l1 --upper {p}/u1 --work {shm} {p}/m"),
-            "are on different filesystems",
-        ),
+        (format!("mount --lower {p}/l1 --upper {p}/u1 --work {shm} {p}/m"), "are on different filesystems"),
         (
             format!("mount --lower {p}/l1 --upper {p}/u2 --work {p}/nonempty-work {p}/m"),
             "is not empty (it holds 'junk')",
         ),
-        (
-            format!("mount --lower {p}/l1 --upper {p}/l1/inside --work {p}/w3 {p}/m"),
-            "layers overlap",
-        ),
-        (
-            format!("mount --lower {p}/l1 --upper {p}/u4 {p}/m"),
-            "--work",
-        ),
-        (
-            format!("mount --lower {p}/l1 {p}/no-such-mountpoint"),
-            "is not a directory",
-        ),
+        (format!("mount --lower {p}/l1 --upper {p}/w3 --work {p}/w3/work {p}/m"), "layers overlap"),
+        (format!("mount --lower {p}/l1 --upper {p}/u4 {p}/m"), "--work"),
+        (format!("mount --lower {p}/l1 {p}/no-such-mountpoint"), "is not a directory"),
         (format!("umount {p}/m"), "is not a mount point"),
         (format!("commit {p}/nope -o {p}/x.tar"), "upper"),
         (format!("import {p}/nope.tar {p}/new"), "cannot open layer"),
@@ -783,30 +502,16 @@ fn bad_input_is_refused_and_mounts_or_creates_nothing() {
         let out = in_mount_ns(&script);
         assert_eq!(out.code, 125, "{args}: {}", out.stderr);
         let line = out.one_line_error();
-        assert!(
-            line.starts_with("ovlmount: ") && line.contains(msg),
-            "{args}: expected '{msg}' in '{line}'"
-        );
+        assert!(line.starts_with("ovlmount: ") && line.contains(msg), "{args}: expected '{msg}' in '{line}'");
     }
     assert_eq!(mount_points(), before);
     for created in ["u1", "u2", "w3", "u4", "new", "x.tar"] {
-        assert!(
-            !d.join(created).exists(),
-            "a failed command left '{created}' behind"
-        );
+        assert!(!d.join(created).exists(), "a failed command left '{created}' behind");
     }
-    assert!(
-        !Path::new(&shm).exists(),
-        "a failed command left '{shm}' behind"
-    );
+    assert!(!Path::new(&shm).exists(), "a failed command left '{shm}' behind");
     // More than the kernel's 500 lower layers.
     let lowers = vec![format!("{p}/l1"); 501].join(":");
     let out = in_mount_ns(&format!("exec {} mount --lower {lowers} {p}/m", ovl()));
     assert_eq!(out.code, 125);
-    assert!(
-        out.one_line_error()
-            .contains("the kernel takes at most 500"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.one_line_error().contains("the kernel takes at most 500"), "{}", out.stderr);
 }

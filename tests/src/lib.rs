@@ -32,11 +32,7 @@ pub fn bin_dir() -> PathBuf {
 /// The path of the workspace binary `name` (`unshare-rs`, `probe`, ...).
 pub fn bin(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(
-        p.exists(),
-        "binary {} not built (run the tests through cargo test --workspace)",
-        p.display()
-    );
+    assert!(p.exists(), "binary {} not built (run the tests through cargo test --workspace)", p.display());
     p
 }
 
@@ -55,11 +51,7 @@ pub fn is_root() -> bool {
 pub fn skip(test: &str, reason: &str) {
     eprintln!("SKIP {test}: {reason}");
     if let Some(log) = std::env::var_os("TESTKIT_SKIP_LOG") {
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-        {
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
             let _ = writeln!(f, "{test}: {reason}");
         }
     }
@@ -78,9 +70,7 @@ macro_rules! require_root {
 
 /// Whether an external command exists on PATH.
 pub fn has_command(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false)
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file())).unwrap_or(false)
 }
 
 /// What a finished command did.
@@ -97,21 +87,13 @@ pub struct Outcome {
 impl Outcome {
     /// Parse stdout as one JSON value (the probe's output, a tool's --json).
     pub fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
     /// Assert the exit code, showing the output when it differs.
     pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
 
@@ -123,12 +105,7 @@ impl Outcome {
     /// stderr as one line (asserting it is exactly one line).
     pub fn one_line_error(&self) -> String {
         let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(
-            lines.len(),
-            1,
-            "expected one line on stderr, got:\n{}",
-            self.stderr
-        );
+        assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{}", self.stderr);
         lines[0].to_string()
     }
 }
@@ -153,14 +130,8 @@ impl Cmd {
     /// A command running `program`.
     pub fn new(program: impl AsRef<OsStr>) -> Cmd {
         let mut cmd = Command::new(program);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        Cmd {
-            cmd,
-            timeout: Duration::from_secs(60),
-            stdin: None,
-        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        Cmd { cmd, timeout: Duration::from_secs(60), stdin: None }
     }
 
     /// A command running the workspace tool `name`.
@@ -211,8 +182,7 @@ impl Cmd {
             self.cmd.pre_exec(|| {
                 let mut set = nix::sched::CpuSet::new();
                 set.set(0).map_err(std::io::Error::from)?;
-                nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
-                    .map_err(std::io::Error::from)
+                nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).map_err(std::io::Error::from)
             });
         }
         self
@@ -225,18 +195,13 @@ impl Cmd {
 
     /// Start it without waiting.
     pub fn spawn(mut self) -> std::process::Child {
-        self.cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", self.cmd))
+        self.cmd.spawn().unwrap_or_else(|e| panic!("cannot start {:?}: {e}", self.cmd))
     }
 
     /// Run to the end (killing it at the time limit) and return what it did.
     pub fn run(mut self) -> Outcome {
         let desc = format!("{:?}", self.cmd);
-        let mut child = self
-            .cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {desc}: {e}"));
+        let mut child = self.cmd.spawn().unwrap_or_else(|e| panic!("cannot start {desc}: {e}"));
         if let Some(input) = self.stdin.take() {
             if let Some(mut s) = child.stdin.take() {
                 let _ = s.write_all(&input);
@@ -286,16 +251,12 @@ pub fn ns_inode(pid: Option<i32>, name: &str) -> u64 {
         Some(p) => format!("/proc/{p}/ns/{name}"),
         None => format!("/proc/self/ns/{name}"),
     };
-    std::fs::metadata(&p)
-        .unwrap_or_else(|e| panic!("stat {p}: {e}"))
-        .ino()
+    std::fs::metadata(&p).unwrap_or_else(|e| panic!("stat {p}: {e}")).ino()
 }
 
 /// The probe's JSON field `ns.NAME` as an inode number.
 pub fn probe_ns(v: &Value, name: &str) -> u64 {
-    v["ns"][name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("probe has no ns.{name}: {v}"))
+    v["ns"][name].as_u64().unwrap_or_else(|| panic!("probe has no ns.{name}: {v}"))
 }
 
 /// Whether a process is gone or a zombie (`kill -0` succeeds on a zombie; this doesn't).
@@ -304,9 +265,7 @@ pub fn is_dead(pid: i32) -> bool {
         Err(_) => true,
         Ok(stat) => {
             // The state follows the last ')' (the command name may hold spaces and parens).
-            let state = stat
-                .rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().chars().next());
+            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next());
             matches!(state, Some(Some('Z')) | Some(Some('X')))
         }
     }
@@ -326,19 +285,12 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// A fresh temporary directory (removed when dropped).
 pub fn tempdir() -> TempDir {
-    tempfile::Builder::new()
-        .prefix("ctrtest-")
-        .tempdir()
-        .expect("tempdir")
+    tempfile::Builder::new().prefix("ctrtest-").tempdir().expect("tempdir")
 }
 
 /// The mount points of this process's mount table (for "nothing leaked" assertions).
 pub fn mount_points() -> Vec<PathBuf> {
-    mountinfo::read_self()
-        .expect("mountinfo")
-        .into_iter()
-        .map(|m| m.mount_point)
-        .collect()
+    mountinfo::read_self().expect("mountinfo").into_iter().map(|m| m.mount_point).collect()
 }
 
 /// Whether `path` is a mount point in this process's mount table.
@@ -369,10 +321,7 @@ pub fn lgetxattr(path: &Path, name: &str) -> Option<Vec<u8>> {
 
 /// The busybox binary to build test root filesystems from (busybox-static).
 pub fn busybox() -> Option<PathBuf> {
-    ["/bin/busybox", "/usr/bin/busybox"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    ["/bin/busybox", "/usr/bin/busybox"].iter().map(PathBuf::from).find(|p| p.exists())
 }
 
 /// Fill `dir` with a minimal root filesystem: busybox and its applets in /bin, the
@@ -383,26 +332,15 @@ pub fn busybox_rootfs(dir: &Path) {
     std::fs::create_dir_all(&bin).expect("mkdir bin");
     std::fs::copy(&bb, bin.join("busybox")).expect("copy busybox");
     let list = Cmd::new(&bb).arg("--list").run();
-    for applet in list
-        .stdout
-        .lines()
-        .filter(|a| !a.is_empty() && *a != "busybox")
-    {
+    for applet in list.stdout.lines().filter(|a| !a.is_empty() && *a != "busybox") {
         let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
     }
     std::fs::copy(probe(), dir.join("probe")).expect("copy probe");
     let etc = dir.join("etc");
     std::fs::create_dir_all(&etc).expect("mkdir etc");
-    std::fs::write(
-        etc.join("passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
-    )
-    .expect("passwd");
-    std::fs::write(
-        etc.join("group"),
-        "root:x:0:\nusers:x:1000:\nextra:x:2000:user\n",
-    )
-    .expect("group");
+    std::fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n")
+        .expect("passwd");
+    std::fs::write(etc.join("group"), "root:x:0:\nusers:x:1000:\nextra:x:2000:user\n").expect("group");
     for d in ["proc", "sys", "dev", "tmp", "root"] {
         std::fs::create_dir_all(dir.join(d)).expect("mkdir");
     }

@@ -27,18 +27,15 @@ fn parse_map(s: &str) -> Result<MapSpec, String> {
 }
 
 fn parse_propagation(s: &str) -> Result<Propagation, String> {
-    Propagation::parse(s).ok_or_else(|| {
-        format!("unsupported propagation mode: {s} (private, shared, slave or unchanged)")
-    })
+    Propagation::parse(s)
+        .ok_or_else(|| format!("unsupported propagation mode: {s} (private, shared, slave or unchanged)"))
 }
 
 fn parse_setgroups(s: &str) -> Result<SetGroups, String> {
     match s {
         "allow" => Ok(SetGroups::Allow),
         "deny" => Ok(SetGroups::Deny),
-        _ => Err(format!(
-            "unsupported --setgroups argument '{s}' (allow or deny)"
-        )),
+        _ => Err(format!("unsupported --setgroups argument '{s}' (allow or deny)")),
     }
 }
 
@@ -147,16 +144,15 @@ pub struct Cli {
     /// Set the hostname in the new UTS namespace (needs -u)
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
+    /// Bring the loopback interface up in the new network namespace (needs -n)
+    #[arg(long)]
+    loopback: bool,
     /// Write the host pid of the forked child to FILE before it execs (needs --fork)
     #[arg(long, value_name = "FILE")]
     pid_file: Option<PathBuf>,
 
     /// The program to run (default: $SHELL, else /bin/sh) and its arguments
-    #[arg(
-        value_name = "PROGRAM",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<OsString>,
 }
 
@@ -194,12 +190,8 @@ impl Cli {
             }
         }
         // Bind in util-linux's order (user first, mount near the end).
-        o.persist
-            .sort_by_key(|(ns, _)| Namespace::ALL.iter().position(|n| n == ns));
-        let (euid, egid) = (
-            nix::unistd::geteuid().as_raw(),
-            nix::unistd::getegid().as_raw(),
-        );
+        o.persist.sort_by_key(|(ns, _)| Namespace::ALL.iter().position(|n| n == ns));
+        let (euid, egid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
         if self.map_root_user {
             o.map_user = Some(0);
             o.map_group = Some(0);
@@ -220,11 +212,7 @@ impl Cli {
             o.map_users.push(MapSpec::Auto);
             o.map_groups.push(MapSpec::Auto);
         }
-        if o.map_user.is_some()
-            || o.map_group.is_some()
-            || !o.map_users.is_empty()
-            || !o.map_groups.is_empty()
-        {
+        if o.map_user.is_some() || o.map_group.is_some() || !o.map_users.is_empty() || !o.map_groups.is_empty() {
             add(&mut o, Namespace::User);
         }
         if self.mount_proc.is_some() {
@@ -245,6 +233,7 @@ impl Cli {
         o.boottime = self.boottime;
         o.hostname = self.hostname;
         o.pid_file = self.pid_file;
+        o.loopback = self.loopback;
         o.command = self.command;
         o
     }

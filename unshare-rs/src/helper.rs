@@ -38,18 +38,12 @@ fn pipe() -> Result<(std::fs::File, std::fs::File), Errno> {
 
 impl Helper {
     /// Fork a helper that waits for the go-ahead, then runs `task` and reports its error.
-    pub fn spawn<E: std::fmt::Display>(
-        task: impl FnOnce() -> Result<(), E>,
-    ) -> Result<Helper, HelperError> {
+    pub fn spawn<E: std::fmt::Display>(task: impl FnOnce() -> Result<(), E>) -> Result<Helper, HelperError> {
         let (mut go_r, go_w) = pipe().map_err(HelperError::Spawn)?;
         let (report_r, mut report_w) = pipe().map_err(HelperError::Spawn)?;
         // SAFETY: the tools are single-threaded; the child only runs `task` and _exit()s.
         match unsafe { fork() }.map_err(HelperError::Spawn)? {
-            ForkResult::Parent { child } => Ok(Helper {
-                pid: child,
-                go: Some(go_w),
-                report: Some(report_r),
-            }),
+            ForkResult::Parent { child } => Ok(Helper { pid: child, go: Some(go_w), report: Some(report_r) }),
             ForkResult::Child => {
                 drop(go_w);
                 drop(report_r);
@@ -83,10 +77,7 @@ impl Helper {
         }
         match (sent, status) {
             (Some(Ok(())), chainload::status::ChildStatus::Exited(0)) => Ok(()),
-            (_, st) => Err(HelperError::Failed(format!(
-                "helper process ended with status {}",
-                st.shell_code()
-            ))),
+            (_, st) => Err(HelperError::Failed(format!("helper process ended with status {}", st.shell_code()))),
         }
     }
 }

@@ -180,17 +180,9 @@ fn parse_three(s: &str, sep: char) -> Option<(u32, u32, u32)> {
 /// Parse `inner:outer:count` or util-linux's older `outer,inner,count`.
 pub fn parse_range(s: &str) -> Result<IdRange, MapError> {
     let range = if let Some((inner, outer, count)) = parse_three(s, ':') {
-        IdRange {
-            inner,
-            outer,
-            count,
-        }
+        IdRange { inner, outer, count }
     } else if let Some((outer, inner, count)) = parse_three(s, ',') {
-        IdRange {
-            inner,
-            outer,
-            count,
-        }
+        IdRange { inner, outer, count }
     } else {
         return Err(MapError::Syntax(s.to_string()));
     };
@@ -221,44 +213,23 @@ pub fn parse_spec(s: &str) -> Result<MapSpec, MapError> {
 pub fn subid_range(file: &Path, uid: u32, identity: bool) -> Result<MapEntry, MapError> {
     let who = chainload::ids::user_by_id(uid, Path::new("/etc/passwd"))?;
     let name = who.map(|e| e.name).unwrap_or_else(|| uid.to_string());
-    let text = std::fs::read_to_string(file).map_err(|source| MapError::Read {
-        file: file.display().to_string(),
-        source,
-    })?;
-    for line in text
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-    {
+    let text =
+        std::fs::read_to_string(file).map_err(|source| MapError::Read { file: file.display().to_string(), source })?;
+    for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
         let mut f = line.split(':');
         let owner = f.next().unwrap_or("");
         if owner != name && owner.parse::<u32>().ok() != Some(uid) {
             continue;
         }
-        let bad = || MapError::BadSubidLine {
-            file: file.display().to_string(),
-            line: line.to_string(),
-        };
-        let outer: u32 = f
-            .next()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(bad)?;
-        let count: u32 = f
-            .next()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(bad)?;
+        let bad = || MapError::BadSubidLine { file: file.display().to_string(), line: line.to_string() };
+        let outer: u32 = f.next().and_then(|s| s.trim().parse().ok()).ok_or_else(bad)?;
+        let count: u32 = f.next().and_then(|s| s.trim().parse().ok()).ok_or_else(bad)?;
         return Ok(MapEntry {
-            range: IdRange {
-                inner: if identity { outer } else { 0 },
-                outer,
-                count,
-            },
+            range: IdRange { inner: if identity { outer } else { 0 }, outer, count },
             auto: !identity,
         });
     }
-    Err(MapError::NoSubid {
-        user: name,
-        file: file.display().to_string(),
-    })
+    Err(MapError::NoSubid { user: name, file: file.display().to_string() })
 }
 
 /// Every range of this process's own map (`--map-users=all`): each id mapped to itself.
@@ -268,35 +239,18 @@ pub fn identity_of_current(kind: IdKind) -> Result<Vec<MapEntry>, MapError> {
     Ok(text
         .lines()
         .filter_map(|l| {
-            let v: Vec<u32> = l
-                .split_whitespace()
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            (v.len() == 3).then(|| MapEntry {
-                range: IdRange {
-                    inner: v[0],
-                    outer: v[0],
-                    count: v[2],
-                },
-                auto: false,
-            })
+            let v: Vec<u32> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            (v.len() == 3).then(|| MapEntry { range: IdRange { inner: v[0], outer: v[0], count: v[2] }, auto: false })
         })
         .collect())
 }
 
 /// Resolve the asked-for specs of one kind into entries, in command-line order.
-pub fn resolve_specs(
-    kind: IdKind,
-    specs: &[MapSpec],
-    euid: u32,
-) -> Result<Vec<MapEntry>, MapError> {
+pub fn resolve_specs(kind: IdKind, specs: &[MapSpec], euid: u32) -> Result<Vec<MapEntry>, MapError> {
     let mut out = Vec::new();
     for spec in specs {
         match spec {
-            MapSpec::Range(r) => out.push(MapEntry {
-                range: *r,
-                auto: false,
-            }),
+            MapSpec::Range(r) => out.push(MapEntry { range: *r, auto: false }),
             MapSpec::Auto => out.push(subid_range(Path::new(kind.subid_file()), euid, false)?),
             MapSpec::Subids => out.push(subid_range(Path::new(kind.subid_file()), euid, true)?),
             MapSpec::All => out.extend(identity_of_current(kind)?),
@@ -312,25 +266,14 @@ pub fn resolve_specs(
 pub fn merge_single(entries: &[MapEntry], outer: u32, inner: Option<u32>) -> Vec<IdRange> {
     const NONE: u64 = u32::MAX as u64;
     let inner_v = inner.map(u64::from).unwrap_or(NONE);
-    let outer_v = if inner.is_none() {
-        NONE
-    } else {
-        u64::from(outer)
-    };
+    let outer_v = if inner.is_none() { NONE } else { u64::from(outer) };
     let mut out = Vec::new();
     if let Some(inner) = inner {
-        out.push(IdRange {
-            inner,
-            outer,
-            count: 1,
-        });
+        out.push(IdRange { inner, outer, count: 1 });
     }
     for e in entries {
-        let (m_outer, mut m_inner, mut m_count) = (
-            u64::from(e.range.outer),
-            u64::from(e.range.inner),
-            u64::from(e.range.count),
-        );
+        let (m_outer, mut m_inner, mut m_count) =
+            (u64::from(e.range.outer), u64::from(e.range.inner), u64::from(e.range.count));
         if e.auto {
             m_inner = 0;
         } else if inner.is_some()
@@ -351,11 +294,7 @@ pub fn merge_single(entries: &[MapEntry], outer: u32, inner: Option<u32>) -> Vec
         for (o, i, c) in [lo, mid, hi] {
             if c > 0 {
                 // All three pieces lie within the original range, which fits in u32.
-                out.push(IdRange {
-                    inner: i as u32,
-                    outer: o as u32,
-                    count: c as u32,
-                });
+                out.push(IdRange { inner: i as u32, outer: o as u32, count: c as u32 });
             }
         }
     }
@@ -365,10 +304,7 @@ pub fn merge_single(entries: &[MapEntry], outer: u32, inner: Option<u32>) -> Vec
 /// Refuse ranges that map an id twice, on either side.
 pub fn check_overlaps(kind: IdKind, ranges: &[IdRange]) -> Result<(), MapError> {
     if ranges.len() > 340 {
-        return Err(MapError::TooMany {
-            kind: kind.short(),
-            n: ranges.len(),
-        });
+        return Err(MapError::TooMany { kind: kind.short(), n: ranges.len() });
     }
     for (i, a) in ranges.iter().enumerate() {
         for b in &ranges[i + 1..] {
@@ -376,13 +312,7 @@ pub fn check_overlaps(kind: IdKind, ranges: &[IdRange]) -> Result<(), MapError> 
                 let (x, y) = (u64::from(x), u64::from(y));
                 let (ae, be) = (x + u64::from(a.count), y + u64::from(b.count));
                 if x < be && y < ae {
-                    return Err(MapError::Overlap {
-                        kind: kind.short(),
-                        a: *a,
-                        b: *b,
-                        side,
-                        id: x.max(y),
-                    });
+                    return Err(MapError::Overlap { kind: kind.short(), a: *a, b: *b, side, id: x.max(y) });
                 }
             }
         }
@@ -410,10 +340,7 @@ fn write_proc(pid: Option<Pid>, what: &'static str, text: &str) -> Result<(), Ma
         errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
     };
     let path = proc_file(pid, what);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(err)?;
+    let mut f = std::fs::OpenOptions::new().write(true).open(path).map_err(err)?;
     // The kernel takes a map in one write(2).
     f.write_all(text.as_bytes()).map_err(err)
 }
@@ -440,23 +367,13 @@ pub fn run_helper(pid: Pid, kind: IdKind, ranges: &[IdRange]) -> Result<(), MapE
     let mut cmd = std::process::Command::new(kind.helper());
     cmd.arg(pid.as_raw().to_string());
     for r in ranges {
-        cmd.args([
-            r.inner.to_string(),
-            r.outer.to_string(),
-            r.count.to_string(),
-        ]);
+        cmd.args([r.inner.to_string(), r.outer.to_string(), r.count.to_string()]);
     }
-    let status = cmd.status().map_err(|e| MapError::Helper {
-        helper: kind.helper(),
-        reason: e.to_string(),
-    })?;
+    let status = cmd.status().map_err(|e| MapError::Helper { helper: kind.helper(), reason: e.to_string() })?;
     if status.success() {
         Ok(())
     } else {
-        Err(MapError::Helper {
-            helper: kind.helper(),
-            reason: format!("exited with {status}"),
-        })
+        Err(MapError::Helper { helper: kind.helper(), reason: format!("exited with {status}") })
     }
 }
 
@@ -474,11 +391,7 @@ mod tests {
     use super::*;
 
     fn r(inner: u32, outer: u32, count: u32) -> IdRange {
-        IdRange {
-            inner,
-            outer,
-            count,
-        }
+        IdRange { inner, outer, count }
     }
 
     #[test]
@@ -489,43 +402,22 @@ mod tests {
         assert!(parse_range("0:1:0").is_err());
         assert!(parse_range("a:b:c").is_err());
         assert!(parse_range("0:1:2:3").is_err());
-        assert!(matches!(
-            parse_range("4294967290:0:10"),
-            Err(MapError::TooLarge(_))
-        ));
+        assert!(matches!(parse_range("4294967290:0:10"), Err(MapError::TooLarge(_))));
     }
 
     #[test]
     fn merges_like_util_linux() {
         // --map-users=0:100000:65536 --map-root-user as root (euid 0).
-        let e = [MapEntry {
-            range: r(0, 100000, 65536),
-            auto: false,
-        }];
-        assert_eq!(
-            merge_single(&e, 0, Some(0)),
-            vec![r(0, 0, 1), r(1, 100000, 65535)]
-        );
+        let e = [MapEntry { range: r(0, 100000, 65536), auto: false }];
+        assert_eq!(merge_single(&e, 0, Some(0)), vec![r(0, 0, 1), r(1, 100000, 65535)]);
         // An auto range is mapped from zero and keeps its count.
-        let e = [MapEntry {
-            range: r(0, 100000, 65536),
-            auto: true,
-        }];
-        assert_eq!(
-            merge_single(&e, 0, Some(0)),
-            vec![r(0, 0, 1), r(1, 100000, 65536)]
-        );
+        let e = [MapEntry { range: r(0, 100000, 65536), auto: true }];
+        assert_eq!(merge_single(&e, 0, Some(0)), vec![r(0, 0, 1), r(1, 100000, 65536)]);
         // No single map: ranges pass through.
-        let e = [MapEntry {
-            range: r(5, 100000, 10),
-            auto: false,
-        }];
+        let e = [MapEntry { range: r(5, 100000, 10), auto: false }];
         assert_eq!(merge_single(&e, 0, None), vec![r(5, 100000, 10)]);
         // --map-current-user as uid 1000 inside a range starting at 0.
-        let e = [MapEntry {
-            range: r(0, 100000, 65536),
-            auto: false,
-        }];
+        let e = [MapEntry { range: r(0, 100000, 65536), auto: false }];
         let m = merge_single(&e, 1000, Some(1000));
         check_overlaps(IdKind::User, &m).unwrap();
         assert_eq!(m[0], r(1000, 1000, 1));

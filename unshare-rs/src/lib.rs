@@ -1,7 +1,7 @@
 //! `unshare-rs`: create namespaces, then exec the rest of argv.
 //!
 //! A drop-in for util-linux `unshare(1)` (2.38+): the same options with the same
-//! meaning, plus `--hostname` and `--pid-file` for orchestrators.
+//! meaning, plus `--hostname`, `--loopback` and `--pid-file` for orchestrators.
 //!
 //! # Synopsis
 //!
@@ -10,7 +10,8 @@
 //!            [--mount-proc[=DIR]] [--propagation MODE] [-R DIR] [-w DIR]
 //!            [-r | -c | --map-user U --map-group G] [--map-users MAP] [--map-groups MAP]
 //!            [--map-auto] [--setgroups allow|deny] [--keep-caps] [-S UID] [-G GID]
-//!            [--monotonic SECS] [--boottime SECS] [--hostname NAME] [--pid-file FILE]
+//!            [--monotonic SECS] [--boottime SECS] [--hostname NAME] [--loopback]
+//!            [--pid-file FILE]
 //!            [--] [PROGRAM [ARG...]]
 //! ```
 //!
@@ -25,7 +26,7 @@
 //! 4. With `--fork`: forks; the parent persists namespaces, writes `--pid-file`, waits
 //!    (forwarding signals with `--forward-signals`) and exits as the child did.
 //! 5. In the process that will exec: single-id maps and setgroups, root propagation,
-//!    `--root`, `--wd`, `--mount-proc`, `--hostname`, `--setgid`/`--setuid`,
+//!    `--root`, `--wd`, `--mount-proc`, `--loopback`, `--hostname`, `--setgid`/`--setuid`,
 //!    `--keep-caps`, `--kill-child`'s parent-death signal; then exec.
 //!
 //! # Exit status
@@ -36,6 +37,7 @@
 
 pub mod helper;
 pub mod idmap;
+pub mod loopback;
 pub mod mounts;
 pub mod namespaces;
 pub mod persist;
@@ -43,10 +45,10 @@ pub mod timens;
 
 use std::ffi::OsString;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use chainload::exec::ExecError;
+use chainload::signals::ParentWatch;
 use chainload::status::ChildStatus;
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
@@ -114,6 +116,8 @@ pub struct Options {
     pub hostname: Option<String>,
     /// `--pid-file`.
     pub pid_file: Option<PathBuf>,
+    /// `--loopback`: bring `lo` up in the new network namespace.
+    pub loopback: bool,
     /// The program and its arguments; empty runs `$SHELL`.
     pub command: Vec<OsString>,
 }
@@ -174,20 +178,18 @@ impl Options {
     pub fn validate(&self) -> Result<(), Error> {
         let usage = |m: &str| Err(Error::Usage(m.to_string()));
         if (self.monotonic.is_some() || self.boottime.is_some()) && !self.has(Namespace::Time) {
-            return usage(
-                "options --monotonic and --boottime require unsharing of a time namespace (-T)",
-            );
+            return usage("options --monotonic and --boottime require unsharing of a time namespace (-T)");
         }
         if self.pid_file.is_some() && !self.fork {
             return usage("option --pid-file requires --fork (it names the forked child)");
         }
+        if self.loopback && !self.has(Namespace::Net) {
+            return usage("option --loopback requires unsharing of a network namespace (-n)");
+        }
         if self.hostname.is_some() && !self.has(Namespace::Uts) {
             return usage("option --hostname requires unsharing of a UTS namespace (-u)");
         }
-        if self.map_group.is_some()
-            && self.map_groups.is_empty()
-            && self.setgroups == Some(SetGroups::Allow)
-        {
+        if self.map_group.is_some() && self.map_groups.is_empty() && self.setgroups == Some(SetGroups::Allow) {
             return usage("options --setgroups=allow and --map-group are mutually exclusive");
         }
         for (ns, path) in &self.persist {
@@ -222,16 +224,8 @@ fn resolve_maps(o: &Options) -> Result<IdMaps, Error> {
     let mut maps = IdMaps {
         user_ranges: Vec::new(),
         group_ranges: Vec::new(),
-        single_user: o.map_user.map(|inner| IdRange {
-            inner,
-            outer: euid,
-            count: 1,
-        }),
-        single_group: o.map_group.map(|inner| IdRange {
-            inner,
-            outer: egid,
-            count: 1,
-        }),
+        single_user: o.map_user.map(|inner| IdRange { inner, outer: euid, count: 1 }),
+        single_group: o.map_group.map(|inner| IdRange { inner, outer: egid, count: 1 }),
     };
     if !users.is_empty() {
         maps.user_ranges = idmap::merge_single(&users, euid, o.map_user);
@@ -258,13 +252,10 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
     let me = Pid::this();
 
     // Helpers that must stay in the original namespaces.
-    let bind_helper = if !o.persist.is_empty()
-        && flags.intersects(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUSER)
+    let bind_helper = if !o.persist.is_empty() && flags.intersects(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUSER)
     {
         let targets = o.persist.clone();
-        Some(Helper::spawn(move || {
-            persist::bind_all(me.as_raw(), &targets)
-        })?)
+        Some(Helper::spawn(move || persist::bind_all(me.as_raw(), &targets))?)
     } else {
         None
     };
@@ -293,14 +284,10 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
     if let Some(h) = map_helper {
         h.release()?;
     }
-    let offsets = [
-        (Clock::Boottime, o.boottime),
-        (Clock::Monotonic, o.monotonic),
-    ];
+    let offsets = [(Clock::Boottime, o.boottime), (Clock::Monotonic, o.monotonic)];
     for (clock, secs) in offsets {
         if let Some(secs) = secs {
-            timens::set_offset(clock, secs)
-                .map_err(sys("cannot write /proc/self/timens_offsets"))?;
+            timens::set_offset(clock, secs).map_err(sys("cannot write /proc/self/timens_offsets"))?;
         }
     }
 
@@ -320,21 +307,9 @@ fn persist_namespaces(o: &Options, bind_helper: Option<Helper>, pid: Pid) -> Res
     }
 }
 
-/// pidfd_open(2): a file descriptor that refers to process `pid`.
-fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
-    // SAFETY: pidfd_open takes integers only and returns a new descriptor we own.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
-    let fd = Errno::result(fd)?;
-    // SAFETY: the kernel just returned this descriptor to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
 /// Write `pid` to `path` atomically (a temporary file renamed over it).
 fn write_pid_file(path: &Path, pid: Pid) -> std::io::Result<()> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
     std::fs::write(&tmp, format!("{}\n", pid.as_raw()))?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
@@ -342,27 +317,19 @@ fn write_pid_file(path: &Path, pid: Pid) -> std::io::Result<()> {
     })
 }
 
-fn fork_and_supervise(
-    o: &Options,
-    maps: &IdMaps,
-    bind_helper: Option<Helper>,
-) -> Result<ChildStatus, Error> {
-    let blocked: Vec<Signal> = if o.forward_signals {
-        chainload::signals::supervisor_set()
-    } else {
-        vec![Signal::SIGINT, Signal::SIGTERM]
-    };
+fn fork_and_supervise(o: &Options, maps: &IdMaps, bind_helper: Option<Helper>) -> Result<ChildStatus, Error> {
+    let blocked: Vec<Signal> =
+        if o.forward_signals { chainload::signals::supervisor_set() } else { vec![Signal::SIGINT, Signal::SIGTERM] };
     let saved = chainload::signals::block(&blocked).map_err(sys("cannot block signals"))?;
-    let parent_fd = match o.kill_child {
-        Some(_) => Some(pidfd_open(Pid::this()).map_err(sys("pidfd_open failed"))?),
+    let parent = match o.kill_child {
+        Some(_) => Some(ParentWatch::of_self().map_err(sys("pidfd_open failed"))?),
         None => None,
     };
     // The child waits on this pipe until the parent has persisted the namespaces and
     // written the pid file; it reads EOF when the parent closes (or dies).
     let needs_sync = o.pid_file.is_some() || !o.persist.is_empty();
     let sync = if needs_sync {
-        let (r, w) =
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe failed"))?;
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe failed"))?;
         Some((std::fs::File::from(r), w))
     } else {
         None
@@ -388,7 +355,7 @@ fn fork_and_supervise(
                 return Err(e);
             }
             drop(sync_w);
-            drop(parent_fd);
+            drop(parent);
             let status = if o.forward_signals {
                 chainload::signals::wait_forwarding(child, |_| {})
             } else {
@@ -399,31 +366,29 @@ fn fork_and_supervise(
         ForkResult::Child => {
             drop(bind_helper); // close this process's copies of its pipes
             if let Err(errno) = saved.restore() {
-                return Err(Error::Sys {
-                    what: "cannot restore the signal mask".into(),
-                    errno,
-                });
+                return Err(Error::Sys { what: "cannot restore the signal mask".into(), errno });
             }
             if let Some((mut r, w)) = sync {
                 drop(w);
                 let mut buf = [0u8; 1];
                 let _ = r.read(&mut buf); // EOF: the parent is done (or gone)
             }
-            Err(prepare_and_exec(o, maps, parent_fd))
+            Err(prepare_and_exec(o, maps, parent))
         }
     }
 }
 
 /// In the process that will exec: everything that happens inside the new namespaces.
 /// Returns only on failure.
-fn prepare_and_exec(o: &Options, maps: &IdMaps, parent_fd: Option<OwnedFd>) -> Error {
+fn prepare_and_exec(o: &Options, maps: &IdMaps, parent: Option<ParentWatch>) -> Error {
     match prepare(o, maps) {
         Ok(()) => {}
         Err(e) => return e,
     }
-    if let Some(sig) = o.kill_child {
-        if let Err(e) = arm_kill_child(sig, parent_fd) {
-            return e;
+    // --kill-child: armed last, after any change of credentials (which would clear it).
+    if let (Some(sig), Some(watch)) = (o.kill_child, parent) {
+        if let Err(errno) = watch.arm(sig) {
+            return Error::Sys { what: "cannot set the parent-death signal".into(), errno };
         }
     }
     chainload::exec::execvp(&o.command).into()
@@ -439,35 +404,26 @@ fn prepare(o: &Options, maps: &IdMaps) -> Result<(), Error> {
     }
     if let Some(sg) = o.setgroups {
         // Already denied for a single gid map; the gid map helper handled ranges.
-        if !(sg == SetGroups::Deny
-            && (maps.single_group.is_some() || !maps.group_ranges.is_empty()))
-        {
+        if !(sg == SetGroups::Deny && (maps.single_group.is_some() || !maps.group_ranges.is_empty())) {
             idmap::write_setgroups(None, sg == SetGroups::Allow)?;
         }
     }
     if o.has(Namespace::Mount) {
-        mounts::set_propagation(o.propagation)
-            .map_err(sys("cannot change root filesystem propagation"))?;
+        mounts::set_propagation(o.propagation).map_err(sys("cannot change root filesystem propagation"))?;
     }
     if let Some(root) = &o.root {
-        nix::unistd::chroot(root).map_err(sys(format!(
-            "cannot change root directory to '{}'",
-            root.display()
-        )))?;
+        nix::unistd::chroot(root).map_err(sys(format!("cannot change root directory to '{}'", root.display())))?;
         let wd = o.wd.clone().unwrap_or_else(|| PathBuf::from("/"));
-        nix::unistd::chdir(&wd).map_err(sys(format!(
-            "cannot change directory to '{}'",
-            wd.display()
-        )))?;
+        nix::unistd::chdir(&wd).map_err(sys(format!("cannot change directory to '{}'", wd.display())))?;
     } else if let Some(wd) = &o.wd {
-        nix::unistd::chdir(wd).map_err(sys(format!(
-            "cannot change directory to '{}'",
-            wd.display()
-        )))?;
+        nix::unistd::chdir(wd).map_err(sys(format!("cannot change directory to '{}'", wd.display())))?;
     }
     if let Some(dir) = &o.mount_proc {
         mounts::mount_proc(dir, o.propagation, o.root.is_some())
             .map_err(sys(format!("mount proc on '{}' failed", dir.display())))?;
+    }
+    if o.loopback {
+        loopback::bring_up_loopback().map_err(sys("cannot bring up the loopback interface"))?;
     }
     if let Some(name) = &o.hostname {
         nix::unistd::sethostname(name).map_err(sys(format!("cannot set hostname to '{name}'")))?;
@@ -481,27 +437,6 @@ fn prepare(o: &Options, maps: &IdMaps) -> Result<(), Error> {
     }
     if o.keep_caps && o.has(Namespace::User) {
         chainload::caps::permitted_to_ambient().map_err(sys("cannot keep capabilities"))?;
-    }
-    Ok(())
-}
-
-/// `--kill-child`: set the parent-death signal as the last step before exec (a change
-/// of credentials would clear it), then make sure the parent did not die before it was
-/// set; if it did, die now by that signal.
-fn arm_kill_child(sig: Signal, parent_fd: Option<OwnedFd>) -> Result<(), Error> {
-    nix::sys::prctl::set_pdeathsig(Some(sig)).map_err(sys("cannot set the parent-death signal"))?;
-    if let Some(fd) = parent_fd {
-        let mut fds = [libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        // SAFETY: fds is a valid array of one pollfd for the duration of the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
-        if n > 0 {
-            let _ = nix::sys::signal::raise(sig);
-            std::process::exit(chainload::EXIT_TOOL_FAILED);
-        }
     }
     Ok(())
 }

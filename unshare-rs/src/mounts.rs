@@ -54,22 +54,10 @@ pub fn set_propagation(p: Propagation) -> Result<(), Errno> {
 /// new proc does not propagate back to the host (util-linux does the same).
 pub fn mount_proc(dir: &Path, propagation: Propagation, new_root: bool) -> Result<(), Errno> {
     if !new_root && propagation != Propagation::Private {
-        match mount(
-            Some("none"),
-            dir,
-            None::<&str>,
-            MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-            None::<&str>,
-        ) {
+        match mount(Some("none"), dir, None::<&str>, MsFlags::MS_PRIVATE | MsFlags::MS_REC, None::<&str>) {
             Ok(()) | Err(Errno::EINVAL) => {} // EINVAL: nothing mounted there yet
             Err(e) => return Err(e),
         }
     }
-    mount(
-        Some("proc"),
-        dir,
-        Some("proc"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
+    mount(Some("proc"), dir, Some("proc"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>)
 }

@@ -87,15 +87,11 @@ impl Namespace {
 
     /// The type whose `proc_name` or `long_name` is `name`.
     pub fn from_name(name: &str) -> Option<Namespace> {
-        Namespace::ALL
-            .into_iter()
-            .find(|n| n.proc_name() == name || n.long_name() == name)
+        Namespace::ALL.into_iter().find(|n| n.proc_name() == name || n.long_name() == name)
     }
 }
 
 /// The union of the clone flags of `namespaces`.
 pub fn clone_flags(namespaces: impl IntoIterator<Item = Namespace>) -> CloneFlags {
-    namespaces
-        .into_iter()
-        .fold(CloneFlags::empty(), |acc, n| acc | n.clone_flag())
+    namespaces.into_iter().fold(CloneFlags::empty(), |acc, n| acc | n.clone_flag())
 }

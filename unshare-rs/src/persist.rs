@@ -37,11 +37,7 @@ pub enum PersistError {
 /// not a directory, and (for a mount namespace) is not on a shared mount, where the
 /// kernel refuses the bind.
 pub fn check_target(ns: Namespace, path: &Path) -> Result<(), PersistError> {
-    let target = |reason: String| PersistError::Target {
-        ns: ns.long_name(),
-        path: path.to_path_buf(),
-        reason,
-    };
+    let target = |reason: String| PersistError::Target { ns: ns.long_name(), path: path.to_path_buf(), reason };
     let meta = std::fs::metadata(path).map_err(|e| target(io_reason(&e)))?;
     if meta.is_dir() {
         return Err(target("is a directory; the target must be a file".into()));
@@ -72,21 +68,11 @@ pub fn bind_all(pid: i32, targets: &[(Namespace, PathBuf)]) -> Result<(), Persis
     let mut done: Vec<&Path> = Vec::new();
     for (ns, path) in targets {
         let src = format!("/proc/{pid}/ns/{}", ns.created_name());
-        if let Err(errno) = mount(
-            Some(src.as_str()),
-            path,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        ) {
+        if let Err(errno) = mount(Some(src.as_str()), path, None::<&str>, MsFlags::MS_BIND, None::<&str>) {
             for p in done {
                 let _ = umount2(p, MntFlags::MNT_DETACH);
             }
-            return Err(PersistError::Bind {
-                src,
-                path: path.clone(),
-                errno,
-            });
+            return Err(PersistError::Bind { src, path: path.clone(), errno });
         }
         done.push(path);
     }

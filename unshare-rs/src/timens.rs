@@ -21,10 +21,6 @@ pub fn set_offset(clock: Clock, secs: i64) -> Result<(), Errno> {
         Clock::Boottime => libc::CLOCK_BOOTTIME,
     };
     let err = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/proc/self/timens_offsets")
-        .map_err(err)?;
-    f.write_all(format!("{id} {secs} 0").as_bytes())
-        .map_err(err)
+    let mut f = std::fs::OpenOptions::new().write(true).open("/proc/self/timens_offsets").map_err(err)?;
+    f.write_all(format!("{id} {secs} 0").as_bytes()).map_err(err)
 }

@@ -6,9 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use testkit::{
-    is_dead, ns_inode, probe, probe_ns, require_root, skip, wait_until, Cmd, Outcome, Value,
-};
+use testkit::{is_dead, ns_inode, probe, probe_ns, require_root, skip, wait_until, Cmd, Outcome, Value};
 
 fn us(args: &[&str]) -> Cmd {
     Cmd::tool("unshare-rs").args(args)
@@ -23,12 +21,7 @@ fn probe_in(args: &[&str]) -> Value {
 
 /// Whether util-linux's own unshare (not busybox's) is installed, for parity tests.
 fn util_linux(tool: &str) -> bool {
-    testkit::has_command(tool)
-        && Cmd::new(tool)
-            .arg("--version")
-            .run()
-            .stdout
-            .contains("util-linux")
+    testkit::has_command(tool) && Cmd::new(tool).arg("--version").run().stdout.contains("util-linux")
 }
 
 const TYPES: [(&str, &str); 8] = [
@@ -48,19 +41,11 @@ fn each_namespace_type_is_new() {
     for (flag, ns) in TYPES {
         // PID and time namespaces apply to children: fork so the probe is inside.
         let v = probe_in(&["-f", flag]);
-        assert_ne!(
-            probe_ns(&v, ns),
-            ns_inode(None, ns),
-            "{flag}: the probe's {ns} namespace is the caller's"
-        );
+        assert_ne!(probe_ns(&v, ns), ns_inode(None, ns), "{flag}: the probe's {ns} namespace is the caller's");
         for (_, other) in TYPES.iter().filter(|(_, o)| *o != ns && *o != "user") {
             // Creating a user namespace alone changes no other type; neither does any other flag.
             if ns != "user" {
-                assert_eq!(
-                    probe_ns(&v, other),
-                    ns_inode(None, other),
-                    "{flag} changed the {other} namespace too"
-                );
+                assert_eq!(probe_ns(&v, other), ns_inode(None, other), "{flag} changed the {other} namespace too");
             }
         }
     }
@@ -70,10 +55,7 @@ fn each_namespace_type_is_new() {
 fn same_observable_result_as_util_linux() {
     require_root!();
     if !util_linux("unshare") {
-        skip(
-            "same_observable_result_as_util_linux",
-            "util-linux unshare is not installed",
-        );
+        skip("same_observable_result_as_util_linux", "util-linux unshare is not installed");
         return;
     }
     let cases: &[&[&str]] = &[
@@ -88,11 +70,7 @@ fn same_observable_result_as_util_linux() {
         &["-U", "-r"],
         &["-U", "-c"],
         &["-U", "--map-user=1000", "--map-group=1000"],
-        &[
-            "--map-users=100000,0,65536",
-            "--map-groups=100000,0,65536",
-            "-U",
-        ],
+        &["--map-users=100000,0,65536", "--map-groups=100000,0,65536", "-U"],
         &["-m", "--propagation", "slave"],
         &["-m", "--propagation", "shared"],
         &["-m", "--propagation", "unchanged"],
@@ -106,10 +84,7 @@ fn same_observable_result_as_util_linux() {
         if ul.code != 0 {
             skip(
                 "same_observable_result_as_util_linux",
-                &format!(
-                    "util-linux unshare {args:?} failed here: {}",
-                    ul.stderr.trim()
-                ),
+                &format!("util-linux unshare {args:?} failed here: {}", ul.stderr.trim()),
             );
             continue;
         }
@@ -118,20 +93,9 @@ fn same_observable_result_as_util_linux() {
         for (_, ns) in TYPES {
             let ul_new = probe_ns(&ul, ns) != ns_inode(None, ns);
             let our_new = probe_ns(&ours, ns) != ns_inode(None, ns);
-            assert_eq!(
-                our_new, ul_new,
-                "{args:?}: {ns} namespace new? util-linux {ul_new}, unshare-rs {our_new}"
-            );
+            assert_eq!(our_new, ul_new, "{args:?}: {ns} namespace new? util-linux {ul_new}, unshare-rs {our_new}");
         }
-        for field in [
-            "uid",
-            "gid",
-            "uid_map",
-            "gid_map",
-            "setgroups",
-            "root_propagation",
-            "hostname",
-        ] {
+        for field in ["uid", "gid", "uid_map", "gid_map", "setgroups", "root_propagation", "hostname"] {
             assert_eq!(ours[field], ul[field], "{args:?}: field {field} differs");
         }
         assert_eq!(
@@ -148,12 +112,7 @@ fn mount_proc_shows_only_the_namespace() {
     require_root!();
     let v = probe_in(&["-fp", "--mount-proc"]);
     assert_eq!(v["pid"], 1, "the probe is the namespace's init");
-    assert_eq!(
-        v["pids"],
-        serde_json::json!([1]),
-        "only the probe is visible: {}",
-        v["pids"]
-    );
+    assert_eq!(v["pids"], serde_json::json!([1]), "only the probe is visible: {}", v["pids"]);
     // proc is mounted nosuid,nodev,noexec.
     let proc_mount = v["mounts"]
         .as_array()
@@ -162,17 +121,12 @@ fn mount_proc_shows_only_the_namespace() {
         .expect("proc mounted");
     let opts = proc_mount["options"].as_str().unwrap_or("");
     for o in ["nosuid", "nodev", "noexec"] {
-        assert!(
-            opts.split(',').any(|x| x == o),
-            "proc options {opts} lack {o}"
-        );
+        assert!(opts.split(',').any(|x| x == o), "proc options {opts} lack {o}");
     }
     // ps inside shows the namespace's processes only.
     if testkit::has_command("ps") && util_linux("unshare") {
         let ours = us(&["-fp", "--mount-proc", "--", "ps", "-e", "-o", "pid=,comm="]).run();
-        let ul = Cmd::new("unshare")
-            .args(["-fp", "--mount-proc", "--", "ps", "-e", "-o", "pid=,comm="])
-            .run();
+        let ul = Cmd::new("unshare").args(["-fp", "--mount-proc", "--", "ps", "-e", "-o", "pid=,comm="]).run();
         assert_eq!(ours.ok().stdout, ul.ok().stdout);
         assert_eq!(ours.stdout.trim(), "1 ps");
     }
@@ -185,11 +139,7 @@ fn hostname_root_and_wd() {
     assert_eq!(v["hostname"], "box-1");
     assert_ne!(probe_ns(&v, "uts"), ns_inode(None, "uts"));
     let host = nix::unistd::gethostname().expect("hostname");
-    assert_ne!(
-        host.to_string_lossy(),
-        "box-1",
-        "the host's hostname changed"
-    );
+    assert_ne!(host.to_string_lossy(), "box-1", "the host's hostname changed");
 
     let v = probe_in(&["-w", "/etc"]);
     assert_eq!(v["cwd"], "/etc");
@@ -202,32 +152,13 @@ fn hostname_root_and_wd() {
 #[test]
 fn time_namespace_offsets() {
     require_root!();
-    let read_uptime = |out: &Outcome| -> f64 {
-        out.stdout
-            .split_whitespace()
-            .next()
-            .and_then(|x| x.parse().ok())
-            .expect("uptime")
-    };
+    let read_uptime =
+        |out: &Outcome| -> f64 { out.stdout.split_whitespace().next().and_then(|x| x.parse().ok()).expect("uptime") };
     let host = Cmd::new("cat").arg("/proc/uptime").run();
-    let inside = us(&[
-        "-T",
-        "--boottime",
-        "86400",
-        "--monotonic",
-        "3600",
-        "-f",
-        "--",
-        "cat",
-        "/proc/uptime",
-    ])
-    .run();
+    let inside = us(&["-T", "--boottime", "86400", "--monotonic", "3600", "-f", "--", "cat", "/proc/uptime"]).run();
     inside.ok();
     let diff = read_uptime(&inside) - read_uptime(&host);
-    assert!(
-        (86390.0..86500.0).contains(&diff),
-        "boottime offset not applied: {diff}"
-    );
+    assert!((86390.0..86500.0).contains(&diff), "boottime offset not applied: {diff}");
 }
 
 #[test]
@@ -240,21 +171,14 @@ fn persisted_namespace_can_be_joined_by_util_linux_nsenter() {
     std::fs::write(&uts, "").unwrap();
     let netarg = format!("--net={}", net.display());
     let utsarg = format!("--uts={}", uts.display());
-    us(&[&netarg, &utsarg, "--hostname", "kept", "true"])
-        .run()
-        .ok();
+    us(&[&netarg, &utsarg, "--hostname", "kept", "true"]).run().ok();
     let cleanup = || {
         for f in [&net, &uts] {
             let _ = nix::mount::umount2(f.as_path(), nix::mount::MntFlags::MNT_DETACH);
         }
     };
-    assert!(
-        testkit::is_mounted(&net) && testkit::is_mounted(&uts),
-        "namespace files are not bind mounts"
-    );
-    let inode = std::fs::metadata(&net)
-        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-        .unwrap();
+    assert!(testkit::is_mounted(&net) && testkit::is_mounted(&uts), "namespace files are not bind mounts");
+    let inode = std::fs::metadata(&net).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
     assert_ne!(inode, ns_inode(None, "net"));
     if util_linux("nsenter") {
         let out = Cmd::new("nsenter")
@@ -264,18 +188,11 @@ fn persisted_namespace_can_be_joined_by_util_linux_nsenter() {
             .run();
         cleanup();
         let v = out.ok().json();
-        assert_eq!(
-            probe_ns(&v, "net"),
-            inode,
-            "nsenter joined another network namespace"
-        );
+        assert_eq!(probe_ns(&v, "net"), inode, "nsenter joined another network namespace");
         assert_eq!(v["hostname"], "kept");
     } else {
         cleanup();
-        skip(
-            "persisted_namespace_can_be_joined_by_util_linux_nsenter",
-            "util-linux nsenter is not installed",
-        );
+        skip("persisted_namespace_can_be_joined_by_util_linux_nsenter", "util-linux nsenter is not installed");
     }
 }
 
@@ -288,29 +205,15 @@ fn persisted_pid_namespace_needs_fork_and_binds_pid_for_children() {
     let arg = format!("--pid={}", f.display());
     let out = us(&[&arg, "true"]).run();
     assert_eq!(out.code, 125);
-    assert!(
-        out.one_line_error().contains("requires --fork"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.one_line_error().contains("requires --fork"), "{}", out.stderr);
     assert!(!testkit::is_mounted(&f));
 
     let json = dir.path().join("probe.json");
-    us(&[&arg, "-f", "--"])
-        .arg(probe())
-        .args(["--out".as_ref(), json.as_os_str()])
-        .run()
-        .ok();
+    us(&[&arg, "-f", "--"]).arg(probe()).args(["--out".as_ref(), json.as_os_str()]).run().ok();
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let bound = std::fs::metadata(&f)
-        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-        .unwrap();
+    let bound = std::fs::metadata(&f).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
     let _ = nix::mount::umount2(f.as_path(), nix::mount::MntFlags::MNT_DETACH);
-    assert_eq!(
-        probe_ns(&v, "pid"),
-        bound,
-        "the persisted file is not the child's PID namespace"
-    );
+    assert_eq!(probe_ns(&v, "pid"), bound, "the persisted file is not the child's PID namespace");
 }
 
 #[test]
@@ -337,12 +240,7 @@ fn mount_namespace_persists_only_under_a_private_mount() {
     // parallel, the new namespace would sometimes get the lower id.
     let out = us(&["-m", "--", "sh", "-c", &script]).on_one_cpu().run();
     out.ok();
-    assert!(
-        out.stdout
-            .contains("a mount namespace can only be persisted under a private mount"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("a mount namespace can only be persisted under a private mount"), "{}", out.stdout);
     assert!(out.stdout.contains("bound"), "{}", out.stdout);
 }
 
@@ -360,41 +258,18 @@ fn user_namespace_maps() {
     assert_eq!(v["uid_map"], serde_json::json!([[1000, 0, 1]]));
 
     // Both range forms, merged with -r the way util-linux merges them.
-    let v = probe_in(&[
-        "--map-users=0:100000:65536",
-        "--map-groups=100000,0,65536",
-        "-r",
-    ]);
-    assert_eq!(
-        v["uid_map"],
-        serde_json::json!([[0, 0, 1], [1, 100000, 65535]])
-    );
-    assert_eq!(
-        v["gid_map"],
-        serde_json::json!([[0, 0, 1], [1, 100000, 65535]])
-    );
+    let v = probe_in(&["--map-users=0:100000:65536", "--map-groups=100000,0,65536", "-r"]);
+    assert_eq!(v["uid_map"], serde_json::json!([[0, 0, 1], [1, 100000, 65535]]));
+    assert_eq!(v["gid_map"], serde_json::json!([[0, 0, 1], [1, 100000, 65535]]));
 
     // -S/-G inside a namespace with ranges.
-    let v = probe_in(&[
-        "--map-users=0:100000:65536",
-        "--map-groups=0:100000:65536",
-        "-S",
-        "1000",
-        "-G",
-        "1000",
-    ]);
-    assert_eq!(
-        (v["uid"].as_u64(), v["gid"].as_u64()),
-        (Some(1000), Some(1000))
-    );
+    let v = probe_in(&["--map-users=0:100000:65536", "--map-groups=0:100000:65536", "-S", "1000", "-G", "1000"]);
+    assert_eq!((v["uid"].as_u64(), v["gid"].as_u64()), (Some(1000), Some(1000)));
     assert_eq!(v["groups"], serde_json::json!([]));
 
     // --keep-caps: a non-root user in the namespace keeps the namespace's capabilities.
     let v = probe_in(&["-U", "--map-user=1000", "--keep-caps"]);
-    assert_ne!(
-        v["caps"]["ambient"], "0000000000000000",
-        "ambient set empty with --keep-caps"
-    );
+    assert_ne!(v["caps"]["ambient"], "0000000000000000", "ambient set empty with --keep-caps");
     assert_eq!(v["caps"]["effective"], v["caps"]["ambient"]);
     let v = probe_in(&["-U", "--map-user=1000"]);
     assert_eq!(v["caps"]["effective"], "0000000000000000");
@@ -408,11 +283,7 @@ fn map_auto_reads_subordinate_ids() {
     for sub in ["upper", "work"] {
         std::fs::create_dir(d.join(sub)).unwrap();
     }
-    std::fs::write(
-        d.join("upper/subuid"),
-        "someone:300000:10\nroot:200000:65536\n",
-    )
-    .unwrap();
+    std::fs::write(d.join("upper/subuid"), "someone:300000:10\nroot:200000:65536\n").unwrap();
     std::fs::write(d.join("upper/subgid"), "0:400000:1000\n").unwrap();
     let us_bin = testkit::bin("unshare-rs").display().to_string();
     let p = probe().display().to_string();
@@ -425,14 +296,8 @@ fn map_auto_reads_subordinate_ids() {
     );
     let out = us(&["-m", "--", "sh", "-c", &script]).run();
     let v = out.ok().json();
-    assert_eq!(
-        v["uid_map"],
-        serde_json::json!([[0, 0, 1], [1, 200000, 65536]])
-    );
-    assert_eq!(
-        v["gid_map"],
-        serde_json::json!([[0, 0, 1], [1, 400000, 1000]])
-    );
+    assert_eq!(v["uid_map"], serde_json::json!([[0, 0, 1], [1, 200000, 65536]]));
+    assert_eq!(v["gid_map"], serde_json::json!([[0, 0, 1], [1, 400000, 1000]]));
     let script = format!(
         "set -e
          mount -t overlay overlay -o lowerdir=/etc,upperdir={dd}/upper,workdir={dd}/work /etc
@@ -447,29 +312,16 @@ fn map_auto_reads_subordinate_ids() {
 fn rootless_user_pid_mount_namespaces() {
     require_root!();
     if !util_linux("setpriv") {
-        skip(
-            "rootless_user_pid_mount_namespaces",
-            "util-linux setpriv is not installed",
-        );
+        skip("rootless_user_pid_mount_namespaces", "util-linux setpriv is not installed");
         return;
     }
     let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
     if max.trim() == "0" {
-        skip(
-            "rootless_user_pid_mount_namespaces",
-            "user namespaces are disabled (max_user_namespaces = 0)",
-        );
+        skip("rootless_user_pid_mount_namespaces", "user namespaces are disabled (max_user_namespaces = 0)");
         return;
     }
     let out = Cmd::new("setpriv")
-        .args([
-            "--reuid",
-            "65534",
-            "--regid",
-            "65534",
-            "--clear-groups",
-            "--",
-        ])
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"])
         .arg(testkit::bin("unshare-rs"))
         .args(["-U", "-r", "-m", "-p", "-f", "--mount-proc", "--"])
         .arg(probe())
@@ -509,18 +361,10 @@ fn exit_status_table() {
         }
     }
     let out = us(&["-f", "--", "no-such-program-xyz"]).run();
-    assert_eq!(
-        out.one_line_error(),
-        "unshare-rs: failed to execute 'no-such-program-xyz': No such file or directory"
-    );
+    assert_eq!(out.one_line_error(), "unshare-rs: failed to execute 'no-such-program-xyz': No such file or directory");
     let out = us(&["--no-such-flag"]).run();
     assert_eq!(out.code, 125);
-    assert!(
-        out.one_line_error()
-            .starts_with("unshare-rs: unexpected argument '--no-such-flag'"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.one_line_error().starts_with("unshare-rs: unexpected argument '--no-such-flag'"), "{}", out.stderr);
 }
 
 #[test]
@@ -537,68 +381,26 @@ fn bad_input_is_refused_and_leaves_nothing() {
             &["--monotonic", "10", "true"],
             "options --monotonic and --boottime require unsharing of a time namespace (-T)",
         ),
-        (
-            &["-T", "--boottime", "x", "true"],
-            "invalid value 'x' for '--boottime <SECS>'",
-        ),
+        (&["-T", "--boottime", "x", "true"], "invalid value 'x' for '--boottime <SECS>'"),
         (
             &["--setgroups", "allow", "--map-group", "0", "true"],
             "options --setgroups=allow and --map-group are mutually exclusive",
         ),
-        (
-            &["-r", "--setgroups", "allow", "true"],
-            "options --setgroups=allow and --map-group are mutually exclusive",
-        ),
+        (&["-r", "--setgroups", "allow", "true"], "options --setgroups=allow and --map-group are mutually exclusive"),
         (&["--map-users", "1:2", "true"], "invalid mapping '1:2'"),
-        (
-            &["--map-users", "0:100000:0", "true"],
-            "invalid mapping '0:100000:0'",
-        ),
-        (
-            &[
-                "--map-users",
-                "0:100000:10",
-                "--map-users",
-                "5:200000:10",
-                "true",
-            ],
-            "overlapping uid mappings",
-        ),
-        (
-            &[
-                "--map-groups",
-                "0:100000:10",
-                "--map-groups",
-                "20:100005:10",
-                "true",
-            ],
-            "overlapping gid mappings",
-        ),
+        (&["--map-users", "0:100000:0", "true"], "invalid mapping '0:100000:0'"),
+        (&["--map-users", "0:100000:10", "--map-users", "5:200000:10", "true"], "overlapping uid mappings"),
+        (&["--map-groups", "0:100000:10", "--map-groups", "20:100005:10", "true"], "overlapping gid mappings"),
         (
             &[&net, "--uts=/nonexistent/file", "true"],
             "cannot persist the uts namespace on '/nonexistent/file': No such file or directory",
         ),
-        (
-            &["--pid-file", &pidfile, "true"],
-            "option --pid-file requires --fork",
-        ),
-        (
-            &["--hostname", "x", "true"],
-            "option --hostname requires unsharing of a UTS namespace (-u)",
-        ),
+        (&["--pid-file", &pidfile, "true"], "option --pid-file requires --fork"),
+        (&["--hostname", "x", "true"], "option --hostname requires unsharing of a UTS namespace (-u)"),
         (&["--kill-child=NOPE", "true"], "unknown signal: NOPE"),
-        (
-            &["--propagation", "weird", "-m", "true"],
-            "unsupported propagation mode: weird",
-        ),
-        (
-            &["--setgroups", "maybe", "-U", "true"],
-            "unsupported --setgroups argument 'maybe'",
-        ),
-        (
-            &["--map-user", "no-such-user-xyz", "true"],
-            "no user named 'no-such-user-xyz'",
-        ),
+        (&["--propagation", "weird", "-m", "true"], "unsupported propagation mode: weird"),
+        (&["--setgroups", "maybe", "-U", "true"], "unsupported --setgroups argument 'maybe'"),
+        (&["--map-user", "no-such-user-xyz", "true"], "no user named 'no-such-user-xyz'"),
     ];
     for (args, msg) in cases {
         let out = us(args).run();
@@ -606,11 +408,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
         let line = out.one_line_error();
         assert!(line.starts_with("unshare-rs: "), "{line}");
         assert!(line.contains(msg), "{args:?}: expected '{msg}' in '{line}'");
-        assert_eq!(
-            testkit::mount_points(),
-            before,
-            "{args:?} left a mount behind"
-        );
+        assert_eq!(testkit::mount_points(), before, "{args:?} left a mount behind");
     }
     assert!(!Path::new(&pidfile).exists());
 }
@@ -618,18 +416,9 @@ fn bad_input_is_refused_and_leaves_nothing() {
 /// Start `unshare-rs ARGS` with a pid file; return the running tool and the child's pid.
 fn start_with_pid_file(args: &[&str], dir: &Path) -> (std::process::Child, i32) {
     let pidfile = dir.join("child.pid");
-    let tool = us(&["--pid-file", pidfile.to_str().unwrap()])
-        .args(args)
-        .spawn();
-    assert!(
-        wait_until(Duration::from_secs(10), || pidfile.exists()),
-        "no pid file"
-    );
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let tool = us(&["--pid-file", pidfile.to_str().unwrap()]).args(args).spawn();
+    assert!(wait_until(Duration::from_secs(10), || pidfile.exists()), "no pid file");
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
     (tool, pid)
 }
 
@@ -640,26 +429,12 @@ fn pid_file_names_the_forked_child() {
     let (mut tool, pid) = start_with_pid_file(&["-fp", "--", "sleep", "30"], dir.path());
     // The host pid of the child: its parent is unshare-rs, and it is PID 1 of its namespace.
     let stat = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let ppid = stat
-        .lines()
-        .find_map(|l| l.strip_prefix("PPid:"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let ppid = stat.lines().find_map(|l| l.strip_prefix("PPid:")).unwrap().trim().to_string();
     assert_eq!(ppid, tool.id().to_string());
-    let nspid = stat
-        .lines()
-        .find_map(|l| l.strip_prefix("NSpid:"))
-        .unwrap()
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_string();
+    let nspid =
+        stat.lines().find_map(|l| l.strip_prefix("NSpid:")).unwrap().split_whitespace().last().unwrap().to_string();
     assert_eq!(nspid, "1");
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     let st = tool.wait().unwrap();
     assert_eq!(testkit::shell_code(st), 137);
 }
@@ -671,10 +446,7 @@ fn kill_child_kills_the_child_when_unshare_rs_dies() {
     let (mut tool, pid) = start_with_pid_file(&["--kill-child", "--", "sleep", "60"], dir.path());
     assert!(!is_dead(pid));
     testkit::kill_and_reap(&mut tool); // SIGKILL
-    assert!(
-        wait_until(Duration::from_secs(5), || is_dead(pid)),
-        "child {pid} survived unshare-rs"
-    );
+    assert!(wait_until(Duration::from_secs(5), || is_dead(pid)), "child {pid} survived unshare-rs");
 
     // Without --kill-child the child outlives it (the behaviour --kill-child changes).
     let dir2 = testkit::tempdir();
@@ -682,10 +454,7 @@ fn kill_child_kills_the_child_when_unshare_rs_dies() {
     testkit::kill_and_reap(&mut tool);
     std::thread::sleep(Duration::from_millis(200));
     assert!(!is_dead(pid), "child died without --kill-child");
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
 }
 
 #[test]
@@ -702,47 +471,15 @@ fn kill_child_when_the_parent_dies_before_the_child_arms_it() {
     let pidfile = dir.path().join("child.pid");
     // strace holds the child's prctl(PR_SET_PDEATHSIG) for 1.5 s; unshare-rs dies meanwhile.
     let mut tracer = Cmd::new("strace")
-        .args([
-            "-f",
-            "-o",
-            "/dev/null",
-            "-e",
-            "trace=prctl",
-            "-e",
-            "inject=prctl:delay_enter=1500000",
-        ])
+        .args(["-f", "-o", "/dev/null", "-e", "trace=prctl", "-e", "inject=prctl:delay_enter=1500000"])
         .arg(testkit::bin("unshare-rs"))
-        .args([
-            "--kill-child=TERM",
-            "--pid-file",
-            pidfile.to_str().unwrap(),
-            "--",
-            "sleep",
-            "60",
-        ])
+        .args(["--kill-child=TERM", "--pid-file", pidfile.to_str().unwrap(), "--", "sleep", "60"])
         .spawn();
-    assert!(
-        wait_until(Duration::from_secs(10), || pidfile.exists()),
-        "no pid file"
-    );
-    let child: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || pidfile.exists()), "no pid file");
+    let child: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
     let stat = std::fs::read_to_string(format!("/proc/{child}/status")).unwrap();
-    let parent: i32 = stat
-        .lines()
-        .find_map(|l| l.strip_prefix("PPid:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(parent),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    let parent: i32 = stat.lines().find_map(|l| l.strip_prefix("PPid:")).unwrap().trim().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(parent), nix::sys::signal::Signal::SIGKILL).unwrap();
     assert!(
         wait_until(Duration::from_secs(10), || is_dead(child)),
         "child {child} survived a parent that died before prctl"
@@ -759,9 +496,7 @@ fn forward_signals_reach_the_child() {
         "trap 'echo got-TERM; exit 3' TERM; trap 'echo got-USR1' USR1; touch {}; while :; do sleep 0.05; done",
         ready.display()
     );
-    let tool = Cmd::tool("unshare-rs")
-        .args(["--forward-signals", "--", "sh", "-c", &script])
-        .spawn();
+    let tool = Cmd::tool("unshare-rs").args(["--forward-signals", "--", "sh", "-c", &script]).spawn();
     assert!(wait_until(Duration::from_secs(10), || ready.exists()));
     let pid = nix::unistd::Pid::from_raw(tool.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGUSR1).unwrap();
@@ -770,19 +505,29 @@ fn forward_signals_reach_the_child() {
     let out = tool.wait_with_output().unwrap();
     assert_eq!(testkit::shell_code(out.status), 3);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("got-USR1") && text.contains("got-TERM"),
-        "{text}"
-    );
+    assert!(text.contains("got-USR1") && text.contains("got-TERM"), "{text}");
 }
 
 #[test]
 fn no_program_runs_the_shell() {
     require_root!();
-    let out = us(&["-u"])
-        .env("SHELL", "/bin/sh")
-        .stdin(b"echo from-shell; exit 4\n")
-        .run();
+    let out = us(&["-u"]).env("SHELL", "/bin/sh").stdin(b"echo from-shell; exit 4\n").run();
     assert_eq!(out.code, 4);
     assert!(out.stdout.contains("from-shell"));
+}
+
+#[test]
+fn loopback_is_brought_up_in_the_new_network_namespace() {
+    require_root!();
+    if !testkit::has_command("ip") {
+        skip("loopback_is_brought_up_in_the_new_network_namespace", "ip (iproute2 or busybox) is not installed");
+        return;
+    }
+    let up = us(&["-n", "--loopback", "--", "ip", "link", "show", "lo"]).run();
+    assert!(up.ok().stdout.contains("LOOPBACK,UP"), "{}", up.stdout);
+    let down = us(&["-n", "--", "ip", "link", "show", "lo"]).run();
+    assert!(!down.ok().stdout.contains(",UP"), "lo is up without --loopback: {}", down.stdout);
+    let out = us(&["--loopback", "true"]).run();
+    assert_eq!(out.code, 125);
+    assert!(out.one_line_error().contains("--loopback requires unsharing of a network namespace"));
 }

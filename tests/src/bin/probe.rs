@@ -20,40 +20,19 @@ fn read(path: &str) -> String {
 }
 
 fn map_lines(path: &str) -> Value {
-    let rows: Vec<Vec<u64>> = read(path)
-        .lines()
-        .map(|l| {
-            l.split_whitespace()
-                .filter_map(|x| x.parse().ok())
-                .collect()
-        })
-        .collect();
+    let rows: Vec<Vec<u64>> =
+        read(path).lines().map(|l| l.split_whitespace().filter_map(|x| x.parse().ok()).collect()).collect();
     json!(rows)
 }
 
 fn status_field(status: &str, key: &str) -> String {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default()
+    status.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_string()).unwrap_or_default()
 }
 
 fn ns_inodes() -> Value {
     use std::os::unix::fs::MetadataExt;
     let mut out = BTreeMap::new();
-    for name in [
-        "cgroup",
-        "ipc",
-        "mnt",
-        "net",
-        "pid",
-        "pid_for_children",
-        "time",
-        "time_for_children",
-        "user",
-        "uts",
-    ] {
+    for name in ["cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts"] {
         if let Ok(m) = std::fs::metadata(format!("/proc/self/ns/{name}")) {
             out.insert(name.to_string(), json!(m.ino()));
         }
@@ -64,27 +43,19 @@ fn ns_inodes() -> Value {
 fn fds() -> Vec<u32> {
     // Collect first, so the directory's own descriptor is the only one to subtract.
     let dir: Vec<String> = std::fs::read_dir("/proc/self/fd")
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-                .collect()
-        })
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())).collect())
         .unwrap_or_default();
     let mut fds: Vec<u32> = dir.iter().filter_map(|n| n.parse().ok()).collect();
     fds.sort_unstable();
     // The highest one was the read_dir handle itself (opened last, closed by now).
-    let open: Vec<u32> = fds
-        .into_iter()
-        .filter(|fd| Path::new(&format!("/proc/self/fd/{fd}")).exists() || *fd <= 2)
-        .collect();
+    let open: Vec<u32> =
+        fds.into_iter().filter(|fd| Path::new(&format!("/proc/self/fd/{fd}")).exists() || *fd <= 2).collect();
     open
 }
 
 fn pids() -> Vec<u32> {
     let mut v: Vec<u32> = std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
         .unwrap_or_default();
     v.sort_unstable();
     v
@@ -150,12 +121,8 @@ fn main() {
         })
         .collect();
     let env: BTreeMap<String, String> = std::env::vars().collect();
-    let hostname = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let groups: Vec<u32> = nix::unistd::getgroups()
-        .map(|g| g.iter().map(|x| x.as_raw()).collect())
-        .unwrap_or_default();
+    let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let groups: Vec<u32> = nix::unistd::getgroups().map(|g| g.iter().map(|x| x.as_raw()).collect()).unwrap_or_default();
     let v = json!({
         "pid": std::process::id(),
         "ppid": nix::unistd::getppid().as_raw(),
