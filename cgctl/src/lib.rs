@@ -62,7 +62,7 @@ pub enum Error {
     #[error("group '{0}' already exists")]
     Exists(String),
     /// A file operation failed.
-    #[error("{what} '{}': {}", path.display(), io_reason(source))]
+    #[error("{what} '{}': {}", path.display(), chainload::cli::io_reason(source))]
     Io {
         /// What was being done.
         what: String,
@@ -72,7 +72,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The kernel refused a value.
-    #[error("cannot write '{value}' ({flag}) to '{}': {}", path.display(), io_reason(source))]
+    #[error("cannot write '{value}' ({flag}) to '{}': {}", path.display(), chainload::cli::io_reason(source))]
     Write {
         /// The text written.
         value: String,
@@ -120,13 +120,5 @@ impl Error {
 
     fn io(what: &str, path: &str, source: std::io::Error) -> Error {
         Error::Io { what: what.into(), path: path.into(), source }
-    }
-}
-
-/// The errno text of an I/O error (`Device or resource busy`), else its message.
-pub fn io_reason(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => Errno::from_raw(n).desc().to_string(),
-        None => e.to_string(),
     }
 }

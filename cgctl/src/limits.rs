@@ -576,7 +576,12 @@ fn available_list(cg: &Cgroups, name: &GroupName, what: &str) -> CpuList {
 /// The major:minor of a block device named in a device limit.
 fn device_number(d: &DeviceRate) -> Result<(u64, u64), Error> {
     let meta = std::fs::metadata(&d.path).map_err(|e| {
-        Error::Usage(format!("invalid device limit '{}': '{}': {}", d.given, d.path.display(), crate::io_reason(&e)))
+        Error::Usage(format!(
+            "invalid device limit '{}': '{}': {}",
+            d.given,
+            d.path.display(),
+            chainload::cli::io_reason(&e)
+        ))
     })?;
     if !meta.file_type().is_block_device() {
         return Err(Error::Usage(format!(

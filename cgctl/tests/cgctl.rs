@@ -481,7 +481,17 @@ fn quiet_stats_json_and_kill_child() {
     let report = dir.path().join("report.json");
     // --quiet: the OOM kill shows only in the status; --stats-json tells the rest.
     let out = Cmd::tool("cgctl")
-        .args(["run", "--quiet", "--stats-json", report.to_str().unwrap(), "--memory", "32M", "--memory-swap", "32M", "--"])
+        .args([
+            "run",
+            "--quiet",
+            "--stats-json",
+            report.to_str().unwrap(),
+            "--memory",
+            "32M",
+            "--memory-swap",
+            "32M",
+            "--",
+        ])
         .arg(probe())
         .args(["--alloc", "100"])
         .run();

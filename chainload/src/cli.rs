@@ -65,3 +65,12 @@ pub fn check_program_is_not_an_option(tool: &str, command: &[std::ffi::OsString]
     }
     usage_error(tool, &format!("unexpected argument '{}' found; try '{tool} --help'", first.to_string_lossy()))
 }
+
+/// The errno text of an I/O error (`Device or resource busy`), else its message: what
+/// error messages of the workspace print after the colon.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
+        None => e.to_string(),
+    }
+}

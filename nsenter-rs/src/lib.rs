@@ -111,7 +111,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// A file could not be used.
-    #[error("{what} '{}': {}", path.display(), cgctl::io_reason(source))]
+    #[error("{what} '{}': {}", path.display(), chainload::cli::io_reason(source))]
     Io {
         /// What was being done.
         what: String,

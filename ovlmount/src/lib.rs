@@ -47,7 +47,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// A file could not be used.
-    #[error("{what} '{}': {}", path.display(), io_reason(source))]
+    #[error("{what} '{}': {}", path.display(), chainload::cli::io_reason(source))]
     Io {
         /// What was being done.
         what: String,
@@ -83,13 +83,5 @@ impl Error {
 
     pub(crate) fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> Error {
         Error::Io { what: what.into(), path: path.to_path_buf(), source }
-    }
-}
-
-/// The errno text of an I/O error, else its message.
-pub fn io_reason(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => Errno::from_raw(n).desc().to_string(),
-        None => e.to_string(),
     }
 }

@@ -1,0 +1,254 @@
+//! The chain a container runs as, built from the resolved options:
+//!
+//! ```text
+//! cgctl run --quiet --kill-child --stats-json DIR/stats.json --name CGROUP LIMITS -- \
+//!   unshare-rs --fork --kill-child --forward-signals --pid --mount --uts --ipc --cgroup \
+//!              [--net --loopback] --hostname NAME --pid-file DIR/pid -- \
+//!     ovlmount enter --lower ... [--upper DIR/upper --work DIR/work] --init-layer DIR/init \
+//!       --init hostname=NAME --init hosts=DIR/hosts --target DIR/merged --proc --dev --sys \
+//!       [--mask-defaults] [--tmpfs ...] [--bind ...] [--workdir W] [--user U] CAPS \
+//!       [--no-new-privs] -- [/dev/init init --] CMD...
+//! ```
+//!
+//! and the same chain as one copy-pasteable shell command (`--dry-run`).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::paths::{ContainerDir, Tools};
+
+/// `--network`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// An own network namespace with `lo` up.
+    None,
+    /// The host's network.
+    Host,
+}
+
+/// `-v SRC:DST[:ro]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    /// Host path.
+    pub src: PathBuf,
+    /// Container path.
+    pub dst: String,
+    /// Read-only.
+    pub read_only: bool,
+}
+
+/// Everything the chain needs, decided.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The container id.
+    pub id: String,
+    /// Its cgroup (a cgctl NAME).
+    pub cgroup: String,
+    /// Read-only layers, top first.
+    pub layers: Vec<PathBuf>,
+    /// Whether the host's root is the layer (then /tmp, /var/tmp, /run and the state
+    /// root get fresh tmpfs).
+    pub host_root: bool,
+    /// The state root, hidden inside in host-root mode.
+    pub state_root: PathBuf,
+    /// Hostname.
+    pub hostname: String,
+    /// Network.
+    pub network: Network,
+    /// `--memory` in bytes.
+    pub memory: Option<u64>,
+    /// `--memory-swap` as given (bytes or -1).
+    pub memory_swap: Option<String>,
+    /// `--cpus` as given.
+    pub cpus: Option<String>,
+    /// `--pids-limit` as given.
+    pub pids_limit: String,
+    /// `--cpuset-cpus` as given.
+    pub cpuset_cpus: Option<String>,
+    /// Environment for the program.
+    pub env: Vec<(String, String)>,
+    /// Working directory.
+    pub workdir: String,
+    /// User.
+    pub user: Option<String>,
+    /// Volumes.
+    pub volumes: Vec<Volume>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--init`.
+    pub init: bool,
+    /// The command.
+    pub command: Vec<String>,
+}
+
+/// A chain ready to run.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    /// The environment the chain (and so the program) starts with, and nothing else.
+    pub env: Vec<(String, String)>,
+    /// argv, starting with cgctl's path.
+    pub argv: Vec<OsString>,
+    /// Directories to create first.
+    pub dirs: Vec<PathBuf>,
+    /// Files to write first (path, content).
+    pub files: Vec<(PathBuf, String)>,
+}
+
+fn s(p: &std::path::Path) -> String {
+    p.display().to_string()
+}
+
+/// Build the chain for `r`, with its files under `dir`.
+pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
+    let mut a: Vec<String> = vec![s(&tools.cgctl), "run".into(), "--quiet".into(), "--kill-child".into()];
+    a.extend(["--stats-json".into(), s(&dir.stats()), "--name".into(), r.cgroup.clone()]);
+    if let Some(m) = r.memory {
+        a.extend(["--memory".into(), m.to_string()]);
+    }
+    if let Some(sw) = &r.memory_swap {
+        a.extend(["--memory-swap".into(), sw.clone()]);
+    }
+    if let Some(c) = &r.cpus {
+        a.extend(["--cpus".into(), c.clone()]);
+    }
+    a.extend(["--pids-limit".into(), r.pids_limit.clone()]);
+    if let Some(c) = &r.cpuset_cpus {
+        a.extend(["--cpuset-cpus".into(), c.clone()]);
+    }
+    a.push("--".into());
+
+    a.push(s(&tools.unshare));
+    for f in ["--fork", "--kill-child", "--forward-signals", "--pid", "--mount", "--uts", "--ipc", "--cgroup"] {
+        a.push(f.into());
+    }
+    if r.network == Network::None {
+        a.extend(["--net".into(), "--loopback".into()]);
+    }
+    a.extend(["--hostname".into(), r.hostname.clone(), "--pid-file".into(), s(&dir.pid_file()), "--".into()]);
+
+    a.extend([s(&tools.ovlmount), "enter".into()]);
+    for l in &r.layers {
+        a.extend(["--lower".into(), s(l).replace(':', "\\:")]);
+    }
+    a.extend(["--upper".into(), s(&dir.upper()), "--work".into(), s(&dir.work())]);
+    let resolv = std::path::Path::new("/etc/resolv.conf");
+    let resolv_file = resolv.symlink_metadata().is_ok_and(|m| m.is_file());
+    if r.host_root {
+        // overlayfs refuses a lower layer inside another ("/"), so with the host's root
+        // the three files are bound in instead (as docker always does).
+        a.extend([
+            "--bind".into(),
+            format!("{}:/etc/hostname", s(&dir.hostname())),
+            "--bind".into(),
+            format!("{}:/etc/hosts", s(&dir.hosts())),
+        ]);
+    } else {
+        a.extend(["--init-layer".into(), s(&dir.init())]);
+        a.extend([
+            "--init".into(),
+            format!("hostname={}", r.hostname),
+            "--init".into(),
+            format!("hosts={}", s(&dir.hosts())),
+        ]);
+        if resolv.exists() {
+            a.extend(["--init".into(), "resolv=/etc/resolv.conf".into()]);
+        }
+    }
+    a.extend(["--target".into(), s(&dir.merged()), "--proc".into(), "--dev".into(), "--sys".into()]);
+    if !r.privileged {
+        a.push("--mask-defaults".into());
+    }
+    if r.read_only {
+        a.push("--readonly".into());
+    }
+    if r.host_root {
+        for t in ["/tmp", "/var/tmp", "/run"] {
+            a.extend(["--tmpfs".into(), t.into()]);
+        }
+        a.extend(["--tmpfs".into(), s(&r.state_root)]);
+    }
+    if r.host_root && resolv_file {
+        a.extend(["--bind".into(), "/etc/resolv.conf:/etc/resolv.conf:ro".into()]);
+    }
+    for v in &r.volumes {
+        let ro = if v.read_only { ":ro" } else { "" };
+        a.extend(["--bind".into(), format!("{}:{}{ro}", s(&v.src), v.dst)]);
+    }
+    if r.init {
+        a.extend(["--bind".into(), format!("{}:/dev/init:ro", s(&tools.ctr_run))]);
+    }
+    if !r.workdir.is_empty() {
+        a.extend(["--workdir".into(), r.workdir.clone()]);
+    }
+    if let Some(u) = &r.user {
+        a.extend(["--user".into(), u.clone()]);
+    }
+    if r.privileged {
+        a.push("--all-caps".into());
+    } else {
+        for c in &r.cap_add {
+            a.extend(["--cap-add".into(), c.clone()]);
+        }
+        for c in &r.cap_drop {
+            a.extend(["--cap-drop".into(), c.clone()]);
+        }
+        a.push("--no-new-privs".into());
+    }
+    a.push("--".into());
+    if r.init {
+        a.extend(["/dev/init".into(), "init".into(), "--".into()]);
+    }
+    a.extend(r.command.iter().cloned());
+
+    let hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n", r.hostname);
+    Chain {
+        env: r.env.clone(),
+        argv: a.into_iter().map(OsString::from).collect(),
+        dirs: vec![dir.dir.clone()],
+        files: vec![(dir.hosts(), hosts), (dir.hostname(), format!("{}\n", r.hostname))],
+    }
+}
+
+/// Quote a word for sh(1).
+pub fn quote(w: &str) -> String {
+    if !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c)) {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
+}
+
+/// The chain as one shell command that, run by hand, builds the same container.
+pub fn shell_command(c: &Chain) -> String {
+    let mut parts = Vec::new();
+    for d in &c.dirs {
+        parts.push(format!("mkdir -p {}", quote(&s(d))));
+    }
+    for (p, content) in &c.files {
+        parts.push(format!("printf '%s' {} > {}", quote(content), quote(&s(p))));
+    }
+    let mut run = vec!["exec env -i".to_string()];
+    run.extend(c.env.iter().map(|(k, v)| quote(&format!("{k}={v}"))));
+    run.extend(c.argv.iter().map(|w| quote(&w.to_string_lossy())));
+    parts.push(run.join(" "));
+    parts.join(" && ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_for_sh() {
+        assert_eq!(quote("plain/path-1.2"), "plain/path-1.2");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote(""), "''");
+    }
+}

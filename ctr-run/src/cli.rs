@@ -1,0 +1,274 @@
+//! The command line of ctr-run (clap).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use ctr_run::chain::{Network, Volume};
+use ctr_run::supervise::RunOptions;
+use nix::sys::signal::Signal;
+
+const EXAMPLES: &str = "\
+Examples:
+  ctr-run run -- sh -c 'hostname; ps'                      (the host's root, read-only, as a snapshot)
+  ctr-run image import busybox busybox.tar && ctr-run run --image busybox -m 64M -- sh
+  ctr-run run -d --name web --image busybox -- httpd -f -p 8080
+  ctr-run exec web -- ps; ctr-run logs web; ctr-run kill web; ctr-run rm web
+  ctr-run run --dry-run --image busybox -- true           (the chain as one shell command)";
+
+/// Run containers as a visible chain of cgctl, unshare-rs, ovlmount and nsenter-rs.
+#[derive(Debug, Parser)]
+#[command(name = "ctr-run", version, after_help = EXAMPLES)]
+pub struct Cli {
+    /// The state directory
+    #[arg(long, value_name = "DIR", default_value = "/run/ctr-run", global = true)]
+    pub root: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn parse_signal(s: &str) -> Result<Signal, String> {
+    chainload::signals::parse_signal(s).map_err(|e| e.to_string())
+}
+
+fn parse_network(s: &str) -> Result<Network, String> {
+    match s {
+        "none" => Ok(Network::None),
+        "host" => Ok(Network::Host),
+        _ => Err(format!("'{s}': only none and host are supported")),
+    }
+}
+
+fn parse_volume(s: &str) -> Result<Volume, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (src, dst, ro) = match parts.as_slice() {
+        [src, dst] => (src, dst, false),
+        [src, dst, "ro"] => (src, dst, true),
+        [src, dst, "rw"] => (src, dst, false),
+        _ => return Err(format!("expected SRC:DST[:ro], got '{s}'")),
+    };
+    if !dst.starts_with('/') {
+        return Err(format!("'{s}': the container path must be absolute"));
+    }
+    Ok(Volume { src: PathBuf::from(src), dst: dst.to_string(), read_only: ro })
+}
+
+fn parse_env(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.starts_with('=') {
+        return Err(format!("expected KEY=VALUE or KEY, got '{s}'"));
+    }
+    Ok(s.to_string())
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command in a new container
+    Run(Box<RunArgs>),
+    /// Run a command in a running container's namespaces and cgroup
+    Exec {
+        /// Set an environment variable (repeatable)
+        #[arg(short = 'e', long = "env", value_name = "KEY=VAL", value_parser = parse_env)]
+        env: Vec<String>,
+        /// Working directory inside the container
+        #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+        workdir: Option<String>,
+        /// User (UID[:GID] or a name from the container's /etc/passwd)
+        #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
+        user: Option<String>,
+        /// Container name or id
+        id: String,
+        /// The command and its arguments
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<OsString>,
+    },
+    /// List containers
+    Ps {
+        /// Include exited containers
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a signal (default SIGTERM) to a container's PID 1
+    Kill {
+        /// The signal, by name or number
+        #[arg(short = 's', long, default_value = "TERM", value_parser = parse_signal)]
+        signal: Signal,
+        /// Container name or id
+        id: String,
+    },
+    /// Remove containers (-f: kill running ones first)
+    Rm {
+        /// Kill a running container first
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// Container names or ids
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Print a detached container's output
+    Logs {
+        /// Container name or id
+        id: String,
+    },
+    /// Write a container's changes (its upper layer) as an OCI layer tar
+    Commit {
+        /// Container name or id
+        id: String,
+        /// The tar to write
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+        /// Compress with gzip
+        #[arg(long)]
+        gzip: bool,
+    },
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// (internal) the tiny init run as PID 1 by `run --init`
+    #[command(hide = true)]
+    Init {
+        /// The command and its arguments
+        #[arg(last = true, required = true)]
+        command: Vec<OsString>,
+    },
+}
+
+/// `image` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Import a docker save archive or an OCI image layout archive as NAME
+    Import {
+        /// The image's name
+        name: String,
+        /// The archive (tar, or tar.gz)
+        file: PathBuf,
+    },
+    /// List images
+    Ls {
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an image
+    Rm {
+        /// The image's name
+        name: String,
+    },
+}
+
+/// `run`'s flags (docker's names and meanings).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Container name
+    #[arg(long)]
+    name: Option<String>,
+    /// Run in the background; print the id
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Keep the container (its state and layer) after it exits
+    #[arg(long)]
+    keep: bool,
+    /// The image (imported with `ctr-run image import`)
+    #[arg(long, value_name = "NAME", conflicts_with = "rootfs")]
+    image: Option<String>,
+    /// A directory used as the single read-only layer
+    #[arg(long, value_name = "DIR")]
+    rootfs: Option<PathBuf>,
+    /// Memory limit (64M, 1.5G, ...)
+    #[arg(short = 'm', long, value_name = "SIZE", allow_hyphen_values = true)]
+    memory: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Number of CPUs
+    #[arg(long, value_name = "N.N", allow_hyphen_values = true)]
+    cpus: Option<String>,
+    /// Maximum number of tasks (default 4096; -1 or max: unlimited)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pids_limit: Option<String>,
+    /// CPUs the container may use (0-3,5)
+    #[arg(long, value_name = "LIST")]
+    cpuset_cpus: Option<String>,
+    /// Parent cgroup (default /ctr-run; relative paths as in cgctl)
+    #[arg(long, value_name = "PATH")]
+    cgroup_parent: Option<String>,
+    /// Hostname (default: the name)
+    #[arg(long)]
+    hostname: Option<String>,
+    /// none (an own network namespace with lo up; the default) or host
+    #[arg(long, value_name = "MODE", value_parser = parse_network)]
+    network: Option<Network>,
+    /// Set an environment variable (KEY=VAL, or KEY to take ours); repeatable
+    #[arg(short = 'e', long = "env", value_name = "KEY=VAL", value_parser = parse_env)]
+    env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long, value_name = "DIR")]
+    workdir: Option<String>,
+    /// User (UID[:GID] or a name from the container's /etc/passwd)
+    #[arg(short = 'u', long, value_name = "UID[:GID]")]
+    user: Option<String>,
+    /// Bind a host path (SRC:DST[:ro]); repeatable
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]", value_parser = parse_volume)]
+    volumes: Vec<Volume>,
+    /// Make the container's root read-only
+    #[arg(long)]
+    read_only: bool,
+    /// Add a capability to docker's default set; repeatable
+    #[arg(long, value_name = "CAP")]
+    cap_add: Vec<String>,
+    /// Drop a capability (or ALL); repeatable
+    #[arg(long, value_name = "CAP")]
+    cap_drop: Vec<String>,
+    /// All capabilities, no masked paths, no no_new_privs (the namespaces stay)
+    #[arg(long)]
+    privileged: bool,
+    /// A tiny init as PID 1 that reaps zombies and forwards signals
+    #[arg(long)]
+    init: bool,
+    /// Print the chain as one shell command and exit
+    #[arg(long)]
+    dry_run: bool,
+    /// The command and its arguments (default: the image's)
+    #[arg(value_name = "CMD", trailing_var_arg = true)]
+    command: Vec<String>,
+}
+
+impl RunArgs {
+    /// The command, for the unknown-option check.
+    pub fn command(&self) -> Vec<OsString> {
+        self.command.iter().map(OsString::from).collect()
+    }
+
+    /// Translate into options.
+    pub fn into_options(self) -> RunOptions {
+        RunOptions {
+            name: self.name,
+            detach: self.detach,
+            keep: self.keep,
+            image: self.image,
+            rootfs: self.rootfs,
+            memory: self.memory,
+            memory_swap: self.memory_swap,
+            cpus: self.cpus,
+            pids_limit: self.pids_limit,
+            cpuset_cpus: self.cpuset_cpus,
+            cgroup_parent: self.cgroup_parent,
+            hostname: self.hostname,
+            network: self.network,
+            env: self.env,
+            workdir: self.workdir,
+            user: self.user,
+            volumes: self.volumes,
+            read_only: self.read_only,
+            cap_add: self.cap_add,
+            cap_drop: self.cap_drop,
+            privileged: self.privileged,
+            init: self.init,
+            dry_run: self.dry_run,
+            command: self.command,
+        }
+    }
+}

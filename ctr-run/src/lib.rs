@@ -1,0 +1,94 @@
+//! `ctr-run`: the thin orchestrator. It chains the other four tools into `docker run` and
+//! friends, and supervises the chain.
+//!
+//! # Synopsis
+//!
+//! ```text
+//! ctr-run [--root DIR] run [OPTIONS] [--] [CMD...]
+//! ctr-run [--root DIR] exec [-e KEY=VAL]... [-w DIR] [-u UID[:GID]] ID -- CMD...
+//! ctr-run [--root DIR] ps [-a] [--json]
+//! ctr-run [--root DIR] kill [-s SIGNAL] ID
+//! ctr-run [--root DIR] rm [-f] ID...
+//! ctr-run [--root DIR] logs ID
+//! ctr-run [--root DIR] commit ID -o FILE [--gzip]
+//! ctr-run [--root DIR] image import NAME FILE | image ls [--json] | image rm NAME
+//! ```
+//!
+//! A container is a visible chain (see [`chain`]): `cgctl run` (limits) → `unshare-rs`
+//! (namespaces) → `ovlmount enter` (layered root, pivot_root, confinement) → the command.
+//! `run --dry-run` prints it as one shell command that builds the same container by hand.
+//! State lives under `--root` (default `/run/ctr-run`): `ROOT/ID/` per container
+//! ([`paths`], [`state`]), `ROOT/images/NAME/` per image ([`image`]).
+//!
+//! # Exit status
+//!
+//! docker's: 125 when ctr-run itself fails (one line says what), 126 when the command
+//! cannot be executed, 127 when it is not found, otherwise the container's status
+//! (128+N for a signal); an OOM kill prints `ctr-run: NAME: killed by the OOM killer
+//! (memory limit SIZE)` and exits 137.
+
+pub mod chain;
+pub mod image;
+pub mod init;
+pub mod ops;
+pub mod paths;
+pub mod state;
+pub mod store;
+pub mod supervise;
+
+use std::path::{Path, PathBuf};
+
+use chainload::exec::ExecError;
+use nix::errno::Errno;
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad options, a missing container or image, a name in use.
+    #[error("{0}")]
+    Usage(String),
+    /// A file could not be used.
+    #[error("{what} '{}': {}", path.display(), chainload::cli::io_reason(source))]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A system call failed.
+    #[error("{what}: {}", errno.desc())]
+    Sys {
+        /// What was being done.
+        what: String,
+        /// Why.
+        errno: Errno,
+    },
+    /// The container failed with this status before it ran.
+    #[error("{message}")]
+    Failed {
+        /// The status to exit with.
+        code: i32,
+        /// What happened.
+        message: String,
+    },
+    /// A program could not be executed.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+impl Error {
+    /// The exit status for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Exec(e) => e.exit_code(),
+            Error::Failed { code, .. } => *code,
+            _ => chainload::EXIT_TOOL_FAILED,
+        }
+    }
+
+    pub(crate) fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> Error {
+        Error::Io { what: what.into(), path: path.to_path_buf(), source }
+    }
+}

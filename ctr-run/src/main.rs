@@ -1,0 +1,119 @@
+//! ctr-run: the thin orchestrator. See the library docs.
+
+mod cli;
+
+use std::io::Write;
+
+use cli::{Command, ImageCommand};
+use ctr_run::paths::{Root, Tools};
+use ctr_run::supervise::RunEnd;
+use ctr_run::{image, ops, supervise, Error};
+
+const TOOL: &str = "ctr-run";
+
+fn main() {
+    let cli = chainload::cli::parse::<cli::Cli>(TOOL);
+    if let Err(e) = dispatch(cli) {
+        chainload::cli::fail(TOOL, &e, e.exit_code());
+    }
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
+    let text = serde_json::to_string(v).map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Replace this process with a chain (chain loading: its status is ours).
+fn exec_chain(argv: &[std::ffi::OsString], env: Option<&[(String, String)]>) -> Error {
+    if let Some(env) = env {
+        let keys: Vec<std::ffi::OsString> = std::env::vars_os().map(|(k, _)| k).collect();
+        for k in keys {
+            // SAFETY: single-threaded; nothing reads the environment concurrently.
+            unsafe { std::env::remove_var(k) };
+        }
+        for (k, v) in env {
+            // SAFETY: as above.
+            unsafe { std::env::set_var(k, v) };
+        }
+    }
+    chainload::exec::execvp(argv).into()
+}
+
+fn dispatch(cli: cli::Cli) -> Result<(), Error> {
+    let root = Root::new(&cli.root)?;
+    match cli.command {
+        Command::Init { command } => Err(ctr_run::init::init(&command)),
+        Command::Run(args) => {
+            chainload::cli::check_program_is_not_an_option(TOOL, &args.command());
+            let tools = Tools::locate()?;
+            match supervise::run(&root, &tools, &args.into_options())? {
+                RunEnd::DryRun(cmd) => {
+                    println!("{cmd}");
+                    Ok(())
+                }
+                RunEnd::Detached(id) => {
+                    println!("{id}");
+                    Ok(())
+                }
+                RunEnd::Exited { name, code, oom } => {
+                    if let Some(limit) = oom {
+                        let limit = limit.map(chainload::units::format_size).unwrap_or_else(|| "none".into());
+                        eprintln!("{TOOL}: {name}: killed by the OOM killer (memory limit {limit})");
+                        std::process::exit(137);
+                    }
+                    std::process::exit(code)
+                }
+            }
+        }
+        Command::Exec { env, workdir, user, id, command } => {
+            let tools = Tools::locate()?;
+            let o = ops::ExecOptions { env, workdir, user, command };
+            let (argv, env) = ops::exec_chain(&root, &tools, &id, &o)?;
+            Err(exec_chain(&argv, Some(&env)))
+        }
+        Command::Ps { all, json } => {
+            let tools = Tools::locate()?;
+            let rows = ops::ps(&root, &tools, all)?;
+            if json {
+                return print_json(&rows);
+            }
+            println!("{:<12}  {:<20}  {:<12}  {:>7}  COMMAND", "ID", "NAME", "STATUS", "PID");
+            for r in rows {
+                let status = match (r.status, r.exit_code) {
+                    (ctr_run::state::Status::Exited, Some(c)) => format!("exited ({c})"),
+                    (s, _) => s.to_string(),
+                };
+                let pid = r.pid.map(|p| p.to_string()).unwrap_or_default();
+                println!("{:<12}  {:<20}  {:<12}  {:>7}  {}", &r.id[..12], r.name, status, pid, r.command.join(" "));
+            }
+            Ok(())
+        }
+        Command::Kill { signal, id } => ops::kill(&root, &id, signal),
+        Command::Rm { force, ids } => ops::rm(&root, &Tools::locate()?, &ids, force),
+        Command::Logs { id } => {
+            let log = ops::logs(&root, &id)?;
+            let _ = std::io::stdout().write_all(&log);
+            Ok(())
+        }
+        Command::Commit { id, output, gzip } => {
+            let argv = ops::commit_args(&root, &Tools::locate()?, &id, &output, gzip)?;
+            Err(exec_chain(&argv, None))
+        }
+        Command::Image(ImageCommand::Import { name, file }) => {
+            image::import(&root, &Tools::locate()?, &name, &file).map(drop)
+        }
+        Command::Image(ImageCommand::Ls { json }) => {
+            let images = image::list(&root);
+            if json {
+                return print_json(&images);
+            }
+            println!("{:<30}  {:>6}  CREATED", "NAME", "LAYERS");
+            for i in images {
+                println!("{:<30}  {:>6}  {}", i.name, i.layers.len(), i.created);
+            }
+            Ok(())
+        }
+        Command::Image(ImageCommand::Rm { name }) => image::remove(&root, &name),
+    }
+}

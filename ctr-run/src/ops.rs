@@ -1,0 +1,200 @@
+//! The commands on existing containers: ps, kill, rm, logs, exec, commit.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde::Serialize;
+
+use crate::paths::{Root, Tools};
+use crate::state::{State, Status};
+use crate::store;
+use crate::Error;
+
+/// One row of `ps`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Full id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// created, running or exited.
+    pub status: Status,
+    /// Exit status once exited.
+    pub exit_code: Option<i32>,
+    /// Whether the OOM killer ended it.
+    pub oom_killed: bool,
+    /// Host pid of PID 1 while running.
+    pub pid: Option<i32>,
+    /// The command.
+    pub command: Vec<String>,
+    /// Creation time (seconds since the epoch).
+    pub created: u64,
+    /// Its cgroup.
+    pub cgroup: String,
+}
+
+/// Every container, after noticing and cleaning stale ones (`all`: exited ones too).
+pub fn ps(root: &Root, tools: &Tools, all: bool) -> Result<Vec<Row>, Error> {
+    let mut rows = Vec::new();
+    for st in store::list(root) {
+        let st = if st.stale() {
+            store::clean_stale(root, tools, &st)?;
+            match State::load(&root.container(&st.id).state()) {
+                Ok(s) => s,
+                Err(_) => continue, // removed entirely
+            }
+        } else {
+            st
+        };
+        if st.status == Status::Exited && !all {
+            continue;
+        }
+        rows.push(Row {
+            id: st.id.clone(),
+            name: st.name.clone(),
+            status: st.status,
+            exit_code: st.exit_code,
+            oom_killed: st.oom_killed,
+            pid: st.pid.filter(|_| st.status == Status::Running).map(|p| p.pid),
+            command: st.command.clone(),
+            created: st.created,
+            cgroup: st.cgroup.clone(),
+        });
+    }
+    Ok(rows)
+}
+
+/// `kill [-s SIGNAL] ID`: signal the container's PID 1.
+pub fn kill(root: &Root, key: &str, sig: Signal) -> Result<(), Error> {
+    let st = store::find(root, key)?;
+    let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) else {
+        return Err(Error::Usage(format!("container {} is not running", st.name)));
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), sig)
+        .map_err(|e| Error::Sys { what: format!("cannot signal container {}", st.name), errno: e })
+}
+
+/// `rm [-f] ID...`: every container is looked up first.
+pub fn rm(root: &Root, tools: &Tools, keys: &[String], force: bool) -> Result<(), Error> {
+    let states: Vec<State> = keys.iter().map(|k| store::find(root, k)).collect::<Result<_, _>>()?;
+    for st in &states {
+        if st.status != Status::Exited && !st.stale() && !force {
+            return Err(Error::Usage(format!("container {} is {}; stop it first, or use rm -f", st.name, st.status)));
+        }
+    }
+    for st in states {
+        if st.status != Status::Exited && !st.stale() {
+            // Kill it and let its supervisor finish (it records the exit and releases).
+            store::kill_container(&st, Duration::from_secs(10));
+            let start = Instant::now();
+            while st.supervisor.is_some_and(|s| s.alive()) && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        store::release(tools, &st)?;
+        store::remove_dir(root, &st)?;
+    }
+    Ok(())
+}
+
+/// `logs ID`: the log of a detached container.
+pub fn logs(root: &Root, key: &str) -> Result<Vec<u8>, Error> {
+    let st = store::find(root, key)?;
+    let log = root.container(&st.id).log();
+    if !st.detached {
+        return Err(Error::Usage(format!("container {} was not detached; its output went to its terminal", st.name)));
+    }
+    std::fs::read(&log).map_err(|e| Error::io("cannot read", &log, e))
+}
+
+/// `exec` options.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// `-e KEY=VAL`.
+    pub env: Vec<String>,
+    /// `-w DIR`.
+    pub workdir: Option<String>,
+    /// `-u UID[:GID]` or a name.
+    pub user: Option<String>,
+    /// The command.
+    pub command: Vec<OsString>,
+}
+
+/// `USER[:GROUP]` as numbers, names looked up in the container's own files.
+fn ids_in(container_root: &Path, spec: &str) -> Result<(u32, u32), Error> {
+    let (u, g) = spec.split_once(':').map(|(u, g)| (u, Some(g))).unwrap_or((spec, None));
+    let passwd = container_root.join("etc/passwd");
+    let group = container_root.join("etc/group");
+    let e = |e: chainload::ids::IdError| Error::Usage(format!("-u {spec}: {e}"));
+    let uid = chainload::ids::user_id(u, &passwd).map_err(e)?;
+    let gid = match g {
+        Some(g) => chainload::ids::group_id(g, &group).map_err(e)?,
+        None => chainload::ids::user_by_id(uid, &passwd).map_err(e)?.map(|p| p.gid).unwrap_or(uid),
+    };
+    Ok((uid, gid))
+}
+
+/// An environment as (key, value) pairs.
+pub type Env = Vec<(String, String)>;
+
+/// The `exec` chain: `cgctl exec CGROUP -- nsenter-rs -t PID -a -r -W DIR [-S -G] CONFINEMENT -- CMD`,
+/// with the container's environment plus `-e`.
+pub fn exec_chain(
+    root: &Root,
+    tools: &Tools,
+    key: &str,
+    o: &ExecOptions,
+) -> Result<(Vec<OsString>, Env), Error> {
+    let st = store::find(root, key)?;
+    let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) else {
+        return Err(Error::Usage(format!("container {} is not running", st.name)));
+    };
+    let mut a: Vec<OsString> = vec![tools.cgctl.clone().into(), "exec".into(), st.cgroup.clone().into(), "--".into()];
+    a.extend([tools.nsenter.clone().into(), "-t".into(), p.pid.to_string().into(), "-a".into(), "-r".into()]);
+    a.extend(["-W".into(), o.workdir.clone().unwrap_or_else(|| st.workdir.clone()).into()]);
+    if let Some(u) = o.user.as_ref().or(st.user.as_ref()) {
+        let (uid, gid) = ids_in(Path::new(&format!("/proc/{}/root", p.pid)), u)?;
+        a.extend(["-S".into(), uid.to_string().into(), "-G".into(), gid.to_string().into()]);
+    }
+    a.push("--close-fds".into());
+    if !st.privileged {
+        // The container's own set, spelled out: drop everything, add each kept capability.
+        let kept =
+            chainload::confine::caps_from_flags(chainload::caps::CapSet::docker_default(), &st.cap_add, &st.cap_drop)
+                .map_err(|e| Error::Usage(e.to_string()))?;
+        a.extend(["--cap-drop".into(), "ALL".into()]);
+        for n in kept.iter() {
+            a.extend(["--cap-add".into(), chainload::caps::cap_name(n).into()]);
+        }
+        a.push("--no-new-privs".into());
+    }
+    a.push("--".into());
+    a.extend(o.command.iter().cloned());
+    let mut env: Vec<(String, String)> =
+        st.env.iter().filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+    for e in &o.env {
+        if let Some((k, v)) = e.split_once('=') {
+            env.retain(|(ek, _)| ek != k);
+            env.push((k.to_string(), v.to_string()));
+        }
+    }
+    Ok((a, env))
+}
+
+/// `commit ID -o FILE [--gzip]`: the container's upper layer (never the init layer).
+pub fn commit_args(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool) -> Result<Vec<OsString>, Error> {
+    let st = store::find(root, key)?;
+    let mut a: Vec<OsString> = vec![
+        tools.ovlmount.clone().into(),
+        "commit".into(),
+        root.container(&st.id).upper().into(),
+        "-o".into(),
+        out.into(),
+    ];
+    if gzip {
+        a.push("--gzip".into());
+    }
+    Ok(a)
+}

@@ -1,0 +1,145 @@
+//! Where things are: the state root, each container's directory, images, name claims,
+//! and the sibling tools of the chain.
+
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// The state directory (`--root`, default `/run/ctr-run`).
+#[derive(Debug, Clone)]
+pub struct Root {
+    /// Its path (absolute).
+    pub dir: PathBuf,
+}
+
+/// The files of one container, under `ROOT/ID/`.
+#[derive(Debug, Clone)]
+pub struct ContainerDir {
+    /// `ROOT/ID`.
+    pub dir: PathBuf,
+}
+
+impl ContainerDir {
+    /// `state.json`.
+    pub fn state(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+    /// The container's own layer (`upper`).
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+    /// overlayfs's work directory.
+    pub fn work(&self) -> PathBuf {
+        self.dir.join("work")
+    }
+    /// The init layer (hostname, hosts, resolv.conf).
+    pub fn init(&self) -> PathBuf {
+        self.dir.join("init")
+    }
+    /// The mount point of the new root (inside the container's mount namespace only).
+    pub fn merged(&self) -> PathBuf {
+        self.dir.join("merged")
+    }
+    /// The host pid of the container's PID 1, written by unshare-rs.
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.join("pid")
+    }
+    /// The outcome and final cgroup stats, written by cgctl.
+    pub fn stats(&self) -> PathBuf {
+        self.dir.join("stats.json")
+    }
+    /// `/etc/hostname`, bound in when the host's root is the layer.
+    pub fn hostname(&self) -> PathBuf {
+        self.dir.join("hostname")
+    }
+    /// `/etc/hosts` for the init layer.
+    pub fn hosts(&self) -> PathBuf {
+        self.dir.join("hosts")
+    }
+    /// stdout and stderr of a detached container.
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("log")
+    }
+}
+
+impl Root {
+    /// The root at `dir` (made absolute; not created).
+    pub fn new(dir: &Path) -> Result<Root, Error> {
+        let dir = if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(|e| Error::io("cannot read the current directory", Path::new("."), e))?
+                .join(dir)
+        };
+        Ok(Root { dir })
+    }
+
+    /// Create the root's directories if missing.
+    pub fn ensure(&self) -> Result<(), Error> {
+        for d in [self.dir.clone(), self.names(), self.images()] {
+            std::fs::create_dir_all(&d).map_err(|e| Error::io("cannot create", &d, e))?;
+        }
+        Ok(())
+    }
+
+    /// `ROOT/names`: one symlink per claimed name, pointing at the container id.
+    pub fn names(&self) -> PathBuf {
+        self.dir.join("names")
+    }
+
+    /// `ROOT/images`.
+    pub fn images(&self) -> PathBuf {
+        self.dir.join("images")
+    }
+
+    /// The directory of container `id`.
+    pub fn container(&self, id: &str) -> ContainerDir {
+        ContainerDir { dir: self.dir.join(id) }
+    }
+}
+
+/// The tools of the chain: next to ctr-run's own executable first, then on PATH.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    /// cgctl.
+    pub cgctl: PathBuf,
+    /// unshare-rs.
+    pub unshare: PathBuf,
+    /// ovlmount.
+    pub ovlmount: PathBuf,
+    /// nsenter-rs.
+    pub nsenter: PathBuf,
+    /// ctr-run itself (bound into containers as `/dev/init` for `--init`).
+    pub ctr_run: PathBuf,
+}
+
+fn find(name: &str, beside: Option<&Path>) -> Result<PathBuf, Error> {
+    if let Some(dir) = beside {
+        let p = dir.join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::Usage(format!("cannot find '{name}' next to ctr-run or on PATH")))
+}
+
+impl Tools {
+    /// Locate every tool.
+    pub fn locate() -> Result<Tools, Error> {
+        let me = std::env::current_exe()
+            .map_err(|e| Error::io("cannot find my own executable", Path::new("/proc/self/exe"), e))?;
+        let dir = me.parent();
+        Ok(Tools {
+            cgctl: find("cgctl", dir)?,
+            unshare: find("unshare-rs", dir)?,
+            ovlmount: find("ovlmount", dir)?,
+            nsenter: find("nsenter-rs", dir)?,
+            ctr_run: me.clone(),
+        })
+    }
+}

@@ -1,0 +1,172 @@
+//! Containers on disk: claiming a name (atomically: of two `run --name X` at once exactly
+//! one wins), finding a container by name or id, listing, and cleaning up what a dead
+//! container or a killed supervisor left.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::paths::{Root, Tools};
+use crate::state::{now, State, Status};
+use crate::Error;
+
+/// A new random id: 64 hex digits from the kernel's random source.
+pub fn new_id() -> Result<String, Error> {
+    let mut buf = [0u8; 32];
+    let mut f =
+        std::fs::File::open("/dev/urandom").map_err(|e| Error::io("cannot open", Path::new("/dev/urandom"), e))?;
+    f.read_exact(&mut buf).map_err(|e| Error::io("cannot read", Path::new("/dev/urandom"), e))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Check a container name: docker's rule, `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+pub fn check_name(name: &str) -> Result<(), Error> {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && name.len() <= 128;
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "invalid container name '{name}': use letters, digits, '_', '.' and '-', starting with a letter or digit"
+        )))
+    }
+}
+
+/// Claim `name` for container `id` (a symlink `ROOT/names/NAME -> ID`, created atomically).
+/// A name held by a stale container (its supervisor died) is cleaned and taken over.
+pub fn claim_name(root: &Root, tools: &Tools, name: &str, id: &str) -> Result<(), Error> {
+    let link = root.names().join(name);
+    for _ in 0..2 {
+        match std::os::unix::fs::symlink(id, &link) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = std::fs::read_link(&link).ok().map(|p| p.to_string_lossy().into_owned());
+                match holder.map(|h| root.container(&h)).filter(|c| c.state().exists()) {
+                    Some(c) => {
+                        let st = State::load(&c.state())?;
+                        if st.stale() {
+                            clean_stale(root, tools, &st)?;
+                            continue;
+                        }
+                        return Err(Error::Usage(format!(
+                            "the name '{name}' is already in use by container {} ({}); remove it first (ctr-run rm)",
+                            st.short_id(),
+                            st.status
+                        )));
+                    }
+                    // A claim without a container: its creator died before writing state.
+                    None => {
+                        let _ = std::fs::remove_file(&link);
+                        continue;
+                    }
+                }
+            }
+            Err(e) => return Err(Error::io("cannot claim the name", &link, e)),
+        }
+    }
+    Err(Error::Usage(format!("the name '{name}' is already in use")))
+}
+
+/// Every container's state (unreadable ones skipped).
+pub fn list(root: &Root) -> Vec<State> {
+    let Ok(rd) = std::fs::read_dir(&root.dir) else { return Vec::new() };
+    let mut out: Vec<State> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().len() == 64)
+        .filter_map(|e| State::load(&e.path().join("state.json")).ok())
+        .collect();
+    out.sort_by_key(|s| (s.created, s.id.clone()));
+    out
+}
+
+/// The container named `key`, or whose id is or starts with `key`.
+pub fn find(root: &Root, key: &str) -> Result<State, Error> {
+    let by_name = root.names().join(key);
+    if let Ok(id) = std::fs::read_link(&by_name) {
+        let c = root.container(&id.to_string_lossy());
+        if c.state().exists() {
+            return State::load(&c.state());
+        }
+    }
+    let all = list(root);
+    let matches: Vec<&State> = all.iter().filter(|s| s.id.starts_with(key) || s.name == key).collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(Error::Usage(format!("no such container: {key}"))),
+        _ => Err(Error::Usage(format!("'{key}' matches {} containers; give more of the id", matches.len()))),
+    }
+}
+
+/// Run a tool of the chain quietly and report whether it succeeded.
+pub fn run_tool(tool: &Path, args: &[&str]) -> Result<(), Error> {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::io("cannot run", tool, e))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let msg = String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").to_string();
+    Err(Error::Usage(format!("{} {}: {msg}", tool.display(), args.join(" "))))
+}
+
+/// Whether the cgroup NAME still exists.
+pub fn cgroup_exists(name: &str) -> bool {
+    let Ok(cg) = cgctl::setup::Cgroups::detect() else { return false };
+    let Ok(n) = cgctl::name::GroupName::parse(name) else { return false };
+    cgctl::group::Group::new(&cg, n).exists()
+}
+
+/// Kill the container's PID 1 (if it is still that process) and wait until it is gone.
+pub fn kill_container(st: &State, patience: Duration) {
+    if let Some(p) = st.pid.filter(|p| p.alive()) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), Signal::SIGKILL);
+        let start = std::time::Instant::now();
+        while p.alive() && start.elapsed() < patience {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Release everything a finished container holds outside its directory: its processes
+/// and its cgroup. (Its mounts lived in its own mount namespace and died with it.)
+pub fn release(tools: &Tools, st: &State) -> Result<(), Error> {
+    kill_container(st, Duration::from_secs(10));
+    if cgroup_exists(&st.cgroup) {
+        run_tool(&tools.cgctl, &["rm", "--force", &st.cgroup])?;
+    }
+    Ok(())
+}
+
+/// Remove a container's directory and its name claim.
+pub fn remove_dir(root: &Root, st: &State) -> Result<(), Error> {
+    let c = root.container(&st.id);
+    if c.dir.exists() {
+        std::fs::remove_dir_all(&c.dir).map_err(|e| Error::io("cannot remove", &c.dir, e))?;
+    }
+    let link = root.names().join(&st.name);
+    if std::fs::read_link(&link).is_ok_and(|id| id.to_string_lossy() == st.id) {
+        let _ = std::fs::remove_file(&link);
+    }
+    Ok(())
+}
+
+/// A container whose supervisor died: release it; keep it as exited if it was detached
+/// or kept, else remove it entirely (as its supervisor would have).
+pub fn clean_stale(root: &Root, tools: &Tools, st: &State) -> Result<(), Error> {
+    release(tools, st)?;
+    if st.detached || st.keep {
+        let mut st = st.clone();
+        st.status = Status::Exited;
+        st.exit_code = st.exit_code.or(Some(137));
+        st.finished = Some(now());
+        st.save(&root.container(&st.id).state())
+    } else {
+        remove_dir(root, st)
+    }
+}

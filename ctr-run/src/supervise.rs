@@ -1,0 +1,482 @@
+//! `ctr-run run`: resolve the options, create the container's directory, start the chain
+//! and supervise it: forward signals to the container (through the chain, which passes
+//! them on to PID 1), record when it runs and how it ended, and release everything.
+//!
+//! Whatever ends the container, afterwards there is no process, no cgroup and (unless
+//! `-d` or `--keep`) no state directory; the mounts lived in the container's own mount
+//! namespace and died with it. If the supervisor itself is killed, the chain dies with it
+//! (a parent-death signal on cgctl, `--kill-child` down the chain), and the next `ps`,
+//! `rm` or `run` finds the stale state and cleans it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chainload::status::ChildStatus;
+use nix::sys::signal::{SigSet, Signal};
+use nix::unistd::Pid;
+
+use crate::chain::{self, Chain, Network, Resolved, Volume};
+use crate::image;
+use crate::paths::{ContainerDir, Root, Tools};
+use crate::state::{now, Proc, Rootfs, State, Status};
+use crate::store;
+use crate::Error;
+
+/// `run`'s options, as the user gave them.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `--name`.
+    pub name: Option<String>,
+    /// `-d`.
+    pub detach: bool,
+    /// `--keep`.
+    pub keep: bool,
+    /// `--image`.
+    pub image: Option<String>,
+    /// `--rootfs`.
+    pub rootfs: Option<PathBuf>,
+    /// `-m`.
+    pub memory: Option<String>,
+    /// `--memory-swap`.
+    pub memory_swap: Option<String>,
+    /// `--cpus`.
+    pub cpus: Option<String>,
+    /// `--pids-limit`.
+    pub pids_limit: Option<String>,
+    /// `--cpuset-cpus`.
+    pub cpuset_cpus: Option<String>,
+    /// `--cgroup-parent`.
+    pub cgroup_parent: Option<String>,
+    /// `--hostname`.
+    pub hostname: Option<String>,
+    /// `--network`.
+    pub network: Option<Network>,
+    /// `-e`.
+    pub env: Vec<String>,
+    /// `-w`.
+    pub workdir: Option<String>,
+    /// `-u`.
+    pub user: Option<String>,
+    /// `-v`.
+    pub volumes: Vec<Volume>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--init`.
+    pub init: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// The command.
+    pub command: Vec<String>,
+}
+
+/// How `run` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    /// `--dry-run`: the chain as a shell command.
+    DryRun(String),
+    /// `-d`: the container runs; its id.
+    Detached(String),
+    /// A foreground container ended.
+    Exited {
+        /// Its name.
+        name: String,
+        /// Its exit status (128+N for a signal).
+        code: i32,
+        /// Its memory limit, if the OOM killer ended it.
+        oom: Option<Option<u64>>,
+    },
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Decide everything, check it (limits against this machine too), before anything exists.
+fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolved, Rootfs), Error> {
+    let (layers, config, rootfs, host_root) = match (&o.image, &o.rootfs) {
+        (Some(_), Some(_)) => return Err(Error::Usage("--image and --rootfs exclude each other".into())),
+        (Some(img), None) => {
+            let (image, layers) = image::load(root, img)?;
+            (layers, image.config, Rootfs::Image(img.clone()), false)
+        }
+        (None, Some(dir)) => {
+            let abs = std::fs::canonicalize(dir).map_err(|e| Error::io("--rootfs", dir, e))?;
+            if !abs.is_dir() {
+                return Err(Error::Usage(format!("--rootfs '{}' is not a directory", dir.display())));
+            }
+            (vec![abs.clone()], image::ImageConfig::default(), Rootfs::Dir(abs), false)
+        }
+        (None, None) => (vec![PathBuf::from("/")], image::ImageConfig::default(), Rootfs::Host, true),
+    };
+    let mut command = config.entrypoint.clone();
+    command.extend(if o.command.is_empty() { config.cmd.clone() } else { o.command.clone() });
+    if command.is_empty() {
+        return Err(Error::Usage("no command given (and the image has none)".into()));
+    }
+    let hostname = o.hostname.clone().unwrap_or_else(|| name.to_string());
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), DEFAULT_PATH.into()),
+        ("HOSTNAME".into(), hostname.clone()),
+        ("HOME".into(), "/root".into()),
+    ];
+    let mut set = |kv: &str, from_host: bool| {
+        let (k, v) = match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None if from_host => match std::env::var(kv) {
+                Ok(v) => (kv.to_string(), v),
+                Err(_) => return,
+            },
+            None => return,
+        };
+        env.retain(|(ek, _)| *ek != k);
+        env.push((k, v));
+    };
+    for e in &config.env {
+        set(e, false);
+    }
+    for e in &o.env {
+        set(e, true);
+    }
+    let workdir = o
+        .workdir
+        .clone()
+        .or_else(|| Some(config.workdir.clone()).filter(|w| !w.is_empty()))
+        .unwrap_or_else(|| "/".into());
+    let user = o.user.clone().or_else(|| Some(config.user.clone()).filter(|u| !u.is_empty()));
+    let parent = o.cgroup_parent.clone().unwrap_or_else(|| "/ctr-run".into());
+    let cgroup = format!("{}/{id}", parent.trim_end_matches('/'));
+    let group = cgctl::name::GroupName::parse(&cgroup).map_err(|e| Error::Usage(format!("--cgroup-parent: {e}")))?;
+    let memory = o
+        .memory
+        .as_deref()
+        .map(|m| chainload::units::parse_size(m).map_err(|e| Error::Usage(format!("--memory: {e}"))))
+        .transpose()?;
+    let pids_limit = o.pids_limit.clone().unwrap_or_else(|| "4096".into());
+    // Check the limits the way cgctl will, so a bad one fails here, before anything exists.
+    let limits = cgctl::limits::Limits {
+        memory,
+        memory_swap: o
+            .memory_swap
+            .as_deref()
+            .map(cgctl::limits::parse_swap)
+            .transpose()
+            .map_err(|e| Error::Usage(format!("--memory-swap: {e}")))?,
+        cpus_micro: o
+            .cpus
+            .as_deref()
+            .map(cgctl::limits::parse_cpus)
+            .transpose()
+            .map_err(|e| Error::Usage(format!("--cpus: {e}")))?,
+        pids_limit: Some(
+            cgctl::limits::parse_pids(&pids_limit).map_err(|e| Error::Usage(format!("--pids-limit: {e}")))?,
+        ),
+        cpuset_cpus: o
+            .cpuset_cpus
+            .as_deref()
+            .map(cgctl::limits::parse_cpulist)
+            .transpose()
+            .map_err(|e| Error::Usage(format!("--cpuset-cpus: {e}")))?,
+        ..Default::default()
+    };
+    let cg = cgctl::setup::Cgroups::detect().map_err(|e| Error::Usage(e.to_string()))?;
+    limits.check(&cg, &group).map_err(|e| Error::Usage(e.to_string()))?;
+    for v in &o.volumes {
+        if !v.src.exists() {
+            return Err(Error::Usage(format!("volume source '{}' does not exist", v.src.display())));
+        }
+    }
+    let resolved = Resolved {
+        id: id.to_string(),
+        cgroup,
+        layers,
+        host_root,
+        state_root: root.dir.clone(),
+        hostname,
+        network: o.network.unwrap_or(Network::None),
+        memory,
+        memory_swap: o.memory_swap.clone(),
+        cpus: o.cpus.clone(),
+        pids_limit,
+        cpuset_cpus: o.cpuset_cpus.clone(),
+        env,
+        workdir,
+        user,
+        volumes: o.volumes.clone(),
+        read_only: o.read_only,
+        cap_add: o.cap_add.clone(),
+        cap_drop: o.cap_drop.clone(),
+        privileged: o.privileged,
+        init: o.init,
+        command,
+    };
+    Ok((resolved, rootfs))
+}
+
+/// Run a container.
+pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> {
+    if let Some(n) = &o.name {
+        store::check_name(n)?;
+    }
+    for c in o.cap_add.iter().chain(&o.cap_drop).filter(|c| !c.eq_ignore_ascii_case("ALL")) {
+        chainload::caps::parse_cap(c).map_err(|e| Error::Usage(e.to_string()))?;
+    }
+    let id = store::new_id()?;
+    let name = o.name.clone().unwrap_or_else(|| id[..12].to_string());
+    let (r, rootfs) = resolve(root, o, &id, &name)?;
+    let dir = root.container(&id);
+    let chain = chain::build(&r, &dir, tools);
+    if o.dry_run {
+        return Ok(RunEnd::DryRun(chain::shell_command(&chain)));
+    }
+    root.ensure()?;
+    std::fs::create_dir(&dir.dir).map_err(|e| Error::io("cannot create", &dir.dir, e))?;
+    if let Err(e) = store::claim_name(root, tools, &name, &id) {
+        let _ = std::fs::remove_dir_all(&dir.dir);
+        return Err(e);
+    }
+    let state = State {
+        id: id.clone(),
+        name: name.clone(),
+        status: Status::Created,
+        pid: None,
+        supervisor: Proc::of(std::process::id() as i32),
+        exit_code: None,
+        oom_killed: false,
+        created: now(),
+        finished: None,
+        cgroup: r.cgroup.clone(),
+        rootfs,
+        layers: r.layers.clone(),
+        command: r.command.clone(),
+        env: r.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        workdir: r.workdir.clone(),
+        user: r.user.clone(),
+        hostname: r.hostname.clone(),
+        cap_add: r.cap_add.clone(),
+        cap_drop: r.cap_drop.clone(),
+        privileged: r.privileged,
+        detached: o.detach,
+        keep: o.keep,
+    };
+    let prepared = state.save(&dir.state()).and_then(|()| write_files(&chain));
+    if let Err(e) = prepared {
+        let _ = store::remove_dir(root, &state);
+        return Err(e);
+    }
+    if o.detach {
+        return detach(root, tools, state, chain);
+    }
+    let end = supervise(root, tools, state, &chain, None)?;
+    Ok(end)
+}
+
+fn write_files(chain: &Chain) -> Result<(), Error> {
+    for (p, content) in &chain.files {
+        std::fs::write(p, content).map_err(|e| Error::io("cannot write", p, e))?;
+    }
+    Ok(())
+}
+
+/// `-d`: hand the container to a supervisor in its own session (double fork, so it is
+/// nobody's child), wait until the container runs (or failed to start), return its id.
+fn detach(root: &Root, tools: &Tools, state: State, chain: Chain) -> Result<RunEnd, Error> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::Sys { what: "pipe failed".into(), errno: e })?;
+    // SAFETY: ctr-run is single-threaded.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::Sys { what: "fork failed".into(), errno: e })? {
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(w);
+            let _ = chainload::status::wait_child(child);
+            let mut line = String::new();
+            let _ = BufReader::new(std::fs::File::from(r)).read_line(&mut line);
+            match line.trim() {
+                "running" => Ok(RunEnd::Detached(state.id.clone())),
+                other => {
+                    let code = other
+                        .strip_prefix("exited ")
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(chainload::EXIT_TOOL_FAILED);
+                    Err(Error::Failed {
+                        code,
+                        message: format!(
+                            "container {} failed to start (status {code}); see ctr-run logs {}",
+                            state.name, state.name
+                        ),
+                    })
+                }
+            }
+        }
+        nix::unistd::ForkResult::Child => {
+            drop(r);
+            let _ = nix::unistd::setsid();
+            // SAFETY: still single-threaded.
+            match unsafe { nix::unistd::fork() } {
+                Ok(nix::unistd::ForkResult::Child) => {}
+                _ => std::process::exit(0),
+            }
+            let mut state = state;
+            state.supervisor = Proc::of(std::process::id() as i32);
+            let dir = root.container(&state.id);
+            // The supervisor keeps nothing of the caller's: its stdio goes to /dev/null and
+            // the log (or a caller reading our output would wait for it forever).
+            redirect_stdio(&dir.log());
+            let _ = state.save(&dir.state());
+            let code = match supervise(root, tools, state, &chain, Some(std::fs::File::from(w))) {
+                Ok(RunEnd::Exited { code, .. }) => code,
+                _ => chainload::EXIT_TOOL_FAILED,
+            };
+            std::process::exit(code)
+        }
+    }
+}
+
+/// Point fds 0, 1, 2 at /dev/null and `log`.
+fn redirect_stdio(log: &Path) {
+    use std::os::fd::AsRawFd;
+    let null = std::fs::File::open("/dev/null");
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log);
+    if let (Ok(null), Ok(out)) = (null, out) {
+        // SAFETY: dup2 onto the standard descriptors; the sources stay open until then.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), 0);
+            libc::dup2(out.as_raw_fd(), 1);
+            libc::dup2(out.as_raw_fd(), 2);
+        }
+    }
+}
+
+fn stdio_for(dir: &ContainerDir, detached: bool) -> Result<(Stdio, Stdio, Stdio), Error> {
+    if !detached {
+        return Ok((Stdio::inherit(), Stdio::inherit(), Stdio::inherit()));
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.log())
+        .map_err(|e| Error::io("cannot open", &dir.log(), e))?;
+    let err = log.try_clone().map_err(|e| Error::io("cannot open", &dir.log(), e))?;
+    Ok((Stdio::null(), Stdio::from(log), Stdio::from(err)))
+}
+
+/// Start the chain and supervise it until the container ends; then release everything.
+fn supervise(
+    root: &Root,
+    tools: &Tools,
+    mut state: State,
+    chain: &Chain,
+    mut notify: Option<std::fs::File>,
+) -> Result<RunEnd, Error> {
+    let dir = root.container(&state.id);
+    let blocked = chainload::signals::supervisor_set();
+    let saved = chainload::signals::block(&blocked)
+        .map_err(|e| Error::Sys { what: "cannot block signals".into(), errno: e })?;
+    let (stdin, stdout, stderr) = stdio_for(&dir, state.detached)?;
+    let me = nix::unistd::getpid();
+    let mut cmd = Command::new(&chain.argv[0]);
+    cmd.args(&chain.argv[1..])
+        .env_clear()
+        .envs(chain.env.iter().map(|(k, v)| (k, v)))
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(stderr);
+    // SAFETY: prctl and getppid are async-signal-safe; nothing else runs before exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // The supervisor's blocked signals must not reach the chain (the mask survives exec).
+            nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+                .map_err(std::io::Error::from)?;
+            // The chain dies with its supervisor (and passes that on down to PID 1).
+            nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).map_err(std::io::Error::from)?;
+            if nix::unistd::getppid() != me {
+                return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+            }
+            Ok(())
+        });
+    }
+    let spawned = cmd.spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = store::remove_dir(root, &state);
+            return Err(Error::io("cannot start the chain", Path::new(&chain.argv[0]), e));
+        }
+    };
+    let chain_pid = Pid::from_raw(child.id() as i32);
+    let mut set = SigSet::empty();
+    for s in &blocked {
+        set.add(*s);
+    }
+    let mut kill_deadline: Option<Instant> = None;
+    let status: ChildStatus = loop {
+        if state.pid.is_none() {
+            if let Some(pid) = std::fs::read_to_string(dir.pid_file()).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+                state.pid = Proc::of(pid);
+                state.status = Status::Running;
+                let _ = state.save(&dir.state());
+                if let Some(mut n) = notify.take() {
+                    let _ = n.write_all(b"running\n");
+                }
+            }
+        }
+        match chainload::status::try_wait_child(chain_pid) {
+            Ok(Some(st)) => break st,
+            Ok(None) => {}
+            Err(e) => return Err(Error::Sys { what: "waitpid failed".into(), errno: e }),
+        }
+        let wait = if state.pid.is_none() { 2 } else { 100 };
+        if let Some(sig) = sigtimedwait(&set, Duration::from_millis(wait)) {
+            if sig != Signal::SIGCHLD {
+                let _ = nix::sys::signal::kill(chain_pid, sig);
+                if matches!(sig, Signal::SIGINT | Signal::SIGTERM) && kill_deadline.is_none() {
+                    kill_deadline = Some(Instant::now() + Duration::from_secs(10));
+                }
+            }
+        }
+        if kill_deadline.is_some_and(|d| Instant::now() > d) {
+            // Like docker stop: the container had its grace period.
+            store::kill_container(&state, Duration::from_secs(1));
+        }
+    };
+    let _ = child.wait();
+    let code = status.shell_code();
+    let report: Option<serde_json::Value> =
+        std::fs::read_to_string(dir.stats()).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let oom = report.as_ref().is_some_and(|r| r["oom_killed"] == true);
+    let limit = report.as_ref().and_then(|r| r["stats"]["memory"]["limit"].as_u64());
+    if let Some(mut n) = notify.take() {
+        let _ = n.write_all(format!("exited {code}\n").as_bytes());
+    }
+    let released = store::release(tools, &state);
+    if state.detached || state.keep {
+        state.status = Status::Exited;
+        state.exit_code = Some(code);
+        state.oom_killed = oom;
+        state.finished = Some(now());
+        state.save(&dir.state())?;
+    } else {
+        store::remove_dir(root, &state)?;
+    }
+    released?;
+    Ok(RunEnd::Exited { name: state.name.clone(), code, oom: oom.then_some(limit) })
+}
+
+/// sigtimedwait(2): one of `set`, or `None` after `timeout`.
+fn sigtimedwait(set: &SigSet, timeout: Duration) -> Option<Signal> {
+    let ts =
+        libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
+    let raw: &libc::sigset_t = set.as_ref();
+    // SAFETY: valid set and timespec; no siginfo requested.
+    let n = unsafe { libc::sigtimedwait(raw, std::ptr::null_mut(), &ts) };
+    if n > 0 {
+        Signal::try_from(n).ok()
+    } else {
+        None
+    }
+}

@@ -1,0 +1,594 @@
+//! ctr-run end to end, as root: a busybox image in both archive formats, isolation seen
+//! from inside, the lifecycle, exit statuses, signals, commit, dry runs, concurrency,
+//! and that nothing is ever left behind (mounts, cgroups, processes, state).
+
+#![allow(clippy::unwrap_used)] // a test that cannot go on should panic
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use testkit::{is_dead, mount_points, require_root, skip, wait_until, Cmd, Outcome, Value};
+
+/// A private state root, a relative cgroup parent, and an imported busybox image;
+/// everything removed when dropped.
+struct Lab {
+    dir: testkit::TempDir,
+    root: PathBuf,
+    parent: String,
+}
+
+impl Lab {
+    fn new(tag: &str) -> Option<Lab> {
+        if testkit::busybox().is_none() {
+            skip(tag, "busybox-static is not installed (the test image is built from it)");
+            return None;
+        }
+        let dir = testkit::tempdir();
+        let root = dir.path().join("state");
+        let lab = Lab { root, parent: format!("ctrtest-{tag}-{}", std::process::id()), dir };
+        let rootfs = lab.dir.path().join("rootfs");
+        testkit::busybox_rootfs(&rootfs);
+        let layer = lab.dir.path().join("base.tar");
+        let c = Cmd::tool("ovlmount").arg("commit").arg(&rootfs).arg("-o").arg(&layer).arg("--json").run().ok().json();
+        let archive =
+            docker_save(lab.dir.path(), &[(layer, c["diff_id"].as_str().unwrap().to_string())], &default_config());
+        lab.ctr(&["image", "import", "bb"]).arg(&archive).run().ok();
+        Some(lab)
+    }
+
+    fn ctr(&self, args: &[&str]) -> Cmd {
+        Cmd::tool("ctr-run").arg("--root").arg(&self.root).args(args)
+    }
+
+    /// `run` with the lab's cgroup parent.
+    fn run(&self, args: &[&str]) -> Cmd {
+        self.ctr(&["run", "--cgroup-parent", &self.parent]).args(args)
+    }
+
+    fn ps(&self) -> Vec<Value> {
+        self.ctr(&["ps", "-a", "--json"]).run().ok().json().as_array().cloned().unwrap_or_default()
+    }
+
+    /// Nothing of any container is left: no state directory, no name, no container cgroup.
+    fn assert_clean(&self, mounts_before: &[PathBuf]) {
+        assert_eq!(self.ps().len(), 0, "containers left: {:?}", self.ps());
+        let leftovers: Vec<_> = std::fs::read_dir(&self.root)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n != "images" && n != "names")
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(leftovers.is_empty(), "state left: {leftovers:?}");
+        assert_eq!(std::fs::read_dir(self.root.join("names")).map(|r| r.count()).unwrap_or(0), 0, "name claims left");
+        let rows = Cmd::tool("cgctl").args(["ls", "--json"]).run().ok().json();
+        let mine: Vec<_> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["name"].as_str().unwrap().starts_with(&format!("{}/", self.parent)))
+            .collect();
+        assert!(mine.is_empty(), "cgroups left: {mine:?}");
+        assert_eq!(mount_points(), mounts_before, "mounts left on the host");
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let ids: Vec<String> = self
+            .ctr(&["ps", "-a", "--json"])
+            .run()
+            .stdout
+            .parse::<Value>()
+            .ok()
+            .and_then(|v| v.as_array().map(|a| a.iter().filter_map(|r| r["id"].as_str().map(String::from)).collect()))
+            .unwrap_or_default();
+        for id in ids {
+            let _ = self.ctr(&["rm", "-f", &id]).run();
+        }
+        let _ = Cmd::tool("cgctl").args(["rm", "--force", &self.parent]).run();
+    }
+}
+
+fn default_config() -> Value {
+    serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Env": ["PATH=/bin", "FROM_IMAGE=yes"], "Cmd": ["/bin/sh", "-c", "echo default-cmd; pwd"], "WorkingDir": "/etc"},
+        "rootfs": {"type": "layers", "diff_ids": []}
+    })
+}
+
+fn sha256(p: &Path) -> String {
+    let out = Cmd::new("sha256sum").arg(p).run().ok().stdout.clone();
+    out.split_whitespace().next().unwrap().to_string()
+}
+
+/// A `docker save` archive of these layers (bottom first, with their diff_ids).
+fn docker_save(dir: &Path, layers: &[(PathBuf, String)], config: &Value) -> PathBuf {
+    let stage = tempfile::Builder::new().prefix("save-").tempdir_in(dir).unwrap().keep();
+    let mut cfg = config.clone();
+    cfg["rootfs"]["diff_ids"] = serde_json::json!(layers.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>());
+    let cfg_text = serde_json::to_string(&cfg).unwrap();
+    let cfg_path = stage.join("config.tmp");
+    std::fs::write(&cfg_path, &cfg_text).unwrap();
+    let cfg_hex = sha256(&cfg_path);
+    std::fs::rename(&cfg_path, stage.join(format!("{cfg_hex}.json"))).unwrap();
+    let mut names = Vec::new();
+    for (l, diff) in layers {
+        let hex = diff.trim_start_matches("sha256:");
+        std::fs::create_dir_all(stage.join(hex)).unwrap();
+        std::fs::copy(l, stage.join(hex).join("layer.tar")).unwrap();
+        names.push(format!("{hex}/layer.tar"));
+    }
+    let manifest =
+        serde_json::json!([{"Config": format!("{cfg_hex}.json"), "RepoTags": ["bb:latest"], "Layers": names}]);
+    std::fs::write(stage.join("manifest.json"), manifest.to_string()).unwrap();
+    let out = dir.join(format!("save-{}.tar", names.len()));
+    Cmd::new("tar").arg("-cf").arg(&out).arg("-C").arg(&stage).arg(".").run().ok();
+    out
+}
+
+/// An OCI image layout archive of one gzipped layer.
+fn oci_layout(dir: &Path, layer_gz: &Path, diff_id: &str) -> PathBuf {
+    let stage = dir.join("oci");
+    let blobs = stage.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |content: &[u8]| -> (String, usize) {
+        let tmp = stage.join("tmp");
+        std::fs::write(&tmp, content).unwrap();
+        let hex = sha256(&tmp);
+        std::fs::rename(&tmp, blobs.join(&hex)).unwrap();
+        (hex, content.len())
+    };
+    let layer_bytes = std::fs::read(layer_gz).unwrap();
+    let (lhex, lsize) = put(&layer_bytes);
+    let mut cfg = default_config();
+    cfg["rootfs"]["diff_ids"] = serde_json::json!([diff_id]);
+    cfg["config"]["Env"] = serde_json::json!(["PATH=/bin", "FROM_OCI=yes"]);
+    let (chex, csize) = put(cfg.to_string().as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{chex}"), "size": csize},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": format!("sha256:{lhex}"), "size": lsize}]
+    });
+    let (mhex, msize) = put(manifest.to_string().as_bytes());
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{mhex}"), "size": msize}]});
+    std::fs::write(stage.join("index.json"), index.to_string()).unwrap();
+    std::fs::write(stage.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let out = dir.join("oci.tar");
+    Cmd::new("tar").arg("-cf").arg(&out).arg("-C").arg(&stage).arg(".").run().ok();
+    out
+}
+
+fn probe_in(lab: &Lab, extra: &[&str]) -> Value {
+    let mut args = vec!["--image", "bb"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", "/probe"]);
+    let out = lab.run(&args).run();
+    out.ok().json()
+}
+
+#[test]
+fn image_mode_isolation_seen_from_inside() {
+    require_root!();
+    let Some(lab) = Lab::new("iso") else { return };
+    let before = mount_points();
+    let v = probe_in(&lab, &["--name", "iso1"]);
+    assert_eq!(v["pid"], 1, "the command is PID 1");
+    assert_eq!(v["pids"], serde_json::json!([1]), "ps shows only the container");
+    assert_eq!(v["hostname"], "iso1", "the hostname is the name");
+    assert_eq!(v["caps"]["bounding"], "00000000a80425fb", "docker's default capability set");
+    assert_eq!(v["no_new_privs"], "1");
+    assert_eq!(v["fds"], serde_json::json!([0, 1, 2]));
+    assert_eq!(v["env"]["FROM_IMAGE"], "yes", "the image's Env");
+    assert_eq!(v["cwd"], "/etc", "the image's WorkingDir");
+    for ns in ["pid", "mnt", "uts", "ipc", "net", "cgroup"] {
+        assert_ne!(v["ns"][ns].as_u64(), Some(testkit::ns_inode(None, ns)), "{ns} namespace shared with the host");
+    }
+    let mounts = v["mounts"].as_array().unwrap();
+    let at = |mp: &str| mounts.iter().rev().find(|m| m["mount_point"] == mp).cloned();
+    assert_eq!(at("/").unwrap()["fstype"], "overlay");
+    assert!(at("/sys").unwrap()["options"].as_str().unwrap().split(',').any(|o| o == "ro"));
+    // From a shell: the network, masked paths, host files, writes.
+    let marker = lab.dir.path().join("host-only");
+    std::fs::write(&marker, "x").unwrap();
+    let script = format!(
+        "ip -o link | cut -d: -f2 | tr -d ' '; ip -o link | grep -c 'LOOPBACK,UP'; cat /proc/keys | wc -c; \
+         ls {} 2>/dev/null | wc -l; echo written > /etc/inside; cat /etc/hostname; cat /etc/hosts | grep -c iso2",
+        marker.display()
+    );
+    let out = lab.run(&["--image", "bb", "--name", "iso2", "--", "sh", "-c", &script]).run();
+    let lines: Vec<String> = out.ok().stdout.lines().map(String::from).collect();
+    assert_eq!(lines, vec!["lo", "1", "0", "0", "iso2", "1"], "network, masks, host files, init files: {lines:?}");
+    assert!(!Path::new("/etc/inside").exists(), "a write reached the host");
+    let image_layers = lab.root.join("images/bb/layers");
+    assert!(!image_layers.join("0/etc/inside").exists(), "a write reached the image");
+    // The default command of the image runs when none is given.
+    let out = lab.run(&["--image", "bb"]).run();
+    assert_eq!(out.ok().stdout, "default-cmd\n/etc\n");
+    // Limits: memory (OOM message and 137) and pids.
+    let out = lab
+        .run(&[
+            "--image",
+            "bb",
+            "--name",
+            "oom",
+            "--memory",
+            "32M",
+            "--memory-swap",
+            "32M",
+            "--",
+            "/probe",
+            "--alloc",
+            "100",
+        ])
+        .run();
+    assert_eq!(out.code, 137);
+    assert_eq!(out.one_line_error(), "ctr-run: oom: killed by the OOM killer (memory limit 32M)");
+    // Ten tasks: the chain's unshare-rs (which waits for PID 1 inside the group), the
+    // probe, and the 8 children it could fork.
+    let out = lab.run(&["--image", "bb", "--pids-limit", "10", "--", "/probe", "--fork", "30"]).run();
+    assert_eq!(out.ok().json()["forked"], 8);
+    lab.assert_clean(&before);
+}
+
+#[test]
+fn host_root_mode_is_a_read_only_snapshot() {
+    require_root!();
+    let Some(lab) = Lab::new("host") else { return };
+    let before = mount_points();
+    let name = format!("ctr-run-host-test-{}", std::process::id());
+    let script = format!(
+        "touch /etc/{name} && echo wrote; ls {} 2>/dev/null | wc -l; ls {} 2>/dev/null | wc -l; cat /etc/hostname",
+        lab.dir.path().join("rootfs").display(),
+        lab.root.display()
+    );
+    let out = lab.run(&["--name", "hostsnap", "--", "sh", "-c", &script]).run();
+    let lines: Vec<String> = out.ok().stdout.lines().map(String::from).collect();
+    assert_eq!(lines, vec!["wrote", "0", "0", "hostsnap"], "{lines:?}");
+    assert!(!Path::new(&format!("/etc/{name}")).exists(), "the write reached the host's /etc");
+    // --read-only: writes fail.
+    let out = lab
+        .run(&["--read-only", "--", "sh", "-c", "touch /etc/x 2>/dev/null && echo writable || echo read-only"])
+        .run();
+    assert_eq!(out.ok().stdout.trim(), "read-only");
+    lab.assert_clean(&before);
+}
+
+#[test]
+fn lifecycle_detach_ps_exec_logs_kill_rm() {
+    require_root!();
+    let Some(lab) = Lab::new("life") else { return };
+    let before = mount_points();
+    let out = lab
+        .run(&[
+            "-d",
+            "--name",
+            "web",
+            "--image",
+            "bb",
+            "--",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 3' TERM; echo started; while :; do sleep 0.1; done",
+        ])
+        .run();
+    let id = out.ok().stdout.trim().to_string();
+    assert_eq!(id.len(), 64, "run -d prints the id: {id}");
+    let ps = lab.ps();
+    assert_eq!(ps.len(), 1);
+    assert_eq!(ps[0]["status"], "running");
+    assert_eq!(ps[0]["name"], "web");
+    let pid = ps[0]["pid"].as_i64().unwrap() as i32;
+    // exec: the target's namespaces and cgroup.
+    let v = lab.ctr(&["exec", "web", "--", "/probe"]).run().ok().json();
+    for ns in ["pid", "mnt", "uts", "ipc", "net", "cgroup"] {
+        assert_eq!(
+            v["ns"][ns].as_u64(),
+            Some(testkit::ns_inode(Some(pid), ns)),
+            "exec is not in the container's {ns} namespace"
+        );
+    }
+    // In the container's cgroup namespace, the same cgroup as its PID 1.
+    let theirs = lab.ctr(&["exec", "web", "--", "cat", "/proc/1/cgroup"]).run().ok().stdout.clone();
+    let mine: Vec<String> = v["cgroup"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect();
+    assert_eq!(mine.join("\n"), theirs.trim_end(), "exec is not in the container's cgroup");
+    assert!(!theirs.contains(".."), "exec sits outside the container's cgroup namespace: {theirs}");
+    assert_eq!(v["caps"]["bounding"], "00000000a80425fb");
+    assert_eq!(v["cwd"], "/etc");
+    let out = lab
+        .ctr(&[
+            "exec",
+            "-e",
+            "EXTRA=1",
+            "-w",
+            "/tmp",
+            "-u",
+            "1000",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "echo $EXTRA $FROM_IMAGE; pwd; id -u",
+        ])
+        .run();
+    assert_eq!(out.ok().stdout, "1 yes\n/tmp\n1000\n");
+    assert_eq!(lab.ctr(&["exec", "web", "--", "sh", "-c", "exit 9"]).run().code, 9);
+    // logs
+    assert!(wait_until(Duration::from_secs(5), || lab.ctr(&["logs", "web"]).run().stdout.contains("started")));
+    // kill (SIGTERM) ends it with the trap's status; ps -a shows it exited.
+    lab.ctr(&["kill", "web"]).run().ok();
+    assert!(
+        wait_until(Duration::from_secs(10), || lab.ps().first().is_some_and(|r| r["status"] == "exited")),
+        "{:?}",
+        lab.ps()
+    );
+    assert_eq!(lab.ps()[0]["exit_code"], 3);
+    assert!(lab.ctr(&["logs", "web"]).run().stdout.contains("got-term"));
+    assert!(
+        lab.ctr(&["ps", "--json"]).run().ok().json().as_array().unwrap().is_empty(),
+        "ps without -a lists an exited container"
+    );
+    assert!(is_dead(pid));
+    // rm removes everything.
+    lab.ctr(&["rm", "web"]).run().ok();
+    lab.assert_clean(&before);
+    // rm -f of a running one.
+    lab.run(&["-d", "--name", "doomed", "--image", "bb", "--", "sleep", "100"]).run().ok();
+    let out = lab.ctr(&["rm", "doomed"]).run();
+    assert_eq!(out.code, 125);
+    assert!(out.one_line_error().contains("is running; stop it first, or use rm -f"));
+    lab.ctr(&["rm", "-f", "doomed"]).run().ok();
+    lab.assert_clean(&before);
+}
+
+#[test]
+fn exit_statuses_leave_nothing_behind() {
+    require_root!();
+    let Some(lab) = Lab::new("exit") else { return };
+    let before = mount_points();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["--image", "bb", "--", "true"], 0, ""),
+        (&["--image", "bb", "--", "sh", "-c", "exit 7"], 7, ""),
+        // A signal kills a command that is not PID 1 (PID 1 is immune to its own): --init.
+        (&["--image", "bb", "--init", "--", "sh", "-c", "kill -TERM $$"], 143, ""),
+        (&["--image", "bb", "--init", "--", "sh", "-c", "kill -KILL $$"], 137, ""),
+        (&["--image", "bb", "--", "/etc/passwd"], 126, ""),
+        (&["--image", "bb", "--", "no-such-program"], 127, ""),
+        (&["--bogus-flag", "--image", "bb", "--", "true"], 125, "ctr-run: unexpected argument '--bogus-flag'"),
+        (&["--image", "no-such-image", "--", "true"], 125, "ctr-run: no such image: no-such-image"),
+        (&["--image", "bb", "--memory", "10XB", "--", "true"], 125, "ctr-run: --memory: invalid size '10XB'"),
+        (&["--image", "bb", "--cpus", "999", "--", "true"], 125, "this machine has only"),
+        (&["--image", "bb", "--name", "bad/name", "--", "true"], 125, "ctr-run: invalid container name 'bad/name'"),
+        (
+            &["--rootfs", "/no/such/dir", "--", "true"],
+            125,
+            "ctr-run: --rootfs '/no/such/dir': No such file or directory",
+        ),
+    ];
+    for (args, code, msg) in cases {
+        let out = lab.run(args).run();
+        assert_eq!(out.code, *code, "{args:?}: {}", out.stderr);
+        if !msg.is_empty() {
+            assert!(
+                out.one_line_error().starts_with("ctr-run: ") && out.stderr.contains(msg),
+                "{args:?}: expected '{msg}', got '{}'",
+                out.stderr
+            );
+        }
+        lab.assert_clean(&before);
+    }
+}
+
+#[test]
+fn signals_and_init() {
+    require_root!();
+    let Some(lab) = Lab::new("sig") else { return };
+    let before = mount_points();
+    let ready = lab.dir.path().join("vol");
+    std::fs::create_dir(&ready).unwrap();
+    let vol = format!("{}:/vol", ready.display());
+    let child = lab
+        .run(&[
+            "--image",
+            "bb",
+            "-v",
+            &vol,
+            "--",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 5' TERM; touch /vol/ready; while :; do sleep 0.1; done",
+        ])
+        .spawn();
+    assert!(wait_until(Duration::from_secs(10), || ready.join("ready").exists()));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(testkit::shell_code(out.status), 5, "SIGTERM did not reach the command");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("got-term"));
+    // --init: PID 1 is the init; an orphan's zombie is reaped.
+    let script = "(sleep 0.2 &); sleep 1; grep -l ') Z' /proc/[0-9]*/stat | wc -l; cat /proc/1/cmdline | tr '\\0' ' '";
+    let out = lab.run(&["--image", "bb", "--init", "--", "sh", "-c", script]).run();
+    let text = out.ok().stdout.clone();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "0", "a zombie was left unreaped: {text}");
+    assert!(lines[1].starts_with("/dev/init init"), "PID 1 is not the init: {text}");
+    let out = lab.run(&["--image", "bb", "--init", "--", "sh", "-c", "exit 4"]).run();
+    assert_eq!(out.code, 4);
+    lab.assert_clean(&before);
+}
+
+#[test]
+fn images_in_both_formats_commit_and_reimport() {
+    require_root!();
+    let Some(lab) = Lab::new("img") else { return };
+    let before = mount_points();
+    // OCI layout with a gzipped layer.
+    let rootfs = lab.dir.path().join("rootfs");
+    let gz = lab.dir.path().join("base.tar.gz");
+    let c = Cmd::tool("ovlmount")
+        .arg("commit")
+        .arg(&rootfs)
+        .arg("-o")
+        .arg(&gz)
+        .args(["--gzip", "--json"])
+        .run()
+        .ok()
+        .json();
+    let oci = oci_layout(lab.dir.path(), &gz, c["diff_id"].as_str().unwrap());
+    lab.ctr(&["image", "import", "bb-oci"]).arg(&oci).run().ok();
+    let v = probe_in(&lab, &[]);
+    assert_eq!(v["env"]["FROM_IMAGE"], "yes");
+    let out = lab.run(&["--image", "bb-oci", "--", "sh", "-c", "echo $FROM_OCI"]).run();
+    assert_eq!(out.ok().stdout.trim(), "yes");
+    let images = lab.ctr(&["image", "ls", "--json"]).run().ok().json();
+    let names: Vec<&str> = images.as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["bb", "bb-oci"]);
+    // commit a container's change, import it as a layer on top: a new container sees it.
+    lab.run(&[
+        "--keep",
+        "--name",
+        "changer",
+        "--image",
+        "bb",
+        "--",
+        "sh",
+        "-c",
+        "echo changed > /etc/newfile; rm /etc/group",
+    ])
+    .run()
+    .ok();
+    let layer = lab.dir.path().join("change.tar");
+    lab.ctr(&["commit", "changer", "-o"]).arg(&layer).run().ok();
+    lab.ctr(&["rm", "changer"]).run().ok();
+    let base = lab.dir.path().join("base.tar");
+    let archive = docker_save(
+        lab.dir.path(),
+        &[(base.clone(), format!("sha256:{}", sha256(&base))), (layer.clone(), format!("sha256:{}", sha256(&layer)))],
+        &default_config(),
+    );
+    lab.ctr(&["image", "import", "bb2"]).arg(&archive).run().ok();
+    let out = lab
+        .run(&[
+            "--image",
+            "bb2",
+            "--",
+            "sh",
+            "-c",
+            "cat /etc/newfile; ls /etc/group 2>/dev/null | wc -l; cat /etc/hostname",
+        ])
+        .run();
+    let text = out.ok().stdout.clone();
+    assert_eq!(text.lines().collect::<Vec<_>>()[..2], ["changed", "0"], "{text}");
+    // The init layer never goes into a commit.
+    let list = Cmd::new("tar").arg("-tf").arg(&layer).run().ok().stdout.clone();
+    assert!(!list.contains("hostname") && !list.contains("hosts"), "init files committed: {list}");
+    // A corrupt layer is refused by digest, leaving no half image.
+    let evil = docker_save(lab.dir.path(), &[(base.clone(), format!("sha256:{}", "0".repeat(64)))], &default_config());
+    let out = lab.ctr(&["image", "import", "evil"]).arg(&evil).run();
+    assert_eq!(out.code, 125);
+    assert!(out.one_line_error().contains("does not match its digest"), "{}", out.stderr);
+    let dirs: Vec<String> = std::fs::read_dir(lab.root.join("images"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!dirs.iter().any(|d| d.contains("evil")), "half image left: {dirs:?}");
+    // image rm refuses an image in use, then removes it.
+    lab.run(&["-d", "--name", "user", "--image", "bb2", "--", "sleep", "100"]).run().ok();
+    let out = lab.ctr(&["image", "rm", "bb2"]).run();
+    assert_eq!(out.code, 125);
+    lab.ctr(&["rm", "-f", "user"]).run().ok();
+    lab.ctr(&["image", "rm", "bb2"]).run().ok();
+    lab.assert_clean(&before);
+}
+
+#[test]
+fn dry_run_command_builds_the_same_container() {
+    require_root!();
+    let Some(lab) = Lab::new("dry") else { return };
+    let before = mount_points();
+    let args = ["--image", "bb", "--name", "twin", "--memory", "64M", "--cap-drop", "NET_RAW", "--", "/probe"];
+    let real = lab.run(&args).run().ok().json();
+    let mut dry_args = vec!["--dry-run"];
+    dry_args.extend_from_slice(&args);
+    let cmd = lab.run(&dry_args).run().ok().stdout.clone();
+    let by_hand: Outcome = Cmd::new("sh").args(["-c", cmd.trim()]).run();
+    let hand = by_hand.ok().json();
+    for field in [
+        "hostname",
+        "uid",
+        "gid",
+        "caps",
+        "no_new_privs",
+        "fds",
+        "pid",
+        "pids",
+        "env",
+        "cwd",
+        "root_propagation",
+        "mount_count",
+    ] {
+        assert_eq!(real[field], hand[field], "{field} differs between run and its --dry-run command");
+    }
+    // The by-hand run leaves its directory (it made it); everything else is gone.
+    for entry in std::fs::read_dir(&lab.root).unwrap() {
+        let p = entry.unwrap().path();
+        if p.file_name().is_some_and(|n| n.len() == 64) {
+            std::fs::remove_dir_all(&p).unwrap();
+        }
+    }
+    lab.assert_clean(&before);
+}
+
+#[test]
+fn concurrent_runs_and_one_name_one_winner() {
+    require_root!();
+    let Some(lab) = Lab::new("many") else { return };
+    let before = mount_points();
+    let children: Vec<_> = (0..20)
+        .map(|i| lab.run(&["--image", "bb", "--name", &format!("c{i}"), "--", "sh", "-c", "echo $HOSTNAME"]).spawn())
+        .collect();
+    for (i, c) in children.into_iter().enumerate() {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "container {i} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("c{i}"));
+    }
+    lab.assert_clean(&before);
+    let a = lab.run(&["--image", "bb", "--name", "same", "--", "sleep", "1"]).spawn();
+    let b = lab.run(&["--image", "bb", "--name", "same", "--", "sleep", "1"]).spawn();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let codes = [testkit::shell_code(a.status), testkit::shell_code(b.status)];
+    assert!(codes.contains(&0) && codes.contains(&125), "{codes:?}");
+    let loser = if codes[0] == 125 { a.stderr } else { b.stderr };
+    assert!(String::from_utf8_lossy(&loser).contains("the name 'same' is already in use"));
+    lab.assert_clean(&before);
+}
+
+#[test]
+fn a_killed_supervisor_takes_the_container_along() {
+    require_root!();
+    let Some(lab) = Lab::new("stale") else { return };
+    let before = mount_points();
+    let mut sup = lab.run(&["--name", "orphan", "--image", "bb", "--", "sleep", "100"]).spawn();
+    assert!(wait_until(Duration::from_secs(10), || lab.ps().first().is_some_and(|r| r["status"] == "running")));
+    let pid = lab.ps()[0]["pid"].as_i64().unwrap() as i32;
+    testkit::kill_and_reap(&mut sup); // SIGKILL the supervisor
+    assert!(wait_until(Duration::from_secs(10), || is_dead(pid)), "the container outlived its supervisor");
+    // The next ps notices the stale state and cleans it (a foreground container: removed).
+    lab.assert_clean(&before);
+    // A detached container whose supervisor dies stays listed, as exited.
+    lab.run(&["-d", "--name", "det", "--image", "bb", "--", "sleep", "100"]).run().ok();
+    let st: Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.root.join(lab.ps()[0]["id"].as_str().unwrap()).join("state.json")).unwrap(),
+    )
+    .unwrap();
+    let sup_pid = st["supervisor"]["pid"].as_i64().unwrap() as i32;
+    let cpid = st["pid"]["pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(sup_pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || is_dead(cpid)));
+    assert!(wait_until(Duration::from_secs(5), || lab.ps().first().is_some_and(|r| r["status"] == "exited")));
+    lab.ctr(&["rm", "det"]).run().ok();
+    lab.assert_clean(&before);
+}
