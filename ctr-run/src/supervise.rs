@@ -375,8 +375,8 @@ fn supervise(
 ) -> Result<RunEnd, Error> {
     let dir = root.container(&state.id);
     let blocked = chainload::signals::supervisor_set();
-    let saved = chainload::signals::block(&blocked)
-        .map_err(|e| Error::Sys { what: "cannot block signals".into(), errno: e })?;
+    // Blocked for the supervisor's whole life (the chain's child unblocks them in pre_exec).
+    chainload::signals::block(&blocked).map_err(|e| Error::Sys { what: "cannot block signals".into(), errno: e })?;
     let (stdin, stdout, stderr) = stdio_for(&dir, state.detached)?;
     let me = nix::unistd::getpid();
     let mut cmd = Command::new(&chain.argv[0]);
