@@ -159,6 +159,10 @@ pub fn remove_dir(root: &Root, st: &State) -> Result<(), Error> {
 /// A container whose supervisor died: release it; keep it as exited if it was detached
 /// or kept, else remove it entirely (as its supervisor would have).
 pub fn clean_stale(root: &Root, tools: &Tools, st: &State) -> Result<(), Error> {
+    if let Ok(mut log) = std::fs::OpenOptions::new().append(true).open(root.container(&st.id).log()) {
+        use std::io::Write;
+        let _ = writeln!(log, "ctr-run: container {}: its supervisor {:?} is gone; cleaned up by pid {}", st.name, st.supervisor, std::process::id());
+    }
     release(tools, st)?;
     if st.detached || st.keep {
         let mut st = st.clone();

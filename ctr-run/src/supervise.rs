@@ -330,7 +330,12 @@ fn detach(root: &Root, tools: &Tools, state: State, chain: Chain) -> Result<RunE
             let _ = state.save(&dir.state());
             let code = match supervise(root, tools, state, &chain, Some(std::fs::File::from(w))) {
                 Ok(RunEnd::Exited { code, .. }) => code,
-                _ => chainload::EXIT_TOOL_FAILED,
+                Ok(_) => chainload::EXIT_TOOL_FAILED,
+                Err(e) => {
+                    // Into the container's log: the supervisor has no terminal.
+                    eprintln!("ctr-run: supervisor: {e}");
+                    e.exit_code()
+                }
             };
             std::process::exit(code)
         }

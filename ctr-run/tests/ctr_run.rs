@@ -326,7 +326,9 @@ fn lifecycle_detach_ps_exec_logs_kill_rm() {
         "{:?}",
         lab.ps()
     );
-    assert_eq!(lab.ps()[0]["exit_code"], 3);
+    let row = lab.ps()[0].clone();
+    let log = lab.ctr(&["logs", "web"]).run().stdout;
+    assert_eq!(row["exit_code"], 3, "{row}\nlog:\n{log}");
     assert!(lab.ctr(&["logs", "web"]).run().stdout.contains("got-term"));
     assert!(
         lab.ctr(&["ps", "--json"]).run().ok().json().as_array().unwrap().is_empty(),
@@ -556,13 +558,16 @@ fn concurrent_runs_and_one_name_one_winner() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("c{i}"));
     }
     lab.assert_clean(&before);
-    let a = lab.run(&["--image", "bb", "--name", "same", "--", "sleep", "1"]).spawn();
-    let b = lab.run(&["--image", "bb", "--name", "same", "--", "sleep", "1"]).spawn();
+    // Detached, so the winner holds the name however slowly the loser starts.
+    let a = lab.run(&["-d", "--image", "bb", "--name", "same", "--", "sleep", "100"]).spawn();
+    let b = lab.run(&["-d", "--image", "bb", "--name", "same", "--", "sleep", "100"]).spawn();
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     let codes = [testkit::shell_code(a.status), testkit::shell_code(b.status)];
     assert!(codes.contains(&0) && codes.contains(&125), "{codes:?}");
     let loser = if codes[0] == 125 { a.stderr } else { b.stderr };
     assert!(String::from_utf8_lossy(&loser).contains("the name 'same' is already in use"));
+    assert_eq!(lab.ps().len(), 1);
+    lab.ctr(&["rm", "-f", "same"]).run().ok();
     lab.assert_clean(&before);
 }
 
