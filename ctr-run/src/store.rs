@@ -58,7 +58,7 @@ pub fn claim_name(root: &Root, tools: &Tools, name: &str, id: &str) -> Result<()
                             st.status
                         )));
                     }
-                    // A claim without a container: its creator died before writing state.
+                    // A claim whose container is gone (state is written before a claim).
                     None => {
                         let _ = std::fs::remove_file(&link);
                         continue;

@@ -237,10 +237,6 @@ pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> 
     }
     root.ensure()?;
     std::fs::create_dir(&dir.dir).map_err(|e| Error::io("cannot create", &dir.dir, e))?;
-    if let Err(e) = store::claim_name(root, tools, &name, &id) {
-        let _ = std::fs::remove_dir_all(&dir.dir);
-        return Err(e);
-    }
     let state = State {
         id: id.clone(),
         name: name.clone(),
@@ -265,8 +261,16 @@ pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> 
         detached: o.detach,
         keep: o.keep,
     };
-    let prepared = state.save(&dir.state()).and_then(|()| write_files(&chain));
-    if let Err(e) = prepared {
+    // The state first, then the name: a claim always points at a container with state.
+    if let Err(e) = state.save(&dir.state()) {
+        let _ = std::fs::remove_dir_all(&dir.dir);
+        return Err(e);
+    }
+    if let Err(e) = store::claim_name(root, tools, &name, &id) {
+        let _ = std::fs::remove_dir_all(&dir.dir);
+        return Err(e);
+    }
+    if let Err(e) = write_files(&chain) {
         let _ = store::remove_dir(root, &state);
         return Err(e);
     }
