@@ -39,14 +39,20 @@ pub struct Row {
 pub fn ps(root: &Root, tools: &Tools, all: bool) -> Result<Vec<Row>, Error> {
     let mut rows = Vec::new();
     for st in store::list(root) {
-        let st = if st.stale() {
-            store::clean_stale(root, tools, &st)?;
-            match State::load(&root.container(&st.id).state()) {
-                Ok(s) => s,
-                Err(_) => continue, // removed entirely
+        let st = match store::really_stale(root, &st) {
+            Some(fresh) => {
+                store::clean_stale(root, tools, &fresh)?;
+                match State::load(&root.container(&st.id).state()) {
+                    Ok(s) => s,
+                    Err(_) => continue, // removed entirely
+                }
             }
-        } else {
-            st
+            // The state may have moved on since it was listed: show the current one.
+            None if st.stale() => match State::load(&root.container(&st.id).state()) {
+                Ok(s) => s,
+                Err(_) => continue,
+            },
+            None => st,
         };
         if st.status == Status::Exited && !all {
             continue;
@@ -79,13 +85,14 @@ pub fn kill(root: &Root, key: &str, sig: Signal) -> Result<(), Error> {
 /// `rm [-f] ID...`: every container is looked up first.
 pub fn rm(root: &Root, tools: &Tools, keys: &[String], force: bool) -> Result<(), Error> {
     let states: Vec<State> = keys.iter().map(|k| store::find(root, k)).collect::<Result<_, _>>()?;
+    let live = |st: &State| st.status != Status::Exited && store::really_stale(root, st).is_none() && !st.stale();
     for st in &states {
-        if st.status != Status::Exited && !st.stale() && !force {
+        if live(st) && !force {
             return Err(Error::Usage(format!("container {} is {}; stop it first, or use rm -f", st.name, st.status)));
         }
     }
     for st in states {
-        if st.status != Status::Exited && !st.stale() {
+        if live(&st) {
             // Kill it and let its supervisor finish (it records the exit and releases).
             store::kill_container(&st, Duration::from_secs(10));
             let start = Instant::now();
@@ -141,12 +148,7 @@ pub type Env = Vec<(String, String)>;
 
 /// The `exec` chain: `cgctl exec CGROUP -- nsenter-rs -t PID -a -r -W DIR [-S -G] CONFINEMENT -- CMD`,
 /// with the container's environment plus `-e`.
-pub fn exec_chain(
-    root: &Root,
-    tools: &Tools,
-    key: &str,
-    o: &ExecOptions,
-) -> Result<(Vec<OsString>, Env), Error> {
+pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Result<(Vec<OsString>, Env), Error> {
     let st = store::find(root, key)?;
     let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) else {
         return Err(Error::Usage(format!("container {} is not running", st.name)));

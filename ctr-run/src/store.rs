@@ -48,8 +48,8 @@ pub fn claim_name(root: &Root, tools: &Tools, name: &str, id: &str) -> Result<()
                 match holder.map(|h| root.container(&h)).filter(|c| c.state().exists()) {
                     Some(c) => {
                         let st = State::load(&c.state())?;
-                        if st.stale() {
-                            clean_stale(root, tools, &st)?;
+                        if let Some(fresh) = really_stale(root, &st) {
+                            clean_stale(root, tools, &fresh)?;
                             continue;
                         }
                         return Err(Error::Usage(format!(
@@ -156,12 +156,29 @@ pub fn remove_dir(root: &Root, st: &State) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether `st` is really stale. A supervisor that finishes normally writes the final
+/// state and then exits; so when it is seen dead, the state on disk is re-read (the copy
+/// in hand may predate that last write) before anything is cleaned.
+pub fn really_stale(root: &Root, st: &State) -> Option<State> {
+    if !st.stale() {
+        return None;
+    }
+    let fresh = State::load(&root.container(&st.id).state()).ok()?;
+    fresh.stale().then_some(fresh)
+}
+
 /// A container whose supervisor died: release it; keep it as exited if it was detached
 /// or kept, else remove it entirely (as its supervisor would have).
 pub fn clean_stale(root: &Root, tools: &Tools, st: &State) -> Result<(), Error> {
     if let Ok(mut log) = std::fs::OpenOptions::new().append(true).open(root.container(&st.id).log()) {
         use std::io::Write;
-        let _ = writeln!(log, "ctr-run: container {}: its supervisor {:?} is gone; cleaned up by pid {}", st.name, st.supervisor, std::process::id());
+        let _ = writeln!(
+            log,
+            "ctr-run: container {}: its supervisor {:?} is gone; cleaned up by pid {}",
+            st.name,
+            st.supervisor,
+            std::process::id()
+        );
     }
     release(tools, st)?;
     if st.detached || st.keep {
