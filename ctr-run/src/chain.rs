@@ -211,7 +211,11 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
         env: r.env.clone(),
         argv: a.into_iter().map(OsString::from).collect(),
         dirs: vec![dir.dir.clone()],
-        files: vec![(dir.hosts(), hosts), (dir.hostname(), format!("{}\n", r.hostname))],
+        files: if r.host_root {
+            vec![(dir.hosts(), hosts), (dir.hostname(), format!("{}\n", r.hostname))]
+        } else {
+            vec![(dir.hosts(), hosts)]
+        },
     }
 }
 

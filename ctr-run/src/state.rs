@@ -137,7 +137,7 @@ impl State {
     /// Write `state.json` atomically (a temporary file renamed over it).
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Usage(format!("cannot encode state: {e}")))?;
+        let text = serde_json::to_string(self).map_err(|e| Error::Usage(format!("cannot encode state: {e}")))?;
         std::fs::write(&tmp, text).map_err(|e| Error::io("cannot write", &tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
     }

@@ -185,8 +185,15 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
             .map_err(|e| Error::Usage(format!("--cpuset-cpus: {e}")))?,
         ..Default::default()
     };
-    let cg = cgctl::setup::Cgroups::detect().map_err(|e| Error::Usage(e.to_string()))?;
-    limits.check(&cg, &group).map_err(|e| Error::Usage(e.to_string()))?;
+    // (The pids limit needs no look at the machine; cgctl itself checks it again.)
+    let machine_limits = limits.memory.is_some()
+        || limits.memory_swap.is_some()
+        || limits.cpus_micro.is_some()
+        || limits.cpuset_cpus.is_some();
+    if machine_limits {
+        let cg = cgctl::setup::Cgroups::detect().map_err(|e| Error::Usage(e.to_string()))?;
+        limits.check(&cg, &group).map_err(|e| Error::Usage(e.to_string()))?;
+    }
     for v in &o.volumes {
         if !v.src.exists() {
             return Err(Error::Usage(format!("volume source '{}' does not exist", v.src.display())));
@@ -462,7 +469,13 @@ fn supervise(
     if let Some(mut n) = notify.take() {
         let _ = n.write_all(format!("exited {code}\n").as_bytes());
     }
-    let released = store::release(tools, &state);
+    // cgctl removed the group before it wrote its report, unless it failed (status 125).
+    let released = if report.is_some() && code != chainload::EXIT_TOOL_FAILED {
+        store::kill_container(&state, Duration::from_secs(10));
+        Ok(())
+    } else {
+        store::release(tools, &state)
+    };
     if state.detached || state.keep {
         state.status = Status::Exited;
         state.exit_code = Some(code);
