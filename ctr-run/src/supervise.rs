@@ -9,6 +9,7 @@
 //! `rm` or `run` finds the stale state and cleans it.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -430,9 +431,17 @@ fn supervise(
         set.add(*s);
     }
     let mut kill_deadline: Option<Instant> = None;
+    let chain_tools: Vec<(u64, u64)> = [&tools.unshare, &tools.ovlmount]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
     let status: ChildStatus = loop {
         if state.pid.is_none() {
-            if let Some(pid) = std::fs::read_to_string(dir.pid_file()).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+            // PID 1 has started once it runs the command: its executable is no longer a
+            // tool of the chain (so its root, mounts and confinement are all in place).
+            let pid = std::fs::read_to_string(dir.pid_file()).ok().and_then(|s| s.trim().parse::<i32>().ok());
+            if let Some(pid) = pid.filter(|p| started(*p, &chain_tools)) {
                 state.pid = Proc::of(pid);
                 state.status = Status::Running;
                 let _ = state.save(&dir.state());
@@ -487,6 +496,15 @@ fn supervise(
     }
     released?;
     Ok(RunEnd::Exited { name: state.name.clone(), code, oom: oom.then_some(limit) })
+}
+
+/// Whether process `pid` runs something other than the chain's own tools (`chain`: their
+/// device and inode numbers).
+fn started(pid: i32, chain: &[(u64, u64)]) -> bool {
+    match std::fs::metadata(format!("/proc/{pid}/exe")) {
+        Ok(m) => !chain.contains(&(m.dev(), m.ino())),
+        Err(_) => false,
+    }
 }
 
 /// sigtimedwait(2): one of `set`, or `None` after `timeout`.

@@ -338,6 +338,12 @@ fn lifecycle_detach_ps_exec_logs_kill_rm() {
     // rm removes everything.
     lab.ctr(&["rm", "web"]).run().ok();
     lab.assert_clean(&before);
+    // run -d returns once the command runs; one that cannot start fails run -d itself.
+    let out = lab.run(&["-d", "--name", "bad", "--image", "bb", "--", "no-such-program"]).run();
+    assert_eq!(out.code, 127, "{}", out.stderr);
+    assert!(out.stderr.contains("container bad failed to start (status 127)"), "{}", out.stderr);
+    assert!(lab.ctr(&["logs", "bad"]).run().stdout.contains("failed to execute 'no-such-program'"));
+    lab.ctr(&["rm", "bad"]).run().ok();
     // rm -f of a running one.
     lab.run(&["-d", "--name", "doomed", "--image", "bb", "--", "sleep", "100"]).run().ok();
     let out = lab.ctr(&["rm", "doomed"]).run();
