@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use testkit::{is_dead, mount_points, require_root, skip, wait_until, Cmd, Outcome, Value};
+use testkit::{is_dead, require_root, skip, wait_until, Cmd, Outcome, Value};
 
 /// A private state root, a relative cgroup parent, and an imported busybox image;
 /// everything removed when dropped.
@@ -70,7 +70,7 @@ impl Lab {
             .filter(|r| r["name"].as_str().unwrap().starts_with(&format!("{}/", self.parent)))
             .collect();
         assert!(mine.is_empty(), "cgroups left: {mine:?}");
-        assert_eq!(mount_points(), mounts_before, "mounts left on the host");
+        assert_eq!(testkit::mount_snapshot(self.dir.path()), mounts_before, "mounts left on the host");
     }
 }
 
@@ -175,7 +175,7 @@ fn probe_in(lab: &Lab, extra: &[&str]) -> Value {
 fn image_mode_isolation_seen_from_inside() {
     require_root!();
     let Some(lab) = Lab::new("iso") else { return };
-    let before = mount_points();
+    let before = testkit::mount_snapshot(lab.dir.path());
     let v = probe_in(&lab, &["--name", "iso1"]);
     assert_eq!(v["pid"], 1, "the command is PID 1");
     assert_eq!(v["pids"], serde_json::json!([1]), "ps shows only the container");
@@ -239,7 +239,7 @@ fn image_mode_isolation_seen_from_inside() {
 fn host_root_mode_is_a_read_only_snapshot() {
     require_root!();
     let Some(lab) = Lab::new("host") else { return };
-    let before = mount_points();
+    let before = testkit::mount_snapshot(lab.dir.path());
     let name = format!("ctr-run-host-test-{}", std::process::id());
     let script = format!(
         "touch /etc/{name} && echo wrote; ls {} 2>/dev/null | wc -l; ls {} 2>/dev/null | wc -l; cat /etc/hostname",
@@ -262,7 +262,7 @@ fn host_root_mode_is_a_read_only_snapshot() {
 fn lifecycle_detach_ps_exec_logs_kill_rm() {
     require_root!();
     let Some(lab) = Lab::new("life") else { return };
-    let before = mount_points();
+    let before = testkit::mount_snapshot(lab.dir.path());
     let out = lab
         .run(&[
             "-d",
@@ -357,7 +357,7 @@ fn lifecycle_detach_ps_exec_logs_kill_rm() {
 fn exit_statuses_leave_nothing_behind() {
     require_root!();
     let Some(lab) = Lab::new("exit") else { return };
-    let before = mount_points();
+    let before = testkit::mount_snapshot(lab.dir.path());
     let cases: &[(&[&str], i32, &str)] = &[
         (&["--image", "bb", "--", "true"], 0, ""),
         (&["--image", "bb", "--", "sh", "-c", "exit 7"], 7, ""),
@@ -395,7 +395,7 @@ fn exit_statuses_leave_nothing_behind() {
 fn signals_and_init() {
     require_root!();
     let Some(lab) = Lab::new("sig") else { return };
-    let before = mount_points();
+    let before = testkit::mount_snapshot(lab.dir.path());
     let ready = lab.dir.path().join("vol");
     std::fs::create_dir(&ready).unwrap();
     let vol = format!("{}:/vol", ready.display());
@@ -432,7 +432,7 @@ fn signals_and_init() {
 fn images_in_both_formats_commit_and_reimport() {
     require_root!();
     let Some(lab) = Lab::new("img") else { return };
-    let before = mount_points();
+    let before = testkit::mount_snapshot(lab.dir.path());
     // OCI layout with a gzipped layer.
     let rootfs = lab.dir.path().join("rootfs");
     let gz = lab.dir.path().join("base.tar.gz");
@@ -516,7 +516,7 @@ fn images_in_both_formats_commit_and_reimport() {
 fn dry_run_command_builds_the_same_container() {
     require_root!();
     let Some(lab) = Lab::new("dry") else { return };
-    let before = mount_points();
+    let before = testkit::mount_snapshot(lab.dir.path());
     let args = ["--image", "bb", "--name", "twin", "--memory", "64M", "--cap-drop", "NET_RAW", "--", "/probe"];
     let real = lab.run(&args).run().ok().json();
     let mut dry_args = vec!["--dry-run"];
@@ -554,7 +554,7 @@ fn dry_run_command_builds_the_same_container() {
 fn concurrent_runs_and_one_name_one_winner() {
     require_root!();
     let Some(lab) = Lab::new("many") else { return };
-    let before = mount_points();
+    let before = testkit::mount_snapshot(lab.dir.path());
     let children: Vec<_> = (0..20)
         .map(|i| lab.run(&["--image", "bb", "--name", &format!("c{i}"), "--", "sh", "-c", "echo $HOSTNAME"]).spawn())
         .collect();
@@ -581,7 +581,7 @@ fn concurrent_runs_and_one_name_one_winner() {
 fn a_killed_supervisor_takes_the_container_along() {
     require_root!();
     let Some(lab) = Lab::new("stale") else { return };
-    let before = mount_points();
+    let before = testkit::mount_snapshot(lab.dir.path());
     let mut sup = lab.run(&["--name", "orphan", "--image", "bb", "--", "sleep", "100"]).spawn();
     assert!(wait_until(Duration::from_secs(10), || lab.ps().first().is_some_and(|r| r["status"] == "running")));
     let pid = lab.ps()[0]["pid"].as_i64().unwrap() as i32;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use testkit::{lgetxattr, mount_points, require_root, Cmd, Outcome};
+use testkit::{lgetxattr, require_root, Cmd, Outcome};
 
 fn ovl() -> String {
     testkit::bin("ovlmount").display().to_string()
@@ -40,7 +40,7 @@ fn copy_up_whiteouts_opaque_directories_and_precedence() {
     write(&d.join("l3/etc/a"), "from l3\n");
     write(&d.join("l3/etc/b"), "edit me\n");
     std::fs::create_dir(d.join("m")).unwrap();
-    let before = mount_points();
+    let before = testkit::mount_snapshot(d);
     let script = format!(
         "cd {d}
          {o} mount --lower l3 --lower l2:l1 --upper u --work w m
@@ -54,7 +54,7 @@ fn copy_up_whiteouts_opaque_directories_and_precedence() {
         o = ovl()
     );
     in_mount_ns(&script).ok();
-    assert_eq!(mount_points(), before, "the host's mount table changed");
+    assert_eq!(testkit::mount_snapshot(d), before, "the host's mount table changed");
     let read = |p: &str| std::fs::read_to_string(d.join(p)).unwrap();
     assert_eq!(read("seen-a"), "from l3\n", "the top layer wins");
     assert_eq!(read("seen-only1"), "only in l1\n", "a lower file shows through");
@@ -159,17 +159,6 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
     out
 }
 
-/// Overlay mounts made on the host by a test, unmounted when dropped (even on failure).
-struct HostMounts(Vec<PathBuf>);
-
-impl Drop for HostMounts {
-    fn drop(&mut self) {
-        for m in &self.0 {
-            let _ = nix::mount::umount2(m.as_path(), nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
-}
-
 fn set_user_xattr(p: &Path, value: &str) {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
@@ -215,7 +204,7 @@ fn commit_then_import_round_trip() {
     let (a, b) = (d.join("a"), d.join("b"));
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
-    let _mounts = HostMounts(vec![a.clone(), b.clone()]);
+    let _mounts = testkit::MountGuard(vec![a.clone(), b.clone()]);
     o(&["mount", "--lower", &format!("{}:{}", ds("u"), ds("l1")), &ds("a")]).ok();
     o(&["mount", "--lower", &format!("{}:{}", ds("imported"), ds("l1")), &ds("b")]).ok();
     let va = snapshot(&a);
@@ -357,7 +346,7 @@ fn enter_builds_a_confined_root() {
     let l = rootfs(d);
     std::fs::write(d.join("host-only-marker"), "host\n").unwrap();
     write(&d.join("vol/shared"), "volume\n");
-    let before = mount_points();
+    let before = testkit::mount_snapshot(d);
     let p = d.display();
     let base = format!(
         "{o} enter --lower {l} --upper {p}/u --work {p}/w --target {p}/m --proc --dev --sys --mask-defaults \
@@ -413,7 +402,7 @@ fn enter_builds_a_confined_root() {
     assert_eq!(std::fs::read_to_string(d.join("vol/written")).unwrap(), "z\n", "the volume is not the host directory");
     assert_eq!(std::fs::read_to_string(d.join("init/etc/hostname")).unwrap(), "ctr\n");
     assert!(!d.join("u/etc/hostname").exists(), "init files must not land in the upper layer");
-    assert_eq!(mount_points(), before, "the host's mount table changed");
+    assert_eq!(testkit::mount_snapshot(d), before, "the host's mount table changed");
 
     // --readonly, --workdir, --user, --cap-drop ALL, --no-new-privs.
     let cmd = format!(
@@ -441,7 +430,7 @@ fn enter_refuses_the_initial_namespace_and_escaping_binds() {
     let t = testkit::tempdir();
     let d = t.path();
     let l = rootfs(d);
-    let before = mount_points();
+    let before = testkit::mount_snapshot(d);
     let out = Cmd::tool("ovlmount")
         .args(["enter", "--lower"])
         .arg(&l)
@@ -451,7 +440,7 @@ fn enter_refuses_the_initial_namespace_and_escaping_binds() {
         .run();
     assert_eq!(out.code, 125);
     assert!(out.one_line_error().contains("refusing to run in the initial mount namespace"), "{}", out.stderr);
-    assert_eq!(mount_points(), before);
+    assert_eq!(testkit::mount_snapshot(d), before);
     // A symlink in the image that leads out of the root: a bind through it is refused.
     std::os::unix::fs::symlink(d.join("outside"), l.join("escape")).unwrap();
     std::os::unix::fs::symlink("../../../../../../../../..", l.join("up")).unwrap();
@@ -496,7 +485,7 @@ fn bad_input_is_refused_and_mounts_or_creates_nothing() {
         (format!("import {p}/nope.tar {p}/new"), "cannot open layer"),
         (format!("import {p}/l1/f {p}/l1"), "is not empty"),
     ];
-    let before = mount_points();
+    let before = testkit::mount_snapshot(d);
     for (args, msg) in &cases {
         let script = format!("exec {} {args}", ovl());
         let out = in_mount_ns(&script);
@@ -504,7 +493,7 @@ fn bad_input_is_refused_and_mounts_or_creates_nothing() {
         let line = out.one_line_error();
         assert!(line.starts_with("ovlmount: ") && line.contains(msg), "{args}: expected '{msg}' in '{line}'");
     }
-    assert_eq!(mount_points(), before);
+    assert_eq!(testkit::mount_snapshot(d), before);
     for created in ["u1", "u2", "w3", "u4", "new", "x.tar"] {
         assert!(!d.join(created).exists(), "a failed command left '{created}' behind");
     }

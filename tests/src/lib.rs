@@ -345,3 +345,42 @@ pub fn busybox_rootfs(dir: &Path) {
         std::fs::create_dir_all(dir.join(d)).expect("mkdir");
     }
 }
+
+/// The mount points at or below `dir` (what a test may compare before and after without
+/// seeing other tests' mounts).
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    mount_points().into_iter().filter(|m| m.starts_with(dir)).collect()
+}
+
+/// Paths a test mounted on the host, unmounted (lazily) when dropped, even on failure.
+pub struct MountGuard(pub Vec<PathBuf>);
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        for m in &self.0 {
+            while is_mounted(m) {
+                if nix::mount::umount2(m.as_path(), nix::mount::MntFlags::MNT_DETACH).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// This process's mount points, minus those inside *other* tests' temporary directories
+/// (tests of one binary run in parallel and may mount there on purpose): compare two
+/// snapshots around an action to see what the action itself left on the host.
+pub fn mount_snapshot(own: &Path) -> Vec<PathBuf> {
+    let tmp = std::env::temp_dir();
+    mount_points()
+        .into_iter()
+        .filter(|m| {
+            let in_some_test = m
+                .strip_prefix(&tmp)
+                .ok()
+                .and_then(|r| r.components().next())
+                .is_some_and(|c| c.as_os_str().to_string_lossy().starts_with("ctrtest-"));
+            !in_some_test || m.starts_with(own)
+        })
+        .collect()
+}

@@ -171,12 +171,8 @@ fn persisted_namespace_can_be_joined_by_util_linux_nsenter() {
     std::fs::write(&uts, "").unwrap();
     let netarg = format!("--net={}", net.display());
     let utsarg = format!("--uts={}", uts.display());
+    let _guard = testkit::MountGuard(vec![net.clone(), uts.clone()]);
     us(&[&netarg, &utsarg, "--hostname", "kept", "true"]).run().ok();
-    let cleanup = || {
-        for f in [&net, &uts] {
-            let _ = nix::mount::umount2(f.as_path(), nix::mount::MntFlags::MNT_DETACH);
-        }
-    };
     assert!(testkit::is_mounted(&net) && testkit::is_mounted(&uts), "namespace files are not bind mounts");
     let inode = std::fs::metadata(&net).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
     assert_ne!(inode, ns_inode(None, "net"));
@@ -186,12 +182,10 @@ fn persisted_namespace_can_be_joined_by_util_linux_nsenter() {
             .arg(format!("--uts={}", uts.display()))
             .arg(probe())
             .run();
-        cleanup();
         let v = out.ok().json();
         assert_eq!(probe_ns(&v, "net"), inode, "nsenter joined another network namespace");
         assert_eq!(v["hostname"], "kept");
     } else {
-        cleanup();
         skip("persisted_namespace_can_be_joined_by_util_linux_nsenter", "util-linux nsenter is not installed");
     }
 }
@@ -375,7 +369,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
     std::fs::write(&existing, "").unwrap();
     let net = format!("--net={}", existing.display());
     let pidfile = dir.path().join("pid").display().to_string();
-    let before = testkit::mount_points();
+    let before = testkit::mount_snapshot(dir.path());
     let cases: &[(&[&str], &str)] = &[
         (
             &["--monotonic", "10", "true"],
@@ -408,7 +402,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
         let line = out.one_line_error();
         assert!(line.starts_with("unshare-rs: "), "{line}");
         assert!(line.contains(msg), "{args:?}: expected '{msg}' in '{line}'");
-        assert_eq!(testkit::mount_points(), before, "{args:?} left a mount behind");
+        assert_eq!(testkit::mount_snapshot(dir.path()), before, "{args:?} left a mount behind");
     }
     assert!(!Path::new(&pidfile).exists());
 }
