@@ -426,21 +426,10 @@ impl<'a> Group<'a> {
         hierarchies.iter().map(|h| (h.version, self.name.dir(h))).collect()
     }
 
-    /// The fast path for a group known to live in `dirs`: if it is trivially empty (v2
-    /// `cgroup.events` says unpopulated, no v1 directory lists a process), remove each
-    /// directory. Returns false, having changed nothing that matters, as soon as anything
-    /// is not trivial (a process, a sub-group); the caller then takes the thorough path.
+    /// The fast path for a group known to live in `dirs`: remove each directory; the
+    /// kernel refuses (EBUSY) one that still holds a process or a sub-group, and then this
+    /// returns false and the caller takes the thorough path for what is left.
     pub fn try_remove_empty(&self, dirs: &[(Version, PathBuf)]) -> bool {
-        for (_, d) in dirs {
-            let events = d.join("cgroup.events");
-            let busy = match read_file(&events) {
-                Some(ev) => ev.lines().any(|l| l == "populated 1"),
-                None => !procs_of(d).is_empty(),
-            };
-            if busy {
-                return false;
-            }
-        }
         dirs.iter().all(|(_, d)| match std::fs::remove_dir(d) {
             Ok(()) => true,
             Err(e) => e.kind() == std::io::ErrorKind::NotFound,
