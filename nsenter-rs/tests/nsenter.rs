@@ -68,10 +68,6 @@ fn target(ours: bool, extra: &[&str], cmd: &[&str]) -> Target {
     Target { tool, pid: pid.unwrap() }
 }
 
-fn util_linux(tool: &str) -> bool {
-    testkit::has_command(tool) && Cmd::new(tool).arg("--version").run().stdout.contains("util-linux")
-}
-
 fn ns_enter(args: &[&str]) -> Cmd {
     Cmd::tool("nsenter-rs").args(args)
 }
@@ -86,7 +82,7 @@ fn probe_via(args: &[&str]) -> Value {
 fn joins_each_namespace_type_of_targets_made_by_both_unshares() {
     require_root!();
     for ours in [true, false] {
-        if !ours && !util_linux("unshare") {
+        if !ours && !testkit::util_linux("unshare") {
             skip(
                 "joins_each_namespace_type_of_targets_made_by_both_unshares",
                 "util-linux unshare is not installed (target made by unshare-rs only)",
@@ -245,7 +241,7 @@ fn join_cgroup_lands_in_every_hierarchy_of_the_target() {
 #[test]
 fn same_probe_output_as_util_linux_nsenter() {
     require_root!();
-    if !util_linux("nsenter") {
+    if !testkit::util_linux("nsenter") {
         skip("same_probe_output_as_util_linux_nsenter", "util-linux nsenter is not installed");
         return;
     }

@@ -384,3 +384,8 @@ pub fn mount_snapshot(own: &Path) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// Whether util-linux's own `tool` (not busybox's) is installed, for parity tests.
+pub fn util_linux(tool: &str) -> bool {
+    has_command(tool) && Cmd::new(tool).arg("--version").run().stdout.contains("util-linux")
+}

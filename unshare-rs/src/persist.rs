@@ -38,12 +38,12 @@ pub enum PersistError {
 /// kernel refuses the bind.
 pub fn check_target(ns: Namespace, path: &Path) -> Result<(), PersistError> {
     let target = |reason: String| PersistError::Target { ns: ns.long_name(), path: path.to_path_buf(), reason };
-    let meta = std::fs::metadata(path).map_err(|e| target(io_reason(&e)))?;
+    let meta = std::fs::metadata(path).map_err(|e| target(chainload::cli::io_reason(&e)))?;
     if meta.is_dir() {
         return Err(target("is a directory; the target must be a file".into()));
     }
     if ns == Namespace::Mount {
-        let m = mountinfo::mount_of(path).map_err(|e| target(io_reason(&e)))?;
+        let m = mountinfo::mount_of(path).map_err(|e| target(chainload::cli::io_reason(&e)))?;
         if m.propagation() == mountinfo::Propagation::Shared {
             return Err(target(format!(
                 "it is on the shared mount '{}'; a mount namespace can only be persisted under a private mount \
@@ -53,13 +53,6 @@ pub fn check_target(ns: Namespace, path: &Path) -> Result<(), PersistError> {
         }
     }
     Ok(())
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => Errno::from_raw(n).desc().to_string(),
-        None => e.to_string(),
-    }
 }
 
 /// Bind every namespace file of `pid` onto its target. If one fails, those already

@@ -19,11 +19,6 @@ fn probe_in(args: &[&str]) -> Value {
     out.json()
 }
 
-/// Whether util-linux's own unshare (not busybox's) is installed, for parity tests.
-fn util_linux(tool: &str) -> bool {
-    testkit::has_command(tool) && Cmd::new(tool).arg("--version").run().stdout.contains("util-linux")
-}
-
 const TYPES: [(&str, &str); 8] = [
     ("-m", "mnt"),
     ("-u", "uts"),
@@ -54,7 +49,7 @@ fn each_namespace_type_is_new() {
 #[test]
 fn same_observable_result_as_util_linux() {
     require_root!();
-    if !util_linux("unshare") {
+    if !testkit::util_linux("unshare") {
         skip("same_observable_result_as_util_linux", "util-linux unshare is not installed");
         return;
     }
@@ -124,7 +119,7 @@ fn mount_proc_shows_only_the_namespace() {
         assert!(opts.split(',').any(|x| x == o), "proc options {opts} lack {o}");
     }
     // ps inside shows the namespace's processes only.
-    if testkit::has_command("ps") && util_linux("unshare") {
+    if testkit::has_command("ps") && testkit::util_linux("unshare") {
         let ours = us(&["-fp", "--mount-proc", "--", "ps", "-e", "-o", "pid=,comm="]).run();
         let ul = Cmd::new("unshare").args(["-fp", "--mount-proc", "--", "ps", "-e", "-o", "pid=,comm="]).run();
         assert_eq!(ours.ok().stdout, ul.ok().stdout);
@@ -176,7 +171,7 @@ fn persisted_namespace_can_be_joined_by_util_linux_nsenter() {
     assert!(testkit::is_mounted(&net) && testkit::is_mounted(&uts), "namespace files are not bind mounts");
     let inode = std::fs::metadata(&net).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
     assert_ne!(inode, ns_inode(None, "net"));
-    if util_linux("nsenter") {
+    if testkit::util_linux("nsenter") {
         let out = Cmd::new("nsenter")
             .arg(format!("--net={}", net.display()))
             .arg(format!("--uts={}", uts.display()))
@@ -305,7 +300,7 @@ fn map_auto_reads_subordinate_ids() {
 #[test]
 fn rootless_user_pid_mount_namespaces() {
     require_root!();
-    if !util_linux("setpriv") {
+    if !testkit::util_linux("setpriv") {
         skip("rootless_user_pid_mount_namespaces", "util-linux setpriv is not installed");
         return;
     }
