@@ -8,7 +8,7 @@ use std::path::Path;
 use nix::sys::signal::Signal;
 use serde::Serialize;
 
-use crate::group::{walk, Group};
+use crate::group::{walk, Group, IfExists};
 use crate::limits::Limits;
 use crate::name::GroupName;
 use crate::setup::Cgroups;
@@ -22,7 +22,7 @@ pub fn create(cg: &Cgroups, name: &GroupName, limits: &Limits) -> Result<(), Err
     if g.exists() {
         return Err(Error::Exists(name.to_string()));
     }
-    g.create_and_apply(&writes).map(drop)
+    g.create_and_apply(&writes, IfExists::Refuse).map(drop)
 }
 
 /// `cgctl set NAME LIMITS`: change the limits of an existing group (creating it in a
@@ -35,7 +35,7 @@ pub fn set(cg: &Cgroups, name: &GroupName, limits: &Limits) -> Result<(), Error>
     g.require()?;
     limits.check(cg, name)?;
     let writes = limits.plan(cg)?;
-    g.create_and_apply(&writes).map(drop)
+    g.create_and_apply(&writes, IfExists::Reuse).map(drop)
 }
 
 /// `cgctl exec NAME [LIMITS] -- CMD`: join the group and exec. The group must exist,
@@ -48,7 +48,7 @@ pub fn exec(cg: &Cgroups, name: &GroupName, limits: &Limits, create: bool, comma
         }
         limits.check(cg, name)?;
         let writes = limits.plan(cg)?;
-        let created = g.create_and_apply(&writes)?;
+        let created = g.create_and_apply(&writes, IfExists::Reuse)?;
         if let Err(e) = g.join_self(false) {
             created.undo();
             return Err(e);

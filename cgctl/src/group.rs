@@ -28,6 +28,15 @@ pub const TRACKING_V1: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "freezer
 /// and `cgroup.kill`; only memory and task counts need their v1 hierarchies.
 pub const TRACKING_HYBRID: [&str; 2] = ["memory", "pids"];
 
+/// What [`Group::create_and_apply`] does where the group's directory already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfExists {
+    /// Use it (`create` into hierarchies a group is not in yet, `exec --create`).
+    Reuse,
+    /// Fail with [`Error::Exists`], undoing whatever the call created.
+    Refuse,
+}
+
 /// A group by name on this machine.
 #[derive(Debug, Clone)]
 pub struct Group<'a> {
@@ -67,6 +76,21 @@ fn io_err(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
 pub fn write_file(path: &Path, value: &str) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
     f.write_all(value.as_bytes())
+}
+
+/// The error for a write none of whose candidate files is there: the group itself is
+/// gone, or this kernel or setup lacks the file.
+fn missing_interface_file(group: &Group, w: &Write, dir: &Path) -> Error {
+    if !dir.is_dir() {
+        return Error::NoSuchGroup(group.name.to_string());
+    }
+    let names: Vec<String> = w.candidates.iter().map(|(f, _)| format!("'{f}'")).collect();
+    Error::Usage(format!(
+        "{}: no interface file {} in '{}' (not supported by this kernel or setup)",
+        w.flag,
+        names.join(" or "),
+        dir.display()
+    ))
 }
 
 /// Read an interface file, trimmed.
@@ -174,11 +198,11 @@ impl<'a> Group<'a> {
 
     /// Create the group in every hierarchy it needs that it is not in yet, then apply
     /// `writes`. On failure everything this call created is undone.
-    pub fn create_and_apply(&self, writes: &[Write]) -> Result<Created, Error> {
+    pub fn create_and_apply(&self, writes: &[Write], if_exists: IfExists) -> Result<Created, Error> {
         let controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
         let mut created = Created::default();
-        let result =
-            self.create_in(&self.hierarchies_for(&controllers), writes, &mut created).and_then(|()| self.apply(writes));
+        let hierarchies = self.hierarchies_for(&controllers);
+        let result = self.create_in(&hierarchies, writes, if_exists, &mut created).and_then(|()| self.apply(writes));
         match result {
             Ok(()) => Ok(created),
             Err(e) => {
@@ -188,7 +212,13 @@ impl<'a> Group<'a> {
         }
     }
 
-    fn create_in(&self, hierarchies: &[&Hierarchy], writes: &[Write], created: &mut Created) -> Result<(), Error> {
+    fn create_in(
+        &self,
+        hierarchies: &[&Hierarchy],
+        writes: &[Write],
+        if_exists: IfExists,
+        created: &mut Created,
+    ) -> Result<(), Error> {
         for h in hierarchies {
             let target = self.name.dir(h);
             let root = h.dir_of(Path::new("/"));
@@ -197,11 +227,20 @@ impl<'a> Group<'a> {
                 target.ancestors().take_while(|p| p.starts_with(&root) && *p != root).map(Path::to_path_buf).collect();
             chain.reverse();
             for dir in &chain {
-                if dir.is_dir() {
+                let is_target = *dir == target;
+                // Ancestors usually exist, so look first. The target usually does not:
+                // mkdir straight away (cgroupfs path lookups are costly) and read EEXIST.
+                if !is_target && dir.is_dir() {
                     continue;
                 }
-                std::fs::create_dir(dir).map_err(io_err("cannot create cgroup", dir))?;
-                created.dirs.push(dir.clone());
+                match std::fs::create_dir(dir) {
+                    Ok(()) => created.dirs.push(dir.clone()),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => match if_exists {
+                        IfExists::Reuse => continue,
+                        IfExists::Refuse => return Err(Error::Exists(self.name.to_string())),
+                    },
+                    Err(e) => return Err(io_err("cannot create cgroup", dir)(e)),
+                }
                 if h.version == Version::V1 && h.has("cpuset") {
                     copy_cpuset_from_parent(dir)?;
                 }
@@ -225,17 +264,14 @@ impl<'a> Group<'a> {
             let dir = self
                 .dir_for(w.version, &w.controller)
                 .ok_or_else(|| Error::Usage(format!("{}: the {} controller is not mounted", w.flag, w.controller)))?;
-            if !dir.is_dir() {
-                return Err(Error::NoSuchGroup(self.name.to_string()));
-            }
-            let Some((file, value)) = w.candidates.iter().find(|(f, _)| dir.join(f).exists()) else {
-                let names: Vec<&str> = w.candidates.iter().map(|(f, _)| f.as_str()).collect();
-                return Err(Error::Usage(format!(
-                    "{}: no interface file {} in '{}' (not supported by this kernel or setup)",
-                    w.flag,
-                    names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(" or "),
-                    dir.display()
-                )));
+            // One candidate: open it directly and explain an ENOENT afterwards. Several:
+            // the first that exists.
+            let chosen = match w.candidates.as_slice() {
+                [only] => Some(only),
+                all => all.iter().find(|(f, _)| dir.join(f).exists()),
+            };
+            let Some((file, value)) = chosen else {
+                return Err(missing_interface_file(self, w, &dir));
             };
             let path = dir.join(file);
             if file.ends_with("bfq.weight") && !any_device_uses_bfq() {
@@ -245,11 +281,9 @@ impl<'a> Group<'a> {
                     w.flag
                 )));
             }
-            write_file(&path, value).map_err(|source| Error::Write {
-                value: value.clone(),
-                flag: w.flag.clone(),
-                path: path.clone(),
-                source,
+            write_file(&path, value).map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => missing_interface_file(self, w, &dir),
+                _ => Error::Write { value: value.clone(), flag: w.flag.clone(), path: path.clone(), source },
             })?;
         }
         Ok(())

@@ -17,7 +17,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 
 use chainload::signals::ParentWatch;
 
-use crate::group::Group;
+use crate::group::{Group, IfExists};
 use crate::limits::Limits;
 use crate::name::GroupName;
 use crate::setup::Cgroups;
@@ -95,10 +95,12 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
     o.limits.check(cg, &name)?;
     let writes = o.limits.plan(cg)?;
     let group = Group::new(cg, name.clone());
-    if group.exists() {
+    // A name the user chose must be free in every hierarchy; a generated one only where
+    // it is created (saving a lookup per hierarchy, which cgroupfs makes costly).
+    if o.name.is_some() && group.exists() {
         return Err(Error::Exists(name.to_string()));
     }
-    let created = group.create_and_apply(&writes)?;
+    let created = group.create_and_apply(&writes, IfExists::Refuse)?;
     let controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
     let dirs = group.dirs_in(&group.hierarchies_for(&controllers));
     let saved = match chainload::signals::block(&chainload::signals::supervisor_set()) {

@@ -451,6 +451,37 @@ fn bad_input_is_refused_and_creates_nothing() {
 }
 
 #[test]
+fn an_existing_group_is_never_taken_over() {
+    require_root!();
+    let s = Setup::detect();
+    let g = TestGroup::new("taken");
+    let n = g.name();
+    cg(&["create", n, "--pids-limit", "5"]).ok();
+    let refused = |out: &Outcome, name: &str| {
+        assert_eq!(out.code, 125, "{}", out.stderr);
+        assert_eq!(out.one_line_error(), format!("cgctl: group '{name}' already exists"));
+    };
+    // A chosen name is refused wherever the group exists, even in other hierarchies.
+    refused(&cg(&["create", n, "--memory", "10M"]), n);
+    refused(&cg(&["run", "--name", n, "--memory", "10M", "--", "true"]), n);
+    // A generated name (cgctl-run-PID) is refused where run would create it: as PID 1
+    // of a new PID namespace, cgctl's group is cgctl-run-1.
+    let auto = TestGroup("cgctl-run-1".into());
+    cg(&["create", auto.name(), "--pids-limit", "5"]).ok();
+    let before = s.all_dirs(auto.name());
+    let out = Cmd::tool("unshare-rs")
+        .args(["--pid", "--fork", "--"])
+        .arg(testkit::bin("cgctl"))
+        .args(["run", "--memory", "10M", "--pids-limit", "10", "--", "true"])
+        .run();
+    refused(&out, auto.name());
+    // Nothing of the existing groups changed, and run left nothing of its own.
+    assert_eq!(s.all_dirs(auto.name()), before);
+    assert_eq!(read(&s.dir("pids", auto.name()).join("pids.max")), "5");
+    assert_eq!(read(&s.dir("pids", n).join("pids.max")), "5");
+}
+
+#[test]
 fn no_internal_processes_rule_is_explained_on_v2() {
     require_root!();
     let s = Setup::detect();
