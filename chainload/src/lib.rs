@@ -12,11 +12,13 @@
 //! - [`caps`]: capability names and the capget/capset/prctl primitives behind them;
 //! - [`ids`]: user and group names from a passwd/group file;
 //! - [`units`]: sizes (`64M`, `1.5G`) and durations;
-//! - [`cli`]: parsing with clap and the exit status convention for usage errors.
+//! - [`cli`]: parsing with clap and the exit status convention for usage errors;
+//! - [`error`]: the error type of the tools that need nothing more specific.
 
 pub mod caps;
 pub mod cli;
 pub mod confine;
+pub mod error;
 pub mod exec;
 pub mod ids;
 pub mod signals;

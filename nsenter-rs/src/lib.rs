@@ -42,7 +42,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use chainload::confine::{Confinement, Credentials};
-use chainload::exec::ExecError;
+use chainload::error::sys;
 use chainload::status::ChildStatus;
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
@@ -104,56 +104,8 @@ pub struct Options {
     pub command: Vec<OsString>,
 }
 
-/// What went wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Bad options or target.
-    #[error("{0}")]
-    Usage(String),
-    /// A file could not be used.
-    #[error("{what} '{}': {}", path.display(), chainload::cli::io_reason(source))]
-    Io {
-        /// What was being done.
-        what: String,
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A system call failed.
-    #[error("{what}: {}", errno.desc())]
-    Sys {
-        /// What was being done.
-        what: String,
-        /// Why.
-        errno: Errno,
-    },
-    /// The confinement failed.
-    #[error(transparent)]
-    Confine(#[from] chainload::confine::ConfineError),
-    /// The program could not be executed.
-    #[error(transparent)]
-    Exec(#[from] ExecError),
-}
-
-impl Error {
-    /// 126/127 for exec failures, else 125.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Exec(e) => e.exit_code(),
-            _ => chainload::EXIT_TOOL_FAILED,
-        }
-    }
-
-    fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> Error {
-        Error::Io { what: what.into(), path: path.to_path_buf(), source }
-    }
-}
-
-fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
-    let what = what.into();
-    move |errno| Error::Sys { what, errno }
-}
+/// What went wrong: the toolkit's common error type ([`chainload::error::ToolError`]).
+pub use chainload::error::ToolError as Error;
 
 /// One namespace to join, its file already open.
 struct Joining {

@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use chainload::confine::{Confinement, Credentials};
-use nix::errno::Errno;
+use chainload::error::sys;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 use crate::rootfs;
@@ -126,11 +126,6 @@ pub struct EnterOptions {
     pub confinement: Confinement,
     /// The program and its arguments.
     pub command: Vec<OsString>,
-}
-
-fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
-    let what = what.into();
-    move |errno| Error::Sys { what, errno }
 }
 
 /// The parent pid of `pid`, from `/proc/PID/stat`.

@@ -35,53 +35,5 @@ pub mod rootfs;
 pub mod stack;
 pub mod sys;
 
-use std::path::{Path, PathBuf};
-
-use chainload::exec::ExecError;
-use nix::errno::Errno;
-
-/// What went wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Bad options, a path that is wrong, a hostile archive.
-    #[error("{0}")]
-    Usage(String),
-    /// A file could not be used.
-    #[error("{what} '{}': {}", path.display(), chainload::cli::io_reason(source))]
-    Io {
-        /// What was being done.
-        what: String,
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A system call failed.
-    #[error("{what}: {}", errno.desc())]
-    Sys {
-        /// What was being done.
-        what: String,
-        /// Why.
-        errno: Errno,
-    },
-    /// The confinement failed.
-    #[error(transparent)]
-    Confine(#[from] chainload::confine::ConfineError),
-    /// The program could not be executed.
-    #[error(transparent)]
-    Exec(#[from] ExecError),
-}
-
-impl Error {
-    /// 126/127 for exec failures, else 125.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Exec(e) => e.exit_code(),
-            _ => chainload::EXIT_TOOL_FAILED,
-        }
-    }
-
-    pub(crate) fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> Error {
-        Error::Io { what: what.into(), path: path.to_path_buf(), source }
-    }
-}
+/// What went wrong: the toolkit's common error type ([`chainload::error::ToolError`]).
+pub use chainload::error::ToolError as Error;

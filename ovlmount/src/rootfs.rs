@@ -5,6 +5,7 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
+use chainload::error::sys;
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
@@ -30,11 +31,6 @@ pub const MASKED: [&str; 12] = [
 
 /// runc's default read-only paths.
 pub const READ_ONLY: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
-
-fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
-    let what = what.into();
-    move |errno| Error::Sys { what, errno }
-}
 
 fn ensure_dir(p: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(p).map_err(|e| Error::io("cannot create", p, e))
