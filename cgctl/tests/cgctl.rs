@@ -385,19 +385,8 @@ fn signals_are_forwarded_and_statuses_passed_on() {
     let out = run.wait_with_output().unwrap();
     assert_eq!(testkit::shell_code(out.status), 9);
 
-    let noexec = dir.path().join("noexec");
-    std::fs::write(&noexec, "x").unwrap();
-    let ne = noexec.display().to_string();
-    let cases: &[(&[&str], i32)] = &[
-        (&["true"], 0),
-        (&["sh", "-c", "exit 7"], 7),
-        (&["sh", "-c", "kill -TERM $$"], 143),
-        (&["sh", "-c", "kill -KILL $$"], 137),
-        (&["no-such-program-xyz"], 127),
-        (&[&ne], 126),
-    ];
-    for (cmd, code) in cases {
-        let out = Cmd::tool("cgctl").args(["run", "--pids-limit", "100", "--"]).args(*cmd).run();
+    for (cmd, code) in &testkit::exit_status_cases(dir.path()) {
+        let out = Cmd::tool("cgctl").args(["run", "--pids-limit", "100", "--"]).args(cmd).run();
         assert_eq!(out.code, *code, "{cmd:?}: {}", out.stderr);
     }
     let out = cg(&["run", "--", "no-such-program-xyz"]);

@@ -9,17 +9,6 @@ use std::time::Duration;
 
 use testkit::{is_dead, ns_inode, probe, probe_ns, require_root, skip, wait_until, Cmd, Value};
 
-const TYPES: [(&str, &str); 8] = [
-    ("-m", "mnt"),
-    ("-u", "uts"),
-    ("-i", "ipc"),
-    ("-n", "net"),
-    ("-p", "pid"),
-    ("-U", "user"),
-    ("-C", "cgroup"),
-    ("-T", "time"),
-];
-
 /// A running target process, killed when dropped.
 struct Target {
     tool: Child,
@@ -91,7 +80,7 @@ fn joins_each_namespace_type_of_targets_made_by_both_unshares() {
         }
         let t = target(ours, &["-U", "-r"], &["sleep", "60"]);
         let pid = t.pid.to_string();
-        for (flag, ns) in TYPES {
+        for (flag, ns) in testkit::NS_FLAGS {
             // The target's mount namespace has its own PID namespace's /proc: the probe
             // can only read /proc/self there from inside that PID namespace too.
             let flags: &[&str] = if flag == "-m" { &["-m", "-p"] } else { &[flag] };
@@ -107,7 +96,7 @@ fn joins_each_namespace_type_of_targets_made_by_both_unshares() {
             assert_ne!(probe_ns(&v, ns), ns_inode(None, ns), "{flag}: still in our own {ns} namespace");
         }
         let v = probe_via(&["-t", &pid, "-a"]);
-        for (_, ns) in TYPES {
+        for (_, ns) in testkit::NS_FLAGS {
             assert_eq!(probe_ns(&v, ns), ns_inode(Some(t.pid), ns), "--all did not join {ns}");
         }
         // In a joined user namespace the default credentials are root's.
@@ -316,20 +305,10 @@ fn exit_statuses_and_bad_input() {
     let t = target(true, &[], &["sleep", "60"]);
     let pid = t.pid.to_string();
     let dir = testkit::tempdir();
-    let noexec = dir.path().join("noexec");
-    std::fs::write(&noexec, "x").unwrap();
-    let ne = noexec.display().to_string();
+    let cases = testkit::exit_status_cases(dir.path());
     for (extra, forked) in [(&["-u"][..], false), (&["-p", "-m"][..], true)] {
-        let cases: &[(&[&str], i32)] = &[
-            (&["true"], 0),
-            (&["sh", "-c", "exit 7"], 7),
-            (&["sh", "-c", "kill -TERM $$"], 143),
-            (&["sh", "-c", "kill -KILL $$"], 137),
-            (&["no-such-program-xyz"], 127),
-            (&[&ne], 126),
-        ];
-        for (cmd, code) in cases {
-            let out = ns_enter(&["-t", &pid]).args(extra).arg("--").args(*cmd).run();
+        for (cmd, code) in &cases {
+            let out = ns_enter(&["-t", &pid]).args(extra).arg("--").args(cmd).run();
             assert_eq!(out.code, *code, "{extra:?} {cmd:?} (forked: {forked}): {}", out.stderr);
         }
     }

@@ -283,6 +283,35 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+/// Each namespace option of unshare(1)/nsenter(1) with its `/proc/PID/ns` name.
+pub const NS_FLAGS: [(&str, &str); 8] = [
+    ("-m", "mnt"),
+    ("-u", "uts"),
+    ("-i", "ipc"),
+    ("-n", "net"),
+    ("-p", "pid"),
+    ("-U", "user"),
+    ("-C", "cgroup"),
+    ("-T", "time"),
+];
+
+/// The exit statuses every chain tool must pass on, as (command, expected status):
+/// the program's own status, a fatal signal (128+N), not executable (126), not found
+/// (127). The not-executable file is made in `dir`.
+pub fn exit_status_cases(dir: &Path) -> Vec<(Vec<String>, i32)> {
+    let noexec = dir.join("not-executable");
+    std::fs::write(&noexec, "#!/bin/sh\n").expect("write the not-executable file");
+    let sh = |script: &str| vec!["sh".to_string(), "-c".to_string(), script.to_string()];
+    vec![
+        (vec!["true".to_string()], 0),
+        (sh("exit 7"), 7),
+        (sh("kill -TERM $$"), 143),
+        (sh("kill -KILL $$"), 137),
+        (vec!["no-such-program-xyz".to_string()], 127),
+        (vec![noexec.display().to_string()], 126),
+    ]
+}
+
 /// A fresh temporary directory (removed when dropped).
 pub fn tempdir() -> TempDir {
     tempfile::Builder::new().prefix("ctrtest-").tempdir().expect("tempdir")

@@ -19,25 +19,14 @@ fn probe_in(args: &[&str]) -> Value {
     out.json()
 }
 
-const TYPES: [(&str, &str); 8] = [
-    ("-m", "mnt"),
-    ("-u", "uts"),
-    ("-i", "ipc"),
-    ("-n", "net"),
-    ("-p", "pid"),
-    ("-U", "user"),
-    ("-C", "cgroup"),
-    ("-T", "time"),
-];
-
 #[test]
 fn each_namespace_type_is_new() {
     require_root!();
-    for (flag, ns) in TYPES {
+    for (flag, ns) in testkit::NS_FLAGS {
         // PID and time namespaces apply to children: fork so the probe is inside.
         let v = probe_in(&["-f", flag]);
         assert_ne!(probe_ns(&v, ns), ns_inode(None, ns), "{flag}: the probe's {ns} namespace is the caller's");
-        for (_, other) in TYPES.iter().filter(|(_, o)| *o != ns && *o != "user") {
+        for (_, other) in testkit::NS_FLAGS.iter().filter(|(_, o)| *o != ns && *o != "user") {
             // Creating a user namespace alone changes no other type; neither does any other flag.
             if ns != "user" {
                 assert_eq!(probe_ns(&v, other), ns_inode(None, other), "{flag} changed the {other} namespace too");
@@ -85,7 +74,7 @@ fn same_observable_result_as_util_linux() {
         }
         let ul = ul.json();
         let ours = probe_in(args);
-        for (_, ns) in TYPES {
+        for (_, ns) in testkit::NS_FLAGS {
             let ul_new = probe_ns(&ul, ns) != ns_inode(None, ns);
             let our_new = probe_ns(&ours, ns) != ns_inode(None, ns);
             assert_eq!(our_new, ul_new, "{args:?}: {ns} namespace new? util-linux {ul_new}, unshare-rs {our_new}");
@@ -326,25 +315,15 @@ fn rootless_user_pid_mount_namespaces() {
 fn exit_status_table() {
     require_root!();
     let dir = testkit::tempdir();
-    let noexec = dir.path().join("not-executable");
-    std::fs::write(&noexec, "#!/bin/sh\n").unwrap();
-    let ne = noexec.display().to_string();
-    let cases: &[(&[&str], i32)] = &[
-        (&["true"], 0),
-        (&["sh", "-c", "exit 7"], 7),
-        (&["sh", "-c", "kill -TERM $$"], 143),
-        (&["sh", "-c", "kill -KILL $$"], 137),
-        (&["no-such-program-xyz"], 127),
-        (&[&ne], 126),
-    ];
+    let cases = testkit::exit_status_cases(dir.path());
     for fork in [false, true] {
-        for (cmd, code) in cases {
+        for (cmd, code) in &cases {
             let mut args = vec!["-m", "-u"];
             if fork {
                 args.push("-f");
             }
             args.push("--");
-            args.extend_from_slice(cmd);
+            args.extend(cmd.iter().map(String::as_str));
             let out = us(&args).run();
             assert_eq!(out.code, *code, "{args:?}: stderr {}", out.stderr);
         }
