@@ -47,22 +47,22 @@ pub struct Group<'a> {
 }
 
 /// What a creation made, so a failure can undo exactly that.
+///
+/// Controllers enabled in the `cgroup.subtree_control` of an ancestor that already
+/// existed stay enabled: a group created next to ours in the meantime may rely on them,
+/// and disabling them would silently drop that group's limits (runc and systemd never
+/// disable them either). In a directory this creation made they go with the directory.
 #[derive(Debug, Default)]
 pub struct Created {
     /// Directories made, outermost first.
     pub dirs: Vec<PathBuf>,
-    /// `cgroup.subtree_control` files a controller was enabled in, in order.
-    pub enabled: Vec<(PathBuf, String)>,
 }
 
 impl Created {
-    /// Undo: disable what was enabled (last first) and remove what was made (deepest first).
+    /// Undo: remove what was made, deepest first.
     pub fn undo(self) {
         for dir in self.dirs.iter().rev() {
             let _ = remove_dir_retrying(dir, Duration::from_millis(500));
-        }
-        for (file, ctrl) in self.enabled.iter().rev() {
-            let _ = write_file(file, &format!("-{ctrl}"));
         }
     }
 }
@@ -235,6 +235,8 @@ impl<'a> Group<'a> {
                 }
                 match std::fs::create_dir(dir) {
                     Ok(()) => created.dirs.push(dir.clone()),
+                    // An ancestor made by a concurrent creation since we looked: shared.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && !is_target => continue,
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => match if_exists {
                         IfExists::Reuse => continue,
                         IfExists::Refuse => return Err(Error::Exists(self.name.to_string())),
@@ -251,7 +253,7 @@ impl<'a> Group<'a> {
                     .filter(|w| w.version == Version::V2 && w.controller != "cgroup")
                     .map(|w| w.controller.as_str())
                     .collect();
-                enable_v2_controllers(h, &root, &target, &needed, created)?;
+                enable_v2_controllers(h, &root, &target, &needed)?;
             }
         }
         Ok(())
@@ -563,13 +565,13 @@ fn copy_cpuset_from_parent(dir: &Path) -> Result<(), Error> {
 
 /// v2: make `needed` controllers available to `target` by enabling them in the
 /// `cgroup.subtree_control` of every ancestor, top down, that lacks them.
-fn enable_v2_controllers(
-    h: &Hierarchy,
-    root: &Path,
-    target: &Path,
-    needed: &[&str],
-    created: &mut Created,
-) -> Result<(), Error> {
+///
+/// The kernel shows a controller in `cgroup.subtree_control` as soon as an enabling
+/// write begins, before that write has made the interface files in the children, and
+/// the read does not wait for it. So the target's parent is written even when it lists
+/// every needed controller already: a write takes the kernel's cgroup lock, which a
+/// concurrent enabling holds until the files of our new group exist.
+fn enable_v2_controllers(h: &Hierarchy, root: &Path, target: &Path, needed: &[&str]) -> Result<(), Error> {
     if needed.is_empty() {
         return Ok(());
     }
@@ -586,27 +588,25 @@ fn enable_v2_controllers(
     }
     let mut ancestors: Vec<&Path> = target.ancestors().skip(1).take_while(|p| p.starts_with(root)).collect();
     ancestors.reverse();
+    let parent = ancestors.last().copied();
     for dir in ancestors {
         let file = dir.join("cgroup.subtree_control");
         let enabled = read_file(&file).unwrap_or_default();
-        for c in needed {
-            if enabled.split_whitespace().any(|e| e == *c) {
-                continue;
-            }
-            match write_file(&file, &format!("+{c}")) {
-                Ok(()) => created.enabled.push((file.clone(), c.to_string())),
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                    return Err(Error::NoInternalProcesses { controller: c.to_string(), path: file.clone() });
-                }
-                Err(source) => {
-                    return Err(Error::Write {
-                        value: format!("+{c}"),
-                        flag: "enabling the controller".into(),
-                        path: file.clone(),
-                        source,
-                    })
-                }
-            }
+        let mut missing: Vec<&str> =
+            needed.iter().copied().filter(|c| !enabled.split_whitespace().any(|e| e == *c)).collect();
+        if missing.is_empty() && Some(dir) == parent {
+            missing.push(needed[0]); // a no-op write, to wait for a concurrent enabling
+        }
+        for c in missing {
+            write_file(&file, &format!("+{c}")).map_err(|source| match source.raw_os_error() {
+                Some(libc::EBUSY) => Error::NoInternalProcesses { controller: c.to_string(), path: file.clone() },
+                _ => Error::Write {
+                    value: format!("+{c}"),
+                    flag: "enabling the controller".into(),
+                    path: file.clone(),
+                    source,
+                },
+            })?;
         }
     }
     Ok(())

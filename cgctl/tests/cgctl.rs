@@ -471,6 +471,42 @@ fn an_existing_group_is_never_taken_over() {
 }
 
 #[test]
+fn concurrent_creates_under_new_parents_all_get_their_limits() {
+    require_root!();
+    let s = Setup::detect();
+    let top = TestGroup::new("herd");
+    let cgctl = testkit::bin("cgctl");
+    // Each round makes a fresh parent that 16 creations race to make and to enable
+    // controllers in (v2); every one must succeed with its limits in place. They wait
+    // on their stdin so that all start at once.
+    for round in 0..6 {
+        let names: Vec<String> = (0..16).map(|i| format!("{}/r{round}/c{i}", top.name())).collect();
+        let mut children: Vec<_> = names
+            .iter()
+            .map(|n| {
+                Cmd::new("/bin/sh")
+                    .args(["-c", "read -r _; exec \"$0\" \"$@\""])
+                    .arg(&cgctl)
+                    .args(["create", n, "--pids-limit", "7", "--memory", "32M"])
+                    .stdin(b"")
+                    .spawn()
+            })
+            .collect();
+        for c in &mut children {
+            drop(c.stdin.take());
+        }
+        for (n, c) in names.iter().zip(children) {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success(), "{n}: {}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(read(&s.dir("pids", n).join("pids.max")), "7", "{n}");
+            let mem = s.dir("memory", n);
+            let file = if s.version_of("memory") == "v1" { "memory.limit_in_bytes" } else { "memory.max" };
+            assert_eq!(read(&mem.join(file)), "33554432", "{n}");
+        }
+    }
+}
+
+#[test]
 fn no_internal_processes_rule_is_explained_on_v2() {
     require_root!();
     let s = Setup::detect();
