@@ -93,16 +93,6 @@ pub struct Cgroups {
     pub v2_has_kill: bool,
 }
 
-/// Whether the running kernel is at least `major.minor` (from uname).
-fn kernel_at_least(major: u32, minor: u32) -> bool {
-    let release = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
-    let mut it = release.split(|c: char| !c.is_ascii_digit()).filter_map(|x| x.parse::<u32>().ok());
-    match (it.next(), it.next()) {
-        (Some(a), Some(b)) => (a, b) >= (major, minor),
-        _ => false,
-    }
-}
-
 /// The v1 controller names this kernel knows (`/proc/cgroups`).
 fn known_v1_controllers() -> BTreeSet<String> {
     let text = mountinfo::read_virtual_file("/proc/cgroups").unwrap_or_default();
@@ -224,7 +214,7 @@ impl Cgroups {
                 return Err(Error::Usage("no cgroup filesystem is mounted (see /proc/self/mountinfo)".into()))
             }
         };
-        Ok(Cgroups { setup, hierarchies, v2_has_kill: has_v2 && kernel_at_least(5, 14) })
+        Ok(Cgroups { setup, hierarchies, v2_has_kill: has_v2 && chainload::kernel::at_least(5, 14) })
     }
 
     /// The v2 tree, if mounted (v2 and hybrid).

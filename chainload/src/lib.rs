@@ -12,6 +12,7 @@
 //! - [`caps`]: capability names and the capget/capset/prctl primitives behind them;
 //! - [`ids`]: user and group names from a passwd/group file;
 //! - [`units`]: sizes (`64M`, `1.5G`) and durations;
+//! - [`kernel`]: the running kernel's version;
 //! - [`cli`]: parsing with clap and the exit status convention for usage errors;
 //! - [`error`]: the error type of the tools that need nothing more specific.
 
@@ -21,6 +22,7 @@ pub mod confine;
 pub mod error;
 pub mod exec;
 pub mod ids;
+pub mod kernel;
 pub mod signals;
 pub mod status;
 pub mod units;

@@ -4,7 +4,7 @@
 //! cgctl run --quiet --kill-child --stats-json DIR/stats.json --name CGROUP LIMITS -- \
 //!   unshare-rs --fork --kill-child --forward-signals --pid --mount --uts --ipc --cgroup \
 //!              [--net --loopback] --hostname NAME --pid-file DIR/pid -- \
-//!     ovlmount enter --lower ... [--upper DIR/upper --work DIR/work] --init-layer DIR/init \
+//!     ovlmount enter --lower ... [--upper DIR/upper --work DIR/work [-o volatile]] --init-layer DIR/init \
 //!       --init hostname=NAME --init hosts=DIR/hosts --target DIR/merged --proc --dev --sys \
 //!       [--mask-defaults] [--tmpfs ...] [--bind ...] [--workdir W] [--user U] CAPS \
 //!       [--no-new-privs] -- [/dev/init init --] CMD...
@@ -83,6 +83,9 @@ pub struct Resolved {
     pub privileged: bool,
     /// `--init`.
     pub init: bool,
+    /// Mount the upper layer `volatile` (no sync when it is unmounted): the container is
+    /// removed when it exits, so its writes never need to reach the disk.
+    pub volatile_upper: bool,
     /// The command.
     pub command: Vec<String>,
 }
@@ -137,6 +140,11 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
         a.extend(["--lower".into(), s(l).replace(':', "\\:")]);
     }
     a.extend(["--upper".into(), s(&dir.upper()), "--work".into(), s(&dir.work())]);
+    if r.volatile_upper {
+        // Without it, unmounting the overlay (when the container ends) syncs the whole
+        // filesystem the upper layer is on, however much unrelated dirty data it holds.
+        a.extend(["-o".into(), "volatile".into()]);
+    }
     let resolv = std::path::Path::new("/etc/resolv.conf");
     let resolv_file = resolv.symlink_metadata().is_ok_and(|m| m.is_file());
     if r.host_root {

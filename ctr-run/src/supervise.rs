@@ -222,6 +222,9 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
         cap_drop: o.cap_drop.clone(),
         privileged: o.privileged,
         init: o.init,
+        // A foreground container without --keep is removed when it ends (overlayfs has
+        // `volatile` since Linux 5.10).
+        volatile_upper: !o.detach && !o.keep && chainload::kernel::at_least(5, 10),
         command,
     };
     Ok((resolved, rootfs))

@@ -191,6 +191,17 @@ fn image_mode_isolation_seen_from_inside() {
     let mounts = v["mounts"].as_array().unwrap();
     let at = |mp: &str| mounts.iter().rev().find(|m| m["mount_point"] == mp).cloned();
     assert_eq!(at("/").unwrap()["fstype"], "overlay");
+    // The container is removed when it ends: its upper layer is never synced (volatile).
+    // (Shown as "volatile", or as "fsync=volatile" by newer kernels.)
+    let volatile = |m: Value| {
+        m["super_options"].as_str().unwrap_or("").split(',').any(|o| o == "volatile" || o == "fsync=volatile")
+    };
+    assert_eq!(volatile(at("/").unwrap()), chainload::kernel::at_least(5, 10), "{:?}", at("/"));
+    // A kept one may be committed later: synced as usual.
+    let kept = probe_in(&lab, &["--name", "kept", "--keep"]);
+    let kept_root = kept["mounts"].as_array().unwrap().iter().rev().find(|m| m["mount_point"] == "/").cloned();
+    assert!(!volatile(kept_root.clone().unwrap()), "{kept_root:?}");
+    lab.ctr(&["rm", "kept"]).run().ok();
     assert!(at("/sys").unwrap()["options"].as_str().unwrap().split(',').any(|o| o == "ro"));
     // From a shell: the network, masked paths, host files, writes.
     let marker = lab.dir.path().join("host-only");

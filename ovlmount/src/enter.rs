@@ -134,13 +134,29 @@ fn parent_of(pid: i32) -> Option<i32> {
     stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The nsfs inode of the initial mount namespace, fixed since Linux 6.18
+/// (`MNT_NS_INIT_INO` in `<linux/nsfs.h>`). Other namespaces get inodes from 0xF0000000
+/// up, so no other mount namespace ever has it.
+const MNT_NS_INIT_INO: u64 = 0xEFFF_FFF8;
+
 /// Refuse to run in the host's mount namespace: every mount made here would land there.
 ///
-/// The host's is PID 1's. Where PID 1's namespace cannot be read (a sandbox that hides
-/// it), the oldest ancestor whose namespace can be read stands for the host. When PID 1
-/// of the visible /proc is this very process (a new PID namespace with its own /proc,
+/// Since Linux 6.18 the initial mount namespace is known by its fixed inode. Before, the
+/// host's is PID 1's; where PID 1's namespace cannot be read (a sandbox that hides it),
+/// the oldest ancestor whose namespace can be read stands for the host. When PID 1 of
+/// the visible /proc is this very process (a new PID namespace with its own /proc,
 /// which implies a new mount namespace), the check passes.
 fn refuse_initial_mount_namespace() -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata("/proc/self/ns/mnt")
+        .map_err(|e| Error::Usage(format!("cannot read /proc/self/ns/mnt (is proc mounted?): {e}")))?
+        .ino();
+    if ino == MNT_NS_INIT_INO {
+        return Err(in_the_initial_namespace());
+    }
+    if chainload::kernel::at_least(6, 18) {
+        return Ok(());
+    }
     // This process's pid as the visible /proc numbers it (not getpid(): /proc may belong
     // to another PID namespace).
     let me: i32 = std::fs::read_link("/proc/self")
@@ -168,13 +184,17 @@ fn refuse_initial_mount_namespace() -> Result<(), Error> {
         }
     };
     if ours == host {
-        return Err(Error::Usage(
-            "refusing to run in the initial mount namespace: the mounts would stay on the host; \
-             run it in a mount namespace of its own, e.g. under 'unshare-rs -m'"
-                .into(),
-        ));
+        return Err(in_the_initial_namespace());
     }
     Ok(())
+}
+
+fn in_the_initial_namespace() -> Error {
+    Error::Usage(
+        "refusing to run in the initial mount namespace: the mounts would stay on the host; \
+         run it in a mount namespace of its own, e.g. under 'unshare-rs -m'"
+            .into(),
+    )
 }
 
 /// pivot_root into `new_root` and detach the old root (the `pivot_root(".", ".")` way).

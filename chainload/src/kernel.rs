@@ -1,0 +1,31 @@
+//! The running kernel's version, for features that appeared in a known release.
+
+/// Whether the running kernel is at least `major.minor` (from uname(2)'s release).
+pub fn at_least(major: u32, minor: u32) -> bool {
+    let release = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    release_at_least(&release, major, minor)
+}
+
+/// Whether a release string such as `6.1.0-56-amd64` is at least `major.minor`.
+fn release_at_least(release: &str, major: u32, minor: u32) -> bool {
+    let mut it = release.split(|c: char| !c.is_ascii_digit()).filter_map(|x| x.parse::<u32>().ok());
+    match (it.next(), it.next()) {
+        (Some(a), Some(b)) => (a, b) >= (major, minor),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::release_at_least;
+
+    #[test]
+    fn compares_major_then_minor() {
+        assert!(release_at_least("6.1.0-56-amd64", 5, 10));
+        assert!(release_at_least("5.10.0", 5, 10));
+        assert!(!release_at_least("5.9.16", 5, 10));
+        assert!(!release_at_least("4.19.0-27-amd64", 5, 10));
+        assert!(release_at_least("6.18.44-fc-v657", 6, 18));
+        assert!(!release_at_least("garbage", 5, 10));
+    }
+}
