@@ -295,7 +295,7 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
         return fork_and_supervise(o, &maps, bind_helper);
     }
     persist_namespaces(o, bind_helper, me)?;
-    Err(prepare_and_exec(o, &maps, None))
+    Err(prepare_and_exec(o, &maps, None, None))
 }
 
 /// Bind the persisted namespaces: through the helper when one was needed, else directly.
@@ -325,8 +325,9 @@ fn fork_and_supervise(o: &Options, maps: &IdMaps, bind_helper: Option<Helper>) -
         Some(_) => Some(ParentWatch::of_self().map_err(sys("pidfd_open failed"))?),
         None => None,
     };
-    // The child waits on this pipe until the parent has persisted the namespaces and
-    // written the pid file; it reads EOF when the parent closes (or dies).
+    // Before it execs, the child waits on this pipe until the parent has persisted the
+    // namespaces and written the pid file (its own set-up meanwhile runs in parallel);
+    // it reads EOF when the parent closes (or dies).
     let needs_sync = o.pid_file.is_some() || !o.persist.is_empty();
     let sync = if needs_sync {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe failed"))?;
@@ -368,22 +369,30 @@ fn fork_and_supervise(o: &Options, maps: &IdMaps, bind_helper: Option<Helper>) -
             if let Err(errno) = saved.restore() {
                 return Err(Error::Sys { what: "cannot restore the signal mask".into(), errno });
             }
-            if let Some((mut r, w)) = sync {
+            let parent_done = sync.map(|(r, w)| {
                 drop(w);
-                let mut buf = [0u8; 1];
-                let _ = r.read(&mut buf); // EOF: the parent is done (or gone)
-            }
-            Err(prepare_and_exec(o, maps, parent))
+                r
+            });
+            Err(prepare_and_exec(o, maps, parent, parent_done))
         }
     }
 }
 
-/// In the process that will exec: everything that happens inside the new namespaces.
-/// Returns only on failure.
-fn prepare_and_exec(o: &Options, maps: &IdMaps, parent: Option<ParentWatch>) -> Error {
+/// In the process that will exec: everything that happens inside the new namespaces,
+/// then (`parent_done`) wait for the parent's part, then exec. Returns only on failure.
+fn prepare_and_exec(
+    o: &Options,
+    maps: &IdMaps,
+    parent: Option<ParentWatch>,
+    parent_done: Option<std::fs::File>,
+) -> Error {
     match prepare(o, maps) {
         Ok(()) => {}
         Err(e) => return e,
+    }
+    if let Some(mut r) = parent_done {
+        let mut buf = [0u8; 1];
+        let _ = r.read(&mut buf); // EOF: the parent is done (or gone)
     }
     // --kill-child: armed last, after any change of credentials (which would clear it).
     if let (Some(sig), Some(watch)) = (o.kill_child, parent) {

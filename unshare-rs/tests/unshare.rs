@@ -405,6 +405,18 @@ fn pid_file_names_the_forked_child() {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     let st = tool.wait().unwrap();
     assert_eq!(testkit::shell_code(st), 137);
+    // The file is written before the program starts: the program itself can read it.
+    let file = dir.path().join("early.pid");
+    let out = Cmd::tool("unshare-rs")
+        .args(["-fp", "--pid-file"])
+        .arg(&file)
+        .args(["--", "sh", "-c", "cat \"$0\" && echo $$"])
+        .arg(&file)
+        .run();
+    let lines: Vec<&str> = out.ok().stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[1], "1", "the program is PID 1 of its namespace");
+    assert!(lines[0].parse::<i32>().is_ok_and(|p| p > 1), "the pid file holds the host pid: {lines:?}");
 }
 
 #[test]
