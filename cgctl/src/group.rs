@@ -178,6 +178,15 @@ impl<'a> Group<'a> {
         !self.existing().is_empty()
     }
 
+    /// Whether the group exists in a hierarchy other than `these` (a creation that
+    /// refuses an existing group finds it in those by itself, when its mkdir fails).
+    pub fn exists_outside(&self, these: &[&Hierarchy]) -> bool {
+        let v2 = self.cg.v2().into_iter();
+        v2.chain(self.cg.v1_controller_hierarchies())
+            .filter(|h| !these.iter().any(|t| std::ptr::eq(*t, *h)))
+            .any(|h| self.name.dir(h).is_dir())
+    }
+
     /// An error unless the group exists.
     pub fn require(&self) -> Result<(), Error> {
         if self.exists() {

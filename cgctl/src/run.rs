@@ -95,14 +95,16 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
     o.limits.check(cg, &name)?;
     let writes = o.limits.plan(cg)?;
     let group = Group::new(cg, name.clone());
+    let controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
+    let hierarchies = group.hierarchies_for(&controllers);
     // A name the user chose must be free in every hierarchy; a generated one only where
-    // it is created (saving a lookup per hierarchy, which cgroupfs makes costly).
-    if o.name.is_some() && group.exists() {
+    // it is created. Where it is created, the creation itself refuses an existing group
+    // (saving a lookup per hierarchy, which cgroupfs makes costly).
+    if o.name.is_some() && group.exists_outside(&hierarchies) {
         return Err(Error::Exists(name.to_string()));
     }
     let created = group.create_and_apply(&writes, IfExists::Refuse)?;
-    let controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
-    let dirs = group.dirs_in(&group.hierarchies_for(&controllers));
+    let dirs = group.dirs_in(&hierarchies);
     let saved = match chainload::signals::block(&chainload::signals::supervisor_set()) {
         Ok(s) => s,
         Err(errno) => {

@@ -81,12 +81,22 @@ fn max_or_num(path: &Path) -> Option<u64> {
     }
 }
 
-/// The value of `key` in a flat keyed file (`cpu.stat`, `memory.events`).
-fn keyed(path: &Path, key: &str) -> Option<u64> {
-    read_file(path)?.lines().find_map(|l| {
-        let (k, v) = l.split_once(' ')?;
-        (k == key).then(|| v.trim().parse().ok()).flatten()
-    })
+/// A flat keyed file (`cpu.stat`, `memory.events`), read once (reading `cpu.stat` makes
+/// the kernel flush the group's statistics).
+struct Keyed(Option<String>);
+
+impl Keyed {
+    fn read(path: &Path) -> Keyed {
+        Keyed(read_file(path))
+    }
+
+    /// The value of `key`.
+    fn get(&self, key: &str) -> Option<u64> {
+        self.0.as_deref()?.lines().find_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            (k == key).then(|| v.trim().parse().ok()).flatten()
+        })
+    }
 }
 
 fn dir(g: &Group<'_>, controller: &str) -> Option<(Version, PathBuf)> {
@@ -109,27 +119,29 @@ pub fn read(g: &Group<'_>) -> Stats {
             s.memory.current = num(&d.join("memory.current"));
             s.memory.peak = num(&d.join("memory.peak"));
             s.memory.limit = max_or_num(&d.join("memory.max"));
-            s.memory.oom_kills = keyed(&d.join("memory.events"), "oom_kill");
+            s.memory.oom_kills = Keyed::read(&d.join("memory.events")).get("oom_kill");
         }
         Some((Version::V1, d)) => {
             s.memory.current = num(&d.join("memory.usage_in_bytes"));
             s.memory.peak = num(&d.join("memory.max_usage_in_bytes"));
             s.memory.limit = v1_limit(&d.join("memory.limit_in_bytes"));
-            s.memory.oom_kills = keyed(&d.join("memory.oom_control"), "oom_kill");
+            s.memory.oom_kills = Keyed::read(&d.join("memory.oom_control")).get("oom_kill");
         }
         None => {}
     }
     // CPU usage: v2 cpu.stat is a core file (no controller needed); v1 has cpuacct.
-    if let Some(v2) = g.cg.v2().map(|h| g.name.dir(h)).filter(|d| d.is_dir()) {
-        s.cpu.usage_usec = keyed(&v2.join("cpu.stat"), "usage_usec");
+    let cpu = dir(g, "cpu");
+    if let Some(v2) = g.cg.v2().map(|h| g.name.dir(h)) {
+        let stat = Keyed::read(&v2.join("cpu.stat"));
+        s.cpu.usage_usec = stat.get("usage_usec");
+        if let Some((Version::V2, _)) = &cpu {
+            s.cpu.nr_periods = stat.get("nr_periods");
+            s.cpu.nr_throttled = stat.get("nr_throttled");
+            s.cpu.throttled_usec = stat.get("throttled_usec");
+        }
     }
-    match dir(g, "cpu") {
+    match cpu {
         Some((Version::V2, d)) => {
-            let stat = d.join("cpu.stat");
-            s.cpu.usage_usec = keyed(&stat, "usage_usec");
-            s.cpu.nr_periods = keyed(&stat, "nr_periods");
-            s.cpu.nr_throttled = keyed(&stat, "nr_throttled");
-            s.cpu.throttled_usec = keyed(&stat, "throttled_usec");
             if let Some(max) = read_file(&d.join("cpu.max")) {
                 let mut it = max.split_whitespace();
                 s.cpu.quota_usec = it.next().and_then(|q| q.parse().ok());
@@ -137,10 +149,10 @@ pub fn read(g: &Group<'_>) -> Stats {
             }
         }
         Some((Version::V1, d)) => {
-            let stat = d.join("cpu.stat");
-            s.cpu.nr_periods = keyed(&stat, "nr_periods");
-            s.cpu.nr_throttled = keyed(&stat, "nr_throttled");
-            s.cpu.throttled_usec = keyed(&stat, "throttled_time").map(|ns| ns / 1000);
+            let stat = Keyed::read(&d.join("cpu.stat"));
+            s.cpu.nr_periods = stat.get("nr_periods");
+            s.cpu.nr_throttled = stat.get("nr_throttled");
+            s.cpu.throttled_usec = stat.get("throttled_time").map(|ns| ns / 1000);
             s.cpu.quota_usec = read_file(&d.join("cpu.cfs_quota_us"))
                 .and_then(|q| q.parse::<i64>().ok())
                 .filter(|q| *q >= 0)
