@@ -32,8 +32,8 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// # Safety
 ///
 /// As for fork(2): the caller must be single-threaded. The child must not rely on
-/// glibc's cached thread id (no `raise`, no pthread calls) before it execs, because a
-/// raw clone3 does not update it as glibc's fork does.
+/// the C library's cached thread id (no `raise`, no pthread calls) before it execs: a
+/// raw clone3 does not update it as the library's fork does (glibc and musl alike).
 pub unsafe fn clone_into_cgroup(cgroup: BorrowedFd<'_>) -> Result<Option<Pid>, Errno> {
     let mut args = CloneArgs {
         flags: CLONE_INTO_CGROUP,

@@ -70,7 +70,7 @@ fn spawn_in_group(group: &Group<'_>) -> Result<Spawned, nix::errno::Errno> {
     let dir = v2.and_then(|d| std::fs::File::open(d).ok());
     if let Some(dir) = &dir {
         // SAFETY: cgctl is single-threaded; the child only restores its signal mask,
-        // writes cgroup files and execs (no glibc thread-id use).
+        // writes cgroup files and execs (no use of the C library's cached thread id).
         match unsafe { crate::clone3::clone_into_cgroup(dir.as_fd()) } {
             Ok(Some(child)) => return Ok(Spawned::Parent(child)),
             Ok(None) => return Ok(Spawned::Child { born_in_v2: true }),

@@ -14,8 +14,10 @@
 //! - [`units`]: sizes (`64M`, `1.5G`) and durations;
 //! - [`kernel`]: the running kernel's version;
 //! - [`cli`]: parsing with clap and the exit status convention for usage errors;
-//! - [`error`]: the error type of the tools that need nothing more specific.
+//! - [`error`]: the error type of the tools that need nothing more specific;
+//! - the memory allocator of every tool built for musl (see `alloc.rs`).
 
+mod alloc;
 pub mod caps;
 pub mod cli;
 pub mod confine;

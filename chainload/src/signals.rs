@@ -140,7 +140,7 @@ impl ParentWatch {
         // SAFETY: fds is a valid array of one pollfd for the duration of the call.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
         if n > 0 {
-            // kill(getpid()), not raise(): after a raw clone3 glibc's cached thread id is
+            // kill(getpid()), not raise(): after a raw clone3 the C library's cached thread id is
             // the parent's.
             let _ = signal::kill(Pid::this(), sig);
             std::process::exit(crate::EXIT_TOOL_FAILED);

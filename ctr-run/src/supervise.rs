@@ -512,8 +512,7 @@ fn started(pid: i32, chain: &[(u64, u64)]) -> bool {
 
 /// sigtimedwait(2): one of `set`, or `None` after `timeout`.
 fn sigtimedwait(set: &SigSet, timeout: Duration) -> Option<Signal> {
-    let ts =
-        libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
+    let ts = libc::timespec { tv_sec: timeout.as_secs() as _, tv_nsec: timeout.subsec_nanos() as libc::c_long };
     let raw: &libc::sigset_t = set.as_ref();
     // SAFETY: valid set and timespec; no siginfo requested.
     let n = unsafe { libc::sigtimedwait(raw, std::ptr::null_mut(), &ts) };

@@ -17,9 +17,9 @@ pub fn bring_up_loopback() -> Result<(), Errno> {
         *dst = *src as libc::c_char;
     }
     // SAFETY: a valid socket and ifreq for SIOCGIFFLAGS.
-    Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) })?;
+    Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) })?;
     // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
     unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
     // SAFETY: a valid socket and ifreq for SIOCSIFFLAGS.
-    Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }).map(drop)
+    Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) }).map(drop)
 }
