@@ -33,6 +33,22 @@ fn cstring(s: &OsStr) -> Result<CString, Errno> {
     CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL)
 }
 
+/// execv(2), with SIGPIPE back to its default first.
+///
+/// Rust's runtime ignores SIGPIPE in every Rust program, and an ignored signal stays
+/// ignored across exec: without this, every program the tools run would get EPIPE
+/// errors instead of the quiet death a closed pipe brings (`yes | head -1` would print
+/// "Broken pipe"). std's `Command` does the same for the children it spawns.
+fn execv(path: &CString, args: &[CString]) -> Errno {
+    // SAFETY: SIG_DFL installs no handler.
+    let _ =
+        unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
+    match nix::unistd::execv(path, args) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    }
+}
+
 /// execvp(3): search PATH for `argv[0]` and replace this process with it.
 ///
 /// Unlike glibc's execvp, the search stats each candidate first and calls execve(2)
@@ -86,19 +102,14 @@ fn execv_or_sh(file: &Path, args: &[CString]) -> Errno {
     let Ok(path) = cstring(file.as_os_str()) else {
         return Errno::EINVAL;
     };
-    let errno = match nix::unistd::execv(&path, args) {
-        Err(e) => e,
-        Ok(never) => match never {},
-    };
+    let errno = execv(&path, args);
     if errno != Errno::ENOEXEC {
         return errno;
     }
     let mut sh_args: Vec<CString> = vec![c"/bin/sh".to_owned(), path];
     sh_args.extend(args.iter().skip(1).cloned());
-    match nix::unistd::execv(c"/bin/sh", &sh_args) {
-        Err(_) => Errno::ENOEXEC,
-        Ok(never) => match never {},
-    }
+    execv(&c"/bin/sh".to_owned(), &sh_args);
+    Errno::ENOEXEC
 }
 
 /// Run `$SHELL` (else `/bin/sh`) as a login shell (`argv[0]` is `-sh`), as util-linux does
@@ -111,10 +122,7 @@ pub fn exec_shell() -> ExecError {
     arg0.extend_from_slice(&base);
     let name = shell.to_string_lossy().into_owned();
     let errno = match (cstring(&shell), CString::new(arg0)) {
-        (Ok(file), Ok(arg0)) => match nix::unistd::execv(&file, &[arg0]) {
-            Err(e) => e,
-            Ok(never) => match never {},
-        },
+        (Ok(file), Ok(arg0)) => execv(&file, &[arg0]),
         _ => Errno::EINVAL,
     };
     ExecError { program: name, errno }

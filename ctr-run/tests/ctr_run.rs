@@ -375,6 +375,9 @@ fn exit_statuses_leave_nothing_behind() {
         // A signal kills a command that is not PID 1 (PID 1 is immune to its own): --init.
         (&["--image", "bb", "--init", "--", "sh", "-c", "kill -TERM $$"], 143, ""),
         (&["--image", "bb", "--init", "--", "sh", "-c", "kill -KILL $$"], 137, ""),
+        // SIGPIPE is not left ignored by the chain (nor by the init): a closed pipe kills.
+        (&["--image", "bb", "--", "sh", "-c", "set -o pipefail; yes | head -c1 >/dev/null"], 141, ""),
+        (&["--image", "bb", "--init", "--", "sh", "-c", "kill -PIPE $$"], 141, ""),
         (&["--image", "bb", "--", "/etc/passwd"], 126, ""),
         (&["--image", "bb", "--", "no-such-program"], 127, ""),
         (&["--bogus-flag", "--image", "bb", "--", "true"], 125, "ctr-run: unexpected argument '--bogus-flag'"),

@@ -297,7 +297,9 @@ pub const NS_FLAGS: [(&str, &str); 8] = [
 
 /// The exit statuses every chain tool must pass on, as (command, expected status):
 /// the program's own status, a fatal signal (128+N), not executable (126), not found
-/// (127). The not-executable file is made in `dir`.
+/// (127). The not-executable file is made in `dir`. SIGPIPE must kill the program (141):
+/// a Rust tool ignores it, and an ignored signal stays ignored across exec unless the
+/// tool puts the default back.
 pub fn exit_status_cases(dir: &Path) -> Vec<(Vec<String>, i32)> {
     let noexec = dir.join("not-executable");
     std::fs::write(&noexec, "#!/bin/sh\n").expect("write the not-executable file");
@@ -307,6 +309,7 @@ pub fn exit_status_cases(dir: &Path) -> Vec<(Vec<String>, i32)> {
         (sh("exit 7"), 7),
         (sh("kill -TERM $$"), 143),
         (sh("kill -KILL $$"), 137),
+        (sh("kill -PIPE $$"), 141),
         (vec!["no-such-program-xyz".to_string()], 127),
         (vec![noexec.display().to_string()], 126),
     ]
