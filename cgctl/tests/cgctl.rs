@@ -384,6 +384,9 @@ fn signals_are_forwarded_and_statuses_passed_on() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(run.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let out = run.wait_with_output().unwrap();
     assert_eq!(testkit::shell_code(out.status), 9);
+    // Ctrl-C on the terminal reaches the command once (not once more through cgctl).
+    let counting = Cmd::tool("cgctl").args(["run", "--"]).arg(probe()).args(["--count-sigint", "2"]);
+    assert_eq!(testkit::sigints_per_ctrl_c(counting), (1, 0));
 
     for (cmd, code) in &testkit::exit_status_cases(dir.path()) {
         let out = Cmd::tool("cgctl").args(["run", "--pids-limit", "100", "--"]).args(cmd).run();

@@ -66,12 +66,59 @@ pub fn supervisor_set() -> Vec<Signal> {
     v
 }
 
-/// Wait for `child` while passing every signal of [`FORWARDED`] on to it.
+/// A signal taken from the pending set, with what its siginfo says of where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// The signal.
+    pub signal: Signal,
+    /// Sent by the kernel itself (`si_code` SI_KERNEL), as a terminal sends Ctrl-C
+    /// (SIGINT) and Ctrl-\ (SIGQUIT) to its whole foreground process group.
+    pub by_kernel: bool,
+}
+
+impl Received {
+    /// Whether `child` already has this signal: a terminal's keyboard signal went to the
+    /// whole foreground process group, and `child` is in ours. Passing it on too would
+    /// deliver it twice (a program that stops gracefully on the first Ctrl-C and at once
+    /// on the second would take one key press for two).
+    pub fn reached(&self, child: Pid) -> bool {
+        self.by_kernel
+            && matches!(self.signal, Signal::SIGINT | Signal::SIGQUIT)
+            && nix::unistd::getpgid(Some(child)).ok() == nix::unistd::getpgid(None).ok()
+    }
+}
+
+/// sigtimedwait(2): the next signal of `set` (which must be blocked), or `None` once
+/// `timeout` has passed (`None`: wait as long as it takes, as sigwaitinfo(2)).
+pub fn take(set: &SigSet, timeout: Option<std::time::Duration>) -> Result<Option<Received>, Errno> {
+    let ts = timeout.map(|t| libc::timespec { tv_sec: t.as_secs() as _, tv_nsec: t.subsec_nanos() as _ });
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let raw: &libc::sigset_t = set.as_ref();
+    loop {
+        // SAFETY: an all-zero siginfo_t is a valid value for the kernel to overwrite.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid set, siginfo and (null or valid) timespec for the call's duration.
+        let n = unsafe { libc::sigtimedwait(raw, &mut info, ts_ptr) };
+        if n > 0 {
+            let signal = Signal::try_from(n)?;
+            return Ok(Some(Received { signal, by_kernel: info.si_code == libc::SI_KERNEL }));
+        }
+        match Errno::last() {
+            Errno::EAGAIN => return Ok(None),
+            Errno::EINTR if timeout.is_none() => continue,
+            Errno::EINTR => return Ok(None),
+            e => return Err(e),
+        }
+    }
+}
+
+/// Wait for `child` while passing every signal of [`FORWARDED`] on to it (except a
+/// terminal's keyboard signal that reached it already, see [`Received::reached`]).
 ///
 /// The caller must have blocked [`supervisor_set`] *before* forking (so that no signal
 /// arrives between fork and this call unseen); this waits for them with sigwait(2),
-/// so no asynchronous handler runs. `on_signal` is called for each forwarded signal
-/// (after it was sent), for callers that must react too.
+/// so no asynchronous handler runs. `on_signal` is called for each signal received
+/// (after it was passed on, where it was), for callers that must react too.
 pub fn wait_forwarding(child: Pid, mut on_signal: impl FnMut(Signal)) -> Result<ChildStatus, Errno> {
     let mut set = SigSet::empty();
     for s in supervisor_set() {
@@ -81,13 +128,15 @@ pub fn wait_forwarding(child: Pid, mut on_signal: impl FnMut(Signal)) -> Result<
         if let Some(st) = try_wait_child(child)? {
             return Ok(st);
         }
-        let sig = set.wait()?;
-        if sig != Signal::SIGCHLD {
-            match signal::kill(child, sig) {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(e) => return Err(e),
+        let Some(got) = take(&set, None)? else { continue };
+        if got.signal != Signal::SIGCHLD {
+            if !got.reached(child) {
+                match signal::kill(child, got.signal) {
+                    Ok(()) | Err(Errno::ESRCH) => {}
+                    Err(e) => return Err(e),
+                }
             }
-            on_signal(sig);
+            on_signal(got.signal);
         }
     }
 }

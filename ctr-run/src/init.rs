@@ -37,12 +37,11 @@ pub fn init(command: &[OsString]) -> Error {
         if let Some(status) = reap_all(child) {
             chainload::status::exit_like(status);
         }
-        match set.wait() {
-            Ok(Signal::SIGCHLD) => {}
-            Ok(sig) => {
-                let _ = nix::sys::signal::kill(child, sig);
+        match chainload::signals::take(&set, None) {
+            Ok(Some(got)) if got.signal != Signal::SIGCHLD && !got.reached(child) => {
+                let _ = nix::sys::signal::kill(child, got.signal);
             }
-            Err(_) => {}
+            _ => {}
         }
     }
 }

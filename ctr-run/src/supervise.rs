@@ -459,10 +459,13 @@ fn supervise(
             Err(e) => return Err(Error::Sys { what: "waitpid failed".into(), errno: e }),
         }
         let wait = if state.pid.is_none() { 2 } else { 100 };
-        if let Some(sig) = sigtimedwait(&set, Duration::from_millis(wait)) {
-            if sig != Signal::SIGCHLD {
-                let _ = nix::sys::signal::kill(chain_pid, sig);
-                if matches!(sig, Signal::SIGINT | Signal::SIGTERM) && kill_deadline.is_none() {
+        if let Ok(Some(got)) = chainload::signals::take(&set, Some(Duration::from_millis(wait))) {
+            if got.signal != Signal::SIGCHLD {
+                // (A terminal's Ctrl-C reached the whole chain and the container already.)
+                if !got.reached(chain_pid) {
+                    let _ = nix::sys::signal::kill(chain_pid, got.signal);
+                }
+                if matches!(got.signal, Signal::SIGINT | Signal::SIGTERM) && kill_deadline.is_none() {
                     kill_deadline = Some(Instant::now() + Duration::from_secs(10));
                 }
             }
@@ -507,18 +510,5 @@ fn started(pid: i32, chain: &[(u64, u64)]) -> bool {
     match std::fs::metadata(format!("/proc/{pid}/exe")) {
         Ok(m) => !chain.contains(&(m.dev(), m.ino())),
         Err(_) => false,
-    }
-}
-
-/// sigtimedwait(2): one of `set`, or `None` after `timeout`.
-fn sigtimedwait(set: &SigSet, timeout: Duration) -> Option<Signal> {
-    let ts = libc::timespec { tv_sec: timeout.as_secs() as _, tv_nsec: timeout.subsec_nanos() as libc::c_long };
-    let raw: &libc::sigset_t = set.as_ref();
-    // SAFETY: valid set and timespec; no siginfo requested.
-    let n = unsafe { libc::sigtimedwait(raw, std::ptr::null_mut(), &ts) };
-    if n > 0 {
-        Signal::try_from(n).ok()
-    } else {
-        None
     }
 }

@@ -439,6 +439,13 @@ fn signals_and_init() {
     assert!(lines[1].starts_with("/dev/init init"), "PID 1 is not the init: {text}");
     let out = lab.run(&["--image", "bb", "--init", "--", "sh", "-c", "exit 4"]).run();
     assert_eq!(out.code, 4);
+    // Ctrl-C on the terminal: the command gets one SIGINT, not one per link of the chain.
+    for init in [&[][..], &["--init"][..]] {
+        let mut args = vec!["--image", "bb"];
+        args.extend_from_slice(init);
+        args.extend_from_slice(&["--", "/probe", "--count-sigint", "2"]);
+        assert_eq!(testkit::sigints_per_ctrl_c(lab.run(&args)), (1, 0), "{init:?}");
+    }
     lab.assert_clean(&before);
 }
 

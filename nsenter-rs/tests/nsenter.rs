@@ -312,6 +312,9 @@ fn exit_statuses_and_bad_input() {
             assert_eq!(out.code, *code, "{extra:?} {cmd:?} (forked: {forked}): {}", out.stderr);
         }
     }
+    // Forked into the PID namespace: Ctrl-C on the terminal reaches the program once.
+    let counting = ns_enter(&["-t", &pid, "-p", "--"]).arg(probe()).args(["--count-sigint", "2"]);
+    assert_eq!(testkit::sigints_per_ctrl_c(counting), (1, 0));
     let uts = format!("--net=/proc/{pid}/ns/uts");
     let cases: Vec<(Vec<&str>, String)> = vec![
         (vec!["-t", "999999999", "-a", "true"], "target process 999999999 does not exist".into()),

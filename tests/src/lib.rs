@@ -9,7 +9,7 @@
 //! - small facts about processes and namespaces ([`ns_inode`], [`is_dead`], [`wait_until`]).
 
 use std::ffi::OsStr;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -229,6 +229,82 @@ impl Cmd {
             stderr: err_t.join().unwrap_or_default(),
         }
     }
+}
+
+impl Cmd {
+    /// Run as the foreground process of a new terminal (a pseudo-terminal that is the
+    /// controlling terminal of a new session), type `keys` once the output shows
+    /// `prompt`, and return what it printed (stdout and stderr both, on the terminal).
+    /// With `keys` "\x03", the terminal sends SIGINT to its foreground process group, as
+    /// a user's Ctrl-C does.
+    pub fn run_on_terminal(self, prompt: &str, keys: &[u8]) -> Outcome {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let Cmd { mut cmd, timeout, .. } = self;
+        let desc = format!("{cmd:?}");
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let slave = |_| Stdio::from(pty.slave.try_clone().expect("dup the terminal"));
+        cmd.stdin(slave(0)).stdout(slave(1)).stderr(slave(2));
+        // SAFETY: setsid and ioctl are async-signal-safe; nothing else runs before exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()?;
+                if libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {desc}: {e}"));
+        // The terminal reads EIO once no process has it open: close our copies.
+        drop(cmd);
+        drop(pty.slave);
+        let master = std::fs::File::from(pty.master);
+        let start = Instant::now();
+        let mut out = Vec::new();
+        let mut typed = false;
+        loop {
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{desc} did not finish within {timeout:?}; it printed:\n{}", String::from_utf8_lossy(&out));
+            }
+            let mut fds = [libc::pollfd { fd: master.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+            // SAFETY: one valid pollfd for the duration of the call.
+            if unsafe { libc::poll(fds.as_mut_ptr(), 1, 100) } <= 0 {
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            // EIO: every process that had the terminal open has closed it.
+            match (&master).read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+            if !typed && String::from_utf8_lossy(&out).contains(prompt) {
+                (&master).write_all(keys).expect("type on the terminal");
+                typed = true;
+            }
+        }
+        let status = child.wait().expect("wait");
+        let text = String::from_utf8_lossy(&out).replace("\r\n", "\n");
+        Outcome { code: shell_code(status), stdout: text, stderr: String::new() }
+    }
+}
+
+/// What one Ctrl-C typed on its terminal brings to the program of `cmd`, which must
+/// run `probe --count-sigint SECS`: (SIGINTs received, those of them sent by a process).
+/// A tool that passes signals on must not pass on the one the terminal sent to the
+/// whole foreground process group already: the answer must be (1, 0).
+pub fn sigints_per_ctrl_c(cmd: Cmd) -> (u32, u32) {
+    let out = cmd.run_on_terminal("ready", b"\x03");
+    out.stdout
+        .lines()
+        .find_map(|l| {
+            let rest = l.split("total ").nth(1)?; // (after the terminal's echo of ^C)
+            let (total, sent) = rest.trim().split_once(" sent ")?;
+            Some((total.parse().ok()?, sent.parse().ok()?))
+        })
+        .unwrap_or_else(|| panic!("no count in the output (status {}):\n{}", out.code, out.stdout))
 }
 
 fn read_all<R: std::io::Read>(pipe: Option<R>) -> String {

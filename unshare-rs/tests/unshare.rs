@@ -486,6 +486,11 @@ fn forward_signals_reach_the_child() {
     assert_eq!(testkit::shell_code(out.status), 3);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("got-USR1") && text.contains("got-TERM"), "{text}");
+    // Ctrl-C on the terminal reaches the child once (the terminal signals the whole
+    // foreground process group; the parent does not pass that one on again).
+    let counting =
+        Cmd::tool("unshare-rs").args(["-fp", "--forward-signals", "--"]).arg(probe()).args(["--count-sigint", "2"]);
+    assert_eq!(testkit::sigints_per_ctrl_c(counting), (1, 0));
 }
 
 #[test]

@@ -9,6 +9,10 @@
 //! touch MIB mebibytes first (memory limit tests); try to fork N children that just wait
 //! to be killed (pids limit tests; `forked` and `fork_failures` report how it went);
 //! print (to FILE if given), then sleep, then exit with N.
+//!
+//! `probe --count-sigint SECS`: count the SIGINTs that arrive for SECS seconds instead
+//! (it prints `ready` first, then `total N sent M`, M being those sent by a process
+//! with kill(2) rather than by the kernel, as a terminal sends Ctrl-C).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -61,8 +65,42 @@ fn pids() -> Vec<u32> {
     v
 }
 
+static SIGINTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static SIGINTS_SENT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+extern "C" fn on_sigint(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    use std::sync::atomic::Ordering::Relaxed;
+    SIGINTS.fetch_add(1, Relaxed);
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    if unsafe { (*info).si_code } != libc::SI_KERNEL {
+        SIGINTS_SENT.fetch_add(1, Relaxed);
+    }
+}
+
+fn count_sigint(secs: f64) -> ! {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    use std::io::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let action = SigAction::new(SigHandler::SigAction(on_sigint), SaFlags::SA_SIGINFO, SigSet::empty());
+    // SAFETY: the handler only touches atomics.
+    if unsafe { sigaction(Signal::SIGINT, &action) }.is_err() {
+        std::process::exit(3);
+    }
+    println!("ready");
+    let _ = std::io::stdout().flush();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+        std::thread::sleep(left);
+    }
+    println!("total {} sent {}", SIGINTS.load(Relaxed), SIGINTS_SENT.load(Relaxed));
+    std::process::exit(0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--count-sigint") {
+        count_sigint(args.get(1).and_then(|v| v.parse().ok()).unwrap_or(2.0));
+    }
     let mut exit = 0;
     let mut sleep = 0.0f64;
     let mut out: Option<String> = None;
