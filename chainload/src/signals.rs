@@ -90,7 +90,7 @@ impl Received {
 
 /// sigtimedwait(2): the next signal of `set` (which must be blocked), or `None` once
 /// `timeout` has passed (`None`: wait as long as it takes, as sigwaitinfo(2)).
-pub fn take(set: &SigSet, timeout: Option<std::time::Duration>) -> Result<Option<Received>, Errno> {
+pub fn sigtimedwait(set: &SigSet, timeout: Option<std::time::Duration>) -> Result<Option<Received>, Errno> {
     let ts = timeout.map(|t| libc::timespec { tv_sec: t.as_secs() as _, tv_nsec: t.subsec_nanos() as _ });
     let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
     let raw: &libc::sigset_t = set.as_ref();
@@ -116,9 +116,10 @@ pub fn take(set: &SigSet, timeout: Option<std::time::Duration>) -> Result<Option
 /// terminal's keyboard signal that reached it already, see [`Received::reached`]).
 ///
 /// The caller must have blocked [`supervisor_set`] *before* forking (so that no signal
-/// arrives between fork and this call unseen); this waits for them with sigwait(2),
-/// so no asynchronous handler runs. `on_signal` is called for each signal received
-/// (after it was passed on, where it was), for callers that must react too.
+/// arrives between fork and this call unseen); this waits for them with
+/// [`sigtimedwait`], so no asynchronous handler runs. `on_signal` is called for each
+/// signal received (after it was passed on, where it was), for callers that must react
+/// too.
 pub fn wait_forwarding(child: Pid, mut on_signal: impl FnMut(Signal)) -> Result<ChildStatus, Errno> {
     let mut set = SigSet::empty();
     for s in supervisor_set() {
@@ -128,7 +129,7 @@ pub fn wait_forwarding(child: Pid, mut on_signal: impl FnMut(Signal)) -> Result<
         if let Some(st) = try_wait_child(child)? {
             return Ok(st);
         }
-        let Some(got) = take(&set, None)? else { continue };
+        let Some(got) = sigtimedwait(&set, None)? else { continue };
         if got.signal != Signal::SIGCHLD {
             if !got.reached(child) {
                 match signal::kill(child, got.signal) {

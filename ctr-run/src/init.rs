@@ -37,7 +37,7 @@ pub fn init(command: &[OsString]) -> Error {
         if let Some(status) = reap_all(child) {
             chainload::status::exit_like(status);
         }
-        match chainload::signals::take(&set, None) {
+        match chainload::signals::sigtimedwait(&set, None) {
             Ok(Some(got)) if got.signal != Signal::SIGCHLD && !got.reached(child) => {
                 let _ = nix::sys::signal::kill(child, got.signal);
             }

@@ -459,7 +459,7 @@ fn supervise(
             Err(e) => return Err(Error::Sys { what: "waitpid failed".into(), errno: e }),
         }
         let wait = if state.pid.is_none() { 2 } else { 100 };
-        if let Ok(Some(got)) = chainload::signals::take(&set, Some(Duration::from_millis(wait))) {
+        if let Ok(Some(got)) = chainload::signals::sigtimedwait(&set, Some(Duration::from_millis(wait))) {
             if got.signal != Signal::SIGCHLD {
                 // (A terminal's Ctrl-C reached the whole chain and the container already.)
                 if !got.reached(chain_pid) {
