@@ -329,11 +329,11 @@ fn lifecycle_detach_ps_exec_logs_kill_rm() {
     assert_eq!(out.ok().stdout, "1 yes\n/tmp\n1000\n");
     assert_eq!(lab.ctr(&["exec", "web", "--", "sh", "-c", "exit 9"]).run().code, 9);
     // logs
-    assert!(wait_until(Duration::from_secs(5), || lab.ctr(&["logs", "web"]).run().stdout.contains("started")));
+    assert!(wait_until(Duration::from_secs(30), || lab.ctr(&["logs", "web"]).run().stdout.contains("started")));
     // kill (SIGTERM) ends it with the trap's status; ps -a shows it exited.
     lab.ctr(&["kill", "web"]).run().ok();
     assert!(
-        wait_until(Duration::from_secs(10), || lab.ps().first().is_some_and(|r| r["status"] == "exited")),
+        wait_until(Duration::from_secs(30), || lab.ps().first().is_some_and(|r| r["status"] == "exited")),
         "{:?}",
         lab.ps()
     );
@@ -425,7 +425,7 @@ fn signals_and_init() {
             "trap 'echo got-term; exit 5' TERM; touch /vol/ready; while :; do sleep 0.1; done",
         ])
         .spawn();
-    assert!(wait_until(Duration::from_secs(10), || ready.join("ready").exists()));
+    assert!(wait_until(Duration::from_secs(30), || ready.join("ready").exists()));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(testkit::shell_code(out.status), 5, "SIGTERM did not reach the command");
@@ -604,10 +604,10 @@ fn a_killed_supervisor_takes_the_container_along() {
     let Some(lab) = Lab::new("stale") else { return };
     let before = testkit::mount_snapshot(lab.dir.path());
     let mut sup = lab.run(&["--name", "orphan", "--image", "bb", "--", "sleep", "100"]).spawn();
-    assert!(wait_until(Duration::from_secs(10), || lab.ps().first().is_some_and(|r| r["status"] == "running")));
+    assert!(wait_until(Duration::from_secs(30), || lab.ps().first().is_some_and(|r| r["status"] == "running")));
     let pid = lab.ps()[0]["pid"].as_i64().unwrap() as i32;
     testkit::kill_and_reap(&mut sup); // SIGKILL the supervisor
-    assert!(wait_until(Duration::from_secs(10), || is_dead(pid)), "the container outlived its supervisor");
+    assert!(wait_until(Duration::from_secs(30), || is_dead(pid)), "the container outlived its supervisor");
     // The next ps notices the stale state and cleans it (a foreground container: removed).
     lab.assert_clean(&before);
     // A detached container whose supervisor dies stays listed, as exited.
@@ -619,8 +619,8 @@ fn a_killed_supervisor_takes_the_container_along() {
     let sup_pid = st["supervisor"]["pid"].as_i64().unwrap() as i32;
     let cpid = st["pid"]["pid"].as_i64().unwrap() as i32;
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(sup_pid), nix::sys::signal::Signal::SIGKILL).unwrap();
-    assert!(wait_until(Duration::from_secs(10), || is_dead(cpid)));
-    assert!(wait_until(Duration::from_secs(5), || lab.ps().first().is_some_and(|r| r["status"] == "exited")));
+    assert!(wait_until(Duration::from_secs(30), || is_dead(cpid)));
+    assert!(wait_until(Duration::from_secs(30), || lab.ps().first().is_some_and(|r| r["status"] == "exited")));
     lab.ctr(&["rm", "det"]).run().ok();
     lab.assert_clean(&before);
 }
