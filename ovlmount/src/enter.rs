@@ -141,11 +141,12 @@ const MNT_NS_INIT_INO: u64 = 0xEFFF_FFF8;
 
 /// Refuse to run in the host's mount namespace: every mount made here would land there.
 ///
-/// Since Linux 6.18 the initial mount namespace is known by its fixed inode. Before, the
-/// host's is PID 1's; where PID 1's namespace cannot be read (a sandbox that hides it),
-/// the oldest ancestor whose namespace can be read stands for the host. When PID 1 of
-/// the visible /proc is this very process (a new PID namespace with its own /proc,
-/// which implies a new mount namespace), the check passes.
+/// Since Linux 6.18 the initial mount namespace is known by its fixed inode. Otherwise
+/// (and also in a container, whose own first namespace is its host) the host's is PID
+/// 1's; where PID 1's namespace cannot be read (a sandbox that hides it), the oldest
+/// ancestor whose namespace can be read stands for the host. When PID 1 of the visible
+/// /proc is this very process (a new PID namespace with its own /proc, which implies a
+/// new mount namespace), the check passes.
 fn refuse_initial_mount_namespace() -> Result<(), Error> {
     use std::os::unix::fs::MetadataExt;
     let ino = std::fs::metadata("/proc/self/ns/mnt")
@@ -153,9 +154,6 @@ fn refuse_initial_mount_namespace() -> Result<(), Error> {
         .ino();
     if ino == MNT_NS_INIT_INO {
         return Err(in_the_initial_namespace());
-    }
-    if chainload::kernel::at_least(6, 18) {
-        return Ok(());
     }
     // This process's pid as the visible /proc numbers it (not getpid(): /proc may belong
     // to another PID namespace).
