@@ -1,6 +1,7 @@
-//! The error type of the tools that end in an exec and need nothing more specific
-//! (`ovlmount`, `nsenter-rs`): a usage error, a file, a system call, the final
-//! confinement, or the exec itself, with the exit status convention attached.
+//! The error type of the tools that need nothing more specific (`ovlmount`,
+//! `nsenter-rs`, `ctr-run`): a usage error, a file, a system call, the final
+//! confinement, the exec itself, or a step that failed with a status of its own, with
+//! the exit status convention attached.
 
 use std::path::{Path, PathBuf};
 
@@ -39,13 +40,22 @@ pub enum ToolError {
     /// The program could not be executed.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// A step run by the tool failed, and its status is the one to exit with.
+    #[error("{message}")]
+    Failed {
+        /// The status to exit with.
+        code: i32,
+        /// What happened.
+        message: String,
+    },
 }
 
 impl ToolError {
-    /// 126/127 for exec failures, else 125.
+    /// 126/127 for exec failures, a failed step's own status, else 125.
     pub fn exit_code(&self) -> i32 {
         match self {
             ToolError::Exec(e) => e.exit_code(),
+            ToolError::Failed { code, .. } => *code,
             _ => crate::EXIT_TOOL_FAILED,
         }
     }
@@ -73,5 +83,7 @@ mod tests {
         assert_eq!(sys("cannot mount")(Errno::EPERM).to_string(), "cannot mount: Operation not permitted");
         let e = ToolError::io("cannot read", Path::new("/x"), std::io::Error::from_raw_os_error(2));
         assert_eq!(e.to_string(), "cannot read '/x': No such file or directory");
+        let failed = ToolError::Failed { code: 137, message: "it died".into() };
+        assert_eq!((failed.exit_code(), failed.to_string()), (137, "it died".to_string()));
     }
 }

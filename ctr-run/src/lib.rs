@@ -36,59 +36,6 @@ pub mod state;
 pub mod store;
 pub mod supervise;
 
-use std::path::{Path, PathBuf};
-
-use chainload::exec::ExecError;
-use nix::errno::Errno;
-
-/// What went wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Bad options, a missing container or image, a name in use.
-    #[error("{0}")]
-    Usage(String),
-    /// A file could not be used.
-    #[error("{what} '{}': {}", path.display(), chainload::cli::io_reason(source))]
-    Io {
-        /// What was being done.
-        what: String,
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A system call failed.
-    #[error("{what}: {}", errno.desc())]
-    Sys {
-        /// What was being done.
-        what: String,
-        /// Why.
-        errno: Errno,
-    },
-    /// The container failed with this status before it ran.
-    #[error("{message}")]
-    Failed {
-        /// The status to exit with.
-        code: i32,
-        /// What happened.
-        message: String,
-    },
-    /// A program could not be executed.
-    #[error(transparent)]
-    Exec(#[from] ExecError),
-}
-
-impl Error {
-    /// The exit status for this error.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Exec(e) => e.exit_code(),
-            Error::Failed { code, .. } => *code,
-            _ => chainload::EXIT_TOOL_FAILED,
-        }
-    }
-
-    pub(crate) fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> Error {
-        Error::Io { what: what.into(), path: path.to_path_buf(), source }
-    }
-}
+/// What went wrong: the shared error type of the tools, whose `Failed` carries a
+/// container's own status (a chain that failed before the container ran).
+pub use chainload::error::ToolError as Error;
