@@ -4,11 +4,13 @@
 //! cgctl run --quiet --kill-child --stats-json DIR/stats.json --name CGROUP LIMITS -- \
 //!   unshare-rs --fork --kill-child --forward-signals --pid --mount --uts --ipc --cgroup \
 //!              [--net --loopback] --hostname NAME --pid-file DIR/pid -- \
-//!     ovlmount enter --lower ... [--upper DIR/upper --work DIR/work [-o volatile]] --init-layer DIR/init \
-//!       --init hostname=NAME --init hosts=DIR/hosts --target DIR/merged --proc --dev --sys \
-//!       [--mask-defaults] [--tmpfs ...] [--bind ...] [--workdir W] [--user U] CAPS \
-//!       [--no-new-privs] -- [/dev/init init --] CMD...
+//!     ovlmount enter --lower ... --upper DIR/upper --work DIR/work [-o volatile] \
+//!       --init hostname=NAME --init hosts [--init resolv=/etc/resolv.conf] \
+//!       --target DIR/merged --proc --dev --sys [--mask-defaults] [--tmpfs ...] [--bind ...] \
+//!       [--workdir W] [--user U] CAPS [--no-new-privs] -- [/dev/init init --] CMD...
 //! ```
+//!
+//! (The init files go to ovlmount's init layer in memory: nothing of them on disk.)
 //!
 //! and the same chain as one copy-pasteable shell command (`--dry-run`).
 
@@ -99,8 +101,6 @@ pub struct Chain {
     pub argv: Vec<OsString>,
     /// Directories to create first.
     pub dirs: Vec<PathBuf>,
-    /// Files to write first (path, content).
-    pub files: Vec<(PathBuf, String)>,
 }
 
 fn s(p: &std::path::Path) -> String {
@@ -145,28 +145,9 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
         // filesystem the upper layer is on, however much unrelated dirty data it holds.
         a.extend(["-o".into(), "volatile".into()]);
     }
-    let resolv = std::path::Path::new("/etc/resolv.conf");
-    let resolv_file = resolv.symlink_metadata().is_ok_and(|m| m.is_file());
-    if r.host_root {
-        // overlayfs refuses a lower layer inside another ("/"), so with the host's root
-        // the three files are bound in instead (as docker always does).
-        a.extend([
-            "--bind".into(),
-            format!("{}:/etc/hostname", s(&dir.hostname())),
-            "--bind".into(),
-            format!("{}:/etc/hosts", s(&dir.hosts())),
-        ]);
-    } else {
-        a.extend(["--init-layer".into(), s(&dir.init())]);
-        a.extend([
-            "--init".into(),
-            format!("hostname={}", r.hostname),
-            "--init".into(),
-            format!("hosts={}", s(&dir.hosts())),
-        ]);
-        if resolv.exists() {
-            a.extend(["--init".into(), "resolv=/etc/resolv.conf".into()]);
-        }
+    a.extend(["--init".into(), format!("hostname={}", r.hostname), "--init".into(), "hosts".into()]);
+    if std::path::Path::new("/etc/resolv.conf").exists() {
+        a.extend(["--init".into(), "resolv=/etc/resolv.conf".into()]);
     }
     a.extend(["--target".into(), s(&dir.merged()), "--proc".into(), "--dev".into(), "--sys".into()]);
     if !r.privileged {
@@ -180,9 +161,6 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
             a.extend(["--tmpfs".into(), t.into()]);
         }
         a.extend(["--tmpfs".into(), s(&r.state_root)]);
-    }
-    if r.host_root && resolv_file {
-        a.extend(["--bind".into(), "/etc/resolv.conf:/etc/resolv.conf:ro".into()]);
     }
     for v in &r.volumes {
         let ro = if v.read_only { ":ro" } else { "" };
@@ -214,17 +192,7 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     }
     a.extend(r.command.iter().cloned());
 
-    let hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n", r.hostname);
-    Chain {
-        env: r.env.clone(),
-        argv: a.into_iter().map(OsString::from).collect(),
-        dirs: vec![dir.dir.clone()],
-        files: if r.host_root {
-            vec![(dir.hosts(), hosts), (dir.hostname(), format!("{}\n", r.hostname))]
-        } else {
-            vec![(dir.hosts(), hosts)]
-        },
-    }
+    Chain { env: r.env.clone(), argv: a.into_iter().map(OsString::from).collect(), dirs: vec![dir.dir.clone()] }
 }
 
 /// Quote a word for sh(1).
@@ -241,9 +209,6 @@ pub fn shell_command(c: &Chain) -> String {
     let mut parts = Vec::new();
     for d in &c.dirs {
         parts.push(format!("mkdir -p {}", quote(&s(d))));
-    }
-    for (p, content) in &c.files {
-        parts.push(format!("printf '%s' {} > {}", quote(content), quote(&s(p))));
     }
     let mut run = vec!["exec env -i".to_string()];
     run.extend(c.env.iter().map(|(k, v)| quote(&format!("{k}={v}"))));

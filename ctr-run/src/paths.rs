@@ -32,10 +32,6 @@ impl ContainerDir {
     pub fn work(&self) -> PathBuf {
         self.dir.join("work")
     }
-    /// The init layer (hostname, hosts, resolv.conf).
-    pub fn init(&self) -> PathBuf {
-        self.dir.join("init")
-    }
     /// The mount point of the new root (inside the container's mount namespace only).
     pub fn merged(&self) -> PathBuf {
         self.dir.join("merged")
@@ -47,14 +43,6 @@ impl ContainerDir {
     /// The outcome and final cgroup stats, written by cgctl.
     pub fn stats(&self) -> PathBuf {
         self.dir.join("stats.json")
-    }
-    /// `/etc/hostname`, bound in when the host's root is the layer.
-    pub fn hostname(&self) -> PathBuf {
-        self.dir.join("hostname")
-    }
-    /// `/etc/hosts` for the init layer.
-    pub fn hosts(&self) -> PathBuf {
-        self.dir.join("hosts")
     }
     /// stdout and stderr of a detached container.
     pub fn log(&self) -> PathBuf {

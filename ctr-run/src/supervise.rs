@@ -281,22 +281,11 @@ pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> 
         let _ = std::fs::remove_dir_all(&dir.dir);
         return Err(e);
     }
-    if let Err(e) = write_files(&chain) {
-        let _ = store::remove_dir(root, &state);
-        return Err(e);
-    }
     if o.detach {
         return detach(root, tools, state, chain);
     }
     let end = supervise(root, tools, state, &chain, None)?;
     Ok(end)
-}
-
-fn write_files(chain: &Chain) -> Result<(), Error> {
-    for (p, content) in &chain.files {
-        std::fs::write(p, content).map_err(|e| Error::io("cannot write", p, e))?;
-    }
-    Ok(())
 }
 
 /// `-d`: hand the container to a supervisor in its own session (double fork, so it is

@@ -148,8 +148,9 @@ pub struct EnterArgs {
     /// Bind a host path into the new root (SRC:DST or SRC:DST:ro); repeatable
     #[arg(long, value_name = "SRC:DST[:ro]", value_parser = parse_bind)]
     bind: Vec<Bind>,
-    /// Write hostname=NAME, hosts=FILE or resolv=FILE into the init layer; repeatable
-    #[arg(long = "init", value_name = "KEY=VALUE")]
+    /// Write hostname=NAME, hosts (localhost and the hostname), hosts=FILE or
+    /// resolv=FILE into the init layer (without --init-layer: one in memory); repeatable
+    #[arg(long = "init", value_name = "KEY[=VALUE]")]
     init: Vec<String>,
     /// The working directory inside (default /)
     #[arg(long, value_name = "DIR")]

@@ -8,7 +8,10 @@
 //! no_new_privs); exec.
 //!
 //! The init files are written before the overlay is mounted, not after: overlayfs
-//! leaves changes to a layer that is part of a mounted overlay undefined.
+//! leaves changes to a layer that is part of a mounted overlay undefined. Without
+//! `--init-layer` they go to a layer in memory: a small tmpfs mounted on the target
+//! itself, under the overlay, which lives and dies with this mount namespace (and
+//! costs the disk nothing).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -50,15 +53,29 @@ impl std::str::FromStr for Bind {
     }
 }
 
+/// Where `/etc/hosts` comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hosts {
+    /// `hosts=FILE`: a copy of FILE.
+    File(PathBuf),
+    /// `hosts`: localhost and the hostname, as docker writes it for a container.
+    Generated,
+}
+
 /// `--init` files, written into the init layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InitFiles {
     /// `/etc/hostname`.
     pub hostname: Option<String>,
-    /// A file copied to `/etc/hosts`.
-    pub hosts: Option<PathBuf>,
+    /// `/etc/hosts`.
+    pub hosts: Option<Hosts>,
     /// A file copied to `/etc/resolv.conf`.
     pub resolv: Option<PathBuf>,
+}
+
+/// The `/etc/hosts` of a container named `hostname`.
+pub fn generated_hosts(hostname: &str) -> String {
+    format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
 }
 
 impl InitFiles {
@@ -67,13 +84,14 @@ impl InitFiles {
         *self == InitFiles::default()
     }
 
-    /// Parse one `--init KEY=VALUE` into this set.
+    /// Parse one `--init KEY=VALUE` (or `--init hosts`) into this set.
     pub fn add(&mut self, spec: &str) -> Result<(), String> {
         match spec.split_once('=') {
             Some(("hostname", v)) if !v.is_empty() && v.len() <= 64 => self.hostname = Some(v.to_string()),
-            Some(("hosts", v)) if !v.is_empty() => self.hosts = Some(PathBuf::from(v)),
+            Some(("hosts", v)) if !v.is_empty() => self.hosts = Some(Hosts::File(PathBuf::from(v))),
+            None if spec == "hosts" => self.hosts = Some(Hosts::Generated),
             Some(("resolv", v)) if !v.is_empty() => self.resolv = Some(PathBuf::from(v)),
-            _ => return Err(format!("expected hostname=NAME, hosts=FILE or resolv=FILE, got '{spec}'")),
+            _ => return Err(format!("expected hostname=NAME, hosts, hosts=FILE or resolv=FILE, got '{spec}'")),
         }
         Ok(())
     }
@@ -81,18 +99,53 @@ impl InitFiles {
     fn write(&self, layer: &Path) -> Result<(), Error> {
         let etc = layer.join("etc");
         std::fs::create_dir_all(&etc).map_err(|e| Error::io("cannot create", &etc, e))?;
+        let write = |name: &str, content: &str| {
+            let p = etc.join(name);
+            std::fs::write(&p, content).map_err(|e| Error::io("cannot write", &p, e))
+        };
+        let copy = |src: &Path, name: &str| {
+            let p = etc.join(name);
+            std::fs::copy(src, &p)
+                .map(|_| ())
+                .map_err(|e| Error::io(format!("cannot copy '{}' to", src.display()), &p, e))
+        };
         if let Some(h) = &self.hostname {
-            let p = etc.join("hostname");
-            std::fs::write(&p, format!("{h}\n")).map_err(|e| Error::io("cannot write", &p, e))?;
+            write("hostname", &format!("{h}\n"))?;
         }
-        for (src, name) in [(&self.hosts, "hosts"), (&self.resolv, "resolv.conf")] {
-            if let Some(src) = src {
-                let p = etc.join(name);
-                std::fs::copy(src, &p).map_err(|e| Error::io(format!("cannot copy '{}' to", src.display()), &p, e))?;
+        match &self.hosts {
+            Some(Hosts::File(src)) => copy(src, "hosts")?,
+            Some(Hosts::Generated) => {
+                let name = match &self.hostname {
+                    Some(h) => h.clone(),
+                    None => nix::unistd::gethostname()
+                        .map_err(sys("cannot read the hostname"))?
+                        .to_string_lossy()
+                        .into_owned(),
+                };
+                write("hosts", &generated_hosts(&name))?
             }
+            None => {}
+        }
+        if let Some(src) = &self.resolv {
+            copy(src, "resolv.conf")?;
         }
         Ok(())
     }
+}
+
+/// The init layer in memory: a tmpfs mounted on `target` (where the overlay then goes
+/// on top of it), holding the `--init` files. Returns the layer's path.
+fn init_layer_in_memory(target: &Path, files: &InitFiles) -> Result<PathBuf, Error> {
+    mount(
+        Some("tmpfs"),
+        target,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0755,size=1m,nr_inodes=16"),
+    )
+    .map_err(sys(format!("cannot mount the init layer's tmpfs on '{}'", target.display())))?;
+    files.write(target)?;
+    std::fs::canonicalize(target).map_err(|e| Error::io("init layer", target, e))
 }
 
 /// Everything `enter` was asked to do.
@@ -236,17 +289,17 @@ pub fn enter(o: &EnterOptions) -> Error {
 
 fn prepare(o: &EnterOptions) -> Result<(), Error> {
     refuse_initial_mount_namespace()?;
-    if !o.init.is_empty() && o.stack.init_layer.is_none() {
-        return Err(Error::Usage("--init needs --init-layer (where the files are written)".into()));
-    }
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(sys("cannot make / private"))?;
     let mut stack = o.stack.clone();
     stack.prepare()?;
-    if let Some(layer) = &stack.init_layer {
-        o.init.write(layer)?;
-    }
     std::fs::create_dir_all(&o.target).map_err(|e| Error::io("cannot create", &o.target, e))?;
+    match &stack.init_layer {
+        Some(layer) => o.init.write(layer)?,
+        // (On a filesystem of its own, it overlaps no other layer.)
+        None if !o.init.is_empty() => stack.init_layer = Some(init_layer_in_memory(&o.target, &o.init)?),
+        None => {}
+    }
     overlay::mount(&stack, &o.target)?;
     let root = std::fs::canonicalize(&o.target).map_err(|e| Error::io("new root", &o.target, e))?;
     if o.proc {

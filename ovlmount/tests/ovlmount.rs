@@ -421,6 +421,49 @@ fn enter_builds_a_confined_root() {
 }
 
 #[test]
+fn init_files_without_an_init_layer_live_in_memory() {
+    require_root!();
+    if testkit::busybox().is_none() {
+        testkit::skip("init_files_without_an_init_layer_live_in_memory", "busybox-static is not installed");
+        return;
+    }
+    let t = testkit::tempdir();
+    let d = t.path();
+    let l = rootfs(d);
+    write(&l.join("etc/hosts"), "image's hosts\n");
+    write(&d.join("resolv"), "nameserver 192.0.2.53\n");
+    let before = testkit::mount_snapshot(d);
+    let p = d.display();
+    let enter = |init: &str, script: &str| {
+        let cmd = format!(
+            "{o} enter --lower {l} --upper {p}/u --work {p}/w --target {p}/m --proc {init} -- /bin/sh -c '{script}'",
+            o = ovl(),
+            l = l.display()
+        );
+        Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "-u", "--hostname", "uts-name", "--", "sh", "-c", &cmd]).run()
+    };
+    // The three files, the init layer under the overlay (not a mount of its own inside),
+    // and a write to one of them goes to the upper layer as usual.
+    let script = "cat /etc/hostname /etc/hosts /etc/resolv.conf; cut -d\" \" -f5 /proc/self/mountinfo | grep -cx /; \
+                  echo changed > /etc/hostname";
+    let out = enter(&format!("--init hostname=box --init hosts --init resolv={p}/resolv"), script);
+    assert_eq!(
+        out.ok().stdout,
+        "box\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox\n\
+         nameserver 192.0.2.53\n1\n"
+    );
+    assert_eq!(std::fs::read_to_string(d.join("u/etc/hostname")).unwrap(), "changed\n");
+    assert!(!d.join("u/etc/hosts").exists(), "an unchanged init file was copied up");
+    assert!(std::fs::read_dir(d.join("m")).unwrap().next().is_none(), "the init files reached the disk");
+    // `hosts` alone names the UTS hostname; without --init the image's files show.
+    let out = enter("--init hosts", "tail -n 1 /etc/hosts; cat /etc/hostname 2>/dev/null || echo none");
+    assert_eq!(out.ok().stdout, "127.0.1.1\tuts-name\nchanged\n");
+    let out = enter("", "cat /etc/hosts");
+    assert_eq!(out.ok().stdout, "image's hosts\n");
+    assert_eq!(testkit::mount_snapshot(d), before, "the host's mount table changed");
+}
+
+#[test]
 fn enter_refuses_the_initial_namespace_and_escaping_binds() {
     require_root!();
     if testkit::busybox().is_none() {
