@@ -13,6 +13,7 @@
 //! - [`ids`]: user and group names from a passwd/group file;
 //! - [`units`]: sizes (`64M`, `1.5G`) and durations;
 //! - [`kernel`]: the running kernel's version;
+//! - [`procstat`]: a process's state, parent and start time from `/proc/PID/stat`;
 //! - [`cli`]: parsing with clap and the exit status convention for usage errors;
 //! - [`error`]: the error type of the tools that need nothing more specific;
 //! - the memory allocator of every tool built for musl (see `alloc.rs`).
@@ -25,6 +26,7 @@ pub mod error;
 pub mod exec;
 pub mod ids;
 pub mod kernel;
+pub mod procstat;
 pub mod signals;
 pub mod status;
 pub mod units;

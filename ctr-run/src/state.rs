@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chainload::procstat;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -41,23 +42,13 @@ pub struct Proc {
 impl Proc {
     /// The process `pid` as it is now, if it exists.
     pub fn of(pid: i32) -> Option<Proc> {
-        start_time(pid).map(|start| Proc { pid, start })
+        procstat::read(pid).map(|s| Proc { pid, start: s.start })
     }
 
     /// Whether this very process is still alive (not a zombie, not a recycled pid).
     pub fn alive(&self) -> bool {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else { return false };
-        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let zombie = matches!(fields.first(), Some(&"Z") | Some(&"X"));
-        !zombie && fields.get(19).and_then(|s| s.parse().ok()) == Some(self.start)
+        procstat::read(self.pid).is_some_and(|s| !s.ended() && s.start == self.start)
     }
-}
-
-/// Field 22 of `/proc/PID/stat`.
-pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// How the root filesystem was chosen.

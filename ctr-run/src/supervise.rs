@@ -428,12 +428,16 @@ fn supervise(
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| (m.dev(), m.ino()))
         .collect();
+    // PID 1's host pid, once unshare-rs has written it.
+    let mut pid1: Option<i32> = None;
     let status: ChildStatus = loop {
         if state.pid.is_none() {
+            if pid1.is_none() {
+                pid1 = std::fs::read_to_string(dir.pid_file()).ok().and_then(|s| s.trim().parse::<i32>().ok());
+            }
             // PID 1 has started once it runs the command: its executable is no longer a
             // tool of the chain (so its root, mounts and confinement are all in place).
-            let pid = std::fs::read_to_string(dir.pid_file()).ok().and_then(|s| s.trim().parse::<i32>().ok());
-            if let Some(pid) = pid.filter(|p| started(*p, &chain_tools)) {
+            if let Some(pid) = pid1.filter(|p| started(*p, &chain_tools)) {
                 state.pid = Proc::of(pid);
                 state.status = Status::Running;
                 let _ = state.save(&dir.state());

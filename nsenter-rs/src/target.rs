@@ -44,10 +44,8 @@ impl Target {
 
     /// An error unless the process is still alive.
     pub fn check_alive(&self) -> Result<(), Error> {
-        let zombie = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .map(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
-            .unwrap_or(true);
-        if pidfd_alive(self.pidfd.as_fd()) && !zombie {
+        let running = chainload::procstat::read(self.pid).is_some_and(|s| !s.ended());
+        if pidfd_alive(self.pidfd.as_fd()) && running {
             Ok(())
         } else {
             Err(Error::Usage(format!("target process {} exited", self.pid)))

@@ -181,12 +181,6 @@ pub struct EnterOptions {
     pub command: Vec<OsString>,
 }
 
-/// The parent pid of `pid`, from `/proc/PID/stat`.
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// The nsfs inode of the initial mount namespace, fixed since Linux 6.18
 /// (`MNT_NS_INIT_INO` in `<linux/nsfs.h>`). Other namespaces get inodes from 0xF0000000
 /// up, so no other mount namespace ever has it.
@@ -224,7 +218,7 @@ fn refuse_initial_mount_namespace() -> Result<(), Error> {
         None => {
             let mut reference = ours.clone();
             let mut pid = me;
-            while let Some(parent) = parent_of(pid).filter(|p| *p > 0) {
+            while let Some(parent) = chainload::procstat::read(pid).map(|s| s.ppid).filter(|p| *p > 0) {
                 match ns(&parent.to_string()) {
                     Some(n) => reference = n,
                     None => break,
