@@ -59,7 +59,8 @@ mod tests {
     #[test]
     fn reads_this_process() {
         let me = read(std::process::id() as i32).expect("own stat");
-        assert_eq!(me.state, 'R');
+        // (The state is the main thread's: running, or asleep while a test thread runs.)
+        assert!(matches!(me.state, 'R' | 'S'), "{me:?}");
         assert_eq!(me.ppid, nix::unistd::getppid().as_raw());
         assert!(!me.ended());
         assert!(read(-1).is_none());
