@@ -201,6 +201,14 @@ fn image_mode_isolation_seen_from_inside() {
     let kept = probe_in(&lab, &["--name", "kept", "--keep"]);
     let kept_root = kept["mounts"].as_array().unwrap().iter().rev().find(|m| m["mount_point"] == "/").cloned();
     assert!(!volatile(kept_root.clone().unwrap()), "{kept_root:?}");
+    // What a container keeps on disk: the init files live in memory (under the overlay).
+    let id = std::fs::read_link(lab.root.join("names/kept")).unwrap();
+    let mut kept_files: Vec<String> = std::fs::read_dir(lab.root.join(&id))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept_files.sort();
+    assert_eq!(kept_files, ["merged", "pid", "state.json", "stats.json", "upper", "work"], "in {id:?}");
     lab.ctr(&["rm", "kept"]).run().ok();
     assert!(at("/sys").unwrap()["options"].as_str().unwrap().split(',').any(|o| o == "ro"));
     // From a shell: the network, masked paths, host files, writes.
