@@ -266,12 +266,16 @@ fn same_probe_output_as_util_linux_nsenter() {
         ] {
             assert_eq!(ours[field], ul[field], "{flags:?}: {field} differs");
         }
-        // The same processes are visible (the probe's own pid may differ).
-        assert_eq!(
-            ours["pids"].as_array().map(Vec::len),
-            ul["pids"].as_array().map(Vec::len),
-            "{flags:?}: visible pids"
-        );
+        // The same processes are visible (the probe's own pid may differ) in the
+        // target's /proc. (Without its mount namespace both see the host's /proc, whose
+        // count changes between the two runs whenever anything else runs.)
+        if flags.contains(&"-a") || flags.contains(&"-m") {
+            assert_eq!(
+                ours["pids"].as_array().map(Vec::len),
+                ul["pids"].as_array().map(Vec::len),
+                "{flags:?}: visible pids"
+            );
+        }
     }
 }
 
