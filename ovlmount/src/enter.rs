@@ -134,8 +134,8 @@ impl InitFiles {
 }
 
 /// The init layer in memory: a tmpfs mounted on `target` (where the overlay then goes
-/// on top of it), holding the `--init` files. Returns the layer's path.
-fn init_layer_in_memory(target: &Path, files: &InitFiles) -> Result<PathBuf, Error> {
+/// on top of it), holding the `--init` files.
+fn init_layer_in_memory(target: &Path, files: &InitFiles) -> Result<(), Error> {
     mount(
         Some("tmpfs"),
         target,
@@ -144,8 +144,7 @@ fn init_layer_in_memory(target: &Path, files: &InitFiles) -> Result<PathBuf, Err
         Some("mode=0755,size=1m,nr_inodes=16"),
     )
     .map_err(sys(format!("cannot mount the init layer's tmpfs on '{}'", target.display())))?;
-    files.write(target)?;
-    std::fs::canonicalize(target).map_err(|e| Error::io("init layer", target, e))
+    files.write(target)
 }
 
 /// Everything `enter` was asked to do.
@@ -288,14 +287,18 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     let mut stack = o.stack.clone();
     stack.prepare()?;
     std::fs::create_dir_all(&o.target).map_err(|e| Error::io("cannot create", &o.target, e))?;
+    // (The path, once resolved, stays the same through the mounts stacked on it.)
+    let root = std::fs::canonicalize(&o.target).map_err(|e| Error::io("new root", &o.target, e))?;
     match &stack.init_layer {
         Some(layer) => o.init.write(layer)?,
         // (On a filesystem of its own, it overlaps no other layer.)
-        None if !o.init.is_empty() => stack.init_layer = Some(init_layer_in_memory(&o.target, &o.init)?),
+        None if !o.init.is_empty() => {
+            init_layer_in_memory(&root, &o.init)?;
+            stack.init_layer = Some(root.clone());
+        }
         None => {}
     }
     overlay::mount(&stack, &o.target)?;
-    let root = std::fs::canonicalize(&o.target).map_err(|e| Error::io("new root", &o.target, e))?;
     if o.proc {
         rootfs::mount_proc(&root)?;
     }

@@ -328,22 +328,24 @@ fn hostile_archives_are_refused_and_touch_nothing_outside() {
     }
 }
 
-fn rootfs(d: &Path) -> PathBuf {
-    let l = d.join("rootfs");
+/// A temporary directory holding a busybox root at `rootfs/`, or `None` (the test
+/// `name` recorded as skipped) when busybox-static is not installed.
+fn busybox_root(name: &str) -> Option<(testkit::TempDir, PathBuf)> {
+    if testkit::busybox().is_none() {
+        testkit::skip(name, "busybox-static is not installed");
+        return None;
+    }
+    let t = testkit::tempdir();
+    let l = t.path().join("rootfs");
     testkit::busybox_rootfs(&l);
-    l
+    Some((t, l))
 }
 
 #[test]
 fn enter_builds_a_confined_root() {
     require_root!();
-    if testkit::busybox().is_none() {
-        testkit::skip("enter_builds_a_confined_root", "busybox-static is not installed");
-        return;
-    }
-    let t = testkit::tempdir();
+    let Some((t, l)) = busybox_root("enter_builds_a_confined_root") else { return };
     let d = t.path();
-    let l = rootfs(d);
     std::fs::write(d.join("host-only-marker"), "host\n").unwrap();
     write(&d.join("vol/shared"), "volume\n");
     let before = testkit::mount_snapshot(d);
@@ -423,13 +425,8 @@ fn enter_builds_a_confined_root() {
 #[test]
 fn init_files_without_an_init_layer_live_in_memory() {
     require_root!();
-    if testkit::busybox().is_none() {
-        testkit::skip("init_files_without_an_init_layer_live_in_memory", "busybox-static is not installed");
-        return;
-    }
-    let t = testkit::tempdir();
+    let Some((t, l)) = busybox_root("init_files_without_an_init_layer_live_in_memory") else { return };
     let d = t.path();
-    let l = rootfs(d);
     write(&l.join("etc/hosts"), "image's hosts\n");
     write(&d.join("resolv"), "nameserver 192.0.2.53\n");
     let before = testkit::mount_snapshot(d);
@@ -466,13 +463,8 @@ fn init_files_without_an_init_layer_live_in_memory() {
 #[test]
 fn enter_refuses_the_initial_namespace_and_escaping_binds() {
     require_root!();
-    if testkit::busybox().is_none() {
-        testkit::skip("enter_refuses_the_initial_namespace_and_escaping_binds", "busybox-static is not installed");
-        return;
-    }
-    let t = testkit::tempdir();
+    let Some((t, l)) = busybox_root("enter_refuses_the_initial_namespace_and_escaping_binds") else { return };
     let d = t.path();
-    let l = rootfs(d);
     let before = testkit::mount_snapshot(d);
     let out = Cmd::tool("ovlmount")
         .args(["enter", "--lower"])
