@@ -167,8 +167,12 @@ fn root_wd_env_and_credentials_of_the_target() {
     let w = format!("--wd={}", root.join("sub").display());
     let v = ns_enter(&["-t", &pid, "-m", &r, &w, "--", "/probe"]).run().ok().json();
     assert!(v["cwd"].as_str().unwrap().ends_with("sub"), "{}", v["cwd"]);
-    // -S/-G with numbers, and follow (the owner of /proc/PID: root).
-    let v = ns_enter(&["-t", &pid, "-m", "-S", "1234", "-G", "4321", "--"]).arg(probe()).run().ok().json();
+    // -S/-G with numbers, and follow (the owner of /proc/PID: root). Uid 1234 must be
+    // able to reach the probe (the checkout may sit under a 0700 directory).
+    std::fs::create_dir(root.join("pub")).unwrap();
+    let any = testkit::probe_for_any_user(&root.join("pub"));
+    std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let v = ns_enter(&["-t", &pid, "-m", "-S", "1234", "-G", "4321", "--"]).arg(&any).run().ok().json();
     assert_eq!((v["uid"].as_u64(), v["gid"].as_u64()), (Some(1234), Some(4321)));
     assert_eq!(v["groups"], serde_json::json!([]));
     let v = ns_enter(&["-t", &pid, "-m", "-S", "follow", "-G", "follow", "--"]).arg(probe()).run().ok().json();
@@ -180,10 +184,15 @@ fn user_namespace_target_with_explicit_ids_and_preserved_credentials() {
     require_root!();
     let t = target(true, &["--map-users=0:100000:65536", "--map-groups=0:100000:65536"], &["sleep", "60"]);
     let pid = t.pid.to_string();
-    let v = probe_via(&["-t", &pid, "-U", "-S", "0", "-G", "0"]);
+    // Host uids 100000 and up must be able to reach the probe (the checkout may sit
+    // under a 0700 directory).
+    let dir = testkit::tempdir();
+    let any = testkit::probe_for_any_user(dir.path());
+    let as_mapped = |args: &[&str]| ns_enter(args).arg("--").arg(&any).run().ok().json();
+    let v = as_mapped(&["-t", &pid, "-U", "-S", "0", "-G", "0"]);
     assert_eq!((v["uid"].as_u64(), v["gid"].as_u64()), (Some(0), Some(0)));
     assert_eq!(v["uid_map"], serde_json::json!([[0, 100000, 65536]]));
-    let v = probe_via(&["-t", &pid, "-U", "-S", "1000", "-G", "1000"]);
+    let v = as_mapped(&["-t", &pid, "-U", "-S", "1000", "-G", "1000"]);
     assert_eq!((v["uid"].as_u64(), v["gid"].as_u64()), (Some(1000), Some(1000)));
     // --preserve-credentials: we are root outside, unmapped (overflow id) inside.
     let v = probe_via(&["-t", &pid, "-U", "--preserve-credentials"]);

@@ -7,6 +7,10 @@
 //! - [`Probe`]: the JSON the `probe` binary prints about itself;
 //! - [`skip`]: record that a test did not run and why (the run's summary lists them);
 //! - small facts about processes and namespaces ([`ns_inode`], [`is_dead`], [`wait_until`]).
+//!
+//! Every time bound here ([`Cmd`]'s limit, [`wait_until`]) is a bound on a hang, not on
+//! speed: it is multiplied by [`time_factor`] (`$TESTKIT_TIME_FACTOR`, which
+//! `scripts/vm-test` sets for the emulated VM), so a slow machine is never a failure.
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
@@ -39,6 +43,42 @@ pub fn bin(name: &str) -> PathBuf {
 /// The path of the probe binary.
 pub fn probe() -> PathBuf {
     bin("probe")
+}
+
+/// A copy of the probe that any user can execute, `dir/probe` (this makes `dir`
+/// world-traversable; a test passes its own temporary directory): for tests that run
+/// the probe as another uid, or as root of a user namespace, which cannot reach the
+/// build directory when the checkout sits under a 0700 directory (as `mktemp -d` makes
+/// them).
+pub fn probe_for_any_user(dir: &Path) -> PathBuf {
+    for_any_user(dir, &probe())
+}
+
+/// A copy of the executable `exe` that any user can run, in `dir` under the same file
+/// name (this makes `dir` world-traversable). See [`probe_for_any_user`].
+pub fn for_any_user(dir: &Path, exe: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod the test directory");
+    let p = dir.join(exe.file_name().expect("an executable has a file name"));
+    std::fs::copy(exe, &p).unwrap_or_else(|e| panic!("copy {} to {}: {e}", exe.display(), p.display()));
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod the copy");
+    p
+}
+
+/// How much slower than this development machine the tests may run
+/// (`$TESTKIT_TIME_FACTOR`, default 1; the TCG VM sets about 10). Every time bound of
+/// testkit is multiplied by it.
+pub fn time_factor() -> f64 {
+    std::env::var("TESTKIT_TIME_FACTOR")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|f| f.is_finite() && *f >= 1.0)
+        .unwrap_or(1.0)
+}
+
+/// A bound on a hang, scaled by [`time_factor`].
+pub fn scaled(d: Duration) -> Duration {
+    d.mul_f64(time_factor())
 }
 
 /// Whether this process runs as root (the integration tests need it).
@@ -119,7 +159,8 @@ pub fn shell_code(status: std::process::ExitStatus) -> i32 {
     }
 }
 
-/// A command builder with a time limit (default 60 s): a test never hangs the suite.
+/// A command builder with a time limit (default 60 s, scaled by [`time_factor`]): a
+/// test never hangs the suite, and a command that hangs is named in the failure.
 pub struct Cmd {
     cmd: Command,
     timeout: Duration,
@@ -131,7 +172,7 @@ impl Cmd {
     pub fn new(program: impl AsRef<OsStr>) -> Cmd {
         let mut cmd = Command::new(program);
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        Cmd { cmd, timeout: Duration::from_secs(60), stdin: None }
+        Cmd { cmd, timeout: scaled(Duration::from_secs(60)), stdin: None }
     }
 
     /// A command running the workspace tool `name`.
@@ -168,9 +209,9 @@ impl Cmd {
         self
     }
 
-    /// Change the time limit.
+    /// Change the time limit (scaled by [`time_factor`]).
     pub fn timeout(mut self, t: Duration) -> Cmd {
-        self.timeout = t;
+        self.timeout = scaled(t);
         self
     }
 
@@ -347,8 +388,10 @@ pub fn is_dead(pid: i32) -> bool {
     }
 }
 
-/// Poll `cond` every 10 ms until it holds or `timeout` passes; returns whether it held.
+/// Poll `cond` every 10 ms until it holds or `timeout` (scaled by [`time_factor`])
+/// passes; returns whether it held.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let timeout = scaled(timeout);
     let start = Instant::now();
     while start.elapsed() < timeout {
         if cond() {
@@ -496,4 +539,53 @@ pub fn mount_snapshot(own: &Path) -> Vec<PathBuf> {
 /// Whether util-linux's own `tool` (not busybox's) is installed, for parity tests.
 pub fn util_linux(tool: &str) -> bool {
     has_command(tool) && Cmd::new(tool).arg("--version").run().stdout.contains("util-linux")
+}
+
+/// Lines a test added to `/etc/subuid` and `/etc/subgid` (so that `newuidmap` and
+/// `newgidmap` grant a range), taken out again when dropped, even on failure; a file
+/// that did not exist before is removed.
+pub struct SubordinateIds {
+    line: String,
+    created: Vec<&'static str>,
+}
+
+impl SubordinateIds {
+    const FILES: [&'static str; 2] = ["/etc/subuid", "/etc/subgid"];
+
+    /// Grant `user` the ids `start..start+count` in both files (unless a line says so
+    /// already).
+    pub fn grant(user: &str, start: u32, count: u32) -> SubordinateIds {
+        let line = format!("{user}:{start}:{count}");
+        let mut created = Vec::new();
+        for f in Self::FILES {
+            let old = match std::fs::read_to_string(f) {
+                Ok(s) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    created.push(f);
+                    String::new()
+                }
+                Err(e) => panic!("read {f}: {e}"),
+            };
+            if !old.lines().any(|l| l == line) {
+                let sep = if old.is_empty() || old.ends_with('\n') { "" } else { "\n" };
+                std::fs::write(f, format!("{old}{sep}{line}\n")).unwrap_or_else(|e| panic!("write {f}: {e}"));
+            }
+        }
+        SubordinateIds { line, created }
+    }
+}
+
+impl Drop for SubordinateIds {
+    fn drop(&mut self) {
+        for f in Self::FILES {
+            if self.created.contains(&f) {
+                let _ = std::fs::remove_file(f);
+                continue;
+            }
+            if let Ok(old) = std::fs::read_to_string(f) {
+                let kept: String = old.lines().filter(|l| *l != self.line).map(|l| format!("{l}\n")).collect();
+                let _ = std::fs::write(f, kept);
+            }
+        }
+    }
 }

@@ -12,9 +12,11 @@ fn us(args: &[&str]) -> Cmd {
     Cmd::tool("unshare-rs").args(args)
 }
 
-/// Run `unshare-rs ARGS -- probe` and parse the probe's JSON.
+/// Run `unshare-rs ARGS -- probe` and parse the probe's JSON. (A copy of the probe
+/// that mapped ids can reach: the checkout may sit under a 0700 directory.)
 fn probe_in(args: &[&str]) -> Value {
-    let out = us(args).arg("--").arg(probe()).run();
+    let dir = testkit::tempdir();
+    let out = us(args).arg("--").arg(testkit::probe_for_any_user(dir.path())).run();
     out.ok();
     out.json()
 }
@@ -61,19 +63,22 @@ fn same_observable_result_as_util_linux() {
         &["-f", "-p", "--mount-proc"],
         &["-r", "-m", "-u", "-i", "-n", "-p", "-f", "--mount-proc"],
     ];
+    if !testkit::has_command("newuidmap") || !testkit::has_command("newgidmap") {
+        skip("same_observable_result_as_util_linux", "newuidmap/newgidmap (uidmap) are not installed");
+        return;
+    }
+    // util-linux 2.38 sets multi-range maps through newuidmap even as root, which
+    // grants only the ranges /etc/subuid and /etc/subgid give root; the mapped ids must
+    // be able to reach the probe (the checkout may sit under a 0700 directory).
+    let _ids = testkit::SubordinateIds::grant("root", 100000, 65536);
+    let dir = testkit::tempdir();
+    let any = testkit::probe_for_any_user(dir.path());
     for args in cases {
-        // util-linux 2.38 sets multi-range maps through newuidmap even as root; skip
-        // comparing those where its helper refuses (no /etc/subuid entry).
-        let ul = Cmd::new("unshare").args(*args).arg("--").arg(probe()).run();
-        if ul.code != 0 {
-            skip(
-                "same_observable_result_as_util_linux",
-                &format!("util-linux unshare {args:?} failed here: {}", ul.stderr.trim()),
-            );
-            continue;
-        }
+        let ul = Cmd::new("unshare").args(*args).arg("--").arg(&any).run();
+        assert_eq!(ul.code, 0, "util-linux unshare {args:?} failed: {}", ul.stderr.trim());
         let ul = ul.json();
-        let ours = probe_in(args);
+        let ours = us(args).arg("--").arg(&any).run();
+        let ours = ours.ok().json();
         for (_, ns) in testkit::NS_FLAGS {
             let ul_new = probe_ns(&ul, ns) != ns_inode(None, ns);
             let our_new = probe_ns(&ours, ns) != ns_inode(None, ns);
@@ -302,11 +307,13 @@ fn rootless_user_pid_mount_namespaces() {
         skip("rootless_user_pid_mount_namespaces", "user namespaces are disabled (max_user_namespaces = 0)");
         return;
     }
+    // (Copies that uid 65534 can reach: the checkout may sit under a 0700 directory.)
+    let dir = testkit::tempdir();
     let out = Cmd::new("setpriv")
         .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"])
-        .arg(testkit::bin("unshare-rs"))
+        .arg(testkit::for_any_user(dir.path(), &testkit::bin("unshare-rs")))
         .args(["-U", "-r", "-m", "-p", "-f", "--mount-proc", "--"])
-        .arg(probe())
+        .arg(testkit::probe_for_any_user(dir.path()))
         .run();
     let v = out.ok().json();
     assert_eq!(v["uid"], 0);
