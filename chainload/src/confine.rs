@@ -3,6 +3,8 @@
 //! sets, and set no_new_privs. Shared by `ovlmount enter` and `nsenter-rs`, so a process
 //! joined into a container is confined exactly like the container's own.
 
+use std::path::Path;
+
 use nix::errno::Errno;
 use nix::unistd::{Gid, Uid};
 
@@ -14,6 +16,9 @@ pub enum ConfineError {
     /// `--cap-add`/`--cap-drop` named a capability that does not exist.
     #[error(transparent)]
     UnknownCapability(#[from] caps::UnknownCapability),
+    /// The working directory is not inside the root the program runs in.
+    #[error("working directory '{}' is outside the container's root; refusing to run there", .0.display())]
+    WorkdirOutsideRoot(std::path::PathBuf),
     /// A system call failed.
     #[error("{what}: {}", errno.desc())]
     Sys {
@@ -102,6 +107,58 @@ pub fn close_range_cloexec_from_3() -> Result<(), Errno> {
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     Ok(())
+}
+
+/// close_range(2) from 3 up: close every inherited descriptor (not only mark it
+/// close-on-exec), so that nothing done before the exec (entering the working
+/// directory) can go through one. Falls back to closing them one by one (from
+/// `/proc/self/fd`) on kernels without it. The caller must own no descriptor above 2.
+pub fn close_range_from_3() -> Result<(), Errno> {
+    // SAFETY: close_range with integer arguments; no memory is passed.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, 0 as libc::c_uint) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: closing a descriptor number nobody owns any more; an already-closed
+        // one (the directory listing's own) gives EBADF.
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
+}
+
+/// Enter `dir` as the working directory, resolved inside this process's root (`/`, the
+/// container's after pivot_root or chroot): absolute symlinks and `..` stay inside, and
+/// /proc magic links (`/proc/self/fd/N`, `/proc/PID/cwd`), which could lead to a
+/// directory outside, are refused. The result is checked with getcwd(2), which the
+/// kernel answers with an unreachable path for a directory outside the root.
+pub fn enter_workdir(dir: &Path) -> Result<(), ConfineError> {
+    use crate::openat2::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
+    let root = std::fs::File::open("/").map_err(|e| ConfineError::Sys {
+        what: "cannot open '/'".into(),
+        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    })?;
+    let fd = openat2(
+        std::os::fd::AsFd::as_fd(&root),
+        dir,
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
+    .map_err(|errno| match errno {
+        Errno::EXDEV | Errno::ELOOP => ConfineError::WorkdirOutsideRoot(dir.to_path_buf()),
+        errno => ConfineError::Sys { what: format!("cannot open working directory '{}'", dir.display()), errno },
+    })?;
+    nix::unistd::fchdir(&fd).map_err(sys(format!("cannot change directory to '{}'", dir.display())))?;
+    match nix::unistd::getcwd() {
+        Ok(cwd) if cwd.is_absolute() => Ok(()),
+        _ => Err(ConfineError::WorkdirOutsideRoot(dir.to_path_buf())),
+    }
 }
 
 /// prctl(PR_SET_NO_NEW_PRIVS, 1).

@@ -9,6 +9,7 @@
 //! - [`signals`]: signal names, masks, and forwarding signals to a child while waiting;
 //! - [`confine`]: the final confinement before exec (capability bounding set,
 //!   no_new_privs, closing inherited file descriptors);
+//! - [`openat2`]: opening what a container's tree controls without following it out;
 //! - [`caps`]: capability names and the capget/capset/prctl primitives behind them;
 //! - [`ids`]: user and group names from a passwd/group file;
 //! - [`units`]: sizes (`64M`, `1.5G`) and durations;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod exec;
 pub mod ids;
 pub mod kernel;
+pub mod openat2;
 pub mod procstat;
 pub mod signals;
 pub mod status;

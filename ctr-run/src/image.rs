@@ -223,7 +223,8 @@ pub fn import(root: &Root, tools: &Tools, name: &str, file: &Path) -> Result<Ima
         return Err(Error::Usage(format!("image '{name}' already exists (ctr-run image rm {name} first)")));
     }
     let tmp = root.images().join(format!(".import-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io("cannot create", &tmp, e))?;
+    // (0700: an image is its importer's; the images directory is 0700 too.)
+    crate::paths::private_dir_all(&tmp)?;
     let result = (|| {
         let raw = tmp.join("raw");
         unpack(file, &raw)?;

@@ -50,6 +50,26 @@ impl ContainerDir {
     }
 }
 
+/// `mkdir -p -m 0700`: every directory it creates is 0700 from the start.
+pub fn private_dir_all(d: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(d).map_err(|e| Error::io("cannot create", d, e))
+}
+
+/// `mkdir -m 0700` of one directory, which must not exist yet.
+pub fn private_dir(d: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(d).map_err(|e| Error::io("cannot create", d, e))
+}
+
+/// Open options for a private file (created 0600): state and logs.
+pub fn private_file() -> std::fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.mode(0o600);
+    o
+}
+
 impl Root {
     /// The root at `dir` (made absolute; not created).
     pub fn new(dir: &Path) -> Result<Root, Error> {
@@ -63,10 +83,18 @@ impl Root {
         Ok(Root { dir })
     }
 
-    /// Create the root's directories if missing.
+    /// Create the root's directories if missing, mode 0700 from the start (as runc
+    /// keeps its root): other users must not read a container's environment or reach
+    /// its layers. A root left wider by an older version is narrowed.
     pub fn ensure(&self) -> Result<(), Error> {
+        use std::os::unix::fs::PermissionsExt;
         for d in [self.dir.clone(), self.names(), self.images()] {
-            std::fs::create_dir_all(&d).map_err(|e| Error::io("cannot create", &d, e))?;
+            private_dir_all(&d)?;
+        }
+        let meta = std::fs::metadata(&self.dir).map_err(|e| Error::io("cannot stat", &self.dir, e))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io("cannot make private", &self.dir, e))?;
         }
         Ok(())
     }

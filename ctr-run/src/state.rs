@@ -129,7 +129,16 @@ impl State {
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
         let text = serde_json::to_string(self).map_err(|e| Error::Usage(format!("cannot encode state: {e}")))?;
-        std::fs::write(&tmp, text).map_err(|e| Error::io("cannot write", &tmp, e))?;
+        {
+            use std::io::Write;
+            let mut f = crate::paths::private_file()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)
+                .map_err(|e| Error::io("cannot write", &tmp, e))?;
+            f.write_all(text.as_bytes()).map_err(|e| Error::io("cannot write", &tmp, e))?;
+        }
         std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
     }
 

@@ -247,7 +247,7 @@ pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> 
         return Ok(RunEnd::DryRun(chain::shell_command(&chain)));
     }
     root.ensure()?;
-    std::fs::create_dir(&dir.dir).map_err(|e| Error::io("cannot create", &dir.dir, e))?;
+    crate::paths::private_dir(&dir.dir)?;
     let state = State {
         id: id.clone(),
         name: name.clone(),
@@ -350,7 +350,7 @@ fn detach(root: &Root, tools: &Tools, state: State, chain: Chain) -> Result<RunE
 fn redirect_stdio(log: &Path) {
     use std::os::fd::AsRawFd;
     let null = std::fs::File::open("/dev/null");
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(log);
+    let out = crate::paths::private_file().create(true).append(true).open(log);
     if let (Ok(null), Ok(out)) = (null, out) {
         // SAFETY: dup2 onto the standard descriptors; the sources stay open until then.
         unsafe {
@@ -365,7 +365,7 @@ fn stdio_for(dir: &ContainerDir, detached: bool) -> Result<(Stdio, Stdio, Stdio)
     if !detached {
         return Ok((Stdio::inherit(), Stdio::inherit(), Stdio::inherit()));
     }
-    let log = std::fs::OpenOptions::new()
+    let log = crate::paths::private_file()
         .create(true)
         .append(true)
         .open(dir.log())

@@ -632,3 +632,80 @@ fn a_killed_supervisor_takes_the_container_along() {
     lab.ctr(&["rm", "det"]).run().ok();
     lab.assert_clean(&before);
 }
+
+/// The CVE-2024-21626 class: a descriptor the caller left open (here the host's `/`)
+/// must not reach the container, neither as a working directory (`-w
+/// /proc/self/fd/N`, or an image's WorkingDir naming it) nor as an open descriptor.
+#[test]
+fn inherited_descriptors_do_not_reach_the_container() {
+    require_root!();
+    let Some(lab) = Lab::new("fds") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    let ctr = testkit::bin("ctr-run").display().to_string();
+    let in_sh = |args: &str| {
+        let script = format!(
+            "exec 7</ 8</etc/hostname; exec {ctr} --root {} run --cgroup-parent {} --image bb {args}",
+            lab.root.display(),
+            lab.parent
+        );
+        Cmd::new("sh").args(["-c", &script]).run()
+    };
+    // The attack: list the host's root through the inherited descriptor.
+    for fd in ["7", "8"] {
+        let out = in_sh(&format!("-w /proc/self/fd/{fd} -- ls"));
+        assert_eq!(out.code, 125, "-w /proc/self/fd/{fd} ran: {}\n{}", out.stdout, out.stderr);
+        assert!(out.stdout.is_empty(), "the host's files were listed: {}", out.stdout);
+        // (Closed before the working directory is entered: it is not there at all.)
+        let line = out.one_line_error();
+        assert!(line.contains(&format!("working directory '/proc/self/fd/{fd}'")), "{line}");
+    }
+    // Only 0, 1 and 2 are open in the container: 7 and 8 are closed, not passed on.
+    let v = in_sh("-- /probe").ok().json();
+    assert_eq!(v["fds"], serde_json::json!([0, 1, 2]), "descriptors the container got: {}", v["fds"]);
+    // A legitimate working directory still works.
+    assert_eq!(lab.run(&["--image", "bb", "-w", "/tmp", "--", "pwd"]).run().ok().stdout.trim(), "/tmp");
+    lab.assert_clean(&before);
+}
+
+/// The state root holds containers' environments (secrets passed with -e) and their
+/// layers: another local user must reach none of it. An attack as uid 65534 on a state
+/// root in a world-traversable directory, which was left 0755 by an older version.
+#[test]
+fn state_is_private_to_root() {
+    require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    let Some(lab) = Lab::new("priv") else { return };
+    if !testkit::util_linux("setpriv") {
+        skip("state_is_private_to_root", "util-linux setpriv is not installed");
+        return;
+    }
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    std::fs::set_permissions(lab.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&lab.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let id = lab
+        .run(&["-d", "--name", "secret", "--image", "bb", "-e", "TOKEN=hunter2", "--", "sh", "-c", "echo out; sleep 100"])
+        .run()
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let dir = lab.root.join(&id);
+    assert_eq!(mode(&lab.root), 0o700, "the state root");
+    for d in [dir.clone(), lab.root.join("images"), lab.root.join("names")] {
+        assert_eq!(mode(&d), 0o700, "{}", d.display());
+    }
+    for f in ["state.json", "log"] {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+    }
+    assert!(std::fs::read_to_string(dir.join("state.json")).unwrap().contains("hunter2"));
+    // The attack: another user reads the secret, or reaches the container's own layer.
+    for target in [dir.join("state.json"), dir.join("log"), dir.join("upper"), lab.root.join("images/bb/image.json")] {
+        let out = Cmd::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--", "cat"])
+            .arg(&target)
+            .run();
+        assert_ne!(out.code, 0, "uid 65534 read {}: {}", target.display(), out.stdout);
+        assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
+    }
+    lab.ctr(&["rm", "-f", "secret"]).run().ok();
+}

@@ -306,11 +306,11 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
         nix::unistd::chroot(".").map_err(sys("chroot failed"))?;
         nix::unistd::chdir("/").map_err(sys("cannot change directory to '/'"))?;
     }
-    let wdns = match &o.wdns {
-        Some(d) => Some(std::fs::File::open(d).map_err(|e| Error::io("cannot open working directory", d, e))?),
-        None => None,
-    };
-    if let Some(dir) = wdns.as_ref().or(p.wd.as_ref()).or(keep_cwd.as_ref()) {
+    // -W DIR is resolved inside the (new) root: never out of it through a symlink or a
+    // /proc magic link.
+    if let Some(d) = &o.wdns {
+        chainload::confine::enter_workdir(d)?;
+    } else if let Some(dir) = p.wd.as_ref().or(keep_cwd.as_ref()) {
         nix::unistd::fchdir(dir.as_fd())
             .map_err(sys("change directory by working directory file descriptor failed"))?;
     }

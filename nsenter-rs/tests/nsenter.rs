@@ -380,3 +380,40 @@ fn a_target_that_exits_between_lookup_and_join_is_refused() {
     assert!(!marker.exists(), "the program ran although the target was gone");
     assert!(wait_until(Duration::from_secs(5), || is_dead(pid)));
 }
+
+/// A working directory given with -W is resolved inside the target's root: a
+/// descriptor the caller holds on the host's `/` cannot be used to work outside it.
+#[test]
+fn workdir_cannot_leave_the_root_through_an_inherited_descriptor() {
+    require_root!();
+    let dir = testkit::tempdir();
+    let root = dir.path();
+    testkit::busybox_rootfs(root);
+    std::fs::write(root.join("inside-marker"), "").unwrap();
+    // The host's proc inside the root, so that /proc/self/fd/7 names the caller's fd.
+    nix::mount::mount(Some("proc"), &root.join("proc"), Some("proc"), nix::mount::MsFlags::empty(), None::<&str>)
+        .unwrap();
+    let _proc = testkit::MountGuard(vec![root.join("proc")]);
+    let pidfile = root.join("pid");
+    let tool = Cmd::tool("unshare-rs")
+        .args(["-f", "-m", "-R", root.to_str().unwrap(), "--pid-file", pidfile.to_str().unwrap(), "--", "/bin/sleep", "60"])
+        .spawn();
+    let t = {
+        assert!(wait_until(Duration::from_secs(10), || pidfile.exists()));
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        Target { tool, pid }
+    };
+    let nsr = testkit::bin("nsenter-rs").display().to_string();
+    let script = format!("exec 7</; exec {nsr} -t {} -m -r -W /proc/self/fd/7 -- /bin/ls", t.pid);
+    let out = Cmd::new("sh").args(["-c", &script]).run();
+    assert_eq!(out.code, 125, "ran outside the root: {}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.one_line_error(),
+        "nsenter-rs: working directory '/proc/self/fd/7' is outside the container's root; refusing to run there"
+    );
+    // Inside the root, -W works (through the root's own absolute symlink too).
+    std::os::unix::fs::symlink("/bin", root.join("bin-link")).unwrap();
+    let script = format!("exec {nsr} -t {} -m -r -W /bin-link/.. -- /bin/ls", t.pid);
+    let out = Cmd::new("sh").args(["-c", &script]).run();
+    assert!(out.ok().stdout.contains("inside-marker"), "{}", out.stdout);
+}

@@ -4,8 +4,8 @@
 //! In order: refuse the initial mount namespace; make `/` recursively private; write the
 //! `--init` files into the init layer; mount the overlay; `--proc`, `--dev`, `--sys`,
 //! `--tmpfs`; `--bind` volumes; `--mask-defaults`; pivot_root and detach the old root;
-//! `--readonly`; `--workdir`; the confinement (fds, bounding set, user, capabilities,
-//! no_new_privs); exec.
+//! `--readonly`; close every inherited descriptor above 2; `--workdir`, resolved inside
+//! the new root; the confinement (bounding set, user, capabilities, no_new_privs); exec.
 //!
 //! The init files are written before the overlay is mounted, not after: overlayfs
 //! leaves changes to a layer that is part of a mounted overlay undefined. Without
@@ -330,8 +330,12 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
         )
         .map_err(sys("cannot make / read-only"))?;
     }
+    // Nothing inherited may lead out of the new root from here on: every descriptor
+    // above 2 is closed before the working directory is entered (no `-w
+    // /proc/self/fd/N`), and the working directory is resolved inside the root.
+    chainload::confine::close_range_from_3().map_err(sys("cannot close inherited file descriptors"))?;
     let wd = o.workdir.clone().unwrap_or_else(|| PathBuf::from("/"));
-    nix::unistd::chdir(&wd).map_err(sys(format!("cannot change directory to '{}'", wd.display())))?;
+    chainload::confine::enter_workdir(&wd)?;
     let mut c = o.confinement.clone();
     if let Some(u) = &o.user {
         c.user = Some(resolve_user(u)?);

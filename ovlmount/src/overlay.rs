@@ -149,15 +149,15 @@ pub fn mount(stack: &Stack, target: &Path) -> Result<Api, Error> {
     }
     if stack.upper.is_none() && stack.lowerdirs().len() == 1 {
         // overlayfs needs two lower layers when there is no upper; one read-only layer
-        // is exactly a read-only bind mount of it.
+        // is exactly a read-only (recursive) bind mount of it.
         let layer = &stack.lowerdirs()[0];
         let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
         nix::mount::mount(Some(layer.as_path()), target, None::<&str>, flags, None::<&str>)
             .map_err(|e| mount_error(stack, target, e))?;
-        let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-        if let Err(e) = nix::mount::mount(None::<&str>, target, None::<&str>, ro, None::<&str>) {
+        // Read-only with every submount the recursive bind brought along.
+        if let Err(e) = crate::rootfs::make_read_only_recursively(target) {
             let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
-            return Err(mount_error(stack, target, e));
+            return Err(e);
         }
         return Ok(Api::Bind);
     }

@@ -66,27 +66,25 @@ pub fn mount_sys(root: &Path) -> Result<(), Error> {
     }
 }
 
-/// Make the mount at `p` read-only (a bind of itself, remounted).
+/// Make the mount at `p` read-only, with every mount below it (a bind of itself, then
+/// mount_setattr(2) with AT_RECURSIVE: a submount must not stay writable under a
+/// read-only volume). The kernel's locked flags (nosuid, nodev, noexec) stay as they are.
 pub fn remount_read_only(p: &Path) -> Result<(), Error> {
     mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .map_err(sys(format!("cannot bind '{}' on itself", p.display())))?;
-    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-    // Keep the flags the kernel locks (nosuid, nodev, noexec) where they are set.
-    let st = nix::sys::statvfs::statvfs(p).map_err(sys(format!("cannot statvfs '{}'", p.display())))?;
-    let mut extra = MsFlags::empty();
-    let f = st.flags();
-    use nix::sys::statvfs::FsFlags;
-    for (have, want) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-    ] {
-        if f.contains(have) {
-            extra |= want;
-        }
-    }
-    mount(None::<&str>, p, None::<&str>, flags | extra, None::<&str>)
-        .map_err(sys(format!("cannot make '{}' read-only", p.display())))
+    make_read_only_recursively(p)
+}
+
+/// mount_setattr(2) `MOUNT_ATTR_RDONLY` with AT_RECURSIVE on the mount at `p`; a kernel
+/// without it (before 5.12) is an error, never a top-only read-only mount.
+pub fn make_read_only_recursively(p: &Path) -> Result<(), Error> {
+    crate::sys::mount_setattr_recursive(p, crate::sys::MOUNT_ATTR_RDONLY).map_err(|e| match e {
+        Errno::ENOSYS => Error::Usage(format!(
+            "cannot make '{}' read-only with all its submounts: mount_setattr(2) needs Linux 5.12 or later",
+            p.display()
+        )),
+        e => sys(format!("cannot make '{}' read-only", p.display()))(e),
+    })
 }
 
 const DEVICES: [(&str, u64, u64); 6] =

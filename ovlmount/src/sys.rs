@@ -94,36 +94,7 @@ pub fn move_mount(from: BorrowedFd<'_>, to: &Path) -> Result<(), Errno> {
     .map(drop)
 }
 
-/// `struct open_how` of openat2(2).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-/// RESOLVE_BENEATH: refuse a path that would leave the directory (absolute, `..`, symlinks).
-pub const RESOLVE_BENEATH: u64 = 0x08;
-/// RESOLVE_NO_SYMLINKS: refuse a path with a symlink anywhere.
-pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-/// RESOLVE_NO_MAGICLINKS: refuse /proc magic links.
-pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-
-/// openat2(2): open `path` relative to `dir` under the `resolve` restrictions.
-pub fn openat2(dir: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32, resolve: u64) -> Result<OwnedFd, Errno> {
-    let p = cstr(path.as_os_str())?;
-    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: u64::from(mode), resolve };
-    // SAFETY: valid descriptor, C string and open_how of the size passed.
-    owned(unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            p.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    })
-}
+pub use chainload::openat2::{openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
 
 /// fsetxattr(2): set extended attribute `name` on an open file.
 pub fn fsetxattr(fd: BorrowedFd<'_>, name: &OsStr, value: &[u8]) -> Result<(), Errno> {
@@ -176,4 +147,36 @@ pub fn lsetxattr(path: &Path, name: &[u8], value: &[u8]) -> Result<(), Errno> {
     let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
     // SAFETY: valid C strings and buffer.
     Errno::result(unsafe { libc::lsetxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) }).map(drop)
+}
+
+/// `MOUNT_ATTR_RDONLY` of mount_setattr(2).
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(2) (Linux 5.12+) with AT_RECURSIVE: set `attr_set` on the mount at
+/// `path` and every mount below it, leaving their other flags (the locked ones
+/// included) as they are.
+pub fn mount_setattr_recursive(path: &Path, attr_set: u64) -> Result<(), Errno> {
+    let p = cstr(path.as_os_str())?;
+    let attr = MountAttr { attr_set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    // SAFETY: a valid C string and mount_attr of the size passed.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            (libc::AT_RECURSIVE | libc::AT_SYMLINK_NOFOLLOW) as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
 }

@@ -539,3 +539,41 @@ fn bad_input_is_refused_and_mounts_or_creates_nothing() {
     assert_eq!(out.code, 125);
     assert!(out.one_line_error().contains("the kernel takes at most 500"), "{}", out.stderr);
 }
+
+/// A read-only volume, or a single read-only layer, whose source has a submount: the
+/// submount must be read-only inside too (a container writing to it would write to the
+/// host). mount_setattr(2) with AT_RECURSIVE, not a remount of the top mount only.
+#[test]
+fn read_only_volumes_and_layers_are_read_only_all_the_way_down() {
+    require_root!();
+    let Some((t, l)) = busybox_root("read_only_volumes_and_layers_are_read_only_all_the_way_down") else { return };
+    let d = t.path();
+    let p = d.display();
+    std::fs::create_dir_all(d.join("vol/sub")).unwrap();
+    std::fs::create_dir_all(l.join("data")).unwrap();
+    std::fs::create_dir_all(l.join("vol")).unwrap(); // (a read-only layer gets no new mount points)
+    // Submounts (a tmpfs) under the volume's source and under the single layer, made in
+    // the throwaway namespace, then the attack from inside: write to each.
+    let script = format!(
+        "mount -t tmpfs sub {p}/vol/sub; mount -t tmpfs data {l}/data; \
+         exec {o} enter --lower {l} --target {p}/m --proc --bind {p}/vol:/vol:ro -- /bin/sh -c '\
+         for f in /vol/x /vol/sub/x /data/x /x; do (echo owned > $f) && echo \"$f writable\" || echo \"$f read-only\"; done'",
+        o = ovl(),
+        l = l.display()
+    );
+    let out = in_mount_ns(&script);
+    assert_eq!(
+        out.ok().stdout,
+        "/vol/x read-only\n/vol/sub/x read-only\n/data/x read-only\n/x read-only\n",
+        "{}",
+        out.stderr
+    );
+    // A writable volume with a submount stays writable: read-only is not applied wider.
+    let script = format!(
+        "mount -t tmpfs sub {p}/vol/sub; exec {o} enter --lower {l} --target {p}/m --bind {p}/vol:/vol -- \
+         /bin/sh -c 'echo ok > /vol/sub/x && cat /vol/sub/x'",
+        o = ovl(),
+        l = l.display()
+    );
+    assert_eq!(in_mount_ns(&script).ok().stdout, "ok\n");
+}
