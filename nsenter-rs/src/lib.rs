@@ -280,6 +280,12 @@ fn take_environment(env: &[u8]) {
 /// returns only on failure.
 pub fn run(o: &Options) -> Result<ChildStatus, Error> {
     o.validate()?;
+    // Not dumpable until the exec (which makes the program dumpable again, as it should
+    // be): between joining and exec, no process of the target's can open this one's
+    // /proc/PID/exe (the host's binary), its descriptors or its memory, even where the
+    // credentials the kernel compares would let it (CVE-2019-5736). A forked child
+    // inherits it.
+    nix::sys::prctl::set_dumpable(false).map_err(sys("cannot make nsenter-rs non-dumpable"))?;
     let mut p = o.prepare()?;
     let joins_user = p.joins.iter().any(|j| j.ns == Namespace::User);
     let joins_pid = p.joins.iter().any(|j| j.ns == Namespace::Pid);

@@ -417,3 +417,47 @@ fn workdir_cannot_leave_the_root_through_an_inherited_descriptor() {
     let out = Cmd::new("sh").args(["-c", &script]).run();
     assert!(out.ok().stdout.contains("inside-marker"), "{}", out.stdout);
 }
+
+/// Between joining and exec, nsenter-rs is not dumpable: a process the kernel's
+/// credential rules would otherwise let in (here: the unprivileged owner of the joined
+/// user namespace, which has every capability there) cannot open its /proc/PID/exe —
+/// the host's binary, the CVE-2019-5736 class. strace holds its exec for 3 s.
+#[test]
+fn a_joining_process_is_not_dumpable_until_it_execs() {
+    require_root!();
+    if !testkit::has_command("strace") || !testkit::util_linux("setpriv") {
+        skip("a_joining_process_is_not_dumpable_until_it_execs", "strace or util-linux setpriv is not installed");
+        return;
+    }
+    let dir = testkit::tempdir();
+    let as_nobody = || Cmd::new("setpriv").args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]);
+    let unshare = testkit::for_any_user(dir.path(), &testkit::bin("unshare-rs"));
+    let nsenter = testkit::for_any_user(dir.path(), &testkit::bin("nsenter-rs"));
+    let mut owner = as_nobody().arg(&unshare).args(["-U", "-r", "--", "sleep", "60"]).spawn();
+    let target = owner.id() as i32;
+    let my_userns = ns_inode(None, "user");
+    assert!(wait_until(Duration::from_secs(10), || std::fs::metadata(format!("/proc/{target}/ns/user"))
+        .is_ok_and(|m| std::os::unix::fs::MetadataExt::ino(&m) != my_userns)));
+    let mut tracer = as_nobody()
+        .args(["strace", "-f", "-o", "/dev/null", "-e", "trace=execve", "-e", "inject=execve:delay_enter=3000000:when=1+"])
+        .arg(&nsenter)
+        .args(["-t", &target.to_string(), "-U", "--preserve-credentials", "--", "true"])
+        .spawn();
+    // The traced nsenter-rs, once it has joined (its user namespace is the target's).
+    let target_userns = ns_inode(Some(target), "user");
+    let mut victim = None;
+    assert!(wait_until(Duration::from_secs(10), || {
+        let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", tracer.id(), tracer.id()));
+        victim = children.ok().and_then(|c| c.split_whitespace().next().and_then(|p| p.parse::<i32>().ok()));
+        victim.is_some_and(|v| {
+            std::fs::metadata(format!("/proc/{v}/ns/user"))
+                .is_ok_and(|m| std::os::unix::fs::MetadataExt::ino(&m) == target_userns)
+        })
+    }));
+    let victim = victim.unwrap();
+    let attack = as_nobody().args(["readlink", "-v", &format!("/proc/{victim}/exe")]).run();
+    testkit::kill_and_reap(&mut tracer);
+    testkit::kill_and_reap(&mut owner);
+    assert_ne!(attack.code, 0, "the joining process's exe was reachable: {}", attack.stdout);
+    assert!(attack.stderr.contains("Permission denied"), "{}", attack.stderr);
+}
