@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use cgctl::cpulist::CpuList;
+use cgctl::devices::{Base, DeviceRule, Policy};
 use cgctl::limits::{self, DeviceRate, Limits, PidsLimit, Swap};
 use cgctl::name::GroupName;
 use clap::{Args, Parser, Subcommand};
@@ -210,6 +211,16 @@ pub struct LimitArgs {
     /// Write VALUE to any other interface FILE of the group (memory.high=1G); repeatable
     #[arg(long = "set", value_name = "FILE=VALUE", value_parser = limits::parse_set)]
     set: Vec<(String, String)>,
+    /// Device allow-list to start from: default (runc's: null, zero, full, random,
+    /// urandom, tty, console, ptmx, pts, mknod of any node) or none
+    #[arg(long, value_name = "default|none")]
+    devices: Option<Base>,
+    /// Also allow devices matching RULE ('c 10:232 rw', 'b 8:* r', 'a'); repeatable
+    #[arg(long, value_name = "RULE")]
+    device_allow: Vec<DeviceRule>,
+    /// Deny the access of RULE ('c 1:3 w'), over any allow; repeatable
+    #[arg(long, value_name = "RULE")]
+    device_deny: Vec<DeviceRule>,
 }
 
 impl From<LimitArgs> for Limits {
@@ -232,6 +243,7 @@ impl From<LimitArgs> for Limits {
             device_read_iops: a.device_read_iops,
             device_write_iops: a.device_write_iops,
             set: a.set,
+            devices: Policy::from_flags(a.devices, &a.device_allow, &a.device_deny),
         }
     }
 }

@@ -275,6 +275,10 @@ impl<'a> Group<'a> {
             let dir = self
                 .dir_for(w.version, &w.controller)
                 .ok_or_else(|| Error::Usage(format!("{}: the {} controller is not mounted", w.flag, w.controller)))?;
+            if let Some(policy) = &w.device_program {
+                attach_device_program(&dir, policy, &w.flag)?;
+                continue;
+            }
             // One candidate: open it directly and explain an ENOENT afterwards. Several:
             // the first that exists.
             let chosen = match w.candidates.as_slice() {
@@ -633,4 +637,15 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// Load the device allow-list as an eBPF program and attach it to the v2 group `dir`.
+fn attach_device_program(dir: &Path, policy: &crate::devices::Policy, flag: &str) -> Result<(), Error> {
+    use std::os::fd::AsFd;
+    let sys = |what: String| move |errno| Error::Sys { what, errno };
+    let prog = crate::bpf::prog_load_cgroup_device(&crate::devices::program(policy))
+        .map_err(sys(format!("{flag}: cannot load the device program (bpf BPF_PROG_LOAD)")))?;
+    let cg = std::fs::File::open(dir).map_err(io_err("cannot open cgroup", dir))?;
+    crate::bpf::prog_attach_cgroup_device(cg.as_fd(), prog.as_fd())
+        .map_err(sys(format!("{flag}: cannot attach the device program to '{}'", dir.display())))
 }

@@ -34,9 +34,11 @@
 //! cannot be executed, 127 when it is not found, else the command's status (a command
 //! killed by signal N: cgctl dies by N; killed by the OOM killer: a message and 137).
 
+pub mod bpf;
 pub mod clone3;
 pub mod commands;
 pub mod cpulist;
+pub mod devices;
 pub mod group;
 pub mod limits;
 pub mod name;

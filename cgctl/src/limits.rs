@@ -90,6 +90,8 @@ pub struct Limits {
     pub device_write_iops: Vec<DeviceRate>,
     /// `--set FILE=VALUE`, in order.
     pub set: Vec<(String, String)>,
+    /// `--devices`, `--device-allow`, `--device-deny`: the device allow-list.
+    pub devices: Option<crate::devices::Policy>,
 }
 
 /// One planned write to an interface file of the group.
@@ -104,6 +106,9 @@ pub struct Write {
     pub candidates: Vec<(String, String)>,
     /// The flag it came from (`--memory 64M`), for messages.
     pub flag: String,
+    /// On the v2 tree, not a file: the device allow-list, as an eBPF program attached
+    /// to the group (no candidates then).
+    pub device_program: Option<crate::devices::Policy>,
 }
 
 // --- parsing (used by the command line) -----------------------------------------
@@ -380,6 +385,7 @@ impl Limits {
                 controller: controller.to_string(),
                 candidates: candidates.iter().map(|(f, v)| (f.to_string(), v.clone())).collect(),
                 flag,
+                device_program: None,
             });
         };
         let home = |v1: &str, v2: &str, flag: &str| -> Result<Version, Error> {
@@ -533,8 +539,43 @@ impl Limits {
             })?;
             push(&controller, h.version, &[(file.as_str(), value.clone())], format!("--set {file}={value}"));
         }
+        if let Some(policy) = &self.devices {
+            out.extend(device_writes(cg, policy)?);
+        }
         Ok(out)
     }
+}
+
+/// The device allow-list: the v1 devices controller where there is one (v1, hybrid),
+/// else an eBPF program on the v2 tree; neither is an error, never a group without it.
+fn device_writes(cg: &Cgroups, policy: &crate::devices::Policy) -> Result<Vec<Write>, Error> {
+    let flag = "the device allow-list (--devices/--device-allow/--device-deny)".to_string();
+    if cg.v1("devices").is_some() {
+        return Ok(policy
+            .v1_lines()
+            .into_iter()
+            .map(|(file, line)| Write {
+                version: Version::V1,
+                controller: "devices".into(),
+                candidates: vec![(file.to_string(), line)],
+                flag: flag.clone(),
+                device_program: None,
+            })
+            .collect());
+    }
+    if cg.v2().is_some() {
+        return Ok(vec![Write {
+            version: Version::V2,
+            controller: "cgroup".into(),
+            candidates: Vec::new(),
+            flag,
+            device_program: Some(policy.clone()),
+        }]);
+    }
+    Err(Error::Usage(format!(
+        "{flag} cannot be enforced here: no devices controller and no cgroup v2 tree ({} cgroups)",
+        cg.setup
+    )))
 }
 
 /// The number of online CPUs.

@@ -1,13 +1,14 @@
 //! The chain a container runs as, built from the resolved options:
 //!
 //! ```text
-//! cgctl run --quiet --kill-child --stats-json DIR/stats.json --name CGROUP LIMITS -- \
+//! cgctl run --quiet --kill-child --stats-json DIR/stats.json --name CGROUP LIMITS \
+//!     --devices default [--device-allow RULE...] -- \
 //!   unshare-rs --fork --kill-child --forward-signals --pid --mount --uts --ipc --cgroup \
 //!              [--net --loopback] --hostname NAME --pid-file DIR/pid -- \
 //!     ovlmount enter --lower ... --upper DIR/upper --work DIR/work [-o volatile] \
 //!       --init hostname=NAME --init hosts [--init resolv=/etc/resolv.conf] \
 //!       --target DIR/merged --proc --dev --sys [--mask-defaults] [--tmpfs ...] [--bind ...] \
-//!       [--workdir W] [--user U] CAPS [--no-new-privs] -- [/dev/init init --] CMD...
+//!       [--device HOST:CTR...] [--workdir W] [--user U] CAPS [--no-new-privs] -- [/dev/init init --] CMD...
 //! ```
 //!
 //! (The init files go to ovlmount's init layer in memory: nothing of them on disk.)
@@ -37,6 +38,38 @@ pub struct Volume {
     pub dst: String,
     /// Read-only.
     pub read_only: bool,
+}
+
+/// `--device HOST[:CONTAINER[:PERMS]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// The host's device node.
+    pub host: PathBuf,
+    /// Where it appears in the container (default: the same path).
+    pub container: String,
+    /// Access of `rwm` (default `rwm`).
+    pub perms: String,
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Device, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let (host, container, perms) = match parts.as_slice() {
+            [h] => (*h, *h, "rwm"),
+            [h, c] if !c.is_empty() && c.chars().all(|x| "rwm".contains(x)) => (*h, *h, *c),
+            [h, c] => (*h, *c, "rwm"),
+            [h, c, p] => (*h, *c, *p),
+            _ => return Err(format!("expected HOST[:CONTAINER[:PERMS]], got '{s}'")),
+        };
+        if !host.starts_with('/') || !container.starts_with('/') {
+            return Err(format!("'{s}': device paths must be absolute"));
+        }
+        if perms.is_empty() || !perms.chars().all(|c| "rwm".contains(c)) {
+            return Err(format!("'{s}': the permissions are letters of rwm"));
+        }
+        Ok(Device { host: PathBuf::from(host), container: container.to_string(), perms: perms.to_string() })
+    }
 }
 
 /// Everything the chain needs, decided.
@@ -75,6 +108,8 @@ pub struct Resolved {
     pub user: Option<String>,
     /// Volumes.
     pub volumes: Vec<Volume>,
+    /// `--device`, each with its devices-cgroup rule (`c 10:232 rw`).
+    pub devices: Vec<(Device, String)>,
     /// `--read-only`.
     pub read_only: bool,
     /// `--cap-add`.
@@ -124,6 +159,14 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     if let Some(c) = &r.cpuset_cpus {
         a.extend(["--cpuset-cpus".into(), c.clone()]);
     }
+    if !r.privileged {
+        // runc's device allow-list, plus the devices asked for (a privileged container
+        // keeps the host's access, as docker's does).
+        a.extend(["--devices".into(), "default".into()]);
+        for (_, rule) in &r.devices {
+            a.extend(["--device-allow".into(), rule.clone()]);
+        }
+    }
     a.push("--".into());
 
     a.push(s(&tools.unshare));
@@ -168,6 +211,9 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     }
     if r.init {
         a.extend(["--bind".into(), format!("{}:/dev/init:ro", s(&tools.ctr_run))]);
+    }
+    for (d, _) in &r.devices {
+        a.extend(["--device".into(), format!("{}:{}", s(&d.host), d.container)]);
     }
     if !r.workdir.is_empty() {
         a.extend(["--workdir".into(), r.workdir.clone()]);

@@ -213,6 +213,9 @@ pub struct RunArgs {
     /// Bind a host path (SRC:DST[:ro]); repeatable
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]", value_parser = parse_volume)]
     volumes: Vec<Volume>,
+    /// Give the container a host device (HOST[:CONTAINER[:PERMS]], PERMS of rwm); repeatable
+    #[arg(long = "device", value_name = "HOST[:CTR[:PERMS]]")]
+    devices: Vec<ctr_run::chain::Device>,
     /// Make the container's root read-only
     #[arg(long)]
     read_only: bool,
@@ -262,6 +265,7 @@ impl RunArgs {
             workdir: self.workdir,
             user: self.user,
             volumes: self.volumes,
+            devices: self.devices,
             read_only: self.read_only,
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,

@@ -63,6 +63,8 @@ pub struct RunOptions {
     pub user: Option<String>,
     /// `-v`.
     pub volumes: Vec<Volume>,
+    /// `--device`.
+    pub devices: Vec<crate::chain::Device>,
     /// `--read-only`.
     pub read_only: bool,
     /// `--cap-add`.
@@ -200,6 +202,7 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
             return Err(Error::Usage(format!("volume source '{}' does not exist", v.src.display())));
         }
     }
+    let devices = o.devices.iter().map(|d| device_rule(d).map(|rule| (d.clone(), rule))).collect::<Result<_, _>>()?;
     let resolved = Resolved {
         id: id.to_string(),
         cgroup,
@@ -217,6 +220,7 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
         workdir,
         user,
         volumes: o.volumes.clone(),
+        devices,
         read_only: o.read_only,
         cap_add: o.cap_add.clone(),
         cap_drop: o.cap_drop.clone(),
@@ -228,6 +232,19 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
         command,
     };
     Ok((resolved, rootfs))
+}
+
+/// The devices-cgroup rule of `--device`: the host node's type and number, the access asked.
+fn device_rule(d: &crate::chain::Device) -> Result<String, Error> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::metadata(&d.host).map_err(|e| Error::io("--device", &d.host, e))?;
+    let kind = match meta.file_type() {
+        t if t.is_char_device() => 'c',
+        t if t.is_block_device() => 'b',
+        _ => return Err(Error::Usage(format!("--device '{}' is not a device node", d.host.display()))),
+    };
+    let (maj, min) = (nix::sys::stat::major(meta.rdev()), nix::sys::stat::minor(meta.rdev()));
+    Ok(format!("{kind} {maj}:{min} {}", d.perms))
 }
 
 /// Run a container.

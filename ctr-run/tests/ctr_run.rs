@@ -683,7 +683,19 @@ fn state_is_private_to_root() {
     std::fs::set_permissions(lab.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&lab.root, std::fs::Permissions::from_mode(0o755)).unwrap();
     let id = lab
-        .run(&["-d", "--name", "secret", "--image", "bb", "-e", "TOKEN=hunter2", "--", "sh", "-c", "echo out; sleep 100"])
+        .run(&[
+            "-d",
+            "--name",
+            "secret",
+            "--image",
+            "bb",
+            "-e",
+            "TOKEN=hunter2",
+            "--",
+            "sh",
+            "-c",
+            "echo out; sleep 100",
+        ])
         .run()
         .ok()
         .stdout
@@ -708,4 +720,51 @@ fn state_is_private_to_root() {
         assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
     }
     lab.ctr(&["rm", "-f", "secret"]).run().ok();
+}
+
+/// The device allow-list (devices controller on v1 and hybrid, an eBPF program on v2):
+/// a container's root has CAP_MKNOD, so without it a container makes and opens a node
+/// of a host device (here kvm, and a block device such as a disk).
+#[test]
+fn devices_outside_the_allow_list_cannot_be_opened() {
+    require_root!();
+    let Some(lab) = Lab::new("dev") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    // The attack: mknod (allowed, as runc allows it) then open.
+    let attack = "for n in 'c 10 232' 'b 7 0'; do mknod /tmp/node $n || exit 9; \
+                  (exec 3</tmp/node) 2>/tmp/err && echo \"$n opened\" || { echo \"$n refused\"; cat /tmp/err; }; rm /tmp/node; done";
+    let out = lab.run(&["--image", "bb", "--", "sh", "-c", attack]).run();
+    let text = out.ok().stdout.clone();
+    assert!(text.contains("c 10 232 refused") && text.contains("b 7 0 refused"), "{text}");
+    assert_eq!(text.matches("Operation not permitted").count(), 2, "refused by the allow-list: {text}");
+    // What the list allows still works.
+    let legit = "echo x > /dev/null && head -c 4 /dev/zero | wc -c && head -c 4 /dev/urandom | wc -c";
+    assert_eq!(lab.run(&["--image", "bb", "--", "sh", "-c", legit]).run().ok().stdout, "4\n4\n");
+    // --device adds the node and the rule (a node this machine lets us open, whose own
+    // open needs no capability beyond docker's set: not /dev/kmsg, say).
+    let host = ["/dev/kvm", "/dev/hwrng", "/dev/cpu_dma_latency"].into_iter().find(|p| std::fs::File::open(p).is_ok());
+    if let Some(host) = host {
+        let spec = format!("{host}:/dev/given:r");
+        let out =
+            lab.run(&["--image", "bb", "--device", &spec, "--", "sh", "-c", "exec 3</dev/given && echo opened"]).run();
+        assert_eq!(out.ok().stdout, "opened\n");
+        // Read only: opening it for writing is refused.
+        let out = lab.run(&["--image", "bb", "--device", &spec, "--", "sh", "-c", "exec 3>/dev/given"]).run();
+        assert_ne!(out.code, 0);
+        assert!(out.stderr.contains("Operation not permitted"), "{}", out.stderr);
+    } else {
+        skip(
+            "devices_outside_the_allow_list_cannot_be_opened",
+            "no device node to give with --device can be opened here",
+        );
+    }
+    // --privileged keeps the host's access, as docker's does.
+    let out = lab
+        .run(&["--image", "bb", "--privileged", "--", "sh", "-c", "mknod /tmp/n c 1 3 && echo x > /tmp/n && echo ok"])
+        .run();
+    assert_eq!(out.ok().stdout, "ok\n");
+    let bad = lab.run(&["--image", "bb", "--device", "/etc/passwd", "--", "true"]).run();
+    assert_eq!(bad.code, 125);
+    assert_eq!(bad.one_line_error(), "ctr-run: --device '/etc/passwd' is not a device node");
+    lab.assert_clean(&before);
 }

@@ -396,7 +396,17 @@ fn workdir_cannot_leave_the_root_through_an_inherited_descriptor() {
     let _proc = testkit::MountGuard(vec![root.join("proc")]);
     let pidfile = root.join("pid");
     let tool = Cmd::tool("unshare-rs")
-        .args(["-f", "-m", "-R", root.to_str().unwrap(), "--pid-file", pidfile.to_str().unwrap(), "--", "/bin/sleep", "60"])
+        .args([
+            "-f",
+            "-m",
+            "-R",
+            root.to_str().unwrap(),
+            "--pid-file",
+            pidfile.to_str().unwrap(),
+            "--",
+            "/bin/sleep",
+            "60",
+        ])
         .spawn();
     let t = {
         assert!(wait_until(Duration::from_secs(10), || pidfile.exists()));
@@ -439,7 +449,16 @@ fn a_joining_process_is_not_dumpable_until_it_execs() {
     assert!(wait_until(Duration::from_secs(10), || std::fs::metadata(format!("/proc/{target}/ns/user"))
         .is_ok_and(|m| std::os::unix::fs::MetadataExt::ino(&m) != my_userns)));
     let mut tracer = as_nobody()
-        .args(["strace", "-f", "-o", "/dev/null", "-e", "trace=execve", "-e", "inject=execve:delay_enter=3000000:when=1+"])
+        .args([
+            "strace",
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=execve",
+            "-e",
+            "inject=execve:delay_enter=3000000:when=1+",
+        ])
         .arg(&nsenter)
         .args(["-t", &target.to_string(), "-U", "--preserve-credentials", "--", "true"])
         .spawn();

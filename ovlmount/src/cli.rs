@@ -148,6 +148,10 @@ pub struct EnterArgs {
     /// Bind a host path into the new root (SRC:DST or SRC:DST:ro); repeatable
     #[arg(long, value_name = "SRC:DST[:ro]", value_parser = parse_bind)]
     bind: Vec<Bind>,
+    /// Make the host's device node HOST appear at DST in the new root (same type,
+    /// number and mode; whether it may be opened is the cgroup's device list); repeatable
+    #[arg(long, value_name = "HOST:DST", value_parser = parse_device)]
+    device: Vec<(PathBuf, PathBuf)>,
     /// Write hostname=NAME, hosts (localhost and the hostname), hosts=FILE or
     /// resolv=FILE into the init layer (without --init-layer: one in memory); repeatable
     #[arg(long = "init", value_name = "KEY[=VALUE]")]
@@ -175,6 +179,13 @@ pub struct EnterArgs {
     command: Vec<OsString>,
 }
 
+fn parse_device(s: &str) -> Result<(PathBuf, PathBuf), String> {
+    match s.split_once(':') {
+        Some((h, d)) if h.starts_with('/') && d.starts_with('/') => Ok((PathBuf::from(h), PathBuf::from(d))),
+        _ => Err(format!("expected HOST:DST with absolute paths, got '{s}'")),
+    }
+}
+
 impl EnterArgs {
     /// Translate into options.
     pub fn into_options(self) -> Result<EnterOptions, String> {
@@ -200,6 +211,7 @@ impl EnterArgs {
             mask_defaults: self.mask_defaults,
             readonly: self.readonly,
             binds: self.bind,
+            devices: self.device,
             init,
             workdir: self.workdir,
             user: self.user,

@@ -3,7 +3,7 @@
 //!
 //! In order: refuse the initial mount namespace; make `/` recursively private; write the
 //! `--init` files into the init layer; mount the overlay; `--proc`, `--dev`, `--sys`,
-//! `--tmpfs`; `--bind` volumes; `--mask-defaults`; pivot_root and detach the old root;
+//! `--tmpfs`; `--bind` volumes; `--device` nodes; `--mask-defaults`; pivot_root and detach the old root;
 //! `--readonly`; close every inherited descriptor above 2; `--workdir`, resolved inside
 //! the new root; the confinement (bounding set, user, capabilities, no_new_privs); exec.
 //!
@@ -168,6 +168,8 @@ pub struct EnterOptions {
     pub readonly: bool,
     /// `--bind`.
     pub binds: Vec<Bind>,
+    /// `--device HOST:DST`.
+    pub devices: Vec<(PathBuf, PathBuf)>,
     /// `--init`.
     pub init: InitFiles,
     /// `--workdir` (default `/`).
@@ -315,6 +317,9 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     }
     for b in &o.binds {
         rootfs::bind_volume(&root, &b.src, &b.dst, b.read_only)?;
+    }
+    for (host, dst) in &o.devices {
+        rootfs::add_device(&root, host, dst)?;
     }
     if o.mask_defaults {
         rootfs::mask_defaults(&root)?;

@@ -220,6 +220,39 @@ pub fn bind_volume(root: &Path, src: &Path, dst: &Path, read_only: bool) -> Resu
     Ok(())
 }
 
+/// `--device HOST:DST`: a node at DST inside `root` with the host node's type, number
+/// and mode (mknod; a bind of the host node where mknod is not allowed). DST's parent is
+/// resolved inside the root; an existing DST is refused.
+pub fn add_device(root: &Path, host: &Path, dst: &Path) -> Result<(), Error> {
+    let meta = std::fs::metadata(host).map_err(|e| Error::io("--device", host, e))?;
+    let kind = match meta.file_type() {
+        t if t.is_char_device() => SFlag::S_IFCHR,
+        t if t.is_block_device() => SFlag::S_IFBLK,
+        _ => return Err(Error::Usage(format!("--device '{}' is not a device node", host.display()))),
+    };
+    let (Some(parent), Some(name)) = (dst.parent(), dst.file_name()) else {
+        return Err(Error::Usage(format!("--device '{}': not a path for a device node", dst.display())));
+    };
+    let target = resolve_inside(root, parent, false)?.join(name);
+    if target.symlink_metadata().is_ok() {
+        return Err(Error::Usage(format!("--device: '{}' already exists in the container", dst.display())));
+    }
+    let mode = Mode::from_bits_truncate(meta.mode() & 0o777);
+    match mknod(&target, kind, mode, meta.rdev()) {
+        Ok(()) => std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(meta.mode() & 0o777))
+            .map_err(|e| Error::io("cannot chmod", &target, e)),
+        Err(Errno::EPERM) => {
+            std::fs::write(&target, b"").map_err(|e| Error::io("cannot create", &target, e))?;
+            mount(Some(host), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(sys(format!(
+                "cannot bind '{}' on '{}'",
+                host.display(),
+                dst.display()
+            )))
+        }
+        Err(e) => Err(sys(format!("cannot create device '{}'", dst.display()))(e)),
+    }
+}
+
 /// Mask runc's default paths and make its read-only paths read-only, in `root` (after
 /// /proc, /dev and /sys are mounted there). `/dev/null` must really be the 1:3
 /// character device, or a masked file could be replaced by something readable.

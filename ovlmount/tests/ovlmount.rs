@@ -552,8 +552,8 @@ fn read_only_volumes_and_layers_are_read_only_all_the_way_down() {
     std::fs::create_dir_all(d.join("vol/sub")).unwrap();
     std::fs::create_dir_all(l.join("data")).unwrap();
     std::fs::create_dir_all(l.join("vol")).unwrap(); // (a read-only layer gets no new mount points)
-    // Submounts (a tmpfs) under the volume's source and under the single layer, made in
-    // the throwaway namespace, then the attack from inside: write to each.
+                                                     // Submounts (a tmpfs) under the volume's source and under the single layer, made in
+                                                     // the throwaway namespace, then the attack from inside: write to each.
     let script = format!(
         "mount -t tmpfs sub {p}/vol/sub; mount -t tmpfs data {l}/data; \
          exec {o} enter --lower {l} --target {p}/m --proc --bind {p}/vol:/vol:ro -- /bin/sh -c '\
