@@ -2,10 +2,72 @@
 //!
 //! The tools read the files themselves rather than through NSS: a statically linked
 //! tool has no NSS modules, and inside a container the file that counts is the
-//! container's own `/etc/passwd`, not the host's.
+//! container's own `/etc/passwd`, not the host's. A container's file read from the host
+//! side is opened inside the container's root ([`IdFile::InRoot`]): a symlink the image
+//! or the container planted there must not lead to a host file.
 
 use std::io;
 use std::path::Path;
+
+/// A passwd or group file: a path as this process sees it, or a path inside another
+/// root (a container's, `/proc/PID/root`), resolved there with
+/// `openat2(RESOLVE_IN_ROOT)` so that absolute symlinks and `..` stay inside it.
+#[derive(Debug, Clone, Copy)]
+pub enum IdFile<'a> {
+    /// A path of this process.
+    Path(&'a Path),
+    /// `path` inside `root`.
+    InRoot {
+        /// The root directory (opened first).
+        root: &'a Path,
+        /// The path inside it (`/etc/passwd`).
+        path: &'a Path,
+    },
+}
+
+impl<'a> From<&'a Path> for IdFile<'a> {
+    fn from(p: &'a Path) -> IdFile<'a> {
+        IdFile::Path(p)
+    }
+}
+
+impl<'a> From<&'a std::path::PathBuf> for IdFile<'a> {
+    fn from(p: &'a std::path::PathBuf) -> IdFile<'a> {
+        IdFile::Path(p)
+    }
+}
+
+impl IdFile<'_> {
+    fn display(&self) -> String {
+        match self {
+            IdFile::Path(p) => p.display().to_string(),
+            IdFile::InRoot { root, path } => format!("{} (inside '{}')", path.display(), root.display()),
+        }
+    }
+
+    fn read(&self) -> io::Result<String> {
+        match self {
+            IdFile::Path(p) => std::fs::read_to_string(p),
+            IdFile::InRoot { root, path } => {
+                use crate::openat2::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
+                use std::io::Read;
+                let dir = std::fs::File::open(root)?;
+                let fd = openat2(
+                    std::os::fd::AsFd::as_fd(&dir),
+                    path,
+                    libc::O_RDONLY,
+                    0,
+                    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+                )
+                .map_err(io::Error::from)?;
+                let mut text = String::new();
+                // (At most 16 MiB: a passwd file, not whatever the container put there.)
+                std::fs::File::from(fd).take(16 << 20).read_to_string(&mut text)?;
+                Ok(text)
+            }
+        }
+    }
+}
 
 /// A name or id that could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -44,11 +106,12 @@ pub struct Entry {
 }
 
 /// Read the entries of a passwd or group file. A missing file has no entries.
-pub fn read_entries(file: &Path, passwd: bool) -> Result<Vec<Entry>, IdError> {
-    let text = match std::fs::read_to_string(file) {
+pub fn read_entries<'a>(file: impl Into<IdFile<'a>>, passwd: bool) -> Result<Vec<Entry>, IdError> {
+    let file = file.into();
+    let text = match file.read() {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(IdError::Read { file: file.display().to_string(), source }),
+        Err(source) => return Err(IdError::Read { file: file.display(), source }),
     };
     Ok(text
         .lines()
@@ -66,34 +129,34 @@ pub fn read_entries(file: &Path, passwd: bool) -> Result<Vec<Entry>, IdError> {
         .collect())
 }
 
-fn resolve(spec: &str, file: &Path, passwd: bool) -> Result<u32, IdError> {
+fn resolve(spec: &str, file: IdFile<'_>, passwd: bool) -> Result<u32, IdError> {
     if let Ok(id) = spec.parse::<u32>() {
         return Ok(id);
     }
     read_entries(file, passwd)?.into_iter().find(|e| e.name == spec).map(|e| e.id).ok_or_else(|| IdError::NoSuchName {
         kind: if passwd { "user" } else { "group" },
         name: spec.to_string(),
-        file: file.display().to_string(),
+        file: file.display(),
     })
 }
 
 /// A uid from a number or a name in `passwd` (e.g. `/etc/passwd`).
-pub fn user_id(spec: &str, passwd: &Path) -> Result<u32, IdError> {
-    resolve(spec, passwd, true)
+pub fn user_id<'a>(spec: &str, passwd: impl Into<IdFile<'a>>) -> Result<u32, IdError> {
+    resolve(spec, passwd.into(), true)
 }
 
 /// A gid from a number or a name in `group` (e.g. `/etc/group`).
-pub fn group_id(spec: &str, group: &Path) -> Result<u32, IdError> {
-    resolve(spec, group, false)
+pub fn group_id<'a>(spec: &str, group: impl Into<IdFile<'a>>) -> Result<u32, IdError> {
+    resolve(spec, group.into(), false)
 }
 
 /// The passwd entry of `uid`, if any.
-pub fn user_by_id(uid: u32, passwd: &Path) -> Result<Option<Entry>, IdError> {
+pub fn user_by_id<'a>(uid: u32, passwd: impl Into<IdFile<'a>>) -> Result<Option<Entry>, IdError> {
     Ok(read_entries(passwd, true)?.into_iter().find(|e| e.id == uid))
 }
 
 /// The supplementary groups `user` is a member of in `group` (by name in the member list).
-pub fn groups_of(user: &str, group: &Path) -> Result<Vec<u32>, IdError> {
+pub fn groups_of<'a>(user: &str, group: impl Into<IdFile<'a>>) -> Result<Vec<u32>, IdError> {
     Ok(read_entries(group, false)?
         .into_iter()
         .filter(|e| e.extra.split(',').any(|m| m == user))

@@ -132,13 +132,15 @@ pub struct ExecOptions {
 /// `USER[:GROUP]` as numbers, names looked up in the container's own files.
 fn ids_in(container_root: &Path, spec: &str) -> Result<(u32, u32), Error> {
     let (u, g) = spec.split_once(':').map(|(u, g)| (u, Some(g))).unwrap_or((spec, None));
-    let passwd = container_root.join("etc/passwd");
-    let group = container_root.join("etc/group");
+    // Opened inside the container's root: a symlink it planted at /etc/passwd must not
+    // make us read a host file.
+    let passwd = chainload::ids::IdFile::InRoot { root: container_root, path: Path::new("/etc/passwd") };
+    let group = chainload::ids::IdFile::InRoot { root: container_root, path: Path::new("/etc/group") };
     let e = |e: chainload::ids::IdError| Error::Usage(format!("-u {spec}: {e}"));
-    let uid = chainload::ids::user_id(u, &passwd).map_err(e)?;
+    let uid = chainload::ids::user_id(u, passwd).map_err(e)?;
     let gid = match g {
-        Some(g) => chainload::ids::group_id(g, &group).map_err(e)?,
-        None => chainload::ids::user_by_id(uid, &passwd).map_err(e)?.map(|p| p.gid).unwrap_or(uid),
+        Some(g) => chainload::ids::group_id(g, group).map_err(e)?,
+        None => chainload::ids::user_by_id(uid, passwd).map_err(e)?.map(|p| p.gid).unwrap_or(uid),
     };
     Ok((uid, gid))
 }

@@ -768,3 +768,22 @@ fn devices_outside_the_allow_list_cannot_be_opened() {
     assert_eq!(bad.one_line_error(), "ctr-run: --device '/etc/passwd' is not a device node");
     lab.assert_clean(&before);
 }
+
+/// `exec -u NAME` looks the name up in the container's /etc/passwd from the host side:
+/// a container that replaces it with a symlink to a host path must not make ctr-run
+/// read the host's file (here one that maps "evil" to uid 0).
+#[test]
+fn exec_user_lookup_stays_inside_the_container() {
+    require_root!();
+    let Some(lab) = Lab::new("idsym") else { return };
+    let host_file = lab.dir.path().join("host-passwd");
+    std::fs::write(&host_file, "evil:x:0:0::/:/bin/sh\n").unwrap();
+    lab.run(&["-d", "--name", "sym", "--image", "bb", "--", "sleep", "100"]).run().ok();
+    assert_eq!(lab.ctr(&["exec", "-u", "user", "sym", "--", "id", "-u"]).run().ok().stdout, "1000\n");
+    let plant = format!("ln -sf {} /etc/passwd", host_file.display());
+    lab.ctr(&["exec", "sym", "--", "sh", "-c", &plant]).run().ok();
+    let out = lab.ctr(&["exec", "-u", "evil", "sym", "--", "id", "-u"]).run();
+    assert_eq!(out.code, 125, "the host's file was read: {}", out.stdout);
+    assert!(out.one_line_error().contains("no user named 'evil'"), "{}", out.stderr);
+    lab.ctr(&["rm", "-f", "sym"]).run().ok();
+}
