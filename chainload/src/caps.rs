@@ -145,12 +145,16 @@ pub fn parse_cap(s: &str) -> Result<u32, UnknownCapability> {
     NAMES.iter().position(|c| *c == bare).map(|n| n as u32).ok_or_else(|| UnknownCapability(s.to_string()))
 }
 
-/// The highest capability number this kernel knows (`/proc/sys/kernel/cap_last_cap`).
+/// The highest capability number this kernel knows: the last one PR_CAPBSET_READ
+/// accepts. Asked of the kernel, not read from `/proc/sys/kernel/cap_last_cap`: inside a
+/// new root, `/proc` may be whatever the image put there (a directory with a
+/// `cap_last_cap` saying 5 would keep every capability above 5 in the bounding set).
 pub fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(NAMES.len() as u32 - 1)
+    let mut last = 0;
+    while last < 63 && bounding_has(last + 1).is_ok() {
+        last += 1;
+    }
+    last
 }
 
 /// The effective, permitted and inheritable sets of a thread.

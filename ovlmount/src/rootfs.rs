@@ -41,10 +41,10 @@ pub fn inside(root: &Path, inner: &str) -> PathBuf {
     root.join(inner.trim_start_matches('/'))
 }
 
-/// Mount a new proc on `root/proc` (nosuid, nodev, noexec).
+/// Mount a new proc on `root/proc` (nosuid, nodev, noexec); like `/sys` and `/dev`,
+/// never through an image's symlink that leads out of the root.
 pub fn mount_proc(root: &Path) -> Result<(), Error> {
-    let p = inside(root, "/proc");
-    ensure_dir(&p)?;
+    let p = resolve_inside(root, Path::new("/proc"), false)?;
     mount(Some("proc"), &p, Some("proc"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>)
         .map_err(sys(format!("cannot mount proc on '{}'", p.display())))
 }
@@ -52,8 +52,7 @@ pub fn mount_proc(root: &Path) -> Result<(), Error> {
 /// Mount sysfs read-only on `root/sys`; where the kernel refuses a new sysfs (a network
 /// namespace we do not own), bind the host's read-only instead, as runc does.
 pub fn mount_sys(root: &Path) -> Result<(), Error> {
-    let p = inside(root, "/sys");
-    ensure_dir(&p)?;
+    let p = resolve_inside(root, Path::new("/sys"), false)?;
     let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     match mount(Some("sysfs"), &p, Some("sysfs"), ro, None::<&str>) {
         Ok(()) => Ok(()),
@@ -94,8 +93,7 @@ const DEVICES: [(&str, u64, u64); 6] =
 /// (made with mknod, or bound from the host where mknod is not allowed), a new devpts
 /// instance with `ptmx`, `shm`, `mqueue`, and the `fd`, `stdin`, `stdout`, `stderr` links.
 pub fn mount_dev(root: &Path) -> Result<(), Error> {
-    let dev = inside(root, "/dev");
-    ensure_dir(&dev)?;
+    let dev = resolve_inside(root, Path::new("/dev"), false)?;
     mount(
         Some("tmpfs"),
         &dev,

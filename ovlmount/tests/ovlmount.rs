@@ -577,3 +577,42 @@ fn read_only_volumes_and_layers_are_read_only_all_the_way_down() {
     );
     assert_eq!(in_mount_ns(&script).ok().stdout, "ok\n");
 }
+
+/// An image controls its own tree: a `/proc` that is a symlink to a host directory must
+/// not make `enter` mount proc there (it refuses), and a fake `/proc/sys/kernel/cap_last_cap`
+/// (saying 5) must not shrink the capabilities dropped from the bounding set.
+#[test]
+fn image_symlinks_and_fake_proc_files_do_not_weaken_enter() {
+    require_root!();
+    let Some((t, l)) = busybox_root("image_symlinks_and_fake_proc_files_do_not_weaken_enter") else { return };
+    let d = t.path();
+    let host_target = d.join("host-side-proc");
+    let ovl = ovl();
+    // /proc -> an absolute path of an existing host directory.
+    std::fs::create_dir(&host_target).unwrap();
+    std::fs::remove_dir(l.join("proc")).unwrap();
+    std::os::unix::fs::symlink(&host_target, l.join("proc")).unwrap();
+    let script = format!("exec {ovl} enter --lower {} --target {}/m --proc -- /bin/true", l.display(), d.display());
+    let out = in_mount_ns(&script);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(out.stderr.contains("/proc"), "{}", out.stderr);
+    assert_eq!(std::fs::read_dir(&host_target).unwrap().count(), 0, "enter wrote to the host's directory");
+    // A plain /proc directory holding a fake cap_last_cap, and no --proc. The bounding
+    // set of the program (sleeping) is read from the host's /proc.
+    std::fs::remove_file(l.join("proc")).unwrap();
+    write(&l.join("proc/sys/kernel/cap_last_cap"), "5\n");
+    let script = format!(
+        "{us} -m -- {ovl} enter --lower {} --target {}/m2 --cap-drop ALL -- /bin/sleep 3 & sleep 1; \
+         grep CapBnd /proc/$!/status; kill $!",
+        l.display(),
+        d.display(),
+        us = testkit::bin("unshare-rs").display()
+    );
+    // (The enter gets a mount namespace of its own: pivot_root would move this shell too.)
+    let out = Cmd::new("sh").args(["-ec", &script]).run();
+    assert_eq!(
+        out.ok().stdout.split_whitespace().last(),
+        Some("0000000000000000"),
+        "the fake cap_last_cap kept capabilities"
+    );
+}
