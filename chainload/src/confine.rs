@@ -88,12 +88,14 @@ pub fn caps_from_flags(base: CapSet, add: &[String], drop: &[String]) -> Result<
     Ok(kept)
 }
 
-/// close_range(2) with CLOSE_RANGE_CLOEXEC: mark every fd from 3 up close-on-exec.
-/// Falls back to closing them one by one (from `/proc/self/fd`) on kernels without it.
-pub fn close_range_cloexec_from_3() -> Result<(), Errno> {
-    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+/// `CLOSE_RANGE_CLOEXEC` of close_range(2).
+const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+
+/// close_range(2) from 3 up with `flags`; on kernels without it (before 5.9), `each`
+/// on every descriptor above 2 listed in `/proc/self/fd`.
+fn close_range_from_3_with(flags: libc::c_uint, each: impl Fn(i32)) -> Result<(), Errno> {
     // SAFETY: close_range with integer arguments; no memory is passed.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, flags) };
     if rc == 0 {
         return Ok(());
     }
@@ -102,34 +104,27 @@ pub fn close_range_cloexec_from_3() -> Result<(), Errno> {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .filter(|fd| *fd > 2)
         .collect();
-    for fd in fds {
+    fds.into_iter().for_each(each);
+    Ok(())
+}
+
+/// close_range(2) with CLOSE_RANGE_CLOEXEC: mark every fd from 3 up close-on-exec.
+pub fn close_range_cloexec_from_3() -> Result<(), Errno> {
+    close_range_from_3_with(CLOSE_RANGE_CLOEXEC, |fd| {
         // SAFETY: setting FD_CLOEXEC on a descriptor number; an already-closed one gives EBADF.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-    }
-    Ok(())
+    })
 }
 
 /// close_range(2) from 3 up: close every inherited descriptor (not only mark it
 /// close-on-exec), so that nothing done before the exec (entering the working
-/// directory) can go through one. Falls back to closing them one by one (from
-/// `/proc/self/fd`) on kernels without it. The caller must own no descriptor above 2.
+/// directory) can go through one. The caller must own no descriptor above 2.
 pub fn close_range_from_3() -> Result<(), Errno> {
-    // SAFETY: close_range with integer arguments; no memory is passed.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, 0 as libc::c_uint) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2)
-        .collect();
-    for fd in fds {
+    close_range_from_3_with(0, |fd| {
         // SAFETY: closing a descriptor number nobody owns any more; an already-closed
         // one (the directory listing's own) gives EBADF.
         unsafe { libc::close(fd) };
-    }
-    Ok(())
+    })
 }
 
 /// Enter `dir` as the working directory, resolved inside this process's root (`/`, the

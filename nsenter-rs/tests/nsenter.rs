@@ -22,6 +22,21 @@ impl Drop for Target {
     }
 }
 
+/// A target in a new mount namespace, chrooted into `root` by `unshare` (a
+/// `Cmd::tool("unshare-rs")`, with its environment) with `extra` options, running `cmd`.
+fn chrooted_target(root: &std::path::Path, extra: &[&str], cmd: &[&str], unshare: Cmd) -> Target {
+    let pidfile = root.join("pid");
+    let tool = unshare
+        .args(["-f", "-m", "-R", root.to_str().unwrap(), "--pid-file", pidfile.to_str().unwrap()])
+        .args(extra)
+        .arg("--")
+        .args(cmd)
+        .spawn();
+    assert!(wait_until(Duration::from_secs(10), || pidfile.exists()));
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    Target { tool, pid }
+}
+
 /// The first child of `pid` (util-linux unshare -f's child).
 fn first_child(pid: u32) -> Option<i32> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?.split_whitespace().next()?.parse().ok()
@@ -130,29 +145,12 @@ fn root_wd_env_and_credentials_of_the_target() {
     let root = dir.path();
     std::fs::create_dir(root.join("sub")).unwrap();
     std::fs::copy(probe(), root.join("probe")).unwrap();
-    let t = {
-        let pidfile = root.join("pid");
-        let tool = Cmd::tool("unshare-rs")
-            .args([
-                "-f",
-                "-m",
-                "-R",
-                root.to_str().unwrap(),
-                "-w",
-                "/sub",
-                "--pid-file",
-                pidfile.to_str().unwrap(),
-                "--",
-                "/probe",
-                "--sleep",
-                "60",
-            ])
-            .env("TARGET_ONLY", "yes-this-is-the-target")
-            .spawn();
-        assert!(wait_until(Duration::from_secs(10), || pidfile.exists()));
-        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-        Target { tool, pid }
-    };
+    let t = chrooted_target(
+        root,
+        &["-w", "/sub"],
+        &["/probe", "--sleep", "60"],
+        Cmd::tool("unshare-rs").env("TARGET_ONLY", "yes-this-is-the-target"),
+    );
     let pid = t.pid.to_string();
     let out = ns_enter(&["-t", &pid, "-m", "-r", "-w", "-e", "--", "/probe"]).env("OURS_ONLY", "1").run();
     let v = out.ok().json();
@@ -394,25 +392,7 @@ fn workdir_cannot_leave_the_root_through_an_inherited_descriptor() {
     nix::mount::mount(Some("proc"), &root.join("proc"), Some("proc"), nix::mount::MsFlags::empty(), None::<&str>)
         .unwrap();
     let _proc = testkit::MountGuard(vec![root.join("proc")]);
-    let pidfile = root.join("pid");
-    let tool = Cmd::tool("unshare-rs")
-        .args([
-            "-f",
-            "-m",
-            "-R",
-            root.to_str().unwrap(),
-            "--pid-file",
-            pidfile.to_str().unwrap(),
-            "--",
-            "/bin/sleep",
-            "60",
-        ])
-        .spawn();
-    let t = {
-        assert!(wait_until(Duration::from_secs(10), || pidfile.exists()));
-        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-        Target { tool, pid }
-    };
+    let t = chrooted_target(root, &[], &["/bin/sleep", "60"], Cmd::tool("unshare-rs"));
     let nsr = testkit::bin("nsenter-rs").display().to_string();
     let script = format!("exec 7</; exec {nsr} -t {} -m -r -W /proc/self/fd/7 -- /bin/ls", t.pid);
     let out = Cmd::new("sh").args(["-c", &script]).run();
