@@ -78,6 +78,16 @@ pub fn write_file(path: &Path, value: &str) -> std::io::Result<()> {
     f.write_all(value.as_bytes())
 }
 
+/// [`write_file`], with the error naming the file, the value and what it was for.
+fn write_interface(path: &Path, value: &str, flag: &str) -> Result<(), Error> {
+    write_file(path, value).map_err(|source| Error::Write {
+        value: value.into(),
+        flag: flag.into(),
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// The error for a write none of whose candidate files is there: the group itself is
 /// gone, or this kernel or setup lacks the file.
 fn missing_interface_file(group: &Group, w: &Write, dir: &Path) -> Error {
@@ -138,6 +148,9 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// How long `freeze` waits for the kernel to report the group frozen.
+const FREEZE_PATIENCE: Duration = Duration::from_secs(5);
 
 impl<'a> Group<'a> {
     /// The group `name` on `cg`.
@@ -359,26 +372,23 @@ impl<'a> Group<'a> {
         self.require()?;
         if let Some(d) = self.v2_dir().filter(|d| d.join("cgroup.freeze").exists()) {
             let f = d.join("cgroup.freeze");
-            write_file(&f, "1").map_err(|source| Error::Write {
-                value: "1".into(),
-                flag: "freeze".into(),
-                path: f,
-                source,
-            })?;
+            write_interface(&f, "1", "freeze")?;
             let events = d.join("cgroup.events");
-            wait_for(Duration::from_secs(5), || read_file(&events).is_some_and(|e| e.lines().any(|l| l == "frozen 1")));
-            return Ok(());
+            if wait_for(FREEZE_PATIENCE, || read_file(&events).is_some_and(|e| e.lines().any(|l| l == "frozen 1"))) {
+                return Ok(());
+            }
+            // Not frozen: do not leave it half frozen, and say so.
+            let _ = write_file(&f, "0");
+            return Err(self.not_frozen(&events));
         }
         if let Some(d) = self.v1_freezer_dir() {
             let f = d.join("freezer.state");
-            write_file(&f, "FROZEN").map_err(|source| Error::Write {
-                value: "FROZEN".into(),
-                flag: "freeze".into(),
-                path: f.clone(),
-                source,
-            })?;
-            wait_for(Duration::from_secs(5), || read_file(&f).as_deref() == Some("FROZEN"));
-            return Ok(());
+            write_interface(&f, "FROZEN", "freeze")?;
+            if wait_for(FREEZE_PATIENCE, || read_file(&f).as_deref() == Some("FROZEN")) {
+                return Ok(());
+            }
+            let _ = write_file(&f, "THAWED");
+            return Err(self.not_frozen(&f));
         }
         Err(Error::Usage(format!(
             "cannot freeze '{}': no freezer (v1 freezer controller or v2 cgroup.freeze)",
@@ -386,26 +396,26 @@ impl<'a> Group<'a> {
         )))
     }
 
+    fn not_frozen(&self, state: &Path) -> Error {
+        Error::Usage(format!(
+            "cannot freeze '{}': the kernel did not report it frozen within {} s ('{}': {}); left thawed",
+            self.name,
+            FREEZE_PATIENCE.as_secs(),
+            state.display(),
+            read_file(state).unwrap_or_default().replace('\n', " ").trim()
+        ))
+    }
+
     /// Thaw the group (both freezers, where present).
     pub fn thaw(&self) -> Result<(), Error> {
         self.require()?;
         if let Some(d) = self.v2_dir().filter(|d| d.join("cgroup.freeze").exists()) {
             let f = d.join("cgroup.freeze");
-            write_file(&f, "0").map_err(|source| Error::Write {
-                value: "0".into(),
-                flag: "thaw".into(),
-                path: f,
-                source,
-            })?;
+            write_interface(&f, "0", "thaw")?;
         }
         if let Some(d) = self.v1_freezer_dir() {
             let f = d.join("freezer.state");
-            write_file(&f, "THAWED").map_err(|source| Error::Write {
-                value: "THAWED".into(),
-                flag: "thaw".into(),
-                path: f,
-                source,
-            })?;
+            write_interface(&f, "THAWED", "thaw")?;
         }
         Ok(())
     }
@@ -419,12 +429,7 @@ impl<'a> Group<'a> {
         if sig == Signal::SIGKILL {
             if let Some(k) = self.v2_dir().map(|d| d.join("cgroup.kill")).filter(|k| k.exists()) {
                 count = self.pids().len();
-                write_file(&k, "1").map_err(|source| Error::Write {
-                    value: "1".into(),
-                    flag: "kill".into(),
-                    path: k,
-                    source,
-                })?;
+                write_interface(&k, "1", "kill")?;
             }
         }
         let pids = self.pids();
@@ -433,19 +438,20 @@ impl<'a> Group<'a> {
         }
         let freezer = self.v1_freezer_dir().filter(|_| sig == Signal::SIGKILL);
         if let Some(d) = &freezer {
-            let _ = write_file(&d.join("freezer.state"), "FROZEN");
+            write_interface(&d.join("freezer.state"), "FROZEN", "kill (freezing the group first)")?;
         }
-        for pid in &pids {
-            match nix::sys::signal::kill(Pid::from_raw(*pid), sig) {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(e) => return Err(Error::Sys { what: format!("cannot signal process {pid}"), errno: e }),
-            }
-        }
-        if let Some(d) = &freezer {
-            let _ = write_file(&d.join("freezer.state"), "THAWED");
-        }
-        // A v2-frozen group must be thawed for a non-fatal signal to be handled; fatal
-        // signals wake frozen tasks by themselves.
+        let sent = pids.iter().try_for_each(|pid| match nix::sys::signal::kill(Pid::from_raw(*pid), sig) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(e) => Err(Error::Sys { what: format!("cannot signal process {pid}"), errno: e }),
+        });
+        // Thawed again whatever happened, so that the signal lands.
+        let thawed = match &freezer {
+            Some(d) => write_interface(&d.join("freezer.state"), "THAWED", "kill (thawing the group after)"),
+            None => Ok(()),
+        };
+        sent.and(thawed)?;
+        // (A group frozen by `freeze` handles a non-fatal signal once it is thawed;
+        // SIGKILL wakes frozen tasks by itself.)
         Ok(count.max(pids.len()))
     }
 
@@ -515,12 +521,7 @@ pub fn join_self_in(dirs: &[(Version, PathBuf)], skip_v2: bool) -> Result<(), Er
             Version::V2 => dir.join("cgroup.procs"),
             Version::V1 => dir.join("tasks"),
         };
-        write_file(&file, "0").map_err(|source| Error::Write {
-            value: "0".into(),
-            flag: "moving this process".into(),
-            path: file.clone(),
-            source,
-        })?;
+        write_interface(&file, "0", "moving this process")?;
     }
     Ok(())
 }

@@ -75,6 +75,10 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
         Command::Ps { all, json } => {
             let tools = Tools::locate()?;
             let rows = ops::ps(&root, &tools, all)?;
+            // A damaged state file is named, not silently left out.
+            for e in ctr_run::store::list_all(&root).1 {
+                eprintln!("{TOOL}: warning: {e}");
+            }
             if json {
                 return print_json(&rows);
             }
@@ -85,7 +89,14 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
                     (s, _) => s.to_string(),
                 };
                 let pid = r.pid.map(|p| p.to_string()).unwrap_or_default();
-                println!("{:<12}  {:<20}  {:<12}  {:>7}  {}", &r.id[..12], r.name, status, pid, r.command.join(" "));
+                println!(
+                    "{:<12}  {:<20}  {:<12}  {:>7}  {}",
+                    &r.id[..12.min(r.id.len())],
+                    r.name,
+                    status,
+                    pid,
+                    r.command.join(" ")
+                );
             }
             Ok(())
         }

@@ -145,8 +145,7 @@ fn ids_in(container_root: &Path, spec: &str) -> Result<(u32, u32), Error> {
     Ok((uid, gid))
 }
 
-/// An environment as (key, value) pairs.
-pub type Env = Vec<(String, String)>;
+pub use crate::environ::Env;
 
 /// The `exec` chain: `cgctl exec CGROUP -- nsenter-rs -t PID -a -r -W DIR [-S -G] CONFINEMENT -- CMD`,
 /// with the container's environment plus `-e`.
@@ -178,11 +177,9 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
     a.extend(o.command.iter().cloned());
     let mut env: Vec<(String, String)> =
         st.env.iter().filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+    // (`-e KEY` takes the caller's value, as in `run`.)
     for e in &o.env {
-        if let Some((k, v)) = e.split_once('=') {
-            env.retain(|(ek, _)| ek != k);
-            env.push((k.to_string(), v.to_string()));
-        }
+        crate::environ::set(&mut env, e, true);
     }
     Ok((a, env))
 }

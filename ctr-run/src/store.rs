@@ -71,16 +71,24 @@ pub fn claim_name(root: &Root, tools: &Tools, name: &str, id: &str) -> Result<()
     Err(Error::Usage(format!("the name '{name}' is already in use")))
 }
 
-/// Every container's state (unreadable ones skipped).
+/// Every container's state, and the errors of the state files that cannot be read or
+/// parsed (a damaged `state.json`), each naming its file.
+pub fn list_all(root: &Root) -> (Vec<State>, Vec<Error>) {
+    let Ok(rd) = std::fs::read_dir(&root.dir) else { return (Vec::new(), Vec::new()) };
+    let (mut out, mut damaged) = (Vec::new(), Vec::new());
+    for e in rd.filter_map(|e| e.ok()).filter(|e| e.file_name().len() == 64) {
+        match State::load(&e.path().join("state.json")) {
+            Ok(st) => out.push(st),
+            Err(err) => damaged.push(err),
+        }
+    }
+    out.sort_by_key(|s: &State| (s.created, s.id.clone()));
+    (out, damaged)
+}
+
+/// Every container's state (the damaged ones left out: see [`list_all`]).
 pub fn list(root: &Root) -> Vec<State> {
-    let Ok(rd) = std::fs::read_dir(&root.dir) else { return Vec::new() };
-    let mut out: Vec<State> = rd
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().len() == 64)
-        .filter_map(|e| State::load(&e.path().join("state.json")).ok())
-        .collect();
-    out.sort_by_key(|s| (s.created, s.id.clone()));
-    out
+    list_all(root).0
 }
 
 /// The container named `key`, or whose id is or starts with `key`.

@@ -129,23 +129,11 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
         ("HOSTNAME".into(), hostname.clone()),
         ("HOME".into(), "/root".into()),
     ];
-    let mut set = |kv: &str, from_host: bool| {
-        let (k, v) = match kv.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None if from_host => match std::env::var(kv) {
-                Ok(v) => (kv.to_string(), v),
-                Err(_) => return,
-            },
-            None => return,
-        };
-        env.retain(|(ek, _)| *ek != k);
-        env.push((k, v));
-    };
     for e in &config.env {
-        set(e, false);
+        crate::environ::set(&mut env, e, false);
     }
     for e in &o.env {
-        set(e, true);
+        crate::environ::set(&mut env, e, true);
     }
     let workdir = o
         .workdir

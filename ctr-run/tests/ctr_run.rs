@@ -787,3 +787,50 @@ fn exec_user_lookup_stays_inside_the_container() {
     assert!(out.one_line_error().contains("no user named 'evil'"), "{}", out.stderr);
     lab.ctr(&["rm", "-f", "sym"]).run().ok();
 }
+
+/// `exec -e KEY` takes the caller's value, as `run -e KEY` does; `ps` names a damaged
+/// state file instead of leaving it out silently, and does not crash on a short id.
+#[test]
+fn exec_env_from_the_caller_and_damaged_state_files() {
+    require_root!();
+    let Some(lab) = Lab::new("envst") else { return };
+    lab.run(&["-d", "--name", "envst", "--image", "bb", "--", "sleep", "100"]).run().ok();
+    let out = lab
+        .ctr(&[
+            "exec",
+            "-e",
+            "FROM_CALLER",
+            "-e",
+            "NOT_SET_ANYWHERE",
+            "envst",
+            "--",
+            "sh",
+            "-c",
+            "echo ${FROM_CALLER}-${NOT_SET_ANYWHERE-unset}",
+        ])
+        .env("FROM_CALLER", "yes")
+        .run();
+    assert_eq!(out.ok().stdout, "yes-unset\n");
+    // A truncated state.json and one whose id is short, beside the real container.
+    let real = lab.ps()[0]["id"].as_str().unwrap().to_string();
+    let text = std::fs::read_to_string(lab.root.join(&real).join("state.json")).unwrap();
+    let mut short: Value = serde_json::from_str(&text).unwrap();
+    short["id"] = "abc".into();
+    short["name"] = "short-id".into();
+    short["pid"] = Value::Null;
+    short["status"] = "exited".into();
+    let (d1, d2) = ("a".repeat(64), "b".repeat(64));
+    std::fs::create_dir(lab.root.join(&d1)).unwrap();
+    std::fs::write(lab.root.join(&d1).join("state.json"), &text[..text.len() / 2]).unwrap();
+    std::fs::create_dir(lab.root.join(&d2)).unwrap();
+    std::fs::write(lab.root.join(&d2).join("state.json"), short.to_string()).unwrap();
+    let out = lab.ctr(&["ps", "-a"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("envst") && out.stdout.contains("short-id"), "{}", out.stdout);
+    let line = out.one_line_error();
+    assert!(line.contains(&format!("{d1}/state.json' is not a container state")), "{line}");
+    for d in [d1, d2] {
+        std::fs::remove_dir_all(lab.root.join(d)).unwrap();
+    }
+    lab.ctr(&["rm", "-f", "envst"]).run().ok();
+}
