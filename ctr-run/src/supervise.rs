@@ -307,6 +307,10 @@ fn detach(root: &Root, tools: &Tools, state: State, chain: Chain) -> Result<RunE
             let _ = BufReader::new(std::fs::File::from(r)).read_line(&mut line);
             match line.trim() {
                 "running" => Ok(RunEnd::Detached(state.id.clone())),
+                other if other.starts_with("error ") => Err(Error::Failed {
+                    code: chainload::EXIT_TOOL_FAILED,
+                    message: other["error ".len()..].to_string(),
+                }),
                 other => {
                     let code = other
                         .strip_prefix("exited ")
@@ -335,7 +339,12 @@ fn detach(root: &Root, tools: &Tools, state: State, chain: Chain) -> Result<RunE
             let dir = root.container(&state.id);
             // The supervisor keeps nothing of the caller's: its stdio goes to /dev/null and
             // the log (or a caller reading our output would wait for it forever).
-            redirect_stdio(&dir.log());
+            if let Err(e) = redirect_stdio(&dir.log()) {
+                // Nothing has started: take the container back and tell the caller.
+                let _ = store::remove_dir(root, &state);
+                let _ = writeln!(std::fs::File::from(w), "error {e}");
+                std::process::exit(chainload::EXIT_TOOL_FAILED);
+            }
             let _ = state.save(&dir.state());
             let code = match supervise(root, tools, state, &chain, Some(std::fs::File::from(w))) {
                 Ok(RunEnd::Exited { code, .. }) => code,
@@ -351,19 +360,26 @@ fn detach(root: &Root, tools: &Tools, state: State, chain: Chain) -> Result<RunE
     }
 }
 
-/// Point fds 0, 1, 2 at /dev/null and `log`.
-fn redirect_stdio(log: &Path) {
-    use std::os::fd::AsRawFd;
-    let null = std::fs::File::open("/dev/null");
-    let out = crate::paths::private_file().create(true).append(true).open(log);
-    if let (Ok(null), Ok(out)) = (null, out) {
-        // SAFETY: dup2 onto the standard descriptors; the sources stay open until then.
-        unsafe {
-            libc::dup2(null.as_raw_fd(), 0);
-            libc::dup2(out.as_raw_fd(), 1);
-            libc::dup2(out.as_raw_fd(), 2);
-        }
-    }
+/// Point fds 0, 1, 2 at /dev/null and `log`; an error if either cannot be opened (a
+/// detached container must never write to a terminal that is gone).
+fn redirect_stdio(log: &Path) -> Result<(), Error> {
+    use std::os::fd::AsFd;
+    let null = std::fs::File::open("/dev/null").map_err(|e| Error::io("cannot open", Path::new("/dev/null"), e))?;
+    let out = crate::paths::private_file()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| Error::io("cannot open the log", log, e))?;
+    let dup = |from: &std::fs::File, to: i32| {
+        // SAFETY: dup2 onto a standard descriptor number; `from` stays open until then.
+        let rc = unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&from.as_fd()), to) };
+        nix::errno::Errno::result(rc)
+            .map(drop)
+            .map_err(|errno| Error::Sys { what: format!("dup2 onto fd {to} failed"), errno })
+    };
+    dup(&null, 0)?;
+    dup(&out, 1)?;
+    dup(&out, 2)
 }
 
 fn stdio_for(dir: &ContainerDir, detached: bool) -> Result<(Stdio, Stdio, Stdio), Error> {

@@ -57,7 +57,19 @@ pub fn open(target: &Target) -> Result<Membership, Error> {
                 a == b
             }
         });
-        let Some(h) = h else { continue };
+        // A hierarchy the target is in (elsewhere than we are) that is not mounted here
+        // cannot be joined: fail rather than run outside the target's group there.
+        let Some(h) = h else {
+            let what = if ctrls.is_empty() {
+                "the cgroup v2 tree".to_string()
+            } else {
+                format!("the '{}' hierarchy", ctrls.join(","))
+            };
+            return Err(Error::Usage(format!(
+                "--join-cgroup: cannot join the target's group '{}' in {what}: it is not mounted here",
+                path.display()
+            )));
+        };
         let file = h.dir_of(path).join(if h.version == Version::V2 { "cgroup.procs" } else { "tasks" });
         let f = std::fs::OpenOptions::new()
             .write(true)

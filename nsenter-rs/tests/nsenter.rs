@@ -460,3 +460,34 @@ fn a_joining_process_is_not_dumpable_until_it_execs() {
     assert_ne!(attack.code, 0, "the joining process's exe was reachable: {}", attack.stdout);
     assert!(attack.stderr.contains("Permission denied"), "{}", attack.stderr);
 }
+
+/// -c joins the target's group in every hierarchy, or fails: a hierarchy the target is in
+/// that is not mounted where nsenter-rs runs is an error, never a program run outside
+/// the target's group there.
+#[test]
+fn join_cgroup_fails_where_a_hierarchy_cannot_be_joined() {
+    require_root!();
+    let name = format!("nsenter-test-cgmiss-{}", std::process::id());
+    let dir = testkit::tempdir();
+    let pidfile = dir.path().join("pid");
+    let marker = dir.path().join("ran");
+    let mut holder = Cmd::tool("cgctl")
+        .args(["run", "--name", &name, "--pids-limit", "50", "--"])
+        .arg(testkit::bin("unshare-rs"))
+        .args(["-f", "-u", "--pid-file", pidfile.to_str().unwrap(), "--", "sleep", "60"])
+        .spawn();
+    assert!(wait_until(Duration::from_secs(10), || pidfile.exists()));
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    // The pids hierarchy (v1, hybrid) or the whole v2 tree, unmounted where nsenter-rs runs.
+    let script = format!(
+        "umount /sys/fs/cgroup/pids 2>/dev/null || umount -l /sys/fs/cgroup; exec {} -t {pid} -u -c -- touch {}",
+        testkit::bin("nsenter-rs").display(),
+        marker.display()
+    );
+    let out = Cmd::tool("unshare-rs").args(["-m", "--", "sh", "-c", &script]).run();
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    let _ = holder.wait();
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(out.one_line_error().contains("cgroup"), "{}", out.stderr);
+    assert!(!marker.exists(), "the program ran outside the target's group");
+}
