@@ -300,6 +300,18 @@ impl Limits {
     /// Check the limits against each other and this machine, before anything is created.
     pub fn check(&self, cg: &Cgroups, name: &GroupName) -> Result<(), Error> {
         let usage = |m: String| Err(Error::Usage(m));
+        // The kernel rounds a memory limit down to whole pages: below one page it would
+        // be 0, a limit no process can live under.
+        let page = page_size();
+        for (flag, v) in [("--memory", self.memory), ("--memory-reservation", self.memory_reservation)] {
+            if let Some(v) = v.filter(|v| *v < page) {
+                return usage(format!(
+                    "{flag} {}: below the kernel's minimum of one page ({})",
+                    size_text(v),
+                    size_text(page)
+                ));
+            }
+        }
         if let (Some(Swap::Total(total)), mem) = (self.memory_swap, self.memory) {
             match mem {
                 None => return usage("--memory-swap needs --memory (it is memory plus swap)".into()),
@@ -576,6 +588,11 @@ fn device_writes(cg: &Cgroups, policy: &crate::devices::Policy) -> Result<Vec<Wr
         "{flag} cannot be enforced here: no devices controller and no cgroup v2 tree ({} cgroups)",
         cg.setup
     )))
+}
+
+/// The size of a memory page.
+pub fn page_size() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().map(|p| p as u64).unwrap_or(4096)
 }
 
 /// The number of online CPUs.

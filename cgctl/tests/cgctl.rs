@@ -407,6 +407,8 @@ fn bad_input_is_refused_and_creates_nothing() {
         (vec!["create", n, "--memory", "10XB"], "invalid value '10XB' for '--memory <SIZE>'"),
         (vec!["create", n, "--memory", "-5M"], "must not be negative"),
         (vec!["create", n, "--memory", "99999999999999999999999"], "too large"),
+        (vec!["create", n, "--memory", "1k"], "--memory 1k: below the kernel's minimum of one page (4k)"),
+        (vec!["create", n, "--devices", "some"], "expected default (runc's allow-list) or none"),
         (vec!["create", n, "--cpus", "0"], "must be greater than 0"),
         (vec!["create", n, "--cpus", "abc"], "invalid value 'abc' for '--cpus <N.N>'"),
         (vec!["create", n, "--cpu-period", "500"], "the kernel's minimum"),

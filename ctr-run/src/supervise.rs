@@ -149,6 +149,13 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
         .as_deref()
         .map(|m| chainload::units::parse_size(m).map_err(|e| Error::Usage(format!("--memory: {e}"))))
         .transpose()?;
+    if let Some(m) = memory.filter(|m| *m < MIN_MEMORY) {
+        return Err(Error::Usage(format!(
+            "--memory {}: the minimum memory limit is {} (as docker's)",
+            chainload::units::format_size(m),
+            chainload::units::format_size(MIN_MEMORY)
+        )));
+    }
     let pids_limit = o.pids_limit.clone().unwrap_or_else(|| "4096".into());
     // Check the limits the way cgctl will, so a bad one fails here, before anything exists.
     let limits = cgctl::limits::Limits {
@@ -234,6 +241,9 @@ fn device_rule(d: &crate::chain::Device) -> Result<String, Error> {
     let (maj, min) = (nix::sys::stat::major(meta.rdev()), nix::sys::stat::minor(meta.rdev()));
     Ok(format!("{kind} {maj}:{min} {}", d.perms))
 }
+
+/// docker's smallest memory limit: below it not even a shell starts.
+const MIN_MEMORY: u64 = 6 << 20;
 
 /// Run a container.
 pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> {

@@ -392,6 +392,12 @@ fn exit_statuses_leave_nothing_behind() {
         (&["--image", "no-such-image", "--", "true"], 125, "ctr-run: no such image: no-such-image"),
         (&["--image", "bb", "--memory", "10XB", "--", "true"], 125, "ctr-run: --memory: invalid size '10XB'"),
         (&["--image", "bb", "--cpus", "999", "--", "true"], 125, "this machine has only"),
+        (
+            &["--image", "bb", "-m", "1k", "--", "true"],
+            125,
+            "ctr-run: --memory 1k: the minimum memory limit is 6M (as docker's)",
+        ),
+        (&["--image", "bb", "--device", "/dev/null:rel", "--", "true"], 125, "device paths must be absolute"),
         (&["--image", "bb", "--name", "bad/name", "--", "true"], 125, "ctr-run: invalid container name 'bad/name'"),
         (
             &["--rootfs", "/no/such/dir", "--", "true"],

@@ -269,14 +269,15 @@ fn same_probe_output_as_util_linux_nsenter() {
             "caps",
             "cgroup",
             "root_propagation",
-            "mount_count",
         ] {
             assert_eq!(ours[field], ul[field], "{flags:?}: {field} differs");
         }
-        // The same processes are visible (the probe's own pid may differ) in the
-        // target's /proc. (Without its mount namespace both see the host's /proc, whose
-        // count changes between the two runs whenever anything else runs.)
+        // The same mounts, and the same processes (the probe's own pid may differ), in
+        // the target's mount namespace and /proc. (Without it both see the host's, whose
+        // mounts and processes change between the two runs whenever another test mounts
+        // or runs something.)
         if flags.contains(&"-a") || flags.contains(&"-m") {
+            assert_eq!(ours["mount_count"], ul["mount_count"], "{flags:?}: mount_count differs");
             assert_eq!(
                 ours["pids"].as_array().map(Vec::len),
                 ul["pids"].as_array().map(Vec::len),
@@ -388,11 +389,12 @@ fn workdir_cannot_leave_the_root_through_an_inherited_descriptor() {
     let root = dir.path();
     testkit::busybox_rootfs(root);
     std::fs::write(root.join("inside-marker"), "").unwrap();
-    // The host's proc inside the root, so that /proc/self/fd/7 names the caller's fd.
-    nix::mount::mount(Some("proc"), &root.join("proc"), Some("proc"), nix::mount::MsFlags::empty(), None::<&str>)
-        .unwrap();
-    let _proc = testkit::MountGuard(vec![root.join("proc")]);
     let t = chrooted_target(root, &[], &["/bin/sleep", "60"], Cmd::tool("unshare-rs"));
+    // The host PID namespace's proc inside the root, in the target's mount namespace
+    // (never on the host: other tests compare the host's mount table), so that
+    // /proc/self/fd/7 names the caller's descriptor.
+    let proc_dir = root.join("proc").display().to_string();
+    ns_enter(&["-t", &t.pid.to_string(), "-m", "--", "mount", "-t", "proc", "proc", &proc_dir]).run().ok();
     let nsr = testkit::bin("nsenter-rs").display().to_string();
     let script = format!("exec 7</; exec {nsr} -t {} -m -r -W /proc/self/fd/7 -- /bin/ls", t.pid);
     let out = Cmd::new("sh").args(["-c", &script]).run();

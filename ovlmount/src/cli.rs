@@ -69,12 +69,13 @@ pub enum Command {
         /// Print the resolved layer stack and options as JSON
         #[arg(long)]
         json: bool,
-        /// The mount point
+        /// The mount point (created when missing, like --upper and --work; umount never
+        /// removes it)
         target: PathBuf,
     },
     /// Unmount an overlay
     Umount {
-        /// The mount point
+        /// The mount point (left in place)
         target: PathBuf,
     },
     /// Mount the overlay, build the new root, pivot_root into it, confine and exec CMD

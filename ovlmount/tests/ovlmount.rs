@@ -616,3 +616,31 @@ fn image_symlinks_and_fake_proc_files_do_not_weaken_enter() {
         "the fake cap_last_cap kept capabilities"
     );
 }
+
+/// The README's `ovlmount mount --lower img/l2:img/l1 --upper c/upper --work c/work
+/// c/merged` works where `c/merged` does not exist yet (it is made, like the upper and
+/// work directories, and umount leaves it); a mount point that is a file is named as
+/// such; a mount that fails leaves no directory it made.
+#[test]
+fn mount_makes_a_missing_mount_point() {
+    require_root!();
+    let t = testkit::tempdir();
+    let d = t.path();
+    write(&d.join("img/l1/a"), "1");
+    write(&d.join("img/l2/b"), "2");
+    let o = ovl();
+    let p = d.display();
+    let script = format!(
+        "cd {p}; {o} mount --lower img/l2:img/l1 --upper c/upper --work c/work c/merged; ls c/merged | tr '\\n' ' '; \
+         {o} umount c/merged; test -d c/merged && echo kept"
+    );
+    assert_eq!(in_mount_ns(&script).ok().stdout, "a b kept\n");
+    std::fs::write(d.join("file"), "").unwrap();
+    let out = in_mount_ns(&format!("cd {p}; exec {o} mount --lower img/l2:img/l1 file"));
+    assert_eq!(out.code, 125);
+    assert_eq!(out.one_line_error(), "ovlmount: mount point 'file' is not a directory");
+    let out =
+        in_mount_ns(&format!("cd {p}; exec {o} mount --lower img/l2:img/l1:img/missing --upper n/u --work n/w n/m"));
+    assert_eq!(out.code, 125);
+    assert!(!d.join("n/m").exists() && !d.join("n/u").exists(), "a failed mount left directories");
+}
