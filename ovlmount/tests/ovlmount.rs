@@ -514,7 +514,8 @@ fn bad_input_is_refused_and_mounts_or_creates_nothing() {
         ),
         (format!("mount --lower {p}/l1 --upper {p}/w3 --work {p}/w3/work {p}/m"), "layers overlap"),
         (format!("mount --lower {p}/l1 --upper {p}/u4 {p}/m"), "--work"),
-        (format!("mount --lower {p}/l1 {p}/no-such-mountpoint"), "is not a directory"),
+        // (A missing mount point is made; a file is not one.)
+        (format!("mount --lower {p}/l1 {p}/l1/f"), "is not a directory"),
         (format!("umount {p}/m"), "is not a mount point"),
         (format!("commit {p}/nope -o {p}/x.tar"), "upper"),
         (format!("import {p}/nope.tar {p}/new"), "cannot open layer"),
