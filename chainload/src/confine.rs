@@ -57,11 +57,36 @@ pub struct Confinement {
     pub close_fds: bool,
     /// Switch to this user after the bounding set is set.
     pub user: Option<Credentials>,
+    /// The seccomp filter, installed last (`None`: unconfined).
+    pub seccomp: Option<Seccomp>,
+}
+
+/// `--seccomp`: which filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seccomp {
+    /// docker's default profile ([`crate::seccomp::default_filter`]).
+    Default,
+}
+
+/// What `--seccomp` said: a filter, or `None` for unconfined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeccompChoice(pub Option<Seccomp>);
+
+/// Parse `--seccomp default|unconfined`. docker's JSON profile files are not read yet:
+/// naming one is an error, never a silent default.
+pub fn parse_seccomp(s: &str) -> Result<SeccompChoice, String> {
+    match s {
+        "default" => Ok(SeccompChoice(Some(Seccomp::Default))),
+        "unconfined" => Ok(SeccompChoice(None)),
+        other => {
+            Err(format!("'{other}': expected default or unconfined (seccomp profile files are not supported yet)"))
+        }
+    }
 }
 
 impl Default for Confinement {
     fn default() -> Self {
-        Confinement { caps: None, no_new_privs: false, close_fds: true, user: None }
+        Confinement { caps: None, no_new_privs: false, close_fds: true, user: None, seccomp: None }
     }
 }
 
@@ -186,7 +211,8 @@ fn setgroups_denied() -> bool {
 /// Apply the confinement to this process, in this order: mark inherited fds above 2
 /// close-on-exec; drop everything outside `caps` from the bounding set; switch user;
 /// limit the effective/permitted/inheritable sets to `caps` and clear the ambient set;
-/// set no_new_privs. The caller then execs.
+/// set no_new_privs; install the seccomp filter (before the user switch when there is
+/// no no_new_privs). The caller then execs.
 pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
     if c.close_fds {
         close_range_cloexec_from_3().map_err(sys("cannot close inherited file descriptors"))?;
@@ -198,6 +224,13 @@ pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
                     .map_err(sys(format!("cannot drop {} from the bounding set", caps::cap_name(n))))?;
             }
         }
+    }
+    // The seccomp filter is installed last, after no_new_privs; without no_new_privs the
+    // kernel takes it only while CAP_SYS_ADMIN is held, so then it goes in now (what
+    // follows, setresuid, capset and prctl, is allowed by it).
+    let filter = c.seccomp.map(|Seccomp::Default| crate::seccomp::default_filter(c.caps.unwrap_or_else(CapSet::all)));
+    if let (Some(f), false) = (&filter, c.no_new_privs) {
+        crate::seccomp::seccomp_set_mode_filter(f).map_err(sys("cannot install the seccomp filter"))?;
     }
     if let Some(user) = &c.user {
         switch_user(user)?;
@@ -211,6 +244,9 @@ pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
     }
     if c.no_new_privs {
         set_no_new_privs().map_err(sys("cannot set no_new_privs"))?;
+        if let Some(f) = &filter {
+            crate::seccomp::seccomp_set_mode_filter(f).map_err(sys("cannot install the seccomp filter"))?;
+        }
     }
     Ok(())
 }

@@ -29,6 +29,7 @@ pub mod ids;
 pub mod kernel;
 pub mod openat2;
 pub mod procstat;
+pub mod seccomp;
 pub mod signals;
 pub mod status;
 pub mod units;

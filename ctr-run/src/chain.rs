@@ -8,7 +8,8 @@
 //!     ovlmount enter --lower ... --upper DIR/upper --work DIR/work [-o volatile] \
 //!       --init hostname=NAME --init hosts [--init resolv=/etc/resolv.conf] \
 //!       --target DIR/merged --proc --dev --sys [--mask-defaults] [--tmpfs ...] [--bind ...] \
-//!       [--device HOST:CTR...] [--workdir W] [--user U] CAPS [--no-new-privs] -- [/dev/init init --] CMD...
+//!       [--device HOST:CTR...] [--workdir W] [--user U] CAPS [--no-new-privs] \
+//!       [--seccomp default] -- [/dev/init init --] CMD...
 //! ```
 //!
 //! (The init files go to ovlmount's init layer in memory: nothing of them on disk.)
@@ -118,6 +119,9 @@ pub struct Resolved {
     pub cap_drop: Vec<String>,
     /// `--privileged`.
     pub privileged: bool,
+    /// docker's default seccomp filter (off with `--privileged` or
+    /// `--security-opt seccomp=unconfined`).
+    pub seccomp: bool,
     /// `--init`.
     pub init: bool,
     /// Mount the upper layer `volatile` (no sync when it is unmounted): the container is
@@ -231,6 +235,9 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
             a.extend(["--cap-drop".into(), c.clone()]);
         }
         a.push("--no-new-privs".into());
+    }
+    if r.seccomp {
+        a.extend(["--seccomp".into(), "default".into()]);
     }
     a.push("--".into());
     if r.init {

@@ -53,6 +53,16 @@ fn parse_volume(s: &str) -> Result<Volume, String> {
     Ok(Volume { src: PathBuf::from(src), dst: dst.to_string(), read_only: ro })
 }
 
+/// `--security-opt seccomp=unconfined|default`: whether it asks for no filter. Other
+/// options (apparmor, label, profile files) are refused rather than ignored.
+fn parse_security_opt(s: &str) -> Result<bool, String> {
+    match s {
+        "seccomp=unconfined" | "seccomp:unconfined" => Ok(true),
+        "seccomp=default" => Ok(false),
+        _ => Err(format!("'{s}': only seccomp=unconfined and seccomp=default are supported")),
+    }
+}
+
 fn parse_env(s: &str) -> Result<String, String> {
     if s.is_empty() || s.starts_with('=') {
         return Err(format!("expected KEY=VALUE or KEY, got '{s}'"));
@@ -225,9 +235,13 @@ pub struct RunArgs {
     /// Drop a capability (or ALL); repeatable
     #[arg(long, value_name = "CAP")]
     cap_drop: Vec<String>,
-    /// All capabilities, no masked paths, no no_new_privs (the namespaces stay)
+    /// All capabilities, no masked paths, no no_new_privs, no seccomp filter (the
+    /// namespaces stay)
     #[arg(long)]
     privileged: bool,
+    /// seccomp=unconfined (no system call filter) or seccomp=default; repeatable
+    #[arg(long, value_name = "OPT", value_parser = parse_security_opt)]
+    security_opt: Vec<bool>,
     /// A tiny init as PID 1 that reaps zombies and forwards signals
     #[arg(long)]
     init: bool,
@@ -270,6 +284,7 @@ impl RunArgs {
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
             privileged: self.privileged,
+            seccomp_unconfined: self.security_opt.last().copied().unwrap_or(false),
             init: self.init,
             dry_run: self.dry_run,
             command: self.command,

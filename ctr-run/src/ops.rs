@@ -173,6 +173,9 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
         }
         a.push("--no-new-privs".into());
     }
+    if !st.seccomp_unconfined {
+        a.extend(["--seccomp".into(), "default".into()]);
+    }
     a.push("--".into());
     a.extend(o.command.iter().cloned());
     let mut env: Vec<(String, String)> =

@@ -106,6 +106,10 @@ pub struct State {
     pub cap_drop: Vec<String>,
     /// `--privileged`.
     pub privileged: bool,
+    /// `--security-opt seccomp=unconfined` (or `--privileged`): no seccomp filter, for
+    /// `exec` too.
+    #[serde(default)]
+    pub seccomp_unconfined: bool,
     /// `-d`.
     pub detached: bool,
     /// `--keep`.

@@ -73,6 +73,8 @@ pub struct RunOptions {
     pub cap_drop: Vec<String>,
     /// `--privileged`.
     pub privileged: bool,
+    /// `--security-opt seccomp=unconfined`.
+    pub seccomp_unconfined: bool,
     /// `--init`.
     pub init: bool,
     /// `--dry-run`.
@@ -220,6 +222,7 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
         cap_add: o.cap_add.clone(),
         cap_drop: o.cap_drop.clone(),
         privileged: o.privileged,
+        seccomp: !o.privileged && !o.seccomp_unconfined,
         init: o.init,
         // A foreground container without --keep is removed when it ends (overlayfs has
         // `volatile` since Linux 5.10).
@@ -284,6 +287,7 @@ pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> 
         cap_add: r.cap_add.clone(),
         cap_drop: r.cap_drop.clone(),
         privileged: r.privileged,
+        seccomp_unconfined: !r.seccomp,
         detached: o.detach,
         keep: o.keep,
     };

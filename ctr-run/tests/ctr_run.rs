@@ -840,3 +840,35 @@ fn exec_env_from_the_caller_and_damaged_state_files() {
     }
     lab.ctr(&["rm", "-f", "envst"]).run().ok();
 }
+
+/// docker's default seccomp filter: a container cannot make a user namespace (and
+/// through it mount), unless `--security-opt seccomp=unconfined`, `--privileged`, or the
+/// capability that opens it (`--cap-add SYS_ADMIN`), as with docker; exec'd processes
+/// are filtered too.
+#[test]
+fn seccomp_default_filter_and_its_ways_out() {
+    require_root!();
+    let Some(lab) = Lab::new("scmp") else { return };
+    let script =
+        "grep '^Seccomp:' /proc/self/status | tr -d '\\t '; unshare -U true 2>/dev/null && echo userns || echo refused";
+    let inside = |extra: &[&str]| {
+        let mut args = vec!["--image", "bb"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "sh", "-c", script]);
+        lab.run(&args).run().ok().stdout.clone()
+    };
+    assert_eq!(inside(&[]), "Seccomp:2\nrefused\n", "the attack: a user namespace from inside");
+    assert_eq!(inside(&["--security-opt", "seccomp=unconfined"]), "Seccomp:0\nuserns\n");
+    assert_eq!(inside(&["--privileged"]), "Seccomp:0\nuserns\n");
+    assert_eq!(inside(&["--cap-add", "SYS_ADMIN"]), "Seccomp:2\nuserns\n");
+    lab.run(&["-d", "--name", "scmp", "--image", "bb", "--", "sleep", "100"]).run().ok();
+    assert_eq!(lab.ctr(&["exec", "scmp", "--", "sh", "-c", script]).run().ok().stdout, "Seccomp:2\nrefused\n");
+    lab.ctr(&["rm", "-f", "scmp"]).run().ok();
+    let out = lab.run(&["--image", "bb", "--security-opt", "apparmor=unconfined", "--", "true"]).run();
+    assert_eq!(out.code, 125);
+    assert!(
+        out.one_line_error().contains("only seccomp=unconfined and seccomp=default are supported"),
+        "{}",
+        out.stderr
+    );
+}

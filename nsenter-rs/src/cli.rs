@@ -102,6 +102,10 @@ pub struct Cli {
     /// Close every inherited file descriptor above 2
     #[arg(long)]
     close_fds: bool,
+    /// System call filter, installed last: default (docker's default profile, opened
+    /// further by the capabilities kept) or unconfined (the default)
+    #[arg(long, value_name = "default|unconfined", value_parser = confine::parse_seccomp)]
+    seccomp: Option<confine::SeccompChoice>,
     /// The program (default: $SHELL, else /bin/sh) and its arguments
     #[arg(value_name = "PROGRAM", trailing_var_arg = true)]
     command: Vec<OsString>,
@@ -127,14 +131,24 @@ impl Cli {
         ];
         let namespaces = ns_flags.into_iter().filter_map(|(ns, f)| f.map(|file| (ns, file))).collect();
         let dir = |d: Option<Option<PathBuf>>| d.map(|p| p.map(DirSpec::Path).unwrap_or(DirSpec::Target));
-        let confines = !self.cap_add.is_empty() || !self.cap_drop.is_empty() || self.no_new_privs || self.close_fds;
+        let confines = !self.cap_add.is_empty()
+            || !self.cap_drop.is_empty()
+            || self.no_new_privs
+            || self.close_fds
+            || self.seccomp.and_then(|c| c.0).is_some();
         let confinement = if confines {
             let caps = if self.cap_add.is_empty() && self.cap_drop.is_empty() {
                 None
             } else {
                 Some(confine::caps_from_flags(CapSet::docker_default(), &self.cap_add, &self.cap_drop)?)
             };
-            Some(Confinement { caps, no_new_privs: self.no_new_privs, close_fds: self.close_fds, user: None })
+            Some(Confinement {
+                caps,
+                no_new_privs: self.no_new_privs,
+                close_fds: self.close_fds,
+                user: None,
+                seccomp: self.seccomp.and_then(|c| c.0),
+            })
         } else {
             None
         };

@@ -258,18 +258,9 @@ fn same_probe_output_as_util_linux_nsenter() {
         let ours = probe_via(&args);
         let ul = Cmd::new("nsenter").args(&args).arg("--").arg(probe()).run();
         let ul = ul.ok().json();
-        for field in [
-            "ns",
-            "uid",
-            "gid",
-            "groups",
-            "hostname",
-            "uid_map",
-            "gid_map",
-            "caps",
-            "cgroup",
-            "root_propagation",
-        ] {
+        for field in
+            ["ns", "uid", "gid", "groups", "hostname", "uid_map", "gid_map", "caps", "cgroup", "root_propagation"]
+        {
             assert_eq!(ours[field], ul[field], "{flags:?}: {field} differs");
         }
         // The same mounts, and the same processes (the probe's own pid may differ), in

@@ -175,6 +175,10 @@ pub struct EnterArgs {
     /// Set no_new_privs (setuid binaries gain nothing)
     #[arg(long)]
     no_new_privs: bool,
+    /// System call filter, installed last: default (docker's default profile, opened
+    /// further by the capabilities kept) or unconfined (the default)
+    #[arg(long, value_name = "default|unconfined", value_parser = confine::parse_seccomp)]
+    seccomp: Option<confine::SeccompChoice>,
     /// The program and its arguments
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -216,7 +220,13 @@ impl EnterArgs {
             init,
             workdir: self.workdir,
             user: self.user,
-            confinement: Confinement { caps, no_new_privs: self.no_new_privs, close_fds: true, user: None },
+            confinement: Confinement {
+                caps,
+                no_new_privs: self.no_new_privs,
+                close_fds: true,
+                user: None,
+                seccomp: self.seccomp.and_then(|c| c.0),
+            },
             command: self.command,
         })
     }

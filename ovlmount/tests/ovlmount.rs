@@ -517,6 +517,10 @@ fn bad_input_is_refused_and_mounts_or_creates_nothing() {
         // (A missing mount point is made; a file is not one.)
         (format!("mount --lower {p}/l1 {p}/l1/f"), "is not a directory"),
         (format!("umount {p}/m"), "is not a mount point"),
+        (
+            format!("enter --lower {p}/l1 --target {p}/m --seccomp {p}/profile.json -- true"),
+            "seccomp profile files are not supported yet",
+        ),
         (format!("commit {p}/nope -o {p}/x.tar"), "upper"),
         (format!("import {p}/nope.tar {p}/new"), "cannot open layer"),
         (format!("import {p}/l1/f {p}/l1"), "is not empty"),
