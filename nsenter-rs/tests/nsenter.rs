@@ -211,19 +211,28 @@ fn persisted_namespace_file_can_be_joined() {
     assert_ne!(bound, ns_inode(None, "net"));
 }
 
-#[test]
-fn join_cgroup_lands_in_every_hierarchy_of_the_target() {
-    require_root!();
-    let name = format!("nsenter-test-cg-{}", std::process::id());
-    let dir = testkit::tempdir();
-    let pidfile = dir.path().join("pid");
-    let mut holder = Cmd::tool("cgctl")
-        .args(["run", "--name", &name, "--memory", "200M", "--pids-limit", "50", "--"])
+/// A target (`sleep 60` in a new UTS namespace) in cgroup `name` with `limits`, made by
+/// `cgctl run`; its pid file goes to `dir`. Returns cgctl and the target's pid.
+fn target_in_group(name: &str, limits: &[&str], dir: &std::path::Path) -> (Child, i32) {
+    let pidfile = dir.join("pid");
+    let holder = Cmd::tool("cgctl")
+        .args(["run", "--name", name])
+        .args(limits)
+        .arg("--")
         .arg(testkit::bin("unshare-rs"))
         .args(["-f", "-u", "--pid-file", pidfile.to_str().unwrap(), "--", "sleep", "60"])
         .spawn();
     assert!(wait_until(Duration::from_secs(10), || pidfile.exists()));
     let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    (holder, pid)
+}
+
+#[test]
+fn join_cgroup_lands_in_every_hierarchy_of_the_target() {
+    require_root!();
+    let name = format!("nsenter-test-cg-{}", std::process::id());
+    let dir = testkit::tempdir();
+    let (mut holder, pid) = target_in_group(&name, &["--memory", "200M", "--pids-limit", "50"], dir.path());
     let theirs = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let v = probe_via(&["-t", &pid.to_string(), "-u", "-c"]);
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
@@ -462,15 +471,8 @@ fn join_cgroup_fails_where_a_hierarchy_cannot_be_joined() {
     require_root!();
     let name = format!("nsenter-test-cgmiss-{}", std::process::id());
     let dir = testkit::tempdir();
-    let pidfile = dir.path().join("pid");
     let marker = dir.path().join("ran");
-    let mut holder = Cmd::tool("cgctl")
-        .args(["run", "--name", &name, "--pids-limit", "50", "--"])
-        .arg(testkit::bin("unshare-rs"))
-        .args(["-f", "-u", "--pid-file", pidfile.to_str().unwrap(), "--", "sleep", "60"])
-        .spawn();
-    assert!(wait_until(Duration::from_secs(10), || pidfile.exists()));
-    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let (mut holder, pid) = target_in_group(&name, &["--pids-limit", "50"], dir.path());
     // The pids hierarchy (v1, hybrid) or the whole v2 tree, unmounted where nsenter-rs runs.
     let script = format!(
         "umount /sys/fs/cgroup/pids 2>/dev/null || umount -l /sys/fs/cgroup; exec {} -t {pid} -u -c -- touch {}",

@@ -24,28 +24,11 @@ fn dispatch(command: Command) -> Result<(), Error> {
     match command {
         Command::Mount { layers, json, target } => {
             let mut s = layers.stack();
-            let mut created = s.prepare()?;
-            // A missing mount point is made, like --upper and --work (and left in place
-            // by umount); one that exists must be a directory.
-            if target.symlink_metadata().is_err() {
-                if let Err(e) = std::fs::create_dir_all(&target) {
-                    for d in created.iter().rev() {
-                        let _ = std::fs::remove_dir(d);
-                    }
-                    return Err(Error::io("cannot create mount point", &target, e));
-                }
-                created.push(target.clone());
+            let api = overlay::prepare_and_mount(&mut s, &target)?;
+            if json {
+                print_json(&serde_json::json!({ "target": target, "stack": s, "api": api }))?;
             }
-            match overlay::mount(&s, &target) {
-                Ok(api) if json => print_json(&serde_json::json!({ "target": target, "stack": s, "api": api })),
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    for d in created.iter().rev() {
-                        let _ = std::fs::remove_dir(d);
-                    }
-                    Err(e)
-                }
-            }
+            Ok(())
         }
         Command::Umount { target } => overlay::umount(&target),
         Command::Enter(args) => {

@@ -170,6 +170,26 @@ pub fn mount(stack: &Stack, target: &Path) -> Result<Api, Error> {
     }
 }
 
+/// `ovlmount mount`: prepare `stack` (making a missing upper and work directory), make a
+/// missing mount point (left in place by umount; one that exists must be a directory),
+/// and mount. On failure the directories this made are removed again.
+pub fn prepare_and_mount(stack: &mut Stack, target: &Path) -> Result<Api, Error> {
+    let mut created = stack.prepare()?;
+    let result = (|| {
+        if target.symlink_metadata().is_err() {
+            std::fs::create_dir_all(target).map_err(|e| Error::io("cannot create mount point", target, e))?;
+            created.push(target.to_path_buf());
+        }
+        mount(stack, target)
+    })();
+    if result.is_err() {
+        for d in created.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+    result
+}
+
 /// umount2(2) the layer mount on `target`, refusing a target that is not a mount point.
 pub fn umount(target: &Path) -> Result<(), Error> {
     let abs = std::fs::canonicalize(target).map_err(|e| Error::io("mount point", target, e))?;
