@@ -301,29 +301,30 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
         None => {}
     }
     overlay::mount(&stack, &o.target)?;
+    // Every mount below goes on a place opened inside the new root (see `rootfs`).
+    let new_root = rootfs::NewRoot::open(&root)?;
     if o.proc {
-        rootfs::mount_proc(&root)?;
+        rootfs::mount_proc(&new_root)?;
     }
     if o.dev {
-        rootfs::mount_dev(&root)?;
+        rootfs::mount_dev(&new_root)?;
     }
     if o.sys {
-        rootfs::mount_sys(&root)?;
+        rootfs::mount_sys(&new_root)?;
     }
     for t in &o.tmpfs {
-        let dir = rootfs::resolve_inside(&root, t, false)?;
-        mount(Some("tmpfs"), &dir, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777"))
-            .map_err(sys(format!("cannot mount a tmpfs on '{}'", t.display())))?;
+        rootfs::mount_tmpfs(&new_root, t)?;
     }
     for b in &o.binds {
-        rootfs::bind_volume(&root, &b.src, &b.dst, b.read_only)?;
+        rootfs::bind_volume(&new_root, &b.src, &b.dst, b.read_only)?;
     }
     for (host, dst) in &o.devices {
-        rootfs::add_device(&root, host, dst)?;
+        rootfs::add_device(&new_root, host, dst)?;
     }
     if o.mask_defaults {
-        rootfs::mask_defaults(&root)?;
+        rootfs::mask_defaults(&new_root)?;
     }
+    drop(new_root);
     pivot_into(&root)?;
     if o.readonly {
         mount(

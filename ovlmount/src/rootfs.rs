@@ -1,15 +1,29 @@
 //! What goes into a new root before pivot_root: proc, a minimal /dev, a read-only /sys,
-//! bind volumes (never through a symlink that leaves the root), and the masked and
-//! read-only paths runc uses by default.
+//! tmpfs and bind volumes, devices, and the masked and read-only paths runc uses by
+//! default.
+//!
+//! Every place inside the new root is opened from the root's descriptor with
+//! openat2(RESOLVE_IN_ROOT), so a symlink in the image resolves as it would inside the
+//! container and never leads out of it; every mount is made with the new mount API
+//! (fsmount or open_tree, then move_mount onto that descriptor), so no path is resolved
+//! twice and nothing the image controls can redirect a mount between the check and
+//! the mount.
 
+use std::ffi::CStr;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 use chainload::error::sys;
 use nix::errno::Errno;
-use nix::mount::{mount, MsFlags};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{fchmodat, fstat, fstatat, makedev, mkdirat, mknodat, FchmodatFlags, Mode, SFlag};
 
+use crate::sys::{
+    clone_tree, fsconfig_create, fsconfig_set_string, fsmount, fsopen, mount_setattr_fd_recursive, move_mount_onto,
+    openat2, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MOUNT_ATTR_STRICTATIME,
+    RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+};
 use crate::Error;
 
 /// runc's default masked paths: made unreadable with `/dev/null` (files) or an empty
@@ -32,46 +46,218 @@ pub const MASKED: [&str; 12] = [
 /// runc's default read-only paths.
 pub const READ_ONLY: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
-fn ensure_dir(p: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(p).map_err(|e| Error::io("cannot create", p, e))
+/// What a place inside the root must be when it is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Dir,
+    /// A regular file (a mount point for a file).
+    File,
 }
 
-/// Inside `root`, the path `inner` (absolute, as the container will see it).
-pub fn inside(root: &Path, inner: &str) -> PathBuf {
-    root.join(inner.trim_start_matches('/'))
+/// The new root, open: the origin of every path inside it.
+pub struct NewRoot {
+    dir: OwnedFd,
+    path: PathBuf,
 }
 
-/// Mount a new proc on `root/proc` (nosuid, nodev, noexec); like `/sys` and `/dev`,
-/// never through an image's symlink that leads out of the root.
-pub fn mount_proc(root: &Path) -> Result<(), Error> {
-    let p = resolve_inside(root, Path::new("/proc"), false)?;
-    mount(Some("proc"), &p, Some("proc"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>)
-        .map_err(sys(format!("cannot mount proc on '{}'", p.display())))
-}
+impl NewRoot {
+    /// Open the directory that becomes the root.
+    pub fn open(path: &Path) -> Result<NewRoot, Error> {
+        let dir = nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(sys(format!("cannot open the new root '{}'", path.display())))?;
+        let path = std::fs::canonicalize(path).map_err(|e| Error::io("new root", path, e))?;
+        Ok(NewRoot { dir, path })
+    }
 
-/// Mount sysfs read-only on `root/sys`; where the kernel refuses a new sysfs (a network
-/// namespace we do not own), bind the host's read-only instead, as runc does.
-pub fn mount_sys(root: &Path) -> Result<(), Error> {
-    let p = resolve_inside(root, Path::new("/sys"), false)?;
-    let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    match mount(Some("sysfs"), &p, Some("sysfs"), ro, None::<&str>) {
-        Ok(()) => Ok(()),
-        Err(Errno::EPERM) => {
-            mount(Some("/sys"), &p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                .map_err(sys(format!("cannot bind /sys on '{}'", p.display())))?;
-            remount_read_only(&p)
+    /// `inner` (absolute, as the container will see it), opened `O_PATH` with every
+    /// symlink resolved inside the root; `None` when it does not exist.
+    pub fn find(&self, inner: &Path) -> Result<Option<OwnedFd>, Error> {
+        let rel = relative(inner)?;
+        match openat2(self.dir.as_fd(), &rel, libc::O_PATH, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(sys(format!("cannot open '{}' inside the new root", inner.display()))(e)),
         }
-        Err(e) => Err(sys(format!("cannot mount sysfs on '{}'", p.display()))(e)),
+    }
+
+    /// `inner`, opened as [`NewRoot::find`] does, and created (as `kind`, its missing
+    /// parents as directories) when it does not exist.
+    pub fn place(&self, inner: &Path, kind: Kind) -> Result<OwnedFd, Error> {
+        self.place_following(inner, kind, 0)
+    }
+
+    fn place_following(&self, inner: &Path, kind: Kind, links: u32) -> Result<OwnedFd, Error> {
+        let fd = match self.find(inner)? {
+            Some(fd) => fd,
+            None => {
+                let (Some(parent), Some(name)) = (inner.parent(), inner.file_name()) else {
+                    return Err(Error::Usage(format!("'{}': not a path inside the container", inner.display())));
+                };
+                let dir = self.place_following(parent, Kind::Dir, links)?;
+                match create_in(&dir, Path::new(name), kind, inner) {
+                    // A symlink to a missing place: create that place, inside the root,
+                    // as `mkdir -p` in the container would (runc does the same).
+                    Err(Error::Sys { errno: Errno::EEXIST, .. }) if links < 40 => {
+                        let to = nix::fcntl::readlinkat(&dir, name)
+                            .map_err(sys(format!("cannot read the link '{}'", inner.display())))?;
+                        let from = self.inner_path_of(&dir)?;
+                        let to = lexically_inside(&from.join(to));
+                        self.place_following(&to, kind, links + 1).map_err(|e| {
+                            Error::Usage(format!("'{}' is a symlink to '{}': {e}", inner.display(), to.display()))
+                        })?
+                    }
+                    r => r?,
+                }
+            }
+        };
+        let st = fstat(&fd).map_err(sys(format!("cannot stat '{}' inside the new root", inner.display())))?;
+        let is_dir = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR;
+        match (kind, is_dir) {
+            (Kind::Dir, false) => {
+                Err(Error::Usage(format!("'{}' in the container is not a directory", inner.display())))
+            }
+            (Kind::File, true) => Err(Error::Usage(format!("'{}' in the container is a directory", inner.display()))),
+            _ => Ok(fd),
+        }
+    }
+
+    /// Where the directory `dir` (opened inside the root) is, as the container sees it.
+    fn inner_path_of(&self, dir: &OwnedFd) -> Result<PathBuf, Error> {
+        use std::os::fd::AsRawFd;
+        let link = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+        let real = std::fs::read_link(&link).map_err(|e| Error::io("cannot read", &link, e))?;
+        match real.strip_prefix(&self.path) {
+            Ok(rel) => Ok(Path::new("/").join(rel)),
+            Err(_) => Err(Error::Usage(format!("'{}' is not inside the new root", real.display()))),
+        }
     }
 }
 
-/// Make the mount at `p` read-only, with every mount below it (a bind of itself, then
-/// mount_setattr(2) with AT_RECURSIVE: a submount must not stay writable under a
-/// read-only volume). The kernel's locked flags (nosuid, nodev, noexec) stay as they are.
-pub fn remount_read_only(p: &Path) -> Result<(), Error> {
-    mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .map_err(sys(format!("cannot bind '{}' on itself", p.display())))?;
-    make_read_only_recursively(p)
+/// An absolute path with `.` and `..` resolved by name, never above `/` (as the kernel
+/// resolves `..` at a process's root).
+fn lexically_inside(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `inner` without its leading `/`; `..` is refused (it means nothing in a mount
+/// destination but an attempt to climb).
+fn relative(inner: &Path) -> Result<PathBuf, Error> {
+    let mut rel = PathBuf::from(".");
+    for c in inner.components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(n) => rel.push(n),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "'{}': '..' is not allowed in a path inside the container",
+                    inner.display()
+                )))
+            }
+        }
+    }
+    Ok(rel)
+}
+
+/// Create `name` in the directory `dir` (which nothing but this tool changes yet) and
+/// open it without following anything.
+fn create_in(dir: &OwnedFd, name: &Path, kind: Kind, shown: &Path) -> Result<OwnedFd, Error> {
+    let made = match kind {
+        Kind::Dir => mkdirat(dir, name, Mode::from_bits_truncate(0o755)),
+        Kind::File => nix::fcntl::openat(
+            dir,
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )
+        .map(drop),
+    };
+    match made {
+        Ok(()) => {}
+        // (There, but not found from the root: a symlink to something missing; the
+        // caller follows it.)
+        Err(e) => return Err(sys(format!("cannot create '{}' inside the new root", shown.display()))(e)),
+    }
+    openat2(dir.as_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
+        .map_err(sys(format!("cannot open '{}' inside the new root", shown.display())))
+}
+
+/// A new, detached mount of a filesystem of type `fstype` with `options`, and the
+/// `MOUNT_ATTR_*` flags `attr`.
+fn new_mount(fstype: &CStr, options: &[(&CStr, &str)], attr: u64) -> Result<OwnedFd, Errno> {
+    let fs = fsopen(fstype)?;
+    let source = fstype.to_str().unwrap_or("none");
+    fsconfig_set_string(fs.as_fd(), c"source", source.as_ref())?;
+    for (k, v) in options {
+        fsconfig_set_string(fs.as_fd(), k, v.as_ref())?;
+    }
+    fsconfig_create(fs.as_fd())?;
+    fsmount(fs.as_fd(), attr)
+}
+
+/// Attach the detached mount `mnt` on the place `at` is open on.
+fn attach(mnt: &OwnedFd, at: &OwnedFd, shown: &str) -> Result<(), Error> {
+    move_mount_onto(mnt.as_fd(), at.as_fd()).map_err(sys(format!("cannot mount on '{shown}'")))
+}
+
+/// A detached copy of the tree at host path `src` (with its submounts), read-only with
+/// all of them when `read_only` (before it is attached anywhere: no window where it is
+/// writable).
+fn copy_tree(src: &Path, read_only: bool) -> Result<OwnedFd, Error> {
+    let cwd = nix::fcntl::AT_FDCWD;
+    let tree = clone_tree(cwd, src, true).map_err(sys(format!("cannot bind '{}'", src.display())))?;
+    if read_only {
+        make_tree_read_only(&tree, &src.display().to_string())?;
+    }
+    Ok(tree)
+}
+
+fn make_tree_read_only(tree: &OwnedFd, shown: &str) -> Result<(), Error> {
+    mount_setattr_fd_recursive(tree.as_fd(), MOUNT_ATTR_RDONLY).map_err(|e| match e {
+        Errno::ENOSYS => Error::Usage(format!(
+            "cannot make '{shown}' read-only with all its submounts: mount_setattr(2) needs Linux 5.12 or later"
+        )),
+        e => sys(format!("cannot make '{shown}' read-only"))(e),
+    })
+}
+
+/// Mount a new proc on `/proc` (nosuid, nodev, noexec).
+pub fn mount_proc(root: &NewRoot) -> Result<(), Error> {
+    let at = root.place(Path::new("/proc"), Kind::Dir)?;
+    let m = new_mount(c"proc", &[], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+        .map_err(sys("cannot mount proc on '/proc'"))?;
+    attach(&m, &at, "/proc")
+}
+
+/// Mount sysfs read-only on `/sys`; where the kernel refuses a new sysfs (a network
+/// namespace we do not own), bind the host's read-only instead, as runc does.
+pub fn mount_sys(root: &NewRoot) -> Result<(), Error> {
+    let at = root.place(Path::new("/sys"), Kind::Dir)?;
+    let attr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    let m = match new_mount(c"sysfs", &[], attr) {
+        Ok(m) => m,
+        Err(Errno::EPERM) => copy_tree(Path::new("/sys"), true)?,
+        Err(e) => return Err(sys("cannot mount sysfs on '/sys'")(e)),
+    };
+    attach(&m, &at, "/sys")
+}
+
+/// `--tmpfs DIR`: a tmpfs (mode 1777, nosuid, nodev) on DIR inside the root.
+pub fn mount_tmpfs(root: &NewRoot, inner: &Path) -> Result<(), Error> {
+    let at = root.place(inner, Kind::Dir)?;
+    let m = new_mount(c"tmpfs", &[(c"mode", "1777")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+        .map_err(sys(format!("cannot mount a tmpfs on '{}'", inner.display())))?;
+    attach(&m, &at, &inner.display().to_string())
 }
 
 /// mount_setattr(2) `MOUNT_ATTR_RDONLY` with AT_RECURSIVE on the mount at `p`; a kernel
@@ -89,69 +275,34 @@ pub fn make_read_only_recursively(p: &Path) -> Result<(), Error> {
 const DEVICES: [(&str, u64, u64); 6] =
     [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
 
-/// A minimal /dev on `root/dev`: a tmpfs with null, zero, full, random, urandom, tty
-/// (made with mknod, or bound from the host where mknod is not allowed), a new devpts
-/// instance with `ptmx`, `shm`, `mqueue`, and the `fd`, `stdin`, `stdout`, `stderr` links.
-pub fn mount_dev(root: &Path) -> Result<(), Error> {
-    let dev = resolve_inside(root, Path::new("/dev"), false)?;
-    mount(
-        Some("tmpfs"),
-        &dev,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-        Some("mode=755,size=65536k"),
-    )
-    .map_err(sys(format!("cannot mount a tmpfs on '{}'", dev.display())))?;
+/// A minimal /dev: a tmpfs with null, zero, full, random, urandom, tty (made with
+/// mknod, or bound from the host where mknod is not allowed), a new devpts instance
+/// with `ptmx`, `shm`, `mqueue`, and the `fd`, `stdin`, `stdout`, `stderr` links. Built
+/// through the new tmpfs's own descriptor: nothing in it is reached by a path.
+pub fn mount_dev(root: &NewRoot) -> Result<(), Error> {
+    let at = root.place(Path::new("/dev"), Kind::Dir)?;
+    let dev = new_mount(c"tmpfs", &[(c"mode", "755"), (c"size", "65536k")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME)
+        .map_err(sys("cannot mount a tmpfs on '/dev'"))?;
+    attach(&dev, &at, "/dev")?;
     for (name, major, minor) in DEVICES {
-        let p = dev.join(name);
-        match mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor)) {
-            Ok(()) => {
-                // mknod is subject to the umask; set the mode explicitly.
-                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o666))
-                    .map_err(|e| Error::io("cannot chmod", &p, e))?;
-            }
-            Err(Errno::EPERM) => {
-                std::fs::write(&p, b"").map_err(|e| Error::io("cannot create", &p, e))?;
-                let host = PathBuf::from("/dev").join(name);
-                mount(Some(&host), &p, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(sys(format!(
-                    "cannot bind '{}' on '{}'",
-                    host.display(),
-                    p.display()
-                )))?;
-            }
-            Err(e) => return Err(sys(format!("cannot create device '{}'", p.display()))(e)),
-        }
+        node_in(&dev, Path::new(name), SFlag::S_IFCHR, 0o666, makedev(major, minor), &Path::new("/dev").join(name))?;
     }
-    let pts = dev.join("pts");
-    ensure_dir(&pts)?;
-    mount(
-        Some("devpts"),
-        &pts,
-        Some("devpts"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620"),
-    )
-    .map_err(sys(format!("cannot mount devpts on '{}'", pts.display())))?;
-    let shm = dev.join("shm");
-    ensure_dir(&shm)?;
-    mount(
-        Some("shm"),
-        &shm,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=1777,size=65536k"),
-    )
-    .map_err(sys(format!("cannot mount a tmpfs on '{}'", shm.display())))?;
-    let mq = dev.join("mqueue");
-    ensure_dir(&mq)?;
-    mount(
-        Some("mqueue"),
-        &mq,
-        Some("mqueue"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
-    .map_err(sys(format!("cannot mount mqueue on '{}'", mq.display())))?;
+    let mounts: [(&str, &CStr, &[(&CStr, &str)], u64); 3] = [
+        ("pts", c"devpts", &[(c"ptmxmode", "0666"), (c"mode", "0620")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC),
+        (
+            "shm",
+            c"tmpfs",
+            &[(c"mode", "1777"), (c"size", "65536k")],
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+        ),
+        ("mqueue", c"mqueue", &[], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC),
+    ];
+    for (name, fstype, options, attr) in mounts {
+        let shown = format!("/dev/{name}");
+        let at = create_in(&dev, Path::new(name), Kind::Dir, Path::new(&shown))?;
+        let m = new_mount(fstype, options, attr).map_err(sys(format!("cannot mount {fstype:?} on '{shown}'")))?;
+        attach(&m, &at, &shown)?;
+    }
     let links = [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),
@@ -160,68 +311,50 @@ pub fn mount_dev(root: &Path) -> Result<(), Error> {
         ("stderr", "/proc/self/fd/2"),
     ];
     for (name, to) in links {
-        let p = dev.join(name);
-        std::os::unix::fs::symlink(to, &p).map_err(|e| Error::io("cannot create link", &p, e))?;
+        nix::unistd::symlinkat(to, &dev, name).map_err(sys(format!("cannot create link '/dev/{name}'")))?;
     }
     Ok(())
 }
 
-/// Resolve `inner` (an absolute path as the container sees it) to a host path under
-/// `root`, creating what is missing (directories, or an empty file as the last part when
-/// `file`), and refuse it if any symlink on the way leads outside `root`.
-pub fn resolve_inside(root: &Path, inner: &Path, file: bool) -> Result<PathBuf, Error> {
-    let root = std::fs::canonicalize(root).map_err(|e| Error::io("new root", root, e))?;
-    let mut cur = root.clone();
-    let parts: Vec<Component> =
-        inner.components().filter(|c| !matches!(c, Component::RootDir | Component::CurDir)).collect();
-    for (i, c) in parts.iter().enumerate() {
-        let Component::Normal(name) = c else {
-            return Err(Error::Usage(format!(
-                "'{}': '..' is not allowed in a path inside the container",
-                inner.display()
-            )));
-        };
-        let next = cur.join(name);
-        if !next.exists() && next.symlink_metadata().is_err() {
-            if i + 1 == parts.len() && file {
-                std::fs::write(&next, b"").map_err(|e| Error::io("cannot create", &next, e))?;
-            } else {
-                std::fs::create_dir(&next).map_err(|e| Error::io("cannot create", &next, e))?;
-            }
+/// A device node `name` in the directory `dir`: mknod with `mode` exactly (not the
+/// umask's), or, where mknod is not allowed (a user namespace), a bind of the host node
+/// `host`.
+fn node_in(dir: &OwnedFd, name: &Path, kind: SFlag, mode: u32, rdev: u64, host: &Path) -> Result<(), Error> {
+    let shown = host.display();
+    match mknodat(dir, name, kind, Mode::from_bits_truncate(mode), rdev) {
+        Ok(()) => fchmodat(dir, name, Mode::from_bits_truncate(mode), FchmodatFlags::NoFollowSymlink)
+            .or_else(|e| match e {
+                // (Linux refuses AT_SYMLINK_NOFOLLOW for fchmodat before 6.6; the node was
+                // just made by us, not a link.)
+                Errno::EOPNOTSUPP | Errno::EINVAL => {
+                    fchmodat(dir, name, Mode::from_bits_truncate(mode), FchmodatFlags::FollowSymlink)
+                }
+                e => Err(e),
+            })
+            .map_err(sys(format!("cannot chmod device '{shown}'"))),
+        Err(Errno::EPERM) => {
+            let at = create_in(dir, name, Kind::File, host)?;
+            let m = clone_tree(nix::fcntl::AT_FDCWD, host, false)
+                .map_err(sys(format!("cannot bind the host's '{shown}'")))?;
+            attach(&m, &at, &shown.to_string())
         }
-        // Resolve as the kernel will when mounting: on the host, following symlinks.
-        let real = std::fs::canonicalize(&next).map_err(|e| Error::io("cannot resolve", &next, e))?;
-        if !real.starts_with(&root) {
-            return Err(Error::Usage(format!(
-                "'{}' resolves to '{}', outside the new root, through a symlink; refusing to mount there",
-                inner.display(),
-                real.display()
-            )));
-        }
-        cur = real;
+        Err(e) => Err(sys(format!("cannot create device '{shown}'"))(e)),
     }
-    Ok(cur)
 }
 
-/// `--bind SRC:DST[:ro]`: bind SRC (a host path) on DST inside `root`.
-pub fn bind_volume(root: &Path, src: &Path, dst: &Path, read_only: bool) -> Result<(), Error> {
+/// `--bind SRC:DST[:ro]`: bind SRC (a host path, with its submounts) on DST inside the
+/// root; `:ro` makes it and every mount below it read-only before it is attached.
+pub fn bind_volume(root: &NewRoot, src: &Path, dst: &Path, read_only: bool) -> Result<(), Error> {
     let meta = std::fs::metadata(src).map_err(|e| Error::io("--bind source", src, e))?;
-    let target = resolve_inside(root, dst, !meta.is_dir())?;
-    mount(Some(src), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).map_err(sys(format!(
-        "cannot bind '{}' on '{}'",
-        src.display(),
-        dst.display()
-    )))?;
-    if read_only {
-        remount_read_only(&target)?;
-    }
-    Ok(())
+    let at = root.place(dst, if meta.is_dir() { Kind::Dir } else { Kind::File })?;
+    let tree = copy_tree(src, read_only)?;
+    attach(&tree, &at, &dst.display().to_string())
 }
 
-/// `--device HOST:DST`: a node at DST inside `root` with the host node's type, number
+/// `--device HOST:DST`: a node at DST inside the root with the host node's type, number
 /// and mode (mknod; a bind of the host node where mknod is not allowed). DST's parent is
 /// resolved inside the root; an existing DST is refused.
-pub fn add_device(root: &Path, host: &Path, dst: &Path) -> Result<(), Error> {
+pub fn add_device(root: &NewRoot, host: &Path, dst: &Path) -> Result<(), Error> {
     let meta = std::fs::metadata(host).map_err(|e| Error::io("--device", host, e))?;
     let kind = match meta.file_type() {
         t if t.is_char_device() => SFlag::S_IFCHR,
@@ -231,63 +364,50 @@ pub fn add_device(root: &Path, host: &Path, dst: &Path) -> Result<(), Error> {
     let (Some(parent), Some(name)) = (dst.parent(), dst.file_name()) else {
         return Err(Error::Usage(format!("--device '{}': not a path for a device node", dst.display())));
     };
-    let target = resolve_inside(root, parent, false)?.join(name);
-    if target.symlink_metadata().is_ok() {
+    let dir = root.place(parent, Kind::Dir)?;
+    if fstatat(&dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok() {
         return Err(Error::Usage(format!("--device: '{}' already exists in the container", dst.display())));
     }
-    let mode = Mode::from_bits_truncate(meta.mode() & 0o777);
-    match mknod(&target, kind, mode, meta.rdev()) {
-        Ok(()) => std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(meta.mode() & 0o777))
-            .map_err(|e| Error::io("cannot chmod", &target, e)),
-        Err(Errno::EPERM) => {
-            std::fs::write(&target, b"").map_err(|e| Error::io("cannot create", &target, e))?;
-            mount(Some(host), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(sys(format!(
-                "cannot bind '{}' on '{}'",
-                host.display(),
-                dst.display()
-            )))
-        }
-        Err(e) => Err(sys(format!("cannot create device '{}'", dst.display()))(e)),
-    }
+    node_in(&dir, Path::new(name), kind, meta.mode() & 0o777, meta.rdev(), host).map_err(|e| match e {
+        Error::Sys { errno, .. } => sys(format!("cannot create device '{}'", dst.display()))(errno),
+        e => e,
+    })
 }
 
-/// Mask runc's default paths and make its read-only paths read-only, in `root` (after
-/// /proc, /dev and /sys are mounted there). `/dev/null` must really be the 1:3
-/// character device, or a masked file could be replaced by something readable.
-pub fn mask_defaults(root: &Path) -> Result<(), Error> {
-    let null = inside(root, "/dev/null");
-    let null = if null.exists() { null } else { PathBuf::from("/dev/null") };
-    let m = std::fs::metadata(&null).map_err(|e| Error::io("cannot stat", &null, e))?;
-    if !(m.file_type().is_char_device() && m.rdev() == makedev(1, 3)) {
-        return Err(Error::Usage(format!(
-            "'{}' is not the 1:3 character device; refusing to mask with it",
-            null.display()
-        )));
+/// Mask runc's default paths and make its read-only paths read-only (after /proc, /dev
+/// and /sys are mounted). `/dev/null` must really be the 1:3 character device, or a
+/// masked file could be replaced by something readable.
+pub fn mask_defaults(root: &NewRoot) -> Result<(), Error> {
+    let null = match root.find(Path::new("/dev/null"))? {
+        Some(fd) => fd,
+        None => nix::fcntl::open("/dev/null", OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(sys("cannot open '/dev/null'"))?,
+    };
+    let st = fstat(&null).map_err(sys("cannot stat '/dev/null'"))?;
+    let is_char = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFCHR;
+    if !(is_char && st.st_rdev == makedev(1, 3)) {
+        return Err(Error::Usage("'/dev/null' is not the 1:3 character device; refusing to mask with it".into()));
     }
     for p in MASKED {
-        let target = inside(root, p);
-        let Ok(meta) = std::fs::symlink_metadata(&target) else {
+        let Some(at) = root.find(Path::new(p))? else {
             continue;
         };
-        if meta.is_dir() {
-            mount(
-                Some("tmpfs"),
-                &target,
-                Some("tmpfs"),
-                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-                Some("size=0"),
-            )
-            .map_err(sys(format!("cannot mask '{p}'")))?;
+        let st = fstat(&at).map_err(sys(format!("cannot stat '{p}'")))?;
+        let m = if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR {
+            let attr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+            new_mount(c"tmpfs", &[(c"size", "0")], attr).map_err(sys(format!("cannot mask '{p}'")))?
         } else {
-            mount(Some(&null), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                .map_err(sys(format!("cannot mask '{p}'")))?;
-        }
+            clone_tree(null.as_fd(), Path::new(""), false).map_err(sys(format!("cannot mask '{p}'")))?
+        };
+        attach(&m, &at, p)?;
     }
     for p in READ_ONLY {
-        let target = inside(root, p);
-        if target.exists() {
-            remount_read_only(&target)?;
-        }
+        let Some(at) = root.find(Path::new(p))? else {
+            continue;
+        };
+        let tree = clone_tree(at.as_fd(), Path::new(""), true).map_err(sys(format!("cannot bind '{p}' on itself")))?;
+        make_tree_read_only(&tree, p)?;
+        attach(&tree, &at, p)?;
     }
     Ok(())
 }

@@ -94,7 +94,68 @@ pub fn move_mount(from: BorrowedFd<'_>, to: &Path) -> Result<(), Errno> {
     .map(drop)
 }
 
-pub use chainload::openat2::{openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
+/// open_tree(2) flags.
+pub const OPEN_TREE_CLONE: libc::c_uint = 1;
+/// `MOUNT_ATTR_*` of fsmount(2) and mount_setattr(2).
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+
+/// open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at `path` relative to
+/// `dir` (of the mount `dir` is open on when `path` is empty), with every mount below it
+/// when `recursive`.
+pub fn clone_tree(dir: BorrowedFd<'_>, path: &Path, recursive: bool) -> Result<OwnedFd, Errno> {
+    let p = cstr(path.as_os_str())?;
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    if path.as_os_str().is_empty() {
+        flags |= libc::AT_EMPTY_PATH as libc::c_uint;
+    }
+    // SAFETY: valid descriptor, C string and flags.
+    owned(unsafe { libc::syscall(libc::SYS_open_tree, dir.as_raw_fd(), p.as_ptr(), flags) })
+}
+
+/// move_mount(2) from descriptor to descriptor: attach the detached mount `from` on the
+/// file or directory `to` is open on (no path is resolved).
+pub fn move_mount_onto(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<(), Errno> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+    // SAFETY: valid descriptors and empty C strings.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            to.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}
+
+/// mount_setattr(2) with AT_RECURSIVE on the mount `fd` is open on (a detached tree
+/// from [`clone_tree`] included): set `attr_set` on it and every mount below it.
+pub fn mount_setattr_fd_recursive(fd: BorrowedFd<'_>, attr_set: u64) -> Result<(), Errno> {
+    let attr = MountAttr { attr_set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    // SAFETY: a valid descriptor, an empty C string and mount_attr of the size passed.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            (libc::AT_RECURSIVE | libc::AT_EMPTY_PATH) as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+pub use chainload::openat2::{openat2, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
 
 /// fsetxattr(2): set extended attribute `name` on an open file.
 pub fn fsetxattr(fd: BorrowedFd<'_>, name: &OsStr, value: &[u8]) -> Result<(), Errno> {
