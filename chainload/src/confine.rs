@@ -19,6 +19,9 @@ pub enum ConfineError {
     /// The working directory is not inside the root the program runs in.
     #[error("working directory '{}' is outside the container's root; refusing to run there", .0.display())]
     WorkdirOutsideRoot(std::path::PathBuf),
+    /// The seccomp filter cannot be compiled.
+    #[error("seccomp: {0}")]
+    Seccomp(#[from] crate::seccomp::CompileError),
     /// A system call failed.
     #[error("{what}: {}", errno.desc())]
     Sys {
@@ -62,24 +65,37 @@ pub struct Confinement {
 }
 
 /// `--seccomp`: which filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seccomp {
-    /// docker's default profile ([`crate::seccomp::default_filter`]).
+    /// docker's default profile ([`crate::seccomp::default_policy`]).
     Default,
+    /// A profile file in docker's JSON format.
+    Profile(std::sync::Arc<crate::seccomp::profile::Profile>),
+}
+
+impl Seccomp {
+    /// The filter for a process that keeps the capabilities `caps`.
+    pub fn filter(&self, caps: CapSet) -> crate::seccomp::Filter {
+        match self {
+            Seccomp::Default => crate::seccomp::default_policy(caps),
+            Seccomp::Profile(p) => p.filter(caps, crate::kernel::version()),
+        }
+    }
 }
 
 /// What `--seccomp` said: a filter, or `None` for unconfined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeccompChoice(pub Option<Seccomp>);
 
-/// Parse `--seccomp default|unconfined`. docker's JSON profile files are not read yet:
-/// naming one is an error, never a silent default.
+/// Parse `--seccomp default|unconfined|FILE` (FILE: a profile in docker's JSON format,
+/// read and checked now, before anything is set up).
 pub fn parse_seccomp(s: &str) -> Result<SeccompChoice, String> {
     match s {
         "default" => Ok(SeccompChoice(Some(Seccomp::Default))),
         "unconfined" => Ok(SeccompChoice(None)),
-        other => {
-            Err(format!("'{other}': expected default or unconfined (seccomp profile files are not supported yet)"))
+        file => {
+            let p = crate::seccomp::profile::Profile::read(Path::new(file))?;
+            Ok(SeccompChoice(Some(Seccomp::Profile(std::sync::Arc::new(p)))))
         }
     }
 }
@@ -228,9 +244,15 @@ pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
     // The seccomp filter is installed last, after no_new_privs; without no_new_privs the
     // kernel takes it only while CAP_SYS_ADMIN is held, so then it goes in now (what
     // follows, setresuid, capset and prctl, is allowed by it).
-    let filter = c.seccomp.map(|Seccomp::Default| crate::seccomp::default_filter(c.caps.unwrap_or_else(CapSet::all)));
-    if let (Some(f), false) = (&filter, c.no_new_privs) {
-        crate::seccomp::seccomp_set_mode_filter(f).map_err(sys("cannot install the seccomp filter"))?;
+    let filter = match &c.seccomp {
+        Some(s) => {
+            let f = s.filter(c.caps.unwrap_or_else(CapSet::all));
+            Some((crate::seccomp::compile(&f)?, f.flags))
+        }
+        None => None,
+    };
+    if let (Some((f, flags)), false) = (&filter, c.no_new_privs) {
+        crate::seccomp::seccomp_set_mode_filter(f, *flags).map_err(sys("cannot install the seccomp filter"))?;
     }
     if let Some(user) = &c.user {
         switch_user(user)?;
@@ -244,8 +266,8 @@ pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
     }
     if c.no_new_privs {
         set_no_new_privs().map_err(sys("cannot set no_new_privs"))?;
-        if let Some(f) = &filter {
-            crate::seccomp::seccomp_set_mode_filter(f).map_err(sys("cannot install the seccomp filter"))?;
+        if let Some((f, flags)) = &filter {
+            crate::seccomp::seccomp_set_mode_filter(f, *flags).map_err(sys("cannot install the seccomp filter"))?;
         }
     }
     Ok(())

@@ -13,10 +13,20 @@
 //!   that capability ([`BY_CAPABILITY`]), as docker opens them for `--cap-add`;
 //! - a call of another architecture (i386, x32) is refused, and a process of a foreign
 //!   architecture is killed.
+//!
+//! A policy is a [`Filter`] (a default action and rules: system call, argument
+//! conditions, action), compiled by [`compile`]; docker's default is one such filter
+//! ([`default_filter`]), and a docker JSON profile file is read into another
+//! ([`profile`]).
+
+use std::collections::BTreeMap;
 
 use nix::errno::Errno;
 
 use crate::caps::CapSet;
+
+pub mod profile;
+pub mod syscalls_x86_64;
 
 /// One classic BPF instruction (`struct sock_filter`).
 #[repr(C)]
@@ -39,8 +49,11 @@ const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
 const JGT_K: u16 = 0x25; // BPF_JMP | BPF_JGT | BPF_K
-const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
 const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+const JA: u16 = 0x05; // BPF_JMP | BPF_JA
+const AND_K: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
+/// The kernel's limit on a classic BPF program (BPF_MAXINSNS).
+const MAX_INSNS: usize = 4096;
 
 const RET_ALLOW: u32 = 0x7fff_0000;
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
@@ -405,25 +418,266 @@ pub const BY_CAPABILITY: &[(u32, &[libc::c_long])] = &[
 const CAP_SYS_ADMIN: u32 = 21;
 /// The namespace flags of clone(2): CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER,
 /// NEWPID, NEWNET (and NEWTIME is in clone3 only).
-const CLONE_NAMESPACES: u32 = 0x7E02_0000;
+const CLONE_NAMESPACES: u64 = 0x7E02_0000;
 /// The personas docker allows: PER_LINUX, UNAME26, PER_LINUX32, PER_LINUX32|UNAME26, and
 /// the query 0xffffffff.
 const PERSONAS: [u32; 5] = [0x0, 0x8, 0x20000, 0x20008, 0xffff_ffff];
-const AF_VSOCK: u32 = 40;
+const AF_VSOCK: u64 = 40;
+
+/// What the filter does with a system call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    /// Let it run.
+    Allow,
+    /// Fail it with this errno.
+    Errno(u16),
+    /// Kill the thread (SECCOMP_RET_KILL_THREAD; libseccomp's SCMP_ACT_KILL).
+    KillThread,
+    /// Kill the process.
+    KillProcess,
+    /// Send SIGSYS.
+    Trap,
+    /// Let it run, and log it.
+    Log,
+    /// Notify a ptrace tracer, with this message value.
+    Trace(u16),
+}
+
+impl Action {
+    fn ret(self) -> u32 {
+        match self {
+            Action::Allow => RET_ALLOW,
+            Action::Errno(e) => RET_ERRNO | u32::from(e),
+            Action::KillThread => 0,
+            Action::KillProcess => RET_KILL_PROCESS,
+            Action::Trap => 0x0003_0000,
+            Action::Log => 0x7ffc_0000,
+            Action::Trace(m) => 0x7ff0_0000 | u32::from(m),
+        }
+    }
+}
+
+/// How an argument is compared (libseccomp's SCMP_CMP_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `arg == value`
+    Eq,
+    /// `arg != value`
+    Ne,
+    /// `arg < value`
+    Lt,
+    /// `arg <= value`
+    Le,
+    /// `arg >= value`
+    Ge,
+    /// `arg > value`
+    Gt,
+    /// `arg & mask == value`
+    MaskedEq(u64),
+}
+
+/// A condition on one argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cond {
+    /// Which argument (0 to 5).
+    pub arg: u8,
+    /// The comparison.
+    pub op: Op,
+    /// The value compared with.
+    pub value: u64,
+    /// Compare the low 32 bits only (an argument the kernel takes as an `int`, whose
+    /// high bits a caller could set to slip past a 64-bit `!=`).
+    pub low32: bool,
+}
+
+/// One rule: for system call `nr`, when every condition holds, `action`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// The system call number (x86_64).
+    pub nr: u32,
+    /// What to do.
+    pub action: Action,
+    /// All must hold (none: always).
+    pub conds: Vec<Cond>,
+}
+
+/// A seccomp policy: rules, and the action for every call no rule matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    /// For calls no rule matches.
+    pub default: Action,
+    /// For a system call, its rules with conditions are tried in order, then its first
+    /// rule without conditions, then the default.
+    pub rules: Vec<Rule>,
+    /// SECCOMP_FILTER_FLAG_* to install the filter with.
+    pub flags: u32,
+}
+
+/// Why a filter cannot be compiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    /// A condition on an argument that does not exist.
+    #[error("system call {nr}: argument {arg} does not exist (0 to 5)")]
+    NoSuchArgument {
+        /// The call.
+        nr: u32,
+        /// The argument.
+        arg: u8,
+    },
+    /// A rule with more conditions than one program jump can pass over.
+    #[error("system call {nr}: {n} conditions in one rule are too many (at most 16)")]
+    TooManyConditions {
+        /// The call.
+        nr: u32,
+        /// How many.
+        n: usize,
+    },
+    /// The program is longer than the kernel takes.
+    #[error("the filter compiles to {0} instructions, more than the kernel's 4096")]
+    TooLong(usize),
+}
 
 /// Docker's default filter for a process that keeps the capabilities `caps`.
 pub fn default_filter(caps: CapSet) -> Vec<SockFilter> {
-    let deny = RET_ERRNO | Errno::EPERM as u32;
-    let mut allowed: Vec<u32> = ALLOWED.iter().map(|n| *n as u32).collect();
+    compile(&default_policy(caps)).unwrap_or_else(|e| unreachable!("docker's default policy compiles: {e}"))
+}
+
+/// Docker's default policy for a process that keeps the capabilities `caps`.
+pub fn default_policy(caps: CapSet) -> Filter {
+    let allow = |nr: libc::c_long, conds: Vec<Cond>| Rule { nr: nr as u32, action: Action::Allow, conds };
+    let mut rules: Vec<Rule> = ALLOWED.iter().map(|nr| allow(*nr, vec![])).collect();
     for (cap, nrs) in BY_CAPABILITY {
         if caps.contains(*cap) {
-            allowed.extend(nrs.iter().map(|n| *n as u32));
+            rules.extend(nrs.iter().map(|nr| allow(*nr, vec![])));
         }
     }
-    allowed.sort_unstable();
-    allowed.dedup();
-    let admin = caps.contains(CAP_SYS_ADMIN);
+    // personality(PERSONA): only docker's personas (the whole 64-bit value).
+    for v in PERSONAS {
+        let c = Cond { arg: 0, op: Op::Eq, value: u64::from(v), low32: false };
+        rules.push(allow(libc::SYS_personality, vec![c]));
+    }
+    // socket(FAMILY, ...): every family but AF_VSOCK (an int: the low word decides).
+    let c = Cond { arg: 0, op: Op::Ne, value: AF_VSOCK, low32: true };
+    rules.push(allow(libc::SYS_socket, vec![c]));
+    if caps.contains(CAP_SYS_ADMIN) {
+        rules.push(allow(libc::SYS_clone, vec![]));
+        rules.push(allow(libc::SYS_clone3, vec![]));
+    } else {
+        // clone(FLAGS, ...) without namespace flags; clone3 says ENOSYS, so that a libc
+        // falls back to clone, whose flags can be checked.
+        let c = Cond { arg: 0, op: Op::MaskedEq(CLONE_NAMESPACES), value: 0, low32: true };
+        rules.push(allow(libc::SYS_clone, vec![c]));
+        rules.push(Rule { nr: libc::SYS_clone3 as u32, action: Action::Errno(Errno::ENOSYS as u16), conds: vec![] });
+    }
+    Filter { default: Action::Errno(Errno::EPERM as u16), rules, flags: 0 }
+}
 
+/// An instruction whose jump targets are still symbolic.
+#[derive(Clone, Copy)]
+enum To {
+    /// The next instruction.
+    Next,
+    /// The end of the current condition (it holds).
+    Holds,
+    /// The end of the current rule (a condition failed: try the next rule).
+    Fails,
+}
+
+/// The instructions of one condition, jumping to `Holds` or `Fails`.
+fn cond_code(c: &Cond) -> Vec<(u16, u32, To, To)> {
+    use To::{Fails, Holds, Next};
+    let (hi, lo) = ((c.value >> 32) as u32, c.value as u32);
+    let (ld_hi, ld_lo) = (off_arg_hi(u32::from(c.arg)), off_arg_lo(u32::from(c.arg)));
+    if c.low32 {
+        let lo_only: Vec<(u16, u32, To, To)> = match c.op {
+            Op::Eq => vec![(JEQ_K, lo, Holds, Fails)],
+            Op::Ne => vec![(JEQ_K, lo, Fails, Holds)],
+            Op::Gt => vec![(JGT_K, lo, Holds, Fails)],
+            Op::Ge => vec![(JGE_K, lo, Holds, Fails)],
+            Op::Lt => vec![(JGE_K, lo, Fails, Holds)],
+            Op::Le => vec![(JGT_K, lo, Fails, Holds)],
+            Op::MaskedEq(m) => vec![(AND_K, m as u32, Next, Next), (JEQ_K, lo, Holds, Fails)],
+        };
+        return [vec![(LD_W_ABS, ld_lo, Next, Next)], lo_only].concat();
+    }
+    let ld = |k| (LD_W_ABS, k, Next, Next);
+    match c.op {
+        Op::Eq => vec![ld(ld_hi), (JEQ_K, hi, Next, Fails), ld(ld_lo), (JEQ_K, lo, Holds, Fails)],
+        Op::Ne => vec![ld(ld_hi), (JEQ_K, hi, Next, Holds), ld(ld_lo), (JEQ_K, lo, Fails, Holds)],
+        Op::Gt | Op::Ge => {
+            let last = if c.op == Op::Gt { JGT_K } else { JGE_K };
+            vec![ld(ld_hi), (JGT_K, hi, Holds, Next), (JEQ_K, hi, Next, Fails), ld(ld_lo), (last, lo, Holds, Fails)]
+        }
+        Op::Lt | Op::Le => {
+            let last = if c.op == Op::Lt { JGE_K } else { JGT_K };
+            vec![ld(ld_hi), (JGT_K, hi, Fails, Next), (JEQ_K, hi, Next, Holds), ld(ld_lo), (last, lo, Fails, Holds)]
+        }
+        Op::MaskedEq(m) => vec![
+            ld(ld_hi),
+            (AND_K, (m >> 32) as u32, Next, Next),
+            (JEQ_K, hi, Next, Fails),
+            ld(ld_lo),
+            (AND_K, m as u32, Next, Next),
+            (JEQ_K, lo, Holds, Fails),
+        ],
+    }
+}
+
+/// One rule with conditions: the conditions, then `ret action`; a failed condition
+/// jumps past the ret (to the next rule).
+fn rule_code(r: &Rule) -> Result<Vec<SockFilter>, CompileError> {
+    if let Some(c) = r.conds.iter().find(|c| c.arg > 5) {
+        return Err(CompileError::NoSuchArgument { nr: r.nr, arg: c.arg });
+    }
+    if r.conds.len() > 16 {
+        return Err(CompileError::TooManyConditions { nr: r.nr, n: r.conds.len() });
+    }
+    // (pending Fails jumps: index, is-true-branch)
+    let mut code: Vec<SockFilter> = Vec::new();
+    let mut fails: Vec<(usize, bool)> = Vec::new();
+    for c in &r.conds {
+        let part = cond_code(c);
+        let (start, len) = (code.len(), part.len());
+        for (i, (op, k, jt, jf)) in part.into_iter().enumerate() {
+            let mut resolve = |to: To, is_true: bool| match to {
+                To::Next => 0,
+                To::Holds => (len - i - 1) as u8,
+                To::Fails => {
+                    fails.push((start + i, is_true));
+                    0
+                }
+            };
+            let (t, f) = (resolve(jt, true), resolve(jf, false));
+            code.push(jump(op, k, t, f));
+        }
+    }
+    code.push(stmt(RET_K, r.action.ret()));
+    let end = code.len();
+    for (i, is_true) in fails {
+        let off = (end - i - 1) as u8;
+        if is_true {
+            code[i].jt = off;
+        } else {
+            code[i].jf = off;
+        }
+    }
+    Ok(code)
+}
+
+/// Compile `f` to a classic BPF program for seccomp (x86_64; calls of other
+/// architectures are refused, a process of a foreign one is killed).
+pub fn compile(f: &Filter) -> Result<Vec<SockFilter>, CompileError> {
+    // Each call's rules: those with conditions in order, then the first without.
+    let mut by_nr: BTreeMap<u32, (Vec<&Rule>, Option<Action>)> = BTreeMap::new();
+    for r in &f.rules {
+        let e = by_nr.entry(r.nr).or_default();
+        if r.conds.is_empty() {
+            e.1.get_or_insert(r.action);
+        } else {
+            e.0.push(r);
+        }
+    }
+    let x32 = if f.default == Action::Allow { Action::Errno(Errno::EPERM as u16) } else { f.default };
     let mut p = vec![
         stmt(LD_W_ABS, OFF_ARCH),
         jump(JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
@@ -431,55 +685,48 @@ pub fn default_filter(caps: CapSet) -> Vec<SockFilter> {
         stmt(LD_W_ABS, OFF_NR),
         // x32 system calls (the same numbers with bit 30 set) are refused.
         jump(JGE_K, X32_SYSCALL_BIT, 0, 1),
-        stmt(RET_K, deny),
+        stmt(RET_K, x32.ret()),
     ];
-    // The allowed numbers as runs of consecutive numbers: most of the table is such runs,
-    // so the program is a fraction of one compare per call (smaller to JIT at start,
-    // fewer instructions for every system call the container makes).
-    for (lo, hi) in runs(&allowed) {
-        if lo == hi {
-            p.push(jump(JEQ_K, lo, 0, 1));
-        } else {
-            p.push(jump(JGE_K, lo, 0, 2));
-            p.push(jump(JGT_K, hi, 1, 0));
-        }
-        p.push(stmt(RET_K, RET_ALLOW));
-    }
-    // personality(PERSONA): only docker's personas (high word 0, low word one of them).
-    let n = PERSONAS.len() as u8;
-    p.push(jump(JEQ_K, libc::SYS_personality as u32, 0, 4 + n + 1));
-    p.push(stmt(LD_W_ABS, off_arg_hi(0)));
-    p.push(jump(JEQ_K, 0, 0, n + 1));
-    p.push(stmt(LD_W_ABS, off_arg_lo(0)));
-    for (i, v) in PERSONAS.iter().enumerate() {
-        p.push(jump(JEQ_K, *v, n - i as u8, 0));
-    }
-    p.push(stmt(RET_K, deny));
-    p.push(stmt(RET_K, RET_ALLOW));
-    // socket(FAMILY, ...): every family but AF_VSOCK.
-    p.push(jump(JEQ_K, libc::SYS_socket as u32, 0, 4));
-    p.push(stmt(LD_W_ABS, off_arg_lo(0)));
-    p.push(jump(JEQ_K, AF_VSOCK, 0, 1));
-    p.push(stmt(RET_K, deny));
-    p.push(stmt(RET_K, RET_ALLOW));
-    if !admin {
-        // clone(FLAGS, ...) without namespace flags; clone3 says ENOSYS, so that a libc
-        // falls back to clone.
-        p.push(jump(JEQ_K, libc::SYS_clone as u32, 0, 4));
-        p.push(stmt(LD_W_ABS, off_arg_lo(0)));
-        p.push(jump(JSET_K, CLONE_NAMESPACES, 0, 1));
-        p.push(stmt(RET_K, deny));
-        p.push(stmt(RET_K, RET_ALLOW));
-        p.push(jump(JEQ_K, libc::SYS_clone3 as u32, 0, 1));
-        p.push(stmt(RET_K, RET_ERRNO | Errno::ENOSYS as u32));
-    } else {
-        for nr in [libc::SYS_clone, libc::SYS_clone3] {
-            p.push(jump(JEQ_K, nr as u32, 0, 1));
-            p.push(stmt(RET_K, RET_ALLOW));
+    // Calls with one action and no conditions, by action, as runs of consecutive
+    // numbers: most of an allow-list is such runs, so the program is a fraction of one
+    // compare per call.
+    let mut simple: BTreeMap<Action, Vec<u32>> = BTreeMap::new();
+    for (nr, (conditional, plain)) in &by_nr {
+        match (conditional.is_empty(), plain) {
+            (true, Some(a)) if *a != f.default => simple.entry(*a).or_default().push(*nr),
+            _ => {}
         }
     }
-    p.push(stmt(RET_K, deny));
-    p
+    for (action, nrs) in &simple {
+        for (lo, hi) in runs(nrs) {
+            if lo == hi {
+                p.push(jump(JEQ_K, lo, 0, 1));
+            } else {
+                p.push(jump(JGE_K, lo, 0, 2));
+                p.push(jump(JGT_K, hi, 1, 0));
+            }
+            p.push(stmt(RET_K, action.ret()));
+        }
+    }
+    // Calls with conditions: `if nr == N { rules...; ret fallback }`.
+    for (nr, (conditional, plain)) in &by_nr {
+        if conditional.is_empty() {
+            continue;
+        }
+        let mut block = Vec::new();
+        for r in conditional {
+            block.extend(rule_code(r)?);
+        }
+        block.push(stmt(RET_K, plain.unwrap_or(f.default).ret()));
+        p.push(jump(JEQ_K, *nr, 1, 0));
+        p.push(stmt(JA, block.len() as u32));
+        p.extend(block);
+    }
+    p.push(stmt(RET_K, f.default.ret()));
+    if p.len() > MAX_INSNS {
+        return Err(CompileError::TooLong(p.len()));
+    }
+    Ok(p)
 }
 
 /// Sorted, deduplicated numbers as (first, last) runs of consecutive numbers.
@@ -503,19 +750,19 @@ struct SockFprog {
 
 /// seccomp(SECCOMP_SET_MODE_FILTER): install `filter` on this thread (the caller is
 /// single-threaded and about to exec). Needs no_new_privs, or CAP_SYS_ADMIN.
-pub fn seccomp_set_mode_filter(filter: &[SockFilter]) -> Result<(), Errno> {
+pub fn seccomp_set_mode_filter(filter: &[SockFilter], flags: u32) -> Result<(), Errno> {
     const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
     let len = u16::try_from(filter.len()).map_err(|_| Errno::E2BIG)?;
     let prog = SockFprog { len, filter: filter.as_ptr() };
     // SAFETY: the program and the filter it points to outlive the call.
     Errno::result(unsafe {
-        libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0 as libc::c_uint, &prog as *const SockFprog)
+        libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags as libc::c_uint, &prog as *const SockFprog)
     })
     .map(drop)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -523,7 +770,9 @@ mod tests {
         for caps in [CapSet::docker_default(), CapSet::all(), CapSet::EMPTY] {
             let p = default_filter(caps);
             for (i, ins) in p.iter().enumerate() {
-                if ins.code & 0x07 == 0x05 {
+                if ins.code == JA {
+                    assert!(i + 1 + (ins.k as usize) < p.len(), "jump at {i}");
+                } else if ins.code & 0x07 == 0x05 {
                     assert!(i + 1 + (ins.jt as usize) < p.len() && i + 1 + (ins.jf as usize) < p.len(), "jump at {i}");
                 }
             }
@@ -532,9 +781,13 @@ mod tests {
         }
     }
 
-    /// Run the filter on a system call number and first argument (a tiny cBPF
-    /// interpreter for the instructions the filter uses).
+    /// Run the filter on a system call number and first argument.
     fn verdict(p: &[SockFilter], nr: libc::c_long, arg0: u64) -> u32 {
+        run(p, AUDIT_ARCH_X86_64, nr as u32, [arg0, 0, 0, 0, 0, 0])
+    }
+
+    /// A tiny cBPF interpreter for the instructions the compiler emits.
+    pub(crate) fn run(p: &[SockFilter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
         let (mut a, mut pc) = (0u32, 0usize);
         loop {
             let i = p[pc];
@@ -542,22 +795,93 @@ mod tests {
             pc = match i.code {
                 LD_W_ABS => {
                     a = match i.k {
-                        OFF_NR => nr as u32,
-                        OFF_ARCH => AUDIT_ARCH_X86_64,
-                        16 => arg0 as u32,
-                        20 => (arg0 >> 32) as u32,
+                        OFF_NR => nr,
+                        OFF_ARCH => arch,
+                        k if (16..64).contains(&k) && k % 4 == 0 => {
+                            let v = args[((k - 16) / 8) as usize];
+                            if k % 8 == 0 {
+                                v as u32
+                            } else {
+                                (v >> 32) as u32
+                            }
+                        }
                         k => panic!("load of {k}"),
                     };
                     pc + 1
                 }
+                AND_K => {
+                    a &= i.k;
+                    pc + 1
+                }
+                JA => pc + 1 + i.k as usize,
                 JEQ_K => next(a == i.k),
                 JGE_K => next(a >= i.k),
                 JGT_K => next(a > i.k),
-                JSET_K => next(a & i.k != 0),
                 RET_K => return i.k,
                 c => panic!("opcode {c:#x}"),
             };
         }
+    }
+
+    #[test]
+    fn every_comparison_on_64_bit_values() {
+        let values = [0u64, 1, 7, 8, 9, 0xffff_ffff, 0x1_0000_0000, 0x1_0000_0008, u64::MAX];
+        let ops = [Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Ge, Op::Gt, Op::MaskedEq(0xff)];
+        for op in ops {
+            for v in [8u64, 0x1_0000_0008] {
+                let c = Cond { arg: 2, op, value: v, low32: false };
+                let f = Filter {
+                    default: Action::Errno(1),
+                    rules: vec![Rule { nr: 5, action: Action::Allow, conds: vec![c] }],
+                    flags: 0,
+                };
+                let p = compile(&f).unwrap();
+                for x in values {
+                    let want = match op {
+                        Op::Eq => x == v,
+                        Op::Ne => x != v,
+                        Op::Lt => x < v,
+                        Op::Le => x <= v,
+                        Op::Ge => x >= v,
+                        Op::Gt => x > v,
+                        Op::MaskedEq(m) => x & m == v,
+                    };
+                    let got = run(&p, AUDIT_ARCH_X86_64, 5, [0, 0, x, 0, 0, 0]) == RET_ALLOW;
+                    assert_eq!(got, want, "{op:?} {v:#x} on {x:#x}");
+                    assert_eq!(run(&p, AUDIT_ARCH_X86_64, 6, [0, 0, x, 0, 0, 0]), RET_ERRNO | 1, "another call");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rules_of_one_call_are_tried_in_order_then_the_plain_one() {
+        let cond = |arg, value| Cond { arg, op: Op::Eq, value, low32: false };
+        let f = Filter {
+            default: Action::KillProcess,
+            rules: vec![
+                Rule { nr: 1, action: Action::Errno(13), conds: vec![cond(0, 1), cond(1, 2)] },
+                Rule { nr: 1, action: Action::Allow, conds: vec![] },
+                Rule { nr: 1, action: Action::Trap, conds: vec![cond(0, 3)] },
+                Rule { nr: 2, action: Action::Log, conds: vec![] },
+            ],
+            flags: 0,
+        };
+        let p = compile(&f).unwrap();
+        let r = |nr, a0, a1| run(&p, AUDIT_ARCH_X86_64, nr, [a0, a1, 0, 0, 0, 0]);
+        assert_eq!(r(1, 1, 2), RET_ERRNO | 13, "both conditions");
+        assert_eq!(r(1, 1, 3), RET_ALLOW, "one fails: the plain rule");
+        assert_eq!(r(1, 3, 0), 0x0003_0000, "the second conditional rule");
+        assert_eq!(r(2, 0, 0), 0x7ffc_0000);
+        assert_eq!(r(3, 0, 0), RET_KILL_PROCESS, "the default");
+        assert_eq!(run(&p, 0x4000_0003, 1, [0; 6]), RET_KILL_PROCESS, "i386");
+        assert_eq!(r(0x4000_0001, 1, 2), RET_KILL_PROCESS, "x32 gets the default (not allow)");
+        let bad = Filter {
+            default: Action::Allow,
+            rules: vec![Rule { nr: 1, action: Action::Trap, conds: vec![cond(6, 0)] }],
+            flags: 0,
+        };
+        assert_eq!(compile(&bad), Err(CompileError::NoSuchArgument { nr: 1, arg: 6 }));
     }
 
     #[test]
@@ -584,6 +908,7 @@ mod tests {
         assert_eq!(verdict(&docker, libc::SYS_clone3, 0), RET_ERRNO | Errno::ENOSYS as u32);
         assert_eq!(verdict(&docker, libc::SYS_socket, 2), RET_ALLOW, "AF_INET");
         assert_eq!(verdict(&docker, libc::SYS_socket, 40), eperm, "AF_VSOCK");
+        assert_eq!(verdict(&docker, libc::SYS_socket, 0x1_0000_0028), eperm, "AF_VSOCK with high bits set");
         assert_eq!(verdict(&docker, libc::SYS_personality, 0xffff_ffff), RET_ALLOW);
         assert_eq!(verdict(&docker, libc::SYS_personality, 0x0040_0000), eperm, "READ_IMPLIES_EXEC");
         assert_eq!(verdict(&docker, libc::SYS_personality, 1 << 32), eperm);

@@ -21,6 +21,29 @@ use std::path::PathBuf;
 
 use crate::paths::{ContainerDir, Tools};
 
+/// `--security-opt seccomp=...`: the system call filter.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Seccomp {
+    /// docker's default profile.
+    #[default]
+    Default,
+    /// No filter.
+    Unconfined,
+    /// A profile file in docker's JSON format (an absolute path).
+    Profile(PathBuf),
+}
+
+impl Seccomp {
+    /// The `--seccomp` argument of `ovlmount enter` and `nsenter-rs`, if any.
+    pub fn enter_arg(&self) -> Option<String> {
+        match self {
+            Seccomp::Default => Some("default".into()),
+            Seccomp::Unconfined => None,
+            Seccomp::Profile(p) => Some(p.display().to_string()),
+        }
+    }
+}
+
 /// `--network`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Network {
@@ -119,9 +142,8 @@ pub struct Resolved {
     pub cap_drop: Vec<String>,
     /// `--privileged`.
     pub privileged: bool,
-    /// docker's default seccomp filter (off with `--privileged` or
-    /// `--security-opt seccomp=unconfined`).
-    pub seccomp: bool,
+    /// The seccomp filter (`Unconfined` with `--privileged`).
+    pub seccomp: Seccomp,
     /// `--init`.
     pub init: bool,
     /// Mount the upper layer `volatile` (no sync when it is unmounted): the container is
@@ -236,8 +258,8 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
         }
         a.push("--no-new-privs".into());
     }
-    if r.seccomp {
-        a.extend(["--seccomp".into(), "default".into()]);
+    if let Some(arg) = r.seccomp.enter_arg() {
+        a.extend(["--seccomp".into(), arg]);
     }
     a.push("--".into());
     if r.init {

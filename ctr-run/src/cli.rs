@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use ctr_run::chain::{Network, Volume};
+use ctr_run::chain::{Network, Seccomp, Volume};
 use ctr_run::supervise::RunOptions;
 use nix::sys::signal::Signal;
 
@@ -53,13 +53,21 @@ fn parse_volume(s: &str) -> Result<Volume, String> {
     Ok(Volume { src: PathBuf::from(src), dst: dst.to_string(), read_only: ro })
 }
 
-/// `--security-opt seccomp=unconfined|default`: whether it asks for no filter. Other
-/// options (apparmor, label, profile files) are refused rather than ignored.
-fn parse_security_opt(s: &str) -> Result<bool, String> {
+/// `--security-opt seccomp=unconfined|default|FILE` (FILE: a profile in docker's JSON
+/// format, read and checked now). Other options (apparmor, label) are refused rather
+/// than ignored.
+fn parse_security_opt(s: &str) -> Result<Seccomp, String> {
     match s {
-        "seccomp=unconfined" | "seccomp:unconfined" => Ok(true),
-        "seccomp=default" => Ok(false),
-        _ => Err(format!("'{s}': only seccomp=unconfined and seccomp=default are supported")),
+        "seccomp=unconfined" | "seccomp:unconfined" => Ok(Seccomp::Unconfined),
+        "seccomp=default" => Ok(Seccomp::Default),
+        _ => match s.strip_prefix("seccomp=") {
+            Some(file) => {
+                chainload::seccomp::profile::Profile::read(std::path::Path::new(file))?;
+                let abs = std::path::absolute(file).map_err(|e| format!("'{file}': {e}"))?;
+                Ok(Seccomp::Profile(abs))
+            }
+            None => Err(format!("'{s}': only seccomp=unconfined, seccomp=default and seccomp=FILE are supported")),
+        },
     }
 }
 
@@ -239,9 +247,10 @@ pub struct RunArgs {
     /// namespaces stay)
     #[arg(long)]
     privileged: bool,
-    /// seccomp=unconfined (no system call filter) or seccomp=default; repeatable
+    /// seccomp=unconfined (no system call filter), seccomp=default, or seccomp=FILE (a
+    /// profile in docker's JSON format); repeatable, the last one counts
     #[arg(long, value_name = "OPT", value_parser = parse_security_opt)]
-    security_opt: Vec<bool>,
+    security_opt: Vec<Seccomp>,
     /// A tiny init as PID 1 that reaps zombies and forwards signals
     #[arg(long)]
     init: bool,
@@ -284,7 +293,7 @@ impl RunArgs {
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
             privileged: self.privileged,
-            seccomp_unconfined: self.security_opt.last().copied().unwrap_or(false),
+            seccomp: self.security_opt.last().cloned().unwrap_or(Seccomp::Default),
             init: self.init,
             dry_run: self.dry_run,
             command: self.command,

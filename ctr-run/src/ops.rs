@@ -174,7 +174,8 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
         a.push("--no-new-privs".into());
     }
     if !st.seccomp_unconfined {
-        a.extend(["--seccomp".into(), "default".into()]);
+        let filter = st.seccomp_profile.as_ref().map(|p| p.as_os_str().to_owned()).unwrap_or_else(|| "default".into());
+        a.extend(["--seccomp".into(), filter]);
     }
     a.push("--".into());
     a.extend(o.command.iter().cloned());

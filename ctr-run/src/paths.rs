@@ -44,6 +44,10 @@ impl ContainerDir {
     pub fn stats(&self) -> PathBuf {
         self.dir.join("stats.json")
     }
+    /// The copy of the container's seccomp profile file.
+    pub fn seccomp_profile(&self) -> PathBuf {
+        self.dir.join("seccomp.json")
+    }
     /// stdout and stderr of a detached container.
     pub fn log(&self) -> PathBuf {
         self.dir.join("log")

@@ -110,6 +110,10 @@ pub struct State {
     /// `exec` too.
     #[serde(default)]
     pub seccomp_unconfined: bool,
+    /// The copy, in the container's directory, of the `--security-opt seccomp=FILE`
+    /// profile the container runs with: `exec` uses the same.
+    #[serde(default)]
+    pub seccomp_profile: Option<PathBuf>,
     /// `-d`.
     pub detached: bool,
     /// `--keep`.

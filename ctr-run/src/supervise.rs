@@ -73,8 +73,8 @@ pub struct RunOptions {
     pub cap_drop: Vec<String>,
     /// `--privileged`.
     pub privileged: bool,
-    /// `--security-opt seccomp=unconfined`.
-    pub seccomp_unconfined: bool,
+    /// `--security-opt seccomp=...`.
+    pub seccomp: crate::chain::Seccomp,
     /// `--init`.
     pub init: bool,
     /// `--dry-run`.
@@ -222,7 +222,7 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
         cap_add: o.cap_add.clone(),
         cap_drop: o.cap_drop.clone(),
         privileged: o.privileged,
-        seccomp: !o.privileged && !o.seccomp_unconfined,
+        seccomp: if o.privileged { crate::chain::Seccomp::Unconfined } else { o.seccomp.clone() },
         init: o.init,
         // A foreground container without --keep is removed when it ends (overlayfs has
         // `volatile` since Linux 5.10).
@@ -243,6 +243,19 @@ fn device_rule(d: &crate::chain::Device) -> Result<String, Error> {
     };
     let (maj, min) = (nix::sys::stat::major(meta.rdev()), nix::sys::stat::minor(meta.rdev()));
     Ok(format!("{kind} {maj}:{min} {}", d.perms))
+}
+
+/// Copy `src` to `dst`, created 0600.
+fn copy_private(src: &Path, dst: &Path) -> Result<PathBuf, Error> {
+    use std::io::Write;
+    let text = std::fs::read(src).map_err(|e| Error::io("cannot read", src, e))?;
+    let mut f = crate::paths::private_file()
+        .write(true)
+        .create_new(true)
+        .open(dst)
+        .map_err(|e| Error::io("cannot create", dst, e))?;
+    f.write_all(&text).map_err(|e| Error::io("cannot write", dst, e))?;
+    Ok(dst.to_path_buf())
 }
 
 /// docker's smallest memory limit: below it not even a shell starts.
@@ -266,6 +279,17 @@ pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> 
     }
     root.ensure()?;
     crate::paths::private_dir(&dir.dir)?;
+    // A profile file is copied: `exec` must get the filter the container got.
+    let seccomp_profile = match &r.seccomp {
+        crate::chain::Seccomp::Profile(src) => match copy_private(src, &dir.seccomp_profile()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir.dir);
+                return Err(e);
+            }
+        },
+        _ => None,
+    };
     let state = State {
         id: id.clone(),
         name: name.clone(),
@@ -287,7 +311,8 @@ pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> 
         cap_add: r.cap_add.clone(),
         cap_drop: r.cap_drop.clone(),
         privileged: r.privileged,
-        seccomp_unconfined: !r.seccomp,
+        seccomp_unconfined: r.seccomp == crate::chain::Seccomp::Unconfined,
+        seccomp_profile,
         detached: o.detach,
         keep: o.keep,
     };

@@ -867,8 +867,59 @@ fn seccomp_default_filter_and_its_ways_out() {
     let out = lab.run(&["--image", "bb", "--security-opt", "apparmor=unconfined", "--", "true"]).run();
     assert_eq!(out.code, 125);
     assert!(
-        out.one_line_error().contains("only seccomp=unconfined and seccomp=default are supported"),
+        out.one_line_error().contains("only seccomp=unconfined, seccomp=default and seccomp=FILE are supported"),
         "{}",
         out.stderr
     );
+}
+
+/// `--security-opt seccomp=FILE`: a profile in docker's JSON format replaces the default
+/// (here: everything allowed but mkdir, which fails with EACCES; a user namespace is
+/// possible again), for `exec` too, even after the file is gone; a bad profile is
+/// refused before anything is made.
+#[test]
+fn seccomp_profile_file() {
+    require_root!();
+    let Some(lab) = Lab::new("scmpf") else { return };
+    let t = testkit::tempdir();
+    let profile = t.path().join("profile.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [
+              {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+              {"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "excludes": {"caps": ["CAP_SYS_ADMIN"]}}
+            ]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let script = "mkdir /tmp/x 2>&1 | grep -o 'Permission denied'; unshare -U true && echo userns; \
+                  hostname other 2>/dev/null && echo renamed || echo kept";
+    let out = lab.run(&["--image", "bb", "--security-opt", &opt, "--", "sh", "-c", script]).run();
+    assert_eq!(out.ok().stdout, "Permission denied\nuserns\nkept\n");
+    let out =
+        lab.run(&["--image", "bb", "--cap-add", "SYS_ADMIN", "--security-opt", &opt, "--", "sh", "-c", script]).run();
+    assert_eq!(out.ok().stdout, "Permission denied\nuserns\nrenamed\n", "excludes CAP_SYS_ADMIN");
+    lab.run(&["-d", "--name", "scmpf", "--image", "bb", "--security-opt", &opt, "--", "sleep", "100"]).run().ok();
+    std::fs::remove_file(&profile).unwrap();
+    let out = lab.ctr(&["exec", "scmpf", "--", "sh", "-c", "mkdir /tmp/y 2>&1 | grep -o 'Permission denied'"]).run();
+    assert_eq!(out.ok().stdout, "Permission denied\n", "exec gets the container's profile");
+    lab.ctr(&["rm", "-f", "scmpf"]).run().ok();
+    let before = lab.ps().len();
+    for (text, says) in [
+        (Some("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdri\"], \"action\": \"SCMP_ACT_ERRNO\"}]}"), "unknown system call 'mkdri'"),
+        (Some("{\"defaultAction\": \"SCMP_ACT_NOTIFY\"}"), "SCMP_ACT_NOTIFY"),
+        (Some("not json"), "not a seccomp profile"),
+        (None, "cannot open"),
+    ] {
+        match text {
+            Some(t) => std::fs::write(&profile, t).unwrap(),
+            None => drop(std::fs::remove_file(&profile)),
+        }
+        let out = lab.run(&["--image", "bb", "--security-opt", &opt, "--", "true"]).run();
+        assert_eq!(out.code, 125, "{says}: {}", out.stderr);
+        assert!(out.one_line_error().contains(says), "{says}: {}", out.stderr);
+    }
+    assert_eq!(lab.ps().len(), before, "a refused profile left a container");
 }

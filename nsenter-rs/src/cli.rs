@@ -103,8 +103,9 @@ pub struct Cli {
     #[arg(long)]
     close_fds: bool,
     /// System call filter, installed last: default (docker's default profile, opened
-    /// further by the capabilities kept) or unconfined (the default)
-    #[arg(long, value_name = "default|unconfined", value_parser = confine::parse_seccomp)]
+    /// further by the capabilities kept), unconfined (the default), or FILE (a profile
+    /// in docker's JSON format)
+    #[arg(long, value_name = "default|unconfined|FILE", value_parser = confine::parse_seccomp)]
     seccomp: Option<confine::SeccompChoice>,
     /// The program (default: $SHELL, else /bin/sh) and its arguments
     #[arg(value_name = "PROGRAM", trailing_var_arg = true)]
@@ -135,7 +136,7 @@ impl Cli {
             || !self.cap_drop.is_empty()
             || self.no_new_privs
             || self.close_fds
-            || self.seccomp.and_then(|c| c.0).is_some();
+            || self.seccomp.as_ref().and_then(|c| c.0.as_ref()).is_some();
         let confinement = if confines {
             let caps = if self.cap_add.is_empty() && self.cap_drop.is_empty() {
                 None

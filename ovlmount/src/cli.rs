@@ -176,8 +176,9 @@ pub struct EnterArgs {
     #[arg(long)]
     no_new_privs: bool,
     /// System call filter, installed last: default (docker's default profile, opened
-    /// further by the capabilities kept) or unconfined (the default)
-    #[arg(long, value_name = "default|unconfined", value_parser = confine::parse_seccomp)]
+    /// further by the capabilities kept), unconfined (the default), or FILE (a profile
+    /// in docker's JSON format)
+    #[arg(long, value_name = "default|unconfined|FILE", value_parser = confine::parse_seccomp)]
     seccomp: Option<confine::SeccompChoice>,
     /// The program and its arguments
     #[arg(last = true, required = true, value_name = "CMD")]
