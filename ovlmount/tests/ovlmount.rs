@@ -521,8 +521,8 @@ fn bad_input_is_refused_and_mounts_or_creates_nothing() {
         (format!("mount --lower {p}/l1 {p}/l1/f"), "is not a directory"),
         (format!("umount {p}/m"), "is not a mount point"),
         (
-            format!("enter --lower {p}/l1 --target {p}/m --seccomp {p}/profile.json -- true"),
-            "seccomp profile files are not supported yet",
+            format!("enter --lower {p}/l1 --target {p}/m --seccomp {p}/l1/f -- true"),
+            "/l1/f': not a seccomp profile: expected value at line 1",
         ),
         (format!("commit {p}/nope -o {p}/x.tar"), "upper"),
         (format!("import {p}/nope.tar {p}/new"), "cannot open layer"),
