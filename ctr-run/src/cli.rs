@@ -163,6 +163,9 @@ pub enum ImageCommand {
         name: String,
         /// The archive (tar, or tar.gz)
         file: PathBuf,
+        /// Refuse an archive (or a layer in it) larger than SIZE once decompressed
+        #[arg(long, value_name = "SIZE", default_value = "64G", value_parser = ovlmount::archive::parse_max_size)]
+        max_size: u64,
     },
     /// List images
     Ls {

@@ -2,6 +2,11 @@
 //! archive (`index.json`), verifying every layer's sha256 digest, importing the layers
 //! through `ovlmount import`, keeping the image config. An import is built in a
 //! temporary directory and renamed into place, so a failed import leaves no half image.
+//!
+//! The archive is someone else's: it is read with `ovlmount::archive`'s bounds (headers,
+//! `--max-size` once decompressed), every path its manifest names must be a plain
+//! relative path inside it (never `..`, never absolute: no host file is read as a layer
+//! or config), and its JSON files are at most [`MAX_JSON`] bytes.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -88,20 +93,23 @@ fn uncompressed_digest(p: &Path) -> Result<String, Error> {
     result.map_err(|e| Error::Usage(format!("layer '{}' is corrupt: {e}", p.display())))
 }
 
-/// Unpack the archive's regular files into `dir` (only plain relative paths).
-fn unpack(file: &Path, dir: &Path) -> Result<(), Error> {
-    let f = File::open(file).map_err(|e| Error::io("cannot open image archive", file, e))?;
-    let mut r = BufReader::new(f);
-    let gz = {
-        use io::BufRead;
-        r.fill_buf().map_err(|e| Error::io("cannot read", file, e))?.starts_with(&[0x1f, 0x8b])
+/// The largest manifest, index or config read.
+pub const MAX_JSON: u64 = 4 << 20;
+
+/// Unpack the archive's regular files into `dir` (only plain relative paths), reading at
+/// most `max_size` bytes of tar.
+fn unpack(file: &Path, dir: &Path, max_size: u64) -> Result<(), Error> {
+    use ovlmount::archive::{self, CopyError};
+    let (mut a, budget) = archive::open(file, max_size).map_err(|e| Error::io("cannot open image archive", file, e))?;
+    let bad = |e: io::Error| match archive::limit_error(&e) {
+        Some(limit) => Error::Usage(format!("refusing image archive '{}': {limit}", file.display())),
+        None => Error::Usage(format!("'{}' is not a valid image archive: {e}", file.display())),
     };
-    let stream: Box<dyn Read> = if gz { Box::new(flate2::read::GzDecoder::new(r)) } else { Box::new(r) };
-    let mut a = tar::Archive::new(stream);
-    let bad = |e: io::Error| Error::Usage(format!("'{}' is not a valid image archive: {e}", file.display()));
     for entry in a.entries().map_err(bad)? {
         let mut e = entry.map_err(bad)?;
+        budget.data();
         if e.header().entry_type() != tar::EntryType::Regular {
+            budget.headers();
             continue;
         }
         let path = e.path().map_err(bad)?.into_owned();
@@ -113,14 +121,36 @@ fn unpack(file: &Path, dir: &Path) -> Result<(), Error> {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("cannot create", parent, e))?;
         }
         let mut out = File::create(&dest).map_err(|e| Error::io("cannot create", &dest, e))?;
-        io::copy(&mut e, &mut out).map_err(bad)?;
+        archive::copy_entry(&mut e, &mut out).map_err(|err| match err {
+            CopyError::Read(err) => bad(err),
+            CopyError::Write(err) => Error::io("cannot write", &dest, err),
+        })?;
+        budget.headers();
     }
     Ok(())
 }
 
 fn read_json(p: &Path) -> Result<serde_json::Value, Error> {
-    let text = std::fs::read_to_string(p).map_err(|e| Error::io("cannot read", p, e))?;
+    let f = File::open(p).map_err(|e| Error::io("cannot read", p, e))?;
+    let mut text = String::new();
+    f.take(MAX_JSON + 1).read_to_string(&mut text).map_err(|e| Error::io("cannot read", p, e))?;
+    if text.len() as u64 > MAX_JSON {
+        return Err(Error::Usage(format!("'{}' is larger than {} MiB: refusing it", p.display(), MAX_JSON >> 20)));
+    }
     serde_json::from_str(&text).map_err(|e| Error::Usage(format!("'{}' is not valid JSON: {e}", p.display())))
+}
+
+/// `rel`, a path the archive's manifest names, inside the unpacked archive `raw`: a plain
+/// relative path (the unpacked tree holds only directories and regular files, so it
+/// cannot lead anywhere else).
+fn in_archive(raw: &Path, rel: &str, what: &str) -> Result<PathBuf, Error> {
+    let p = Path::new(rel);
+    if rel.is_empty() || p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return Err(Error::Usage(format!(
+            "manifest.json names '{rel}' as {what}: a path outside the archive; refusing"
+        )));
+    }
+    Ok(raw.join(p))
 }
 
 fn strings(v: &serde_json::Value) -> Vec<String> {
@@ -179,7 +209,7 @@ fn read_archive(raw: &Path) -> Result<(Vec<PathBuf>, ImageConfig, Vec<String>), 
         let manifest = read_json(&raw.join("manifest.json"))?;
         let m = &manifest[0];
         let config_rel = m["Config"].as_str().ok_or_else(|| Error::Usage("manifest.json names no Config".into()))?;
-        let config_path = raw.join(config_rel);
+        let config_path = in_archive(raw, config_rel, "the config")?;
         // The config is named after its own digest (`HEX.json` or `blobs/sha256/HEX`).
         let stem = Path::new(config_rel)
             .file_name()
@@ -192,7 +222,8 @@ fn read_archive(raw: &Path) -> Result<(Vec<PathBuf>, ImageConfig, Vec<String>), 
             )));
         }
         let (cfg, diff_ids) = parse_config(&read_json(&config_path)?);
-        let layers: Vec<PathBuf> = strings(&m["Layers"]).iter().map(|l| raw.join(l)).collect();
+        let layers =
+            strings(&m["Layers"]).iter().map(|l| in_archive(raw, l, "a layer")).collect::<Result<Vec<_>, _>>()?;
         if layers.len() != diff_ids.len() {
             return Err(Error::Usage(format!(
                 "manifest.json lists {} layers, the config {} diff_ids",
@@ -215,7 +246,7 @@ fn read_archive(raw: &Path) -> Result<(Vec<PathBuf>, ImageConfig, Vec<String>), 
 }
 
 /// `image import NAME FILE`.
-pub fn import(root: &Root, tools: &Tools, name: &str, file: &Path) -> Result<Image, Error> {
+pub fn import(root: &Root, tools: &Tools, name: &str, file: &Path, max_size: u64) -> Result<Image, Error> {
     check_name(name)?;
     root.ensure()?;
     let dest = root.images().join(name);
@@ -227,14 +258,18 @@ pub fn import(root: &Root, tools: &Tools, name: &str, file: &Path) -> Result<Ima
     crate::paths::private_dir_all(&tmp)?;
     let result = (|| {
         let raw = tmp.join("raw");
-        unpack(file, &raw)?;
+        unpack(file, &raw, max_size)?;
         let (layers, config, diff_ids) = read_archive(&raw)?;
         let mut dirs = Vec::new();
         for (i, l) in layers.iter().enumerate() {
             let rel = format!("layers/{i}");
             let target = tmp.join(&rel);
             std::fs::create_dir_all(tmp.join("layers")).map_err(|e| Error::io("cannot create", &tmp, e))?;
-            store::run_tool(&tools.ovlmount, &["import", &l.to_string_lossy(), &target.to_string_lossy()])?;
+            let max = max_size.to_string();
+            store::run_tool(
+                &tools.ovlmount,
+                &["import", "--max-size", &max, &l.to_string_lossy(), &target.to_string_lossy()],
+            )?;
             dirs.push(rel);
         }
         dirs.reverse();

@@ -111,8 +111,8 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             let argv = ops::commit_args(&root, &Tools::locate()?, &id, &output, gzip)?;
             Err(exec_chain(&argv, None))
         }
-        Command::Image(ImageCommand::Import { name, file }) => {
-            image::import(&root, &Tools::locate()?, &name, &file).map(drop)
+        Command::Image(ImageCommand::Import { name, file, max_size }) => {
+            image::import(&root, &Tools::locate()?, &name, &file, max_size).map(drop)
         }
         Command::Image(ImageCommand::Ls { json }) => {
             let images = image::list(&root);

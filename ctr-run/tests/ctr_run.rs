@@ -547,6 +547,57 @@ fn images_in_both_formats_commit_and_reimport() {
     lab.assert_clean(&before);
 }
 
+/// A hostile image archive: a manifest naming a host file (absolute, or up with `..`) as
+/// a layer or config is refused (the host's file, here a valid layer with the right
+/// digest, is never imported); a manifest larger than 4 MiB and an archive beyond
+/// `--max-size` are refused; none leaves a half image.
+#[test]
+fn image_archives_cannot_name_host_files_or_exceed_bounds() {
+    require_root!();
+    let Some(lab) = Lab::new("evilimg") else { return };
+    let d = lab.dir.path();
+    let host_layer = d.join("base.tar");
+    let diff_id = format!("sha256:{}", sha256(&host_layer));
+    let archive_of = |tag: &str, manifest: &str, config_name: &str| -> PathBuf {
+        let stage = d.join(format!("stage-{tag}"));
+        std::fs::create_dir_all(&stage).unwrap();
+        let mut cfg = default_config();
+        cfg["rootfs"]["diff_ids"] = serde_json::json!([diff_id]);
+        std::fs::write(stage.join(config_name), cfg.to_string()).unwrap();
+        std::fs::write(stage.join("manifest.json"), manifest).unwrap();
+        let out = d.join(format!("{tag}.tar"));
+        Cmd::new("tar").arg("-cf").arg(&out).arg("-C").arg(&stage).arg(".").run().ok();
+        out
+    };
+    let manifest = |config: &str, layer: &str| serde_json::json!([{"Config": config, "Layers": [layer]}]).to_string();
+    let abs = host_layer.display().to_string();
+    let cases = [
+        ("abs-layer", manifest("c.json", &abs), "as a layer: a path outside the archive"),
+        (
+            "up-layer",
+            manifest("c.json", &format!("../../../../../../../..{abs}")),
+            "as a layer: a path outside the archive",
+        ),
+        ("up-config", manifest("../c.json", "x/layer.tar"), "as the config: a path outside the archive"),
+        ("big-manifest", format!("{}[]", " ".repeat(5 << 20)), "is larger than 4 MiB"),
+    ];
+    for (tag, m, says) in cases {
+        let archive = archive_of(tag, &m, "c.json");
+        let out = lab.ctr(&["image", "import", tag]).arg(&archive).run();
+        assert_eq!(out.code, 125, "{tag}: {}", out.stderr);
+        assert!(out.one_line_error().contains(says), "{tag}: {}", out.stderr);
+    }
+    let fine = docker_save(d, &[(host_layer.clone(), diff_id.clone())], &default_config());
+    let out = lab.ctr(&["image", "import", "--max-size", "1M", "small"]).arg(&fine).run();
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(out.one_line_error().contains("larger than 1M once decompressed"), "{}", out.stderr);
+    let images: Vec<String> = std::fs::read_dir(lab.root.join("images"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(images, vec!["bb".to_string()], "a half image was left");
+}
+
 #[test]
 fn dry_run_command_builds_the_same_container() {
     require_root!();

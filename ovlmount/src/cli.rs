@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use chainload::caps::CapSet;
 use chainload::confine::{self, Confinement};
 use clap::{Args, Parser, Subcommand};
+use ovlmount::archive::parse_max_size;
 use ovlmount::enter::{Bind, EnterOptions, InitFiles};
 use ovlmount::stack::{split_lowers, Stack};
 
@@ -101,6 +102,9 @@ pub enum Command {
         file: PathBuf,
         /// A new (or empty) directory
         dir: PathBuf,
+        /// Refuse a layer larger than SIZE once decompressed (a gzip bomb stops there)
+        #[arg(long, value_name = "SIZE", default_value = "64G", value_parser = parse_max_size)]
+        max_size: u64,
     },
     /// Show what an upper directory changed (A added, C changed, D deleted)
     Diff {

@@ -6,12 +6,13 @@
 //! an entry that would be written through a symlink (every parent is opened with
 //! openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS and everything is created with *at
 //! calls relative to it, so nothing outside DIR can be reached), a hard link whose target
-//! is outside DIR, a whiteout of `.` or `..`, a truncated archive. On refusal DIR is
-//! removed.
+//! is outside DIR, a whiteout of `.` or `..`, a truncated archive, headers or a size
+//! beyond the bounds of [`crate::archive`] (a gzip bomb stops at `--max-size`). On
+//! refusal, and when the disk is full, DIR is removed.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -140,8 +141,9 @@ fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
-/// Import `file` into `dir`, which must not exist or be empty. On failure `dir` is removed.
-pub fn import(file: &Path, dir: &Path) -> Result<Imported, Error> {
+/// Import `file` into `dir`, which must not exist or be empty, reading at most
+/// `max_size` bytes of tar. On failure `dir` is removed.
+pub fn import(file: &Path, dir: &Path, max_size: u64) -> Result<Imported, Error> {
     if dir.exists() {
         let mut rd = std::fs::read_dir(dir).map_err(|e| Error::io("target", dir, e))?;
         if rd.next().is_some() {
@@ -151,182 +153,35 @@ pub fn import(file: &Path, dir: &Path) -> Result<Imported, Error> {
             )));
         }
     }
-    let f = File::open(file).map_err(|e| Error::io("cannot open layer", file, e))?;
+    let (archive, budget) =
+        crate::archive::open(file, max_size).map_err(|e| Error::io("cannot open layer", file, e))?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
-    let result = import_into(f, file, dir);
+    let result = import_into(archive, &budget, file, dir);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(dir);
     }
     result
 }
 
-fn import_into(f: File, file: &Path, dir: &Path) -> Result<Imported, Error> {
-    let mut reader = BufReader::with_capacity(1 << 20, f);
-    let gz = {
-        use std::io::BufRead;
-        let head = reader.fill_buf().map_err(|e| Error::io("cannot read", file, e))?;
-        head.starts_with(&[0x1f, 0x8b])
-    };
-    let stream: Box<dyn Read> = if gz { Box::new(flate2::read::GzDecoder::new(reader)) } else { Box::new(reader) };
-    let mut archive = tar::Archive::new(stream);
+fn import_into(
+    mut archive: tar::Archive<Box<dyn Read>>,
+    budget: &crate::archive::Budget,
+    file: &Path,
+    dir: &Path,
+) -> Result<Imported, Error> {
     let root_file = File::open(dir).map_err(|e| Error::io("cannot open", dir, e))?;
     let root = OwnedFd::from(root_file);
     let mut stats = Imported::default();
     let mut dirs: Vec<DirMeta> = Vec::new();
-    let corrupt = |e: io::Error| {
-        Error::Usage(format!("'{}' is not a valid layer (truncated or corrupt tar): {e}", file.display()))
+    let corrupt = |e: io::Error| match crate::archive::limit_error(&e) {
+        Some(limit) => Error::Usage(format!("refusing layer '{}': {limit}", file.display())),
+        None => Error::Usage(format!("'{}' is not a valid layer (truncated or corrupt tar): {e}", file.display())),
     };
     for entry in archive.entries().map_err(corrupt)? {
         let mut e = entry.map_err(corrupt)?;
-        let raw = PathBuf::from(OsStr::from_bytes(&e.path_bytes()));
-        let Some(rel) = clean(&raw)? else { continue };
-        let name = rel.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        let parent_rel = rel.parent().map(Path::to_path_buf).unwrap_or_default();
-        let parent = open_dir_beneath(root.as_fd(), &parent_rel, &raw)?;
-        let nb = name.as_bytes();
-        if nb == b".wh..wh..opq" {
-            let real = open_real_dir(&parent, &raw)?;
-            sys::fsetxattr(real.as_fd(), OsStr::new("trusted.overlay.opaque"), b"y").map_err(|e| Error::Sys {
-                what: format!("entry '{}': cannot mark the directory opaque", raw.display()),
-                errno: e,
-            })?;
-            stats.opaque += 1;
-            continue;
-        }
-        if let Some(hidden) = nb.strip_prefix(b".wh.") {
-            if hidden.is_empty() || hidden == b"." || hidden == b".." {
-                return Err(refuse(&raw, "a whiteout of '.' or '..'"));
-            }
-            let hidden = OsStr::from_bytes(hidden);
-            remove_existing(parent.as_fd(), hidden);
-            let parent_dir = open_real_dir(&parent, &raw)?;
-            nix::sys::stat::mknodat(parent_dir.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).map_err(
-                |e| Error::Sys { what: format!("entry '{}': cannot make a whiteout", raw.display()), errno: e },
-            )?;
-            stats.whiteouts += 1;
-            continue;
-        }
-        let h = e.header().clone();
-        let mode = h.mode().map_err(corrupt)? & 0o7777;
-        let uid = h.uid().map_err(corrupt)? as u32;
-        let gid = h.gid().map_err(corrupt)? as u32;
-        let mtime = h.mtime().map_err(corrupt)? as i64;
-        let xattrs = xattrs_of(&mut e).map_err(corrupt)?;
-        let pdir = open_real_dir(&parent, &raw)?;
-        let pfd = pdir.as_fd();
-        let sys_err = |what: &str| {
-            let what = format!("entry '{}': {what}", raw.display());
-            move |errno| Error::Sys { what, errno }
-        };
-        match h.entry_type() {
-            tar::EntryType::Directory => {
-                match nix::sys::stat::fstatat(pfd, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-                    Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {}
-                    Ok(_) => {
-                        remove_existing(pfd, &name);
-                        nix::sys::stat::mkdirat(pfd, name.as_os_str(), Mode::from_bits_truncate(0o700))
-                            .map_err(sys_err("cannot create directory"))?;
-                    }
-                    Err(_) => nix::sys::stat::mkdirat(pfd, name.as_os_str(), Mode::from_bits_truncate(0o700))
-                        .map_err(sys_err("cannot create directory"))?,
-                }
-                if !xattrs.is_empty() {
-                    let d = open_dir_beneath(root.as_fd(), &rel, &raw)?;
-                    let real = open_real_dir(&d, &raw)?;
-                    setxattrs(real.as_fd(), &raw, &xattrs)?;
-                }
-                dirs.push(DirMeta { rel: rel.clone(), mode, uid, gid, mtime });
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                remove_existing(pfd, &name);
-                let fd = nix::fcntl::openat(
-                    pfd,
-                    name.as_os_str(),
-                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )
-                .map_err(sys_err("cannot create file"))?;
-                let mut out = File::from(fd);
-                io::copy(&mut e, &mut out).map_err(corrupt)?;
-                finish_file(out.as_fd(), &raw, mode, uid, gid, mtime, &xattrs)?;
-            }
-            tar::EntryType::Symlink => {
-                let target = e.link_name_bytes().ok_or_else(|| refuse(&raw, "symlink without a target"))?;
-                remove_existing(pfd, &name);
-                nix::unistd::symlinkat(OsStr::from_bytes(&target), pfd, name.as_os_str())
-                    .map_err(sys_err("cannot create symlink"))?;
-                nix::unistd::fchownat(
-                    pfd,
-                    name.as_os_str(),
-                    Some(uid.into()),
-                    Some(gid.into()),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                )
-                .map_err(sys_err("cannot chown"))?;
-                let t = nix::sys::time::TimeSpec::new(mtime, 0);
-                nix::sys::stat::utimensat(
-                    pfd,
-                    name.as_os_str(),
-                    &t,
-                    &t,
-                    nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-                )
-                .map_err(sys_err("cannot set times"))?;
-            }
-            tar::EntryType::Link => {
-                let target = e.link_name_bytes().ok_or_else(|| refuse(&raw, "hard link without a target"))?;
-                let target_raw = PathBuf::from(OsStr::from_bytes(&target));
-                let target_rel = clean(&target_raw).map_err(|_| {
-                    refuse(&raw, &format!("hard link to '{}', outside the layer", target_raw.display()))
-                })?;
-                let Some(target_rel) = target_rel else {
-                    return Err(refuse(&raw, "hard link to the layer's root"));
-                };
-                let tparent = open_dir_beneath(root.as_fd(), target_rel.parent().unwrap_or(Path::new("")), &raw)?;
-                let treal = open_real_dir(&tparent, &raw)?;
-                let tname = target_rel.file_name().unwrap_or_default();
-                remove_existing(pfd, &name);
-                nix::unistd::linkat(treal.as_fd(), tname, pfd, name.as_os_str(), AtFlags::empty()).map_err(|_| {
-                    refuse(&raw, &format!("its hard link target '{}' is not a file in the layer", target_raw.display()))
-                })?;
-            }
-            kind @ (tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo) => {
-                let (t, dev) = match kind {
-                    tar::EntryType::Char => (SFlag::S_IFCHR, true),
-                    tar::EntryType::Block => (SFlag::S_IFBLK, true),
-                    _ => (SFlag::S_IFIFO, false),
-                };
-                let rdev = if dev {
-                    let maj = h.device_major().map_err(corrupt)?.unwrap_or(0);
-                    let min = h.device_minor().map_err(corrupt)?.unwrap_or(0);
-                    makedev(u64::from(maj), u64::from(min))
-                } else {
-                    0
-                };
-                remove_existing(pfd, &name);
-                nix::sys::stat::mknodat(pfd, name.as_os_str(), t, Mode::from_bits_truncate(0o600), rdev)
-                    .map_err(sys_err("cannot create device node"))?;
-                let fd = nix::fcntl::openat(
-                    pfd,
-                    name.as_os_str(),
-                    OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(sys_err("cannot open device node"))?;
-                let p = fd_path(fd.as_fd());
-                nix::unistd::chown(&p, Some(uid.into()), Some(gid.into())).map_err(sys_err("cannot chown"))?;
-                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode))
-                    .map_err(|e| Error::io(format!("entry '{}': cannot chmod", raw.display()), &p, e))?;
-            }
-            tar::EntryType::XGlobalHeader
-            | tar::EntryType::XHeader
-            | tar::EntryType::GNULongName
-            | tar::EntryType::GNULongLink => {
-                continue;
-            }
-            other => return Err(refuse(&raw, &format!("unsupported entry type {other:?}"))),
-        }
-        stats.entries += 1;
+        budget.data();
+        import_entry(&mut e, &root, &mut stats, &mut dirs, &corrupt)?;
+        budget.headers();
     }
     // Directory modes, owners and times last (deepest first): writing into a directory
     // changes its mtime, and a read-only mode would stop the writes.
@@ -337,6 +192,163 @@ fn import_into(f: File, file: &Path, dir: &Path) -> Result<Imported, Error> {
         finish_file(real.as_fd(), &d.rel, d.mode, d.uid, d.gid, d.mtime, &[])?;
     }
     Ok(stats)
+}
+
+/// One entry of the layer, written below `root`.
+fn import_entry<R: Read>(
+    e: &mut tar::Entry<'_, R>,
+    root: &OwnedFd,
+    stats: &mut Imported,
+    dirs: &mut Vec<DirMeta>,
+    corrupt: &dyn Fn(io::Error) -> Error,
+) -> Result<(), Error> {
+    let raw = PathBuf::from(OsStr::from_bytes(&e.path_bytes()));
+    let Some(rel) = clean(&raw)? else { return Ok(()) };
+    let name = rel.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let parent_rel = rel.parent().map(Path::to_path_buf).unwrap_or_default();
+    let parent = open_dir_beneath(root.as_fd(), &parent_rel, &raw)?;
+    let nb = name.as_bytes();
+    if nb == b".wh..wh..opq" {
+        let real = open_real_dir(&parent, &raw)?;
+        sys::fsetxattr(real.as_fd(), OsStr::new("trusted.overlay.opaque"), b"y").map_err(|e| Error::Sys {
+            what: format!("entry '{}': cannot mark the directory opaque", raw.display()),
+            errno: e,
+        })?;
+        stats.opaque += 1;
+        return Ok(());
+    }
+    if let Some(hidden) = nb.strip_prefix(b".wh.") {
+        if hidden.is_empty() || hidden == b"." || hidden == b".." {
+            return Err(refuse(&raw, "a whiteout of '.' or '..'"));
+        }
+        let hidden = OsStr::from_bytes(hidden);
+        remove_existing(parent.as_fd(), hidden);
+        let parent_dir = open_real_dir(&parent, &raw)?;
+        nix::sys::stat::mknodat(parent_dir.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
+            .map_err(|e| Error::Sys { what: format!("entry '{}': cannot make a whiteout", raw.display()), errno: e })?;
+        stats.whiteouts += 1;
+        return Ok(());
+    }
+    let h = e.header().clone();
+    let mode = h.mode().map_err(corrupt)? & 0o7777;
+    let uid = h.uid().map_err(corrupt)? as u32;
+    let gid = h.gid().map_err(corrupt)? as u32;
+    let mtime = h.mtime().map_err(corrupt)? as i64;
+    let xattrs = xattrs_of(e).map_err(corrupt)?;
+    let pdir = open_real_dir(&parent, &raw)?;
+    let pfd = pdir.as_fd();
+    let sys_err = |what: &str| {
+        let what = format!("entry '{}': {what}", raw.display());
+        move |errno| Error::Sys { what, errno }
+    };
+    match h.entry_type() {
+        tar::EntryType::Directory => {
+            match nix::sys::stat::fstatat(pfd, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {}
+                Ok(_) => {
+                    remove_existing(pfd, &name);
+                    nix::sys::stat::mkdirat(pfd, name.as_os_str(), Mode::from_bits_truncate(0o700))
+                        .map_err(sys_err("cannot create directory"))?;
+                }
+                Err(_) => nix::sys::stat::mkdirat(pfd, name.as_os_str(), Mode::from_bits_truncate(0o700))
+                    .map_err(sys_err("cannot create directory"))?,
+            }
+            if !xattrs.is_empty() {
+                let d = open_dir_beneath(root.as_fd(), &rel, &raw)?;
+                let real = open_real_dir(&d, &raw)?;
+                setxattrs(real.as_fd(), &raw, &xattrs)?;
+            }
+            dirs.push(DirMeta { rel: rel.clone(), mode, uid, gid, mtime });
+        }
+        tar::EntryType::Regular | tar::EntryType::Continuous => {
+            remove_existing(pfd, &name);
+            let fd = nix::fcntl::openat(
+                pfd,
+                name.as_os_str(),
+                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o600),
+            )
+            .map_err(sys_err("cannot create file"))?;
+            let mut out = File::from(fd);
+            crate::archive::copy_entry(e, &mut out).map_err(|err| match err {
+                crate::archive::CopyError::Read(err) => corrupt(err),
+                crate::archive::CopyError::Write(err) => {
+                    Error::io(format!("entry '{}': cannot write", raw.display()), &fd_path(out.as_fd()), err)
+                }
+            })?;
+            finish_file(out.as_fd(), &raw, mode, uid, gid, mtime, &xattrs)?;
+        }
+        tar::EntryType::Symlink => {
+            let target = e.link_name_bytes().ok_or_else(|| refuse(&raw, "symlink without a target"))?;
+            remove_existing(pfd, &name);
+            nix::unistd::symlinkat(OsStr::from_bytes(&target), pfd, name.as_os_str())
+                .map_err(sys_err("cannot create symlink"))?;
+            nix::unistd::fchownat(
+                pfd,
+                name.as_os_str(),
+                Some(uid.into()),
+                Some(gid.into()),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(sys_err("cannot chown"))?;
+            let t = nix::sys::time::TimeSpec::new(mtime, 0);
+            nix::sys::stat::utimensat(pfd, name.as_os_str(), &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink)
+                .map_err(sys_err("cannot set times"))?;
+        }
+        tar::EntryType::Link => {
+            let target = e.link_name_bytes().ok_or_else(|| refuse(&raw, "hard link without a target"))?;
+            let target_raw = PathBuf::from(OsStr::from_bytes(&target));
+            let target_rel = clean(&target_raw)
+                .map_err(|_| refuse(&raw, &format!("hard link to '{}', outside the layer", target_raw.display())))?;
+            let Some(target_rel) = target_rel else {
+                return Err(refuse(&raw, "hard link to the layer's root"));
+            };
+            let tparent = open_dir_beneath(root.as_fd(), target_rel.parent().unwrap_or(Path::new("")), &raw)?;
+            let treal = open_real_dir(&tparent, &raw)?;
+            let tname = target_rel.file_name().unwrap_or_default();
+            remove_existing(pfd, &name);
+            nix::unistd::linkat(treal.as_fd(), tname, pfd, name.as_os_str(), AtFlags::empty()).map_err(|_| {
+                refuse(&raw, &format!("its hard link target '{}' is not a file in the layer", target_raw.display()))
+            })?;
+        }
+        kind @ (tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo) => {
+            let (t, dev) = match kind {
+                tar::EntryType::Char => (SFlag::S_IFCHR, true),
+                tar::EntryType::Block => (SFlag::S_IFBLK, true),
+                _ => (SFlag::S_IFIFO, false),
+            };
+            let rdev = if dev {
+                let maj = h.device_major().map_err(corrupt)?.unwrap_or(0);
+                let min = h.device_minor().map_err(corrupt)?.unwrap_or(0);
+                makedev(u64::from(maj), u64::from(min))
+            } else {
+                0
+            };
+            remove_existing(pfd, &name);
+            nix::sys::stat::mknodat(pfd, name.as_os_str(), t, Mode::from_bits_truncate(0o600), rdev)
+                .map_err(sys_err("cannot create device node"))?;
+            let fd = nix::fcntl::openat(
+                pfd,
+                name.as_os_str(),
+                OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(sys_err("cannot open device node"))?;
+            let p = fd_path(fd.as_fd());
+            nix::unistd::chown(&p, Some(uid.into()), Some(gid.into())).map_err(sys_err("cannot chown"))?;
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .map_err(|e| Error::io(format!("entry '{}': cannot chmod", raw.display()), &p, e))?;
+        }
+        tar::EntryType::XGlobalHeader
+        | tar::EntryType::XHeader
+        | tar::EntryType::GNULongName
+        | tar::EntryType::GNULongLink => {
+            return Ok(());
+        }
+        other => return Err(refuse(&raw, &format!("unsupported entry type {other:?}"))),
+    }
+    stats.entries += 1;
+    Ok(())
 }
 
 /// An O_PATH directory descriptor reopened for real use (fchown, mknodat...).

@@ -42,7 +42,7 @@ fn dispatch(command: Command) -> Result<(), Error> {
             }
             Ok(())
         }
-        Command::Import { file, dir } => import::import(&file, &dir).map(drop),
+        Command::Import { file, dir, max_size } => import::import(&file, &dir, max_size).map(drop),
         Command::Diff { upper, lowers, json } => {
             let changes = diff::diff(&upper, &stack::split_lowers(&lowers))?;
             if json {

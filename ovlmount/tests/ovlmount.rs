@@ -235,6 +235,17 @@ fn commit_then_import_round_trip() {
     assert!(!list.contains("work/"), "overlay's work dir leaked into the layer");
 }
 
+/// An extension header (GNU long name `L`, PAX `x`) whose data is `size` bytes.
+fn extension_entry(kind: tar::EntryType, size: usize) -> (tar::Header, Vec<u8>) {
+    let mut h = if kind == tar::EntryType::GNULongName { tar::Header::new_gnu() } else { tar::Header::new_ustar() };
+    h.set_entry_type(kind);
+    h.set_size(size as u64);
+    h.set_mode(0o644);
+    h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_cksum();
+    (h, vec![b'a'; size])
+}
+
 /// A raw tar header with any name (the tar crate refuses `..` and absolute paths).
 fn raw_entry(name: &[u8], kind: tar::EntryType, size: u64, link: &[u8]) -> tar::Header {
     let mut h = tar::Header::new_old();
@@ -312,6 +323,17 @@ fn hostile_archives_are_refused_and_touch_nothing_outside() {
             "truncated or corrupt".into(),
         ),
         ("truncated archive", tar_of(&[file("f", &[7u8; 4000])], Some(512 + 1000)), "truncated or corrupt".into()),
+        // Headers the tar crate would read whole into memory: refused past 1 MiB.
+        (
+            "huge GNU long name",
+            tar_of(&[extension_entry(tar::EntryType::GNULongName, 3 << 20), file("f", b"x")], None),
+            "more than 1024 KiB of headers before one entry".into(),
+        ),
+        (
+            "huge PAX record",
+            tar_of(&[extension_entry(tar::EntryType::XHeader, 3 << 20), file("f", b"x")], None),
+            "more than 1024 KiB of headers before one entry".into(),
+        ),
     ];
     for (what, bytes, msg) in cases {
         let tarfile = d.join("evil.tar");
@@ -326,6 +348,47 @@ fn hostile_archives_are_refused_and_touch_nothing_outside() {
         assert_eq!(names, vec![std::ffi::OsString::from("sentinel")], "{what}: something was written outside");
         assert_eq!(std::fs::read_to_string(outside.join("sentinel")).unwrap(), "untouched\n");
     }
+}
+
+/// A gzip bomb (a small file that decompresses to far more than asked) stops at
+/// `--max-size`; a full disk stops the import with the kernel's reason; both leave
+/// nothing; a layer within the limit imports.
+#[test]
+fn import_stops_at_the_size_limit_and_a_full_disk() {
+    require_root!();
+    let t = testkit::tempdir();
+    let d = t.path();
+    let big = vec![0u8; 8 << 20];
+    let entry = raw_entry(b"zeros", tar::EntryType::Regular, big.len() as u64, b"");
+    let plain = tar_of(&[(entry, big)], None);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &plain).unwrap();
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 100 << 10, "the test's bomb is small: {}", bomb.len());
+    let layer = d.join("bomb.tar.gz");
+    std::fs::write(&layer, &bomb).unwrap();
+    let dir = d.join("layer");
+    let out = Cmd::tool("ovlmount").args(["import", "--max-size", "4M"]).arg(&layer).arg(&dir).run();
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(out.one_line_error().contains("larger than 4M once decompressed (--max-size)"), "{}", out.stderr);
+    assert!(!dir.exists(), "the half-imported layer was left behind");
+    let out = Cmd::tool("ovlmount").args(["import", "--max-size", "0"]).arg(&layer).arg(&dir).run();
+    assert_eq!(out.code, 125);
+    assert!(out.one_line_error().contains("must be more than 0"), "{}", out.stderr);
+    Cmd::tool("ovlmount").args(["import", "--max-size", "9M"]).arg(&layer).arg(&dir).run().ok();
+    assert_eq!(std::fs::metadata(dir.join("zeros")).unwrap().len(), 8 << 20);
+    // A disk of 1 MiB (a tmpfs, in a throwaway mount namespace).
+    let small = d.join("small");
+    std::fs::create_dir(&small).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=1m small {s}; if {o} import {l} {s}/layer 2>&1; then echo imported; fi; ls -A {s}",
+        s = small.display(),
+        o = ovl(),
+        l = layer.display()
+    );
+    let out = in_mount_ns(&script);
+    assert!(out.stdout.contains("cannot write") && out.stdout.contains("No space left on device"), "{}", out.stdout);
+    assert!(!out.stdout.contains("imported") && !out.stdout.contains("layer"), "left behind: {}", out.stdout);
 }
 
 /// A temporary directory holding a busybox root at `rootfs/`, or `None` (the test
