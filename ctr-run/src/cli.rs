@@ -141,6 +141,9 @@ pub enum Command {
         /// Compress with gzip
         #[arg(long)]
         gzip: bool,
+        /// Freeze a running container during the commit (`--pause=false`: do not)
+        #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+        pause: bool,
     },
     /// Manage images
     #[command(subcommand)]

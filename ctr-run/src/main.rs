@@ -107,10 +107,7 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             let _ = std::io::stdout().write_all(&log);
             Ok(())
         }
-        Command::Commit { id, output, gzip } => {
-            let argv = ops::commit_args(&root, &Tools::locate()?, &id, &output, gzip)?;
-            Err(exec_chain(&argv, None))
-        }
+        Command::Commit { id, output, gzip, pause } => ops::commit(&root, &Tools::locate()?, &id, &output, gzip, pause),
         Command::Image(ImageCommand::Import { name, file, max_size }) => {
             image::import(&root, &Tools::locate()?, &name, &file, max_size).map(drop)
         }

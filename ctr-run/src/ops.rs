@@ -189,8 +189,32 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
 }
 
 /// `commit ID -o FILE [--gzip]`: the container's upper layer (never the init layer).
-pub fn commit_args(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool) -> Result<Vec<OsString>, Error> {
+/// `commit ID -o FILE`: the container's upper layer as a layer tar. A running container
+/// is frozen meanwhile (docker's `--pause`, the default), so its processes cannot change
+/// the tree under the commit, and thawed afterwards whatever happened.
+pub fn commit(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool, pause: bool) -> Result<(), Error> {
     let st = store::find(root, key)?;
+    let argv = commit_args(root, tools, &st, out, gzip);
+    let group = if pause && st.running() { Some(store::group_of(&st.cgroup)?) } else { None };
+    if let Some((cg, name)) = &group {
+        cgctl::group::Group::new(cg, name.clone())
+            .freeze()
+            .map_err(|e| Error::Usage(format!("cannot pause container {} for the commit: {e}", st.short_id())))?;
+    }
+    let (tool, args) = argv.split_first().ok_or_else(|| Error::Usage("empty commit command".into()))?;
+    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = store::run_tool(Path::new(tool), &args);
+    if let Some((cg, name)) = group {
+        cgctl::group::Group::new(&cg, name)
+            .thaw()
+            .map_err(|e| Error::Usage(format!("cannot unpause container {} after the commit: {e}", st.short_id())))?;
+    }
+    result
+}
+
+/// The `ovlmount commit` command line of `commit`.
+pub fn commit_args(root: &Root, tools: &Tools, st: &crate::state::State, out: &Path, gzip: bool) -> Vec<OsString> {
     let mut a: Vec<OsString> = vec![
         tools.ovlmount.clone().into(),
         "commit".into(),
@@ -201,5 +225,5 @@ pub fn commit_args(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool
     if gzip {
         a.push("--gzip".into());
     }
-    Ok(a)
+    a
 }

@@ -125,9 +125,14 @@ pub fn run_tool(tool: &Path, args: &[&str]) -> Result<(), Error> {
 
 /// Whether the cgroup NAME still exists.
 pub fn cgroup_exists(name: &str) -> bool {
-    let Ok(cg) = cgctl::setup::Cgroups::detect() else { return false };
-    let Ok(n) = cgctl::name::GroupName::parse(name) else { return false };
-    cgctl::group::Group::new(&cg, n).exists()
+    group_of(name).is_ok_and(|(cg, n)| cgctl::group::Group::new(&cg, n).exists())
+}
+
+/// The machine's cgroups and the parsed group NAME (for cgctl's library).
+pub fn group_of(name: &str) -> Result<(cgctl::setup::Cgroups, cgctl::name::GroupName), Error> {
+    let cg = cgctl::setup::Cgroups::detect().map_err(|e| Error::Usage(e.to_string()))?;
+    let n = cgctl::name::GroupName::parse(name).map_err(|e| Error::Usage(e.to_string()))?;
+    Ok((cg, n))
 }
 
 /// Kill the container's PID 1 (if it is still that process) and wait until it is gone.

@@ -5,7 +5,9 @@
 //! links, device nodes and extended attributes are kept (as PAX `SCHILY.xattr.*`),
 //! overlay's own `trusted.overlay.*`/`user.overlay.*` attributes are not. Entries are
 //! sorted by path and carry no user or group names, so the same upper gives the same
-//! bytes.
+//! bytes. The upper may belong to a running container: it is read as a [`Tree`], never
+//! through a symlink in it, and a file that changes size while it is read is an error,
+//! never a corrupt layer.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::tree::{Place, Tree};
 use crate::{sys, Error};
 
 /// What was written.
@@ -81,27 +84,30 @@ pub fn is_opaque(path: &Path) -> bool {
     overlay_attr(path, "opaque").is_some_and(|v| v == b"y")
 }
 
-/// Every path below `root`, relative, sorted by bytes (so parents come before children
-/// and the order never depends on the directory's own order).
-pub fn walk_sorted(root: &Path) -> Result<Vec<PathBuf>, Error> {
-    let mut all = Vec::new();
-    collect(root, Path::new(""), &mut all)?;
-    all.sort_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
-    Ok(all)
+/// A file's data, exactly `left` bytes of it: a file that shrinks or grows while it is
+/// read is an error (the tar header already holds its size).
+struct ExactLen {
+    inner: File,
+    left: u64,
 }
 
-fn collect(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
-    let dir = root.join(rel);
-    for e in std::fs::read_dir(&dir).map_err(|e| Error::io("cannot read directory", &dir, e))? {
-        let e = e.map_err(|e| Error::io("cannot read directory", &dir, e))?;
-        let r = rel.join(e.file_name());
-        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
-        out.push(r.clone());
-        if is_dir {
-            collect(root, &r, out)?;
+impl io::Read for ExactLen {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::other("the file grew while it was committed")),
+            };
         }
+        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank while it was committed"));
+        }
+        self.left -= n as u64;
+        Ok(n)
     }
-    Ok(())
 }
 
 fn header_for(m: &std::fs::Metadata, kind: tar::EntryType) -> tar::Header {
@@ -115,16 +121,17 @@ fn header_for(m: &std::fs::Metadata, kind: tar::EntryType) -> tar::Header {
     h
 }
 
-fn pax_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, Error> {
+fn pax_xattrs(place: &Place) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let (path, shown) = (place.path(), place.shown());
     let names = match sys::llistxattr(path) {
         Ok(n) => n,
         Err(nix::errno::Errno::ENOTSUP) => return Ok(Vec::new()),
-        Err(e) => return Err(Error::Sys { what: format!("cannot list xattrs of '{}'", path.display()), errno: e }),
+        Err(e) => return Err(Error::Sys { what: format!("cannot list xattrs of '{}'", shown.display()), errno: e }),
     };
     let mut out = Vec::new();
     for n in names.into_iter().filter(|n| !is_overlay_xattr(n)) {
         let v = sys::lgetxattr(path, &n)
-            .map_err(|e| Error::Sys { what: format!("cannot read xattrs of '{}'", path.display()), errno: e })?;
+            .map_err(|e| Error::Sys { what: format!("cannot read xattrs of '{}'", shown.display()), errno: e })?;
         out.push((format!("SCHILY.xattr.{}", String::from_utf8_lossy(&n)), v));
     }
     out.sort();
@@ -176,11 +183,13 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
     b.mode(tar::HeaderMode::Complete);
     b.follow_symlinks(false);
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    for rel in walk_sorted(upper)? {
-        let path = upper.join(&rel);
-        let m = path.symlink_metadata().map_err(|e| Error::io("cannot stat", &path, e))?;
+    let tree = Tree::open(upper)?;
+    for rel in tree.walk_sorted()? {
+        let place = tree.place(&rel)?;
+        let (path, shown) = (place.path(), place.shown());
+        let m = path.symlink_metadata().map_err(|e| Error::io("cannot stat", shown, e))?;
         let ft = m.file_type();
-        if is_whiteout(&path, &m) {
+        if is_whiteout(path, &m) {
             let name = rel.file_name().map(|n| n.to_os_string()).unwrap_or_default();
             let mut wh = std::ffi::OsString::from(".wh.");
             wh.push(name);
@@ -189,14 +198,14 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
             b.append_data(&mut h, rel.with_file_name(wh), io::empty()).map_err(werr)?;
             continue;
         }
-        let xattrs = pax_xattrs(&path)?;
+        let xattrs = pax_xattrs(&place)?;
         if !xattrs.is_empty() {
             append_pax(&mut b, &rel, &m, &xattrs).map_err(werr)?;
         }
         if ft.is_dir() {
             let mut h = header_for(&m, tar::EntryType::Directory);
             b.append_data(&mut h, &rel, io::empty()).map_err(werr)?;
-            if is_opaque(&path) {
+            if is_opaque(path) {
                 let mut h = header_for(&m, tar::EntryType::Regular);
                 h.set_mode(0o644);
                 b.append_data(&mut h, rel.join(".wh..wh..opq"), io::empty()).map_err(werr)?;
@@ -210,12 +219,23 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
                 }
                 links.insert((m.dev(), m.ino()), rel.clone());
             }
-            let mut h = header_for(&m, tar::EntryType::Regular);
-            h.set_size(m.len());
-            let f = File::open(&path).map_err(|e| Error::io("cannot read", &path, e))?;
-            b.append_data(&mut h, &rel, f).map_err(werr)?;
+            use std::os::unix::fs::OpenOptionsExt;
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+                .map_err(|e| Error::io("cannot read", shown, e))?;
+            // (What was opened, not what was listed: it may have changed since.)
+            let fm = f.metadata().map_err(|e| Error::io("cannot stat", shown, e))?;
+            if !fm.is_file() {
+                return Err(Error::Usage(format!("'{}' changed while it was committed", shown.display())));
+            }
+            let mut h = header_for(&fm, tar::EntryType::Regular);
+            h.set_size(fm.len());
+            let data = ExactLen { inner: f, left: fm.len() };
+            b.append_data(&mut h, &rel, data).map_err(|e| Error::io("cannot commit", shown, e))?;
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(&path).map_err(|e| Error::io("cannot read link", &path, e))?;
+            let target = std::fs::read_link(path).map_err(|e| Error::io("cannot read link", shown, e))?;
             let mut h = header_for(&m, tar::EntryType::Symlink);
             b.append_link(&mut h, &rel, target).map_err(werr)?;
         } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::commit::{is_whiteout, walk_sorted};
+use crate::commit::is_whiteout;
+use crate::tree::Tree;
 use crate::{sys, Error};
 
 /// One change.
@@ -27,16 +28,18 @@ pub fn diff(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>, Error> {
         return Err(Error::Usage(format!("upper '{}' is not a directory", upper.display())));
     }
     let mut out = Vec::new();
-    for rel in walk_sorted(upper)? {
-        let path = upper.join(&rel);
-        let m = path.symlink_metadata().map_err(|e| Error::io("cannot stat", &path, e))?;
+    let tree = Tree::open(upper)?;
+    for rel in tree.walk_sorted()? {
+        let place = tree.place(&rel)?;
+        let path = place.path();
+        let m = path.symlink_metadata().map_err(|e| Error::io("cannot stat", place.shown(), e))?;
         let shown = format!("/{}", String::from_utf8_lossy(rel.as_os_str().as_bytes()));
-        let kind = if is_whiteout(&path, &m) {
+        let kind = if is_whiteout(path, &m) {
             'D'
         } else if lowers.is_empty() {
             let origin = ["trusted.overlay.origin", "user.overlay.origin"]
                 .iter()
-                .any(|a| sys::lgetxattr(&path, a.as_bytes()).is_ok());
+                .any(|a| sys::lgetxattr(path, a.as_bytes()).is_ok());
             if origin {
                 'C'
             } else {

@@ -35,6 +35,7 @@ pub mod overlay;
 pub mod rootfs;
 pub mod stack;
 pub mod sys;
+pub mod tree;
 
 /// What went wrong: the toolkit's common error type ([`chainload::error::ToolError`]).
 pub use chainload::error::ToolError as Error;
