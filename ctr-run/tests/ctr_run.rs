@@ -646,6 +646,27 @@ fn commit_of_a_running_container_never_follows_its_symlinks() {
     lab.ctr(&["rm", "-f", "flipper"]).run().ok();
 }
 
+/// `--init`'s `/dev/init` is the host's ctr-run binary: a container (root, with
+/// docker's capabilities: CAP_FOWNER, CAP_DAC_OVERRIDE) cannot chmod it (setuid) or
+/// remount it writable, and the host's binary stays the same. (Writing to it would
+/// also meet ETXTBSY while it runs as PID 1.)
+#[test]
+fn dev_init_stays_read_only() {
+    require_root!();
+    let Some(lab) = Lab::new("devinit") else { return };
+    let host = testkit::bin("ctr-run");
+    let before = std::fs::read(&host).unwrap();
+    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions());
+    let mode_before = mode(&host);
+    let script = "grep ' /dev/init ' /proc/self/mountinfo | grep -c ' ro,'; \
+                  chmod 4777 /dev/init 2>&1 | grep -o 'Read-only file system'; \
+                  mount -o remount,rw,bind /dev/init 2>/dev/null && echo remounted || echo kept";
+    let out = lab.run(&["--image", "bb", "--init", "--", "sh", "-c", script]).run();
+    assert_eq!(out.ok().stdout, "1\nRead-only file system\nkept\n");
+    assert!(std::fs::read(&host).unwrap() == before, "the host's ctr-run binary changed");
+    assert_eq!(mode(&host), mode_before, "the host's ctr-run binary's mode changed");
+}
+
 #[test]
 fn dry_run_command_builds_the_same_container() {
     require_root!();
