@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::tree::{Place, Tree};
-use crate::{sys, Error};
+use crate::tree::{Attrs, Opened, Tree};
+use crate::Error;
 
 /// What was written.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -67,21 +67,20 @@ pub fn is_overlay_xattr(name: &[u8]) -> bool {
     name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.")
 }
 
-fn overlay_attr(path: &Path, attr: &str) -> Option<Vec<u8>> {
-    ["trusted.overlay.", "user.overlay."]
-        .iter()
-        .find_map(|prefix| sys::lgetxattr(path, format!("{prefix}{attr}").as_bytes()).ok())
+fn overlay_attr(attrs: &Attrs<'_>, attr: &str) -> Option<Vec<u8>> {
+    ["trusted.overlay.", "user.overlay."].iter().find_map(|prefix| attrs.get(format!("{prefix}{attr}").as_bytes()).ok())
 }
 
-/// Whether `path` (with metadata `m`) is an overlay whiteout.
-pub fn is_whiteout(path: &Path, m: &std::fs::Metadata) -> bool {
-    let ft = m.file_type();
-    (ft.is_char_device() && m.rdev() == 0) || (ft.is_file() && m.len() == 0 && overlay_attr(path, "whiteout").is_some())
+/// Whether the entry is an overlay whiteout.
+pub fn is_whiteout(e: &Opened) -> bool {
+    let (ft, m) = (e.meta.file_type(), &e.meta);
+    (ft.is_char_device() && m.rdev() == 0)
+        || (ft.is_file() && m.len() == 0 && overlay_attr(&e.attrs(), "whiteout").is_some())
 }
 
-/// Whether directory `path` is opaque (hides everything below it in lower layers).
-pub fn is_opaque(path: &Path) -> bool {
-    overlay_attr(path, "opaque").is_some_and(|v| v == b"y")
+/// Whether the directory is opaque (hides everything below it in lower layers).
+pub fn is_opaque(e: &Opened) -> bool {
+    overlay_attr(&e.attrs(), "opaque").is_some_and(|v| v == b"y")
 }
 
 /// A file's data, exactly `left` bytes of it: a file that shrinks or grows while it is
@@ -121,16 +120,17 @@ fn header_for(m: &std::fs::Metadata, kind: tar::EntryType) -> tar::Header {
     h
 }
 
-fn pax_xattrs(place: &Place) -> Result<Vec<(String, Vec<u8>)>, Error> {
-    let (path, shown) = (place.path(), place.shown());
-    let names = match sys::llistxattr(path) {
+fn pax_xattrs(e: &Opened, shown: &Path) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let attrs = e.attrs();
+    let names = match attrs.list() {
         Ok(n) => n,
         Err(nix::errno::Errno::ENOTSUP) => return Ok(Vec::new()),
         Err(e) => return Err(Error::Sys { what: format!("cannot list xattrs of '{}'", shown.display()), errno: e }),
     };
     let mut out = Vec::new();
     for n in names.into_iter().filter(|n| !is_overlay_xattr(n)) {
-        let v = sys::lgetxattr(path, &n)
+        let v = attrs
+            .get(&n)
             .map_err(|e| Error::Sys { what: format!("cannot read xattrs of '{}'", shown.display()), errno: e })?;
         out.push((format!("SCHILY.xattr.{}", String::from_utf8_lossy(&n)), v));
     }
@@ -186,57 +186,51 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
     let tree = Tree::open(upper)?;
     for rel in tree.walk_sorted()? {
         let place = tree.place(&rel)?;
-        let (path, shown) = (place.path(), place.shown());
-        let m = path.symlink_metadata().map_err(|e| Error::io("cannot stat", shown, e))?;
+        let shown = place.shown();
+        let entry = place.open()?;
+        let m = &entry.meta;
         let ft = m.file_type();
-        if is_whiteout(path, &m) {
+        if is_whiteout(&entry) {
             let name = rel.file_name().map(|n| n.to_os_string()).unwrap_or_default();
             let mut wh = std::ffi::OsString::from(".wh.");
             wh.push(name);
-            let mut h = header_for(&m, tar::EntryType::Regular);
+            let mut h = header_for(m, tar::EntryType::Regular);
             h.set_mode(0o644);
             b.append_data(&mut h, rel.with_file_name(wh), io::empty()).map_err(werr)?;
             continue;
         }
-        let xattrs = pax_xattrs(&place)?;
+        let xattrs = pax_xattrs(&entry, shown)?;
         if !xattrs.is_empty() {
             append_pax(&mut b, &rel, &m, &xattrs).map_err(werr)?;
         }
         if ft.is_dir() {
-            let mut h = header_for(&m, tar::EntryType::Directory);
+            let mut h = header_for(m, tar::EntryType::Directory);
             b.append_data(&mut h, &rel, io::empty()).map_err(werr)?;
-            if is_opaque(path) {
-                let mut h = header_for(&m, tar::EntryType::Regular);
+            if is_opaque(&entry) {
+                let mut h = header_for(m, tar::EntryType::Regular);
                 h.set_mode(0o644);
                 b.append_data(&mut h, rel.join(".wh..wh..opq"), io::empty()).map_err(werr)?;
             }
         } else if ft.is_file() {
             if m.nlink() > 1 {
                 if let Some(first) = links.get(&(m.dev(), m.ino())) {
-                    let mut h = header_for(&m, tar::EntryType::Link);
+                    let mut h = header_for(m, tar::EntryType::Link);
                     b.append_link(&mut h, &rel, first).map_err(werr)?;
                     continue;
                 }
                 links.insert((m.dev(), m.ino()), rel.clone());
             }
-            use std::os::unix::fs::OpenOptionsExt;
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(path)
-                .map_err(|e| Error::io("cannot read", shown, e))?;
-            // (What was opened, not what was listed: it may have changed since.)
-            let fm = f.metadata().map_err(|e| Error::io("cannot stat", shown, e))?;
-            if !fm.is_file() {
-                return Err(Error::Usage(format!("'{}' changed while it was committed", shown.display())));
-            }
-            let mut h = header_for(&fm, tar::EntryType::Regular);
-            h.set_size(fm.len());
-            let data = ExactLen { inner: f, left: fm.len() };
+            // (The metadata is the opened file's: what is read is what is described.)
+            let f = entry
+                .file
+                .ok_or_else(|| Error::Usage(format!("'{}' changed while it was committed", shown.display())))?;
+            let mut h = header_for(m, tar::EntryType::Regular);
+            h.set_size(m.len());
+            let data = ExactLen { inner: f, left: m.len() };
             b.append_data(&mut h, &rel, data).map_err(|e| Error::io("cannot commit", shown, e))?;
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(path).map_err(|e| Error::io("cannot read link", shown, e))?;
-            let mut h = header_for(&m, tar::EntryType::Symlink);
+            let target = place.read_link()?;
+            let mut h = header_for(m, tar::EntryType::Symlink);
             b.append_link(&mut h, &rel, target).map_err(werr)?;
         } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
             let kind = if ft.is_char_device() {
@@ -246,7 +240,7 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
             } else {
                 tar::EntryType::Fifo
             };
-            let mut h = header_for(&m, kind);
+            let mut h = header_for(m, kind);
             if !ft.is_fifo() {
                 h.set_device_major(nix::sys::stat::major(m.rdev()) as u32).map_err(werr)?;
                 h.set_device_minor(nix::sys::stat::minor(m.rdev()) as u32).map_err(werr)?;

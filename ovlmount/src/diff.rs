@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::commit::is_whiteout;
 use crate::tree::Tree;
-use crate::{sys, Error};
+use crate::Error;
 
 /// One change.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -30,16 +30,14 @@ pub fn diff(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>, Error> {
     let mut out = Vec::new();
     let tree = Tree::open(upper)?;
     for rel in tree.walk_sorted()? {
-        let place = tree.place(&rel)?;
-        let path = place.path();
-        let m = path.symlink_metadata().map_err(|e| Error::io("cannot stat", place.shown(), e))?;
+        let entry = tree.place(&rel)?.open()?;
         let shown = format!("/{}", String::from_utf8_lossy(rel.as_os_str().as_bytes()));
-        let kind = if is_whiteout(path, &m) {
+        let kind = if is_whiteout(&entry) {
             'D'
         } else if lowers.is_empty() {
             let origin = ["trusted.overlay.origin", "user.overlay.origin"]
                 .iter()
-                .any(|a| sys::lgetxattr(path, a.as_bytes()).is_ok());
+                .any(|a| entry.attrs().get(a.as_bytes()).is_ok());
             if origin {
                 'C'
             } else {

@@ -183,6 +183,41 @@ pub fn llistxattr(path: &Path) -> Result<Vec<Vec<u8>>, Errno> {
     }
 }
 
+/// flistxattr(2): the names of the extended attributes of an open file.
+pub fn flistxattr(fd: BorrowedFd<'_>) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: valid descriptor and buffer of the given length.
+        let n = unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        match Errno::result(n) {
+            Ok(n) => {
+                buf.truncate(n as usize);
+                return Ok(buf.split(|b| *b == 0).filter(|s| !s.is_empty()).map(<[u8]>::to_vec).collect());
+            }
+            Err(Errno::ERANGE) => buf.resize(buf.len() * 4, 0),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// fgetxattr(2): the value of extended attribute `name` of an open file.
+pub fn fgetxattr(fd: BorrowedFd<'_>, name: &[u8]) -> Result<Vec<u8>, Errno> {
+    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    let mut buf = vec![0u8; 256];
+    loop {
+        // SAFETY: valid descriptor, C string and buffer of the given length.
+        let r = unsafe { libc::fgetxattr(fd.as_raw_fd(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        match Errno::result(r) {
+            Ok(r) => {
+                buf.truncate(r as usize);
+                return Ok(buf);
+            }
+            Err(Errno::ERANGE) => buf.resize(buf.len() * 4, 0),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// lgetxattr(2): the value of extended attribute `name` of `path` (not following a symlink).
 pub fn lgetxattr(path: &Path, name: &[u8]) -> Result<Vec<u8>, Errno> {
     let p = cstr(path.as_os_str())?;

@@ -5,16 +5,21 @@
 //! layer.
 //!
 //! Directories are opened from the root's descriptor with openat2(RESOLVE_BENEATH |
-//! RESOLVE_NO_SYMLINKS); an entry is reached as `/proc/self/fd/DIR/NAME`, where the only
-//! link followed is the magic link of our own open directory, and the callers use calls
-//! that do not follow the last component (lstat, lgetxattr, readlink, open O_NOFOLLOW).
+//! RESOLVE_NO_SYMLINKS); an entry is reached from its open directory with *at calls
+//! that do not follow it (fstatat, openat O_NOFOLLOW, readlinkat), and its extended
+//! attributes are read from the opened file (or, for a symlink or a device node, through
+//! `/proc/self/fd/DIR/NAME`, where the only link followed is our own directory's).
 
 use std::cell::RefCell;
 use std::ffi::OsString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::Mode;
 
 use crate::sys::{openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS};
 use crate::Error;
@@ -28,23 +33,95 @@ pub struct Tree {
     last: RefCell<Option<(PathBuf, Rc<OwnedFd>)>>,
 }
 
-/// One entry of the tree, reachable by [`Place::path`] while this lives.
+/// One entry of the tree: its directory (open) and its name.
 pub struct Place {
-    _dir: Rc<OwnedFd>,
-    path: PathBuf,
+    dir: Rc<OwnedFd>,
+    name: OsString,
     shown: PathBuf,
 }
 
-impl Place {
-    /// A path to the entry that no symlink in the tree can redirect (for calls that do
-    /// not follow the last component).
-    pub fn path(&self) -> &Path {
-        &self.path
+/// An entry as it was when opened: the metadata of what was opened, and for a regular
+/// file or a directory the open file itself.
+pub struct Opened {
+    /// The metadata (of the open file where there is one).
+    pub meta: std::fs::Metadata,
+    /// The regular file or directory, opened read-only.
+    pub file: Option<std::fs::File>,
+    proc_path: PathBuf,
+}
+
+/// Where extended attributes are read from: the open file, or (for symlinks and device
+/// nodes, which are never opened) the entry's path through its open directory.
+pub enum Attrs<'a> {
+    /// An open file.
+    Fd(BorrowedFd<'a>),
+    /// `/proc/self/fd/DIR/NAME`, not following NAME.
+    Path(&'a Path),
+}
+
+impl Attrs<'_> {
+    /// The names of the attributes.
+    pub fn list(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        match self {
+            Attrs::Fd(fd) => crate::sys::flistxattr(*fd),
+            Attrs::Path(p) => crate::sys::llistxattr(p),
+        }
     }
 
+    /// One attribute's value.
+    pub fn get(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        match self {
+            Attrs::Fd(fd) => crate::sys::fgetxattr(*fd, name),
+            Attrs::Path(p) => crate::sys::lgetxattr(p, name),
+        }
+    }
+}
+
+impl Opened {
+    /// Where its extended attributes are read from.
+    pub fn attrs(&self) -> Attrs<'_> {
+        match &self.file {
+            Some(f) => Attrs::Fd(f.as_fd()),
+            None => Attrs::Path(&self.proc_path),
+        }
+    }
+}
+
+impl Place {
     /// The entry as the user knows it (`UPPER/REL`), for messages.
     pub fn shown(&self) -> &Path {
         &self.shown
+    }
+
+    /// Open the entry as it is now: a regular file or directory is opened (without
+    /// following a symlink that replaced it), anything else is looked at only.
+    pub fn open(&self) -> Result<Opened, Error> {
+        let proc_path = PathBuf::from(format!("/proc/self/fd/{}", self.dir.as_raw_fd())).join(&self.name);
+        let st = nix::sys::stat::fstatat(&*self.dir, self.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|e| Error::Sys { what: format!("cannot stat '{}'", self.shown.display()), errno: e })?;
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind != libc::S_IFREG && kind != libc::S_IFDIR {
+            let meta = proc_path.symlink_metadata().map_err(|e| Error::io("cannot stat", &self.shown, e))?;
+            return Ok(Opened { meta, file: None, proc_path });
+        }
+        let mut flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+        if kind == libc::S_IFDIR {
+            flags |= OFlag::O_DIRECTORY;
+        }
+        let fd = nix::fcntl::openat(&*self.dir, self.name.as_os_str(), flags, Mode::empty())
+            .map_err(|e| Error::Sys { what: format!("cannot open '{}'", self.shown.display()), errno: e })?;
+        let file = std::fs::File::from(fd);
+        let meta = file.metadata().map_err(|e| Error::io("cannot stat", &self.shown, e))?;
+        if (kind == libc::S_IFDIR) != meta.is_dir() {
+            return Err(Error::Usage(format!("'{}' changed while it was read", self.shown.display())));
+        }
+        Ok(Opened { meta, file: Some(file), proc_path })
+    }
+
+    /// The target of the symlink.
+    pub fn read_link(&self) -> Result<OsString, Error> {
+        nix::fcntl::readlinkat(&*self.dir, self.name.as_os_str())
+            .map_err(|e| Error::Sys { what: format!("cannot read link '{}'", self.shown.display()), errno: e })
     }
 }
 
@@ -122,7 +199,6 @@ impl Tree {
                 fd
             }
         };
-        let path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
-        Ok(Place { _dir: dir, path, shown: self.path.join(rel) })
+        Ok(Place { dir, name: name.to_os_string(), shown: self.path.join(rel) })
     }
 }
