@@ -664,6 +664,48 @@ fn rule_code(r: &Rule) -> Result<Vec<SockFilter>, CompileError> {
     Ok(code)
 }
 
+/// Where a range of system call numbers goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leaf {
+    /// Return this action.
+    Ret(Action),
+    /// Jump to the rules with conditions of the call, the `n`th block.
+    Block(usize),
+}
+
+/// An instruction of the decision tree, its jump to a block still symbolic.
+enum TreeInsn {
+    Plain(SockFilter),
+    ToBlock(usize),
+}
+
+/// The decision tree over `segs` (sorted starts, each range up to the next start): a
+/// binary search on the number, so every call is decided after about log2(segments)
+/// compares, and the kernel's per-number action cache (built by running the program
+/// for every number when it is installed) is cheap to build.
+fn tree(segs: &[(u32, Leaf)]) -> Vec<TreeInsn> {
+    if let [(_, leaf)] = segs {
+        return vec![match leaf {
+            Leaf::Ret(a) => TreeInsn::Plain(stmt(RET_K, a.ret())),
+            Leaf::Block(i) => TreeInsn::ToBlock(*i),
+        }];
+    }
+    let mid = segs.len() / 2;
+    let (left, right) = (tree(&segs[..mid]), tree(&segs[mid..]));
+    let mut out = Vec::with_capacity(left.len() + right.len() + 2);
+    match u8::try_from(left.len()) {
+        // `nr >= start of the right half ? right : left`
+        Ok(n) => out.push(TreeInsn::Plain(jump(JGE_K, segs[mid].0, n, 0))),
+        Err(_) => {
+            out.push(TreeInsn::Plain(jump(JGE_K, segs[mid].0, 0, 1)));
+            out.push(TreeInsn::Plain(stmt(JA, left.len() as u32)));
+        }
+    }
+    out.extend(left);
+    out.extend(right);
+    out
+}
+
 /// Compile `f` to a classic BPF program for seccomp (x86_64; calls of other
 /// architectures are refused, a process of a foreign one is killed).
 pub fn compile(f: &Filter) -> Result<Vec<SockFilter>, CompileError> {
@@ -677,68 +719,67 @@ pub fn compile(f: &Filter) -> Result<Vec<SockFilter>, CompileError> {
             e.0.push(r);
         }
     }
+    // The number line cut into ranges that share a leaf: calls, the gaps between them
+    // (the default), and the x32 numbers (bit 30 set), which are refused.
     let x32 = if f.default == Action::Allow { Action::Errno(Errno::EPERM as u16) } else { f.default };
+    let mut blocks: Vec<Vec<SockFilter>> = Vec::new();
+    let mut segs: Vec<(u32, Leaf)> = vec![(0, Leaf::Ret(f.default))];
+    let push = |start: u32, leaf: Leaf, segs: &mut Vec<(u32, Leaf)>| {
+        if segs.last().is_some_and(|(s, _)| *s == start) {
+            segs.pop();
+        }
+        match segs.last() {
+            // (The same action as the range before: one range.)
+            Some((_, l)) if *l == leaf && !matches!(leaf, Leaf::Block(_)) => {}
+            _ => segs.push((start, leaf)),
+        }
+    };
+    for (nr, (conditional, plain)) in by_nr.range(..X32_SYSCALL_BIT) {
+        let leaf = if conditional.is_empty() {
+            Leaf::Ret(plain.unwrap_or(f.default))
+        } else {
+            let mut block = Vec::new();
+            for r in conditional {
+                block.extend(rule_code(r)?);
+            }
+            block.push(stmt(RET_K, plain.unwrap_or(f.default).ret()));
+            blocks.push(block);
+            Leaf::Block(blocks.len() - 1)
+        };
+        push(*nr, leaf, &mut segs);
+        if *nr + 1 < X32_SYSCALL_BIT {
+            push(*nr + 1, Leaf::Ret(f.default), &mut segs);
+        }
+    }
+    push(X32_SYSCALL_BIT, Leaf::Ret(x32), &mut segs);
     let mut p = vec![
         stmt(LD_W_ABS, OFF_ARCH),
         jump(JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
         stmt(RET_K, RET_KILL_PROCESS),
         stmt(LD_W_ABS, OFF_NR),
-        // x32 system calls (the same numbers with bit 30 set) are refused.
-        jump(JGE_K, X32_SYSCALL_BIT, 0, 1),
-        stmt(RET_K, x32.ret()),
     ];
-    // Calls with one action and no conditions, by action, as runs of consecutive
-    // numbers: most of an allow-list is such runs, so the program is a fraction of one
-    // compare per call.
-    let mut simple: BTreeMap<Action, Vec<u32>> = BTreeMap::new();
-    for (nr, (conditional, plain)) in &by_nr {
-        match (conditional.is_empty(), plain) {
-            (true, Some(a)) if *a != f.default => simple.entry(*a).or_default().push(*nr),
-            _ => {}
-        }
+    let decide = tree(&segs);
+    let tree_end = p.len() + decide.len();
+    let mut starts = Vec::with_capacity(blocks.len());
+    let mut at = tree_end;
+    for b in &blocks {
+        starts.push(at);
+        at += b.len();
     }
-    for (action, nrs) in &simple {
-        for (lo, hi) in runs(nrs) {
-            if lo == hi {
-                p.push(jump(JEQ_K, lo, 0, 1));
-            } else {
-                p.push(jump(JGE_K, lo, 0, 2));
-                p.push(jump(JGT_K, hi, 1, 0));
-            }
-            p.push(stmt(RET_K, action.ret()));
-        }
+    for ins in decide {
+        let here = p.len();
+        p.push(match ins {
+            TreeInsn::Plain(i) => i,
+            TreeInsn::ToBlock(i) => stmt(JA, (starts[i] - here - 1) as u32),
+        });
     }
-    // Calls with conditions: `if nr == N { rules...; ret fallback }`.
-    for (nr, (conditional, plain)) in &by_nr {
-        if conditional.is_empty() {
-            continue;
-        }
-        let mut block = Vec::new();
-        for r in conditional {
-            block.extend(rule_code(r)?);
-        }
-        block.push(stmt(RET_K, plain.unwrap_or(f.default).ret()));
-        p.push(jump(JEQ_K, *nr, 1, 0));
-        p.push(stmt(JA, block.len() as u32));
-        p.extend(block);
+    for b in blocks {
+        p.extend(b);
     }
-    p.push(stmt(RET_K, f.default.ret()));
     if p.len() > MAX_INSNS {
         return Err(CompileError::TooLong(p.len()));
     }
     Ok(p)
-}
-
-/// Sorted, deduplicated numbers as (first, last) runs of consecutive numbers.
-fn runs(sorted: &[u32]) -> Vec<(u32, u32)> {
-    let mut out: Vec<(u32, u32)> = Vec::new();
-    for &n in sorted {
-        match out.last_mut() {
-            Some((_, hi)) if *hi + 1 == n => *hi = n,
-            _ => out.push((n, n)),
-        }
-    }
-    out
 }
 
 /// `struct sock_fprog`.
@@ -776,7 +817,6 @@ pub(crate) mod tests {
                     assert!(i + 1 + (ins.jt as usize) < p.len() && i + 1 + (ins.jf as usize) < p.len(), "jump at {i}");
                 }
             }
-            assert_eq!(p.last().map(|i| i.k), Some(RET_ERRNO | 1));
             assert!(p.len() < 4096, "a filter the kernel takes");
         }
     }
