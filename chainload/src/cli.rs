@@ -1,8 +1,10 @@
 //! Parsing the command line with clap under the project's exit status convention:
-//! `--help` and `--version` print and exit 0; every usage error is one line on stderr,
-//! `tool: message`, and exit status 125 (clap's own would be 2).
+//! `--help` and `--version` print and exit 0; a usage error is reported as util-linux
+//! reports it, `tool: message` on one line and then `Try 'tool --help' for more
+//! information.` (naming the subcommand where there is one), with exit status 125
+//! (clap's own would be 2).
 
-use clap::error::ErrorKind;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 /// Parse this process's arguments into `T`, or exit as the convention says.
 pub fn parse<T: clap::Parser>(tool: &str) -> T {
@@ -13,12 +15,43 @@ pub fn parse<T: clap::Parser>(tool: &str) -> T {
                 let _ = e.print(); // nothing to do if stdout is closed
                 std::process::exit(0)
             }
-            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                usage_error(tool, &format!("a command is required; try '{tool} --help'"))
+            _ => {
+                let rendered = e.render().to_string();
+                usage_error_with_hint(tool, &usage_message(&e, &rendered), &command_path(tool, &rendered))
             }
-            _ => usage_error(tool, &first_line(&e.render().to_string())),
         },
     }
+}
+
+/// The message of a clap error as util-linux words it where it has a word for it.
+fn usage_message(e: &clap::Error, rendered: &str) -> String {
+    match (e.kind(), e.get(ContextKind::InvalidArg)) {
+        (ErrorKind::UnknownArgument, Some(ContextValue::String(arg))) if arg.starts_with('-') => {
+            format!("unrecognized option '{arg}'")
+        }
+        (ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand, _) => "a command is required".into(),
+        _ => first_line(rendered),
+    }
+}
+
+/// The command a usage error is about (`ctr-run run`), from clap's `Usage:` line.
+fn command_path(tool: &str, rendered: &str) -> String {
+    let usage = rendered.lines().find_map(|l| l.trim().strip_prefix("Usage: "));
+    let words: Vec<&str> = usage
+        .map(|u| u.split_whitespace().take_while(|w| !w.starts_with(['[', '<', '-']) && *w != "|").collect())
+        .unwrap_or_default();
+    match words.first() {
+        Some(first) if *first == tool => words.join(" "),
+        _ => tool.to_string(),
+    }
+}
+
+/// Report a usage error the util-linux way: `tool: message`, then the hint to run
+/// `command --help`; exit 125.
+pub fn usage_error_with_hint(tool: &str, message: &str, command: &str) -> ! {
+    eprintln!("{tool}: {message}");
+    eprintln!("Try '{command} --help' for more information.");
+    std::process::exit(crate::EXIT_TOOL_FAILED)
 }
 
 /// Report an error the project's way: `tool: message` on one line, exit 125.
@@ -63,7 +96,7 @@ pub fn check_program_is_not_an_option(tool: &str, command: &[std::ffi::OsString]
     if start > 0 && argv[start - 1] == "--" {
         return;
     }
-    usage_error(tool, &format!("unexpected argument '{}' found; try '{tool} --help'", first.to_string_lossy()))
+    usage_error_with_hint(tool, &format!("unrecognized option '{}'", first.to_string_lossy()), tool)
 }
 
 /// The errno text of an I/O error (`Device or resource busy`), else its message: what

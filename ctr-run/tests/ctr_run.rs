@@ -388,7 +388,7 @@ fn exit_statuses_leave_nothing_behind() {
         (&["--image", "bb", "--init", "--", "sh", "-c", "kill -PIPE $$"], 141, ""),
         (&["--image", "bb", "--", "/etc/passwd"], 126, ""),
         (&["--image", "bb", "--", "no-such-program"], 127, ""),
-        (&["--bogus-flag", "--image", "bb", "--", "true"], 125, "ctr-run: unexpected argument '--bogus-flag'"),
+        (&["--bogus-flag", "--image", "bb", "--", "true"], 125, "ctr-run: unrecognized option '--bogus-flag'"),
         (&["--image", "no-such-image", "--", "true"], 125, "ctr-run: no such image: no-such-image"),
         (&["--image", "bb", "--memory", "10XB", "--", "true"], 125, "ctr-run: --memory: invalid size '10XB'"),
         (&["--image", "bb", "--cpus", "999", "--", "true"], 125, "this machine has only"),

@@ -338,7 +338,7 @@ fn exit_statuses_and_bad_input() {
         (vec!["-t", &pid, "-u", "-W", "/", "-w", "true"], "options --wd and --wdns are mutually exclusive".into()),
         (vec!["-u=/proc/self/ns/uts", "-S", "follow", "true"], "'follow' needs --target".into()),
         (vec!["-n", "true"], "no target PID specified".into()),
-        (vec!["--bogus", "true"], "unexpected argument '--bogus'".into()),
+        (vec!["--bogus", "true"], "unrecognized option '--bogus'".into()),
         (vec!["-t", &pid, "-u", "--cap-drop", "NOPE", "true"], "unknown capability: NOPE".into()),
     ];
     for (args, msg) in &cases {

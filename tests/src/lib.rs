@@ -143,8 +143,13 @@ impl Outcome {
     }
 
     /// stderr as one line (asserting it is exactly one line).
+    /// The one error line on stderr (a usage error's second line, util-linux's `Try
+    /// 'TOOL --help' for more information.`, is allowed and left out).
     pub fn one_line_error(&self) -> String {
-        let lines: Vec<&str> = self.stderr.lines().collect();
+        let mut lines: Vec<&str> = self.stderr.lines().collect();
+        if lines.len() == 2 && lines[1].starts_with("Try '") && lines[1].ends_with(" --help' for more information.") {
+            lines.pop();
+        }
         assert_eq!(lines.len(), 1, "expected one line on stderr, got:\n{}", self.stderr);
         lines[0].to_string()
     }

@@ -343,7 +343,7 @@ fn exit_status_table() {
     assert_eq!(out.one_line_error(), "unshare-rs: failed to execute 'no-such-program-xyz': No such file or directory");
     let out = us(&["--no-such-flag"]).run();
     assert_eq!(out.code, 125);
-    assert!(out.one_line_error().starts_with("unshare-rs: unexpected argument '--no-such-flag'"), "{}", out.stderr);
+    assert!(out.one_line_error().starts_with("unshare-rs: unrecognized option '--no-such-flag'"), "{}", out.stderr);
 }
 
 #[test]
