@@ -27,15 +27,9 @@ fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
 /// Replace this process with a chain (chain loading: its status is ours).
 fn exec_chain(argv: &[std::ffi::OsString], env: Option<&[(String, String)]>) -> Error {
     if let Some(env) = env {
-        let keys: Vec<std::ffi::OsString> = std::env::vars_os().map(|(k, _)| k).collect();
-        for k in keys {
-            // SAFETY: single-threaded; nothing reads the environment concurrently.
-            unsafe { std::env::remove_var(k) };
-        }
-        for (k, v) in env {
-            // SAFETY: as above.
-            unsafe { std::env::set_var(k, v) };
-        }
+        let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> =
+            env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+        chainload::environment::replace(&vars);
     }
     chainload::exec::execvp(argv).into()
 }

@@ -48,6 +48,9 @@ pub struct Cli {
     /// Enter the network namespace [of FILE]
     #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true)]
     net: Option<Option<PathBuf>>,
+    /// Enter the network namespace of the target's socket FD (needs --target)
+    #[arg(short = 'N', long = "net-socket", value_name = "FD")]
+    net_socket: Option<i32>,
     /// Enter the PID namespace [of FILE]
     #[arg(short = 'p', long = "pid", value_name = "FILE", num_args = 0..=1, require_equals = true)]
     pid: Option<Option<PathBuf>>,
@@ -167,6 +170,7 @@ impl Cli {
             env: self.env,
             no_fork: self.no_fork,
             join_cgroup: self.join_cgroup,
+            net_socket: self.net_socket,
             confinement,
             command: self.command,
         })

@@ -98,6 +98,8 @@ pub struct Options {
     pub no_fork: bool,
     /// `-c`.
     pub join_cgroup: bool,
+    /// `-N`: the network namespace of the target's socket FD.
+    pub net_socket: Option<i32>,
     /// The final confinement (`None`: leave capabilities and fds as they are).
     pub confinement: Option<Confinement>,
     /// Program and arguments (empty: `$SHELL`, else `/bin/sh`).
@@ -154,7 +156,10 @@ impl Options {
         if needs_target && self.target.is_none() {
             return usage("no target PID specified (--target), and no FILE for every namespace");
         }
-        if self.namespaces.is_empty() && !self.all {
+        if self.net_socket.is_some() && self.target.is_none() {
+            return usage("option --net-socket needs --target (whose socket)");
+        }
+        if self.namespaces.is_empty() && !self.all && self.net_socket.is_none() {
             return usage("no namespace specified");
         }
         Ok(())
@@ -174,7 +179,11 @@ impl Options {
                 }
             }
         }
-        if wanted.is_empty() {
+        if self.net_socket.is_some() {
+            // (The socket's network namespace, not the target's or a file's.)
+            wanted.retain(|(ns, _)| *ns != Namespace::Net);
+        }
+        if wanted.is_empty() && self.net_socket.is_none() {
             return Err(Error::Usage("no namespace specified".into()));
         }
         // Namespace files, in util-linux's order (user first).
@@ -191,6 +200,11 @@ impl Options {
                 _ => e,
             })?;
             joins.push(Joining { ns: *ns, fd, from_target });
+        }
+        if let (Some(sock), Some(t)) = (self.net_socket, &target) {
+            let fd = nsfile::netns_of_socket(t.pidfd(), t.pid, sock)?;
+            joins.push(Joining { ns: Namespace::Net, fd, from_target: false });
+            joins.sort_by_key(|j| Namespace::ALL.iter().position(|n| *n == j.ns));
         }
         let open_dir = |spec: &Option<DirSpec>, what: &str| -> Result<Option<std::fs::File>, Error> {
             let path = match (spec, &target) {
@@ -257,25 +271,6 @@ fn enter(p: &mut Prepared) -> Result<(), Error> {
     Ok(())
 }
 
-/// Set the environment to the NUL-separated `KEY=VALUE` list read from the target.
-fn take_environment(env: &[u8]) {
-    use std::os::unix::ffi::OsStrExt;
-    let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    for (k, _) in vars {
-        // SAFETY: single-threaded; nothing else reads the environment concurrently.
-        unsafe { std::env::remove_var(k) };
-    }
-    for entry in env.split(|b| *b == 0).filter(|e| !e.is_empty()) {
-        if let Some(eq) = entry.iter().position(|b| *b == b'=') {
-            let (k, v) = (&entry[..eq], &entry[eq + 1..]);
-            if !k.is_empty() {
-                // SAFETY: as above.
-                unsafe { std::env::set_var(std::ffi::OsStr::from_bytes(k), std::ffi::OsStr::from_bytes(v)) };
-            }
-        }
-    }
-}
-
 /// Run nsenter-rs. Returns `Ok` with the child's status in a forking parent; otherwise
 /// returns only on failure.
 pub fn run(o: &Options) -> Result<ChildStatus, Error> {
@@ -321,7 +316,7 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
             .map_err(sys("change directory by working directory file descriptor failed"))?;
     }
     if let Some(env) = &p.env {
-        take_environment(env);
+        chainload::environment::replace(&chainload::environment::parse_environ(env));
     }
     drop(p.target.take());
 

@@ -38,6 +38,29 @@ pub fn open_ns_file(ns: Namespace, path: &Path) -> Result<OwnedFd, Error> {
     }
 }
 
+/// `--net-socket FD`: the network namespace of the socket the target holds as FD
+/// (pidfd_getfd(2), then ioctl(SIOCGSKNS)), as util-linux's nsenter does.
+pub fn netns_of_socket(target: BorrowedFd<'_>, pid: i32, fd: i32) -> Result<OwnedFd, Error> {
+    use std::os::fd::FromRawFd;
+    const SIOCGSKNS: libc::c_ulong = 0x894C;
+    // SAFETY: integers only; the kernel returns a new descriptor or -1.
+    let sock =
+        Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_getfd, target.as_raw_fd(), fd, 0) }).map_err(|e| {
+            Error::Sys { what: format!("--net-socket: cannot get descriptor {fd} of process {pid}"), errno: e }
+        })?;
+    // SAFETY: the kernel just returned this descriptor.
+    let sock = unsafe { OwnedFd::from_raw_fd(sock as i32) };
+    // SAFETY: an ioctl with no argument on a valid descriptor.
+    let ns = Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), SIOCGSKNS as _) }).map_err(|e| match e {
+        Errno::ENOTTY => Error::Usage(format!("--net-socket: descriptor {fd} of process {pid} is not a socket")),
+        e => {
+            Error::Sys { what: format!("--net-socket: cannot get the network namespace of descriptor {fd}"), errno: e }
+        }
+    })?;
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(ns) })
+}
+
 /// setns(2) into one namespace file (or, with a pidfd, into several of its namespaces).
 pub fn setns(fd: BorrowedFd<'_>, flags: CloneFlags) -> Result<(), Errno> {
     // SAFETY: integers only.

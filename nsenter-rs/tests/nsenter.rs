@@ -486,3 +486,56 @@ fn join_cgroup_fails_where_a_hierarchy_cannot_be_joined() {
     assert!(out.one_line_error().contains("cgroup"), "{}", out.stderr);
     assert!(!marker.exists(), "the program ran outside the target's group");
 }
+
+/// util-linux's `nsenter --net-socket FD` (its tests/ts/nsenter/enter-via-socket): the
+/// network namespace joined is the one of the socket the target holds as FD, not the
+/// target's own (here the target made its socket, then moved to a new network
+/// namespace); a descriptor that is not a socket, or that the target does not have,
+/// and a missing --target are refused.
+#[test]
+fn net_socket_joins_the_sockets_network_namespace() {
+    require_root!();
+    if Cmd::new("python3").args(["-c", "pass"]).run().code != 0 {
+        skip(
+            "net_socket_joins_the_sockets_network_namespace",
+            "python3 is not installed (the helper that holds the socket)",
+        );
+        return;
+    }
+    let helper = "import ctypes, os, socket, sys, time\n\
+                  s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+                  if ctypes.CDLL(None, use_errno=True).unshare(0x40000000) != 0: sys.exit('unshare')\n\
+                  print(s.fileno(), flush=True)\n\
+                  time.sleep(60)\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", helper])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let (pid, fd) = (child.id().to_string(), line.trim().to_string());
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    assert_ne!(host, theirs, "the helper has a network namespace of its own");
+    let seen = |args: &[&str]| {
+        let mut a = vec!["-t", &pid];
+        a.extend_from_slice(args);
+        a.extend(["readlink", "/proc/self/ns/net"]);
+        ns_enter(&a).run().ok().stdout.trim().to_string()
+    };
+    assert_eq!(seen(&["-N", &fd]), host.to_string_lossy(), "the socket's namespace");
+    assert_eq!(seen(&["--net-socket", &fd, "-a"]), host.to_string_lossy(), "-N wins over -a's net");
+    assert_eq!(seen(&["-n"]), theirs.to_string_lossy(), "-n: the target's own");
+    for (args, says) in [
+        (vec!["-t", pid.as_str(), "-N", "0", "true"], "descriptor 0 of process"),
+        (vec!["-t", pid.as_str(), "-N", "99", "true"], "cannot get descriptor 99"),
+        (vec!["-N", fd.as_str(), "true"], "option --net-socket needs --target"),
+    ] {
+        let out = ns_enter(&args).run();
+        assert_eq!(out.code, 125, "{args:?}");
+        assert!(out.one_line_error().contains(says), "{args:?}: {}", out.stderr);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -79,6 +79,13 @@ pub struct Cli {
     #[arg(short = 'T', long = "time", value_name = "FILE", num_args = 0..=1, require_equals = true)]
     time: Option<Option<PathBuf>>,
 
+    /// Run the program with an empty environment
+    #[arg(long)]
+    clear_env: bool,
+    /// Run the program with only these variables of the environment (comma-separated;
+    /// repeatable)
+    #[arg(long, value_name = "LIST")]
+    whitelist_env: Vec<String>,
     /// Fork before running the program (the child runs it; unshare-rs waits)
     #[arg(short = 'f', long)]
     fork: bool,
@@ -235,6 +242,10 @@ impl Cli {
         o.pid_file = self.pid_file;
         o.loopback = self.loopback;
         o.command = self.command;
+        // (Taken now, as util-linux takes them when it parses the option.)
+        if self.clear_env || !self.whitelist_env.is_empty() {
+            o.environment = Some(chainload::environment::kept(&self.whitelist_env));
+        }
         o
     }
 }

@@ -120,6 +120,9 @@ pub struct Options {
     pub loopback: bool,
     /// The program and its arguments; empty runs `$SHELL`.
     pub command: Vec<OsString>,
+    /// `--clear-env` / `--whitelist-env`: the program gets exactly these variables
+    /// (`None`: the environment as it is).
+    pub environment: Option<Vec<(OsString, OsString)>>,
 }
 
 /// What went wrong.
@@ -399,6 +402,9 @@ fn prepare_and_exec(
         if let Err(errno) = watch.arm(sig) {
             return Error::Sys { what: "cannot set the parent-death signal".into(), errno };
         }
+    }
+    if let Some(vars) = &o.environment {
+        chainload::environment::replace(vars);
     }
     chainload::exec::execvp(&o.command).into()
 }

@@ -527,3 +527,22 @@ fn loopback_is_brought_up_in_the_new_network_namespace() {
     assert_eq!(out.code, 125);
     assert!(out.one_line_error().contains("--loopback requires unsharing of a network namespace"));
 }
+
+/// util-linux's `unshare --clear-env` and `--whitelist-env` (its tests/ts/unshare/env):
+/// the program gets no variables, or only the listed ones that are set (lists are
+/// comma-separated and repeatable; an unset name is simply absent); the search for the
+/// program still works without PATH (execvp's default path).
+#[test]
+fn clear_env_and_whitelist_env() {
+    let printenv = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["env"]);
+        us(&a).env("UL_TEST_ENV", "foo").env("UL_TEST_ENV1", "foo").env("UL_TEST_ENV2", "bar").run()
+    };
+    assert_eq!(printenv(&["--clear-env"]).ok().stdout, "");
+    assert_eq!(printenv(&["--whitelist-env", "UL_TEST_ENV1"]).ok().stdout, "UL_TEST_ENV1=foo\n");
+    let out = printenv(&["-f", "--whitelist-env", "UL_TEST_ENV2,NOT_SET", "--whitelist-env", "UL_TEST_ENV1"]);
+    assert_eq!(out.ok().stdout, "UL_TEST_ENV2=bar\nUL_TEST_ENV1=foo\n");
+    // Without either, the environment is passed on.
+    assert!(printenv(&[]).ok().stdout.contains("UL_TEST_ENV2=bar\n"));
+}
