@@ -111,8 +111,8 @@ pub enum Command {
     },
     /// Send a signal (default SIGTERM) to a container's PID 1
     Kill {
-        /// The signal, by name or number
-        #[arg(short = 's', long, default_value = "TERM", value_parser = parse_signal)]
+        /// The signal, by name or number (default KILL, as docker's)
+        #[arg(short = 's', long, default_value = "KILL", value_parser = parse_signal)]
         signal: Signal,
         /// Container name or id
         id: String,

@@ -79,7 +79,21 @@ pub fn kill(root: &Root, key: &str, sig: Signal) -> Result<(), Error> {
         return Err(Error::Usage(format!("container {} is not running", st.name)));
     };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), sig)
-        .map_err(|e| Error::Sys { what: format!("cannot signal container {}", st.name), errno: e })
+        .map_err(|e| Error::Sys { what: format!("cannot signal container {}", st.name), errno: e })?;
+    if sig == Signal::SIGKILL {
+        // As docker: once `kill` returns, the container has stopped (its supervisor has
+        // recorded the exit), so a `rm` right after works.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            match store::find(root, &st.id) {
+                Ok(now) if now.status == Status::Running && now.supervisor.is_some_and(|s| s.alive()) => {}
+                _ => return Ok(()),
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        return Err(Error::Usage(format!("container {} did not stop within 10 s of SIGKILL", st.name)));
+    }
+    Ok(())
 }
 
 /// `rm [-f] ID...`: every container is looked up first.

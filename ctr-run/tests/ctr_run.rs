@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use testkit::{is_dead, require_root, skip, wait_until, Cmd, Outcome, Value};
+use testkit::{docker_save, is_dead, require_root, sha256, skip, wait_until, Cmd, Outcome, Value};
 
 /// A private state root, a relative cgroup parent, and an imported busybox image;
 /// everything removed when dropped.
@@ -98,36 +98,6 @@ fn default_config() -> Value {
         "config": {"Env": ["PATH=/bin", "FROM_IMAGE=yes"], "Cmd": ["/bin/sh", "-c", "echo default-cmd; pwd"], "WorkingDir": "/etc"},
         "rootfs": {"type": "layers", "diff_ids": []}
     })
-}
-
-fn sha256(p: &Path) -> String {
-    let out = Cmd::new("sha256sum").arg(p).run().ok().stdout.clone();
-    out.split_whitespace().next().unwrap().to_string()
-}
-
-/// A `docker save` archive of these layers (bottom first, with their diff_ids).
-fn docker_save(dir: &Path, layers: &[(PathBuf, String)], config: &Value) -> PathBuf {
-    let stage = tempfile::Builder::new().prefix("save-").tempdir_in(dir).unwrap().keep();
-    let mut cfg = config.clone();
-    cfg["rootfs"]["diff_ids"] = serde_json::json!(layers.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>());
-    let cfg_text = serde_json::to_string(&cfg).unwrap();
-    let cfg_path = stage.join("config.tmp");
-    std::fs::write(&cfg_path, &cfg_text).unwrap();
-    let cfg_hex = sha256(&cfg_path);
-    std::fs::rename(&cfg_path, stage.join(format!("{cfg_hex}.json"))).unwrap();
-    let mut names = Vec::new();
-    for (l, diff) in layers {
-        let hex = diff.trim_start_matches("sha256:");
-        std::fs::create_dir_all(stage.join(hex)).unwrap();
-        std::fs::copy(l, stage.join(hex).join("layer.tar")).unwrap();
-        names.push(format!("{hex}/layer.tar"));
-    }
-    let manifest =
-        serde_json::json!([{"Config": format!("{cfg_hex}.json"), "RepoTags": ["bb:latest"], "Layers": names}]);
-    std::fs::write(stage.join("manifest.json"), manifest.to_string()).unwrap();
-    let out = dir.join(format!("save-{}.tar", names.len()));
-    Cmd::new("tar").arg("-cf").arg(&out).arg("-C").arg(&stage).arg(".").run().ok();
-    out
 }
 
 /// An OCI image layout archive of one gzipped layer.
@@ -338,8 +308,8 @@ fn lifecycle_detach_ps_exec_logs_kill_rm() {
     assert_eq!(lab.ctr(&["exec", "web", "--", "sh", "-c", "exit 9"]).run().code, 9);
     // logs
     assert!(wait_until(Duration::from_secs(30), || lab.ctr(&["logs", "web"]).run().stdout.contains("started")));
-    // kill (SIGTERM) ends it with the trap's status; ps -a shows it exited.
-    lab.ctr(&["kill", "web"]).run().ok();
+    // kill -s TERM ends it with the trap's status; ps -a shows it exited.
+    lab.ctr(&["kill", "-s", "TERM", "web"]).run().ok();
     assert!(
         wait_until(Duration::from_secs(30), || lab.ps().first().is_some_and(|r| r["status"] == "exited")),
         "{:?}",
@@ -665,6 +635,37 @@ fn dev_init_stays_read_only() {
     assert_eq!(out.ok().stdout, "1\nRead-only file system\nkept\n");
     assert!(std::fs::read(&host).unwrap() == before, "the host's ctr-run binary changed");
     assert_eq!(mode(&host), mode_before, "the host's ctr-run binary's mode changed");
+}
+
+/// `kill` without `-s` sends SIGKILL, as docker's: a PID 1 that ignores SIGTERM (a shell
+/// in its own PID namespace does) is ended, with status 137, and once `kill` returns
+/// the container is stopped: `rm` right after works.
+#[test]
+fn kill_defaults_to_sigkill_and_waits_for_the_stop() {
+    require_root!();
+    let Some(lab) = Lab::new("killdef") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    lab.run(&[
+        "-d",
+        "--name",
+        "stubborn",
+        "--image",
+        "bb",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; while :; do sleep 1; done",
+    ])
+    .run()
+    .ok();
+    lab.ctr(&["kill", "-s", "TERM", "stubborn"]).run().ok();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(lab.ps()[0]["status"], "running", "SIGTERM is ignored");
+    lab.ctr(&["kill", "stubborn"]).run().ok();
+    let row = lab.ps()[0].clone();
+    assert_eq!((row["status"].as_str(), row["exit_code"].as_i64()), (Some("exited"), Some(137)), "{row}");
+    lab.ctr(&["rm", "stubborn"]).run().ok();
+    lab.assert_clean(&before);
 }
 
 #[test]

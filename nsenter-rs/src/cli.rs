@@ -12,7 +12,7 @@ use unshare_rs::namespaces::Namespace;
 const EXAMPLES: &str = "\
 Examples:
   nsenter-rs -t 1234 -a ps -e                 everything of process 1234: its ps
-  nsenter-rs --net=/run/netns/x ip link       a persisted network namespace
+  touch /tmp/net && unshare-rs --net=/tmp/net true && nsenter-rs --net=/tmp/net ip link   (persisted, then joined)
   nsenter-rs -t 1234 -a -r -w -e -c sh        a shell exactly where a container runs
   nsenter-rs -t 1234 -a --cap-drop ALL --no-new-privs --close-fds -- id";
 

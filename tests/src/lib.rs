@@ -594,3 +594,34 @@ impl Drop for SubordinateIds {
         }
     }
 }
+
+/// The sha256 of a file, in hex (`sha256sum`).
+pub fn sha256(p: &Path) -> String {
+    let out = Cmd::new("sha256sum").arg(p).run().ok().stdout.clone();
+    out.split_whitespace().next().unwrap().to_string()
+}
+
+/// A `docker save` archive, in `dir`, of these layer tars (bottom first, each with its
+/// diff_id) with the image config `config` (its `rootfs.diff_ids` are filled in).
+pub fn docker_save(dir: &Path, layers: &[(PathBuf, String)], config: &Value) -> PathBuf {
+    let stage = tempfile::Builder::new().prefix("save-").tempdir_in(dir).unwrap().keep();
+    let mut cfg = config.clone();
+    cfg["rootfs"]["diff_ids"] = serde_json::json!(layers.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>());
+    let cfg_path = stage.join("config.tmp");
+    std::fs::write(&cfg_path, serde_json::to_string(&cfg).unwrap()).unwrap();
+    let cfg_hex = sha256(&cfg_path);
+    std::fs::rename(&cfg_path, stage.join(format!("{cfg_hex}.json"))).unwrap();
+    let mut names = Vec::new();
+    for (l, diff) in layers {
+        let hex = diff.trim_start_matches("sha256:");
+        std::fs::create_dir_all(stage.join(hex)).unwrap();
+        std::fs::copy(l, stage.join(hex).join("layer.tar")).unwrap();
+        names.push(format!("{hex}/layer.tar"));
+    }
+    let manifest =
+        serde_json::json!([{"Config": format!("{cfg_hex}.json"), "RepoTags": ["bb:latest"], "Layers": names}]);
+    std::fs::write(stage.join("manifest.json"), manifest.to_string()).unwrap();
+    let out = dir.join(format!("save-{}.tar", names.len()));
+    Cmd::new("tar").arg("-cf").arg(&out).arg("-C").arg(&stage).arg(".").run().ok();
+    out
+}

@@ -15,7 +15,7 @@ Examples:
   unshare-rs -fp --mount-proc ps -ef          a shell-less PID namespace: ps sees only itself
   unshare-rs -u --hostname box -- hostname    a new UTS namespace named box
   unshare-rs -U -r -- id -u                   uid 0 in a new user namespace (works unprivileged)
-  touch /run/netns/x && unshare-rs --net=/run/netns/x true && nsenter --net=/run/netns/x ip link
+  touch /tmp/net && unshare-rs --net=/tmp/net true && nsenter --net=/tmp/net ip link
   unshare-rs -fpmunic --kill-child --pid-file /run/c.pid -- sleep 100";
 
 fn parse_signal(s: &str) -> Result<Signal, String> {
