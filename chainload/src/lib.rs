@@ -30,6 +30,7 @@ pub mod ids;
 pub mod kernel;
 pub mod openat2;
 pub mod procstat;
+pub mod progress;
 pub mod seccomp;
 pub mod signals;
 pub mod status;

@@ -101,6 +101,9 @@ pub const MAX_JSON: u64 = 4 << 20;
 fn unpack(file: &Path, dir: &Path, max_size: u64) -> Result<(), Error> {
     use ovlmount::archive::{self, CopyError};
     let (mut a, budget) = archive::open(file, max_size).map_err(|e| Error::io("cannot open image archive", file, e))?;
+    let mut shown = chainload::progress::Progress::new(format!("unpacking {}", file.display()), false);
+    shown.totals(std::fs::metadata(file).ok().filter(|_| !archive::is_gzip(file)).map(|m| m.len()), None);
+    let mut entries = 0;
     let bad = |e: io::Error| match archive::limit_error(&e) {
         Some(limit) => Error::Usage(format!("refusing image archive '{}': {limit}", file.display())),
         None => Error::Usage(format!("'{}' is not a valid image archive: {e}", file.display())),
@@ -126,6 +129,8 @@ fn unpack(file: &Path, dir: &Path, max_size: u64) -> Result<(), Error> {
             CopyError::Write(err) => Error::io("cannot write", &dest, err),
         })?;
         budget.headers();
+        entries += 1;
+        shown.set(budget.read(), entries);
     }
     Ok(())
 }
@@ -266,7 +271,7 @@ pub fn import(root: &Root, tools: &Tools, name: &str, file: &Path, max_size: u64
             let target = tmp.join(&rel);
             std::fs::create_dir_all(tmp.join("layers")).map_err(|e| Error::io("cannot create", &tmp, e))?;
             let max = max_size.to_string();
-            store::run_tool(
+            store::run_tool_with_progress(
                 &tools.ovlmount,
                 &["import", "--max-size", &max, &l.to_string_lossy(), &target.to_string_lossy()],
             )?;

@@ -218,7 +218,7 @@ pub fn commit(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool, pau
     let (tool, args) = argv.split_first().ok_or_else(|| Error::Usage("empty commit command".into()))?;
     let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let result = store::run_tool(Path::new(tool), &args);
+    let result = store::run_tool_with_progress(Path::new(tool), &args);
     if let Some((cg, name)) = group {
         cgctl::group::Group::new(&cg, name)
             .thaw()

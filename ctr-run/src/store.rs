@@ -123,6 +123,54 @@ pub fn run_tool(tool: &Path, args: &[&str]) -> Result<(), Error> {
     Err(Error::Usage(format!("{} {}: {msg}", tool.display(), args.join(" "))))
 }
 
+/// Run a tool that shows progress (`ovlmount import|commit`): when our stderr is a
+/// terminal, it is asked to (`--progress`, put before the tool's own arguments' end) and
+/// its progress lines (those that start with a carriage return) are passed on as they
+/// come; anything else it prints is kept for the error message, as [`run_tool`] does.
+pub fn run_tool_with_progress(tool: &Path, args: &[&str]) -> Result<(), Error> {
+    use std::io::{Read, Write};
+    if !nix::unistd::isatty(std::io::stderr()).unwrap_or(false) {
+        return run_tool(tool, args);
+    }
+    let mut with: Vec<&str> = args.to_vec();
+    with.insert(1.min(with.len()), "--progress");
+    let mut child = std::process::Command::new(tool)
+        .args(&with)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io("cannot run", tool, e))?;
+    let mut from = child.stderr.take().ok_or_else(|| Error::Usage("no stderr pipe".into()))?;
+    let (mut kept, mut in_progress, mut at_start) = (Vec::new(), false, true);
+    let mut buf = [0u8; 4096];
+    let mut err = std::io::stderr();
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &b in &buf[..n] {
+            if at_start {
+                in_progress = b == b'\r';
+            }
+            if in_progress {
+                let _ = err.write_all(&[b]);
+            } else {
+                kept.push(b);
+            }
+            at_start = b == b'\n';
+        }
+        let _ = err.flush();
+    }
+    let status = child.wait().map_err(|e| Error::io("cannot wait for", tool, e))?;
+    if status.success() {
+        return Ok(());
+    }
+    let msg = String::from_utf8_lossy(&kept).lines().next().unwrap_or("").to_string();
+    Err(Error::Usage(format!("{} {}: {msg}", tool.display(), args.join(" "))))
+}
+
 /// Whether the cgroup NAME still exists.
 pub fn cgroup_exists(name: &str) -> bool {
     group_of(name).is_ok_and(|(cg, n)| cgctl::group::Group::new(&cg, n).exists())

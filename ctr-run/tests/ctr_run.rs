@@ -668,6 +668,31 @@ fn kill_defaults_to_sigkill_and_waits_for_the_stop() {
     lab.assert_clean(&before);
 }
 
+/// `image import` on a terminal shows the unpacking and each layer's import as they
+/// go (the layer's from `ovlmount import --progress`, passed on); piped, it prints
+/// nothing; an error still reads as one line.
+#[test]
+fn image_import_shows_progress_on_a_terminal() {
+    require_root!();
+    let Some(lab) = Lab::new("impprog") else { return };
+    let archive = lab.dir.path().join("save-1.tar");
+    let cmd = format!(
+        "{} --root {} image import bb2 {}",
+        testkit::bin("ctr-run").display(),
+        lab.root.display(),
+        archive.display()
+    );
+    let out = Cmd::new("sh").args(["-c", &cmd]).run_on_terminal("", b"");
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("unpacking {}: ", archive.display())), "{:?}", out.stdout);
+    assert!(out.stdout.contains("importing ") && out.stdout.contains("layer.tar: "), "{:?}", out.stdout);
+    let quiet = lab.ctr(&["image", "import", "bb3"]).arg(&archive).run();
+    assert_eq!((quiet.code, quiet.stderr.as_str()), (0, ""));
+    let out = Cmd::new("sh").args(["-c", &cmd.replace("bb2", "bb3")]).run_on_terminal("", b"");
+    assert_eq!(out.code, 125);
+    assert!(out.stdout.contains("image 'bb3' already exists"), "{:?}", out.stdout);
+}
+
 #[test]
 fn dry_run_command_builds_the_same_container() {
     require_root!();

@@ -42,17 +42,25 @@ pub struct Budget(Rc<Cell<State>>);
 struct State {
     since_entry: u64,
     in_data: bool,
+    total: u64,
 }
 
 impl Budget {
     /// An entry was returned: what is read now is its data (no header limit).
     pub fn data(&self) {
-        self.0.set(State { since_entry: 0, in_data: true });
+        let total = self.0.get().total;
+        self.0.set(State { since_entry: 0, in_data: true, total });
     }
 
     /// The entry is done: until the next one, only headers may be read.
     pub fn headers(&self) {
-        self.0.set(State { since_entry: 0, in_data: false });
+        let total = self.0.get().total;
+        self.0.set(State { since_entry: 0, in_data: false, total });
+    }
+
+    /// The bytes of tar read so far.
+    pub fn read(&self) -> u64 {
+        self.0.get().total
     }
 }
 
@@ -72,6 +80,7 @@ impl<R: Read> Read for Bounded<R> {
         }
         let mut s = self.budget.0.get();
         s.since_entry += n as u64;
+        s.total = self.total;
         self.budget.0.set(s);
         if !s.in_data && s.since_entry > HEADER_LIMIT {
             return Err(io::Error::other(LimitError::Headers));
@@ -83,6 +92,13 @@ impl<R: Read> Read for Bounded<R> {
 /// The limit an I/O error from the archive stands for, if it is one.
 pub fn limit_error(e: &io::Error) -> Option<&LimitError> {
     e.get_ref().and_then(|inner| inner.downcast_ref::<LimitError>())
+}
+
+/// Whether `file` starts with gzip's magic.
+pub fn is_gzip(file: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 2];
+    File::open(file).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == [0x1f, 0x8b]
 }
 
 /// `file` as a tar archive (gunzipped if it starts with gzip's magic), bounded as the

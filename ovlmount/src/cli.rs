@@ -95,6 +95,9 @@ pub enum Command {
         /// Print digest, diff_id and size as JSON
         #[arg(long)]
         json: bool,
+        /// Show progress on stderr even when it is not a terminal (on a terminal it is shown)
+        #[arg(long)]
+        progress: bool,
     },
     /// Import an OCI layer tar (plain or gzip) into DIR as an overlay layer
     Import {
@@ -105,6 +108,9 @@ pub enum Command {
         /// Refuse a layer larger than SIZE once decompressed (a gzip bomb stops there)
         #[arg(long, value_name = "SIZE", default_value = "64G", value_parser = parse_max_size)]
         max_size: u64,
+        /// Show progress on stderr even when it is not a terminal (on a terminal it is shown)
+        #[arg(long)]
+        progress: bool,
     },
     /// Show what an upper directory changed (A added, C changed, D deleted)
     Diff {

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::tree::{Attrs, Opened, Tree};
 use crate::Error;
+use chainload::progress::Progress;
 
 /// What was written.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -177,14 +178,17 @@ fn append_pax<W: Write>(
     b.append(&h, data.as_slice())
 }
 
-fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
+fn write_tar<X: Write>(upper: &Path, out: Hashing<X>, shown: &mut Progress) -> Result<Hashing<X>, Error> {
     let werr = |e: io::Error| Error::io("cannot write the layer", Path::new("-"), e);
     let mut b = tar::Builder::new(out);
     b.mode(tar::HeaderMode::Complete);
     b.follow_symlinks(false);
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
     let tree = Tree::open(upper)?;
-    for rel in tree.walk_sorted()? {
+    let all = tree.walk_sorted()?;
+    shown.totals(None, Some(all.len() as u64));
+    for (done, rel) in all.into_iter().enumerate() {
+        shown.set(b.get_ref().count, done as u64);
         let place = tree.place(&rel)?;
         let shown = place.shown();
         let entry = place.open()?;
@@ -254,23 +258,24 @@ fn write_tar<W: Write>(upper: &Path, out: W) -> Result<W, Error> {
 
 /// Write `upper` as an OCI layer to `out` (gzip-compressed with `gzip`). The file
 /// appears only when complete (written beside it, then renamed).
-pub fn commit(upper: &Path, out: &Path, gzip: bool) -> Result<Committed, Error> {
+pub fn commit(upper: &Path, out: &Path, gzip: bool, progress: bool) -> Result<Committed, Error> {
     let meta = std::fs::metadata(upper).map_err(|e| Error::io("upper", upper, e))?;
     if !meta.is_dir() {
         return Err(Error::Usage(format!("upper '{}' is not a directory", upper.display())));
     }
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "layer".into());
     let tmp = out.with_file_name(format!(".{name}.{}.part", std::process::id()));
+    let mut shown = Progress::new(format!("committing {}", upper.display()), progress);
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| Error::io("cannot create", &tmp, e))?;
         let outer = Hashing::new(BufWriter::with_capacity(1 << 20, file));
         let werr = |e: io::Error| Error::io("cannot write", out, e);
         let (outer, diff_id) = if gzip {
             let gz = flate2::write::GzEncoder::new(outer, flate2::Compression::fast());
-            let (gz, diff_id, _) = write_tar(upper, Hashing::new(gz))?.finish();
+            let (gz, diff_id, _) = write_tar(upper, Hashing::new(gz), &mut shown)?.finish();
             (gz.finish().map_err(werr)?, Some(diff_id))
         } else {
-            (write_tar(upper, outer)?, None)
+            (write_tar(upper, outer, &mut shown)?, None)
         };
         let (mut buf, digest, size) = outer.finish();
         buf.flush().map_err(werr)?;
@@ -278,6 +283,7 @@ pub fn commit(upper: &Path, out: &Path, gzip: bool) -> Result<Committed, Error> 
         let diff_id = diff_id.unwrap_or_else(|| digest.clone());
         Ok(Committed { digest, diff_id, size })
     })();
+    shown.finish();
     match result {
         Ok(c) => {
             std::fs::rename(&tmp, out).map_err(|e| Error::io("cannot write", out, e))?;

@@ -143,7 +143,7 @@ fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
 
 /// Import `file` into `dir`, which must not exist or be empty, reading at most
 /// `max_size` bytes of tar. On failure `dir` is removed.
-pub fn import(file: &Path, dir: &Path, max_size: u64) -> Result<Imported, Error> {
+pub fn import(file: &Path, dir: &Path, max_size: u64, progress: bool) -> Result<Imported, Error> {
     if dir.exists() {
         let mut rd = std::fs::read_dir(dir).map_err(|e| Error::io("target", dir, e))?;
         if rd.next().is_some() {
@@ -156,7 +156,16 @@ pub fn import(file: &Path, dir: &Path, max_size: u64) -> Result<Imported, Error>
     let (archive, budget) =
         crate::archive::open(file, max_size).map_err(|e| Error::io("cannot open layer", file, e))?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
-    let result = import_into(archive, &budget, file, dir);
+    let mut shown = chainload::progress::Progress::new(format!("importing {}", file.display()), progress);
+    // (A plain tar's size is what will be read; a gzipped one's is not.)
+    let plain = std::fs::metadata(file).ok().filter(|_| !crate::archive::is_gzip(file)).map(|m| m.len());
+    shown.totals(plain, None);
+    let result = import_into(archive, &budget, file, dir, &mut shown);
+    if let (Ok(done), Some(all)) = (&result, plain) {
+        // (The archive's end-of-archive blocks are not read: it is all done.)
+        shown.set(all, done.entries);
+    }
+    shown.finish();
     if result.is_err() {
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -168,6 +177,7 @@ fn import_into(
     budget: &crate::archive::Budget,
     file: &Path,
     dir: &Path,
+    shown: &mut chainload::progress::Progress,
 ) -> Result<Imported, Error> {
     let root_file = File::open(dir).map_err(|e| Error::io("cannot open", dir, e))?;
     let root = OwnedFd::from(root_file);
@@ -182,6 +192,7 @@ fn import_into(
         budget.data();
         import_entry(&mut e, &root, &mut stats, &mut dirs, &corrupt)?;
         budget.headers();
+        shown.set(budget.read(), stats.entries);
     }
     // Directory modes, owners and times last (deepest first): writing into a directory
     // changes its mtime, and a read-only mode would stop the writes.

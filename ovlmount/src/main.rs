@@ -35,14 +35,14 @@ fn dispatch(command: Command) -> Result<(), Error> {
             let opts = args.into_options().map_err(Error::Usage)?;
             Err(enter::enter(&opts))
         }
-        Command::Commit { upper, output, gzip, json } => {
-            let c = commit::commit(&upper, &output, gzip)?;
+        Command::Commit { upper, output, gzip, json, progress } => {
+            let c = commit::commit(&upper, &output, gzip, progress)?;
             if json {
                 print_json(&c)?;
             }
             Ok(())
         }
-        Command::Import { file, dir, max_size } => import::import(&file, &dir, max_size).map(drop),
+        Command::Import { file, dir, max_size, progress } => import::import(&file, &dir, max_size, progress).map(drop),
         Command::Diff { upper, lowers, json } => {
             let changes = diff::diff(&upper, &stack::split_lowers(&lowers))?;
             if json {

@@ -716,3 +716,32 @@ fn mount_makes_a_missing_mount_point() {
     assert_eq!(out.code, 125);
     assert!(!d.join("n/m").exists() && !d.join("n/u").exists(), "a failed mount left directories");
 }
+
+/// Long work shows progress where a person watches: on a terminal, `import` and
+/// `commit` draw a one-line indicator on stderr (bytes and entries, of the total where
+/// it is known, and the rate) and end it with a newline; with stderr a pipe (scripts, CI
+/// logs) nothing extra is printed unless `--progress` asks for it.
+#[test]
+fn import_and_commit_show_progress_only_on_a_terminal() {
+    require_root!();
+    let Some((t, l)) = busybox_root("import_and_commit_show_progress_only_on_a_terminal") else { return };
+    let d = t.path();
+    let layer = d.join("l.tar");
+    let o = ovl();
+    let on_terminal = |args: &str| Cmd::new("sh").args(["-c", &format!("{o} {args}")]).run_on_terminal("", b"");
+    let out = on_terminal(&format!("commit {} -o {}", l.display(), layer.display()));
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("committing {}: ", l.display())), "{:?}", out.stdout);
+    assert!(out.stdout.contains(" entries, ") && out.stdout.contains("/s"), "{:?}", out.stdout);
+    let out = on_terminal(&format!("import {} {}/imported", layer.display(), d.display()));
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("importing {}: ", layer.display())), "{:?}", out.stdout);
+    assert!(out.stdout.contains("(100%)"), "a plain tar's total is known: {:?}", out.stdout);
+    assert!(out.stdout.ends_with('\n'), "the line is ended: {:?}", out.stdout);
+    // Not a terminal: nothing on stderr, unless --progress.
+    let quiet = Cmd::tool("ovlmount").arg("import").arg(&layer).arg(d.join("quiet")).run();
+    assert_eq!((quiet.code, quiet.stderr.as_str()), (0, ""));
+    let forced = Cmd::tool("ovlmount").args(["import", "--progress"]).arg(&layer).arg(d.join("forced")).run();
+    assert!(forced.stderr.starts_with('\r') && forced.stderr.contains("importing"), "{:?}", forced.stderr);
+    assert_eq!(Cmd::tool("ovlmount").arg("commit").arg(&l).arg("-o").arg(d.join("q.tar")).run().ok().stderr, "");
+}
