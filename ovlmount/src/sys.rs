@@ -165,76 +165,53 @@ pub fn fsetxattr(fd: BorrowedFd<'_>, name: &OsStr, value: &[u8]) -> Result<(), E
         .map(drop)
 }
 
-/// llistxattr(2): the names of the extended attributes of `path` (not following a symlink).
-pub fn llistxattr(path: &Path) -> Result<Vec<Vec<u8>>, Errno> {
-    let p = cstr(path.as_os_str())?;
-    let mut buf = vec![0u8; 1024];
+/// Call `f` with a buffer, growing it while the kernel says it is too small (ERANGE);
+/// the bytes it filled.
+fn read_grown(initial: usize, mut f: impl FnMut(&mut [u8]) -> libc::ssize_t) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; initial];
     loop {
-        // SAFETY: valid C string and buffer of the given length.
-        let n = unsafe { libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        match Errno::result(n) {
+        match Errno::result(f(&mut buf)) {
             Ok(n) => {
                 buf.truncate(n as usize);
-                return Ok(buf.split(|b| *b == 0).filter(|s| !s.is_empty()).map(<[u8]>::to_vec).collect());
-            }
-            Err(Errno::ERANGE) => buf.resize(buf.len() * 4, 0),
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// flistxattr(2): the names of the extended attributes of an open file.
-pub fn flistxattr(fd: BorrowedFd<'_>) -> Result<Vec<Vec<u8>>, Errno> {
-    let mut buf = vec![0u8; 1024];
-    loop {
-        // SAFETY: valid descriptor and buffer of the given length.
-        let n = unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        match Errno::result(n) {
-            Ok(n) => {
-                buf.truncate(n as usize);
-                return Ok(buf.split(|b| *b == 0).filter(|s| !s.is_empty()).map(<[u8]>::to_vec).collect());
-            }
-            Err(Errno::ERANGE) => buf.resize(buf.len() * 4, 0),
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// fgetxattr(2): the value of extended attribute `name` of an open file.
-pub fn fgetxattr(fd: BorrowedFd<'_>, name: &[u8]) -> Result<Vec<u8>, Errno> {
-    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
-    let mut buf = vec![0u8; 256];
-    loop {
-        // SAFETY: valid descriptor, C string and buffer of the given length.
-        let r = unsafe { libc::fgetxattr(fd.as_raw_fd(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        match Errno::result(r) {
-            Ok(r) => {
-                buf.truncate(r as usize);
                 return Ok(buf);
             }
             Err(Errno::ERANGE) => buf.resize(buf.len() * 4, 0),
             Err(e) => return Err(e),
         }
     }
+}
+
+/// A NUL-separated list of names (listxattr's answer), split.
+fn names(list: Vec<u8>) -> Vec<Vec<u8>> {
+    list.split(|b| *b == 0).filter(|s| !s.is_empty()).map(<[u8]>::to_vec).collect()
+}
+
+/// llistxattr(2): the names of the extended attributes of `path` (not following a symlink).
+pub fn llistxattr(path: &Path) -> Result<Vec<Vec<u8>>, Errno> {
+    let p = cstr(path.as_os_str())?;
+    // SAFETY: valid C string and buffer of the given length.
+    read_grown(1024, |b| unsafe { libc::llistxattr(p.as_ptr(), b.as_mut_ptr().cast(), b.len()) }).map(names)
+}
+
+/// flistxattr(2): the names of the extended attributes of an open file.
+pub fn flistxattr(fd: BorrowedFd<'_>) -> Result<Vec<Vec<u8>>, Errno> {
+    // SAFETY: valid descriptor and buffer of the given length.
+    read_grown(1024, |b| unsafe { libc::flistxattr(fd.as_raw_fd(), b.as_mut_ptr().cast(), b.len()) }).map(names)
+}
+
+/// fgetxattr(2): the value of extended attribute `name` of an open file.
+pub fn fgetxattr(fd: BorrowedFd<'_>, name: &[u8]) -> Result<Vec<u8>, Errno> {
+    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: valid descriptor, C string and buffer of the given length.
+    read_grown(256, |b| unsafe { libc::fgetxattr(fd.as_raw_fd(), n.as_ptr(), b.as_mut_ptr().cast(), b.len()) })
 }
 
 /// lgetxattr(2): the value of extended attribute `name` of `path` (not following a symlink).
 pub fn lgetxattr(path: &Path, name: &[u8]) -> Result<Vec<u8>, Errno> {
     let p = cstr(path.as_os_str())?;
     let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
-    let mut buf = vec![0u8; 256];
-    loop {
-        // SAFETY: valid C strings and buffer of the given length.
-        let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        match Errno::result(r) {
-            Ok(r) => {
-                buf.truncate(r as usize);
-                return Ok(buf);
-            }
-            Err(Errno::ERANGE) => buf.resize(buf.len() * 4, 0),
-            Err(e) => return Err(e),
-        }
-    }
+    // SAFETY: valid C strings and buffer of the given length.
+    read_grown(256, |b| unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), b.as_mut_ptr().cast(), b.len()) })
 }
 
 /// lsetxattr(2): set extended attribute `name` on `path` (not following a symlink).

@@ -39,19 +39,11 @@ fn expectation(line: &str) -> Expect {
     EXPECTED.iter().find(|(part, _)| line.contains(part)).map(|(_, e)| *e).unwrap_or(Expect::Exit(0))
 }
 
-/// The commands of the README's `sh` blocks, `\` continuations joined.
-fn readme_examples(readme: &str) -> Vec<String> {
+/// Shell lines with their `\\` continuations joined.
+fn joined<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut out = Vec::new();
-    let mut in_sh = false;
     let mut pending = String::new();
-    for line in readme.lines() {
-        if line.starts_with("```") {
-            in_sh = !in_sh && line.trim() == "```sh";
-            continue;
-        }
-        if !in_sh || line.trim().is_empty() {
-            continue;
-        }
+    for line in lines {
         match line.strip_suffix('\\') {
             Some(part) => pending.push_str(part),
             None => {
@@ -63,23 +55,24 @@ fn readme_examples(readme: &str) -> Vec<String> {
     out
 }
 
+/// The commands of the README's `sh` blocks.
+fn readme_examples(readme: &str) -> Vec<String> {
+    let mut in_sh = false;
+    let lines = readme.lines().filter(|line| {
+        if line.starts_with("```") {
+            in_sh = !in_sh && line.trim() == "```sh";
+            return false;
+        }
+        in_sh && !line.trim().is_empty()
+    });
+    joined(lines)
+}
+
 /// The commands of a tool's `--help` Examples section (each line: the command, then
 /// two or more spaces and what it shows).
 fn help_examples(help: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut pending = String::new();
-    for line in help.lines().skip_while(|l| !l.starts_with("Examples:")).skip(1) {
-        let text = line.trim_start();
-        let command = text.split("  ").next().unwrap_or("").trim_end();
-        match command.strip_suffix('\\') {
-            Some(part) => pending.push_str(part),
-            None => {
-                pending.push_str(command);
-                out.push(std::mem::take(&mut pending));
-            }
-        }
-    }
-    out
+    let section = help.lines().skip_while(|l| !l.starts_with("Examples:")).skip(1);
+    joined(section.map(|line| line.trim_start().split("  ").next().unwrap_or("").trim_end()))
 }
 
 fn write(p: &Path, text: &str, mode: u32) {
