@@ -143,8 +143,9 @@ fn run_examples(from: &str, lines: &[String]) -> Vec<String> {
     let kvm = Path::new("/dev/kvm").exists();
     let tools: PathBuf = testkit::bin_dir();
     let mut script = format!(
-        "set -u\nmount -t tmpfs -o mode=755 run /run\nmkdir /run/examples\nmount --bind {w} /run/examples\n\
-         mount --bind {w}/tmp /tmp\ncd /run/examples\nexport PATH={tools}:/run/examples/bin:$PATH\n\
+        "set -u\nmount -t tmpfs -o mode=755 run /run\nmkdir /run/examples /run/tools\n\
+         mount --bind {w} /run/examples\nmount --bind {tools} /run/tools\n\
+         mount --bind {w}/tmp /tmp\ncd /run/examples\nexport PATH=/run/tools:/run/examples/bin:$PATH\n\
          unshare-rs -fpmuin --kill-child --mount-proc -- sleep 600 </dev/null >/dev/null 2>&1 &\nTARGET=$!\n\
          for i in $(seq 50); do PID=$(cat /proc/$TARGET/task/$TARGET/children 2>/dev/null | tr -d ' '); \
          [ -n \"$PID\" ] && break; sleep 0.1; done\n",
