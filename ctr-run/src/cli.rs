@@ -109,7 +109,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Send a signal (default SIGTERM) to a container's PID 1
+    /// Stop containers: SIGTERM, then SIGKILL after the grace period
+    Stop {
+        /// Seconds to wait after SIGTERM before SIGKILL
+        #[arg(short = 't', long = "time", value_name = "SECS", default_value_t = 10)]
+        time: u64,
+        /// Container names or ids
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Block until containers stop; print each exit code
+    Wait {
+        /// Container names or ids
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Send a signal (default SIGKILL, as docker's) to a container's PID 1
     Kill {
         /// The signal, by name or number (default KILL, as docker's)
         #[arg(short = 's', long, default_value = "KILL", value_parser = parse_signal)]

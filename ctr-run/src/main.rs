@@ -95,6 +95,18 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Kill { signal, id } => ops::kill(&root, &id, signal),
+        Command::Stop { time, ids } => {
+            for name in ops::stop(&root, &ids, std::time::Duration::from_secs(time))? {
+                println!("{name}");
+            }
+            Ok(())
+        }
+        Command::Wait { ids } => {
+            for code in ops::wait(&root, &ids)? {
+                println!("{code}");
+            }
+            Ok(())
+        }
         Command::Rm { force, ids } => ops::rm(&root, &Tools::locate()?, &ids, force),
         Command::Logs { id } => {
             let log = ops::logs(&root, &id)?;

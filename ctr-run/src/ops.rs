@@ -83,17 +83,74 @@ pub fn kill(root: &Root, key: &str, sig: Signal) -> Result<(), Error> {
     if sig == Signal::SIGKILL {
         // As docker: once `kill` returns, the container has stopped (its supervisor has
         // recorded the exit), so a `rm` right after works.
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            match store::find(root, &st.id) {
-                Ok(now) if now.status == Status::Running && now.supervisor.is_some_and(|s| s.alive()) => {}
-                _ => return Ok(()),
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        if let Waited::Running = wait_stopped(root, &st.id, Some(Duration::from_secs(10))) {
+            return Err(Error::Usage(format!("container {} did not stop within 10 s of SIGKILL", st.name)));
         }
-        return Err(Error::Usage(format!("container {} did not stop within 10 s of SIGKILL", st.name)));
     }
     Ok(())
+}
+
+/// How waiting for a container to stop ended.
+enum Waited {
+    /// It stopped: its state, with the exit recorded.
+    Stopped(Box<State>),
+    /// It was removed meanwhile.
+    Removed,
+    /// Still running when patience ran out.
+    Running,
+}
+
+/// Wait until container `id` has stopped (its exit recorded, or its supervisor gone),
+/// at most `patience` (`None`: as long as it takes).
+fn wait_stopped(root: &Root, id: &str, patience: Option<Duration>) -> Waited {
+    let start = Instant::now();
+    loop {
+        match store::find(root, id) {
+            Ok(now) if now.status != Status::Exited && now.supervisor.is_some_and(|s| s.alive()) => {}
+            Ok(now) => return Waited::Stopped(Box::new(now)),
+            Err(_) => return Waited::Removed,
+        }
+        if patience.is_some_and(|p| start.elapsed() >= p) {
+            return Waited::Running;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `stop [-t SECS] ID...`: SIGTERM, then SIGKILL after the grace period (docker's
+/// default 10 s); each container's name, once it has stopped. A container that is not
+/// running is already stopped.
+pub fn stop(root: &Root, keys: &[String], grace: Duration) -> Result<Vec<String>, Error> {
+    let states: Vec<State> = keys.iter().map(|k| store::find(root, k)).collect::<Result<_, _>>()?;
+    let mut stopped = Vec::new();
+    for st in states {
+        if let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), Signal::SIGTERM);
+            if let Waited::Running = wait_stopped(root, &st.id, Some(grace)) {
+                if let Err(e) = kill(root, &st.id, Signal::SIGKILL) {
+                    // (It may have ended between the grace period and the SIGKILL.)
+                    if let Waited::Running = wait_stopped(root, &st.id, Some(Duration::ZERO)) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        stopped.push(st.name.clone());
+    }
+    Ok(stopped)
+}
+
+/// `wait ID...`: block until each container has stopped; their exit codes, in order.
+pub fn wait(root: &Root, keys: &[String]) -> Result<Vec<i32>, Error> {
+    let states: Vec<State> = keys.iter().map(|k| store::find(root, k)).collect::<Result<_, _>>()?;
+    let mut codes = Vec::new();
+    for st in states {
+        match wait_stopped(root, &st.id, None) {
+            Waited::Stopped(done) => codes.push(done.exit_code.unwrap_or(chainload::EXIT_TOOL_FAILED)),
+            _ => return Err(Error::Usage(format!("container {} was removed while waiting for it", st.name))),
+        }
+    }
+    Ok(codes)
 }
 
 /// `rm [-f] ID...`: every container is looked up first.

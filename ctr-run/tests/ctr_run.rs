@@ -668,6 +668,46 @@ fn kill_defaults_to_sigkill_and_waits_for_the_stop() {
     lab.assert_clean(&before);
 }
 
+/// `stop`: SIGTERM first (a PID 1 that traps it exits with its own status within the
+/// grace period), SIGKILL after `-t SECS` (a PID 1 that ignores TERM: exit 137, after
+/// about the grace period); each name is printed; `wait` prints the exit codes, and
+/// returns at once for stopped containers; an unknown name is refused, nothing changed.
+#[test]
+fn stop_and_wait() {
+    require_root!();
+    let Some(lab) = Lab::new("stopwait") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    let detached = |name: &str, script: &str| {
+        lab.run(&["-d", "--name", name, "--image", "bb", "--", "sh", "-c", script]).run().ok();
+    };
+    detached("polite", "trap 'exit 7' TERM; while :; do sleep 0.1; done");
+    detached("stubborn", "trap '' TERM; while :; do sleep 0.1; done");
+    // (A waiter started now sees both stop.)
+    let waiter = std::process::Command::new(testkit::bin("ctr-run"))
+        .arg("--root")
+        .arg(&lab.root)
+        .args(["wait", "polite", "stubborn"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lab.ctr(&["stop", "--bogus"]).run();
+    assert_eq!(out.code, 125);
+    let out = lab.ctr(&["stop", "polite", "no-such-container"]).run();
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(out.one_line_error().contains("no-such-container"), "{}", out.stderr);
+    assert!(lab.ps().iter().all(|r| r["status"] == "running"), "a refused stop stopped something");
+    let start = std::time::Instant::now();
+    assert_eq!(lab.ctr(&["stop", "-t", "1", "polite", "stubborn"]).run().ok().stdout, "polite\nstubborn\n");
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(900), "the grace period was not waited: {took:?}");
+    let waited = waiter.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&waited.stdout), "7\n137\n");
+    assert_eq!(lab.ctr(&["wait", "stubborn", "polite"]).run().ok().stdout, "137\n7\n");
+    assert_eq!(lab.ctr(&["stop", "polite"]).run().ok().stdout, "polite\n", "already stopped");
+    lab.ctr(&["rm", "polite", "stubborn"]).run().ok();
+    lab.assert_clean(&before);
+}
+
 /// `image import` on a terminal shows the unpacking and each layer's import as they
 /// go (the layer's from `ovlmount import --progress`, passed on); piped, it prints
 /// nothing; an error still reads as one line.

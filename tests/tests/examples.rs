@@ -36,7 +36,11 @@ const EXPECTED: [(&str, Expect); 6] = [
 ];
 
 fn expectation(line: &str) -> Expect {
-    EXPECTED.iter().find(|(part, _)| line.contains(part)).map(|(_, e)| *e).unwrap_or(Expect::Exit(0))
+    // (A part ends at a word's end: `sleep 100` is not `sleep 1000`.)
+    let has = |part: &str| {
+        line.match_indices(part).any(|(at, _)| !line[at + part.len()..].starts_with(|c: char| c.is_alphanumeric()))
+    };
+    EXPECTED.iter().find(|(part, _)| has(part)).map(|(_, e)| *e).unwrap_or(Expect::Exit(0))
 }
 
 /// Shell lines with their `\\` continuations joined.
