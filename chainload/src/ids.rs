@@ -164,6 +164,29 @@ pub fn groups_of<'a>(user: &str, group: impl Into<IdFile<'a>>) -> Result<Vec<u32
         .collect())
 }
 
+/// `USER[:GROUP]` (names or numbers) as the credentials a process runs with, docker's
+/// way: the uid; the GROUP given, else the user's primary group from `passwd`, else the
+/// uid; and, when no GROUP is given, the supplementary groups `group` lists the user in.
+pub fn credentials<'a>(
+    spec: &str,
+    passwd: impl Into<IdFile<'a>>,
+    group: impl Into<IdFile<'a>>,
+) -> Result<crate::confine::Credentials, IdError> {
+    let (passwd, group) = (passwd.into(), group.into());
+    let (user, grp) = spec.split_once(':').map(|(u, g)| (u, Some(g))).unwrap_or((spec, None));
+    let uid = user_id(user, passwd)?;
+    let entry = user_by_id(uid, passwd)?;
+    let gid = match grp {
+        Some(g) => group_id(g, group)?,
+        None => entry.as_ref().map(|e| e.gid).unwrap_or(uid),
+    };
+    let groups = match (&entry, grp) {
+        (Some(e), None) => groups_of(&e.name, group)?,
+        _ => Vec::new(),
+    };
+    Ok(crate::confine::Credentials { uid, gid, groups })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +205,12 @@ mod tests {
         assert_eq!(group_id("web", &g).unwrap(), 34);
         assert_eq!(groups_of("www", &g).unwrap(), vec![34]);
         assert_eq!(user_by_id(33, &p).unwrap().unwrap().gid, 34);
+        let c = credentials("www", &p, &g).unwrap();
+        assert_eq!((c.uid, c.gid, c.groups), (33, 34, vec![34]));
+        let c = credentials("www:root", &p, &g).unwrap();
+        assert_eq!((c.uid, c.gid, c.groups), (33, 0, vec![]));
+        let c = credentials("4321", &p, &g).unwrap();
+        assert_eq!((c.uid, c.gid, c.groups), (4321, 4321, vec![]));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

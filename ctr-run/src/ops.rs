@@ -200,20 +200,14 @@ pub struct ExecOptions {
     pub command: Vec<OsString>,
 }
 
-/// `USER[:GROUP]` as numbers, names looked up in the container's own files.
-fn ids_in(container_root: &Path, spec: &str) -> Result<(u32, u32), Error> {
-    let (u, g) = spec.split_once(':').map(|(u, g)| (u, Some(g))).unwrap_or((spec, None));
+/// `USER[:GROUP]` as numbers (and the user's supplementary groups), names looked up in
+/// the container's own files.
+fn ids_in(container_root: &Path, spec: &str) -> Result<chainload::confine::Credentials, Error> {
     // Opened inside the container's root: a symlink it planted at /etc/passwd must not
     // make us read a host file.
     let passwd = chainload::ids::IdFile::InRoot { root: container_root, path: Path::new("/etc/passwd") };
     let group = chainload::ids::IdFile::InRoot { root: container_root, path: Path::new("/etc/group") };
-    let e = |e: chainload::ids::IdError| Error::Usage(format!("-u {spec}: {e}"));
-    let uid = chainload::ids::user_id(u, passwd).map_err(e)?;
-    let gid = match g {
-        Some(g) => chainload::ids::group_id(g, group).map_err(e)?,
-        None => chainload::ids::user_by_id(uid, passwd).map_err(e)?.map(|p| p.gid).unwrap_or(uid),
-    };
-    Ok((uid, gid))
+    chainload::ids::credentials(spec, passwd, group).map_err(|e| Error::Usage(format!("-u {spec}: {e}")))
 }
 
 pub use crate::environ::Env;
@@ -229,8 +223,13 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
     a.extend([tools.nsenter.clone().into(), "-t".into(), p.pid.to_string().into(), "-a".into(), "-r".into()]);
     a.extend(["-W".into(), o.workdir.clone().unwrap_or_else(|| st.workdir.clone()).into()]);
     if let Some(u) = o.user.as_ref().or(st.user.as_ref()) {
-        let (uid, gid) = ids_in(Path::new(&format!("/proc/{}/root", p.pid)), u)?;
-        a.extend(["-S".into(), uid.to_string().into(), "-G".into(), gid.to_string().into()]);
+        let c = ids_in(Path::new(&format!("/proc/{}/root", p.pid)), u)?;
+        a.extend(["-S".into(), c.uid.to_string().into(), "-G".into(), c.gid.to_string().into()]);
+        // (The user's supplementary groups, as `run` gives them.)
+        if !c.groups.is_empty() {
+            let groups: Vec<String> = c.groups.iter().map(u32::to_string).collect();
+            a.extend(["--groups".into(), groups.join(",").into()]);
+        }
     }
     a.push("--close-fds".into());
     if !st.privileged {

@@ -708,6 +708,22 @@ fn stop_and_wait() {
     lab.assert_clean(&before);
 }
 
+/// `exec -u NAME` gets the user's supplementary groups from the container's /etc/group,
+/// as `run -u NAME` does (here `user` is in `extra`, 2000); `-u NAME:GROUP` gets only
+/// that group, as docker.
+#[test]
+fn exec_user_gets_supplementary_groups_as_run_does() {
+    require_root!();
+    let Some(lab) = Lab::new("execgrp") else { return };
+    let ids = lab.run(&["-u", "user", "--image", "bb", "--", "id", "-G"]).run().ok().stdout.clone();
+    assert_eq!(ids, "1000 2000\n", "run -u");
+    lab.run(&["-d", "--name", "grp", "--image", "bb", "--", "sleep", "100"]).run().ok();
+    assert_eq!(lab.ctr(&["exec", "-u", "user", "grp", "--", "id", "-G"]).run().ok().stdout, ids, "exec -u");
+    assert_eq!(lab.ctr(&["exec", "-u", "user:root", "grp", "--", "id", "-G"]).run().ok().stdout, "0\n");
+    assert_eq!(lab.ctr(&["exec", "-u", "1000", "grp", "--", "id", "-G"]).run().ok().stdout, ids, "by number");
+    lab.ctr(&["rm", "-f", "grp"]).run().ok();
+}
+
 /// `image import` on a terminal shows the unpacking and each layer's import as they
 /// go (the layer's from `ovlmount import --progress`, passed on); piped, it prints
 /// nothing; an error still reads as one line.

@@ -48,6 +48,10 @@ pub struct Cli {
     /// Enter the network namespace [of FILE]
     #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true)]
     net: Option<Option<PathBuf>>,
+    /// Supplementary groups to run with after -S/-G (comma-separated gids; default none,
+    /// as util-linux)
+    #[arg(long, value_name = "GID,...", value_delimiter = ',')]
+    groups: Vec<u32>,
     /// Enter the network namespace of the target's socket FD (needs --target)
     #[arg(short = 'N', long = "net-socket", value_name = "FD")]
     net_socket: Option<i32>,
@@ -171,6 +175,7 @@ impl Cli {
             no_fork: self.no_fork,
             join_cgroup: self.join_cgroup,
             net_socket: self.net_socket,
+            groups: self.groups,
             confinement,
             command: self.command,
         })

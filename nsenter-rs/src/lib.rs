@@ -100,6 +100,8 @@ pub struct Options {
     pub join_cgroup: bool,
     /// `-N`: the network namespace of the target's socket FD.
     pub net_socket: Option<i32>,
+    /// `--groups`: the supplementary groups to run with (with `-S`/`-G`; default none).
+    pub groups: Vec<u32>,
     /// The final confinement (`None`: leave capabilities and fds as they are).
     pub confinement: Option<Confinement>,
     /// Program and arguments (empty: `$SHELL`, else `/bin/sh`).
@@ -155,6 +157,9 @@ impl Options {
             || self.join_cgroup;
         if needs_target && self.target.is_none() {
             return usage("no target PID specified (--target), and no FILE for every namespace");
+        }
+        if !self.groups.is_empty() && self.setuid.is_none() && self.setgid.is_none() {
+            return usage("option --groups needs --setuid or --setgid (whose groups)");
         }
         if self.net_socket.is_some() && self.target.is_none() {
             return usage("option --net-socket needs --target (whose socket)");
@@ -351,7 +356,7 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
         confinement.user = Some(Credentials {
             uid: uid.unwrap_or_else(|| Uid::effective().as_raw()),
             gid: gid.unwrap_or_else(|| Gid::effective().as_raw()),
-            groups: Vec::new(),
+            groups: o.groups.clone(),
         });
     }
     chainload::confine::apply(&confinement)?;

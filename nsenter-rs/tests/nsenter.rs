@@ -311,6 +311,27 @@ fn confinement_flags() {
     assert_eq!(docker["caps"]["bounding"], "00000000a80405fb", "docker's default set minus NET_RAW");
 }
 
+/// `--groups` (an extension, for `ctr-run exec -u`): the supplementary groups to run
+/// with after `-S`/`-G`; without it none are kept, as util-linux; without `-S`/`-G` it is
+/// refused rather than ignored.
+#[test]
+fn supplementary_groups_after_setuid() {
+    require_root!();
+    let t = target(true, &[], &["sleep", "60"]);
+    let pid = t.pid.to_string();
+    let ids = |extra: &[&str]| {
+        let mut a = vec!["-t", &pid, "-u", "-S", "1000", "-G", "1000"];
+        a.extend_from_slice(extra);
+        a.extend(["--", "id", "-G"]);
+        ns_enter(&a).run().ok().stdout.clone()
+    };
+    assert_eq!(ids(&["--groups", "2000,3000"]), "1000 2000 3000\n");
+    assert_eq!(ids(&[]), "1000\n");
+    let out = ns_enter(&["-t", &pid, "-u", "--groups", "2000", "--", "true"]).run();
+    assert_eq!(out.code, 125);
+    assert!(out.one_line_error().contains("--groups needs --setuid or --setgid"), "{}", out.stderr);
+}
+
 #[test]
 fn exit_statuses_and_bad_input() {
     require_root!();

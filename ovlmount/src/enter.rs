@@ -257,21 +257,8 @@ fn pivot_into(new_root: &Path) -> Result<(), Error> {
 
 /// `USER[:GROUP]` as numbers, names looked up in the new root's /etc/passwd and /etc/group.
 pub fn resolve_user(spec: &str) -> Result<Credentials, Error> {
-    let (user, group) = spec.split_once(':').map(|(u, g)| (u, Some(g))).unwrap_or((spec, None));
-    let passwd = Path::new("/etc/passwd");
-    let groupf = Path::new("/etc/group");
-    let ids = |e: chainload::ids::IdError| Error::Usage(format!("--user {spec}: {e}"));
-    let uid = chainload::ids::user_id(user, passwd).map_err(ids)?;
-    let entry = chainload::ids::user_by_id(uid, passwd).map_err(ids)?;
-    let gid = match group {
-        Some(g) => chainload::ids::group_id(g, groupf).map_err(ids)?,
-        None => entry.as_ref().map(|e| e.gid).unwrap_or(uid),
-    };
-    let groups = match (&entry, group) {
-        (Some(e), None) => chainload::ids::groups_of(&e.name, groupf).map_err(ids)?,
-        _ => Vec::new(),
-    };
-    Ok(Credentials { uid, gid, groups })
+    chainload::ids::credentials(spec, Path::new("/etc/passwd"), Path::new("/etc/group"))
+        .map_err(|e| Error::Usage(format!("--user {spec}: {e}")))
 }
 
 /// Run `enter`. Returns only on failure.
