@@ -71,6 +71,17 @@ fn parse_security_opt(s: &str) -> Result<Seccomp, String> {
     }
 }
 
+/// `--tail N|all`.
+#[derive(Debug, Clone, Copy)]
+pub struct Tail(pub Option<usize>);
+
+fn parse_tail(s: &str) -> Result<Tail, String> {
+    match s {
+        "all" => Ok(Tail(None)),
+        n => n.parse().map(|n| Tail(Some(n))).map_err(|_| format!("'{s}': expected a number of lines or 'all'")),
+    }
+}
+
 fn parse_env(s: &str) -> Result<String, String> {
     if s.is_empty() || s.starts_with('=') {
         return Err(format!("expected KEY=VALUE or KEY, got '{s}'"));
@@ -143,6 +154,12 @@ pub enum Command {
     },
     /// Print a detached container's output
     Logs {
+        /// Follow: print what the container writes next, until it stops
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Only the last N lines (`all`: every line, the default)
+        #[arg(short = 'n', long, value_name = "N", value_parser = parse_tail)]
+        tail: Option<Tail>,
         /// Container name or id
         id: String,
     },

@@ -2,8 +2,6 @@
 
 mod cli;
 
-use std::io::Write;
-
 use cli::{Command, ImageCommand};
 use ctr_run::paths::{Root, Tools};
 use ctr_run::supervise::RunEnd;
@@ -108,10 +106,8 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Rm { force, ids } => ops::rm(&root, &Tools::locate()?, &ids, force),
-        Command::Logs { id } => {
-            let log = ops::logs(&root, &id)?;
-            let _ = std::io::stdout().write_all(&log);
-            Ok(())
+        Command::Logs { follow, tail, id } => {
+            ops::logs(&root, &id, tail.and_then(|t| t.0), follow, &mut std::io::stdout().lock())
         }
         Command::Commit { id, output, gzip, pause } => ops::commit(&root, &Tools::locate()?, &id, &output, gzip, pause),
         Command::Image(ImageCommand::Import { name, file, max_size }) => {

@@ -1,6 +1,7 @@
 //! The commands on existing containers: ps, kill, rm, logs, exec, commit.
 
 use std::ffi::OsString;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -178,13 +179,76 @@ pub fn rm(root: &Root, tools: &Tools, keys: &[String], force: bool) -> Result<()
 }
 
 /// `logs ID`: the log of a detached container.
-pub fn logs(root: &Root, key: &str) -> Result<Vec<u8>, Error> {
+/// `logs [--tail N] [-f] ID`: a detached container's output to `out`, the last `tail`
+/// lines of it (all when `None`), and with `follow` what it writes next, until it stops.
+pub fn logs(root: &Root, key: &str, tail: Option<usize>, follow: bool, out: &mut dyn Write) -> Result<(), Error> {
     let st = store::find(root, key)?;
     let log = root.container(&st.id).log();
     if !st.detached {
         return Err(Error::Usage(format!("container {} was not detached; its output went to its terminal", st.name)));
     }
-    std::fs::read(&log).map_err(|e| Error::io("cannot read", &log, e))
+    let mut f = std::fs::File::open(&log).map_err(|e| Error::io("cannot read", &log, e))?;
+    if let Some(n) = tail {
+        let start = start_of_last_lines(&mut f, n).map_err(|e| Error::io("cannot read", &log, e))?;
+        f.seek(SeekFrom::Start(start)).map_err(|e| Error::io("cannot read", &log, e))?;
+    }
+    // Ok(false): nobody reads any more (`logs -f | head`): done, without an error.
+    let copy = |f: &mut std::fs::File, out: &mut dyn Write| -> Result<bool, Error> {
+        match ovlmount::archive::copy_entry(f, out) {
+            Ok(_) => Ok(out.flush().is_ok()),
+            Err(ovlmount::archive::CopyError::Read(e)) => Err(Error::io("cannot read", &log, e)),
+            Err(ovlmount::archive::CopyError::Write(_)) => Ok(false),
+        }
+    };
+    if !copy(&mut f, out)? {
+        return Ok(());
+    }
+    if follow {
+        loop {
+            let running = matches!(store::find(root, &st.id), Ok(now) if now.status != Status::Exited
+                && now.supervisor.is_some_and(|s| s.alive()));
+            if !copy(&mut f, out)? || !running {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    Ok(())
+}
+
+/// Where the last `n` lines of `f` begin (a final line without a newline counts), read
+/// backwards in blocks: a large log is not read whole for its tail.
+fn start_of_last_lines(f: &mut std::fs::File, n: usize) -> std::io::Result<u64> {
+    use std::io::Read;
+    let len = f.seek(SeekFrom::End(0))?;
+    if n == 0 {
+        return Ok(len);
+    }
+    let mut pos = len;
+    let mut newlines = 0;
+    let mut buf = vec![0u8; 64 << 10];
+    // A newline that ends the file ends the last line; it does not start one.
+    let mut skip_final = true;
+    while pos > 0 {
+        let take = (pos as usize).min(buf.len());
+        pos -= take as u64;
+        f.seek(SeekFrom::Start(pos))?;
+        f.read_exact(&mut buf[..take])?;
+        for i in (0..take).rev() {
+            if buf[i] == b'\n' {
+                if skip_final && pos + i as u64 == len - 1 {
+                    skip_final = false;
+                    continue;
+                }
+                newlines += 1;
+                if newlines == n {
+                    return Ok(pos + i as u64 + 1);
+                }
+            }
+            skip_final = false;
+        }
+    }
+    Ok(0)
 }
 
 /// `exec` options.

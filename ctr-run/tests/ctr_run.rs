@@ -724,6 +724,42 @@ fn exec_user_gets_supplementary_groups_as_run_does() {
     lab.ctr(&["rm", "-f", "grp"]).run().ok();
 }
 
+/// `logs --tail N` prints the last N lines (`all`: every one); `logs -f` prints what the
+/// container writes after it started, and ends when the container stops; a reader that
+/// goes away (`logs -f | head -1`) ends it quietly.
+#[test]
+fn logs_tail_and_follow() {
+    require_root!();
+    let Some(lab) = Lab::new("logsf") else { return };
+    let script = "for i in 1 2 3 4 5; do echo line$i; done; while [ ! -e /go ]; do sleep 0.05; done; echo late; \
+                  while :; do sleep 1; done";
+    lab.run(&["-d", "--name", "talker", "--image", "bb", "--", "sh", "-c", script]).run().ok();
+    assert!(wait_until(Duration::from_secs(20), || lab.ctr(&["logs", "talker"]).run().stdout.contains("line5")));
+    assert_eq!(lab.ctr(&["logs", "--tail", "2", "talker"]).run().ok().stdout, "line4\nline5\n");
+    assert_eq!(lab.ctr(&["logs", "-n", "0", "talker"]).run().ok().stdout, "");
+    assert_eq!(lab.ctr(&["logs", "--tail", "all", "talker"]).run().ok().stdout.lines().count(), 5);
+    assert_eq!(lab.ctr(&["logs", "--tail", "99", "talker"]).run().ok().stdout.lines().count(), 5);
+    assert_eq!(lab.ctr(&["logs", "--tail", "x", "talker"]).run().code, 125);
+    let follower = std::process::Command::new(testkit::bin("ctr-run"))
+        .arg("--root")
+        .arg(&lab.root)
+        .args(["logs", "-f", "--tail", "1", "talker"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    lab.ctr(&["exec", "talker", "--", "touch", "/go"]).run().ok();
+    assert!(wait_until(Duration::from_secs(20), || lab.ctr(&["logs", "talker"]).run().stdout.contains("late")));
+    lab.ctr(&["kill", "talker"]).run().ok();
+    let out = follower.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "line5\nlate\n", "the tail, then what came after");
+    let cmd = format!("{} --root {} logs -f talker | head -1", testkit::bin("ctr-run").display(), lab.root.display());
+    let out = Cmd::new("sh").args(["-c", &cmd]).run();
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("line1\n", ""));
+    lab.ctr(&["rm", "talker"]).run().ok();
+}
+
 /// `image import` on a terminal shows the unpacking and each layer's import as they
 /// go (the layer's from `ovlmount import --progress`, passed on); piped, it prints
 /// nothing; an error still reads as one line.

@@ -114,7 +114,7 @@ pub fn open(file: &Path, max_size: u64) -> io::Result<(tar::Archive<Box<dyn Read
 
 /// Copy an entry's data to `out`, telling a failed read (the archive) from a failed
 /// write (the disk: full, for example).
-pub fn copy_entry(from: &mut impl Read, out: &mut impl io::Write) -> Result<u64, CopyError> {
+pub fn copy_entry(from: &mut impl Read, out: &mut (impl io::Write + ?Sized)) -> Result<u64, CopyError> {
     let mut buf = vec![0u8; 256 << 10];
     let mut done = 0u64;
     loop {
