@@ -74,18 +74,17 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             if json {
                 return print_json(&rows);
             }
-            println!("{:<12}  {:<20}  {:<12}  {:>7}  COMMAND", "ID", "NAME", "STATUS", "PID");
+            let now = ctr_run::state::now();
+            println!("{:<12}  {:<20}  {:<26}  {:<20}  {:>7}  COMMAND", "ID", "NAME", "STATUS", "CREATED", "PID");
             for r in rows {
-                let status = match (r.status, r.exit_code) {
-                    (ctr_run::state::Status::Exited, Some(c)) => format!("exited ({c})"),
-                    (s, _) => s.to_string(),
-                };
                 let pid = r.pid.map(|p| p.to_string()).unwrap_or_default();
+                let created = format!("{} ago", ctr_run::ops::human_duration(now.saturating_sub(r.created)));
                 println!(
-                    "{:<12}  {:<20}  {:<12}  {:>7}  {}",
+                    "{:<12}  {:<20}  {:<26}  {:<20}  {:>7}  {}",
                     &r.id[..12.min(r.id.len())],
                     r.name,
-                    status,
+                    r.status_at(now),
+                    created,
                     pid,
                     r.command.join(" ")
                 );

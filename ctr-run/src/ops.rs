@@ -32,8 +32,43 @@ pub struct Row {
     pub command: Vec<String>,
     /// Creation time (seconds since the epoch).
     pub created: u64,
+    /// When it exited (seconds since the epoch).
+    pub finished: Option<u64>,
     /// Its cgroup.
     pub cgroup: String,
+}
+
+impl Row {
+    /// docker's STATUS column at time `now`: `Created`, `Up 5 seconds`, `Exited (0) 2
+    /// minutes ago` (`(137, OOM)` for the OOM killer's).
+    pub fn status_at(&self, now: u64) -> String {
+        match self.status {
+            Status::Created => "Created".into(),
+            Status::Running => format!("Up {}", human_duration(now.saturating_sub(self.created))),
+            Status::Exited => {
+                let code = match (self.exit_code, self.oom_killed) {
+                    (Some(c), true) => format!("{c}, OOM"),
+                    (Some(c), false) => c.to_string(),
+                    (None, _) => "?".into(),
+                };
+                let ago = self.finished.map(|f| format!(" {} ago", human_duration(now.saturating_sub(f))));
+                format!("Exited ({code}){}", ago.unwrap_or_default())
+            }
+        }
+    }
+}
+
+/// A duration as docker words it in `ps`: `Less than a second`, `1 second`, `5
+/// minutes`, `2 hours`, `3 days`.
+pub fn human_duration(secs: u64) -> String {
+    let unit = |n: u64, one: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") };
+    match secs {
+        0 => "Less than a second".into(),
+        s if s < 60 => unit(s, "second"),
+        s if s < 3600 => unit(s / 60, "minute"),
+        s if s < 86_400 => unit(s / 3600, "hour"),
+        s => unit(s / 86_400, "day"),
+    }
 }
 
 /// Every container, after noticing and cleaning stale ones (`all`: exited ones too).
@@ -67,6 +102,7 @@ pub fn ps(root: &Root, tools: &Tools, all: bool) -> Result<Vec<Row>, Error> {
             pid: st.pid.filter(|_| st.status == Status::Running).map(|p| p.pid),
             command: st.command.clone(),
             created: st.created,
+            finished: st.finished,
             cgroup: st.cgroup.clone(),
         });
     }
@@ -360,4 +396,34 @@ pub fn commit_args(root: &Root, tools: &Tools, st: &crate::state::State, out: &P
         a.push("--gzip".into());
     }
     a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: Status, exit_code: Option<i32>, oom_killed: bool) -> Row {
+        Row {
+            id: "x".into(),
+            name: "x".into(),
+            status,
+            exit_code,
+            oom_killed,
+            pid: None,
+            command: vec![],
+            created: 1000,
+            finished: Some(1100),
+            cgroup: String::new(),
+        }
+    }
+
+    #[test]
+    fn ps_status_reads_like_dockers() {
+        assert_eq!(row(Status::Created, None, false).status_at(1000), "Created");
+        assert_eq!(row(Status::Running, None, false).status_at(1000), "Up Less than a second");
+        assert_eq!(row(Status::Running, None, false).status_at(1001), "Up 1 second");
+        assert_eq!(row(Status::Running, None, false).status_at(1000 + 7200), "Up 2 hours");
+        assert_eq!(row(Status::Exited, Some(0), false).status_at(1100 + 90), "Exited (0) 1 minute ago");
+        assert_eq!(row(Status::Exited, Some(137), true).status_at(1100 + 3 * 86_400), "Exited (137, OOM) 3 days ago");
+    }
 }

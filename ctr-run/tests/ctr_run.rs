@@ -696,6 +696,9 @@ fn stop_and_wait() {
     assert_eq!(out.code, 125, "{}", out.stderr);
     assert!(out.one_line_error().contains("no-such-container"), "{}", out.stderr);
     assert!(lab.ps().iter().all(|r| r["status"] == "running"), "a refused stop stopped something");
+    let table = lab.ctr(&["ps"]).run().ok().stdout.clone();
+    assert!(table.lines().next().is_some_and(|h| h.contains("STATUS") && h.contains("CREATED")), "{table}");
+    assert_eq!(table.matches(" Up ").count(), 2, "{table}");
     let start = std::time::Instant::now();
     assert_eq!(lab.ctr(&["stop", "-t", "1", "polite", "stubborn"]).run().ok().stdout, "polite\nstubborn\n");
     let took = start.elapsed();
@@ -703,6 +706,8 @@ fn stop_and_wait() {
     let waited = waiter.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&waited.stdout), "7\n137\n");
     assert_eq!(lab.ctr(&["wait", "stubborn", "polite"]).run().ok().stdout, "137\n7\n");
+    let table = lab.ctr(&["ps", "-a"]).run().ok().stdout.clone();
+    assert!(table.contains("Exited (7) ") && table.contains("Exited (137) ") && table.contains(" ago"), "{table}");
     assert_eq!(lab.ctr(&["stop", "polite"]).run().ok().stdout, "polite\n", "already stopped");
     lab.ctr(&["rm", "polite", "stubborn"]).run().ok();
     lab.assert_clean(&before);
