@@ -104,7 +104,7 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             }
             Ok(())
         }
-        Command::Rm { force, ids } => ops::rm(&root, &Tools::locate()?, &ids, force),
+        Command::Rm { force, ids } => ops::rm(&root, &Tools::locate()?, &ids, force, &mut |key| println!("{key}")),
         Command::Logs { follow, tail, id } => {
             ops::logs(&root, &id, tail.and_then(|t| t.0), follow, &mut std::io::stdout().lock())
         }

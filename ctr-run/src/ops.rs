@@ -191,7 +191,13 @@ pub fn wait(root: &Root, keys: &[String]) -> Result<Vec<i32>, Error> {
 }
 
 /// `rm [-f] ID...`: every container is looked up first.
-pub fn rm(root: &Root, tools: &Tools, keys: &[String], force: bool) -> Result<(), Error> {
+pub fn rm(
+    root: &Root,
+    tools: &Tools,
+    keys: &[String],
+    force: bool,
+    removed: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
     let states: Vec<State> = keys.iter().map(|k| store::find(root, k)).collect::<Result<_, _>>()?;
     let live = |st: &State| st.status != Status::Exited && store::really_stale(root, st).is_none() && !st.stale();
     for st in &states {
@@ -199,7 +205,7 @@ pub fn rm(root: &Root, tools: &Tools, keys: &[String], force: bool) -> Result<()
             return Err(Error::Usage(format!("container {} is {}; stop it first, or use rm -f", st.name, st.status)));
         }
     }
-    for st in states {
+    for (st, key) in states.into_iter().zip(keys) {
         if live(&st) {
             // Kill it and let its supervisor finish (it records the exit and releases).
             store::kill_container(&st, Duration::from_secs(10));
@@ -210,11 +216,12 @@ pub fn rm(root: &Root, tools: &Tools, keys: &[String], force: bool) -> Result<()
         }
         store::release(tools, &st)?;
         store::remove_dir(root, &st)?;
+        // (As docker: each one as it is removed, named as the caller named it.)
+        removed(key);
     }
     Ok(())
 }
 
-/// `logs ID`: the log of a detached container.
 /// `logs [--tail N] [-f] ID`: a detached container's output to `out`, the last `tail`
 /// lines of it (all when `None`), and with `follow` what it writes next, until it stops.
 pub fn logs(root: &Root, key: &str, tail: Option<usize>, follow: bool, out: &mut dyn Write) -> Result<(), Error> {

@@ -709,7 +709,7 @@ fn stop_and_wait() {
     let table = lab.ctr(&["ps", "-a"]).run().ok().stdout.clone();
     assert!(table.contains("Exited (7) ") && table.contains("Exited (137) ") && table.contains(" ago"), "{table}");
     assert_eq!(lab.ctr(&["stop", "polite"]).run().ok().stdout, "polite\n", "already stopped");
-    lab.ctr(&["rm", "polite", "stubborn"]).run().ok();
+    assert_eq!(lab.ctr(&["rm", "polite", "stubborn"]).run().ok().stdout, "polite\nstubborn\n", "rm reports each");
     lab.assert_clean(&before);
 }
 
