@@ -82,6 +82,25 @@ fn parse_tail(s: &str) -> Result<Tail, String> {
     }
 }
 
+/// The variables of one `--env-file`.
+#[derive(Debug, Clone)]
+pub struct EnvFile(pub Vec<String>);
+
+/// `--env-file FILE`: docker's format, read now: one `KEY=VALUE` or `KEY` (take ours) per
+/// line, leading blanks ignored, `#` lines and empty lines skipped, no quoting.
+fn parse_env_file(path: &str) -> Result<EnvFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("'{path}': {}", chainload::cli::io_reason(&e)))?;
+    let mut vars = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        vars.push(parse_env(line).map_err(|e| format!("'{path}' line {}: {e}", n + 1))?);
+    }
+    Ok(EnvFile(vars))
+}
+
 fn parse_env(s: &str) -> Result<String, String> {
     if s.is_empty() || s.starts_with('=') {
         return Err(format!("expected KEY=VALUE or KEY, got '{s}'"));
@@ -225,8 +244,12 @@ pub struct RunArgs {
     #[arg(short = 'd', long)]
     detach: bool,
     /// Keep the container (its state and layer) after it exits
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rm")]
     keep: bool,
+    /// Remove the container when it exits, detached too (a foreground container is
+    /// removed anyway unless --keep)
+    #[arg(long)]
+    rm: bool,
     /// The image (imported with `ctr-run image import`)
     #[arg(long, value_name = "NAME", conflicts_with = "rootfs")]
     image: Option<String>,
@@ -260,6 +283,10 @@ pub struct RunArgs {
     /// Set an environment variable (KEY=VAL, or KEY to take ours); repeatable
     #[arg(short = 'e', long = "env", value_name = "KEY=VAL", value_parser = parse_env)]
     env: Vec<String>,
+    /// Read environment variables from FILE (docker's format: KEY=VAL or KEY lines, #
+    /// comments); repeatable, before the -e ones
+    #[arg(long, value_name = "FILE", value_parser = parse_env_file)]
+    env_file: Vec<EnvFile>,
     /// Working directory inside the container
     #[arg(short = 'w', long, value_name = "DIR")]
     workdir: Option<String>,
@@ -322,7 +349,8 @@ impl RunArgs {
             cgroup_parent: self.cgroup_parent,
             hostname: self.hostname,
             network: self.network,
-            env: self.env,
+            env: self.env_file.into_iter().flat_map(|f| f.0).chain(self.env).collect(),
+            remove: self.rm,
             workdir: self.workdir,
             user: self.user,
             volumes: self.volumes,

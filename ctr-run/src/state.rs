@@ -118,6 +118,9 @@ pub struct State {
     pub detached: bool,
     /// `--keep`.
     pub keep: bool,
+    /// `--rm`: removed when it exits, detached too.
+    #[serde(default)]
+    pub remove: bool,
 }
 
 /// Seconds since the epoch.

@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub detach: bool,
     /// `--keep`.
     pub keep: bool,
+    /// `--rm`: removed when it exits, detached too.
+    pub remove: bool,
     /// `--image`.
     pub image: Option<String>,
     /// `--rootfs`.
@@ -224,9 +226,9 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
         privileged: o.privileged,
         seccomp: if o.privileged { crate::chain::Seccomp::Unconfined } else { o.seccomp.clone() },
         init: o.init,
-        // A foreground container without --keep is removed when it ends (overlayfs has
+        // A foreground container without --keep (or one with --rm) is removed when it ends (overlayfs has
         // `volatile` since Linux 5.10).
-        volatile_upper: !o.detach && !o.keep && chainload::kernel::at_least(5, 10),
+        volatile_upper: (!o.detach || o.remove) && !o.keep && chainload::kernel::at_least(5, 10),
         command,
     };
     Ok((resolved, rootfs))
@@ -315,6 +317,7 @@ pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> 
         seccomp_profile,
         detached: o.detach,
         keep: o.keep,
+        remove: o.remove,
     };
     // The state first, then the name: a claim always points at a container with state.
     if let Err(e) = state.save(&dir.state()) {
@@ -544,7 +547,7 @@ fn supervise(
     } else {
         store::release(tools, &state)
     };
-    if state.detached || state.keep {
+    if (state.detached || state.keep) && !state.remove {
         state.status = Status::Exited;
         state.exit_code = Some(code);
         state.oom_killed = oom;

@@ -765,6 +765,38 @@ fn logs_tail_and_follow() {
     lab.ctr(&["rm", "talker"]).run().ok();
 }
 
+/// `--rm` removes a detached container when it exits (a foreground one is removed
+/// anyway); `--rm --keep` contradict; `--env-file` reads docker's format (comments,
+/// blank lines, `KEY` taking the caller's value), before `-e`; a bad line is named.
+#[test]
+fn rm_flag_and_env_file() {
+    require_root!();
+    let Some(lab) = Lab::new("rmenv") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    lab.run(&["-d", "--rm", "--name", "brief", "--image", "bb", "--", "sh", "-c", "sleep 0.3; exit 3"]).run().ok();
+    assert!(wait_until(Duration::from_secs(20), || lab.ps().is_empty()), "{:?}", lab.ps());
+    lab.assert_clean(&before);
+    let out = lab.run(&["--rm", "--keep", "--image", "bb", "--", "true"]).run();
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    let file = lab.dir.path().join("vars.env");
+    std::fs::write(&file, "# a comment\n\nA=from file\n  B=2=two\nFROM_CALLER\nOVERRIDDEN=file\n").unwrap();
+    let f = file.display().to_string();
+    let script = "echo \"$A|$B|$FROM_CALLER|$OVERRIDDEN\"";
+    let out = lab
+        .run(&["--env-file", &f, "-e", "OVERRIDDEN=flag", "--image", "bb", "--", "sh", "-c", script])
+        .env("FROM_CALLER", "yes")
+        .run();
+    assert_eq!(out.ok().stdout, "from file|2=two|yes|flag\n");
+    std::fs::write(&file, "A=1\n=bad\n").unwrap();
+    let out = lab.run(&["--env-file", &f, "--image", "bb", "--", "true"]).run();
+    assert_eq!(out.code, 125);
+    assert!(out.one_line_error().contains("line 2"), "{}", out.stderr);
+    let out = lab.run(&["--env-file", "/no/such/file", "--image", "bb", "--", "true"]).run();
+    assert_eq!(out.code, 125);
+    assert!(out.one_line_error().contains("/no/such/file"), "{}", out.stderr);
+    lab.assert_clean(&before);
+}
+
 /// `image import` on a terminal shows the unpacking and each layer's import as they
 /// go (the layer's from `ovlmount import --progress`, passed on); piped, it prints
 /// nothing; an error still reads as one line.
