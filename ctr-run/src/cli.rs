@@ -283,6 +283,10 @@ pub struct RunArgs {
     /// Set an environment variable (KEY=VAL, or KEY to take ours); repeatable
     #[arg(short = 'e', long = "env", value_name = "KEY=VAL", value_parser = parse_env)]
     env: Vec<String>,
+    /// Run CMD instead of the image's Entrypoint (its Cmd is dropped too, as docker's;
+    /// "" for none); the arguments after -- are its arguments
+    #[arg(long, value_name = "CMD")]
+    entrypoint: Option<String>,
     /// Read environment variables from FILE (docker's format: KEY=VAL or KEY lines, #
     /// comments); repeatable, before the -e ones
     #[arg(long, value_name = "FILE", value_parser = parse_env_file)]
@@ -351,6 +355,7 @@ impl RunArgs {
             network: self.network,
             env: self.env_file.into_iter().flat_map(|f| f.0).chain(self.env).collect(),
             remove: self.rm,
+            entrypoint: self.entrypoint,
             workdir: self.workdir,
             user: self.user,
             volumes: self.volumes,

@@ -37,6 +37,9 @@ pub struct RunOptions {
     pub keep: bool,
     /// `--rm`: removed when it exits, detached too.
     pub remove: bool,
+    /// `--entrypoint`: replaces the image's Entrypoint (and, as docker, its Cmd); empty
+    /// for none.
+    pub entrypoint: Option<String>,
     /// `--image`.
     pub image: Option<String>,
     /// `--rootfs`.
@@ -122,8 +125,13 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
         }
         (None, None) => (vec![PathBuf::from("/")], image::ImageConfig::default(), Rootfs::Host, true),
     };
-    let mut command = config.entrypoint.clone();
-    command.extend(if o.command.is_empty() { config.cmd.clone() } else { o.command.clone() });
+    let (entrypoint, default_cmd) = match &o.entrypoint {
+        None => (config.entrypoint.clone(), config.cmd.clone()),
+        Some(e) if e.is_empty() => (Vec::new(), Vec::new()),
+        Some(e) => (vec![e.clone()], Vec::new()),
+    };
+    let mut command = entrypoint;
+    command.extend(if o.command.is_empty() { default_cmd } else { o.command.clone() });
     if command.is_empty() {
         return Err(Error::Usage("no command given (and the image has none)".into()));
     }

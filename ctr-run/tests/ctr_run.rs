@@ -797,6 +797,27 @@ fn rm_flag_and_env_file() {
     lab.assert_clean(&before);
 }
 
+/// `--entrypoint CMD` runs CMD with the arguments after `--` instead of the image's
+/// Entrypoint, and drops the image's Cmd, as docker's; `--entrypoint ""` leaves only
+/// the arguments, and with none there is nothing to run: refused.
+#[test]
+fn entrypoint_replaces_the_images() {
+    require_root!();
+    let Some(lab) = Lab::new("entry") else { return };
+    let run = |args: &[&str]| {
+        let mut a = vec!["--image", "bb"];
+        a.extend_from_slice(args);
+        lab.run(&a).run()
+    };
+    assert!(run(&[]).ok().stdout.starts_with("default-cmd\n"), "the image's Cmd without --entrypoint");
+    assert_eq!(run(&["--entrypoint", "echo", "--", "hi", "there"]).ok().stdout, "hi there\n");
+    assert_eq!(run(&["--entrypoint", "echo"]).ok().stdout, "\n", "the image's Cmd is dropped");
+    assert_eq!(run(&["--entrypoint", "", "--", "echo", "x"]).ok().stdout, "x\n");
+    let out = run(&["--entrypoint", ""]);
+    assert_eq!(out.code, 125);
+    assert!(out.one_line_error().contains("no command given"), "{}", out.stderr);
+}
+
 /// `image import` on a terminal shows the unpacking and each layer's import as they
 /// go (the layer's from `ovlmount import --progress`, passed on); piped, it prints
 /// nothing; an error still reads as one line.
