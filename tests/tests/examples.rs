@@ -135,8 +135,21 @@ fn readme_and_help_examples_run_as_written() {
     }
     // Each source on a fresh machine of its own (fixtures, /tmp, /run): they repeat
     // each other's examples.
+    let had_parent = ctr_run_parent_exists();
     let failures: Vec<String> = sources.iter().flat_map(|(from, lines)| run_examples(from, lines)).collect();
+    // The examples' containers use ctr-run's default cgroup parent: made here, removed here.
+    if !had_parent {
+        Cmd::tool("cgctl").args(["rm", "/ctr-run"]).run().ok();
+        assert!(!ctr_run_parent_exists(), "the examples left /ctr-run behind");
+    }
     assert!(failures.is_empty(), "examples that do not run as written:\n{}", failures.join("\n"));
+}
+
+/// Whether ctr-run's default cgroup parent `/ctr-run` exists in any hierarchy.
+fn ctr_run_parent_exists() -> bool {
+    let root = Path::new("/sys/fs/cgroup");
+    root.join("ctr-run").is_dir()
+        || std::fs::read_dir(root).is_ok_and(|d| d.flatten().any(|e| e.path().join("ctr-run").is_dir()))
 }
 
 /// Run `lines` in order in one shell (they build on each other); the failures.
