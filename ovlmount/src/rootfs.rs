@@ -263,13 +263,9 @@ pub fn mount_tmpfs(root: &NewRoot, inner: &Path) -> Result<(), Error> {
 /// mount_setattr(2) `MOUNT_ATTR_RDONLY` with AT_RECURSIVE on the mount at `p`; a kernel
 /// without it (before 5.12) is an error, never a top-only read-only mount.
 pub fn make_read_only_recursively(p: &Path) -> Result<(), Error> {
-    crate::sys::mount_setattr_recursive(p, crate::sys::MOUNT_ATTR_RDONLY).map_err(|e| match e {
-        Errno::ENOSYS => Error::Usage(format!(
-            "cannot make '{}' read-only with all its submounts: mount_setattr(2) needs Linux 5.12 or later",
-            p.display()
-        )),
-        e => sys(format!("cannot make '{}' read-only", p.display()))(e),
-    })
+    let mnt = nix::fcntl::open(p, OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW, Mode::empty())
+        .map_err(sys(format!("cannot open '{}'", p.display())))?;
+    make_tree_read_only(&mnt, &p.display().to_string())
 }
 
 const DEVICES: [(&str, u64, u64); 6] =

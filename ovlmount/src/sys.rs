@@ -233,23 +233,3 @@ struct MountAttr {
     propagation: u64,
     userns_fd: u64,
 }
-
-/// mount_setattr(2) (Linux 5.12+) with AT_RECURSIVE: set `attr_set` on the mount at
-/// `path` and every mount below it, leaving their other flags (the locked ones
-/// included) as they are.
-pub fn mount_setattr_recursive(path: &Path, attr_set: u64) -> Result<(), Errno> {
-    let p = cstr(path.as_os_str())?;
-    let attr = MountAttr { attr_set, attr_clr: 0, propagation: 0, userns_fd: 0 };
-    // SAFETY: a valid C string and mount_attr of the size passed.
-    Errno::result(unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            p.as_ptr(),
-            (libc::AT_RECURSIVE | libc::AT_SYMLINK_NOFOLLOW) as libc::c_uint,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    })
-    .map(drop)
-}
