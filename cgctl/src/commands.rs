@@ -67,7 +67,7 @@ pub fn add(cg: &Cgroups, name: &GroupName, pids: &[i32]) -> Result<(), Error> {
     g.require()?;
     for pid in pids {
         if *pid <= 0 || !Path::new(&format!("/proc/{pid}")).exists() {
-            return Err(Error::Usage(format!("no such process: {pid}")));
+            return Err(Error::NoSuchProcess(*pid));
         }
     }
     for pid in pids {

@@ -19,6 +19,7 @@ use crate::limits::Write;
 use crate::name::GroupName;
 use crate::setup::{Cgroups, Hierarchy, Setup, Version};
 use crate::Error;
+use chainload::error::{io, sys};
 
 /// The v1 controllers every group is created in on a v1 machine, so that stats,
 /// freezing and killing work.
@@ -69,7 +70,7 @@ impl Created {
 
 fn io_err(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     let (what, path) = (what.to_string(), path.to_path_buf());
-    move |source| Error::Io { what, path, source }
+    move |source| io(what, &path, source).into()
 }
 
 /// Write `value` to an interface file in one write(2).
@@ -95,7 +96,7 @@ fn missing_interface_file(group: &Group, w: &Write, dir: &Path) -> Error {
         return Error::NoSuchGroup(group.name.to_string());
     }
     let names: Vec<String> = w.candidates.iter().map(|(f, _)| format!("'{f}'")).collect();
-    Error::Usage(format!(
+    Error::Unsupported(format!(
         "{}: no interface file {} in '{}' (not supported by this kernel or setup)",
         w.flag,
         names.join(" or "),
@@ -285,9 +286,9 @@ impl<'a> Group<'a> {
     /// value is an error naming the file and the value.
     pub fn apply(&self, writes: &[Write]) -> Result<(), Error> {
         for w in order_memory_writes(self, writes) {
-            let dir = self
-                .dir_for(w.version, &w.controller)
-                .ok_or_else(|| Error::Usage(format!("{}: the {} controller is not mounted", w.flag, w.controller)))?;
+            let dir = self.dir_for(w.version, &w.controller).ok_or_else(|| {
+                Error::Unsupported(format!("{}: the {} controller is not mounted", w.flag, w.controller))
+            })?;
             if let Some(policy) = &w.device_program {
                 attach_device_program(&dir, policy, &w.flag)?;
                 continue;
@@ -303,7 +304,7 @@ impl<'a> Group<'a> {
             };
             let path = dir.join(file);
             if file.ends_with("bfq.weight") && !any_device_uses_bfq() {
-                return Err(Error::Usage(format!(
+                return Err(Error::Unsupported(format!(
                     "{}: only the BFQ I/O scheduler honours '{file}', and no block device uses it \
                      (see /sys/block/*/queue/scheduler)",
                     w.flag
@@ -390,20 +391,19 @@ impl<'a> Group<'a> {
             let _ = write_file(&f, "THAWED");
             return Err(self.not_frozen(&f));
         }
-        Err(Error::Usage(format!(
+        Err(Error::Unsupported(format!(
             "cannot freeze '{}': no freezer (v1 freezer controller or v2 cgroup.freeze)",
             self.name
         )))
     }
 
     fn not_frozen(&self, state: &Path) -> Error {
-        Error::Usage(format!(
-            "cannot freeze '{}': the kernel did not report it frozen within {} s ('{}': {}); left thawed",
-            self.name,
-            FREEZE_PATIENCE.as_secs(),
-            state.display(),
-            read_file(state).unwrap_or_default().replace('\n', " ").trim()
-        ))
+        Error::NotFrozen {
+            name: self.name.to_string(),
+            seconds: FREEZE_PATIENCE.as_secs(),
+            file: state.to_path_buf(),
+            state: read_file(state).unwrap_or_default().replace('\n', " ").trim().to_string(),
+        }
     }
 
     /// Thaw the group (both freezers, where present).
@@ -442,7 +442,7 @@ impl<'a> Group<'a> {
         }
         let sent = pids.iter().try_for_each(|pid| match nix::sys::signal::kill(Pid::from_raw(*pid), sig) {
             Ok(()) | Err(Errno::ESRCH) => Ok(()),
-            Err(e) => Err(Error::Sys { what: format!("cannot signal process {pid}"), errno: e }),
+            Err(e) => Err(sys(format!("cannot signal process {pid}"))(e).into()),
         });
         // Thawed again whatever happened, so that the signal lands.
         let thawed = match &freezer {
@@ -467,7 +467,7 @@ impl<'a> Group<'a> {
                 return Ok(());
             }
             if start.elapsed() > patience {
-                return Err(Error::Usage(format!(
+                return Err(Error::Busy(format!(
                     "cannot empty '{}': processes {:?} did not die",
                     self.name,
                     self.pids()
@@ -499,7 +499,7 @@ impl<'a> Group<'a> {
             self.kill_all(Duration::from_secs(10))?;
             let _ = self.thaw();
         } else if let Some(pid) = self.pids().first() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Busy(format!(
                 "cannot remove '{}': process {pid} is still in it (use rm --force to kill what is inside)",
                 self.name
             )));
@@ -593,7 +593,7 @@ fn enable_v2_controllers(h: &Hierarchy, root: &Path, target: &Path, needed: &[&s
         read_file(&root.join("cgroup.controllers")).unwrap_or_default().split_whitespace().map(String::from).collect();
     for c in needed {
         if !available.iter().any(|a| a == c) {
-            return Err(Error::Usage(format!(
+            return Err(Error::Unsupported(format!(
                 "the {c} controller is not available in the cgroup v2 tree at '{}' (cgroup.controllers: {})",
                 h.mount_point.display(),
                 available.join(" ")
@@ -643,10 +643,10 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// Load the device allow-list as an eBPF program and attach it to the v2 group `dir`.
 fn attach_device_program(dir: &Path, policy: &crate::devices::Policy, flag: &str) -> Result<(), Error> {
     use std::os::fd::AsFd;
-    let sys = |what: String| move |errno| Error::Sys { what, errno };
     let prog = crate::bpf::prog_load_cgroup_device(&crate::devices::program(policy))
         .map_err(sys(format!("{flag}: cannot load the device program (bpf BPF_PROG_LOAD)")))?;
     let cg = std::fs::File::open(dir).map_err(io_err("cannot open cgroup", dir))?;
     crate::bpf::prog_attach_cgroup_device(cg.as_fd(), prog.as_fd())
-        .map_err(sys(format!("{flag}: cannot attach the device program to '{}'", dir.display())))
+        .map_err(sys(format!("{flag}: cannot attach the device program to '{}'", dir.display())))?;
+    Ok(())
 }

@@ -48,15 +48,38 @@ pub mod stats;
 
 use std::path::PathBuf;
 
+pub use chainload::error::Failure;
+use chainload::error::{IoError, SysError};
 use chainload::exec::ExecError;
-use nix::errno::Errno;
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Bad options, or something the machine cannot do.
+    /// Bad options or arguments.
     #[error("{0}")]
     Usage(String),
+    /// Something this machine or kernel cannot do (a controller, an interface file, a
+    /// freezer that is not there).
+    #[error("{0}")]
+    Unsupported(String),
+    /// A process named on the command line does not exist.
+    #[error("no such process: {0}")]
+    NoSuchProcess(i32),
+    /// The group holds processes that are in the way, or that would not die.
+    #[error("{0}")]
+    Busy(String),
+    /// The kernel did not report the group frozen.
+    #[error("cannot freeze '{name}': the kernel did not report it frozen within {seconds} s ('{}': {state}); left thawed", file.display())]
+    NotFrozen {
+        /// The group.
+        name: String,
+        /// How long it was given.
+        seconds: u64,
+        /// The freezer state file.
+        file: PathBuf,
+        /// What it said.
+        state: String,
+    },
     /// The group does not exist.
     #[error("no such group '{0}'")]
     NoSuchGroup(String),
@@ -64,15 +87,8 @@ pub enum Error {
     #[error("group '{0}' already exists")]
     Exists(String),
     /// A file operation failed.
-    #[error("{what} '{}': {}", path.display(), chainload::cli::io_reason(source))]
-    Io {
-        /// What was being done.
-        what: String,
-        /// On what.
-        path: PathBuf,
-        /// Why it failed.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// The kernel refused a value.
     #[error("cannot write '{value}' ({flag}) to '{}': {}", path.display(), chainload::cli::io_reason(source))]
     Write {
@@ -99,28 +115,22 @@ pub enum Error {
         path: PathBuf,
     },
     /// A system call failed.
-    #[error("{what}: {}", errno.desc())]
-    Sys {
-        /// What was being done.
-        what: String,
-        /// Why it failed.
-        errno: Errno,
-    },
+    #[error(transparent)]
+    Sys(#[from] SysError),
     /// The command could not be executed.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// A report could not be encoded.
+    #[error("cannot encode JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
-impl Error {
-    /// The exit status: 126/127 for exec failures, else 125.
-    pub fn exit_code(&self) -> i32 {
+impl Failure for Error {
+    /// 126/127 for exec failures, else 125.
+    fn exit_code(&self) -> i32 {
         match self {
             Error::Exec(e) => e.exit_code(),
             _ => chainload::EXIT_TOOL_FAILED,
         }
-    }
-
-    fn io(what: &str, path: &str, source: std::io::Error) -> Error {
-        Error::Io { what: what.into(), path: path.into(), source }
     }
 }

@@ -405,7 +405,7 @@ impl Limits {
                 Some(_) => Ok(Version::V1),
                 None => match cg.v2() {
                     Some(h) if h.has(v2) => Ok(Version::V2),
-                    _ => Err(Error::Usage(format!(
+                    _ => Err(Error::Unsupported(format!(
                         "{flag} needs the {v2} controller, which is not available on this machine ({} cgroups)",
                         cg.setup
                     ))),
@@ -545,7 +545,7 @@ impl Limits {
         for (file, value) in &self.set {
             let controller = file.split('.').next().unwrap_or("").to_string();
             let h: &Hierarchy = cg.home_of(&controller).ok_or_else(|| {
-                Error::Usage(format!(
+                Error::Unsupported(format!(
                     "--set {file}: no hierarchy has the '{controller}' controller, so '{file}' cannot exist"
                 ))
             })?;
@@ -584,7 +584,7 @@ fn device_writes(cg: &Cgroups, policy: &crate::devices::Policy) -> Result<Vec<Wr
             device_program: Some(policy.clone()),
         }]);
     }
-    Err(Error::Usage(format!(
+    Err(Error::Unsupported(format!(
         "{flag} cannot be enforced here: no devices controller and no cgroup v2 tree ({} cgroups)",
         cg.setup
     )))

@@ -14,15 +14,15 @@ fn main() {
     let cli = chainload::cli::parse::<cli::Cli>(TOOL);
     let cg = match Cgroups::detect() {
         Ok(cg) => cg,
-        Err(e) => chainload::cli::fail(TOOL, &e, e.exit_code()),
+        Err(e) => chainload::cli::fail(TOOL, &e),
     };
     if let Err(e) = dispatch(&cg, cli.command) {
-        chainload::cli::fail(TOOL, &e, e.exit_code());
+        chainload::cli::fail(TOOL, &e);
     }
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
-    let text = serde_json::to_string(v).map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
+    let text = serde_json::to_string(v)?;
     println!("{text}");
     Ok(())
 }

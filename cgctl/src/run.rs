@@ -23,6 +23,7 @@ use crate::name::GroupName;
 use crate::setup::Cgroups;
 use crate::stats::{self, Stats};
 use crate::Error;
+use chainload::error::{io, sys};
 
 /// What `cgctl run` was asked.
 #[derive(Debug, Clone)]
@@ -109,7 +110,7 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
         Ok(s) => s,
         Err(errno) => {
             created.undo();
-            return Err(Error::Sys { what: "cannot block signals".into(), errno });
+            return Err(Error::from(sys("cannot block signals")(errno)));
         }
     };
     let watch = match o.kill_child {
@@ -117,7 +118,7 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
             Ok(w) => Some(w),
             Err(errno) => {
                 created.undo();
-                return Err(Error::Sys { what: "pidfd_open failed".into(), errno });
+                return Err(Error::from(sys("pidfd_open failed")(errno)));
             }
         },
         None => None,
@@ -125,17 +126,17 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
     let child = match spawn_in_group(&group) {
         Ok(Spawned::Child { born_in_v2 }) => {
             drop(created); // undoing is the parent's job
-            saved.restore().map_err(|errno| Error::Sys { what: "cannot restore the signal mask".into(), errno })?;
+            saved.restore().map_err(sys("cannot restore the signal mask"))?;
             crate::group::join_self_in(&dirs, born_in_v2)?;
             if let (Some(sig), Some(w)) = (o.kill_child, watch) {
-                w.arm(sig).map_err(|errno| Error::Sys { what: "cannot set the parent-death signal".into(), errno })?;
+                w.arm(sig).map_err(sys("cannot set the parent-death signal"))?;
             }
             return Err(chainload::exec::execvp(&o.command).into());
         }
         Ok(Spawned::Parent(child)) => child,
         Err(errno) => {
             created.undo();
-            return Err(Error::Sys { what: "fork failed".into(), errno });
+            return Err(Error::from(sys("fork failed")(errno)));
         }
     };
     let waited = chainload::signals::wait_forwarding(child, |_| {});
@@ -144,7 +145,7 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
         Ok(s) => s,
         Err(errno) => {
             let _ = group.kill_all(Duration::from_secs(5));
-            return Err(Error::Sys { what: "waitpid failed".into(), errno });
+            return Err(Error::from(sys("waitpid failed")(errno)));
         }
     };
     // Stats only when asked, or to tell an OOM kill from another SIGKILL.
@@ -171,11 +172,7 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
             "stats": st,
         });
         // The group is already cleaned up (or its cleanup error is reported below).
-        std::fs::write(path, format!("{report}\n")).map_err(|source| Error::Io {
-            what: "cannot write --stats-json".into(),
-            path: path.clone(),
-            source,
-        })?;
+        std::fs::write(path, format!("{report}\n")).map_err(|e| io("cannot write --stats-json", path, e))?;
     }
     cleanup.map(|()| outcome)
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::Error;
+use chainload::error::io;
 
 /// The three worlds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -127,8 +128,8 @@ fn known_v1_controllers() -> BTreeSet<String> {
 
 /// `/proc/self/cgroup` as (controllers, path) pairs; v2's line has no controllers.
 fn own_cgroups() -> Result<Vec<(Vec<String>, PathBuf)>, Error> {
-    let text =
-        std::fs::read_to_string("/proc/self/cgroup").map_err(|e| Error::io("cannot read", "/proc/self/cgroup", e))?;
+    let text = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| io("cannot read", Path::new("/proc/self/cgroup"), e))?;
     Ok(text
         .lines()
         .filter_map(|l| {
@@ -145,7 +146,7 @@ fn own_cgroups() -> Result<Vec<(Vec<String>, PathBuf)>, Error> {
 impl Cgroups {
     /// Detect the setup of this machine from this process's mount table.
     pub fn detect() -> Result<Cgroups, Error> {
-        let mounts = mountinfo::read_self().map_err(|e| Error::io("cannot read", "/proc/self/mountinfo", e))?;
+        let mounts = mountinfo::read_self().map_err(|e| io("cannot read", Path::new("/proc/self/mountinfo"), e))?;
         let own = own_cgroups()?;
         let known = known_v1_controllers();
         let mut hierarchies: Vec<Hierarchy> = Vec::new();
@@ -211,7 +212,7 @@ impl Cgroups {
             (true, false) => Setup::V1,
             (false, true) => Setup::V2,
             (false, false) => {
-                return Err(Error::Usage("no cgroup filesystem is mounted (see /proc/self/mountinfo)".into()))
+                return Err(Error::Unsupported("no cgroup filesystem is mounted (see /proc/self/mountinfo)".into()))
             }
         };
         Ok(Cgroups { setup, hierarchies, v2_has_kill: has_v2 && chainload::kernel::at_least(5, 14) })

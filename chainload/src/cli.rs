@@ -76,9 +76,9 @@ pub fn first_line(rendered: &str) -> String {
 /// Print `tool: error` once, on one line, and exit with `code`. Error types of the
 /// workspace put the cause (the errno text) into their own message, so only the
 /// top-level `Display` is printed.
-pub fn fail(tool: &str, err: &dyn std::error::Error, code: i32) -> ! {
+pub fn fail(tool: &str, err: &dyn crate::error::Failure) -> ! {
     eprintln!("{tool}: {err}");
-    std::process::exit(code)
+    std::process::exit(err.exit_code())
 }
 
 /// Refuse an unknown option that clap took for the program (`tool --bogus`): clap's

@@ -9,6 +9,7 @@ use nix::errno::Errno;
 use nix::unistd::{Gid, Uid};
 
 use crate::caps::{self, CapSet, ThreadCaps};
+use crate::error::{sys, SysError};
 
 /// What a confinement step failed at.
 #[derive(Debug, thiserror::Error)]
@@ -23,19 +24,11 @@ pub enum ConfineError {
     #[error("seccomp: {0}")]
     Seccomp(#[from] crate::seccomp::CompileError),
     /// A system call failed.
-    #[error("{what}: {}", errno.desc())]
-    Sys {
-        /// The step, e.g. "cannot drop CAP_SYS_ADMIN from the bounding set".
-        what: String,
-        /// The error.
-        errno: Errno,
-    },
+    #[error(transparent)]
+    Sys(#[from] SysError),
 }
 
-fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> ConfineError {
-    let what = what.into();
-    move |errno| ConfineError::Sys { what, errno }
-}
+impl crate::error::Failure for ConfineError {}
 
 /// The user the program runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,10 +168,9 @@ pub fn close_range_from_3() -> Result<(), Errno> {
 /// kernel answers with an unreachable path for a directory outside the root.
 pub fn enter_workdir(dir: &Path) -> Result<(), ConfineError> {
     use crate::openat2::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
-    let root = std::fs::File::open("/").map_err(|e| ConfineError::Sys {
-        what: "cannot open '/'".into(),
-        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-    })?;
+    let root =
+        nix::fcntl::open("/", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+            .map_err(sys("cannot open '/'"))?;
     let fd = openat2(
         std::os::fd::AsFd::as_fd(&root),
         dir,
@@ -188,7 +180,7 @@ pub fn enter_workdir(dir: &Path) -> Result<(), ConfineError> {
     )
     .map_err(|errno| match errno {
         Errno::EXDEV | Errno::ELOOP => ConfineError::WorkdirOutsideRoot(dir.to_path_buf()),
-        errno => ConfineError::Sys { what: format!("cannot open working directory '{}'", dir.display()), errno },
+        errno => sys(format!("cannot open working directory '{}'", dir.display()))(errno).into(),
     })?;
     nix::unistd::fchdir(&fd).map_err(sys(format!("cannot change directory to '{}'", dir.display())))?;
     match nix::unistd::getcwd() {
@@ -199,9 +191,7 @@ pub fn enter_workdir(dir: &Path) -> Result<(), ConfineError> {
 
 /// prctl(PR_SET_NO_NEW_PRIVS, 1).
 pub fn set_no_new_privs() -> Result<(), Errno> {
-    // SAFETY: prctl with integer arguments only.
-    let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    Errno::result(rc).map(drop)
+    nix::sys::prctl::set_no_new_privs()
 }
 
 fn switch_user(c: &Credentials) -> Result<(), ConfineError> {
@@ -211,7 +201,7 @@ fn switch_user(c: &Credentials) -> Result<(), ConfineError> {
         // setgroups is denied in a user namespace with setgroups=deny; only an error if
         // the caller asked for groups other than none.
         Err(Errno::EPERM) if groups.is_empty() && setgroups_denied() => {}
-        Err(e) => return Err(sys("cannot set supplementary groups")(e)),
+        Err(e) => return Err(sys("cannot set supplementary groups")(e).into()),
     }
     nix::unistd::setresgid(Gid::from_raw(c.gid), Gid::from_raw(c.gid), Gid::from_raw(c.gid))
         .map_err(sys(format!("cannot set group id {}", c.gid)))?;

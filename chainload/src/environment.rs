@@ -1,22 +1,8 @@
 //! The environment a program is exec'd with, where a tool sets it as a whole
-//! (`unshare --clear-env`, `nsenter --env`, ctr-run's chain).
+//! (`unshare --clear-env`, `nsenter --env`, ctr-run's chain); the exec itself is
+//! [`crate::exec::execvpe`], which leaves this process's environment alone.
 
 use std::ffi::{OsStr, OsString};
-
-/// Replace this process's environment with exactly `vars` (the next exec passes it
-/// on). For a single-threaded process about to exec.
-pub fn replace(vars: &[(OsString, OsString)]) {
-    let old: Vec<OsString> = std::env::vars_os().map(|(k, _)| k).collect();
-    for k in old {
-        // SAFETY: the callers are single-threaded and about to exec; nothing reads the
-        // environment concurrently.
-        unsafe { std::env::remove_var(k) };
-    }
-    for (k, v) in vars {
-        // SAFETY: as above.
-        unsafe { std::env::set_var(k, v) };
-    }
-}
 
 /// The variables named in `names` (each a comma-separated list, as util-linux's
 /// `--whitelist-env` takes them) that are set now, with their values.

@@ -1,75 +1,76 @@
-//! The error type of the tools that need nothing more specific (`ovlmount`,
-//! `nsenter-rs`, `ctr-run`): a usage error, a file, a system call, the final
-//! confinement, the exec itself, or a step that failed with a status of its own, with
-//! the exit status convention attached.
+//! What every tool error gives, and the two failures every tool shares.
+//!
+//! Each crate keeps its own typed error enum, saying what went wrong in its own terms;
+//! [`Failure`] is what the tools' `main`s need from it: the one-line message (its
+//! `Display`) and the exit status (125 unless the error says otherwise: 126/127 for a
+//! program that cannot be executed, a step's own status). [`IoError`] and [`SysError`]
+//! are the file and system-call failures, built by [`io`] and [`sys`], that every enum
+//! wraps instead of repeating them.
 
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
-use crate::confine::ConfineError;
 use crate::exec::ExecError;
 
-/// What went wrong.
+/// An error a tool can end with.
+pub trait Failure: std::error::Error {
+    /// The exit status: 125 (the tool itself failed) unless the error knows better.
+    fn exit_code(&self) -> i32 {
+        crate::EXIT_TOOL_FAILED
+    }
+}
+
+/// A file could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum ToolError {
-    /// Bad options or arguments, or input the tool refuses.
-    #[error("{0}")]
-    Usage(String),
-    /// A file could not be used.
-    #[error("{what} '{}': {}", path.display(), crate::cli::io_reason(source))]
-    Io {
-        /// What was being done.
-        what: String,
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A system call failed.
-    #[error("{what}: {}", errno.desc())]
-    Sys {
-        /// What was being done.
-        what: String,
-        /// Why.
-        errno: Errno,
-    },
-    /// The confinement failed.
-    #[error(transparent)]
-    Confine(#[from] ConfineError),
-    /// The program could not be executed.
-    #[error(transparent)]
-    Exec(#[from] ExecError),
-    /// A step run by the tool failed, and its status is the one to exit with.
-    #[error("{message}")]
-    Failed {
-        /// The status to exit with.
-        code: i32,
-        /// What happened.
-        message: String,
-    },
+#[error("{what} '{}': {}", path.display(), crate::cli::io_reason(source))]
+pub struct IoError {
+    /// What was being done, e.g. "cannot read".
+    pub what: String,
+    /// The path.
+    pub path: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
 }
 
-impl ToolError {
-    /// 126/127 for exec failures, a failed step's own status, else 125.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            ToolError::Exec(e) => e.exit_code(),
-            ToolError::Failed { code, .. } => *code,
-            _ => crate::EXIT_TOOL_FAILED,
-        }
-    }
+/// A system call failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {}", errno.desc())]
+pub struct SysError {
+    /// What was being done, e.g. "cannot mount proc".
+    pub what: String,
+    /// Why.
+    pub errno: Errno,
+}
 
+/// A file error: `what` was being done to `path`.
+pub fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> IoError {
+    IoError { what: what.into(), path: path.to_path_buf(), source }
+}
+
+/// `E::io(what, path, source)` for every error type that wraps [`IoError`].
+pub trait FromIo: From<IoError> {
     /// A file error: `what` was being done to `path`.
-    pub fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> ToolError {
-        ToolError::Io { what: what.into(), path: path.to_path_buf(), source }
+    fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> Self {
+        io(what, path, source).into()
     }
 }
+
+impl<E: From<IoError>> FromIo for E {}
 
 /// For `map_err`: a failed system call, described by `what`.
-pub fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> ToolError {
+pub fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> SysError {
     let what = what.into();
-    move |errno| ToolError::Sys { what, errno }
+    move |errno| SysError { what, errno }
+}
+
+impl Failure for IoError {}
+impl Failure for SysError {}
+
+impl Failure for ExecError {
+    fn exit_code(&self) -> i32 {
+        ExecError::exit_code(self)
+    }
 }
 
 #[cfg(test)]
@@ -77,13 +78,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exit_codes_follow_the_convention() {
-        assert_eq!(ToolError::Usage("x".into()).exit_code(), 125);
-        assert_eq!(sys("cannot mount")(Errno::EPERM).exit_code(), 125);
-        assert_eq!(sys("cannot mount")(Errno::EPERM).to_string(), "cannot mount: Operation not permitted");
-        let e = ToolError::io("cannot read", Path::new("/x"), std::io::Error::from_raw_os_error(2));
-        assert_eq!(e.to_string(), "cannot read '/x': No such file or directory");
-        let failed = ToolError::Failed { code: 137, message: "it died".into() };
-        assert_eq!((failed.exit_code(), failed.to_string()), (137, "it died".to_string()));
+    fn messages_and_exit_codes_follow_the_convention() {
+        let s = sys("cannot mount")(Errno::EPERM);
+        assert_eq!((Failure::exit_code(&s), s.to_string()), (125, "cannot mount: Operation not permitted".into()));
+        let e = io("cannot read", Path::new("/x"), std::io::Error::from_raw_os_error(2));
+        assert_eq!(
+            (Failure::exit_code(&e), e.to_string()),
+            (125, "cannot read '/x': No such file or directory".into())
+        );
+        let x = ExecError { program: "p".into(), errno: Errno::ENOENT };
+        assert_eq!(Failure::exit_code(&x), 127);
+        let x = ExecError { program: "p".into(), errno: Errno::EACCES };
+        assert_eq!(Failure::exit_code(&x), 126);
     }
 }

@@ -33,19 +33,59 @@ fn cstring(s: &OsStr) -> Result<CString, Errno> {
     CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL)
 }
 
-/// execv(2), with SIGPIPE back to its default first.
-///
-/// Rust's runtime ignores SIGPIPE in every Rust program, and an ignored signal stays
-/// ignored across exec: without this, every program the tools run would get EPIPE
-/// errors instead of the quiet death a closed pipe brings (`yes | head -1` would print
-/// "Broken pipe"). std's `Command` does the same for the children it spawns.
-fn execv(path: &CString, args: &[CString]) -> Errno {
-    // SAFETY: SIG_DFL installs no handler.
-    let _ =
-        unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
-    match nix::unistd::execv(path, args) {
-        Err(e) => e,
-        Ok(never) => match never {},
+/// The environment an exec passes on: this process's own, or exactly the one given.
+struct Environment<'a> {
+    given: Option<(&'a [(OsString, OsString)], Vec<CString>)>,
+}
+
+impl<'a> Environment<'a> {
+    fn new(given: Option<&'a [(OsString, OsString)]>) -> Result<Environment<'a>, Errno> {
+        let given = match given {
+            None => None,
+            Some(vars) => {
+                let entries = vars
+                    .iter()
+                    .map(|(k, v)| {
+                        let mut e = k.as_bytes().to_vec();
+                        e.push(b'=');
+                        e.extend_from_slice(v.as_bytes());
+                        CString::new(e).map_err(|_| Errno::EINVAL)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some((vars, entries))
+            }
+        };
+        Ok(Environment { given })
+    }
+
+    /// A variable of the environment the program will get (PATH and SHELL are looked up
+    /// there, as execvp(3) after setting `environ` would).
+    fn var(&self, name: &str) -> Option<OsString> {
+        match &self.given {
+            None => std::env::var_os(name),
+            Some((vars, _)) => vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+        }
+    }
+
+    /// execv(2) or execve(2), with SIGPIPE back to its default first.
+    ///
+    /// Rust's runtime ignores SIGPIPE in every Rust program, and an ignored signal stays
+    /// ignored across exec: without this, every program the tools run would get EPIPE
+    /// errors instead of the quiet death a closed pipe brings (`yes | head -1` would
+    /// print "Broken pipe"). std's `Command` does the same for the children it spawns.
+    fn exec(&self, path: &CString, args: &[CString]) -> Errno {
+        // SAFETY: SIG_DFL installs no handler.
+        let _ = unsafe {
+            nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl)
+        };
+        let result = match &self.given {
+            None => nix::unistd::execv(path, args),
+            Some((_, env)) => nix::unistd::execve(path, args, env),
+        };
+        match result {
+            Err(e) => e,
+            Ok(never) => match never {},
+        }
     }
 }
 
@@ -59,8 +99,24 @@ fn execv(path: &CString, args: &[CString]) -> Errno {
 /// if nothing else is found; a file the kernel cannot run (ENOEXEC) is run by `/bin/sh`.
 /// Returns only on failure. An empty `argv` runs the user's shell (see [`exec_shell`]).
 pub fn execvp(argv: &[OsString]) -> ExecError {
+    exec_searching(argv, None)
+}
+
+/// [`execvp`] with exactly the environment `env` (execvpe(3)): PATH and `$SHELL` are
+/// those of `env`, as for a program that set its environment and then called execvp,
+/// without this process's own environment ever being changed.
+pub fn execvpe(argv: &[OsString], env: &[(OsString, OsString)]) -> ExecError {
+    exec_searching(argv, Some(env))
+}
+
+fn exec_searching(argv: &[OsString], env: Option<&[(OsString, OsString)]>) -> ExecError {
+    let name = argv.first().map(|p| p.to_string_lossy().into_owned());
+    let env = match Environment::new(env) {
+        Ok(env) => env,
+        Err(errno) => return ExecError { program: name.unwrap_or_else(|| "the shell".into()), errno },
+    };
     let Some(program) = argv.first() else {
-        return exec_shell();
+        return shell(&env);
     };
     let name = program.to_string_lossy().into_owned();
     let fail = |errno| ExecError { program: name.clone(), errno };
@@ -72,9 +128,9 @@ pub fn execvp(argv: &[OsString]) -> ExecError {
         return fail(Errno::ENOENT);
     }
     if program.as_bytes().contains(&b'/') {
-        return fail(execv_or_sh(Path::new(program), &args));
+        return fail(execv_or_sh(&env, Path::new(program), &args));
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
+    let path = env.var("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
     let mut seen_eacces = false;
     for dir in std::env::split_paths(&path) {
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
@@ -87,7 +143,7 @@ pub fn execvp(argv: &[OsString]) -> ExecError {
             }
             Err(_) => continue,
         }
-        match execv_or_sh(&candidate, &args) {
+        match execv_or_sh(&env, &candidate, &args) {
             Errno::EACCES => seen_eacces = true,
             Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT => {}
             other => return fail(other),
@@ -96,33 +152,39 @@ pub fn execvp(argv: &[OsString]) -> ExecError {
     fail(if seen_eacces { Errno::EACCES } else { Errno::ENOENT })
 }
 
-/// execv(2) `file`; if the kernel does not know its format (ENOEXEC), run it as a shell
+/// Exec `file`; if the kernel does not know its format (ENOEXEC), run it as a shell
 /// script with `/bin/sh`, as execvp(3) does.
-fn execv_or_sh(file: &Path, args: &[CString]) -> Errno {
+fn execv_or_sh(env: &Environment<'_>, file: &Path, args: &[CString]) -> Errno {
     let Ok(path) = cstring(file.as_os_str()) else {
         return Errno::EINVAL;
     };
-    let errno = execv(&path, args);
+    let errno = env.exec(&path, args);
     if errno != Errno::ENOEXEC {
         return errno;
     }
     let mut sh_args: Vec<CString> = vec![c"/bin/sh".to_owned(), path];
     sh_args.extend(args.iter().skip(1).cloned());
-    execv(&c"/bin/sh".to_owned(), &sh_args);
+    env.exec(&c"/bin/sh".to_owned(), &sh_args);
     Errno::ENOEXEC
 }
 
 /// Run `$SHELL` (else `/bin/sh`) as a login shell (`argv[0]` is `-sh`), as util-linux does
 /// when no program is given.
 pub fn exec_shell() -> ExecError {
-    let shell: OsString =
-        std::env::var_os("SHELL").filter(|s| !s.is_empty()).unwrap_or_else(|| OsString::from("/bin/sh"));
+    match Environment::new(None) {
+        Ok(env) => shell(&env),
+        Err(errno) => ExecError { program: "the shell".into(), errno },
+    }
+}
+
+fn shell(env: &Environment<'_>) -> ExecError {
+    let shell: OsString = env.var("SHELL").filter(|s| !s.is_empty()).unwrap_or_else(|| OsString::from("/bin/sh"));
     let base = std::path::Path::new(&shell).file_name().map(|b| b.as_bytes().to_vec()).unwrap_or_default();
     let mut arg0 = b"-".to_vec();
     arg0.extend_from_slice(&base);
     let name = shell.to_string_lossy().into_owned();
     let errno = match (cstring(&shell), CString::new(arg0)) {
-        (Ok(file), Ok(arg0)) => execv(&file, &[arg0]),
+        (Ok(file), Ok(arg0)) => env.exec(&file, &[arg0]),
         _ => Errno::EINVAL,
     };
     ExecError { program: name, errno }

@@ -184,12 +184,10 @@ impl ParentWatch {
     /// credentials clears it, so call this after any setuid), then check the parent is
     /// still there; if it already died, die now by `sig`.
     pub fn arm(self, sig: Signal) -> Result<(), Errno> {
-        use std::os::fd::AsRawFd;
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         nix::sys::prctl::set_pdeathsig(Some(sig))?;
-        let mut fds = [libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-        // SAFETY: fds is a valid array of one pollfd for the duration of the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
-        if n > 0 {
+        let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(&self.0), PollFlags::POLLIN)];
+        if poll(&mut fds, PollTimeout::ZERO)? > 0 {
             // kill(getpid()), not raise(): after a raw clone3 the C library's cached thread id is
             // the parent's.
             let _ = signal::kill(Pid::this(), sig);

@@ -19,6 +19,7 @@ use crate::paths::{Root, Tools};
 use crate::state::{now, Rootfs};
 use crate::store;
 use crate::Error;
+use chainload::error::FromIo;
 
 /// What a container takes from its image.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -84,13 +85,9 @@ fn file_digest(p: &Path) -> Result<String, Error> {
 
 /// The digest of a layer's uncompressed tar (its diff_id), whether or not it is gzipped.
 fn uncompressed_digest(p: &Path) -> Result<String, Error> {
-    let mut f = File::open(p).map_err(|e| Error::io("cannot read", p, e))?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic).map_err(|e| Error::io("cannot read", p, e))?;
     let f = File::open(p).map_err(|e| Error::io("cannot read", p, e))?;
-    let result =
-        if n == 2 && magic == [0x1f, 0x8b] { sha256_of(flate2::read::GzDecoder::new(f)) } else { sha256_of(f) };
-    result.map_err(|e| Error::Usage(format!("layer '{}' is corrupt: {e}", p.display())))
+    let result = if ovlmount::archive::is_gzip(p) { sha256_of(flate2::read::GzDecoder::new(f)) } else { sha256_of(f) };
+    result.map_err(|e| Error::BadImage(format!("layer '{}' is corrupt: {e}", p.display())))
 }
 
 /// The largest manifest, index or config read.
@@ -105,8 +102,8 @@ fn unpack(file: &Path, dir: &Path, max_size: u64) -> Result<(), Error> {
     shown.totals(std::fs::metadata(file).ok().filter(|_| !archive::is_gzip(file)).map(|m| m.len()), None);
     let mut entries = 0;
     let bad = |e: io::Error| match archive::limit_error(&e) {
-        Some(limit) => Error::Usage(format!("refusing image archive '{}': {limit}", file.display())),
-        None => Error::Usage(format!("'{}' is not a valid image archive: {e}", file.display())),
+        Some(limit) => Error::Limit { file: file.to_path_buf(), limit: limit.clone() },
+        None => Error::BadImage(format!("'{}' is not a valid image archive: {e}", file.display())),
     };
     for entry in a.entries().map_err(bad)? {
         let mut e = entry.map_err(bad)?;
@@ -117,7 +114,7 @@ fn unpack(file: &Path, dir: &Path, max_size: u64) -> Result<(), Error> {
         }
         let path = e.path().map_err(bad)?.into_owned();
         if path.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
-            return Err(Error::Usage(format!("image archive entry '{}' leaves the archive", path.display())));
+            return Err(Error::BadImage(format!("image archive entry '{}' leaves the archive", path.display())));
         }
         let dest = dir.join(&path);
         if let Some(parent) = dest.parent() {
@@ -140,9 +137,9 @@ fn read_json(p: &Path) -> Result<serde_json::Value, Error> {
     let mut text = String::new();
     f.take(MAX_JSON + 1).read_to_string(&mut text).map_err(|e| Error::io("cannot read", p, e))?;
     if text.len() as u64 > MAX_JSON {
-        return Err(Error::Usage(format!("'{}' is larger than {} MiB: refusing it", p.display(), MAX_JSON >> 20)));
+        return Err(Error::BadImage(format!("'{}' is larger than {} MiB: refusing it", p.display(), MAX_JSON >> 20)));
     }
-    serde_json::from_str(&text).map_err(|e| Error::Usage(format!("'{}' is not valid JSON: {e}", p.display())))
+    serde_json::from_str(&text).map_err(|e| Error::BadImage(format!("'{}' is not valid JSON: {e}", p.display())))
 }
 
 /// `rel`, a path the archive's manifest names, inside the unpacked archive `raw`: a plain
@@ -151,7 +148,7 @@ fn read_json(p: &Path) -> Result<serde_json::Value, Error> {
 fn in_archive(raw: &Path, rel: &str, what: &str) -> Result<PathBuf, Error> {
     let p = Path::new(rel);
     if rel.is_empty() || p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
-        return Err(Error::Usage(format!(
+        return Err(Error::BadImage(format!(
             "manifest.json names '{rel}' as {what}: a path outside the archive; refusing"
         )));
     }
@@ -175,17 +172,19 @@ fn parse_config(v: &serde_json::Value) -> (ImageConfig, Vec<String>) {
 }
 
 fn blob(raw: &Path, digest: &str) -> Result<PathBuf, Error> {
-    let hex = digest.strip_prefix("sha256:").ok_or_else(|| Error::Usage(format!("unsupported digest '{digest}'")))?;
+    let hex =
+        digest.strip_prefix("sha256:").ok_or_else(|| Error::BadImage(format!("unsupported digest '{digest}'")))?;
     if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(Error::Usage(format!("malformed digest '{digest}'")));
+        return Err(Error::BadImage(format!("malformed digest '{digest}'")));
     }
     let p = raw.join("blobs/sha256").join(hex);
     let got = file_digest(&p)?;
     if got != digest {
-        return Err(Error::Usage(format!(
-            "blob {} does not match its digest: {digest} expected, {got} found",
-            p.display()
-        )));
+        return Err(Error::DigestMismatch {
+            what: format!("blob {}", p.display()),
+            expected: digest.to_string(),
+            found: got,
+        });
     }
     Ok(p)
 }
@@ -196,14 +195,15 @@ fn read_archive(raw: &Path) -> Result<(Vec<PathBuf>, ImageConfig, Vec<String>), 
         let index = read_json(&raw.join("index.json"))?;
         let digest = index["manifests"][0]["digest"]
             .as_str()
-            .ok_or_else(|| Error::Usage("index.json lists no manifest".into()))?;
+            .ok_or_else(|| Error::BadImage("index.json lists no manifest".into()))?;
         let manifest = read_json(&blob(raw, digest)?)?;
-        let config_digest =
-            manifest["config"]["digest"].as_str().ok_or_else(|| Error::Usage("the manifest has no config".into()))?;
+        let config_digest = manifest["config"]["digest"]
+            .as_str()
+            .ok_or_else(|| Error::BadImage("the manifest has no config".into()))?;
         let config = read_json(&blob(raw, config_digest)?)?;
         let layers = manifest["layers"]
             .as_array()
-            .ok_or_else(|| Error::Usage("the manifest lists no layers".into()))?
+            .ok_or_else(|| Error::BadImage("the manifest lists no layers".into()))?
             .iter()
             .map(|l| blob(raw, l["digest"].as_str().unwrap_or("")))
             .collect::<Result<Vec<_>, _>>()?;
@@ -213,7 +213,7 @@ fn read_archive(raw: &Path) -> Result<(Vec<PathBuf>, ImageConfig, Vec<String>), 
     if raw.join("manifest.json").exists() {
         let manifest = read_json(&raw.join("manifest.json"))?;
         let m = &manifest[0];
-        let config_rel = m["Config"].as_str().ok_or_else(|| Error::Usage("manifest.json names no Config".into()))?;
+        let config_rel = m["Config"].as_str().ok_or_else(|| Error::BadImage("manifest.json names no Config".into()))?;
         let config_path = in_archive(raw, config_rel, "the config")?;
         // The config is named after its own digest (`HEX.json` or `blobs/sha256/HEX`).
         let stem = Path::new(config_rel)
@@ -222,15 +222,17 @@ fn read_archive(raw: &Path) -> Result<(Vec<PathBuf>, ImageConfig, Vec<String>), 
             .unwrap_or_default();
         let got = file_digest(&config_path)?;
         if stem.len() == 64 && got != format!("sha256:{stem}") {
-            return Err(Error::Usage(format!(
-                "config {config_rel} does not match its digest (sha256:{stem} expected, {got} found)"
-            )));
+            return Err(Error::DigestMismatch {
+                what: format!("config {config_rel}"),
+                expected: format!("sha256:{stem}"),
+                found: got,
+            });
         }
         let (cfg, diff_ids) = parse_config(&read_json(&config_path)?);
         let layers =
             strings(&m["Layers"]).iter().map(|l| in_archive(raw, l, "a layer")).collect::<Result<Vec<_>, _>>()?;
         if layers.len() != diff_ids.len() {
-            return Err(Error::Usage(format!(
+            return Err(Error::BadImage(format!(
                 "manifest.json lists {} layers, the config {} diff_ids",
                 layers.len(),
                 diff_ids.len()
@@ -239,15 +241,16 @@ fn read_archive(raw: &Path) -> Result<(Vec<PathBuf>, ImageConfig, Vec<String>), 
         for (l, want) in layers.iter().zip(&diff_ids) {
             let got = uncompressed_digest(l)?;
             if &got != want {
-                return Err(Error::Usage(format!(
-                    "layer {} does not match its digest: {want} expected, {got} found",
-                    l.display()
-                )));
+                return Err(Error::DigestMismatch {
+                    what: format!("layer {}", l.display()),
+                    expected: want.clone(),
+                    found: got,
+                });
             }
         }
         return Ok((layers, cfg, diff_ids));
     }
-    Err(Error::Usage("not an image archive: neither manifest.json (docker save) nor index.json (OCI layout)".into()))
+    Err(Error::BadImage("not an image archive: neither manifest.json (docker save) nor index.json (OCI layout)".into()))
 }
 
 /// `image import NAME FILE`.
@@ -256,7 +259,7 @@ pub fn import(root: &Root, tools: &Tools, name: &str, file: &Path, max_size: u64
     root.ensure()?;
     let dest = root.images().join(name);
     if dest.exists() {
-        return Err(Error::Usage(format!("image '{name}' already exists (ctr-run image rm {name} first)")));
+        return Err(Error::ImageExists(name.to_string()));
     }
     let tmp = root.images().join(format!(".import-{name}-{}", std::process::id()));
     // (0700: an image is its importer's; the images directory is 0700 too.)
@@ -280,8 +283,7 @@ pub fn import(root: &Root, tools: &Tools, name: &str, file: &Path, max_size: u64
         dirs.reverse();
         std::fs::remove_dir_all(&raw).map_err(|e| Error::io("cannot remove", &raw, e))?;
         let image = Image { name: name.to_string(), layers: dirs, diff_ids, config, created: now() };
-        let text =
-            serde_json::to_string_pretty(&image).map_err(|e| Error::Usage(format!("cannot encode image: {e}")))?;
+        let text = serde_json::to_string_pretty(&image)?;
         std::fs::write(tmp.join("image.json"), text).map_err(|e| Error::io("cannot write", &tmp, e))?;
         std::fs::rename(&tmp, &dest).map_err(|e| Error::io("cannot create", &dest, e))?;
         Ok(image)
@@ -297,11 +299,11 @@ pub fn load(root: &Root, name: &str) -> Result<(Image, Vec<PathBuf>), Error> {
     let dir = root.images().join(name);
     let p = dir.join("image.json");
     if !p.exists() {
-        return Err(Error::Usage(format!("no such image: {name} (import it with ctr-run image import)")));
+        return Err(Error::NoSuchImage(name.to_string()));
     }
     let text = std::fs::read_to_string(&p).map_err(|e| Error::io("cannot read", &p, e))?;
     let image: Image =
-        serde_json::from_str(&text).map_err(|e| Error::Usage(format!("'{}' is corrupt: {e}", p.display())))?;
+        serde_json::from_str(&text).map_err(|e| Error::BadImage(format!("'{}' is corrupt: {e}", p.display())))?;
     let layers = image.layers.iter().map(|l| dir.join(l)).collect();
     Ok((image, layers))
 }
@@ -322,7 +324,7 @@ pub fn list(root: &Root) -> Vec<Image> {
 pub fn remove(root: &Root, name: &str) -> Result<(), Error> {
     load(root, name)?;
     if let Some(c) = store::list(root).iter().find(|s| s.rootfs == Rootfs::Image(name.to_string())) {
-        return Err(Error::Usage(format!(
+        return Err(Error::WrongState(format!(
             "image '{name}' is used by container {} ({}); remove the container first",
             c.name,
             c.short_id()

@@ -12,13 +12,14 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::Error;
+use chainload::error::sys;
 
 /// Run `command` under the init. Returns only on failure to start it.
 pub fn init(command: &[OsString]) -> Error {
     let blocked = chainload::signals::supervisor_set();
     let saved = match chainload::signals::block(&blocked) {
         Ok(s) => s,
-        Err(e) => return Error::Sys { what: "cannot block signals".into(), errno: e },
+        Err(e) => return Error::from(sys("cannot block signals")(e)),
     };
     // SAFETY: the init is single-threaded.
     let child = match unsafe { fork() } {
@@ -27,7 +28,7 @@ pub fn init(command: &[OsString]) -> Error {
             return chainload::exec::execvp(command).into();
         }
         Ok(ForkResult::Parent { child }) => child,
-        Err(e) => return Error::Sys { what: "fork failed".into(), errno: e },
+        Err(e) => return Error::from(sys("fork failed")(e)),
     };
     let mut set = SigSet::empty();
     for s in &blocked {

@@ -37,6 +37,5 @@ pub mod state;
 pub mod store;
 pub mod supervise;
 
-/// What went wrong: the shared error type of the tools, whose `Failed` carries a
-/// container's own status (a chain that failed before the container ran).
-pub use chainload::error::ToolError as Error;
+mod error;
+pub use error::Error;

@@ -12,24 +12,26 @@ const TOOL: &str = "ctr-run";
 fn main() {
     let cli = chainload::cli::parse::<cli::Cli>(TOOL);
     if let Err(e) = dispatch(cli) {
-        chainload::cli::fail(TOOL, &e, e.exit_code());
+        chainload::cli::fail(TOOL, &e);
     }
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
-    let text = serde_json::to_string(v).map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
+    let text = serde_json::to_string(v)?;
     println!("{text}");
     Ok(())
 }
 
 /// Replace this process with a chain (chain loading: its status is ours).
 fn exec_chain(argv: &[std::ffi::OsString], env: Option<&[(String, String)]>) -> Error {
-    if let Some(env) = env {
-        let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> =
-            env.iter().map(|(k, v)| (k.into(), v.into())).collect();
-        chainload::environment::replace(&vars);
+    match env {
+        Some(env) => {
+            let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> =
+                env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+            chainload::exec::execvpe(argv, &vars).into()
+        }
+        None => chainload::exec::execvp(argv).into(),
     }
-    chainload::exec::execvp(argv).into()
 }
 
 fn dispatch(cli: cli::Cli) -> Result<(), Error> {

@@ -12,6 +12,7 @@ use crate::paths::{Root, Tools};
 use crate::state::{State, Status};
 use crate::store;
 use crate::Error;
+use chainload::error::{sys, FromIo};
 
 /// One row of `ps`.
 #[derive(Debug, Clone, Serialize)]
@@ -113,15 +114,15 @@ pub fn ps(root: &Root, tools: &Tools, all: bool) -> Result<Vec<Row>, Error> {
 pub fn kill(root: &Root, key: &str, sig: Signal) -> Result<(), Error> {
     let st = store::find(root, key)?;
     let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) else {
-        return Err(Error::Usage(format!("container {} is not running", st.name)));
+        return Err(Error::WrongState(format!("container {} is not running", st.name)));
     };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), sig)
-        .map_err(|e| Error::Sys { what: format!("cannot signal container {}", st.name), errno: e })?;
+        .map_err(|e| Error::from(sys(format!("cannot signal container {}", st.name))(e)))?;
     if sig == Signal::SIGKILL {
         // As docker: once `kill` returns, the container has stopped (its supervisor has
         // recorded the exit), so a `rm` right after works.
         if let Waited::Running = wait_stopped(root, &st.id, Some(Duration::from_secs(10))) {
-            return Err(Error::Usage(format!("container {} did not stop within 10 s of SIGKILL", st.name)));
+            return Err(Error::DidNotStop(st.name.clone()));
         }
     }
     Ok(())
@@ -184,7 +185,7 @@ pub fn wait(root: &Root, keys: &[String]) -> Result<Vec<i32>, Error> {
     for st in states {
         match wait_stopped(root, &st.id, None) {
             Waited::Stopped(done) => codes.push(done.exit_code.unwrap_or(chainload::EXIT_TOOL_FAILED)),
-            _ => return Err(Error::Usage(format!("container {} was removed while waiting for it", st.name))),
+            _ => return Err(Error::WrongState(format!("container {} was removed while waiting for it", st.name))),
         }
     }
     Ok(codes)
@@ -202,7 +203,10 @@ pub fn rm(
     let live = |st: &State| st.status != Status::Exited && store::really_stale(root, st).is_none() && !st.stale();
     for st in &states {
         if live(st) && !force {
-            return Err(Error::Usage(format!("container {} is {}; stop it first, or use rm -f", st.name, st.status)));
+            return Err(Error::WrongState(format!(
+                "container {} is {}; stop it first, or use rm -f",
+                st.name, st.status
+            )));
         }
     }
     for (st, key) in states.into_iter().zip(keys) {
@@ -228,7 +232,10 @@ pub fn logs(root: &Root, key: &str, tail: Option<usize>, follow: bool, out: &mut
     let st = store::find(root, key)?;
     let log = root.container(&st.id).log();
     if !st.detached {
-        return Err(Error::Usage(format!("container {} was not detached; its output went to its terminal", st.name)));
+        return Err(Error::WrongState(format!(
+            "container {} was not detached; its output went to its terminal",
+            st.name
+        )));
     }
     let mut f = std::fs::File::open(&log).map_err(|e| Error::io("cannot read", &log, e))?;
     if let Some(n) = tail {
@@ -314,7 +321,7 @@ fn ids_in(container_root: &Path, spec: &str) -> Result<chainload::confine::Crede
     // make us read a host file.
     let passwd = chainload::ids::IdFile::InRoot { root: container_root, path: Path::new("/etc/passwd") };
     let group = chainload::ids::IdFile::InRoot { root: container_root, path: Path::new("/etc/group") };
-    chainload::ids::credentials(spec, passwd, group).map_err(|e| Error::Usage(format!("-u {spec}: {e}")))
+    chainload::ids::credentials(spec, passwd, group).map_err(|source| Error::User { spec: spec.to_string(), source })
 }
 
 pub use crate::environ::Env;
@@ -324,7 +331,7 @@ pub use crate::environ::Env;
 pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Result<(Vec<OsString>, Env), Error> {
     let st = store::find(root, key)?;
     let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) else {
-        return Err(Error::Usage(format!("container {} is not running", st.name)));
+        return Err(Error::WrongState(format!("container {} is not running", st.name)));
     };
     let mut a: Vec<OsString> = vec![tools.cgctl.clone().into(), "exec".into(), st.cgroup.clone().into(), "--".into()];
     a.extend([tools.nsenter.clone().into(), "-t".into(), p.pid.to_string().into(), "-a".into(), "-r".into()]);
@@ -342,8 +349,7 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
     if !st.privileged {
         // The container's own set, spelled out: drop everything, add each kept capability.
         let kept =
-            chainload::confine::caps_from_flags(chainload::caps::CapSet::docker_default(), &st.cap_add, &st.cap_drop)
-                .map_err(|e| Error::Usage(e.to_string()))?;
+            chainload::confine::caps_from_flags(chainload::caps::CapSet::docker_default(), &st.cap_add, &st.cap_drop)?;
         a.extend(["--cap-drop".into(), "ALL".into()]);
         for n in kept.iter() {
             a.extend(["--cap-add".into(), chainload::caps::cap_name(n).into()]);
@@ -371,33 +377,30 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
 /// the tree under the commit, and thawed afterwards whatever happened.
 pub fn commit(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool, pause: bool) -> Result<(), Error> {
     let st = store::find(root, key)?;
-    let argv = commit_args(root, tools, &st, out, gzip);
+    let argv = commit_args(root, &st, out, gzip);
     let group = if pause && st.running() { Some(store::group_of(&st.cgroup)?) } else { None };
     if let Some((cg, name)) = &group {
         cgctl::group::Group::new(cg, name.clone())
             .freeze()
-            .map_err(|e| Error::Usage(format!("cannot pause container {} for the commit: {e}", st.short_id())))?;
+            .map_err(|e| Error::WrongState(format!("cannot pause container {} for the commit: {e}", st.short_id())))?;
     }
-    let (tool, args) = argv.split_first().ok_or_else(|| Error::Usage("empty commit command".into()))?;
-    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let result = store::run_tool_with_progress(Path::new(tool), &args);
+    let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let result = store::run_tool_with_progress(&tools.ovlmount, &args);
     if let Some((cg, name)) = group {
-        cgctl::group::Group::new(&cg, name)
-            .thaw()
-            .map_err(|e| Error::Usage(format!("cannot unpause container {} after the commit: {e}", st.short_id())))?;
+        cgctl::group::Group::new(&cg, name).thaw().map_err(|e| {
+            Error::WrongState(format!("cannot unpause container {} after the commit: {e}", st.short_id()))
+        })?;
     }
     result
 }
 
 /// The `ovlmount commit` command line of `commit`.
-pub fn commit_args(root: &Root, tools: &Tools, st: &crate::state::State, out: &Path, gzip: bool) -> Vec<OsString> {
-    let mut a: Vec<OsString> = vec![
-        tools.ovlmount.clone().into(),
+pub fn commit_args(root: &Root, st: &crate::state::State, out: &Path, gzip: bool) -> Vec<String> {
+    let mut a: Vec<String> = vec![
         "commit".into(),
-        root.container(&st.id).upper().into(),
+        root.container(&st.id).upper().to_string_lossy().into_owned(),
         "-o".into(),
-        out.into(),
+        out.to_string_lossy().into_owned(),
     ];
     if gzip {
         a.push("--gzip".into());

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::Error;
+use chainload::error::FromIo;
 
 /// The state directory (`--root`, default `/run/ctr-run`).
 #[derive(Debug, Clone)]
@@ -145,7 +146,7 @@ fn find(name: &str, beside: Option<&Path>) -> Result<PathBuf, Error> {
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-        .ok_or_else(|| Error::Usage(format!("cannot find '{name}' next to ctr-run or on PATH")))
+        .ok_or_else(|| Error::ToolMissing(name.to_string()))
 }
 
 impl Tools {

@@ -7,6 +7,7 @@ use chainload::procstat;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use chainload::error::FromIo;
 
 /// Where a container is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,14 +133,13 @@ impl State {
     /// Read `state.json`.
     pub fn load(path: &Path) -> Result<State, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::Usage(format!("'{}' is not a container state: {e}", path.display())))
+        serde_json::from_str(&text).map_err(|source| Error::DamagedState { path: path.to_path_buf(), source })
     }
 
     /// Write `state.json` atomically (a temporary file renamed over it).
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-        let text = serde_json::to_string(self).map_err(|e| Error::Usage(format!("cannot encode state: {e}")))?;
+        let text = serde_json::to_string(self)?;
         {
             use std::io::Write;
             let mut f = crate::paths::private_file()

@@ -11,6 +11,7 @@ use nix::sys::signal::Signal;
 use crate::paths::{Root, Tools};
 use crate::state::{now, State, Status};
 use crate::Error;
+use chainload::error::FromIo;
 
 /// A new random id: 64 hex digits from the kernel's random source.
 pub fn new_id() -> Result<String, Error> {
@@ -52,7 +53,7 @@ pub fn claim_name(root: &Root, tools: &Tools, name: &str, id: &str) -> Result<()
                             clean_stale(root, tools, &fresh)?;
                             continue;
                         }
-                        return Err(Error::Usage(format!(
+                        return Err(Error::WrongState(format!(
                             "the name '{name}' is already in use by container {} ({}); remove it first (ctr-run rm)",
                             st.short_id(),
                             st.status
@@ -68,7 +69,7 @@ pub fn claim_name(root: &Root, tools: &Tools, name: &str, id: &str) -> Result<()
             Err(e) => return Err(Error::io("cannot claim the name", &link, e)),
         }
     }
-    Err(Error::Usage(format!("the name '{name}' is already in use")))
+    Err(Error::NameInUse(name.to_string()))
 }
 
 /// Every container's state, and the errors of the state files that cannot be read or
@@ -104,8 +105,8 @@ pub fn find(root: &Root, key: &str) -> Result<State, Error> {
     let matches: Vec<&State> = all.iter().filter(|s| s.id.starts_with(key) || s.name == key).collect();
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(Error::Usage(format!("no such container: {key}"))),
-        _ => Err(Error::Usage(format!("'{key}' matches {} containers; give more of the id", matches.len()))),
+        [] => Err(Error::NoSuchContainer(key.to_string())),
+        _ => Err(Error::Ambiguous { key: key.to_string(), count: matches.len() }),
     }
 }
 
@@ -120,7 +121,7 @@ pub fn run_tool(tool: &Path, args: &[&str]) -> Result<(), Error> {
         return Ok(());
     }
     let msg = String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").to_string();
-    Err(Error::Usage(format!("{} {}: {msg}", tool.display(), args.join(" "))))
+    Err(Error::ToolFailed { command: format!("{} {}", tool.display(), args.join(" ")), message: msg })
 }
 
 /// Run a tool that shows progress (`ovlmount import|commit`): when our stderr is a
@@ -141,7 +142,10 @@ pub fn run_tool_with_progress(tool: &Path, args: &[&str]) -> Result<(), Error> {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| Error::io("cannot run", tool, e))?;
-    let mut from = child.stderr.take().ok_or_else(|| Error::Usage("no stderr pipe".into()))?;
+    let mut from = child
+        .stderr
+        .take()
+        .ok_or_else(|| Error::io("cannot read the output of", tool, std::io::ErrorKind::BrokenPipe.into()))?;
     let (mut kept, mut in_progress, mut at_start) = (Vec::new(), false, true);
     let mut buf = [0u8; 4096];
     let mut err = std::io::stderr();
@@ -168,7 +172,7 @@ pub fn run_tool_with_progress(tool: &Path, args: &[&str]) -> Result<(), Error> {
         return Ok(());
     }
     let msg = String::from_utf8_lossy(&kept).lines().next().unwrap_or("").to_string();
-    Err(Error::Usage(format!("{} {}: {msg}", tool.display(), args.join(" "))))
+    Err(Error::ToolFailed { command: format!("{} {}", tool.display(), args.join(" ")), message: msg })
 }
 
 /// Whether the cgroup NAME still exists.
@@ -178,8 +182,8 @@ pub fn cgroup_exists(name: &str) -> bool {
 
 /// The machine's cgroups and the parsed group NAME (for cgctl's library).
 pub fn group_of(name: &str) -> Result<(cgctl::setup::Cgroups, cgctl::name::GroupName), Error> {
-    let cg = cgctl::setup::Cgroups::detect().map_err(|e| Error::Usage(e.to_string()))?;
-    let n = cgctl::name::GroupName::parse(name).map_err(|e| Error::Usage(e.to_string()))?;
+    let cg = cgctl::setup::Cgroups::detect()?;
+    let n = cgctl::name::GroupName::parse(name)?;
     Ok((cg, n))
 }
 

@@ -25,6 +25,7 @@ use crate::paths::{ContainerDir, Root, Tools};
 use crate::state::{now, Proc, Rootfs, State, Status};
 use crate::store;
 use crate::Error;
+use chainload::error::{sys, Failure, FromIo};
 
 /// `run`'s options, as the user gave them.
 #[derive(Debug, Clone, Default)]
@@ -201,8 +202,8 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
         || limits.cpus_micro.is_some()
         || limits.cpuset_cpus.is_some();
     if machine_limits {
-        let cg = cgctl::setup::Cgroups::detect().map_err(|e| Error::Usage(e.to_string()))?;
-        limits.check(&cg, &group).map_err(|e| Error::Usage(e.to_string()))?;
+        let cg = cgctl::setup::Cgroups::detect()?;
+        limits.check(&cg, &group)?;
     }
     for v in &o.volumes {
         if !v.src.exists() {
@@ -346,10 +347,9 @@ pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> 
 /// `-d`: hand the container to a supervisor in its own session (double fork, so it is
 /// nobody's child), wait until the container runs (or failed to start), return its id.
 fn detach(root: &Root, tools: &Tools, state: State, chain: Chain) -> Result<RunEnd, Error> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| Error::Sys { what: "pipe failed".into(), errno: e })?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::from(sys("pipe failed")(e)))?;
     // SAFETY: ctr-run is single-threaded.
-    match unsafe { nix::unistd::fork() }.map_err(|e| Error::Sys { what: "fork failed".into(), errno: e })? {
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::from(sys("fork failed")(e)))? {
         nix::unistd::ForkResult::Parent { child } => {
             drop(w);
             let _ = chainload::status::wait_child(child);
@@ -420,16 +420,11 @@ fn redirect_stdio(log: &Path) -> Result<(), Error> {
         .append(true)
         .open(log)
         .map_err(|e| Error::io("cannot open the log", log, e))?;
-    let dup = |from: &std::fs::File, to: i32| {
-        // SAFETY: dup2 onto a standard descriptor number; `from` stays open until then.
-        let rc = unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&from.as_fd()), to) };
-        nix::errno::Errno::result(rc)
-            .map(drop)
-            .map_err(|errno| Error::Sys { what: format!("dup2 onto fd {to} failed"), errno })
-    };
-    dup(&null, 0)?;
-    dup(&out, 1)?;
-    dup(&out, 2)
+    use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout};
+    dup2_stdin(null.as_fd()).map_err(sys("dup2 onto fd 0 failed"))?;
+    dup2_stdout(out.as_fd()).map_err(sys("dup2 onto fd 1 failed"))?;
+    dup2_stderr(out.as_fd()).map_err(sys("dup2 onto fd 2 failed"))?;
+    Ok(())
 }
 
 fn stdio_for(dir: &ContainerDir, detached: bool) -> Result<(Stdio, Stdio, Stdio), Error> {
@@ -456,7 +451,7 @@ fn supervise(
     let dir = root.container(&state.id);
     let blocked = chainload::signals::supervisor_set();
     // Blocked for the supervisor's whole life (the chain's child unblocks them in pre_exec).
-    chainload::signals::block(&blocked).map_err(|e| Error::Sys { what: "cannot block signals".into(), errno: e })?;
+    chainload::signals::block(&blocked).map_err(|e| Error::from(sys("cannot block signals")(e)))?;
     let (stdin, stdout, stderr) = stdio_for(&dir, state.detached)?;
     let me = nix::unistd::getpid();
     let mut cmd = Command::new(&chain.argv[0]);
@@ -520,7 +515,7 @@ fn supervise(
         match chainload::status::try_wait_child(chain_pid) {
             Ok(Some(st)) => break st,
             Ok(None) => {}
-            Err(e) => return Err(Error::Sys { what: "waitpid failed".into(), errno: e }),
+            Err(e) => return Err(Error::from(sys("waitpid failed")(e))),
         }
         let wait = if state.pid.is_none() { 2 } else { 100 };
         if let Ok(Some(got)) = chainload::signals::sigtimedwait(&set, Some(Duration::from_millis(wait))) {

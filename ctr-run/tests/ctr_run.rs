@@ -49,19 +49,28 @@ impl Lab {
         self.ctr(&["ps", "-a", "--json"]).run().ok().json().as_array().cloned().unwrap_or_default()
     }
 
-    /// Nothing of any container is left: no state directory, no name, no container cgroup.
-    fn assert_clean(&self, mounts_before: &[PathBuf]) {
-        assert_eq!(self.ps().len(), 0, "containers left: {:?}", self.ps());
-        let leftovers: Vec<_> = std::fs::read_dir(&self.root)
+    /// The container directories under the state root.
+    fn state_left(&self) -> Vec<String> {
+        std::fs::read_dir(&self.root)
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .filter(|n| n != "images" && n != "names")
                     .collect()
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    fn name_claims(&self) -> usize {
+        std::fs::read_dir(self.root.join("names")).map(|r| r.count()).unwrap_or(0)
+    }
+
+    /// Nothing of any container is left: no state directory, no name, no container cgroup.
+    fn assert_clean(&self, mounts_before: &[PathBuf]) {
+        assert_eq!(self.ps().len(), 0, "containers left: {:?}", self.ps());
+        let leftovers = self.state_left();
         assert!(leftovers.is_empty(), "state left: {leftovers:?}");
-        assert_eq!(std::fs::read_dir(self.root.join("names")).map(|r| r.count()).unwrap_or(0), 0, "name claims left");
+        assert_eq!(self.name_claims(), 0, "name claims left");
         let rows = Cmd::tool("cgctl").args(["ls", "--json"]).run().ok().json();
         let mine: Vec<_> = rows
             .as_array()
@@ -774,7 +783,9 @@ fn rm_flag_and_env_file() {
     let Some(lab) = Lab::new("rmenv") else { return };
     let before = testkit::mount_snapshot(lab.dir.path());
     lab.run(&["-d", "--rm", "--name", "brief", "--image", "bb", "--", "sh", "-c", "sleep 0.3; exit 3"]).run().ok();
-    assert!(wait_until(Duration::from_secs(20), || lab.ps().is_empty()), "{:?}", lab.ps());
+    // (The supervisor removes the directory after the state file: wait for all of it.)
+    let gone = || lab.ps().is_empty() && lab.state_left().is_empty() && lab.name_claims() == 0;
+    assert!(wait_until(Duration::from_secs(20), gone), "{:?}", lab.ps());
     lab.assert_clean(&before);
     let out = lab.run(&["--rm", "--keep", "--image", "bb", "--", "true"]).run();
     assert_eq!(out.code, 125, "{}", out.stderr);

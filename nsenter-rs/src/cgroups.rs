@@ -11,6 +11,7 @@ use cgctl::setup::{Cgroups, Version};
 
 use crate::target::Target;
 use crate::Error;
+use chainload::error::io;
 
 /// The open membership files of the target's groups this process is not in yet.
 #[derive(Debug)]
@@ -34,8 +35,8 @@ fn parse(text: &str) -> Vec<(Vec<String>, PathBuf)> {
 /// Open the membership files (`cgroup.procs` on v2, `tasks` on v1: this process is
 /// single-threaded and moves itself) of each of the target's groups.
 pub fn open(target: &Target) -> Result<Membership, Error> {
-    let cg = Cgroups::detect().map_err(|e| Error::Usage(format!("--join-cgroup: {e}")))?;
-    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::io("cannot read", p, e));
+    let cg = Cgroups::detect()?;
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| io("cannot read", p, e));
     let theirs = parse(&read(&target.proc_path("cgroup"))?);
     let ours = parse(&read(Path::new("/proc/self/cgroup"))?);
     let mut files = Vec::new();
@@ -65,17 +66,14 @@ pub fn open(target: &Target) -> Result<Membership, Error> {
             } else {
                 format!("the '{}' hierarchy", ctrls.join(","))
             };
-            return Err(Error::Usage(format!(
-                "--join-cgroup: cannot join the target's group '{}' in {what}: it is not mounted here",
-                path.display()
-            )));
+            return Err(Error::Unjoinable { group: path.clone(), hierarchy: what });
         };
         let file = h.dir_of(path).join(if h.version == Version::V2 { "cgroup.procs" } else { "tasks" });
         let f = std::fs::OpenOptions::new()
             .write(true)
             .custom_flags(libc::O_CLOEXEC)
             .open(&file)
-            .map_err(|e| Error::io("--join-cgroup: cannot open", &file, e))?;
+            .map_err(|e| io("--join-cgroup: cannot open", &file, e))?;
         files.push((file, f));
     }
     Ok(Membership { files })
@@ -85,7 +83,7 @@ impl Membership {
     /// Move this process into every group.
     pub fn join(self) -> Result<(), Error> {
         for (path, mut f) in self.files {
-            f.write_all(b"0").map_err(|e| Error::io("--join-cgroup: cannot write to", &path, e))?;
+            f.write_all(b"0").map_err(|e| io("--join-cgroup: cannot write to", &path, e))?;
         }
         Ok(())
     }

@@ -34,6 +34,7 @@
 //! executed, 127 when it is not found, else the program's status (a signal is re-raised).
 
 pub mod cgroups;
+mod error;
 pub mod nsfile;
 pub mod target;
 
@@ -42,7 +43,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use chainload::confine::{Confinement, Credentials};
-use chainload::error::sys;
+use chainload::error::{io, sys};
 use chainload::status::ChildStatus;
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
@@ -108,8 +109,7 @@ pub struct Options {
     pub command: Vec<OsString>,
 }
 
-/// What went wrong: the toolkit's common error type ([`chainload::error::ToolError`]).
-pub use chainload::error::ToolError as Error;
+pub use error::Error;
 
 /// One namespace to join, its file already open.
 struct Joining {
@@ -201,7 +201,7 @@ impl Options {
                 (None, None) => return Err(Error::Usage("no target PID specified".into())),
             };
             let fd = nsfile::open_ns_file(*ns, &path).map_err(|e| match (&target, from_target) {
-                (Some(t), true) if t.check_alive().is_err() => Error::Usage(format!("target process {} exited", t.pid)),
+                (Some(t), true) if t.check_alive().is_err() => Error::TargetExited(t.pid),
                 _ => e,
             })?;
             joins.push(Joining { ns: *ns, fd, from_target });
@@ -220,14 +220,14 @@ impl Options {
             };
             std::fs::File::open(&path)
                 .map(Some)
-                .map_err(|e| Error::io(format!("cannot open {what} directory"), &path, e))
+                .map_err(|e| io(format!("cannot open {what} directory"), &path, e).into())
         };
         let root = open_dir(&self.root, "root")?;
         let wd = open_dir(&self.wd, "cwd")?;
         let env = match (&target, self.env) {
             (Some(t), true) => {
                 let p = t.proc_path("environ");
-                Some(std::fs::read(&p).map_err(|e| Error::io("cannot read the environment", &p, e))?)
+                Some(std::fs::read(&p).map_err(|e| io("cannot read the environment", &p, e))?)
             }
             _ => None,
         };
@@ -235,7 +235,7 @@ impl Options {
             Some(t) if [self.setuid, self.setgid].contains(&Some(IdSpec::Follow)) => {
                 use std::os::unix::fs::MetadataExt;
                 let p = t.proc_path("");
-                let m = std::fs::metadata(&p).map_err(|e| Error::io("cannot stat", &p, e))?;
+                let m = std::fs::metadata(&p).map_err(|e| io("cannot stat", &p, e))?;
                 Some((m.uid(), m.gid()))
             }
             _ => None,
@@ -262,7 +262,7 @@ fn enter(p: &mut Prepared) -> Result<(), Error> {
         if !flags.is_empty() {
             match nsfile::setns(t.pidfd(), flags) {
                 Ok(()) => p.joins.retain(|j| !j.from_target),
-                Err(Errno::ESRCH) => return Err(Error::Usage(format!("target process {} exited", t.pid))),
+                Err(Errno::ESRCH) => return Err(Error::TargetExited(t.pid)),
                 Err(_) => {} // older kernel, or a mix it refuses: go file by file
             }
         }
@@ -298,9 +298,7 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
 
     // Keep the cwd across a root change when no directory is asked for.
     let keep_cwd = match (&p.root, &p.wd, &o.wdns) {
-        (Some(_), None, None) => {
-            Some(std::fs::File::open(".").map_err(|e| Error::io("cannot open", Path::new("."), e))?)
-        }
+        (Some(_), None, None) => Some(std::fs::File::open(".").map_err(|e| io("cannot open", Path::new("."), e))?),
         _ => None,
     };
     if let Some(m) = p.cgroups.take() {
@@ -320,9 +318,7 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
         nix::unistd::fchdir(dir.as_fd())
             .map_err(sys("change directory by working directory file descriptor failed"))?;
     }
-    if let Some(env) = &p.env {
-        chainload::environment::replace(&chainload::environment::parse_environ(env));
-    }
+    let env = p.env.as_deref().map(chainload::environment::parse_environ);
     drop(p.target.take());
 
     if joins_pid && !o.no_fork {
@@ -331,7 +327,7 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
         // SAFETY: nsenter-rs is single-threaded.
         match unsafe { fork() }.map_err(sys("fork failed"))? {
             ForkResult::Parent { child } => {
-                return chainload::signals::wait_forwarding(child, |_| {}).map_err(sys("waitpid failed"));
+                return Ok(chainload::signals::wait_forwarding(child, |_| {}).map_err(sys("waitpid failed"))?);
             }
             ForkResult::Child => saved.restore().map_err(sys("cannot restore the signal mask"))?,
         }
@@ -363,5 +359,9 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
     if o.keep_caps && joins_user {
         chainload::caps::permitted_to_ambient().map_err(sys("cannot keep capabilities"))?;
     }
-    Err(chainload::exec::execvp(&o.command).into())
+    Err(match &env {
+        Some(env) => chainload::exec::execvpe(&o.command, env),
+        None => chainload::exec::execvp(&o.command),
+    }
+    .into())
 }

@@ -9,10 +9,10 @@ fn main() {
     chainload::cli::check_program_is_not_an_option(TOOL, cli.command());
     let options = match cli.into_options() {
         Ok(o) => o,
-        Err(e) => chainload::cli::fail(TOOL, &e, chainload::EXIT_TOOL_FAILED),
+        Err(e) => chainload::cli::fail(TOOL, &e),
     };
     match nsenter_rs::run(&options) {
         Ok(status) => chainload::status::exit_like(status),
-        Err(e) => chainload::cli::fail(TOOL, &e, e.exit_code()),
+        Err(e) => chainload::cli::fail(TOOL, &e),
     }
 }

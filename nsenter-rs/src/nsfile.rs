@@ -9,6 +9,7 @@ use nix::sched::CloneFlags;
 use unshare_rs::namespaces::Namespace;
 
 use crate::Error;
+use chainload::error::{io, sys};
 
 /// ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of a namespace file (ioctl_ns(2)).
 fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
@@ -20,21 +21,17 @@ fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<i32, Errno> {
 /// Open `path` as a namespace file of type `ns`, refusing anything else.
 pub fn open_ns_file(ns: Namespace, path: &Path) -> Result<OwnedFd, Error> {
     use std::os::fd::AsFd;
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::io(format!("cannot open {} namespace file", ns.long_name()), path, e))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| io(format!("cannot open {} namespace file", ns.long_name()), path, e))?;
     let fd = OwnedFd::from(file);
     match ns_get_nstype(fd.as_fd()) {
         Ok(t) if t == ns.clone_flag().bits() => Ok(fd),
         Ok(t) => {
             let actual =
                 Namespace::ALL.iter().find(|n| n.clone_flag().bits() == t).map(|n| n.long_name()).unwrap_or("other");
-            Err(Error::Usage(format!(
-                "'{}' is a {actual} namespace, not a {} namespace",
-                path.display(),
-                ns.long_name()
-            )))
+            Err(Error::WrongNamespace { path: path.to_path_buf(), actual, wanted: ns.long_name() })
         }
-        Err(_) => Err(Error::Usage(format!("'{}' is not a namespace file", path.display()))),
+        Err(_) => Err(Error::NotNamespace(path.to_path_buf())),
     }
 }
 
@@ -44,18 +41,14 @@ pub fn netns_of_socket(target: BorrowedFd<'_>, pid: i32, fd: i32) -> Result<Owne
     use std::os::fd::FromRawFd;
     const SIOCGSKNS: libc::c_ulong = 0x894C;
     // SAFETY: integers only; the kernel returns a new descriptor or -1.
-    let sock =
-        Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_getfd, target.as_raw_fd(), fd, 0) }).map_err(|e| {
-            Error::Sys { what: format!("--net-socket: cannot get descriptor {fd} of process {pid}"), errno: e }
-        })?;
+    let sock = Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_getfd, target.as_raw_fd(), fd, 0) })
+        .map_err(sys(format!("--net-socket: cannot get descriptor {fd} of process {pid}")))?;
     // SAFETY: the kernel just returned this descriptor.
     let sock = unsafe { OwnedFd::from_raw_fd(sock as i32) };
     // SAFETY: an ioctl with no argument on a valid descriptor.
     let ns = Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), SIOCGSKNS as _) }).map_err(|e| match e {
-        Errno::ENOTTY => Error::Usage(format!("--net-socket: descriptor {fd} of process {pid} is not a socket")),
-        e => {
-            Error::Sys { what: format!("--net-socket: cannot get the network namespace of descriptor {fd}"), errno: e }
-        }
+        Errno::ENOTTY => Error::NotSocket { pid, fd },
+        e => sys(format!("--net-socket: cannot get the network namespace of descriptor {fd}"))(e).into(),
     })?;
     // SAFETY: as above.
     Ok(unsafe { OwnedFd::from_raw_fd(ns) })
@@ -63,6 +56,5 @@ pub fn netns_of_socket(target: BorrowedFd<'_>, pid: i32, fd: i32) -> Result<Owne
 
 /// setns(2) into one namespace file (or, with a pidfd, into several of its namespaces).
 pub fn setns(fd: BorrowedFd<'_>, flags: CloneFlags) -> Result<(), Errno> {
-    // SAFETY: integers only.
-    Errno::result(unsafe { libc::setns(fd.as_raw_fd(), flags.bits()) }).map(drop)
+    nix::sched::setns(fd, flags)
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use nix::errno::Errno;
 
 use crate::Error;
+use chainload::error::sys;
 
 /// A running process we are about to join.
 #[derive(Debug)]
@@ -34,8 +35,8 @@ impl Target {
             return Err(Error::Usage(format!("invalid target pid {pid}")));
         }
         let pidfd = chainload::signals::pidfd_open(nix::unistd::Pid::from_raw(pid)).map_err(|e| match e {
-            Errno::ESRCH => Error::Usage(format!("target process {pid} does not exist")),
-            e => Error::Sys { what: format!("cannot open target process {pid}"), errno: e },
+            Errno::ESRCH => Error::NoSuchTarget(pid),
+            e => sys(format!("cannot open target process {pid}"))(e).into(),
         })?;
         let t = Target { pid, pidfd };
         t.check_alive()?;
@@ -48,7 +49,7 @@ impl Target {
         if pidfd_alive(self.pidfd.as_fd()) && running {
             Ok(())
         } else {
-            Err(Error::Usage(format!("target process {} exited", self.pid)))
+            Err(Error::TargetExited(self.pid))
         }
     }
 

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::tree::{Attrs, Opened, Tree};
 use crate::Error;
+use chainload::error::{sys, FromIo};
 use chainload::progress::Progress;
 
 /// What was written.
@@ -126,13 +127,12 @@ fn pax_xattrs(e: &Opened, shown: &Path) -> Result<Vec<(String, Vec<u8>)>, Error>
     let names = match attrs.list() {
         Ok(n) => n,
         Err(nix::errno::Errno::ENOTSUP) => return Ok(Vec::new()),
-        Err(e) => return Err(Error::Sys { what: format!("cannot list xattrs of '{}'", shown.display()), errno: e }),
+        Err(e) => return Err(Error::from(sys(format!("cannot list xattrs of '{}'", shown.display()))(e))),
     };
     let mut out = Vec::new();
     for n in names.into_iter().filter(|n| !is_overlay_xattr(n)) {
-        let v = attrs
-            .get(&n)
-            .map_err(|e| Error::Sys { what: format!("cannot read xattrs of '{}'", shown.display()), errno: e })?;
+        let v =
+            attrs.get(&n).map_err(|e| Error::from(sys(format!("cannot read xattrs of '{}'", shown.display()))(e)))?;
         out.push((format!("SCHILY.xattr.{}", String::from_utf8_lossy(&n)), v));
     }
     out.sort();
@@ -225,9 +225,7 @@ fn write_tar<X: Write>(upper: &Path, out: Hashing<X>, shown: &mut Progress) -> R
                 links.insert((m.dev(), m.ino()), rel.clone());
             }
             // (The metadata is the opened file's: what is read is what is described.)
-            let f = entry
-                .file
-                .ok_or_else(|| Error::Usage(format!("'{}' changed while it was committed", shown.display())))?;
+            let f = entry.file.ok_or_else(|| Error::Changed(shown.to_path_buf()))?;
             let mut h = header_for(m, tar::EntryType::Regular);
             h.set_size(m.len());
             let data = ExactLen { inner: f, left: m.len() };

@@ -17,7 +17,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use chainload::confine::{Confinement, Credentials};
-use chainload::error::sys;
+use chainload::error::{sys, FromIo};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 use crate::rootfs;
@@ -198,22 +198,22 @@ const MNT_NS_INIT_INO: u64 = 0xEFFF_FFF8;
 fn refuse_initial_mount_namespace() -> Result<(), Error> {
     use std::os::unix::fs::MetadataExt;
     let ino = std::fs::metadata("/proc/self/ns/mnt")
-        .map_err(|e| Error::Usage(format!("cannot read /proc/self/ns/mnt (is proc mounted?): {e}")))?
+        .map_err(|e| Error::NoProc(format!("/proc/self/ns/mnt: {}", chainload::cli::io_reason(&e))))?
         .ino();
     if ino == MNT_NS_INIT_INO {
-        return Err(in_the_initial_namespace());
+        return Err(Error::InitialMountNamespace);
     }
     // This process's pid as the visible /proc numbers it (not getpid(): /proc may belong
     // to another PID namespace).
     let me: i32 = std::fs::read_link("/proc/self")
         .ok()
         .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
-        .ok_or_else(|| Error::Usage("cannot read /proc/self: is proc mounted?".into()))?;
+        .ok_or_else(|| Error::NoProc("/proc/self".into()))?;
     if me == 1 {
         return Ok(());
     }
     let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
-    let ours = ns("self").ok_or_else(|| Error::Usage("cannot read /proc/self/ns/mnt".into()))?;
+    let ours = ns("self").ok_or_else(|| Error::NoProc("/proc/self/ns/mnt".into()))?;
     let host = match ns("1") {
         Some(h) => h,
         None => {
@@ -230,17 +230,9 @@ fn refuse_initial_mount_namespace() -> Result<(), Error> {
         }
     };
     if ours == host {
-        return Err(in_the_initial_namespace());
+        return Err(Error::InitialMountNamespace);
     }
     Ok(())
-}
-
-fn in_the_initial_namespace() -> Error {
-    Error::Usage(
-        "refusing to run in the initial mount namespace: the mounts would stay on the host; \
-         run it in a mount namespace of its own, e.g. under 'unshare-rs -m'"
-            .into(),
-    )
 }
 
 /// pivot_root into `new_root` and detach the old root (the `pivot_root(".", ".")` way).
@@ -252,13 +244,14 @@ fn pivot_into(new_root: &Path) -> Result<(), Error> {
     mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
         .map_err(sys("cannot make the old root a slave"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(sys("cannot detach the old root"))?;
-    nix::unistd::chdir("/").map_err(sys("cannot change directory to '/'"))
+    nix::unistd::chdir("/").map_err(sys("cannot change directory to '/'"))?;
+    Ok(())
 }
 
 /// `USER[:GROUP]` as numbers, names looked up in the new root's /etc/passwd and /etc/group.
 pub fn resolve_user(spec: &str) -> Result<Credentials, Error> {
     chainload::ids::credentials(spec, Path::new("/etc/passwd"), Path::new("/etc/group"))
-        .map_err(|e| Error::Usage(format!("--user {spec}: {e}")))
+        .map_err(|source| Error::User { spec: spec.to_string(), source })
 }
 
 /// Run `enter`. Returns only on failure.

@@ -22,6 +22,7 @@ use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{makedev, Mode, SFlag};
 
 use crate::{sys, Error};
+use chainload::error::FromIo;
 
 /// How an import went.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -34,8 +35,13 @@ pub struct Imported {
     pub opaque: u64,
 }
 
+/// For `map_err`: a system call on a layer entry failed.
+fn entry_failed(entry: &Path, what: &str) -> impl FnOnce(Errno) -> chainload::error::SysError {
+    chainload::error::sys(format!("entry '{}': {what}", entry.display()))
+}
+
 fn refuse(entry: &Path, why: &str) -> Error {
-    Error::Usage(format!("refusing entry '{}': {why}", entry.display()))
+    Error::Refused { entry: entry.to_path_buf(), why: why.to_string() }
 }
 
 /// A tar path made safe: relative, no `..`, `./` stripped. `None` for the archive root.
@@ -57,7 +63,7 @@ fn clean(entry: &Path) -> Result<Option<PathBuf>, Error> {
 
 /// Open (creating missing directories) `rel` below `root`, refusing symlinks anywhere.
 fn open_dir_beneath(root: BorrowedFd<'_>, rel: &Path, entry: &Path) -> Result<OwnedFd, Error> {
-    let mut cur = nix::unistd::dup(root).map_err(|e| Error::Sys { what: "dup".into(), errno: e })?;
+    let mut cur = nix::unistd::dup(root).map_err(|e| Error::from(chainload::error::sys("dup")(e)))?;
     for c in rel.components() {
         let Component::Normal(name) = c else {
             return Err(refuse(entry, "unexpected path component"));
@@ -68,11 +74,12 @@ fn open_dir_beneath(root: BorrowedFd<'_>, rel: &Path, entry: &Path) -> Result<Ow
             Ok(fd) => fd,
             Err(Errno::ENOENT) => {
                 nix::sys::stat::mkdirat(cur.as_fd(), name, Mode::from_bits_truncate(0o755)).map_err(|e| {
-                    Error::Sys { what: format!("entry '{}': cannot create directory", entry.display()), errno: e }
+                    Error::from(chainload::error::sys(format!("entry '{}': cannot create directory", entry.display()))(
+                        e,
+                    ))
                 })?;
-                sys::openat2(cur.as_fd(), Path::new(name), flags, 0, resolve).map_err(|e| Error::Sys {
-                    what: format!("entry '{}': cannot open directory", entry.display()),
-                    errno: e,
+                sys::openat2(cur.as_fd(), Path::new(name), flags, 0, resolve).map_err(|e| {
+                    Error::from(chainload::error::sys(format!("entry '{}': cannot open directory", entry.display()))(e))
                 })?
             }
             Err(Errno::ELOOP | Errno::EXDEV | Errno::ENOTDIR) => {
@@ -86,10 +93,10 @@ fn open_dir_beneath(root: BorrowedFd<'_>, rel: &Path, entry: &Path) -> Result<Ow
                 return Err(refuse(entry, &why));
             }
             Err(e) => {
-                return Err(Error::Sys {
-                    what: format!("entry '{}': cannot open its directory", entry.display()),
-                    errno: e,
-                })
+                return Err(Error::from(chainload::error::sys(format!(
+                    "entry '{}': cannot open its directory",
+                    entry.display()
+                ))(e)))
             }
         };
         cur = next;
@@ -104,9 +111,12 @@ fn remove_existing(dir: BorrowedFd<'_>, name: &OsStr) {
 
 fn setxattrs(fd: BorrowedFd<'_>, entry: &Path, xattrs: &[(OsString, Vec<u8>)]) -> Result<(), Error> {
     for (k, v) in xattrs {
-        sys::fsetxattr(fd, k, v).map_err(|e| Error::Sys {
-            what: format!("entry '{}': cannot set xattr {}", entry.display(), k.to_string_lossy()),
-            errno: e,
+        sys::fsetxattr(fd, k, v).map_err(|e| {
+            Error::from(chainload::error::sys(format!(
+                "entry '{}': cannot set xattr {}",
+                entry.display(),
+                k.to_string_lossy()
+            ))(e))
         })?;
     }
     Ok(())
@@ -184,8 +194,8 @@ fn import_into(
     let mut stats = Imported::default();
     let mut dirs: Vec<DirMeta> = Vec::new();
     let corrupt = |e: io::Error| match crate::archive::limit_error(&e) {
-        Some(limit) => Error::Usage(format!("refusing layer '{}': {limit}", file.display())),
-        None => Error::Usage(format!("'{}' is not a valid layer (truncated or corrupt tar): {e}", file.display())),
+        Some(limit) => Error::Limit { what: "layer", file: file.to_path_buf(), limit: limit.clone() },
+        None => Error::CorruptLayer { file: file.to_path_buf(), source: e },
     };
     for entry in archive.entries().map_err(corrupt)? {
         let mut e = entry.map_err(corrupt)?;
@@ -221,9 +231,10 @@ fn import_entry<R: Read>(
     let nb = name.as_bytes();
     if nb == b".wh..wh..opq" {
         let real = open_real_dir(&parent, &raw)?;
-        sys::fsetxattr(real.as_fd(), OsStr::new("trusted.overlay.opaque"), b"y").map_err(|e| Error::Sys {
-            what: format!("entry '{}': cannot mark the directory opaque", raw.display()),
-            errno: e,
+        sys::fsetxattr(real.as_fd(), OsStr::new("trusted.overlay.opaque"), b"y").map_err(|e| {
+            Error::from(chainload::error::sys(format!("entry '{}': cannot mark the directory opaque", raw.display()))(
+                e,
+            ))
         })?;
         stats.opaque += 1;
         return Ok(());
@@ -235,8 +246,9 @@ fn import_entry<R: Read>(
         let hidden = OsStr::from_bytes(hidden);
         remove_existing(parent.as_fd(), hidden);
         let parent_dir = open_real_dir(&parent, &raw)?;
-        nix::sys::stat::mknodat(parent_dir.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
-            .map_err(|e| Error::Sys { what: format!("entry '{}': cannot make a whiteout", raw.display()), errno: e })?;
+        nix::sys::stat::mknodat(parent_dir.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).map_err(
+            |e| Error::from(chainload::error::sys(format!("entry '{}': cannot make a whiteout", raw.display()))(e)),
+        )?;
         stats.whiteouts += 1;
         return Ok(());
     }
@@ -248,10 +260,7 @@ fn import_entry<R: Read>(
     let xattrs = xattrs_of(e).map_err(corrupt)?;
     let pdir = open_real_dir(&parent, &raw)?;
     let pfd = pdir.as_fd();
-    let sys_err = |what: &str| {
-        let what = format!("entry '{}': {what}", raw.display());
-        move |errno| Error::Sys { what, errno }
-    };
+    let sys_err = |what: &str| entry_failed(&raw, what);
     match h.entry_type() {
         tar::EntryType::Directory => {
             match nix::sys::stat::fstatat(pfd, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
@@ -379,10 +388,7 @@ fn finish_file(
     mtime: i64,
     xattrs: &[(OsString, Vec<u8>)],
 ) -> Result<(), Error> {
-    let err = |what: &str| {
-        let what = format!("entry '{}': {what}", entry.display());
-        move |errno| Error::Sys { what, errno }
-    };
+    let err = |what: &str| entry_failed(entry, what);
     nix::unistd::fchown(fd, Some(uid.into()), Some(gid.into())).map_err(err("cannot chown"))?;
     // After chown: chown clears setuid/setgid bits.
     nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(mode)).map_err(err("cannot chmod"))?;

@@ -37,5 +37,5 @@ pub mod stack;
 pub mod sys;
 pub mod tree;
 
-/// What went wrong: the toolkit's common error type ([`chainload::error::ToolError`]).
-pub use chainload::error::ToolError as Error;
+mod error;
+pub use error::Error;

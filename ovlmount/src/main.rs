@@ -10,12 +10,12 @@ const TOOL: &str = "ovlmount";
 fn main() {
     let cli = chainload::cli::parse::<cli::Cli>(TOOL);
     if let Err(e) = dispatch(cli.command) {
-        chainload::cli::fail(TOOL, &e, e.exit_code());
+        chainload::cli::fail(TOOL, &e);
     }
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
-    let text = serde_json::to_string(v).map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
+    let text = serde_json::to_string(v)?;
     println!("{text}");
     Ok(())
 }

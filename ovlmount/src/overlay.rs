@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::stack::Stack;
 use crate::{sys, Error};
+use chainload::error::FromIo;
 
 /// Which interface made the mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -116,10 +117,12 @@ fn mount_legacy(stack: &Stack, target: &Path) -> Result<(), Error> {
     }
     let layers: Vec<PathBuf> =
         stack.lowerdirs().into_iter().chain(stack.upper.clone()).chain(stack.work.clone()).collect();
-    let base = common_parent(&layers).ok_or_else(|| Error::Usage("the layers share no parent directory".into()))?;
+    let base = common_parent(&layers).ok_or_else(|| {
+        Error::Unsupported("the layers share no parent directory to shorten their paths in the mount options".into())
+    })?;
     let short = option_string(stack, Some(&base));
     if short.len() >= page {
-        return Err(Error::Usage(format!(
+        return Err(Error::Unsupported(format!(
             "the layer paths need {} bytes of mount options even relative to '{}'; this kernel takes at most {page} \
              (Linux 6.8 and later take any number through the new mount API)",
             short.len(),
@@ -128,18 +131,20 @@ fn mount_legacy(stack: &Stack, target: &Path) -> Result<(), Error> {
     }
     let target_abs = std::fs::canonicalize(target).map_err(|e| Error::io("mount point", target, e))?;
     let cwd = std::fs::File::open(".").map_err(|e| Error::io("cannot open", Path::new("."), e))?;
-    nix::unistd::chdir(&base)
-        .map_err(|e| Error::Sys { what: format!("cannot change directory to '{}'", base.display()), errno: e })?;
+    nix::unistd::chdir(&base).map_err(|e| {
+        Error::from(chainload::error::sys(format!("cannot change directory to '{}'", base.display()))(e))
+    })?;
     let result = mount(&short, &target_abs);
     let _ = nix::unistd::fchdir(cwd.as_fd());
     result.map_err(|e| mount_error(stack, target, e))
 }
 
 fn mount_error(stack: &Stack, target: &Path, errno: Errno) -> Error {
-    Error::Sys {
-        what: format!("cannot mount the overlay of {} layer(s) on '{}'", stack.lowerdirs().len(), target.display()),
-        errno,
-    }
+    Error::from(chainload::error::sys(format!(
+        "cannot mount the overlay of {} layer(s) on '{}'",
+        stack.lowerdirs().len(),
+        target.display()
+    ))(errno))
 }
 
 /// Mount `stack` (already [prepared](Stack::prepare)) on `target`; returns the API used.
@@ -198,7 +203,7 @@ pub fn umount(target: &Path) -> Result<(), Error> {
         return Err(Error::Usage(format!("'{}' is not a mount point", target.display())));
     }
     nix::mount::umount2(&abs, nix::mount::MntFlags::empty())
-        .map_err(|e| Error::Sys { what: format!("cannot unmount '{}'", target.display()), errno: e })
+        .map_err(|e| Error::from(chainload::error::sys(format!("cannot unmount '{}'", target.display()))(e)))
 }
 
 #[cfg(test)]

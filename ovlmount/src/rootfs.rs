@@ -14,7 +14,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
-use chainload::error::sys;
+use chainload::error::{sys, FromIo, SysError};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{fchmodat, fstat, fstatat, makedev, mkdirat, mknodat, FchmodatFlags, Mode, SFlag};
@@ -77,7 +77,7 @@ impl NewRoot {
         match openat2(self.dir.as_fd(), &rel, libc::O_PATH, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) {
             Ok(fd) => Ok(Some(fd)),
             Err(Errno::ENOENT) => Ok(None),
-            Err(e) => Err(sys(format!("cannot open '{}' inside the new root", inner.display()))(e)),
+            Err(e) => Err(sys(format!("cannot open '{}' inside the new root", inner.display()))(e).into()),
         }
     }
 
@@ -92,19 +92,19 @@ impl NewRoot {
             Some(fd) => fd,
             None => {
                 let (Some(parent), Some(name)) = (inner.parent(), inner.file_name()) else {
-                    return Err(Error::Usage(format!("'{}': not a path inside the container", inner.display())));
+                    return Err(Error::InContainer(format!("'{}': not a path inside the container", inner.display())));
                 };
                 let dir = self.place_following(parent, Kind::Dir, links)?;
                 match create_in(&dir, Path::new(name), kind, inner) {
                     // A symlink to a missing place: create that place, inside the root,
                     // as `mkdir -p` in the container would (runc does the same).
-                    Err(Error::Sys { errno: Errno::EEXIST, .. }) if links < 40 => {
+                    Err(Error::Sys(SysError { errno: Errno::EEXIST, .. })) if links < 40 => {
                         let to = nix::fcntl::readlinkat(&dir, name)
                             .map_err(sys(format!("cannot read the link '{}'", inner.display())))?;
                         let from = self.inner_path_of(&dir)?;
                         let to = lexically_inside(&from.join(to));
                         self.place_following(&to, kind, links + 1).map_err(|e| {
-                            Error::Usage(format!("'{}' is a symlink to '{}': {e}", inner.display(), to.display()))
+                            Error::InContainer(format!("'{}' is a symlink to '{}': {e}", inner.display(), to.display()))
                         })?
                     }
                     r => r?,
@@ -115,9 +115,11 @@ impl NewRoot {
         let is_dir = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR;
         match (kind, is_dir) {
             (Kind::Dir, false) => {
-                Err(Error::Usage(format!("'{}' in the container is not a directory", inner.display())))
+                Err(Error::InContainer(format!("'{}' in the container is not a directory", inner.display())))
             }
-            (Kind::File, true) => Err(Error::Usage(format!("'{}' in the container is a directory", inner.display()))),
+            (Kind::File, true) => {
+                Err(Error::InContainer(format!("'{}' in the container is a directory", inner.display())))
+            }
             _ => Ok(fd),
         }
     }
@@ -129,7 +131,7 @@ impl NewRoot {
         let real = std::fs::read_link(&link).map_err(|e| Error::io("cannot read", &link, e))?;
         match real.strip_prefix(&self.path) {
             Ok(rel) => Ok(Path::new("/").join(rel)),
-            Err(_) => Err(Error::Usage(format!("'{}' is not inside the new root", real.display()))),
+            Err(_) => Err(Error::InContainer(format!("'{}' is not inside the new root", real.display()))),
         }
     }
 }
@@ -159,7 +161,7 @@ fn relative(inner: &Path) -> Result<PathBuf, Error> {
             Component::RootDir | Component::CurDir => {}
             Component::Normal(n) => rel.push(n),
             _ => {
-                return Err(Error::Usage(format!(
+                return Err(Error::InContainer(format!(
                     "'{}': '..' is not allowed in a path inside the container",
                     inner.display()
                 )))
@@ -186,10 +188,10 @@ fn create_in(dir: &OwnedFd, name: &Path, kind: Kind, shown: &Path) -> Result<Own
         Ok(()) => {}
         // (There, but not found from the root: a symlink to something missing; the
         // caller follows it.)
-        Err(e) => return Err(sys(format!("cannot create '{}' inside the new root", shown.display()))(e)),
+        Err(e) => return Err(sys(format!("cannot create '{}' inside the new root", shown.display()))(e).into()),
     }
-    openat2(dir.as_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
-        .map_err(sys(format!("cannot open '{}' inside the new root", shown.display())))
+    Ok(openat2(dir.as_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
+        .map_err(sys(format!("cannot open '{}' inside the new root", shown.display())))?)
 }
 
 /// A new, detached mount of a filesystem of type `fstype` with `options`, and the
@@ -207,7 +209,8 @@ fn new_mount(fstype: &CStr, options: &[(&CStr, &str)], attr: u64) -> Result<Owne
 
 /// Attach the detached mount `mnt` on the place `at` is open on.
 fn attach(mnt: &OwnedFd, at: &OwnedFd, shown: &str) -> Result<(), Error> {
-    move_mount_onto(mnt.as_fd(), at.as_fd()).map_err(sys(format!("cannot mount on '{shown}'")))
+    move_mount_onto(mnt.as_fd(), at.as_fd()).map_err(sys(format!("cannot mount on '{shown}'")))?;
+    Ok(())
 }
 
 /// A detached copy of the tree at host path `src` (with its submounts), read-only with
@@ -224,10 +227,10 @@ fn copy_tree(src: &Path, read_only: bool) -> Result<OwnedFd, Error> {
 
 fn make_tree_read_only(tree: &OwnedFd, shown: &str) -> Result<(), Error> {
     mount_setattr_fd_recursive(tree.as_fd(), MOUNT_ATTR_RDONLY).map_err(|e| match e {
-        Errno::ENOSYS => Error::Usage(format!(
+        Errno::ENOSYS => Error::Unsupported(format!(
             "cannot make '{shown}' read-only with all its submounts: mount_setattr(2) needs Linux 5.12 or later"
         )),
-        e => sys(format!("cannot make '{shown}' read-only"))(e),
+        e => sys(format!("cannot make '{shown}' read-only"))(e).into(),
     })
 }
 
@@ -247,7 +250,7 @@ pub fn mount_sys(root: &NewRoot) -> Result<(), Error> {
     let m = match new_mount(c"sysfs", &[], attr) {
         Ok(m) => m,
         Err(Errno::EPERM) => copy_tree(Path::new("/sys"), true)?,
-        Err(e) => return Err(sys("cannot mount sysfs on '/sys'")(e)),
+        Err(e) => return Err(sys("cannot mount sysfs on '/sys'")(e).into()),
     };
     attach(&m, &at, "/sys")
 }
@@ -327,14 +330,14 @@ fn node_in(dir: &OwnedFd, name: &Path, kind: SFlag, mode: u32, rdev: u64, host: 
                 }
                 e => Err(e),
             })
-            .map_err(sys(format!("cannot chmod device '{shown}'"))),
+            .map_err(|e| sys(format!("cannot chmod device '{shown}'"))(e).into()),
         Err(Errno::EPERM) => {
             let at = create_in(dir, name, Kind::File, host)?;
             let m = clone_tree(nix::fcntl::AT_FDCWD, host, false)
                 .map_err(sys(format!("cannot bind the host's '{shown}'")))?;
             attach(&m, &at, &shown.to_string())
         }
-        Err(e) => Err(sys(format!("cannot create device '{shown}'"))(e)),
+        Err(e) => Err(sys(format!("cannot create device '{shown}'"))(e).into()),
     }
 }
 
@@ -362,10 +365,10 @@ pub fn add_device(root: &NewRoot, host: &Path, dst: &Path) -> Result<(), Error> 
     };
     let dir = root.place(parent, Kind::Dir)?;
     if fstatat(&dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok() {
-        return Err(Error::Usage(format!("--device: '{}' already exists in the container", dst.display())));
+        return Err(Error::InContainer(format!("--device: '{}' already exists in the container", dst.display())));
     }
     node_in(&dir, Path::new(name), kind, meta.mode() & 0o777, meta.rdev(), host).map_err(|e| match e {
-        Error::Sys { errno, .. } => sys(format!("cannot create device '{}'", dst.display()))(errno),
+        Error::Sys(SysError { errno, .. }) => sys(format!("cannot create device '{}'", dst.display()))(errno).into(),
         e => e,
     })
 }
@@ -382,7 +385,7 @@ pub fn mask_defaults(root: &NewRoot) -> Result<(), Error> {
     let st = fstat(&null).map_err(sys("cannot stat '/dev/null'"))?;
     let is_char = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFCHR;
     if !(is_char && st.st_rdev == makedev(1, 3)) {
-        return Err(Error::Usage("'/dev/null' is not the 1:3 character device; refusing to mask with it".into()));
+        return Err(Error::NotDevNull);
     }
     for p in MASKED {
         let Some(at) = root.find(Path::new(p))? else {

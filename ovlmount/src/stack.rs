@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::Error;
+use chainload::error::FromIo;
 
 /// The kernel's limit of lower layers (OVL_MAX_STACK).
 pub const MAX_LOWERS: usize = 500;

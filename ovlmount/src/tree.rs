@@ -23,6 +23,7 @@ use nix::sys::stat::Mode;
 
 use crate::sys::{openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS};
 use crate::Error;
+use chainload::error::{sys, FromIo};
 
 /// The tree, open.
 pub struct Tree {
@@ -98,7 +99,7 @@ impl Place {
     pub fn open(&self) -> Result<Opened, Error> {
         let proc_path = PathBuf::from(format!("/proc/self/fd/{}", self.dir.as_raw_fd())).join(&self.name);
         let st = nix::sys::stat::fstatat(&*self.dir, self.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(|e| Error::Sys { what: format!("cannot stat '{}'", self.shown.display()), errno: e })?;
+            .map_err(|e| Error::from(sys(format!("cannot stat '{}'", self.shown.display()))(e)))?;
         let kind = st.st_mode & libc::S_IFMT;
         if kind != libc::S_IFREG && kind != libc::S_IFDIR {
             let meta = proc_path.symlink_metadata().map_err(|e| Error::io("cannot stat", &self.shown, e))?;
@@ -109,11 +110,11 @@ impl Place {
             flags |= OFlag::O_DIRECTORY;
         }
         let fd = nix::fcntl::openat(&*self.dir, self.name.as_os_str(), flags, Mode::empty())
-            .map_err(|e| Error::Sys { what: format!("cannot open '{}'", self.shown.display()), errno: e })?;
+            .map_err(|e| Error::from(sys(format!("cannot open '{}'", self.shown.display()))(e)))?;
         let file = std::fs::File::from(fd);
         let meta = file.metadata().map_err(|e| Error::io("cannot stat", &self.shown, e))?;
         if (kind == libc::S_IFDIR) != meta.is_dir() {
-            return Err(Error::Usage(format!("'{}' changed while it was read", self.shown.display())));
+            return Err(Error::Changed(self.shown.clone()));
         }
         Ok(Opened { meta, file: Some(file), proc_path })
     }
@@ -121,15 +122,17 @@ impl Place {
     /// The target of the symlink.
     pub fn read_link(&self) -> Result<OsString, Error> {
         nix::fcntl::readlinkat(&*self.dir, self.name.as_os_str())
-            .map_err(|e| Error::Sys { what: format!("cannot read link '{}'", self.shown.display()), errno: e })
+            .map_err(|e| Error::from(sys(format!("cannot read link '{}'", self.shown.display()))(e)))
     }
 }
 
 fn open_dir(dir: &OwnedFd, rel: &Path, shown: &Path) -> Result<OwnedFd, Error> {
     let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
-    openat2(dir.as_fd(), rel, flags, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS).map_err(|e| Error::Sys {
-        what: format!("cannot open directory '{}' (a symlink, or changed while being read?)", shown.display()),
-        errno: e,
+    openat2(dir.as_fd(), rel, flags, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS).map_err(|e| {
+        Error::from(sys(format!(
+            "cannot open directory '{}' (a symlink, or changed while being read?)",
+            shown.display()
+        ))(e))
     })
 }
 
@@ -153,14 +156,14 @@ impl Tree {
         let shown = self.path.join(rel);
         let listing = nix::dir::Dir::from_fd(
             nix::unistd::dup(dir)
-                .map_err(|e| Error::Sys { what: format!("cannot read directory '{}'", shown.display()), errno: e })?,
+                .map_err(|e| Error::from(sys(format!("cannot read directory '{}'", shown.display()))(e)))?,
         )
-        .map_err(|e| Error::Sys { what: format!("cannot read directory '{}'", shown.display()), errno: e })?;
+        .map_err(|e| Error::from(sys(format!("cannot read directory '{}'", shown.display()))(e)))?;
         let mut subdirs: Vec<OsString> = Vec::new();
         let mut listing = listing;
         for entry in listing.iter() {
-            let entry = entry
-                .map_err(|e| Error::Sys { what: format!("cannot read directory '{}'", shown.display()), errno: e })?;
+            let entry =
+                entry.map_err(|e| Error::from(sys(format!("cannot read directory '{}'", shown.display()))(e)))?;
             let name = std::ffi::OsStr::from_bytes(entry.file_name().to_bytes()).to_os_string();
             if name == "." || name == ".." {
                 continue;
@@ -185,7 +188,8 @@ impl Tree {
     /// The entry `rel` (relative to the root).
     pub fn place(&self, rel: &Path) -> Result<Place, Error> {
         let parent = rel.parent().unwrap_or(Path::new(""));
-        let name = rel.file_name().ok_or_else(|| Error::Usage(format!("'{}': not an entry", rel.display())))?;
+        let name =
+            rel.file_name().ok_or_else(|| Error::Usage(format!("'{}': not an entry of the tree", rel.display())))?;
         let cached = self.last.borrow().as_ref().filter(|(p, _)| p == parent).map(|(_, fd)| fd.clone());
         let dir = match cached {
             Some(fd) => fd,

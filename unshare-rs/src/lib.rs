@@ -47,10 +47,11 @@ use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use chainload::error::Failure;
+use chainload::error::{io, sys, IoError, SysError};
 use chainload::exec::ExecError;
 use chainload::signals::ParentWatch;
 use chainload::status::ChildStatus;
-use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::{fork, ForkResult, Gid, Pid, Uid};
@@ -132,13 +133,11 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// A system call failed.
-    #[error("{what}: {}", errno.desc())]
-    Sys {
-        /// What was being done.
-        what: String,
-        /// Why it failed.
-        errno: Errno,
-    },
+    #[error(transparent)]
+    Sys(#[from] SysError),
+    /// A file could not be written.
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// An id map is wrong or could not be written.
     #[error(transparent)]
     Map(#[from] MapError),
@@ -153,19 +152,14 @@ pub enum Error {
     Exec(#[from] ExecError),
 }
 
-impl Error {
-    /// The exit status for this error: 126/127 for exec failures, else 125.
-    pub fn exit_code(&self) -> i32 {
+impl Failure for Error {
+    /// 126/127 for exec failures, else 125.
+    fn exit_code(&self) -> i32 {
         match self {
             Error::Exec(e) => e.exit_code(),
             _ => chainload::EXIT_TOOL_FAILED,
         }
     }
-}
-
-fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
-    let what = what.into();
-    move |errno| Error::Sys { what, errno }
 }
 
 impl Options {
@@ -347,10 +341,7 @@ fn fork_and_supervise(o: &Options, maps: &IdMaps, bind_helper: Option<Helper>) -
                 w
             });
             let setup = persist_namespaces(o, bind_helper, me).and_then(|()| match &o.pid_file {
-                Some(p) => write_pid_file(p, child).map_err(|e| Error::Sys {
-                    what: format!("cannot write pid file '{}'", p.display()),
-                    errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-                }),
+                Some(p) => write_pid_file(p, child).map_err(|e| io("cannot write pid file", p, e).into()),
                 None => Ok(()),
             });
             if let Err(e) = setup {
@@ -365,12 +356,12 @@ fn fork_and_supervise(o: &Options, maps: &IdMaps, bind_helper: Option<Helper>) -
             } else {
                 chainload::status::wait_child(child)
             };
-            status.map_err(sys("waitpid failed"))
+            Ok(status.map_err(sys("waitpid failed"))?)
         }
         ForkResult::Child => {
             drop(bind_helper); // close this process's copies of its pipes
             if let Err(errno) = saved.restore() {
-                return Err(Error::Sys { what: "cannot restore the signal mask".into(), errno });
+                return Err(Error::from(sys("cannot restore the signal mask")(errno)));
             }
             let parent_done = sync.map(|(r, w)| {
                 drop(w);
@@ -400,13 +391,14 @@ fn prepare_and_exec(
     // --kill-child: armed last, after any change of credentials (which would clear it).
     if let (Some(sig), Some(watch)) = (o.kill_child, parent) {
         if let Err(errno) = watch.arm(sig) {
-            return Error::Sys { what: "cannot set the parent-death signal".into(), errno };
+            return Error::from(sys("cannot set the parent-death signal")(errno));
         }
     }
-    if let Some(vars) = &o.environment {
-        chainload::environment::replace(vars);
+    match &o.environment {
+        Some(vars) => chainload::exec::execvpe(&o.command, vars),
+        None => chainload::exec::execvp(&o.command),
     }
-    chainload::exec::execvp(&o.command).into()
+    .into()
 }
 
 fn prepare(o: &Options, maps: &IdMaps) -> Result<(), Error> {

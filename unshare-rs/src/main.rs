@@ -10,6 +10,6 @@ fn main() {
     let options = cli.into_options();
     match unshare_rs::run(&options) {
         Ok(status) => chainload::status::exit_like(status),
-        Err(e) => chainload::cli::fail(TOOL, &e, e.exit_code()),
+        Err(e) => chainload::cli::fail(TOOL, &e),
     }
 }
