@@ -97,11 +97,11 @@ fn finish_run(o: RunOutcome, quiet: bool) -> ! {
     }
     if o.oom_killed {
         if quiet {
-            std::process::exit(137);
+            std::process::exit(chainload::EXIT_KILLED);
         }
         let limit = o.memory_limit.map(chainload::units::format_size).unwrap_or_else(|| "none".into());
         eprintln!("{TOOL}: {}: killed by the OOM killer (memory limit {limit})", o.name);
-        std::process::exit(137);
+        std::process::exit(chainload::EXIT_KILLED);
     }
     chainload::status::exit_like(o.status)
 }

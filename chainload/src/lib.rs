@@ -42,3 +42,7 @@ pub const EXIT_TOOL_FAILED: i32 = 125;
 pub const EXIT_CANNOT_EXECUTE: i32 = 126;
 /// Exit status when the program was not found.
 pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// The status of a program killed by SIGKILL (128 + 9), as a shell reports it: what a
+/// container killed by the OOM killer or by `kill` exits with.
+pub const EXIT_KILLED: i32 = 128 + libc::SIGKILL;

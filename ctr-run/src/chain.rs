@@ -19,10 +19,12 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use crate::config::Config;
 use crate::paths::{ContainerDir, Tools};
 
 /// `--security-opt seccomp=...`: the system call filter.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "profile")]
 pub enum Seccomp {
     /// docker's default profile.
     #[default]
@@ -101,17 +103,13 @@ impl std::str::FromStr for Device {
 pub struct Resolved {
     /// The container id.
     pub id: String,
-    /// Its cgroup (a cgctl NAME).
-    pub cgroup: String,
-    /// Read-only layers, top first.
-    pub layers: Vec<PathBuf>,
+    /// What the container is and runs (recorded in its state too).
+    pub config: Config,
     /// Whether the host's root is the layer (then /tmp, /var/tmp, /run and the state
     /// root get fresh tmpfs).
     pub host_root: bool,
     /// The state root, hidden inside in host-root mode.
     pub state_root: PathBuf,
-    /// Hostname.
-    pub hostname: String,
     /// Network.
     pub network: Network,
     /// `--memory` in bytes.
@@ -124,33 +122,17 @@ pub struct Resolved {
     pub pids_limit: String,
     /// `--cpuset-cpus` as given.
     pub cpuset_cpus: Option<String>,
-    /// Environment for the program.
-    pub env: Vec<(String, String)>,
-    /// Working directory.
-    pub workdir: String,
-    /// User.
-    pub user: Option<String>,
     /// Volumes.
     pub volumes: Vec<Volume>,
     /// `--device`, each with its devices-cgroup rule (`c 10:232 rw`).
     pub devices: Vec<(Device, String)>,
     /// `--read-only`.
     pub read_only: bool,
-    /// `--cap-add`.
-    pub cap_add: Vec<String>,
-    /// `--cap-drop`.
-    pub cap_drop: Vec<String>,
-    /// `--privileged`.
-    pub privileged: bool,
-    /// The seccomp filter (`Unconfined` with `--privileged`).
-    pub seccomp: Seccomp,
     /// `--init`.
     pub init: bool,
     /// Mount the upper layer `volatile` (no sync when it is unmounted): the container is
     /// removed when it exits, so its writes never need to reach the disk.
     pub volatile_upper: bool,
-    /// The command.
-    pub command: Vec<String>,
 }
 
 /// A chain ready to run.
@@ -171,7 +153,7 @@ fn s(p: &std::path::Path) -> String {
 /// Build the chain for `r`, with its files under `dir`.
 pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     let mut a: Vec<String> = vec![s(&tools.cgctl), "run".into(), "--quiet".into(), "--kill-child".into()];
-    a.extend(["--stats-json".into(), s(&dir.stats()), "--name".into(), r.cgroup.clone()]);
+    a.extend(["--stats-json".into(), s(&dir.stats()), "--name".into(), r.config.cgroup.clone()]);
     if let Some(m) = r.memory {
         a.extend(["--memory".into(), m.to_string()]);
     }
@@ -185,7 +167,7 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     if let Some(c) = &r.cpuset_cpus {
         a.extend(["--cpuset-cpus".into(), c.clone()]);
     }
-    if !r.privileged {
+    if !r.config.privileged {
         // runc's device allow-list, plus the devices asked for (a privileged container
         // keeps the host's access, as docker's does).
         a.extend(["--devices".into(), "default".into()]);
@@ -202,10 +184,10 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     if r.network == Network::None {
         a.extend(["--net".into(), "--loopback".into()]);
     }
-    a.extend(["--hostname".into(), r.hostname.clone(), "--pid-file".into(), s(&dir.pid_file()), "--".into()]);
+    a.extend(["--hostname".into(), r.config.hostname.clone(), "--pid-file".into(), s(&dir.pid_file()), "--".into()]);
 
     a.extend([s(&tools.ovlmount), "enter".into()]);
-    for l in &r.layers {
+    for l in &r.config.layers {
         a.extend(["--lower".into(), s(l).replace(':', "\\:")]);
     }
     a.extend(["--upper".into(), s(&dir.upper()), "--work".into(), s(&dir.work())]);
@@ -214,12 +196,12 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
         // filesystem the upper layer is on, however much unrelated dirty data it holds.
         a.extend(["-o".into(), "volatile".into()]);
     }
-    a.extend(["--init".into(), format!("hostname={}", r.hostname), "--init".into(), "hosts".into()]);
+    a.extend(["--init".into(), format!("hostname={}", r.config.hostname), "--init".into(), "hosts".into()]);
     if std::path::Path::new("/etc/resolv.conf").exists() {
         a.extend(["--init".into(), "resolv=/etc/resolv.conf".into()]);
     }
     a.extend(["--target".into(), s(&dir.merged()), "--proc".into(), "--dev".into(), "--sys".into()]);
-    if !r.privileged {
+    if !r.config.privileged {
         a.push("--mask-defaults".into());
     }
     if r.read_only {
@@ -241,33 +223,33 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     for (d, _) in &r.devices {
         a.extend(["--device".into(), format!("{}:{}", s(&d.host), d.container)]);
     }
-    if !r.workdir.is_empty() {
-        a.extend(["--workdir".into(), r.workdir.clone()]);
+    if !r.config.workdir.is_empty() {
+        a.extend(["--workdir".into(), r.config.workdir.clone()]);
     }
-    if let Some(u) = &r.user {
+    if let Some(u) = &r.config.user {
         a.extend(["--user".into(), u.clone()]);
     }
-    if r.privileged {
+    if r.config.privileged {
         a.push("--all-caps".into());
     } else {
-        for c in &r.cap_add {
+        for c in &r.config.cap_add {
             a.extend(["--cap-add".into(), c.clone()]);
         }
-        for c in &r.cap_drop {
+        for c in &r.config.cap_drop {
             a.extend(["--cap-drop".into(), c.clone()]);
         }
         a.push("--no-new-privs".into());
     }
-    if let Some(arg) = r.seccomp.enter_arg() {
+    if let Some(arg) = r.config.seccomp.enter_arg() {
         a.extend(["--seccomp".into(), arg]);
     }
     a.push("--".into());
     if r.init {
         a.extend(["/dev/init".into(), "init".into(), "--".into()]);
     }
-    a.extend(r.command.iter().cloned());
+    a.extend(r.config.command.iter().cloned());
 
-    Chain { env: r.env.clone(), argv: a.into_iter().map(OsString::from).collect(), dirs: vec![dir.dir.clone()] }
+    Chain { env: r.config.env.clone(), argv: a.into_iter().map(OsString::from).collect(), dirs: vec![dir.dir.clone()] }
 }
 
 /// Quote a word for sh(1).

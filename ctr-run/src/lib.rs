@@ -28,6 +28,7 @@
 //! (memory limit SIZE)` and exits 137.
 
 pub mod chain;
+pub mod config;
 pub mod environ;
 pub mod image;
 pub mod init;

@@ -54,7 +54,7 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
                     if let Some(limit) = oom {
                         let limit = limit.map(chainload::units::format_size).unwrap_or_else(|| "none".into());
                         eprintln!("{TOOL}: {name}: killed by the OOM killer (memory limit {limit})");
-                        std::process::exit(137);
+                        std::process::exit(chainload::EXIT_KILLED);
                     }
                     std::process::exit(code)
                 }

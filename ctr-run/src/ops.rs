@@ -101,10 +101,10 @@ pub fn ps(root: &Root, tools: &Tools, all: bool) -> Result<Vec<Row>, Error> {
             exit_code: st.exit_code,
             oom_killed: st.oom_killed,
             pid: st.pid.filter(|_| st.status == Status::Running).map(|p| p.pid),
-            command: st.command.clone(),
+            command: st.config.command.clone(),
             created: st.created,
             finished: st.finished,
-            cgroup: st.cgroup.clone(),
+            cgroup: st.config.cgroup.clone(),
         });
     }
     Ok(rows)
@@ -231,7 +231,7 @@ pub fn rm(
 pub fn logs(root: &Root, key: &str, tail: Option<usize>, follow: bool, out: &mut dyn Write) -> Result<(), Error> {
     let st = store::find(root, key)?;
     let log = root.container(&st.id).log();
-    if !st.detached {
+    if !st.config.detached {
         return Err(Error::WrongState(format!(
             "container {} was not detached; its output went to its terminal",
             st.name
@@ -333,10 +333,11 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
     let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) else {
         return Err(Error::WrongState(format!("container {} is not running", st.name)));
     };
-    let mut a: Vec<OsString> = vec![tools.cgctl.clone().into(), "exec".into(), st.cgroup.clone().into(), "--".into()];
+    let mut a: Vec<OsString> =
+        vec![tools.cgctl.clone().into(), "exec".into(), st.config.cgroup.clone().into(), "--".into()];
     a.extend([tools.nsenter.clone().into(), "-t".into(), p.pid.to_string().into(), "-a".into(), "-r".into()]);
-    a.extend(["-W".into(), o.workdir.clone().unwrap_or_else(|| st.workdir.clone()).into()]);
-    if let Some(u) = o.user.as_ref().or(st.user.as_ref()) {
+    a.extend(["-W".into(), o.workdir.clone().unwrap_or_else(|| st.config.workdir.clone()).into()]);
+    if let Some(u) = o.user.as_ref().or(st.config.user.as_ref()) {
         let c = ids_in(Path::new(&format!("/proc/{}/root", p.pid)), u)?;
         a.extend(["-S".into(), c.uid.to_string().into(), "-G".into(), c.gid.to_string().into()]);
         // (The user's supplementary groups, as `run` gives them.)
@@ -346,24 +347,25 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
         }
     }
     a.push("--close-fds".into());
-    if !st.privileged {
+    if !st.config.privileged {
         // The container's own set, spelled out: drop everything, add each kept capability.
-        let kept =
-            chainload::confine::caps_from_flags(chainload::caps::CapSet::docker_default(), &st.cap_add, &st.cap_drop)?;
+        let kept = chainload::confine::caps_from_flags(
+            chainload::caps::CapSet::docker_default(),
+            &st.config.cap_add,
+            &st.config.cap_drop,
+        )?;
         a.extend(["--cap-drop".into(), "ALL".into()]);
         for n in kept.iter() {
             a.extend(["--cap-add".into(), chainload::caps::cap_name(n).into()]);
         }
         a.push("--no-new-privs".into());
     }
-    if !st.seccomp_unconfined {
-        let filter = st.seccomp_profile.as_ref().map(|p| p.as_os_str().to_owned()).unwrap_or_else(|| "default".into());
-        a.extend(["--seccomp".into(), filter]);
+    if let Some(filter) = st.config.seccomp.enter_arg() {
+        a.extend(["--seccomp".into(), filter.into()]);
     }
     a.push("--".into());
     a.extend(o.command.iter().cloned());
-    let mut env: Vec<(String, String)> =
-        st.env.iter().filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+    let mut env = st.config.env.clone();
     // (`-e KEY` takes the caller's value, as in `run`.)
     for e in &o.env {
         crate::environ::set(&mut env, e, true);
@@ -378,7 +380,7 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
 pub fn commit(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool, pause: bool) -> Result<(), Error> {
     let st = store::find(root, key)?;
     let argv = commit_args(root, &st, out, gzip);
-    let group = if pause && st.running() { Some(store::group_of(&st.cgroup)?) } else { None };
+    let group = if pause && st.running() { Some(store::group_of(&st.config.cgroup)?) } else { None };
     if let Some((cg, name)) = &group {
         cgctl::group::Group::new(cg, name.clone())
             .freeze()

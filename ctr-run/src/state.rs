@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use chainload::procstat;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::Error;
 use chainload::error::FromIo;
 
@@ -85,43 +86,11 @@ pub struct State {
     pub created: u64,
     /// End time (seconds since the epoch).
     pub finished: Option<u64>,
-    /// Its cgroup (a cgctl NAME).
-    pub cgroup: String,
     /// Root filesystem source.
     pub rootfs: Rootfs,
-    /// Image layers (top first), or the single directory, or `/`.
-    pub layers: Vec<PathBuf>,
-    /// The command it runs.
-    pub command: Vec<String>,
-    /// Its environment (`KEY=VALUE`).
-    pub env: Vec<String>,
-    /// Its working directory.
-    pub workdir: String,
-    /// Its user, as given (`UID[:GID]` or a name).
-    pub user: Option<String>,
-    /// Hostname.
-    pub hostname: String,
-    /// `--cap-add`.
-    pub cap_add: Vec<String>,
-    /// `--cap-drop`.
-    pub cap_drop: Vec<String>,
-    /// `--privileged`.
-    pub privileged: bool,
-    /// `--security-opt seccomp=unconfined` (or `--privileged`): no seccomp filter, for
-    /// `exec` too.
-    #[serde(default)]
-    pub seccomp_unconfined: bool,
-    /// The copy, in the container's directory, of the `--security-opt seccomp=FILE`
-    /// profile the container runs with: `exec` uses the same.
-    #[serde(default)]
-    pub seccomp_profile: Option<PathBuf>,
-    /// `-d`.
-    pub detached: bool,
-    /// `--keep`.
-    pub keep: bool,
-    /// `--rm`: removed when it exits, detached too.
-    #[serde(default)]
-    pub remove: bool,
+    /// What it is and runs.
+    #[serde(flatten)]
+    pub config: Config,
 }
 
 /// Seconds since the epoch.

@@ -202,8 +202,8 @@ pub fn kill_container(st: &State, patience: Duration) {
 /// and its cgroup. (Its mounts lived in its own mount namespace and died with it.)
 pub fn release(tools: &Tools, st: &State) -> Result<(), Error> {
     kill_container(st, Duration::from_secs(10));
-    if cgroup_exists(&st.cgroup) {
-        run_tool(&tools.cgctl, &["rm", "--force", &st.cgroup])?;
+    if cgroup_exists(&st.config.cgroup) {
+        run_tool(&tools.cgctl, &["rm", "--force", &st.config.cgroup])?;
     }
     Ok(())
 }
@@ -246,10 +246,10 @@ pub fn clean_stale(root: &Root, tools: &Tools, st: &State) -> Result<(), Error> 
         );
     }
     release(tools, st)?;
-    if st.detached || st.keep {
+    if st.config.detached || st.config.keep {
         let mut st = st.clone();
         st.status = Status::Exited;
-        st.exit_code = st.exit_code.or(Some(137));
+        st.exit_code = st.exit_code.or(Some(chainload::EXIT_KILLED));
         st.finished = Some(now());
         st.save(&root.container(&st.id).state())
     } else {

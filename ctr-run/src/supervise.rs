@@ -19,7 +19,8 @@ use chainload::status::ChildStatus;
 use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::Pid;
 
-use crate::chain::{self, Chain, Network, Resolved, Volume};
+use crate::chain::{self, Chain, Network, Resolved, Seccomp, Volume};
+use crate::config::Config;
 use crate::image;
 use crate::paths::{ContainerDir, Root, Tools};
 use crate::state::{now, Proc, Rootfs, State, Status};
@@ -211,34 +212,40 @@ fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolve
         }
     }
     let devices = o.devices.iter().map(|d| device_rule(d).map(|rule| (d.clone(), rule))).collect::<Result<_, _>>()?;
-    let resolved = Resolved {
-        id: id.to_string(),
+    let config = Config {
         cgroup,
         layers,
+        hostname,
+        env,
+        workdir,
+        user,
+        cap_add: o.cap_add.clone(),
+        cap_drop: o.cap_drop.clone(),
+        privileged: o.privileged,
+        seccomp: if o.privileged { Seccomp::Unconfined } else { o.seccomp.clone() },
+        command,
+        detached: o.detach,
+        keep: o.keep,
+        remove: o.remove,
+    };
+    let resolved = Resolved {
+        id: id.to_string(),
+        config,
         host_root,
         state_root: root.dir.clone(),
-        hostname,
         network: o.network.unwrap_or(Network::None),
         memory,
         memory_swap: o.memory_swap.clone(),
         cpus: o.cpus.clone(),
         pids_limit,
         cpuset_cpus: o.cpuset_cpus.clone(),
-        env,
-        workdir,
-        user,
         volumes: o.volumes.clone(),
         devices,
         read_only: o.read_only,
-        cap_add: o.cap_add.clone(),
-        cap_drop: o.cap_drop.clone(),
-        privileged: o.privileged,
-        seccomp: if o.privileged { crate::chain::Seccomp::Unconfined } else { o.seccomp.clone() },
         init: o.init,
         // A foreground container without --keep (or one with --rm) is removed when it ends (overlayfs has
         // `volatile` since Linux 5.10).
         volatile_upper: (!o.detach || o.remove) && !o.keep && chainload::kernel::at_least(5, 10),
-        command,
     };
     Ok((resolved, rootfs))
 }
@@ -291,16 +298,16 @@ pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> 
     root.ensure()?;
     crate::paths::private_dir(&dir.dir)?;
     // A profile file is copied: `exec` must get the filter the container got.
-    let seccomp_profile = match &r.seccomp {
-        crate::chain::Seccomp::Profile(src) => match copy_private(src, &dir.seccomp_profile()) {
-            Ok(p) => Some(p),
+    let mut config = r.config.clone();
+    if let Seccomp::Profile(src) = &r.config.seccomp {
+        match copy_private(src, &dir.seccomp_profile()) {
+            Ok(p) => config.seccomp = Seccomp::Profile(p),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir.dir);
                 return Err(e);
             }
-        },
-        _ => None,
-    };
+        }
+    }
     let state = State {
         id: id.clone(),
         name: name.clone(),
@@ -311,22 +318,8 @@ pub fn run(root: &Root, tools: &Tools, o: &RunOptions) -> Result<RunEnd, Error> 
         oom_killed: false,
         created: now(),
         finished: None,
-        cgroup: r.cgroup.clone(),
         rootfs,
-        layers: r.layers.clone(),
-        command: r.command.clone(),
-        env: r.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-        workdir: r.workdir.clone(),
-        user: r.user.clone(),
-        hostname: r.hostname.clone(),
-        cap_add: r.cap_add.clone(),
-        cap_drop: r.cap_drop.clone(),
-        privileged: r.privileged,
-        seccomp_unconfined: r.seccomp == crate::chain::Seccomp::Unconfined,
-        seccomp_profile,
-        detached: o.detach,
-        keep: o.keep,
-        remove: o.remove,
+        config,
     };
     // The state first, then the name: a claim always points at a container with state.
     if let Err(e) = state.save(&dir.state()) {
@@ -452,7 +445,7 @@ fn supervise(
     let blocked = chainload::signals::supervisor_set();
     // Blocked for the supervisor's whole life (the chain's child unblocks them in pre_exec).
     chainload::signals::block(&blocked).map_err(|e| Error::from(sys("cannot block signals")(e)))?;
-    let (stdin, stdout, stderr) = stdio_for(&dir, state.detached)?;
+    let (stdin, stdout, stderr) = stdio_for(&dir, state.config.detached)?;
     let me = nix::unistd::getpid();
     let mut cmd = Command::new(&chain.argv[0]);
     cmd.args(&chain.argv[1..])
@@ -550,7 +543,7 @@ fn supervise(
     } else {
         store::release(tools, &state)
     };
-    if (state.detached || state.keep) && !state.remove {
+    if (state.config.detached || state.config.keep) && !state.config.remove {
         state.status = Status::Exited;
         state.exit_code = Some(code);
         state.oom_killed = oom;
