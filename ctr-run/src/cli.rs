@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use ctr_run::chain::{Network, Seccomp, Volume};
-use ctr_run::supervise::RunOptions;
+use ctr_run::resolve::RunOptions;
 use nix::sys::signal::Signal;
 
 const EXAMPLES: &str = "\

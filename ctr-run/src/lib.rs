@@ -29,11 +29,13 @@
 
 pub mod chain;
 pub mod config;
+pub mod detach;
 pub mod environ;
 pub mod image;
 pub mod init;
 pub mod ops;
 pub mod paths;
+pub mod resolve;
 pub mod state;
 pub mod store;
 pub mod supervise;

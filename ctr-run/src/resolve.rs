@@ -1,0 +1,263 @@
+//! `ctr-run run`'s first step: the options as the user gave them, and everything they
+//! decide (with the image's configuration), checked against each other and this machine
+//! before anything exists.
+
+use std::path::PathBuf;
+
+use chainload::error::FromIo;
+
+use crate::chain::{Network, Resolved, Seccomp, Volume};
+use crate::config::Config;
+use crate::image;
+use crate::paths::Root;
+use crate::state::Rootfs;
+use crate::Error;
+
+/// `run`'s options, as the user gave them.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `--name`.
+    pub name: Option<String>,
+    /// `-d`.
+    pub detach: bool,
+    /// `--keep`.
+    pub keep: bool,
+    /// `--rm`: removed when it exits, detached too.
+    pub remove: bool,
+    /// `--entrypoint`: replaces the image's Entrypoint (and, as docker, its Cmd); empty
+    /// for none.
+    pub entrypoint: Option<String>,
+    /// `--image`.
+    pub image: Option<String>,
+    /// `--rootfs`.
+    pub rootfs: Option<PathBuf>,
+    /// `-m`.
+    pub memory: Option<String>,
+    /// `--memory-swap`.
+    pub memory_swap: Option<String>,
+    /// `--cpus`.
+    pub cpus: Option<String>,
+    /// `--pids-limit`.
+    pub pids_limit: Option<String>,
+    /// `--cpuset-cpus`.
+    pub cpuset_cpus: Option<String>,
+    /// `--cgroup-parent`.
+    pub cgroup_parent: Option<String>,
+    /// `--hostname`.
+    pub hostname: Option<String>,
+    /// `--network`.
+    pub network: Option<Network>,
+    /// `-e`.
+    pub env: Vec<String>,
+    /// `-w`.
+    pub workdir: Option<String>,
+    /// `-u`.
+    pub user: Option<String>,
+    /// `-v`.
+    pub volumes: Vec<Volume>,
+    /// `--device`.
+    pub devices: Vec<crate::chain::Device>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--security-opt seccomp=...`.
+    pub seccomp: crate::chain::Seccomp,
+    /// `--init`.
+    pub init: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// The command.
+    pub command: Vec<String>,
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `--image`, `--rootfs` or neither (the host's root): the layers, the image's
+/// configuration, and where they came from.
+fn root_filesystem(root: &Root, o: &RunOptions) -> Result<(Vec<PathBuf>, image::ImageConfig, Rootfs), Error> {
+    match (&o.image, &o.rootfs) {
+        (Some(_), Some(_)) => Err(Error::Usage("--image and --rootfs exclude each other".into())),
+        (Some(img), None) => {
+            let (image, layers) = image::load(root, img)?;
+            Ok((layers, image.config, Rootfs::Image(img.clone())))
+        }
+        (None, Some(dir)) => {
+            let abs = std::fs::canonicalize(dir).map_err(|e| Error::io("--rootfs", dir, e))?;
+            if !abs.is_dir() {
+                return Err(Error::Usage(format!("--rootfs '{}' is not a directory", dir.display())));
+            }
+            Ok((vec![abs.clone()], image::ImageConfig::default(), Rootfs::Dir(abs)))
+        }
+        (None, None) => Ok((vec![PathBuf::from("/")], image::ImageConfig::default(), Rootfs::Host)),
+    }
+}
+
+/// Decide everything, check it (limits against this machine too), before anything exists.
+pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Resolved, Rootfs), Error> {
+    let (layers, config, rootfs) = root_filesystem(root, o)?;
+    let host_root = rootfs == Rootfs::Host;
+    let command = command_of(o, &config)?;
+    let hostname = o.hostname.clone().unwrap_or_else(|| name.to_string());
+    let env = environment_of(o, &config, &hostname);
+    let workdir = o
+        .workdir
+        .clone()
+        .or_else(|| Some(config.workdir.clone()).filter(|w| !w.is_empty()))
+        .unwrap_or_else(|| "/".into());
+    let user = o.user.clone().or_else(|| Some(config.user.clone()).filter(|u| !u.is_empty()));
+    let parent = o.cgroup_parent.clone().unwrap_or_else(|| "/ctr-run".into());
+    let cgroup = format!("{}/{id}", parent.trim_end_matches('/'));
+    let group = cgctl::name::GroupName::parse(&cgroup).map_err(|e| Error::Usage(format!("--cgroup-parent: {e}")))?;
+    let limits = limits_of(o, &group)?;
+    for v in &o.volumes {
+        if !v.src.exists() {
+            return Err(Error::Usage(format!("volume source '{}' does not exist", v.src.display())));
+        }
+    }
+    let devices = o.devices.iter().map(|d| device_rule(d).map(|rule| (d.clone(), rule))).collect::<Result<_, _>>()?;
+    let config = Config {
+        cgroup,
+        layers,
+        hostname,
+        env,
+        workdir,
+        user,
+        cap_add: o.cap_add.clone(),
+        cap_drop: o.cap_drop.clone(),
+        privileged: o.privileged,
+        seccomp: if o.privileged { Seccomp::Unconfined } else { o.seccomp.clone() },
+        command,
+        detached: o.detach,
+        keep: o.keep,
+        remove: o.remove,
+    };
+    let resolved = Resolved {
+        id: id.to_string(),
+        config,
+        host_root,
+        state_root: root.dir.clone(),
+        network: o.network.unwrap_or(Network::None),
+        memory: limits.memory,
+        memory_swap: o.memory_swap.clone(),
+        cpus: o.cpus.clone(),
+        pids_limit: o.pids_limit.clone().unwrap_or_else(|| DEFAULT_PIDS_LIMIT.into()),
+        cpuset_cpus: o.cpuset_cpus.clone(),
+        volumes: o.volumes.clone(),
+        devices,
+        read_only: o.read_only,
+        init: o.init,
+        // A foreground container without --keep (or one with --rm) is removed when it ends (overlayfs has
+        // `volatile` since Linux 5.10).
+        volatile_upper: (!o.detach || o.remove) && !o.keep && chainload::kernel::at_least(5, 10),
+    };
+    Ok((resolved, rootfs))
+}
+
+/// The command: the image's Entrypoint (or `--entrypoint`) and then the arguments, or
+/// the image's Cmd without arguments (`--entrypoint` drops it, as docker's).
+fn command_of(o: &RunOptions, config: &image::ImageConfig) -> Result<Vec<String>, Error> {
+    let (entrypoint, default_cmd) = match &o.entrypoint {
+        None => (config.entrypoint.clone(), config.cmd.clone()),
+        Some(e) if e.is_empty() => (Vec::new(), Vec::new()),
+        Some(e) => (vec![e.clone()], Vec::new()),
+    };
+    let mut command = entrypoint;
+    command.extend(if o.command.is_empty() { default_cmd } else { o.command.clone() });
+    if command.is_empty() {
+        return Err(Error::Usage("no command given (and the image has none)".into()));
+    }
+    Ok(command)
+}
+
+/// The program's environment: the defaults, the image's Env, then `-e`/`--env-file`.
+fn environment_of(o: &RunOptions, config: &image::ImageConfig, hostname: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), DEFAULT_PATH.into()),
+        ("HOSTNAME".into(), hostname.into()),
+        ("HOME".into(), "/root".into()),
+    ];
+    for e in &config.env {
+        crate::environ::set(&mut env, e, false);
+    }
+    for e in &o.env {
+        crate::environ::set(&mut env, e, true);
+    }
+    env
+}
+
+/// The limits, parsed and checked the way cgctl will (against this machine too), so a
+/// bad one fails here, before anything exists.
+fn limits_of(o: &RunOptions, group: &cgctl::name::GroupName) -> Result<cgctl::limits::Limits, Error> {
+    let memory = o
+        .memory
+        .as_deref()
+        .map(|m| chainload::units::parse_size(m).map_err(|e| Error::Usage(format!("--memory: {e}"))))
+        .transpose()?;
+    if let Some(m) = memory.filter(|m| *m < MIN_MEMORY) {
+        return Err(Error::Usage(format!(
+            "--memory {}: the minimum memory limit is {} (as docker's)",
+            chainload::units::format_size(m),
+            chainload::units::format_size(MIN_MEMORY)
+        )));
+    }
+    let pids_limit = o.pids_limit.clone().unwrap_or_else(|| DEFAULT_PIDS_LIMIT.into());
+    let limits = cgctl::limits::Limits {
+        memory,
+        memory_swap: o
+            .memory_swap
+            .as_deref()
+            .map(cgctl::limits::parse_swap)
+            .transpose()
+            .map_err(|e| Error::Usage(format!("--memory-swap: {e}")))?,
+        cpus_micro: o
+            .cpus
+            .as_deref()
+            .map(cgctl::limits::parse_cpus)
+            .transpose()
+            .map_err(|e| Error::Usage(format!("--cpus: {e}")))?,
+        pids_limit: Some(
+            cgctl::limits::parse_pids(&pids_limit).map_err(|e| Error::Usage(format!("--pids-limit: {e}")))?,
+        ),
+        cpuset_cpus: o
+            .cpuset_cpus
+            .as_deref()
+            .map(cgctl::limits::parse_cpulist)
+            .transpose()
+            .map_err(|e| Error::Usage(format!("--cpuset-cpus: {e}")))?,
+        ..Default::default()
+    };
+    // (The pids limit needs no look at the machine; cgctl itself checks it again.)
+    let machine_limits = limits.memory.is_some()
+        || limits.memory_swap.is_some()
+        || limits.cpus_micro.is_some()
+        || limits.cpuset_cpus.is_some();
+    if machine_limits {
+        let cg = cgctl::setup::Cgroups::detect()?;
+        limits.check(&cg, group)?;
+    }
+    Ok(limits)
+}
+
+/// The devices-cgroup rule of `--device`: the host node's type and number, the access asked.
+fn device_rule(d: &crate::chain::Device) -> Result<String, Error> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::metadata(&d.host).map_err(|e| Error::io("--device", &d.host, e))?;
+    let kind = match meta.file_type() {
+        t if t.is_char_device() => 'c',
+        t if t.is_block_device() => 'b',
+        _ => return Err(Error::Usage(format!("--device '{}' is not a device node", d.host.display()))),
+    };
+    let (maj, min) = (nix::sys::stat::major(meta.rdev()), nix::sys::stat::minor(meta.rdev()));
+    Ok(format!("{kind} {maj}:{min} {}", d.perms))
+}
+
+/// The pids limit of a container without `--pids-limit`.
+const DEFAULT_PIDS_LIMIT: &str = "4096";
+
+/// docker's smallest memory limit: below it not even a shell starts.
+const MIN_MEMORY: u64 = 6 << 20;
