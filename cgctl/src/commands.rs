@@ -8,7 +8,8 @@ use std::path::Path;
 use nix::sys::signal::Signal;
 use serde::Serialize;
 
-use crate::group::{walk, Group, IfExists};
+use crate::files::walk;
+use crate::group::{Group, IfExists};
 use crate::limits::Limits;
 use crate::name::GroupName;
 use crate::setup::Cgroups;

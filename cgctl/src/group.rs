@@ -7,7 +7,6 @@
 //! controllers (v1: memory, cpu, cpuacct, pids, freezer; hybrid: memory and pids) plus
 //! any a limit needs.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -15,11 +14,12 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+use crate::files::{io_err, procs_of, read_file, remove_dir_retrying, wait_for, walk, write_file};
 use crate::limits::Write;
 use crate::name::GroupName;
 use crate::setup::{Cgroups, Hierarchy, Setup, Version};
 use crate::Error;
-use chainload::error::{io, sys};
+use chainload::error::sys;
 
 /// The v1 controllers every group is created in on a v1 machine, so that stats,
 /// freezing and killing work.
@@ -68,17 +68,6 @@ impl Created {
     }
 }
 
-fn io_err(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let (what, path) = (what.to_string(), path.to_path_buf());
-    move |source| io(what, &path, source).into()
-}
-
-/// Write `value` to an interface file in one write(2).
-pub fn write_file(path: &Path, value: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
-    f.write_all(value.as_bytes())
-}
-
 /// [`write_file`], with the error naming the file, the value and what it was for.
 fn write_interface(path: &Path, value: &str, flag: &str) -> Result<(), Error> {
     write_file(path, value).map_err(|source| Error::Write {
@@ -102,52 +91,6 @@ fn missing_interface_file(group: &Group, w: &Write, dir: &Path) -> Error {
         names.join(" or "),
         dir.display()
     ))
-}
-
-/// Read an interface file, trimmed.
-pub fn read_file(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
-}
-
-fn remove_dir_retrying(dir: &Path, patience: Duration) -> std::io::Result<()> {
-    let start = Instant::now();
-    loop {
-        match std::fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            // EBUSY: processes are still leaving (or a memcg is still being offlined).
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < patience => {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// The pids in `cgroup.procs` of `dir` (not of its children).
-fn procs_of(dir: &Path) -> Vec<i32> {
-    std::fs::read_to_string(dir.join("cgroup.procs"))
-        .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
-        .unwrap_or_default()
-}
-
-/// `dir` and every group below it, parents before children.
-pub fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![dir.to_path_buf()];
-    let mut i = 0;
-    while i < out.len() {
-        if let Ok(rd) = std::fs::read_dir(&out[i]) {
-            let mut kids: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-                .map(|e| e.path())
-                .collect();
-            kids.sort();
-            out.extend(kids);
-        }
-        i += 1;
-    }
-    out
 }
 
 /// How long `freeze` waits for the kernel to report the group frozen.
@@ -624,20 +567,6 @@ fn enable_v2_controllers(h: &Hierarchy, root: &Path, target: &Path, needed: &[&s
         }
     }
     Ok(())
-}
-
-/// Poll `cond` every 2 ms until it holds or `timeout` passes.
-pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        if cond() {
-            return true;
-        }
-        if start.elapsed() > timeout {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// Load the device allow-list as an eBPF program and attach it to the v2 group `dir`.

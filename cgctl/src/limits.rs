@@ -21,7 +21,7 @@ use chainload::units;
 
 use crate::cpulist::CpuList;
 use crate::name::GroupName;
-use crate::setup::{Cgroups, Hierarchy, Version};
+use crate::setup::{Cgroups, Version};
 use crate::Error;
 
 /// `--memory-swap`: a total, or unlimited.
@@ -281,7 +281,7 @@ pub fn blkio_weight_to_io_weight(w: u64) -> u64 {
 
 // --- checking and planning --------------------------------------------------------
 
-fn size_text(bytes: u64) -> String {
+pub(crate) fn size_text(bytes: u64) -> String {
     units::format_size(bytes)
 }
 
@@ -387,207 +387,6 @@ impl Limits {
             .chain(&self.device_read_iops)
             .chain(&self.device_write_iops)
     }
-
-    /// The writes that apply these limits on this setup, in a safe order.
-    pub fn plan(&self, cg: &Cgroups) -> Result<Vec<Write>, Error> {
-        let mut out = Vec::new();
-        let mut push = |controller: &str, version: Version, candidates: &[(&str, String)], flag: String| {
-            out.push(Write {
-                version,
-                controller: controller.to_string(),
-                candidates: candidates.iter().map(|(f, v)| (f.to_string(), v.clone())).collect(),
-                flag,
-                device_program: None,
-            });
-        };
-        let home = |v1: &str, v2: &str, flag: &str| -> Result<Version, Error> {
-            match cg.v1(v1) {
-                Some(_) => Ok(Version::V1),
-                None => match cg.v2() {
-                    Some(h) if h.has(v2) => Ok(Version::V2),
-                    _ => Err(Error::Unsupported(format!(
-                        "{flag} needs the {v2} controller, which is not available on this machine ({} cgroups)",
-                        cg.setup
-                    ))),
-                },
-            }
-        };
-        if let Some(m) = self.memory {
-            let flag = format!("--memory {}", size_text(m));
-            match home("memory", "memory", "--memory")? {
-                Version::V1 => push("memory", Version::V1, &[("memory.limit_in_bytes", m.to_string())], flag),
-                Version::V2 => push("memory", Version::V2, &[("memory.max", m.to_string())], flag),
-            }
-        }
-        if let Some(sw) = self.memory_swap {
-            let flag = match sw {
-                Swap::Total(t) => format!("--memory-swap {}", size_text(t)),
-                Swap::Unlimited => "--memory-swap -1".to_string(),
-            };
-            match home("memory", "memory", "--memory-swap")? {
-                Version::V1 => {
-                    let v = match sw {
-                        Swap::Total(t) => t.to_string(),
-                        Swap::Unlimited => "-1".into(),
-                    };
-                    push("memory", Version::V1, &[("memory.memsw.limit_in_bytes", v)], flag);
-                }
-                Version::V2 => {
-                    let v = match (sw, self.memory) {
-                        (Swap::Total(t), Some(m)) => t.saturating_sub(m).to_string(),
-                        _ => "max".into(),
-                    };
-                    push("memory", Version::V2, &[("memory.swap.max", v)], flag);
-                }
-            }
-        }
-        if let Some(r) = self.memory_reservation {
-            let flag = format!("--memory-reservation {}", size_text(r));
-            match home("memory", "memory", "--memory-reservation")? {
-                Version::V1 => push("memory", Version::V1, &[("memory.soft_limit_in_bytes", r.to_string())], flag),
-                Version::V2 => push("memory", Version::V2, &[("memory.low", r.to_string())], flag),
-            }
-        }
-        let cpu_max = match (self.cpus_micro, self.cpu_quota, self.cpu_period) {
-            (Some(micro), _, _) => {
-                Some((Some(micro * 100_000 / 1_000_000), 100_000, format!("--cpus {}", micro as f64 / 1e6)))
-            }
-            (None, None, None) => None,
-            (None, q, p) => {
-                let quota = q.filter(|q| *q >= 0).map(|q| q as u64);
-                let flag = [q.map(|q| format!("--cpu-quota {q}")), p.map(|p| format!("--cpu-period {p}"))]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                Some((quota, p.unwrap_or(100_000), flag))
-            }
-        };
-        if let Some((quota, period, flag)) = cpu_max {
-            match home("cpu", "cpu", &flag)? {
-                Version::V1 => {
-                    push("cpu", Version::V1, &[("cpu.cfs_period_us", period.to_string())], flag.clone());
-                    let q = quota.map(|q| q.to_string()).unwrap_or_else(|| "-1".into());
-                    push("cpu", Version::V1, &[("cpu.cfs_quota_us", q)], flag);
-                }
-                Version::V2 => {
-                    let q = quota.map(|q| q.to_string()).unwrap_or_else(|| "max".into());
-                    push("cpu", Version::V2, &[("cpu.max", format!("{q} {period}"))], flag);
-                }
-            }
-        }
-        let weight = match (self.cpu_shares, self.cpu_weight) {
-            (Some(s), _) => Some((s, shares_to_weight(s), format!("--cpu-shares {s}"))),
-            (None, Some(w)) => Some((weight_to_shares(w), w, format!("--cpu-weight {w}"))),
-            _ => None,
-        };
-        if let Some((shares, w, flag)) = weight {
-            match home("cpu", "cpu", &flag)? {
-                Version::V1 => push("cpu", Version::V1, &[("cpu.shares", shares.to_string())], flag),
-                Version::V2 => push("cpu", Version::V2, &[("cpu.weight", w.to_string())], flag),
-            }
-        }
-        for (list, file, flag) in
-            [(&self.cpuset_cpus, "cpuset.cpus", "--cpuset-cpus"), (&self.cpuset_mems, "cpuset.mems", "--cpuset-mems")]
-        {
-            if let Some(l) = list {
-                let v = home("cpuset", "cpuset", flag)?;
-                push("cpuset", v, &[(file, l.to_string())], format!("{flag} {l}"));
-            }
-        }
-        if let Some(p) = self.pids_limit {
-            let (value, flag) = match p {
-                PidsLimit::Max(n) => (n.to_string(), format!("--pids-limit {n}")),
-                PidsLimit::Unlimited => ("max".to_string(), "--pids-limit max".to_string()),
-            };
-            let v = home("pids", "pids", "--pids-limit")?;
-            push("pids", v, &[("pids.max", value)], flag);
-        }
-        if let Some(w) = self.io_weight {
-            let flag = format!("--io-weight {w}");
-            match home("blkio", "io", &flag)? {
-                Version::V1 => push(
-                    "blkio",
-                    Version::V1,
-                    &[("blkio.weight", w.to_string()), ("blkio.bfq.weight", w.to_string())],
-                    flag,
-                ),
-                // io.weight takes "default N" (1..10000); io.bfq.weight takes N (1..1000).
-                Version::V2 => push(
-                    "io",
-                    Version::V2,
-                    &[
-                        ("io.weight", format!("default {}", blkio_weight_to_io_weight(w))),
-                        ("io.bfq.weight", w.to_string()),
-                    ],
-                    flag,
-                ),
-            }
-        }
-        let device_lists = [
-            (&self.device_read_bps, "--device-read-bps", "blkio.throttle.read_bps_device", "rbps"),
-            (&self.device_write_bps, "--device-write-bps", "blkio.throttle.write_bps_device", "wbps"),
-            (&self.device_read_iops, "--device-read-iops", "blkio.throttle.read_iops_device", "riops"),
-            (&self.device_write_iops, "--device-write-iops", "blkio.throttle.write_iops_device", "wiops"),
-        ];
-        for (list, flag, v1file, v2key) in device_lists {
-            for d in list {
-                let (maj, min) = device_number(d)?;
-                let flag = format!("{flag} {}", d.given);
-                match home("blkio", "io", &flag)? {
-                    Version::V1 => push("blkio", Version::V1, &[(v1file, format!("{maj}:{min} {}", d.rate))], flag),
-                    Version::V2 => {
-                        push("io", Version::V2, &[("io.max", format!("{maj}:{min} {v2key}={}", d.rate))], flag)
-                    }
-                }
-            }
-        }
-        for (file, value) in &self.set {
-            let controller = file.split('.').next().unwrap_or("").to_string();
-            let h: &Hierarchy = cg.home_of(&controller).ok_or_else(|| {
-                Error::Unsupported(format!(
-                    "--set {file}: no hierarchy has the '{controller}' controller, so '{file}' cannot exist"
-                ))
-            })?;
-            push(&controller, h.version, &[(file.as_str(), value.clone())], format!("--set {file}={value}"));
-        }
-        if let Some(policy) = &self.devices {
-            out.extend(device_writes(cg, policy)?);
-        }
-        Ok(out)
-    }
-}
-
-/// The device allow-list: the v1 devices controller where there is one (v1, hybrid),
-/// else an eBPF program on the v2 tree; neither is an error, never a group without it.
-fn device_writes(cg: &Cgroups, policy: &crate::devices::Policy) -> Result<Vec<Write>, Error> {
-    let flag = "the device allow-list (--devices/--device-allow/--device-deny)".to_string();
-    if cg.v1("devices").is_some() {
-        return Ok(policy
-            .v1_lines()
-            .into_iter()
-            .map(|(file, line)| Write {
-                version: Version::V1,
-                controller: "devices".into(),
-                candidates: vec![(file.to_string(), line)],
-                flag: flag.clone(),
-                device_program: None,
-            })
-            .collect());
-    }
-    if cg.v2().is_some() {
-        return Ok(vec![Write {
-            version: Version::V2,
-            controller: "cgroup".into(),
-            candidates: Vec::new(),
-            flag,
-            device_program: Some(policy.clone()),
-        }]);
-    }
-    Err(Error::Unsupported(format!(
-        "{flag} cannot be enforced here: no devices controller and no cgroup v2 tree ({} cgroups)",
-        cg.setup
-    )))
 }
 
 /// The size of a memory page.
@@ -632,7 +431,7 @@ fn available_list(cg: &Cgroups, name: &GroupName, what: &str) -> CpuList {
 }
 
 /// The major:minor of a block device named in a device limit.
-fn device_number(d: &DeviceRate) -> Result<(u64, u64), Error> {
+pub(crate) fn device_number(d: &DeviceRate) -> Result<(u64, u64), Error> {
     let meta = std::fs::metadata(&d.path).map_err(|e| {
         Error::Usage(format!(
             "invalid device limit '{}': '{}': {}",

@@ -130,8 +130,13 @@ fn known_v1_controllers() -> BTreeSet<String> {
 fn own_cgroups() -> Result<Vec<(Vec<String>, PathBuf)>, Error> {
     let text = std::fs::read_to_string("/proc/self/cgroup")
         .map_err(|e| io("cannot read", Path::new("/proc/self/cgroup"), e))?;
-    Ok(text
-        .lines()
+    Ok(parse_proc_cgroup(&text))
+}
+
+/// A `/proc/PID/cgroup` file as (controllers, path) pairs, one per hierarchy: v2's line
+/// (`0::/path`) has no controllers, a named v1 hierarchy has `name=NAME`.
+pub fn parse_proc_cgroup(text: &str) -> Vec<(Vec<String>, PathBuf)> {
+    text.lines()
         .filter_map(|l| {
             let mut f = l.splitn(3, ':');
             let _id = f.next()?;
@@ -140,7 +145,7 @@ fn own_cgroups() -> Result<Vec<(Vec<String>, PathBuf)>, Error> {
             let list = if ctrls.is_empty() { Vec::new() } else { ctrls.split(',').map(String::from).collect() };
             Some((list, PathBuf::from(path)))
         })
-        .collect())
+        .collect()
 }
 
 impl Cgroups {
@@ -237,5 +242,22 @@ impl Cgroups {
     /// The v1 controller hierarchies (not the named ones like `name=systemd`).
     pub fn v1_controller_hierarchies(&self) -> impl Iterator<Item = &Hierarchy> {
         self.hierarchies.iter().filter(|h| h.version == Version::V1 && h.name.is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_cgroup_lines() {
+        let got = parse_proc_cgroup("12:memory:/user.slice\n1:name=systemd:/x\n5:cpu,cpuacct:/\n0::/a:b\nbad\n");
+        let want: Vec<(Vec<String>, PathBuf)> = vec![
+            (vec!["memory".into()], "/user.slice".into()),
+            (vec!["name=systemd".into()], "/x".into()),
+            (vec!["cpu".into(), "cpuacct".into()], "/".into()),
+            (vec![], "/a:b".into()),
+        ];
+        assert_eq!(got, want);
     }
 }

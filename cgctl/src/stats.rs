@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::group::{read_file, Group};
+use crate::files::read_file;
+use crate::group::Group;
 use crate::setup::{Setup, Version};
 
 /// Memory figures in bytes.

@@ -55,16 +55,8 @@ pub enum Network {
     Host,
 }
 
-/// `-v SRC:DST[:ro]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Volume {
-    /// Host path.
-    pub src: PathBuf,
-    /// Container path.
-    pub dst: String,
-    /// Read-only.
-    pub read_only: bool,
-}
+/// `-v SRC:DST[:ro]`: `ovlmount enter --bind`'s own type, parsed by the same code.
+pub use ovlmount::enter::Bind as Volume;
 
 /// `--device HOST[:CONTAINER[:PERMS]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,7 +207,7 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     }
     for v in &r.volumes {
         let ro = if v.read_only { ":ro" } else { "" };
-        a.extend(["--bind".into(), format!("{}:{}{ro}", s(&v.src), v.dst)]);
+        a.extend(["--bind".into(), format!("{}:{}{ro}", s(&v.src), s(&v.dst))]);
     }
     if r.init {
         a.extend(["--bind".into(), format!("{}:/dev/init:ro", s(&tools.ctr_run))]);

@@ -40,17 +40,7 @@ fn parse_network(s: &str) -> Result<Network, String> {
 }
 
 fn parse_volume(s: &str) -> Result<Volume, String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let (src, dst, ro) = match parts.as_slice() {
-        [src, dst] => (src, dst, false),
-        [src, dst, "ro"] => (src, dst, true),
-        [src, dst, "rw"] => (src, dst, false),
-        _ => return Err(format!("expected SRC:DST[:ro], got '{s}'")),
-    };
-    if !dst.starts_with('/') {
-        return Err(format!("'{s}': the container path must be absolute"));
-    }
-    Ok(Volume { src: PathBuf::from(src), dst: dst.to_string(), read_only: ro })
+    s.parse()
 }
 
 /// `--security-opt seccomp=unconfined|default|FILE` (FILE: a profile in docker's JSON

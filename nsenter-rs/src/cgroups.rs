@@ -19,26 +19,13 @@ pub struct Membership {
     files: Vec<(PathBuf, std::fs::File)>,
 }
 
-fn parse(text: &str) -> Vec<(Vec<String>, PathBuf)> {
-    text.lines()
-        .filter_map(|l| {
-            let mut f = l.splitn(3, ':');
-            let _ = f.next()?;
-            let ctrls = f.next()?;
-            let path = f.next()?;
-            let list = if ctrls.is_empty() { Vec::new() } else { ctrls.split(',').map(String::from).collect() };
-            Some((list, PathBuf::from(path)))
-        })
-        .collect()
-}
-
 /// Open the membership files (`cgroup.procs` on v2, `tasks` on v1: this process is
 /// single-threaded and moves itself) of each of the target's groups.
 pub fn open(target: &Target) -> Result<Membership, Error> {
     let cg = Cgroups::detect()?;
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| io("cannot read", p, e));
-    let theirs = parse(&read(&target.proc_path("cgroup"))?);
-    let ours = parse(&read(Path::new("/proc/self/cgroup"))?);
+    let theirs = cgctl::setup::parse_proc_cgroup(&read(&target.proc_path("cgroup"))?);
+    let ours = cgctl::setup::parse_proc_cgroup(&read(Path::new("/proc/self/cgroup"))?);
     let mut files = Vec::new();
     for (ctrls, path) in &theirs {
         if ours.iter().any(|(c, p)| c == ctrls && p == path) {

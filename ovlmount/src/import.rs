@@ -215,6 +215,36 @@ fn import_into(
     Ok(stats)
 }
 
+/// Where an entry goes: its directory (open for real use), its name there, and its
+/// path in the archive (for messages) and below the layer's root.
+struct Place<'a> {
+    root: &'a OwnedFd,
+    raw: PathBuf,
+    rel: PathBuf,
+    name: OsString,
+    dir: OwnedFd,
+}
+
+impl Place<'_> {
+    fn failed(&self, what: &str) -> impl FnOnce(Errno) -> chainload::error::SysError {
+        entry_failed(&self.raw, what)
+    }
+
+    /// Remove whatever is at the entry's name (a later layer entry replaces it).
+    fn clear(&self) {
+        remove_existing(self.dir.as_fd(), &self.name);
+    }
+}
+
+/// The owner, mode, time and xattrs an entry's header gives it.
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    xattrs: Vec<(OsString, Vec<u8>)>,
+}
+
 /// One entry of the layer, written below `root`.
 fn import_entry<R: Read>(
     e: &mut tar::Entry<'_, R>,
@@ -228,136 +258,54 @@ fn import_entry<R: Read>(
     let name = rel.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     let parent_rel = rel.parent().map(Path::to_path_buf).unwrap_or_default();
     let parent = open_dir_beneath(root.as_fd(), &parent_rel, &raw)?;
-    let nb = name.as_bytes();
+    let dir = open_real_dir(&parent, &raw)?;
+    let at = Place { root, raw, rel, name, dir };
+    let nb = at.name.as_bytes();
     if nb == b".wh..wh..opq" {
-        let real = open_real_dir(&parent, &raw)?;
-        sys::fsetxattr(real.as_fd(), OsStr::new("trusted.overlay.opaque"), b"y").map_err(|e| {
-            Error::from(chainload::error::sys(format!("entry '{}': cannot mark the directory opaque", raw.display()))(
-                e,
-            ))
-        })?;
+        sys::fsetxattr(at.dir.as_fd(), OsStr::new("trusted.overlay.opaque"), b"y")
+            .map_err(at.failed("cannot mark the directory opaque"))?;
         stats.opaque += 1;
         return Ok(());
     }
     if let Some(hidden) = nb.strip_prefix(b".wh.") {
-        if hidden.is_empty() || hidden == b"." || hidden == b".." {
-            return Err(refuse(&raw, "a whiteout of '.' or '..'"));
-        }
-        let hidden = OsStr::from_bytes(hidden);
-        remove_existing(parent.as_fd(), hidden);
-        let parent_dir = open_real_dir(&parent, &raw)?;
-        nix::sys::stat::mknodat(parent_dir.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).map_err(
-            |e| Error::from(chainload::error::sys(format!("entry '{}': cannot make a whiteout", raw.display()))(e)),
-        )?;
+        whiteout(&at, hidden)?;
         stats.whiteouts += 1;
         return Ok(());
     }
     let h = e.header().clone();
-    let mode = h.mode().map_err(corrupt)? & 0o7777;
-    let uid = h.uid().map_err(corrupt)? as u32;
-    let gid = h.gid().map_err(corrupt)? as u32;
-    let mtime = h.mtime().map_err(corrupt)? as i64;
-    let xattrs = xattrs_of(e).map_err(corrupt)?;
-    let pdir = open_real_dir(&parent, &raw)?;
-    let pfd = pdir.as_fd();
-    let sys_err = |what: &str| entry_failed(&raw, what);
+    let meta = Meta {
+        mode: h.mode().map_err(corrupt)? & 0o7777,
+        uid: h.uid().map_err(corrupt)? as u32,
+        gid: h.gid().map_err(corrupt)? as u32,
+        mtime: h.mtime().map_err(corrupt)? as i64,
+        xattrs: xattrs_of(e).map_err(corrupt)?,
+    };
     match h.entry_type() {
         tar::EntryType::Directory => {
-            match nix::sys::stat::fstatat(pfd, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {}
-                Ok(_) => {
-                    remove_existing(pfd, &name);
-                    nix::sys::stat::mkdirat(pfd, name.as_os_str(), Mode::from_bits_truncate(0o700))
-                        .map_err(sys_err("cannot create directory"))?;
-                }
-                Err(_) => nix::sys::stat::mkdirat(pfd, name.as_os_str(), Mode::from_bits_truncate(0o700))
-                    .map_err(sys_err("cannot create directory"))?,
-            }
-            if !xattrs.is_empty() {
-                let d = open_dir_beneath(root.as_fd(), &rel, &raw)?;
-                let real = open_real_dir(&d, &raw)?;
-                setxattrs(real.as_fd(), &raw, &xattrs)?;
-            }
-            dirs.push(DirMeta { rel: rel.clone(), mode, uid, gid, mtime });
+            directory(&at, &meta)?;
+            let Meta { mode, uid, gid, mtime, .. } = meta;
+            dirs.push(DirMeta { rel: at.rel.clone(), mode, uid, gid, mtime });
         }
-        tar::EntryType::Regular | tar::EntryType::Continuous => {
-            remove_existing(pfd, &name);
-            let fd = nix::fcntl::openat(
-                pfd,
-                name.as_os_str(),
-                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o600),
-            )
-            .map_err(sys_err("cannot create file"))?;
-            let mut out = File::from(fd);
-            crate::archive::copy_entry(e, &mut out).map_err(|err| match err {
-                crate::archive::CopyError::Read(err) => corrupt(err),
-                crate::archive::CopyError::Write(err) => {
-                    Error::io(format!("entry '{}': cannot write", raw.display()), &fd_path(out.as_fd()), err)
-                }
-            })?;
-            finish_file(out.as_fd(), &raw, mode, uid, gid, mtime, &xattrs)?;
-        }
+        tar::EntryType::Regular | tar::EntryType::Continuous => regular(&at, &meta, e, corrupt)?,
         tar::EntryType::Symlink => {
-            let target = e.link_name_bytes().ok_or_else(|| refuse(&raw, "symlink without a target"))?;
-            remove_existing(pfd, &name);
-            nix::unistd::symlinkat(OsStr::from_bytes(&target), pfd, name.as_os_str())
-                .map_err(sys_err("cannot create symlink"))?;
-            nix::unistd::fchownat(
-                pfd,
-                name.as_os_str(),
-                Some(uid.into()),
-                Some(gid.into()),
-                AtFlags::AT_SYMLINK_NOFOLLOW,
-            )
-            .map_err(sys_err("cannot chown"))?;
-            let t = nix::sys::time::TimeSpec::new(mtime, 0);
-            nix::sys::stat::utimensat(pfd, name.as_os_str(), &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink)
-                .map_err(sys_err("cannot set times"))?;
+            let target = e.link_name_bytes().ok_or_else(|| refuse(&at.raw, "symlink without a target"))?;
+            symlink(&at, &meta, OsStr::from_bytes(&target))?;
         }
         tar::EntryType::Link => {
-            let target = e.link_name_bytes().ok_or_else(|| refuse(&raw, "hard link without a target"))?;
-            let target_raw = PathBuf::from(OsStr::from_bytes(&target));
-            let target_rel = clean(&target_raw)
-                .map_err(|_| refuse(&raw, &format!("hard link to '{}', outside the layer", target_raw.display())))?;
-            let Some(target_rel) = target_rel else {
-                return Err(refuse(&raw, "hard link to the layer's root"));
-            };
-            let tparent = open_dir_beneath(root.as_fd(), target_rel.parent().unwrap_or(Path::new("")), &raw)?;
-            let treal = open_real_dir(&tparent, &raw)?;
-            let tname = target_rel.file_name().unwrap_or_default();
-            remove_existing(pfd, &name);
-            nix::unistd::linkat(treal.as_fd(), tname, pfd, name.as_os_str(), AtFlags::empty()).map_err(|_| {
-                refuse(&raw, &format!("its hard link target '{}' is not a file in the layer", target_raw.display()))
-            })?;
+            let target = e.link_name_bytes().ok_or_else(|| refuse(&at.raw, "hard link without a target"))?;
+            hard_link(&at, Path::new(OsStr::from_bytes(&target)))?;
         }
         kind @ (tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo) => {
-            let (t, dev) = match kind {
-                tar::EntryType::Char => (SFlag::S_IFCHR, true),
-                tar::EntryType::Block => (SFlag::S_IFBLK, true),
-                _ => (SFlag::S_IFIFO, false),
+            let (t, rdev) = match kind {
+                tar::EntryType::Char | tar::EntryType::Block => {
+                    let maj = h.device_major().map_err(corrupt)?.unwrap_or(0);
+                    let min = h.device_minor().map_err(corrupt)?.unwrap_or(0);
+                    let t = if kind == tar::EntryType::Char { SFlag::S_IFCHR } else { SFlag::S_IFBLK };
+                    (t, makedev(u64::from(maj), u64::from(min)))
+                }
+                _ => (SFlag::S_IFIFO, 0),
             };
-            let rdev = if dev {
-                let maj = h.device_major().map_err(corrupt)?.unwrap_or(0);
-                let min = h.device_minor().map_err(corrupt)?.unwrap_or(0);
-                makedev(u64::from(maj), u64::from(min))
-            } else {
-                0
-            };
-            remove_existing(pfd, &name);
-            nix::sys::stat::mknodat(pfd, name.as_os_str(), t, Mode::from_bits_truncate(0o600), rdev)
-                .map_err(sys_err("cannot create device node"))?;
-            let fd = nix::fcntl::openat(
-                pfd,
-                name.as_os_str(),
-                OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(sys_err("cannot open device node"))?;
-            let p = fd_path(fd.as_fd());
-            nix::unistd::chown(&p, Some(uid.into()), Some(gid.into())).map_err(sys_err("cannot chown"))?;
-            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode))
-                .map_err(|e| Error::io(format!("entry '{}': cannot chmod", raw.display()), &p, e))?;
+            node(&at, &meta, t, rdev)?;
         }
         tar::EntryType::XGlobalHeader
         | tar::EntryType::XHeader
@@ -365,9 +313,123 @@ fn import_entry<R: Read>(
         | tar::EntryType::GNULongLink => {
             return Ok(());
         }
-        other => return Err(refuse(&raw, &format!("unsupported entry type {other:?}"))),
+        other => return Err(refuse(&at.raw, &format!("unsupported entry type {other:?}"))),
     }
     stats.entries += 1;
+    Ok(())
+}
+
+/// `.wh.NAME`: NAME is hidden (overlayfs: a 0:0 character device in its place).
+fn whiteout(at: &Place<'_>, hidden: &[u8]) -> Result<(), Error> {
+    if hidden.is_empty() || hidden == b"." || hidden == b".." {
+        return Err(refuse(&at.raw, "a whiteout of '.' or '..'"));
+    }
+    let hidden = OsStr::from_bytes(hidden);
+    remove_existing(at.dir.as_fd(), hidden);
+    nix::sys::stat::mknodat(at.dir.as_fd(), hidden, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
+        .map_err(at.failed("cannot make a whiteout"))?;
+    Ok(())
+}
+
+/// A directory (kept if one is there already: a later layer only changes its metadata,
+/// which is set at the end of the import).
+fn directory(at: &Place<'_>, meta: &Meta) -> Result<(), Error> {
+    let pfd = at.dir.as_fd();
+    match nix::sys::stat::fstatat(pfd, at.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {}
+        found => {
+            if found.is_ok() {
+                at.clear();
+            }
+            nix::sys::stat::mkdirat(pfd, at.name.as_os_str(), Mode::from_bits_truncate(0o700))
+                .map_err(at.failed("cannot create directory"))?;
+        }
+    }
+    if !meta.xattrs.is_empty() {
+        let d = open_dir_beneath(at.root.as_fd(), &at.rel, &at.raw)?;
+        let real = open_real_dir(&d, &at.raw)?;
+        setxattrs(real.as_fd(), &at.raw, &meta.xattrs)?;
+    }
+    Ok(())
+}
+
+/// A regular file, with the entry's data.
+fn regular<R: Read>(
+    at: &Place<'_>,
+    meta: &Meta,
+    e: &mut tar::Entry<'_, R>,
+    corrupt: &dyn Fn(io::Error) -> Error,
+) -> Result<(), Error> {
+    at.clear();
+    let fd = nix::fcntl::openat(
+        at.dir.as_fd(),
+        at.name.as_os_str(),
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(at.failed("cannot create file"))?;
+    let mut out = File::from(fd);
+    crate::archive::copy_entry(e, &mut out).map_err(|err| match err {
+        crate::archive::CopyError::Read(err) => corrupt(err),
+        crate::archive::CopyError::Write(err) => {
+            Error::io(format!("entry '{}': cannot write", at.raw.display()), &fd_path(out.as_fd()), err)
+        }
+    })?;
+    finish_file(out.as_fd(), &at.raw, meta.mode, meta.uid, meta.gid, meta.mtime, &meta.xattrs)
+}
+
+/// A symbolic link (its target is kept as it is: it is resolved inside the container).
+fn symlink(at: &Place<'_>, meta: &Meta, target: &OsStr) -> Result<(), Error> {
+    let pfd = at.dir.as_fd();
+    at.clear();
+    nix::unistd::symlinkat(target, pfd, at.name.as_os_str()).map_err(at.failed("cannot create symlink"))?;
+    nix::unistd::fchownat(
+        pfd,
+        at.name.as_os_str(),
+        Some(meta.uid.into()),
+        Some(meta.gid.into()),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(at.failed("cannot chown"))?;
+    let t = nix::sys::time::TimeSpec::new(meta.mtime, 0);
+    nix::sys::stat::utimensat(pfd, at.name.as_os_str(), &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink)
+        .map_err(at.failed("cannot set times"))?;
+    Ok(())
+}
+
+/// A hard link to a file already in the layer (never to anything outside it).
+fn hard_link(at: &Place<'_>, target_raw: &Path) -> Result<(), Error> {
+    let target_rel = clean(target_raw)
+        .map_err(|_| refuse(&at.raw, &format!("hard link to '{}', outside the layer", target_raw.display())))?;
+    let Some(target_rel) = target_rel else {
+        return Err(refuse(&at.raw, "hard link to the layer's root"));
+    };
+    let tparent = open_dir_beneath(at.root.as_fd(), target_rel.parent().unwrap_or(Path::new("")), &at.raw)?;
+    let treal = open_real_dir(&tparent, &at.raw)?;
+    let tname = target_rel.file_name().unwrap_or_default();
+    at.clear();
+    nix::unistd::linkat(treal.as_fd(), tname, at.dir.as_fd(), at.name.as_os_str(), AtFlags::empty()).map_err(|_| {
+        refuse(&at.raw, &format!("its hard link target '{}' is not a file in the layer", target_raw.display()))
+    })?;
+    Ok(())
+}
+
+/// A device node or a FIFO.
+fn node(at: &Place<'_>, meta: &Meta, kind: SFlag, rdev: u64) -> Result<(), Error> {
+    at.clear();
+    nix::sys::stat::mknodat(at.dir.as_fd(), at.name.as_os_str(), kind, Mode::from_bits_truncate(0o600), rdev)
+        .map_err(at.failed("cannot create device node"))?;
+    let fd = nix::fcntl::openat(
+        at.dir.as_fd(),
+        at.name.as_os_str(),
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(at.failed("cannot open device node"))?;
+    let p = fd_path(fd.as_fd());
+    nix::unistd::chown(&p, Some(meta.uid.into()), Some(meta.gid.into())).map_err(at.failed("cannot chown"))?;
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(meta.mode))
+        .map_err(|e| Error::io(format!("entry '{}': cannot chmod", at.raw.display()), &p, e))?;
     Ok(())
 }
 
