@@ -598,3 +598,40 @@ fn device_allow_list_is_enforced() {
     assert_eq!(out.code, 125);
     assert!(out.one_line_error().contains("is not a device rule like 'c 1:3 rwm'"), "{}", out.stderr);
 }
+
+/// `freeze` succeeds only when the kernel reports the group frozen: where the state file
+/// never says so (here /dev/null is mounted over it in a mount namespace of the test's
+/// own), it fails after its patience with one line and 125, and leaves the group thawed
+/// (the process inside goes on running).
+#[test]
+fn freeze_fails_and_thaws_unless_the_kernel_reports_frozen() {
+    require_root!();
+    let s = Setup::detect();
+    let g = TestGroup::new("nofreeze");
+    let n = g.name();
+    cg(&["create", n]).ok();
+    let mut child = Cmd::tool("cgctl").args(["exec", n, "--", "sleep", "60"]).spawn();
+    let pid = child.id() as i32;
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default().contains(n)
+    }));
+    // The file freeze reads its answer from: v2's cgroup.events where cgroup.freeze
+    // exists (v2 and hybrid), else the v1 freezer's state.
+    let v2 = s.v2_dir(n).filter(|d| d.join("cgroup.freeze").exists());
+    let (state, frozen_file, thawed) = match &v2 {
+        Some(d) => (d.join("cgroup.events"), d.join("cgroup.freeze"), "0"),
+        None => (s.dir("freezer", n).join("freezer.state"), s.dir("freezer", n).join("freezer.state"), "THAWED"),
+    };
+    let script =
+        format!("mount --bind /dev/null {} && exec {} freeze {n}", state.display(), testkit::bin("cgctl").display());
+    let out = Cmd::tool("unshare-rs").args(["-m", "--", "sh", "-c", &script]).run();
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    let line = out.one_line_error();
+    assert!(line.contains("did not report it frozen") && line.contains("left thawed"), "{line}");
+    let now = std::fs::read_to_string(&frozen_file).unwrap_or_default();
+    assert_eq!(now.trim(), thawed, "the group was left frozen");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(!stat.contains(") D "), "the process is still frozen: {stat}");
+    cg(&["rm", "--force", n]).ok();
+    let _ = child.wait();
+}

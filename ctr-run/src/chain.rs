@@ -144,6 +144,21 @@ fn s(p: &std::path::Path) -> String {
 
 /// Build the chain for `r`, with its files under `dir`.
 pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
+    let mut a = cgctl_args(r, dir, tools);
+    a.extend(unshare_args(r, dir, tools));
+    a.extend(root_args(r, dir, tools));
+    a.extend(confinement_args(r));
+    a.push("--".into());
+    if r.init {
+        a.extend(["/dev/init".into(), "init".into(), "--".into()]);
+    }
+    a.extend(r.config.command.iter().cloned());
+
+    Chain { env: r.config.env.clone(), argv: a.into_iter().map(OsString::from).collect(), dirs: vec![dir.dir.clone()] }
+}
+
+/// `cgctl run`: the container's cgroup, its limits and device list.
+fn cgctl_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
     let mut a: Vec<String> = vec![s(&tools.cgctl), "run".into(), "--quiet".into(), "--kill-child".into()];
     a.extend(["--stats-json".into(), s(&dir.stats()), "--name".into(), r.config.cgroup.clone()]);
     if let Some(m) = r.memory {
@@ -168,7 +183,12 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
         }
     }
     a.push("--".into());
+    a
+}
 
+/// `unshare-rs`: the namespaces, the hostname, and PID 1's pid file.
+fn unshare_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
+    let mut a = Vec::new();
     a.push(s(&tools.unshare));
     for f in ["--fork", "--kill-child", "--forward-signals", "--pid", "--mount", "--uts", "--ipc", "--cgroup"] {
         a.push(f.into());
@@ -177,7 +197,12 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
         a.extend(["--net".into(), "--loopback".into()]);
     }
     a.extend(["--hostname".into(), r.config.hostname.clone(), "--pid-file".into(), s(&dir.pid_file()), "--".into()]);
+    a
+}
 
+/// `ovlmount enter`, first half: the root (layers, upper), its mounts, volumes, devices.
+fn root_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
+    let mut a = Vec::new();
     a.extend([s(&tools.ovlmount), "enter".into()]);
     for l in &r.config.layers {
         a.extend(["--lower".into(), s(l).replace(':', "\\:")]);
@@ -215,6 +240,12 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     for (d, _) in &r.devices {
         a.extend(["--device".into(), format!("{}:{}", s(&d.host), d.container)]);
     }
+    a
+}
+
+/// `ovlmount enter`, second half: where and as whom the command runs, and confined how.
+fn confinement_args(r: &Resolved) -> Vec<String> {
+    let mut a = Vec::new();
     if !r.config.workdir.is_empty() {
         a.extend(["--workdir".into(), r.config.workdir.clone()]);
     }
@@ -235,13 +266,7 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     if let Some(arg) = r.config.seccomp.enter_arg() {
         a.extend(["--seccomp".into(), arg]);
     }
-    a.push("--".into());
-    if r.init {
-        a.extend(["/dev/init".into(), "init".into(), "--".into()]);
-    }
-    a.extend(r.config.command.iter().cloned());
-
-    Chain { env: r.config.env.clone(), argv: a.into_iter().map(OsString::from).collect(), dirs: vec![dir.dir.clone()] }
+    a
 }
 
 /// Quote a word for sh(1).

@@ -1230,3 +1230,61 @@ fn seccomp_profile_file() {
     }
     assert_eq!(lab.ps().len(), before, "a refused profile left a container");
 }
+
+/// `run -d` on a state root that runs out of room (a tmpfs with few inodes) at each step
+/// before the chain starts (the container's directory, its state, its name, its log):
+/// every such failure is one line and 125 and leaves nothing (no directory, no name, no
+/// cgroup). One of them is the log: a detached container whose log cannot be created is
+/// not started, rather than writing to the caller's terminal.
+#[test]
+fn run_detached_on_a_full_state_root_leaves_nothing() {
+    require_root!();
+    let Some(lab) = Lab::new("full") else { return };
+    let rootfs = lab.dir.path().join("rootfs");
+    let small = lab.dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let root = small.join("state");
+    let ctr = |args: &[&str]| Cmd::tool("ctr-run").arg("--root").arg(&root).args(args);
+    let mut saw_log = false;
+    for inodes in 2..40 {
+        let opts = format!("nr_inodes={inodes},size=4M,mode=0700");
+        Cmd::new("mount").args(["-t", "tmpfs", "-o", &opts, "tmpfs"]).arg(&small).run().ok();
+        let out = ctr(&["run", "-d", "--cgroup-parent", &lab.parent, "--rootfs"])
+            .arg(&rootfs)
+            .args(["--", "sleep", "100"])
+            .run();
+        let started = out.code == 0 || out.stderr.contains("failed to start");
+        if started {
+            // (ps itself needs room to record what it finds: remove by directory.)
+            for e in std::fs::read_dir(&root).unwrap().filter_map(|e| e.ok()) {
+                let id = e.file_name().to_string_lossy().into_owned();
+                if id.len() == 64 {
+                    ctr(&["rm", "-f", &id]).run();
+                }
+            }
+        } else {
+            assert_eq!(out.code, 125, "{}", out.stderr);
+            let line = out.one_line_error();
+            saw_log |= line.contains("cannot open the log");
+            let left: Vec<String> = std::fs::read_dir(&root)
+                .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            assert!(left.iter().all(|n| n == "names" || n == "images"), "{inodes} inodes ({line}): left {left:?}");
+            let names = std::fs::read_dir(root.join("names")).map(|r| r.count()).unwrap_or(0);
+            assert_eq!(names, 0, "{inodes} inodes ({line}): a name claim was left");
+        }
+        Cmd::new("umount").arg("-l").arg(&small).run().ok();
+        if started {
+            break;
+        }
+    }
+    assert!(saw_log, "no step failed at the log");
+    let rows = Cmd::tool("cgctl").args(["ls", "--json"]).run().ok().json();
+    let mine = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap().contains(&format!("{}/", lab.parent)))
+        .count();
+    assert_eq!(mine, 0, "a container cgroup was left");
+}
