@@ -148,11 +148,24 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
             return Err(Error::from(sys("waitpid failed")(errno)));
         }
     };
+    finish(o, &group, &dirs, &name, status)
+}
+
+/// The command ended with `status`: read the final stats (when asked, or to tell an OOM
+/// kill from another SIGKILL), remove the group (or empty it, with `--keep`), and write
+/// the `--stats-json` report.
+fn finish(
+    o: &RunOptions,
+    group: &Group<'_>,
+    dirs: &[(crate::setup::Version, std::path::PathBuf)],
+    name: &GroupName,
+    status: ChildStatus,
+) -> Result<RunOutcome, Error> {
     // Stats only when asked, or to tell an OOM kill from another SIGKILL.
     let killed = status == ChildStatus::Signaled(Signal::SIGKILL);
-    let final_stats = (o.stats || killed || o.stats_json.is_some()).then(|| stats::read(&group));
+    let final_stats = (o.stats || killed || o.stats_json.is_some()).then(|| stats::read(group));
     let oom_killed = killed && final_stats.as_ref().and_then(|s| s.memory.oom_kills).unwrap_or(0) > 0;
-    let cleanup = if !o.keep && group.try_remove_empty(&dirs) {
+    let cleanup = if !o.keep && group.try_remove_empty(dirs) {
         Ok(())
     } else {
         group.kill_all(Duration::from_secs(10)).and_then(|()| if o.keep { Ok(()) } else { group.remove(false) })

@@ -35,11 +35,15 @@ fn cstring(s: &OsStr) -> Result<CString, Errno> {
 
 /// The environment an exec passes on: this process's own, or exactly the one given.
 struct Environment<'a> {
-    given: Option<(&'a [(OsString, OsString)], Vec<CString>)>,
+    /// The variables given, and the same as `KEY=VALUE` strings for execve(2).
+    given: Option<(&'a Vars, Vec<CString>)>,
 }
 
+/// A whole environment, as the tools hold one.
+type Vars = [(OsString, OsString)];
+
 impl<'a> Environment<'a> {
-    fn new(given: Option<&'a [(OsString, OsString)]>) -> Result<Environment<'a>, Errno> {
+    fn new(given: Option<&'a Vars>) -> Result<Environment<'a>, Errno> {
         let given = match given {
             None => None,
             Some(vars) => {

@@ -333,20 +333,34 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
         }
     }
 
+    confine(o, p.owner, force_ids)?;
+    if o.keep_caps && joins_user {
+        chainload::caps::permitted_to_ambient().map_err(sys("cannot keep capabilities"))?;
+    }
+    Err(match &env {
+        Some(env) => chainload::exec::execvpe(&o.command, env),
+        None => chainload::exec::execvp(&o.command),
+    }
+    .into())
+}
+
+/// The final confinement, in one step that does groups, ids and capabilities in the safe
+/// order (bounding set while still privileged, then the user, then the capability sets):
+/// `-S`/`-G` (or the target's owner with `follow`; root when a user namespace is joined
+/// without `--preserve-credentials`), `--groups`, and the confinement options.
+fn confine(o: &Options, owner: Option<(u32, u32)>, force_ids: bool) -> Result<(), Error> {
     let uid = match o.setuid {
         Some(IdSpec::Id(u)) => Some(u),
-        Some(IdSpec::Follow) => p.owner.map(|(u, _)| u),
+        Some(IdSpec::Follow) => owner.map(|(u, _)| u),
         None if force_ids => Some(0),
         None => None,
     };
     let gid = match o.setgid {
         Some(IdSpec::Id(g)) => Some(g),
-        Some(IdSpec::Follow) => p.owner.map(|(_, g)| g),
+        Some(IdSpec::Follow) => owner.map(|(_, g)| g),
         None if force_ids => Some(0),
         None => None,
     };
-    // One confinement step does groups, ids and capabilities in the safe order
-    // (bounding set while still privileged, then the user, then the capability sets).
     let mut confinement = o.confinement.clone().unwrap_or(Confinement { close_fds: false, ..Confinement::default() });
     if uid.is_some() || gid.is_some() {
         confinement.user = Some(Credentials {
@@ -356,12 +370,5 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
         });
     }
     chainload::confine::apply(&confinement)?;
-    if o.keep_caps && joins_user {
-        chainload::caps::permitted_to_ambient().map_err(sys("cannot keep capabilities"))?;
-    }
-    Err(match &env {
-        Some(env) => chainload::exec::execvpe(&o.command, env),
-        None => chainload::exec::execvp(&o.command),
-    }
-    .into())
+    Ok(())
 }
