@@ -57,7 +57,7 @@ pub fn exec(cg: &Cgroups, name: &GroupName, limits: &Limits, create: bool, comma
         Ok(())
     })();
     match prepared {
-        Ok(()) => chainload::exec::execvp(command).into(),
+        Ok(()) => chainload::error::OsError::from(chainload::exec::execvp(command)).into(),
         Err(e) => e,
     }
 }

@@ -51,8 +51,7 @@ pub mod stats;
 use std::path::PathBuf;
 
 pub use chainload::error::Failure;
-use chainload::error::{IoError, SysError};
-use chainload::exec::ExecError;
+use chainload::error::OsError;
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -88,9 +87,6 @@ pub enum Error {
     /// The group already exists.
     #[error("group '{0}' already exists")]
     Exists(String),
-    /// A file operation failed.
-    #[error(transparent)]
-    Io(#[from] IoError),
     /// The kernel refused a value.
     #[error("cannot write '{value}' ({flag}) to '{}': {}", path.display(), chainload::cli::io_reason(source))]
     Write {
@@ -116,23 +112,13 @@ pub enum Error {
         /// The `cgroup.subtree_control` file.
         path: PathBuf,
     },
-    /// A system call failed.
-    #[error(transparent)]
-    Sys(#[from] SysError),
-    /// The command could not be executed.
-    #[error(transparent)]
-    Exec(#[from] ExecError),
     /// A report could not be encoded.
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A file, a system call, or a program that could not be executed.
+    #[error(transparent)]
+    Os(#[from] OsError),
 }
 
-impl Failure for Error {
-    /// 126/127 for exec failures, else 125.
-    fn exit_code(&self) -> i32 {
-        match self {
-            Error::Exec(e) => e.exit_code(),
-            _ => chainload::EXIT_TOOL_FAILED,
-        }
-    }
-}
+/// The exit status: 126/127 when the program could not be executed, else 125.
+impl Failure for Error {}

@@ -131,7 +131,7 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
             if let (Some(sig), Some(w)) = (o.kill_child, watch) {
                 w.arm(sig).map_err(sys("cannot set the parent-death signal"))?;
             }
-            return Err(chainload::exec::execvp(&o.command).into());
+            return Err(chainload::error::OsError::from(chainload::exec::execvp(&o.command)).into());
         }
         Ok(Spawned::Parent(child)) => child,
         Err(errno) => {

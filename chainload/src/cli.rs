@@ -76,7 +76,7 @@ pub fn first_line(rendered: &str) -> String {
 /// Print `tool: error` once, on one line, and exit with `code`. Error types of the
 /// workspace put the cause (the errno text) into their own message, so only the
 /// top-level `Display` is printed.
-pub fn fail(tool: &str, err: &dyn crate::error::Failure) -> ! {
+pub fn fail<E: crate::error::Failure>(tool: &str, err: &E) -> ! {
     eprintln!("{tool}: {err}");
     std::process::exit(err.exit_code())
 }

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::unistd::{Gid, Uid};
 
 use crate::caps::{self, CapSet, ThreadCaps};
-use crate::error::{sys, SysError};
+use crate::error::{sys, OsError};
 
 /// What a confinement step failed at.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum ConfineError {
     Seccomp(#[from] crate::seccomp::CompileError),
     /// A system call failed.
     #[error(transparent)]
-    Sys(#[from] SysError),
+    Os(#[from] OsError),
 }
 
 impl crate::error::Failure for ConfineError {}

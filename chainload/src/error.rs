@@ -14,11 +14,25 @@ use nix::errno::Errno;
 use crate::exec::ExecError;
 
 /// An error a tool can end with.
-pub trait Failure: std::error::Error {
-    /// The exit status: 125 (the tool itself failed) unless the error knows better.
+pub trait Failure: std::error::Error + Sized + 'static {
+    /// The exit status: 126/127 where the error is (or was caused by) a program that
+    /// could not be executed, else 125 (the tool itself failed). An error with a status
+    /// of its own (a container's) says so by overriding this.
     fn exit_code(&self) -> i32 {
-        crate::EXIT_TOOL_FAILED
+        exec_status(self)
     }
+}
+
+/// 126/127 where `err` or one of its causes is an [`ExecError`], else 125.
+pub fn exec_status(err: &(dyn std::error::Error + 'static)) -> i32 {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if let Some(exec) = e.downcast_ref::<ExecError>() {
+            return exec.exit_code();
+        }
+        cause = e.source();
+    }
+    crate::EXIT_TOOL_FAILED
 }
 
 /// A file could not be used.
@@ -43,35 +57,47 @@ pub struct SysError {
     pub errno: Errno,
 }
 
-/// A file error: `what` was being done to `path`.
-pub fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> IoError {
-    IoError { what: what.into(), path: path.to_path_buf(), source }
+/// The failures every tool shares, which each tool's error wraps in one variant: a
+/// file, a system call, a program that cannot be executed.
+#[derive(Debug, thiserror::Error)]
+pub enum OsError {
+    /// A file could not be used.
+    #[error(transparent)]
+    Io(#[from] IoError),
+    /// A system call failed.
+    #[error(transparent)]
+    Sys(#[from] SysError),
+    /// A program could not be executed (the cause [`Failure::exit_code`] finds).
+    #[error("{0}")]
+    Exec(#[from] ExecError),
 }
 
-/// `E::io(what, path, source)` for every error type that wraps [`IoError`].
-pub trait FromIo: From<IoError> {
+/// A file error: `what` was being done to `path`.
+pub fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> OsError {
+    IoError { what: what.into(), path: path.to_path_buf(), source }.into()
+}
+
+/// `E::io(what, path, source)` for every error type that wraps [`OsError`].
+pub trait FromIo: From<OsError> {
     /// A file error: `what` was being done to `path`.
     fn io(what: impl Into<String>, path: &Path, source: std::io::Error) -> Self {
         io(what, path, source).into()
     }
 }
 
-impl<E: From<IoError>> FromIo for E {}
+impl<E: From<OsError>> FromIo for E {}
 
 /// For `map_err`: a failed system call, described by `what`.
-pub fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> SysError {
+pub fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> OsError {
     let what = what.into();
-    move |errno| SysError { what, errno }
+    move |errno| SysError { what, errno }.into()
 }
 
 impl Failure for IoError {}
 impl Failure for SysError {}
+impl Failure for OsError {}
 
-impl Failure for ExecError {
-    fn exit_code(&self) -> i32 {
-        ExecError::exit_code(self)
-    }
-}
+impl Failure for ExecError {}
 
 #[cfg(test)]
 mod tests {
@@ -90,5 +116,26 @@ mod tests {
         assert_eq!(Failure::exit_code(&x), 127);
         let x = ExecError { program: "p".into(), errno: Errno::EACCES };
         assert_eq!(Failure::exit_code(&x), 126);
+        // A tool's own error that wraps the exec failure, two levels down.
+        #[derive(Debug, thiserror::Error)]
+        enum Inner {
+            #[error(transparent)]
+            Os(#[from] OsError),
+        }
+        #[derive(Debug, thiserror::Error)]
+        enum Outer {
+            #[error(transparent)]
+            Inner(#[from] Inner),
+            #[error(transparent)]
+            Os(#[from] OsError),
+        }
+        impl Failure for Outer {}
+        let exec = OsError::from(ExecError { program: "p".into(), errno: Errno::ENOENT });
+        let nested = Outer::from(Inner::from(exec));
+        assert_eq!(
+            (nested.exit_code(), nested.to_string()),
+            (127, "failed to execute 'p': No such file or directory".into())
+        );
+        assert_eq!(Outer::from(sys("x")(Errno::EIO)).exit_code(), 125);
     }
 }

@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use chainload::confine::ConfineError;
-use chainload::error::{Failure, IoError, SysError};
-use chainload::exec::ExecError;
+use chainload::error::{Failure, OsError};
 use chainload::ids::IdError;
 use ovlmount::archive::LimitError;
 
@@ -96,15 +95,6 @@ pub enum Error {
     /// The container's confinement cannot be spelled out (a capability name).
     #[error(transparent)]
     Confine(#[from] ConfineError),
-    /// A file could not be used.
-    #[error(transparent)]
-    Io(#[from] IoError),
-    /// A system call failed.
-    #[error(transparent)]
-    Sys(#[from] SysError),
-    /// A program could not be executed.
-    #[error(transparent)]
-    Exec(#[from] ExecError),
     /// Something could not be encoded as JSON.
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -117,16 +107,18 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// A file, a system call, or a program that could not be executed.
+    #[error(transparent)]
+    Os(#[from] OsError),
 }
 
 impl Failure for Error {
-    /// 126/127 for exec failures, a failed container's own status, else 125.
+    /// A failed container's own status; else 126/127 when a program could not be
+    /// executed, else 125.
     fn exit_code(&self) -> i32 {
         match self {
-            Error::Exec(e) => e.exit_code(),
             Error::Failed { code, .. } => *code,
-            Error::Cgroup(e) => e.exit_code(),
-            _ => chainload::EXIT_TOOL_FAILED,
+            _ => chainload::error::exec_status(self),
         }
     }
 }

@@ -25,7 +25,7 @@ pub fn init(command: &[OsString]) -> Error {
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             let _ = saved.restore();
-            return chainload::exec::execvp(command).into();
+            return chainload::error::OsError::from(chainload::exec::execvp(command)).into();
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => return Error::from(sys("fork failed")(e)),

@@ -28,9 +28,9 @@ fn exec_chain(argv: &[std::ffi::OsString], env: Option<&[(String, String)]>) -> 
         Some(env) => {
             let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> =
                 env.iter().map(|(k, v)| (k.into(), v.into())).collect();
-            chainload::exec::execvpe(argv, &vars).into()
+            chainload::error::OsError::from(chainload::exec::execvpe(argv, &vars)).into()
         }
-        None => chainload::exec::execvp(argv).into(),
+        None => chainload::error::OsError::from(chainload::exec::execvp(argv)).into(),
     }
 }
 

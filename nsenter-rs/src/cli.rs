@@ -7,7 +7,7 @@ use chainload::caps::CapSet;
 use chainload::confine::{self, Confinement};
 use clap::Parser;
 use nsenter_rs::{DirSpec, IdSpec, Options};
-use unshare_rs::namespaces::Namespace;
+use unshare_rs::namespaces::NamespaceFlags;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -36,18 +36,6 @@ pub struct Cli {
     /// Enter all namespaces of the target
     #[arg(short = 'a', long)]
     all: bool,
-    /// Enter the mount namespace [of FILE]
-    #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    mount: Option<Option<PathBuf>>,
-    /// Enter the UTS namespace [of FILE]
-    #[arg(short = 'u', long = "uts", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    uts: Option<Option<PathBuf>>,
-    /// Enter the System V IPC namespace [of FILE]
-    #[arg(short = 'i', long = "ipc", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    ipc: Option<Option<PathBuf>>,
-    /// Enter the network namespace [of FILE]
-    #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    net: Option<Option<PathBuf>>,
     /// Supplementary groups to run with after -S/-G (comma-separated gids; default none,
     /// as util-linux)
     #[arg(long, value_name = "GID,...", value_delimiter = ',')]
@@ -55,18 +43,6 @@ pub struct Cli {
     /// Enter the network namespace of the target's socket FD (needs --target)
     #[arg(short = 'N', long = "net-socket", value_name = "FD")]
     net_socket: Option<i32>,
-    /// Enter the PID namespace [of FILE]
-    #[arg(short = 'p', long = "pid", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    pid: Option<Option<PathBuf>>,
-    /// Enter the user namespace [of FILE]
-    #[arg(short = 'U', long = "user", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    user: Option<Option<PathBuf>>,
-    /// Enter the cgroup namespace [of FILE]
-    #[arg(short = 'C', long = "cgroup", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    cgroup: Option<Option<PathBuf>>,
-    /// Enter the time namespace [of FILE]
-    #[arg(short = 'T', long = "time", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    time: Option<Option<PathBuf>>,
     /// Set the uid in the entered namespaces (follow: the target's owner)
     #[arg(short = 'S', long, value_name = "UID|follow", value_parser = parse_id)]
     setuid: Option<IdSpec>,
@@ -114,8 +90,14 @@ pub struct Cli {
     /// in docker's JSON format)
     #[arg(long, value_name = "default|unconfined|FILE", value_parser = confine::parse_seccomp)]
     seccomp: Option<confine::SeccompChoice>,
+    // (Last but the program: the heading holds for the flags that follow it.)
+    #[command(
+        flatten,
+        next_help_heading = "Namespaces to enter (the target's, or =FILE's: a /proc/PID/ns file or a bind mount of one)"
+    )]
+    namespaces: NamespaceFlags,
     /// The program (default: $SHELL, else /bin/sh) and its arguments
-    #[arg(value_name = "PROGRAM", trailing_var_arg = true)]
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true, help_heading = "Arguments")]
     command: Vec<OsString>,
 }
 
@@ -127,17 +109,7 @@ impl Cli {
 
     /// Translate into options.
     pub fn into_options(self) -> Result<Options, confine::ConfineError> {
-        let ns_flags = [
-            (Namespace::Mount, self.mount),
-            (Namespace::Uts, self.uts),
-            (Namespace::Ipc, self.ipc),
-            (Namespace::Net, self.net),
-            (Namespace::Pid, self.pid),
-            (Namespace::User, self.user),
-            (Namespace::Cgroup, self.cgroup),
-            (Namespace::Time, self.time),
-        ];
-        let namespaces = ns_flags.into_iter().filter_map(|(ns, f)| f.map(|file| (ns, file))).collect();
+        let namespaces = self.namespaces.clone().given();
         let dir = |d: Option<Option<PathBuf>>| d.map(|p| p.map(DirSpec::Path).unwrap_or(DirSpec::Target));
         let confines = !self.cap_add.is_empty()
             || !self.cap_drop.is_empty()

@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 
 use chainload::confine::ConfineError;
-use chainload::error::{Failure, IoError, SysError};
-use chainload::exec::ExecError;
+use chainload::error::{Failure, OsError};
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -50,26 +49,13 @@ pub enum Error {
         /// Which hierarchy it is in.
         hierarchy: String,
     },
-    /// A file could not be used.
-    #[error(transparent)]
-    Io(#[from] IoError),
-    /// A system call failed.
-    #[error(transparent)]
-    Sys(#[from] SysError),
     /// The final confinement failed.
     #[error(transparent)]
     Confine(#[from] ConfineError),
-    /// The program could not be executed.
+    /// A file, a system call, or a program that could not be executed.
     #[error(transparent)]
-    Exec(#[from] ExecError),
+    Os(#[from] OsError),
 }
 
-impl Failure for Error {
-    /// 126/127 for exec failures, else 125.
-    fn exit_code(&self) -> i32 {
-        match self {
-            Error::Exec(e) => e.exit_code(),
-            _ => chainload::EXIT_TOOL_FAILED,
-        }
-    }
-}
+/// The exit status: 126/127 when the program could not be executed, else 125.
+impl Failure for Error {}

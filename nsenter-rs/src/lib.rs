@@ -337,11 +337,11 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
     if o.keep_caps && joins_user {
         chainload::caps::permitted_to_ambient().map_err(sys("cannot keep capabilities"))?;
     }
-    Err(match &env {
+    let failed = match &env {
         Some(env) => chainload::exec::execvpe(&o.command, env),
         None => chainload::exec::execvp(&o.command),
-    }
-    .into())
+    };
+    Err(chainload::error::OsError::from(failed).into())
 }
 
 /// The final confinement, in one step that does groups, ids and capabilities in the safe

@@ -257,7 +257,7 @@ pub fn resolve_user(spec: &str) -> Result<Credentials, Error> {
 /// Run `enter`. Returns only on failure.
 pub fn enter(o: &EnterOptions) -> Error {
     match prepare(o) {
-        Ok(()) => chainload::exec::execvp(&o.command).into(),
+        Ok(()) => chainload::error::OsError::from(chainload::exec::execvp(&o.command)).into(),
         Err(e) => e,
     }
 }

@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 
 use chainload::confine::ConfineError;
-use chainload::error::{Failure, IoError, SysError};
-use chainload::exec::ExecError;
+use chainload::error::{Failure, OsError};
 use chainload::ids::IdError;
 
 use crate::archive::LimitError;
@@ -70,29 +69,16 @@ pub enum Error {
         /// What the tar reader said.
         source: std::io::Error,
     },
-    /// A file could not be used.
-    #[error(transparent)]
-    Io(#[from] IoError),
-    /// A system call failed.
-    #[error(transparent)]
-    Sys(#[from] SysError),
     /// The final confinement failed.
     #[error(transparent)]
     Confine(#[from] ConfineError),
-    /// The program could not be executed.
-    #[error(transparent)]
-    Exec(#[from] ExecError),
     /// A report could not be encoded.
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A file, a system call, or a program that could not be executed.
+    #[error(transparent)]
+    Os(#[from] OsError),
 }
 
-impl Failure for Error {
-    /// 126/127 for exec failures, else 125.
-    fn exit_code(&self) -> i32 {
-        match self {
-            Error::Exec(e) => e.exit_code(),
-            _ => chainload::EXIT_TOOL_FAILED,
-        }
-    }
-}
+/// The exit status: 126/127 when the program could not be executed, else 125.
+impl Failure for Error {}

@@ -36,7 +36,7 @@ pub struct Imported {
 }
 
 /// For `map_err`: a system call on a layer entry failed.
-fn entry_failed(entry: &Path, what: &str) -> impl FnOnce(Errno) -> chainload::error::SysError {
+fn entry_failed(entry: &Path, what: &str) -> impl FnOnce(Errno) -> chainload::error::OsError {
     chainload::error::sys(format!("entry '{}': {what}", entry.display()))
 }
 
@@ -226,7 +226,7 @@ struct Place<'a> {
 }
 
 impl Place<'_> {
-    fn failed(&self, what: &str) -> impl FnOnce(Errno) -> chainload::error::SysError {
+    fn failed(&self, what: &str) -> impl FnOnce(Errno) -> chainload::error::OsError {
         entry_failed(&self.raw, what)
     }
 

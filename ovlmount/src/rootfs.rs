@@ -14,7 +14,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
-use chainload::error::{sys, FromIo, SysError};
+use chainload::error::{sys, FromIo, OsError, SysError};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{fchmodat, fstat, fstatat, makedev, mkdirat, mknodat, FchmodatFlags, Mode, SFlag};
@@ -98,7 +98,7 @@ impl NewRoot {
                 match create_in(&dir, Path::new(name), kind, inner) {
                     // A symlink to a missing place: create that place, inside the root,
                     // as `mkdir -p` in the container would (runc does the same).
-                    Err(Error::Sys(SysError { errno: Errno::EEXIST, .. })) if links < 40 => {
+                    Err(Error::Os(OsError::Sys(SysError { errno: Errno::EEXIST, .. }))) if links < 40 => {
                         let to = nix::fcntl::readlinkat(&dir, name)
                             .map_err(sys(format!("cannot read the link '{}'", inner.display())))?;
                         let from = self.inner_path_of(&dir)?;
@@ -368,7 +368,9 @@ pub fn add_device(root: &NewRoot, host: &Path, dst: &Path) -> Result<(), Error> 
         return Err(Error::InContainer(format!("--device: '{}' already exists in the container", dst.display())));
     }
     node_in(&dir, Path::new(name), kind, meta.mode() & 0o777, meta.rdev(), host).map_err(|e| match e {
-        Error::Sys(SysError { errno, .. }) => sys(format!("cannot create device '{}'", dst.display()))(errno).into(),
+        Error::Os(OsError::Sys(SysError { errno, .. })) => {
+            sys(format!("cannot create device '{}'", dst.display()))(errno).into()
+        }
         e => e,
     })
 }

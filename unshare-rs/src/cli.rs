@@ -7,7 +7,7 @@ use clap::Parser;
 use nix::sys::signal::Signal;
 use unshare_rs::idmap::{self, MapSpec};
 use unshare_rs::mounts::Propagation;
-use unshare_rs::namespaces::Namespace;
+use unshare_rs::namespaces::{Namespace, NamespaceFlags};
 use unshare_rs::{Options, SetGroups};
 
 const EXAMPLES: &str = "\
@@ -54,31 +54,6 @@ fn parse_group(s: &str) -> Result<u32, String> {
 #[derive(Debug, Parser)]
 #[command(name = "unshare-rs", version, args_override_self = true, after_help = EXAMPLES)]
 pub struct Cli {
-    /// Unshare the mount namespace [persist on FILE]
-    #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    mount: Option<Option<PathBuf>>,
-    /// Unshare the UTS namespace (hostname, domain name) [persist on FILE]
-    #[arg(short = 'u', long = "uts", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    uts: Option<Option<PathBuf>>,
-    /// Unshare the System V IPC namespace [persist on FILE]
-    #[arg(short = 'i', long = "ipc", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    ipc: Option<Option<PathBuf>>,
-    /// Unshare the network namespace [persist on FILE]
-    #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    net: Option<Option<PathBuf>>,
-    /// Unshare the PID namespace [persist on FILE; needs --fork]
-    #[arg(short = 'p', long = "pid", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    pid: Option<Option<PathBuf>>,
-    /// Unshare the user namespace [persist on FILE]
-    #[arg(short = 'U', long = "user", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    user: Option<Option<PathBuf>>,
-    /// Unshare the cgroup namespace [persist on FILE]
-    #[arg(short = 'C', long = "cgroup", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    cgroup: Option<Option<PathBuf>>,
-    /// Unshare the time namespace [persist on FILE]
-    #[arg(short = 'T', long = "time", value_name = "FILE", num_args = 0..=1, require_equals = true)]
-    time: Option<Option<PathBuf>>,
-
     /// Run the program with an empty environment
     #[arg(long)]
     clear_env: bool,
@@ -158,8 +133,14 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pid_file: Option<PathBuf>,
 
+    // (Last but the program: the heading holds for the flags that follow it.)
+    #[command(
+        flatten,
+        next_help_heading = "Namespaces to unshare (=FILE: persist it by a bind mount on FILE; -p needs --fork)"
+    )]
+    namespaces: NamespaceFlags,
     /// The program to run (default: $SHELL, else /bin/sh) and its arguments
-    #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(value_name = "PROGRAM", trailing_var_arg = true, allow_hyphen_values = true, help_heading = "Arguments")]
     command: Vec<OsString>,
 }
 
@@ -172,28 +153,16 @@ impl Cli {
     /// Translate the flags into options, applying util-linux's implications.
     pub fn into_options(self) -> Options {
         let mut o = Options::default();
-        let ns_flags = [
-            (Namespace::Mount, self.mount),
-            (Namespace::Uts, self.uts),
-            (Namespace::Ipc, self.ipc),
-            (Namespace::Net, self.net),
-            (Namespace::Pid, self.pid),
-            (Namespace::User, self.user),
-            (Namespace::Cgroup, self.cgroup),
-            (Namespace::Time, self.time),
-        ];
         let add = |o: &mut Options, ns: Namespace| {
             if !o.namespaces.contains(&ns) {
                 o.namespaces.push(ns);
             }
         };
-        for (ns, flag) in ns_flags {
-            if let Some(file) = flag {
-                add(&mut o, ns);
-                if let Some(path) = file {
-                    o.persist.retain(|(n, _)| *n != ns);
-                    o.persist.push((ns, path));
-                }
+        for (ns, file) in self.namespaces.clone().given() {
+            add(&mut o, ns);
+            if let Some(path) = file {
+                o.persist.retain(|(n, _)| *n != ns);
+                o.persist.push((ns, path));
             }
         }
         // Bind in util-linux's order (user first, mount near the end).

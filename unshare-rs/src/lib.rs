@@ -48,8 +48,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use chainload::error::Failure;
-use chainload::error::{io, sys, IoError, SysError};
-use chainload::exec::ExecError;
+use chainload::error::{io, sys, OsError};
 use chainload::signals::ParentWatch;
 use chainload::status::ChildStatus;
 use nix::sched::CloneFlags;
@@ -132,12 +131,6 @@ pub enum Error {
     /// The options contradict each other or name something unusable.
     #[error("{0}")]
     Usage(String),
-    /// A system call failed.
-    #[error(transparent)]
-    Sys(#[from] SysError),
-    /// A file could not be written.
-    #[error(transparent)]
-    Io(#[from] IoError),
     /// An id map is wrong or could not be written.
     #[error(transparent)]
     Map(#[from] MapError),
@@ -147,20 +140,13 @@ pub enum Error {
     /// A helper process failed.
     #[error(transparent)]
     Helper(#[from] HelperError),
-    /// The program could not be executed.
+    /// A file, a system call, or a program that could not be executed.
     #[error(transparent)]
-    Exec(#[from] ExecError),
+    Os(#[from] OsError),
 }
 
-impl Failure for Error {
-    /// 126/127 for exec failures, else 125.
-    fn exit_code(&self) -> i32 {
-        match self {
-            Error::Exec(e) => e.exit_code(),
-            _ => chainload::EXIT_TOOL_FAILED,
-        }
-    }
-}
+/// The exit status: 126/127 when the program could not be executed, else 125.
+impl Failure for Error {}
 
 impl Options {
     fn has(&self, ns: Namespace) -> bool {
@@ -394,11 +380,11 @@ fn prepare_and_exec(
             return Error::from(sys("cannot set the parent-death signal")(errno));
         }
     }
-    match &o.environment {
+    let failed = match &o.environment {
         Some(vars) => chainload::exec::execvpe(&o.command, vars),
         None => chainload::exec::execvp(&o.command),
-    }
-    .into()
+    };
+    OsError::from(failed).into()
 }
 
 fn prepare(o: &Options, maps: &IdMaps) -> Result<(), Error> {

@@ -1,5 +1,7 @@
 //! The eight namespace types: their clone(2) flags and their files under `/proc/PID/ns`.
 
+use std::path::PathBuf;
+
 use nix::sched::CloneFlags;
 
 /// A namespace type.
@@ -94,4 +96,54 @@ impl Namespace {
 /// The union of the clone flags of `namespaces`.
 pub fn clone_flags(namespaces: impl IntoIterator<Item = Namespace>) -> CloneFlags {
     namespaces.into_iter().fold(CloneFlags::empty(), |acc, n| acc | n.clone_flag())
+}
+
+/// The eight namespace flags, each with an optional `=FILE`, as unshare-rs (persist the
+/// new namespace on FILE) and nsenter-rs (enter the namespace of FILE rather than the
+/// target's) both take them; each tool names what FILE means in its help heading.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NamespaceFlags {
+    /// The mount namespace
+    #[arg(short = 'm', long = "mount", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub mount: Option<Option<PathBuf>>,
+    /// The UTS namespace (hostname, domain name)
+    #[arg(short = 'u', long = "uts", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub uts: Option<Option<PathBuf>>,
+    /// The System V IPC namespace
+    #[arg(short = 'i', long = "ipc", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub ipc: Option<Option<PathBuf>>,
+    /// The network namespace
+    #[arg(short = 'n', long = "net", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub net: Option<Option<PathBuf>>,
+    /// The PID namespace
+    #[arg(short = 'p', long = "pid", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub pid: Option<Option<PathBuf>>,
+    /// The user namespace
+    #[arg(short = 'U', long = "user", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub user: Option<Option<PathBuf>>,
+    /// The cgroup namespace
+    #[arg(short = 'C', long = "cgroup", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub cgroup: Option<Option<PathBuf>>,
+    /// The time namespace
+    #[arg(short = 'T', long = "time", value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub time: Option<Option<PathBuf>>,
+}
+
+impl NamespaceFlags {
+    /// The namespaces given, each with its FILE if one was given.
+    pub fn given(self) -> Vec<(Namespace, Option<PathBuf>)> {
+        [
+            (Namespace::Mount, self.mount),
+            (Namespace::Uts, self.uts),
+            (Namespace::Ipc, self.ipc),
+            (Namespace::Net, self.net),
+            (Namespace::Pid, self.pid),
+            (Namespace::User, self.user),
+            (Namespace::Cgroup, self.cgroup),
+            (Namespace::Time, self.time),
+        ]
+        .into_iter()
+        .filter_map(|(ns, flag)| flag.map(|file| (ns, file)))
+        .collect()
+    }
 }
