@@ -600,7 +600,7 @@ fn commit_of_a_running_container_never_follows_its_symlinks() {
     let ready = || lab.ctr(&["exec", "flipper", "--", "test", "-e", "/ready"]).run().code == 0;
     assert!(testkit::wait_until(std::time::Duration::from_secs(20), ready), "the container did not get ready");
     let layer = d.join("l.tar");
-    let rounds = if testkit::time_factor() > 1.0 { 10 } else { 40 };
+    let rounds = if testkit::time_factor() > 1.0 { 4 } else { 40 };
     for pause in ["true", "false"] {
         let mut committed = 0;
         for _ in 0..rounds {
