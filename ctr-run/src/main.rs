@@ -41,24 +41,7 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
         Command::Run(args) => {
             chainload::cli::check_program_is_not_an_option(TOOL, &args.command());
             let tools = Tools::locate()?;
-            match supervise::run(&root, &tools, &args.into_options())? {
-                RunEnd::DryRun(cmd) => {
-                    println!("{cmd}");
-                    Ok(())
-                }
-                RunEnd::Detached(id) => {
-                    println!("{id}");
-                    Ok(())
-                }
-                RunEnd::Exited { name, code, oom } => {
-                    if let Some(limit) = oom {
-                        let limit = limit.map(chainload::units::format_size).unwrap_or_else(|| "none".into());
-                        eprintln!("{TOOL}: {name}: killed by the OOM killer (memory limit {limit})");
-                        std::process::exit(chainload::EXIT_KILLED);
-                    }
-                    std::process::exit(code)
-                }
-            }
+            report_run(supervise::run(&root, &tools, &args.into_options())?)
         }
         Command::Exec { env, workdir, user, id, command } => {
             let tools = Tools::locate()?;
@@ -66,33 +49,7 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             let (argv, env) = ops::exec_chain(&root, &tools, &id, &o)?;
             Err(exec_chain(&argv, Some(&env)))
         }
-        Command::Ps { all, json } => {
-            let tools = Tools::locate()?;
-            let rows = ops::ps(&root, &tools, all)?;
-            // A damaged state file is named, not silently left out.
-            for e in ctr_run::store::list_all(&root).1 {
-                eprintln!("{TOOL}: warning: {e}");
-            }
-            if json {
-                return print_json(&rows);
-            }
-            let now = ctr_run::state::now();
-            println!("{:<12}  {:<20}  {:<26}  {:<20}  {:>7}  COMMAND", "ID", "NAME", "STATUS", "CREATED", "PID");
-            for r in rows {
-                let pid = r.pid.map(|p| p.to_string()).unwrap_or_default();
-                let created = format!("{} ago", ctr_run::ops::human_duration(now.saturating_sub(r.created)));
-                println!(
-                    "{:<12}  {:<20}  {:<26}  {:<20}  {:>7}  {}",
-                    &r.id[..12.min(r.id.len())],
-                    r.name,
-                    r.status_at(now),
-                    created,
-                    pid,
-                    r.command.join(" ")
-                );
-            }
-            Ok(())
-        }
+        Command::Ps { all, json } => ps(&root, all, json),
         Command::Kill { signal, id } => ops::kill(&root, &id, signal),
         Command::Stop { time, ids } => {
             for name in ops::stop(&root, &ids, std::time::Duration::from_secs(time))? {
@@ -127,4 +84,55 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
         }
         Command::Image(ImageCommand::Rm { name }) => image::remove(&root, &name),
     }
+}
+
+/// Print what `run` ended with, and exit with the container's status.
+fn report_run(end: RunEnd) -> Result<(), Error> {
+    match end {
+        RunEnd::DryRun(cmd) => {
+            println!("{cmd}");
+            Ok(())
+        }
+        RunEnd::Detached(id) => {
+            println!("{id}");
+            Ok(())
+        }
+        RunEnd::Exited { name, code, oom } => {
+            if let Some(limit) = oom {
+                let limit = limit.map(chainload::units::format_size).unwrap_or_else(|| "none".into());
+                eprintln!("{TOOL}: {name}: killed by the OOM killer (memory limit {limit})");
+                std::process::exit(chainload::EXIT_KILLED);
+            }
+            std::process::exit(code)
+        }
+    }
+}
+
+/// `ps`: docker's columns, or JSON.
+fn ps(root: &Root, all: bool, json: bool) -> Result<(), Error> {
+    let tools = Tools::locate()?;
+    let rows = ops::ps(root, &tools, all)?;
+    // A damaged state file is named, not silently left out.
+    for e in ctr_run::store::list_all(root).1 {
+        eprintln!("{TOOL}: warning: {e}");
+    }
+    if json {
+        return print_json(&rows);
+    }
+    let now = ctr_run::state::now();
+    println!("{:<12}  {:<20}  {:<26}  {:<20}  {:>7}  COMMAND", "ID", "NAME", "STATUS", "CREATED", "PID");
+    for r in rows {
+        let pid = r.pid.map(|p| p.to_string()).unwrap_or_default();
+        let created = format!("{} ago", ctr_run::ops::human_duration(now.saturating_sub(r.created)));
+        println!(
+            "{:<12}  {:<20}  {:<26}  {:<20}  {:>7}  {}",
+            &r.id[..12.min(r.id.len())],
+            r.name,
+            r.status_at(now),
+            created,
+            pid,
+            r.command.join(" ")
+        );
+    }
+    Ok(())
 }
