@@ -205,7 +205,7 @@ fn write_tar<X: Write>(upper: &Path, out: Hashing<X>, shown: &mut Progress) -> R
         }
         let xattrs = pax_xattrs(&entry, shown)?;
         if !xattrs.is_empty() {
-            append_pax(&mut b, &rel, &m, &xattrs).map_err(werr)?;
+            append_pax(&mut b, &rel, m, &xattrs).map_err(werr)?;
         }
         if ft.is_dir() {
             let mut h = header_for(m, tar::EntryType::Directory);

@@ -274,6 +274,9 @@ pub fn make_read_only_recursively(p: &Path) -> Result<(), Error> {
 const DEVICES: [(&str, u64, u64); 6] =
     [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
 
+/// A filesystem mounted below /dev: its directory, type, options and mount flags.
+type DevMount<'a> = (&'a str, &'a CStr, &'a [(&'a CStr, &'a str)], u64);
+
 /// A minimal /dev: a tmpfs with null, zero, full, random, urandom, tty (made with
 /// mknod, or bound from the host where mknod is not allowed), a new devpts instance
 /// with `ptmx`, `shm`, `mqueue`, and the `fd`, `stdin`, `stdout`, `stderr` links. Built
@@ -286,7 +289,7 @@ pub fn mount_dev(root: &NewRoot) -> Result<(), Error> {
     for (name, major, minor) in DEVICES {
         node_in(&dev, Path::new(name), SFlag::S_IFCHR, 0o666, makedev(major, minor), &Path::new("/dev").join(name))?;
     }
-    let mounts: [(&str, &CStr, &[(&CStr, &str)], u64); 3] = [
+    let mounts: [DevMount<'_>; 3] = [
         ("pts", c"devpts", &[(c"ptmxmode", "0666"), (c"mode", "0620")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC),
         (
             "shm",
