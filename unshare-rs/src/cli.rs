@@ -70,6 +70,10 @@ pub struct Cli {
     /// Forward SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the child (implies --fork)
     #[arg(long)]
     forward_signals: bool,
+    /// Exit once the forked child is set up (pid file written), without waiting for it:
+    /// the child is reparented to the nearest subreaper or to PID 1 (implies --fork)
+    #[arg(long)]
+    detach: bool,
     /// Mount proc on DIR (default /proc) after --root/--wd (implies --mount)
     #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "/proc")]
     mount_proc: Option<PathBuf>,
@@ -194,7 +198,8 @@ impl Cli {
         if self.mount_proc.is_some() {
             add(&mut o, Namespace::Mount);
         }
-        o.fork = self.fork || self.kill_child.is_some() || self.forward_signals;
+        o.fork = self.fork || self.kill_child.is_some() || self.forward_signals || self.detach;
+        o.detach = self.detach;
         o.kill_child = self.kill_child;
         o.forward_signals = self.forward_signals;
         o.mount_proc = self.mount_proc;

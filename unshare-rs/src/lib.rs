@@ -84,6 +84,10 @@ pub struct Options {
     pub kill_child: Option<Signal>,
     /// `--forward-signals`.
     pub forward_signals: bool,
+    /// `--detach`: with `--fork`, the parent exits once the child is set up (pid file
+    /// written, namespaces persisted) instead of waiting for it: the child is
+    /// reparented to the nearest subreaper (an OCI runtime's caller) or to PID 1.
+    pub detach: bool,
     /// `--mount-proc`: where to mount a new proc.
     pub mount_proc: Option<PathBuf>,
     /// `--propagation`.
@@ -162,6 +166,11 @@ impl Options {
         let usage = |m: &str| Err(Error::Usage(m.to_string()));
         if (self.monotonic.is_some() || self.boottime.is_some()) && !self.has(Namespace::Time) {
             return usage("options --monotonic and --boottime require unsharing of a time namespace (-T)");
+        }
+        if self.detach && (self.kill_child.is_some() || self.forward_signals) {
+            return usage(
+                "option --detach excludes --kill-child and --forward-signals (nothing stays to watch the child)",
+            );
         }
         if self.pid_file.is_some() && !self.fork {
             return usage("option --pid-file requires --fork (it names the forked child)");
@@ -337,6 +346,9 @@ fn fork_and_supervise(o: &Options, maps: &IdMaps, bind_helper: Option<Helper>) -
             }
             drop(sync_w);
             drop(parent);
+            if o.detach {
+                return Ok(ChildStatus::Exited(0));
+            }
             let status = if o.forward_signals {
                 chainload::signals::wait_forwarding(child, |_| {})
             } else {

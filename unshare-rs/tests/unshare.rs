@@ -546,3 +546,30 @@ fn clear_env_and_whitelist_env() {
     // Without either, the environment is passed on.
     assert!(printenv(&[]).ok().stdout.contains("UL_TEST_ENV2=bar\n"));
 }
+
+/// `--detach`: unshare-rs returns once the child is set up (its pid file written), and
+/// the child goes on in its namespaces with no unshare-rs process above it (what an OCI
+/// runtime's `create` needs: the container's init is its caller's, or PID 1's, child).
+#[test]
+fn detach_leaves_the_child_running_without_a_parent_of_ours() {
+    require_root!();
+    let dir = testkit::tempdir();
+    let pidfile = dir.path().join("pid");
+    let started = std::time::Instant::now();
+    // (The child lets go of the output pipes, or reading them would wait for it.)
+    let quiet = "exec sleep 30 </dev/null >/dev/null 2>&1";
+    let out = us(&["--detach", "--pid-file", pidfile.to_str().unwrap(), "-u", "--", "sh", "-c", quiet]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(20), "unshare-rs waited for its child");
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    assert!(!is_dead(pid), "the child did not go on");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let ppid: i32 = status.lines().find_map(|l| l.strip_prefix("PPid:")).unwrap().trim().parse().unwrap();
+    let parent = std::fs::read_link(format!("/proc/{ppid}/exe")).map(|p| p.display().to_string()).unwrap_or_default();
+    assert!(!parent.contains("unshare-rs"), "the child's parent is {parent}");
+    assert_ne!(ns_inode(Some(pid), "uts"), ns_inode(None, "uts"));
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    // Contradictions are refused.
+    let out = us(&["--detach", "--kill-child", "-u", "--", "true"]).run();
+    assert_eq!(out.code, 125, "{}", out.stderr);
+}
