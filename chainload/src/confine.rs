@@ -55,6 +55,48 @@ pub struct Confinement {
     pub user: Option<Credentials>,
     /// The seccomp filter, installed last (`None`: unconfined).
     pub seccomp: Option<Seccomp>,
+    /// Descriptors 3 to 3+N-1 stay open in the program (OCI's `--preserve-fds N`).
+    pub preserve_fds: u32,
+    /// Wait at the start gate, fully set up but for the seccomp filter.
+    pub gate: Option<StartGate>,
+}
+
+/// An OCI runtime's `create`/`start`: the process waits, fully set up but for its seccomp
+/// filter, until `start` opens the FIFO for reading (runc's exec FIFO).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartGate {
+    /// An `O_PATH` descriptor of the FIFO (opened before the root changed).
+    pub fifo: i32,
+    /// A descriptor that becomes the program's stderr at the gate: until then the
+    /// tools' errors go to fd 2, which the runtime reads; its end of file tells the
+    /// runtime the process reached the gate.
+    pub stderr: Option<i32>,
+}
+
+impl StartGate {
+    /// The descriptors it holds.
+    pub fn fds(&self) -> Vec<i32> {
+        std::iter::once(self.fifo).chain(self.stderr).collect()
+    }
+
+    /// Hand over stderr, then block until `start` opens the FIFO, and tell it so.
+    fn pass(&self) -> Result<(), ConfineError> {
+        use std::io::Write;
+        use std::os::fd::{FromRawFd, OwnedFd};
+        let errno = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        if let Some(e) = self.stderr {
+            // SAFETY: the descriptor was handed to this process for this; it is closed here.
+            let owned = unsafe { OwnedFd::from_raw_fd(e) };
+            nix::unistd::dup2_stderr(&owned).map_err(sys("cannot make the program's stderr fd 2"))?;
+        }
+        // SAFETY: as above: the O_PATH descriptor is this process's, closed once reopened.
+        let fifo = unsafe { OwnedFd::from_raw_fd(self.fifo) };
+        let opened = std::fs::OpenOptions::new().write(true).open(format!("/proc/self/fd/{}", self.fifo));
+        drop(fifo);
+        let mut w = opened.map_err(|e| sys("cannot open the start FIFO (is /proc mounted?)")(errno(e)))?;
+        w.write_all(b"0").map_err(|e| sys("cannot write to the start FIFO")(errno(e)))?;
+        Ok(())
+    }
 }
 
 /// `--seccomp`: which filter.
@@ -95,7 +137,15 @@ pub fn parse_seccomp(s: &str) -> Result<SeccompChoice, String> {
 
 impl Default for Confinement {
     fn default() -> Self {
-        Confinement { caps: None, no_new_privs: false, close_fds: true, user: None, seccomp: None }
+        Confinement {
+            caps: None,
+            no_new_privs: false,
+            close_fds: true,
+            user: None,
+            seccomp: None,
+            preserve_fds: 0,
+            gate: None,
+        }
     }
 }
 
@@ -125,40 +175,64 @@ pub fn caps_from_flags(base: CapSet, add: &[String], drop: &[String]) -> Result<
 /// `CLOSE_RANGE_CLOEXEC` of close_range(2).
 const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
-/// close_range(2) from 3 up with `flags`; on kernels without it (before 5.9), `each`
-/// on every descriptor above 2 listed in `/proc/self/fd`.
-fn close_range_from_3_with(flags: libc::c_uint, each: impl Fn(i32)) -> Result<(), Errno> {
-    // SAFETY: close_range with integer arguments; no memory is passed.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, flags) };
-    if rc == 0 {
-        return Ok(());
+/// close_range(2) with `flags` on every descriptor from 3 up but those in `keep`; on
+/// kernels without it (before 5.9), `each` on every such descriptor listed in
+/// `/proc/self/fd`.
+fn close_range_from_3_with(keep: &[i32], flags: libc::c_uint, each: impl Fn(i32)) -> Result<(), Errno> {
+    let mut kept: Vec<i32> = keep.iter().copied().filter(|fd| *fd > 2).collect();
+    kept.sort_unstable();
+    kept.dedup();
+    // The ranges between the kept descriptors: [3, k0), (k0, k1), ..., (kn, MAX].
+    let mut ranges = Vec::new();
+    let mut from: libc::c_uint = 3;
+    for k in &kept {
+        let k = *k as libc::c_uint;
+        if k > from {
+            ranges.push((from, k - 1));
+        }
+        from = k + 1;
     }
-    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2)
-        .collect();
-    fds.into_iter().for_each(each);
+    ranges.push((from, libc::c_uint::MAX));
+    for (first, last) in ranges {
+        // SAFETY: close_range with integer arguments; no memory is passed.
+        let rc = unsafe { libc::syscall(libc::SYS_close_range, first, last, flags) };
+        if rc != 0 {
+            let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|fd| *fd > 2 && !kept.contains(fd))
+                .collect();
+            fds.into_iter().for_each(each);
+            return Ok(());
+        }
+    }
     Ok(())
 }
 
-/// close_range(2) with CLOSE_RANGE_CLOEXEC: mark every fd from 3 up close-on-exec.
-pub fn close_range_cloexec_from_3() -> Result<(), Errno> {
-    close_range_from_3_with(CLOSE_RANGE_CLOEXEC, |fd| {
+/// Mark every fd from 3 up close-on-exec but those in `keep` (close_range(2) with
+/// CLOSE_RANGE_CLOEXEC).
+pub fn close_range_cloexec_from_3(keep: &[i32]) -> Result<(), Errno> {
+    close_range_from_3_with(keep, CLOSE_RANGE_CLOEXEC, |fd| {
         // SAFETY: setting FD_CLOEXEC on a descriptor number; an already-closed one gives EBADF.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     })
 }
 
-/// close_range(2) from 3 up: close every inherited descriptor (not only mark it
+/// Close every inherited descriptor from 3 up but those in `keep` (not only mark them
 /// close-on-exec), so that nothing done before the exec (entering the working
-/// directory) can go through one. The caller must own no descriptor above 2.
-pub fn close_range_from_3() -> Result<(), Errno> {
-    close_range_from_3_with(0, |fd| {
+/// directory) can go through one. The caller must own no other descriptor above 2.
+pub fn close_range_from_3(keep: &[i32]) -> Result<(), Errno> {
+    close_range_from_3_with(keep, 0, |fd| {
         // SAFETY: closing a descriptor number nobody owns any more; an already-closed
         // one (the directory listing's own) gives EBADF.
         unsafe { libc::close(fd) };
     })
+}
+
+/// The descriptors `preserve_fds` keeps open for the program: 3 to 3+N-1 (OCI's
+/// `--preserve-fds N`, systemd's `LISTEN_FDS`).
+pub fn preserved(preserve_fds: u32) -> Vec<i32> {
+    (0..preserve_fds as i32).map(|i| 3 + i).collect()
 }
 
 /// Enter `dir` as the working directory, resolved inside this process's root (`/`, the
@@ -221,7 +295,8 @@ fn setgroups_denied() -> bool {
 /// no no_new_privs). The caller then execs.
 pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
     if c.close_fds {
-        close_range_cloexec_from_3().map_err(sys("cannot close inherited file descriptors"))?;
+        close_range_cloexec_from_3(&preserved(c.preserve_fds))
+            .map_err(sys("cannot close inherited file descriptors"))?;
     }
     if let Some(keep) = c.caps {
         for n in 0..=caps::last_cap() {
@@ -256,6 +331,11 @@ pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
     }
     if c.no_new_privs {
         set_no_new_privs().map_err(sys("cannot set no_new_privs"))?;
+    }
+    if let Some(g) = &c.gate {
+        g.pass()?;
+    }
+    if c.no_new_privs {
         if let Some((f, flags)) = &filter {
             crate::seccomp::seccomp_set_mode_filter(f, *flags).map_err(sys("cannot install the seccomp filter"))?;
         }

@@ -156,6 +156,39 @@ fn exec_searching(argv: &[OsString], env: Option<&[(OsString, OsString)]>) -> Ex
     fail(if seen_eacces { Errno::EACCES } else { Errno::ENOENT })
 }
 
+/// Where [`execvp`] would find `argv[0]` (with this process's PATH), or why it would not:
+/// for a check before the exec itself (an OCI runtime's `create` fails for a program
+/// that is not there, rather than the `start` after it).
+pub fn find_program(argv: &[OsString]) -> Result<PathBuf, ExecError> {
+    use nix::unistd::{access, AccessFlags};
+    let Some(program) = argv.first() else {
+        return Ok(PathBuf::from(std::env::var_os("SHELL").unwrap_or_else(|| "/bin/sh".into())));
+    };
+    let fail = |errno| ExecError { program: program.to_string_lossy().into_owned(), errno };
+    if program.as_bytes().is_empty() {
+        return Err(fail(Errno::ENOENT));
+    }
+    let executable = |p: &Path| match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => access(p, AccessFlags::X_OK).map(|()| p.to_path_buf()),
+        Ok(_) => Err(Errno::EACCES),
+        Err(e) => Err(Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT))),
+    };
+    if program.as_bytes().contains(&b'/') {
+        return executable(Path::new(program)).map_err(fail);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
+    let mut seen_eacces = false;
+    for dir in std::env::split_paths(&path) {
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        match executable(&dir.join(program)) {
+            Ok(found) => return Ok(found),
+            Err(Errno::EACCES) => seen_eacces = true,
+            Err(_) => {}
+        }
+    }
+    Err(fail(if seen_eacces { Errno::EACCES } else { Errno::ENOENT }))
+}
+
 /// Exec `file`; if the kernel does not know its format (ENOEXEC), run it as a shell
 /// script with `/bin/sh`, as execvp(3) does.
 fn execv_or_sh(env: &Environment<'_>, file: &Path, args: &[CString]) -> Errno {

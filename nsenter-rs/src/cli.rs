@@ -128,6 +128,7 @@ impl Cli {
                 close_fds: self.close_fds,
                 user: None,
                 seccomp: self.seccomp.and_then(|c| c.0),
+                ..Confinement::default()
             })
         } else {
             None

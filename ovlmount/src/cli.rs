@@ -31,7 +31,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct LayerArgs {
     /// A read-only layer, top first; repeatable or colon-separated (\: for a colon)
-    #[arg(long = "lower", value_name = "DIR", required = true)]
+    #[arg(long = "lower", value_name = "DIR")]
     lowers: Vec<String>,
     /// Where writes go (created if missing; without it the mount is read-only)
     #[arg(long, value_name = "DIR", requires = "work")]
@@ -135,8 +135,12 @@ pub struct EnterArgs {
     #[command(flatten)]
     layers: LayerArgs,
     /// Where the overlay is mounted; it becomes /
-    #[arg(long, value_name = "DIR")]
-    target: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "rootfs")]
+    target: Option<PathBuf>,
+    /// Use DIR itself as the root, with no overlay (an OCI bundle's rootfs, mounted by
+    /// its caller); excludes the layer flags
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["lowers", "upper", "init_layer", "target"])]
+    rootfs: Option<PathBuf>,
     /// Mount a new proc on /proc
     #[arg(long)]
     proc: bool,
@@ -156,6 +160,13 @@ pub struct EnterArgs {
     /// Make the new root read-only
     #[arg(long)]
     readonly: bool,
+    /// Mask PATH inside the root (/dev/null on a file, an empty read-only tmpfs on a
+    /// directory; a missing PATH is left alone); repeatable
+    #[arg(long, value_name = "PATH")]
+    mask: Vec<String>,
+    /// Make PATH inside the root read-only, with its submounts; repeatable
+    #[arg(long, value_name = "PATH")]
+    read_only_path: Vec<String>,
     /// Bind a host path into the new root (SRC:DST or SRC:DST:ro); repeatable
     #[arg(long, value_name = "SRC:DST[:ro]", value_parser = parse_bind)]
     bind: Vec<Bind>,
@@ -173,6 +184,21 @@ pub struct EnterArgs {
     /// Run as USER[:GROUP] (names from the new root's /etc/passwd and /etc/group)
     #[arg(long, value_name = "USER[:GROUP]")]
     user: Option<String>,
+    /// With --user: exactly these supplementary groups (comma-separated gids; default:
+    /// the user's groups in the new root's /etc/group)
+    #[arg(long, value_name = "GID,...", value_delimiter = ',', requires = "user")]
+    groups: Option<Vec<u32>>,
+    /// Keep descriptors 3 to 3+N-1 open for the program (every other one is closed)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    preserve_fds: u32,
+    /// Wait, fully set up but for the seccomp filter, until FILE (a FIFO) is opened for
+    /// reading, then run the program (an OCI runtime's create and start)
+    #[arg(long, value_name = "FILE")]
+    start_fifo: Option<PathBuf>,
+    /// At the start gate, descriptor N becomes the program's stderr (until then the
+    /// chain's errors go to fd 2)
+    #[arg(long, value_name = "N", requires = "start_fifo")]
+    stderr_fd: Option<i32>,
     /// Keep this capability (repeatable; base: docker's default set)
     #[arg(long, value_name = "CAP")]
     cap_add: Vec<String>,
@@ -219,7 +245,13 @@ impl EnterArgs {
         };
         Ok(EnterOptions {
             stack: self.layers.stack(),
-            target: self.target,
+            target: self.target.clone().or_else(|| self.rootfs.clone()).unwrap_or_default(),
+            rootfs: self.rootfs,
+            masked: self.mask,
+            read_only_paths: self.read_only_path,
+            groups: self.groups,
+            start_fifo: self.start_fifo,
+            stderr_fd: self.stderr_fd,
             proc: self.proc,
             dev: self.dev,
             sys: self.sys,
@@ -237,6 +269,8 @@ impl EnterArgs {
                 close_fds: true,
                 user: None,
                 seccomp: self.seccomp.and_then(|c| c.0),
+                preserve_fds: self.preserve_fds,
+                gate: None,
             },
             command: self.command,
         })

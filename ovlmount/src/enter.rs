@@ -16,8 +16,11 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use chainload::confine::{Confinement, Credentials};
+use std::os::fd::IntoRawFd;
+
+use chainload::confine::{Confinement, Credentials, StartGate};
 use chainload::error::{sys, FromIo};
+use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 use crate::rootfs;
@@ -154,6 +157,20 @@ pub struct EnterOptions {
     pub stack: Stack,
     /// Where the overlay is mounted (becomes `/`).
     pub target: PathBuf,
+    /// `--rootfs DIR`: DIR itself is the root (an OCI bundle's, mounted by its caller);
+    /// no overlay, no layers.
+    pub rootfs: Option<PathBuf>,
+    /// `--mask PATH` (inside the root), repeatable.
+    pub masked: Vec<String>,
+    /// `--read-only-path PATH` (inside the root), repeatable.
+    pub read_only_paths: Vec<String>,
+    /// `--groups`: exactly these supplementary groups (else those of the user).
+    pub groups: Option<Vec<u32>>,
+    /// `--start-fifo FILE`: wait at the start gate until FILE (a FIFO) is opened for
+    /// reading (an OCI runtime's `start`).
+    pub start_fifo: Option<PathBuf>,
+    /// `--stderr-fd N`: fd N becomes the program's stderr at the start gate.
+    pub stderr_fd: Option<i32>,
     /// `--proc`.
     pub proc: bool,
     /// `--dev`.
@@ -217,16 +234,21 @@ fn refuse_initial_mount_namespace() -> Result<(), Error> {
     let host = match ns("1") {
         Some(h) => h,
         None => {
-            let mut reference = ours.clone();
+            let mut reference = None;
             let mut pid = me;
             while let Some(parent) = chainload::procstat::read(pid).map(|s| s.ppid).filter(|p| *p > 0) {
                 match ns(&parent.to_string()) {
-                    Some(n) => reference = n,
+                    Some(n) => reference = Some(n),
                     None => break,
                 }
                 pid = parent;
             }
-            reference
+            // No ancestor to compare with (an orphan whose new parent is a PID 1 that
+            // cannot be read): nothing says this is the host's.
+            match reference {
+                Some(r) => r,
+                None => return Ok(()),
+            }
         }
     };
     if ours == host {
@@ -266,21 +288,17 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     refuse_initial_mount_namespace()?;
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(sys("cannot make / private"))?;
-    let mut stack = o.stack.clone();
-    stack.prepare()?;
-    std::fs::create_dir_all(&o.target).map_err(|e| Error::io("cannot create", &o.target, e))?;
-    // (The path, once resolved, stays the same through the mounts stacked on it.)
-    let root = std::fs::canonicalize(&o.target).map_err(|e| Error::io("new root", &o.target, e))?;
-    match &stack.init_layer {
-        Some(layer) => o.init.write(layer)?,
-        // (On a filesystem of its own, it overlaps no other layer.)
-        None if !o.init.is_empty() => {
-            init_layer_in_memory(&root, &o.init)?;
-            stack.init_layer = Some(root.clone());
+    let root = match &o.rootfs {
+        Some(dir) => {
+            if !o.init.is_empty() {
+                return Err(Error::Usage("--init writes into the layers: with --rootfs, bind the files instead".into()));
+            }
+            let root = std::fs::canonicalize(dir).map_err(|e| Error::io("--rootfs", dir, e))?;
+            rootfs::bind_rootfs(&root)?;
+            root
         }
-        None => {}
-    }
-    overlay::mount(&stack, &o.target)?;
+        None => mount_layers(o)?,
+    };
     // Every mount below goes on a place opened inside the new root (see `rootfs`).
     let new_root = rootfs::NewRoot::open(&root)?;
     if o.proc {
@@ -304,7 +322,16 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     if o.mask_defaults {
         rootfs::mask_defaults(&new_root)?;
     }
+    rootfs::mask(&new_root, &o.masked, &o.read_only_paths)?;
     drop(new_root);
+    // The start gate's FIFO is on the host: opened before the root changes.
+    let fifo = match &o.start_fifo {
+        Some(f) => Some(
+            nix::fcntl::open(f, OFlag::O_PATH | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                .map_err(sys(format!("cannot open the start FIFO '{}'", f.display())))?,
+        ),
+        None => None,
+    };
     pivot_into(&root)?;
     if o.readonly {
         mount(
@@ -319,13 +346,44 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     // Nothing inherited may lead out of the new root from here on: every descriptor
     // above 2 is closed before the working directory is entered (no `-w
     // /proc/self/fd/N`), and the working directory is resolved inside the root.
-    chainload::confine::close_range_from_3().map_err(sys("cannot close inherited file descriptors"))?;
+    let mut c = o.confinement.clone();
+    c.gate = fifo.map(|f| StartGate { fifo: f.into_raw_fd(), stderr: o.stderr_fd });
+    let mut keep = chainload::confine::preserved(c.preserve_fds);
+    keep.extend(c.gate.iter().flat_map(StartGate::fds));
+    chainload::confine::close_range_from_3(&keep).map_err(sys("cannot close inherited file descriptors"))?;
     let wd = o.workdir.clone().unwrap_or_else(|| PathBuf::from("/"));
     chainload::confine::enter_workdir(&wd)?;
-    let mut c = o.confinement.clone();
     if let Some(u) = &o.user {
-        c.user = Some(resolve_user(u)?);
+        let mut user = resolve_user(u)?;
+        if let Some(g) = &o.groups {
+            user.groups = g.clone();
+        }
+        c.user = Some(user);
+    }
+    if c.gate.is_some() {
+        // A program that cannot be found fails `create`, not the `start` after it.
+        chainload::exec::find_program(&o.command).map_err(chainload::error::OsError::from)?;
     }
     chainload::confine::apply(&c)?;
     Ok(())
+}
+
+/// The overlay of the layers, on the target; returns the new root's path.
+fn mount_layers(o: &EnterOptions) -> Result<PathBuf, Error> {
+    let mut stack = o.stack.clone();
+    stack.prepare()?;
+    std::fs::create_dir_all(&o.target).map_err(|e| Error::io("cannot create", &o.target, e))?;
+    // (The path, once resolved, stays the same through the mounts stacked on it.)
+    let root = std::fs::canonicalize(&o.target).map_err(|e| Error::io("new root", &o.target, e))?;
+    match &stack.init_layer {
+        Some(layer) => o.init.write(layer)?,
+        // (On a filesystem of its own, it overlaps no other layer.)
+        None if !o.init.is_empty() => {
+            init_layer_in_memory(&root, &o.init)?;
+            stack.init_layer = Some(root.clone());
+        }
+        None => {}
+    }
+    overlay::mount(&stack, &o.target)?;
+    Ok(root)
 }

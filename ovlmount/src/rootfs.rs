@@ -255,6 +255,15 @@ pub fn mount_sys(root: &NewRoot) -> Result<(), Error> {
     attach(&m, &at, "/sys")
 }
 
+/// `--rootfs DIR`: DIR itself becomes the root, bound (recursively) onto itself so it
+/// is a mount that pivot_root can take.
+pub fn bind_rootfs(dir: &Path) -> Result<(), Error> {
+    let tree = copy_tree(dir, false)?;
+    let at = nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_DIRECTORY, Mode::empty())
+        .map_err(sys(format!("cannot open '{}'", dir.display())))?;
+    attach(&tree, &at, &dir.display().to_string())
+}
+
 /// `--tmpfs DIR`: a tmpfs (mode 1777, nosuid, nodev) on DIR inside the root.
 pub fn mount_tmpfs(root: &NewRoot, inner: &Path) -> Result<(), Error> {
     let at = root.place(inner, Kind::Dir)?;
@@ -379,9 +388,16 @@ pub fn add_device(root: &NewRoot, host: &Path, dst: &Path) -> Result<(), Error> 
 }
 
 /// Mask runc's default paths and make its read-only paths read-only (after /proc, /dev
-/// and /sys are mounted). `/dev/null` must really be the 1:3 character device, or a
-/// masked file could be replaced by something readable.
+/// and /sys are mounted).
 pub fn mask_defaults(root: &NewRoot) -> Result<(), Error> {
+    mask(root, &MASKED, &READ_ONLY)
+}
+
+/// Mask `masked` (unreadable: `/dev/null` on a file, an empty read-only tmpfs on a
+/// directory) and make `read_only` read-only with all their submounts; a path that is
+/// not there is left alone, as runc does. `/dev/null` must really be the 1:3 character
+/// device, or a masked file could be replaced by something readable.
+pub fn mask<S: AsRef<str>>(root: &NewRoot, masked: &[S], read_only: &[S]) -> Result<(), Error> {
     let null = match root.find(Path::new("/dev/null"))? {
         Some(fd) => fd,
         None => nix::fcntl::open("/dev/null", OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
@@ -392,7 +408,8 @@ pub fn mask_defaults(root: &NewRoot) -> Result<(), Error> {
     if !(is_char && st.st_rdev == makedev(1, 3)) {
         return Err(Error::NotDevNull);
     }
-    for p in MASKED {
+    for p in masked {
+        let p = p.as_ref();
         let Some(at) = root.find(Path::new(p))? else {
             continue;
         };
@@ -405,7 +422,8 @@ pub fn mask_defaults(root: &NewRoot) -> Result<(), Error> {
         };
         attach(&m, &at, p)?;
     }
-    for p in READ_ONLY {
+    for p in read_only {
+        let p = p.as_ref();
         let Some(at) = root.find(Path::new(p))? else {
             continue;
         };
