@@ -231,8 +231,7 @@ fn root_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
         a.extend(["--tmpfs".into(), s(&r.state_root)]);
     }
     for v in &r.volumes {
-        let ro = if v.read_only { ":ro" } else { "" };
-        a.extend(["--bind".into(), format!("{}:{}{ro}", s(&v.src), s(&v.dst))]);
+        a.extend(["--bind".into(), v.to_arg()]);
     }
     if r.init {
         a.extend(["--bind".into(), format!("{}:/dev/init:ro", s(&tools.ctr_run))]);

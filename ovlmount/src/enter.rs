@@ -27,7 +27,8 @@ use crate::rootfs;
 use crate::stack::Stack;
 use crate::{overlay, Error};
 
-/// `--bind SRC:DST[:ro]`.
+/// `--bind SRC:DST[:OPTIONS]`: OPTIONS a comma-separated list of `ro`, `rw`, `nosuid`,
+/// `nodev`, `noexec` (each applied to the bound tree with all its submounts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {
     /// Host path.
@@ -36,23 +37,60 @@ pub struct Bind {
     pub dst: PathBuf,
     /// Read-only.
     pub read_only: bool,
+    /// `nosuid`, `nodev`, `noexec`, as `MOUNT_ATTR_*` bits.
+    pub attrs: u64,
 }
 
 impl std::str::FromStr for Bind {
     type Err = String;
-    /// Parse `SRC:DST` or `SRC:DST:ro` (or `:rw`).
+    /// Parse `SRC:DST` or `SRC:DST:OPTIONS`.
     fn from_str(s: &str) -> Result<Bind, String> {
         let parts: Vec<&str> = s.split(':').collect();
-        let (src, dst, ro) = match parts.as_slice() {
-            [src, dst] => (src, dst, false),
-            [src, dst, "ro"] => (src, dst, true),
-            [src, dst, "rw"] => (src, dst, false),
+        let (src, dst, options) = match parts.as_slice() {
+            [src, dst] => (src, dst, ""),
+            [src, dst, options] => (src, dst, *options),
             _ => return Err(format!("expected SRC:DST or SRC:DST:ro, got '{s}'")),
         };
         if src.is_empty() || !dst.starts_with('/') {
             return Err(format!("'{s}': SRC must be given and DST must be absolute"));
         }
-        Ok(Bind { src: PathBuf::from(src), dst: PathBuf::from(dst), read_only: ro })
+        let (mut read_only, mut attrs) = (false, 0);
+        for o in options.split(',').filter(|o| !o.is_empty()) {
+            match o {
+                "ro" => read_only = true,
+                "rw" => read_only = false,
+                "nosuid" => attrs |= crate::sys::MOUNT_ATTR_NOSUID,
+                "nodev" => attrs |= crate::sys::MOUNT_ATTR_NODEV,
+                "noexec" => attrs |= crate::sys::MOUNT_ATTR_NOEXEC,
+                other => return Err(format!("'{s}': unknown bind option '{other}' (ro, rw, nosuid, nodev, noexec)")),
+            }
+        }
+        Ok(Bind { src: PathBuf::from(src), dst: PathBuf::from(dst), read_only, attrs })
+    }
+}
+
+impl Bind {
+    /// The `--bind` argument that parses back to this bind (colons in the paths
+    /// excepted, which the form cannot carry).
+    pub fn to_arg(&self) -> String {
+        let mut options: Vec<&str> = Vec::new();
+        if self.read_only {
+            options.push("ro");
+        }
+        for (bit, name) in [
+            (crate::sys::MOUNT_ATTR_NOSUID, "nosuid"),
+            (crate::sys::MOUNT_ATTR_NODEV, "nodev"),
+            (crate::sys::MOUNT_ATTR_NOEXEC, "noexec"),
+        ] {
+            if self.attrs & bit != 0 {
+                options.push(name);
+            }
+        }
+        let mut arg = format!("{}:{}", self.src.display(), self.dst.display());
+        if !options.is_empty() {
+            arg = format!("{arg}:{}", options.join(","));
+        }
+        arg
     }
 }
 
@@ -314,7 +352,7 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
         rootfs::mount_tmpfs(&new_root, t)?;
     }
     for b in &o.binds {
-        rootfs::bind_volume(&new_root, &b.src, &b.dst, b.read_only)?;
+        rootfs::bind_volume(&new_root, b)?;
     }
     for (host, dst) in &o.devices {
         rootfs::add_device(&new_root, host, dst)?;

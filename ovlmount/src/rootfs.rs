@@ -355,10 +355,15 @@ fn node_in(dir: &OwnedFd, name: &Path, kind: SFlag, mode: u32, rdev: u64, host: 
 
 /// `--bind SRC:DST[:ro]`: bind SRC (a host path, with its submounts) on DST inside the
 /// root; `:ro` makes it and every mount below it read-only before it is attached.
-pub fn bind_volume(root: &NewRoot, src: &Path, dst: &Path, read_only: bool) -> Result<(), Error> {
+pub fn bind_volume(root: &NewRoot, b: &crate::enter::Bind) -> Result<(), Error> {
+    let (src, dst) = (&b.src, &b.dst);
     let meta = std::fs::metadata(src).map_err(|e| Error::io("--bind source", src, e))?;
     let at = root.place(dst, if meta.is_dir() { Kind::Dir } else { Kind::File })?;
-    let tree = copy_tree(src, read_only)?;
+    let tree = copy_tree(src, b.read_only)?;
+    if b.attrs != 0 {
+        mount_setattr_fd_recursive(tree.as_fd(), b.attrs)
+            .map_err(sys(format!("cannot set the options of the bind of '{}'", src.display())))?;
+    }
     attach(&tree, &at, &dst.display().to_string())
 }
 
