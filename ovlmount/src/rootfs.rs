@@ -403,6 +403,9 @@ pub fn mask_defaults(root: &NewRoot) -> Result<(), Error> {
 /// not there is left alone, as runc does. `/dev/null` must really be the 1:3 character
 /// device, or a masked file could be replaced by something readable.
 pub fn mask<S: AsRef<str>>(root: &NewRoot, masked: &[S], read_only: &[S]) -> Result<(), Error> {
+    if masked.is_empty() && read_only.is_empty() {
+        return Ok(());
+    }
     let null = match root.find(Path::new("/dev/null"))? {
         Some(fd) => fd,
         None => nix::fcntl::open("/dev/null", OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
