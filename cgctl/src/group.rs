@@ -349,6 +349,15 @@ impl<'a> Group<'a> {
         }
     }
 
+    /// Whether the kernel reports the group frozen (v2's `cgroup.events`, else the v1
+    /// freezer's state).
+    pub fn is_frozen(&self) -> bool {
+        if let Some(d) = self.v2_dir().filter(|d| d.join("cgroup.freeze").exists()) {
+            return read_file(&d.join("cgroup.events")).is_some_and(|e| e.lines().any(|l| l == "frozen 1"));
+        }
+        self.v1_freezer_dir().is_some_and(|d| read_file(&d.join("freezer.state")).as_deref() == Some("FROZEN"))
+    }
+
     /// Thaw the group (both freezers, where present).
     pub fn thaw(&self) -> Result<(), Error> {
         self.require()?;

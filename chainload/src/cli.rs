@@ -107,3 +107,18 @@ pub fn io_reason(e: &std::io::Error) -> String {
         None => e.to_string(),
     }
 }
+
+/// `w` as one word for a POSIX shell: as it is when it needs no quoting, else in single
+/// quotes (for the chains the tools print: `--dry-run`, `ctr-oci chain`).
+pub fn shell_quote(w: &str) -> String {
+    if !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c)) {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
+}
+
+/// `argv` as one shell command line, each word quoted as [`shell_quote`] does.
+pub fn shell_words<S: AsRef<str>>(argv: &[S]) -> String {
+    argv.iter().map(|w| shell_quote(w.as_ref())).collect::<Vec<_>>().join(" ")
+}

@@ -34,6 +34,7 @@ pub mod progress;
 pub mod seccomp;
 pub mod signals;
 pub mod status;
+pub mod tools;
 pub mod units;
 
 /// Exit status when the tool itself failed (usage errors included).

@@ -168,6 +168,18 @@ pub fn pidfd_open(pid: Pid) -> Result<std::os::fd::OwnedFd, Errno> {
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// pidfd_send_signal(2): `sig` to the process `pidfd` refers to (`None`: only check that
+/// it is alive, as kill(pid, 0) does).
+pub fn pidfd_send_signal(pidfd: std::os::fd::BorrowedFd<'_>, sig: Option<Signal>) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    let n = sig.map_or(0, |s| s as libc::c_int);
+    // SAFETY: integers and a null siginfo only.
+    Errno::result(unsafe {
+        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), n, std::ptr::null::<libc::siginfo_t>(), 0)
+    })
+    .map(drop)
+}
+
 /// `--kill-child`: the forked child must die when its parent dies, also when the parent
 /// dies before the child could ask for it. Take a [`ParentWatch`] in the parent before
 /// forking; the child [arms](ParentWatch::arm) it as the last step before exec.

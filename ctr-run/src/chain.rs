@@ -268,14 +268,8 @@ fn confinement_args(r: &Resolved) -> Vec<String> {
     a
 }
 
-/// Quote a word for sh(1).
-pub fn quote(w: &str) -> String {
-    if !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c)) {
-        w.to_string()
-    } else {
-        format!("'{}'", w.replace('\'', "'\\''"))
-    }
-}
+/// A word quoted for a POSIX shell.
+pub use chainload::cli::shell_quote as quote;
 
 /// The chain as one shell command that, run by hand, builds the same container.
 pub fn shell_command(c: &Chain) -> String {

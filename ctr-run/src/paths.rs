@@ -135,18 +135,8 @@ pub struct Tools {
     pub ctr_run: PathBuf,
 }
 
-fn find(name: &str, beside: Option<&Path>) -> Result<PathBuf, Error> {
-    if let Some(dir) = beside {
-        let p = dir.join(name);
-        if p.is_file() {
-            return Ok(p);
-        }
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| Error::ToolMissing(name.to_string()))
+fn find(name: &str) -> Result<PathBuf, Error> {
+    chainload::tools::find(name).ok_or_else(|| Error::ToolMissing(name.to_string()))
 }
 
 impl Tools {
@@ -154,12 +144,11 @@ impl Tools {
     pub fn locate() -> Result<Tools, Error> {
         let me = std::env::current_exe()
             .map_err(|e| Error::io("cannot find my own executable", Path::new("/proc/self/exe"), e))?;
-        let dir = me.parent();
         Ok(Tools {
-            cgctl: find("cgctl", dir)?,
-            unshare: find("unshare-rs", dir)?,
-            ovlmount: find("ovlmount", dir)?,
-            nsenter: find("nsenter-rs", dir)?,
+            cgctl: find("cgctl")?,
+            unshare: find("unshare-rs")?,
+            ovlmount: find("ovlmount")?,
+            nsenter: find("nsenter-rs")?,
             ctr_run: me.clone(),
         })
     }

@@ -21,11 +21,7 @@ pub struct Target {
 /// pidfd_send_signal(2) with signal 0: whether the process still exists (a zombie counts
 /// as gone: its namespaces are already released).
 fn pidfd_alive(fd: BorrowedFd<'_>) -> bool {
-    // SAFETY: integers and a null siginfo.
-    let rc = unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), 0, std::ptr::null::<libc::siginfo_t>(), 0)
-    };
-    rc == 0
+    chainload::signals::pidfd_send_signal(fd, None).is_ok()
 }
 
 impl Target {

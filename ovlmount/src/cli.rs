@@ -186,8 +186,8 @@ pub struct EnterArgs {
     user: Option<String>,
     /// With --user: exactly these supplementary groups (comma-separated gids; default:
     /// the user's groups in the new root's /etc/group)
-    #[arg(long, value_name = "GID,...", value_delimiter = ',', requires = "user")]
-    groups: Option<Vec<u32>>,
+    #[arg(long, value_name = "GID,...", value_parser = parse_gids, requires = "user")]
+    groups: Option<Gids>,
     /// Keep descriptors 3 to 3+N-1 open for the program (every other one is closed)
     #[arg(long, value_name = "N", default_value_t = 0)]
     preserve_fds: u32,
@@ -221,6 +221,18 @@ pub struct EnterArgs {
     command: Vec<OsString>,
 }
 
+/// `--groups`: a comma-separated list of gids, empty for none.
+#[derive(Debug, Clone)]
+struct Gids(Vec<u32>);
+
+fn parse_gids(s: &str) -> Result<Gids, String> {
+    s.split(',')
+        .filter(|g| !g.is_empty())
+        .map(|g| g.parse::<u32>().map_err(|_| format!("'{g}' is not a gid")))
+        .collect::<Result<_, _>>()
+        .map(Gids)
+}
+
 fn parse_device(s: &str) -> Result<(PathBuf, PathBuf), String> {
     match s.split_once(':') {
         Some((h, d)) if h.starts_with('/') && d.starts_with('/') => Ok((PathBuf::from(h), PathBuf::from(d))),
@@ -249,7 +261,7 @@ impl EnterArgs {
             rootfs: self.rootfs,
             masked: self.mask,
             read_only_paths: self.read_only_path,
-            groups: self.groups,
+            groups: self.groups.map(|g| g.0),
             start_fifo: self.start_fifo,
             stderr_fd: self.stderr_fd,
             proc: self.proc,

@@ -1,0 +1,404 @@
+//! A bundle's `config.json`, read with `oci-spec` and decided into a [`Plan`]: what the
+//! chain is built from. Everything the spec asks that the chain cannot do is an error
+//! naming the field (`config.json: linux.namespaces[3].path: ...`), never ignored.
+//!
+//! Mounts: the standard ones map to `ovlmount enter`'s own (`/proc` proc to `--proc`;
+//! a tmpfs on `/dev` to `--dev`, which also makes `/dev/pts`, `/dev/shm` and
+//! `/dev/mqueue`, so those entries are covered by it; `/sys` sysfs to `--sys`, which is
+//! read-only whatever the options say: stronger, never weaker); binds to `--bind` with
+//! their `ro`/`nosuid`/`nodev`/`noexec`; a tmpfs elsewhere to `--tmpfs`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+
+use crate::Error;
+
+/// What the container is, decided from the spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The bundle (absolute).
+    pub bundle: PathBuf,
+    /// The root filesystem (absolute).
+    pub rootfs: PathBuf,
+    /// `root.readonly`.
+    pub readonly: bool,
+    /// `process.args`.
+    pub args: Vec<String>,
+    /// `process.env`.
+    pub env: Vec<(String, String)>,
+    /// `process.cwd`.
+    pub cwd: String,
+    /// `process.user`.
+    pub uid: u32,
+    /// `process.user.gid`.
+    pub gid: u32,
+    /// `process.user.additionalGids`.
+    pub groups: Vec<u32>,
+    /// `process.user.umask`.
+    pub umask: Option<u32>,
+    /// The bounding set (`process.capabilities.bounding`), by name; `None`: all kept.
+    pub caps: Option<Vec<String>>,
+    /// `process.noNewPrivileges`.
+    pub no_new_privs: bool,
+    /// `process.rlimits`: (RLIMIT_* resource number, soft, hard).
+    pub rlimits: Vec<(i32, u64, u64)>,
+    /// `process.oomScoreAdj`.
+    pub oom_score_adj: Option<i32>,
+    /// `hostname`.
+    pub hostname: Option<String>,
+    /// The namespaces to create, as unshare-rs flags (`--pid`, `--net`, ...).
+    pub namespaces: Vec<&'static str>,
+    /// `ovlmount enter` flags for the mounts (`--proc`, `--bind S:D:ro`, ...).
+    pub mount_flags: Vec<String>,
+    /// `linux.maskedPaths`.
+    pub masked: Vec<String>,
+    /// `linux.readonlyPaths`.
+    pub readonly_paths: Vec<String>,
+    /// The cgroup (a cgctl NAME).
+    pub cgroup: String,
+    /// `cgctl exec` flags for `linux.resources`.
+    pub limit_flags: Vec<String>,
+    /// `linux.seccomp`, as the docker-format profile `--seccomp` reads.
+    pub seccomp: Option<serde_json::Value>,
+    /// `annotations`.
+    pub annotations: BTreeMap<String, String>,
+}
+
+fn unsupported(field: impl Into<String>, why: impl Into<String>) -> Error {
+    Error::Unsupported { field: field.into(), why: why.into() }
+}
+
+/// Read `BUNDLE/config.json`.
+pub fn load(bundle: &Path) -> Result<Spec, Error> {
+    let path = bundle.join("config.json");
+    if !path.is_file() {
+        return Err(Error::Bundle(format!("cannot read '{}': no such file", path.display())));
+    }
+    Spec::load(&path).map_err(|e| Error::Bundle(format!("'{}' is not a valid runtime spec: {e}", path.display())))
+}
+
+/// Decide the plan for container `id` of `bundle`.
+pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, Error> {
+    let bundle = std::path::absolute(bundle).map_err(|e| Error::Bundle(format!("'{}': {e}", bundle.display())))?;
+    let mut p = Plan { bundle: bundle.clone(), ..Plan::default() };
+    let root = spec.root().as_ref().ok_or_else(|| unsupported("root", "a root filesystem is required"))?;
+    p.rootfs = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
+    if !p.rootfs.is_dir() {
+        return Err(unsupported("root.path", format!("'{}' is not a directory", p.rootfs.display())));
+    }
+    p.readonly = root.readonly().unwrap_or(false);
+    process(spec, &mut p)?;
+    p.hostname = spec.hostname().clone().filter(|h| !h.is_empty());
+    if spec.domainname().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(unsupported("domainname", "setting the NIS domain name is not supported"));
+    }
+    if spec.hooks().is_some() {
+        return Err(unsupported("hooks", "hooks are not supported yet"));
+    }
+    p.annotations = spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    linux(spec, &mut p, id)?;
+    mounts(spec.mounts().as_deref().unwrap_or_default(), &mut p)?;
+    Ok(p)
+}
+
+fn process(spec: &Spec, p: &mut Plan) -> Result<(), Error> {
+    let pr = spec.process().as_ref().ok_or_else(|| unsupported("process", "a process is required"))?;
+    if pr.terminal().unwrap_or(false) {
+        return Err(unsupported("process.terminal", "a terminal (--console-socket) is not supported yet"));
+    }
+    p.args = pr.args().clone().unwrap_or_default();
+    if p.args.is_empty() {
+        return Err(unsupported("process.args", "at least the program is required"));
+    }
+    for e in pr.env().as_deref().unwrap_or_default() {
+        match e.split_once('=') {
+            Some((k, v)) if !k.is_empty() => p.env.push((k.to_string(), v.to_string())),
+            _ => return Err(unsupported("process.env", format!("'{e}' is not KEY=VALUE"))),
+        }
+    }
+    p.cwd = pr.cwd().display().to_string();
+    let user = pr.user();
+    (p.uid, p.gid) = (user.uid(), user.gid());
+    p.groups = user.additional_gids().clone().unwrap_or_default();
+    p.umask = user.umask();
+    if pr.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty()) {
+        return Err(unsupported("process.apparmorProfile", "AppArmor is not supported"));
+    }
+    if pr.selinux_label().as_ref().is_some_and(|a| !a.is_empty()) {
+        return Err(unsupported("process.selinuxLabel", "SELinux is not supported"));
+    }
+    if let Some(c) = pr.capabilities() {
+        let names = |set: &Option<oci_spec::runtime::Capabilities>| -> Vec<String> {
+            let mut v: Vec<String> = set.iter().flatten().map(|c| c.to_string()).collect();
+            v.sort();
+            v
+        };
+        let bounding = names(c.bounding());
+        // For root the effective and permitted sets are the bounding set; for another
+        // user, none (what the chain's confinement gives).
+        for (field, set) in [("effective", c.effective()), ("permitted", c.permitted())] {
+            let got = names(set);
+            let fits = got == bounding || (p.uid != 0 && got.is_empty());
+            if !fits {
+                return Err(unsupported(
+                    format!("process.capabilities.{field}"),
+                    "only the bounding set (root: the same as the bounding set) is supported",
+                ));
+            }
+        }
+        for (field, set) in [("ambient", c.ambient()), ("inheritable", c.inheritable())] {
+            if !names(set).is_empty() {
+                return Err(unsupported(format!("process.capabilities.{field}"), "must be empty"));
+            }
+        }
+        p.caps = Some(bounding);
+    }
+    p.no_new_privs = pr.no_new_privileges().unwrap_or(false);
+    for (i, r) in pr.rlimits().iter().flatten().enumerate() {
+        let name = serde_json::to_value(r.typ())?.as_str().unwrap_or_default().to_string();
+        let resource = rlimit_number(&name).ok_or_else(|| unsupported(format!("process.rlimits[{i}]"), name))?;
+        p.rlimits.push((resource, r.soft(), r.hard()));
+    }
+    p.oom_score_adj = pr.oom_score_adj();
+    Ok(())
+}
+
+fn rlimit_number(name: &str) -> Option<i32> {
+    let n = match name {
+        "RLIMIT_CPU" => libc::RLIMIT_CPU,
+        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
+        "RLIMIT_DATA" => libc::RLIMIT_DATA,
+        "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        "RLIMIT_CORE" => libc::RLIMIT_CORE,
+        "RLIMIT_RSS" => libc::RLIMIT_RSS,
+        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
+        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
+        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "RLIMIT_AS" => libc::RLIMIT_AS,
+        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
+        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => libc::RLIMIT_NICE,
+        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
+        _ => return None,
+    };
+    Some(n as i32)
+}
+
+fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
+    let Some(l) = spec.linux() else {
+        return Err(unsupported("linux", "a Linux section is required"));
+    };
+    for (i, ns) in l.namespaces().iter().flatten().enumerate() {
+        if ns.path().is_some() {
+            return Err(unsupported(format!("linux.namespaces[{i}].path"), "joining a namespace is not supported yet"));
+        }
+        let flag = match ns.typ() {
+            LinuxNamespaceType::Pid => "--pid",
+            LinuxNamespaceType::Network => "--net",
+            LinuxNamespaceType::Ipc => "--ipc",
+            LinuxNamespaceType::Uts => "--uts",
+            LinuxNamespaceType::Mount => "--mount",
+            LinuxNamespaceType::Cgroup => "--cgroup",
+            LinuxNamespaceType::Time => "--time",
+            LinuxNamespaceType::User => {
+                return Err(unsupported(format!("linux.namespaces[{i}]"), "user namespaces are not supported yet"))
+            }
+        };
+        p.namespaces.push(flag);
+    }
+    if !p.namespaces.contains(&"--mount") {
+        return Err(unsupported("linux.namespaces", "a mount namespace is required (the root is mounted in it)"));
+    }
+    if p.hostname.is_some() && !p.namespaces.contains(&"--uts") {
+        return Err(unsupported("hostname", "needs a UTS namespace"));
+    }
+    if l.uid_mappings().is_some() || l.gid_mappings().is_some() {
+        return Err(unsupported("linux.uidMappings", "id mappings need a user namespace (not supported yet)"));
+    }
+    if l.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(unsupported("linux.sysctl", "not supported yet"));
+    }
+    if l.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(unsupported("linux.devices", "device nodes beyond the default /dev are not supported yet"));
+    }
+    if let Some(prop) = l.rootfs_propagation().as_ref().filter(|p| !matches!(p.as_str(), "" | "private" | "rprivate")) {
+        return Err(unsupported("linux.rootfsPropagation", format!("'{prop}': only private is supported")));
+    }
+    p.masked = l.masked_paths().clone().unwrap_or_default();
+    p.readonly_paths = l.readonly_paths().clone().unwrap_or_default();
+    p.cgroup = cgroup_name(l.cgroups_path().as_deref(), id)?;
+    if let Some(r) = l.resources() {
+        p.limit_flags = resources(r)?;
+    } else {
+        p.limit_flags = vec!["--devices".into(), "default".into()];
+    }
+    if let Some(s) = l.seccomp() {
+        p.seccomp = Some(serde_json::to_value(s)?);
+    }
+    Ok(())
+}
+
+/// `linux.cgroupsPath` as a cgctl NAME: a path as it is (absolute from each hierarchy's
+/// root, or relative to the caller's own cgroup); systemd's `SLICE:PREFIX:NAME` as the
+/// cgroupfs path systemd gives it (`/SLICE/PREFIX-NAME.scope`, nested slices expanded);
+/// none: `ctr-oci/ID` below the caller's cgroup.
+pub fn cgroup_name(path: Option<&Path>, id: &str) -> Result<String, Error> {
+    let Some(path) = path.map(|p| p.display().to_string()).filter(|p| !p.is_empty()) else {
+        return Ok(format!("ctr-oci/{id}"));
+    };
+    let parts: Vec<&str> = path.split(':').collect();
+    match parts.as_slice() {
+        [_] => Ok(path.clone()),
+        [slice, prefix, name] => {
+            let slice = if slice.is_empty() { "system.slice" } else { slice };
+            if !slice.ends_with(".slice") {
+                return Err(unsupported("linux.cgroupsPath", format!("'{path}': '{slice}' is not a slice")));
+            }
+            // a-b-c.slice lives in /a.slice/a-b.slice/a-b-c.slice.
+            let stem = slice.trim_end_matches(".slice");
+            let mut dirs = Vec::new();
+            let mut acc = String::new();
+            for piece in stem.split('-') {
+                if !acc.is_empty() {
+                    acc.push('-');
+                }
+                acc.push_str(piece);
+                dirs.push(format!("{acc}.slice"));
+            }
+            let unit = if prefix.is_empty() { format!("{name}.scope") } else { format!("{prefix}-{name}.scope") };
+            Ok(format!("/{}/{unit}", dirs.join("/")))
+        }
+        _ => Err(unsupported("linux.cgroupsPath", format!("'{path}' is neither a path nor SLICE:PREFIX:NAME"))),
+    }
+}
+
+fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<Vec<String>, Error> {
+    let mut f: Vec<String> = Vec::new();
+    let mut add = |flag: &str, v: String| {
+        f.push(flag.to_string());
+        f.push(v);
+    };
+    if let Some(m) = r.memory() {
+        if let Some(limit) = m.limit().filter(|l| *l > 0) {
+            add("--memory", limit.to_string());
+        }
+        match m.swap() {
+            Some(-1) => add("--memory-swap", "-1".into()),
+            Some(s) if s > 0 => add("--memory-swap", s.to_string()),
+            _ => {}
+        }
+        if let Some(res) = m.reservation().filter(|l| *l > 0) {
+            add("--memory-reservation", res.to_string());
+        }
+        if m.kernel().is_some() || m.kernel_tcp().is_some() {
+            return Err(unsupported("linux.resources.memory.kernel", "kernel memory limits are not supported"));
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(s) = c.shares().filter(|s| *s > 0) {
+            add("--cpu-shares", s.to_string());
+        }
+        if let Some(q) = c.quota().filter(|q| *q != 0) {
+            add("--cpu-quota", q.to_string());
+        }
+        if let Some(per) = c.period().filter(|p| *p > 0) {
+            add("--cpu-period", per.to_string());
+        }
+        if let Some(cpus) = c.cpus().as_ref().filter(|s| !s.is_empty()) {
+            add("--cpuset-cpus", cpus.clone());
+        }
+        if let Some(mems) = c.mems().as_ref().filter(|s| !s.is_empty()) {
+            add("--cpuset-mems", mems.clone());
+        }
+        if c.realtime_period().is_some() || c.realtime_runtime().is_some() {
+            return Err(unsupported("linux.resources.cpu.realtimeRuntime", "not supported"));
+        }
+    }
+    if let Some(pids) = r.pids() {
+        let l = pids.limit();
+        add("--pids-limit", if l <= 0 { "max".into() } else { l.to_string() });
+    }
+    if r.block_io().is_some() {
+        return Err(unsupported("linux.resources.blockIO", "not supported yet"));
+    }
+    if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
+        return Err(unsupported("linux.resources.hugepageLimits", "not supported"));
+    }
+    // The device list: runc's default allow-list (what a deny-all first rule, as podman
+    // and containerd send it, expects), then each rule after it in order.
+    add("--devices", "default".into());
+    for (i, d) in r.devices().iter().flatten().enumerate() {
+        let kind = d.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
+        let access = d.access().clone().unwrap_or_else(|| "rwm".into());
+        let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
+        let rule = if kind == "a" { format!("a {access}") } else { format!("{kind} {}:{} {access}", num(d.major()), num(d.minor())) };
+        let deny_all = !d.allow() && kind == "a" && d.major().is_none() && d.minor().is_none();
+        if i == 0 && deny_all {
+            continue;
+        }
+        add(if d.allow() { "--device-allow" } else { "--device-deny" }, rule);
+    }
+    Ok(f)
+}
+
+fn mounts(list: &[Mount], p: &mut Plan) -> Result<(), Error> {
+    let has_dev = list.iter().any(|m| m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs"));
+    for (i, m) in list.iter().enumerate() {
+        let field = format!("mounts[{i}]");
+        let dst = m.destination().display().to_string();
+        let kind = m.typ().clone().unwrap_or_default();
+        let options: Vec<String> = m.options().clone().unwrap_or_default();
+        let is_bind = kind == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+        match (kind.as_str(), dst.as_str()) {
+            ("proc", "/proc") => p.mount_flags.push("--proc".into()),
+            ("tmpfs", "/dev") => p.mount_flags.push("--dev".into()),
+            ("devpts", "/dev/pts") | ("tmpfs", "/dev/shm") | ("mqueue", "/dev/mqueue") if has_dev => {}
+            ("sysfs", "/sys") => p.mount_flags.push("--sys".into()),
+            ("cgroup" | "cgroup2", _) => {
+                return Err(unsupported(field, format!("a {kind} mount on {dst} is not supported yet")));
+            }
+            ("tmpfs", _) => p.mount_flags.extend(["--tmpfs".into(), dst]),
+            _ if is_bind => {
+                let src = m.source().as_ref().ok_or_else(|| unsupported(&field, "a bind mount needs a source"))?;
+                let src = if src.is_absolute() { src.clone() } else { p.bundle.join(src) };
+                let mut opts = Vec::new();
+                for o in &options {
+                    match o.as_str() {
+                        "bind" | "rbind" | "rw" | "private" | "rprivate" | "relatime" => {}
+                        "ro" | "nosuid" | "nodev" | "noexec" => opts.push(o.as_str()),
+                        other => return Err(unsupported(&field, format!("bind option '{other}' is not supported"))),
+                    }
+                }
+                let mut arg = format!("{}:{dst}", src.display());
+                if !opts.is_empty() {
+                    arg = format!("{arg}:{}", opts.join(","));
+                }
+                p.mount_flags.extend(["--bind".into(), arg]);
+            }
+            _ => return Err(unsupported(field, format!("a {kind} mount on {dst} is not supported"))),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroups_paths() {
+        assert_eq!(cgroup_name(None, "c1").ok(), Some("ctr-oci/c1".into()));
+        assert_eq!(cgroup_name(Some(Path::new("/libpod_parent/libpod-x")), "x").ok(), Some("/libpod_parent/libpod-x".into()));
+        assert_eq!(cgroup_name(Some(Path::new("a/b")), "x").ok(), Some("a/b".into()));
+        assert_eq!(
+            cgroup_name(Some(Path::new("machine-libpod.slice:libpod:abc")), "abc").ok(),
+            Some("/machine.slice/machine-libpod.slice/libpod-abc.scope".into())
+        );
+        assert_eq!(cgroup_name(Some(Path::new(":crio:abc")), "abc").ok(), Some("/system.slice/crio-abc.scope".into()));
+        assert!(cgroup_name(Some(Path::new("user:x:y")), "y").is_err());
+    }
+}

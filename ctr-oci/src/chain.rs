@@ -1,0 +1,105 @@
+//! The chain a [`Plan`] becomes: `cgctl exec --create` (the cgroup and its limits) →
+//! `unshare-rs --detach` (the namespaces; the init is nobody's child of ours) →
+//! `ovlmount enter --rootfs` (mounts, masks, credentials, capabilities, seccomp, and the
+//! start gate).
+
+use std::path::{Path, PathBuf};
+
+use crate::bundle::Plan;
+use crate::state::ContainerDir;
+use crate::Error;
+
+/// The tools of the chain.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    /// cgctl.
+    pub cgctl: PathBuf,
+    /// unshare-rs.
+    pub unshare: PathBuf,
+    /// ovlmount.
+    pub ovlmount: PathBuf,
+}
+
+impl Tools {
+    /// Next to ctr-oci, else on PATH.
+    pub fn locate() -> Result<Tools, Error> {
+        let find = |name: &str| {
+            chainload::tools::find(name)
+                .ok_or_else(|| Error::Usage(format!("cannot find '{name}' next to ctr-oci or on PATH")))
+        };
+        Ok(Tools { cgctl: find("cgctl")?, unshare: find("unshare-rs")?, ovlmount: find("ovlmount")? })
+    }
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// The chain's argv. `preserve_fds`: descriptors 3.. the program keeps; the one after
+/// them carries the container's stderr to the start gate.
+pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32) -> Vec<String> {
+    let mut a: Vec<String> = vec![s(&tools.cgctl), "exec".into(), "--create".into()];
+    a.extend(plan.limit_flags.iter().cloned());
+    a.extend([plan.cgroup.clone(), "--".into()]);
+
+    a.extend([s(&tools.unshare), "--detach".into(), "--pid-file".into(), s(&dir.pid_file())]);
+    a.extend(plan.namespaces.iter().map(|n| n.to_string()));
+    if plan.namespaces.contains(&"--net") {
+        a.push("--loopback".into());
+    }
+    if let Some(h) = &plan.hostname {
+        a.extend(["--hostname".into(), h.clone()]);
+    }
+    a.push("--".into());
+
+    a.extend([s(&tools.ovlmount), "enter".into(), "--rootfs".into(), s(&plan.rootfs)]);
+    a.extend(plan.mount_flags.iter().cloned());
+    for m in &plan.masked {
+        a.extend(["--mask".into(), m.clone()]);
+    }
+    for r in &plan.readonly_paths {
+        a.extend(["--read-only-path".into(), r.clone()]);
+    }
+    if plan.readonly {
+        a.push("--readonly".into());
+    }
+    a.extend(["--workdir".into(), plan.cwd.clone()]);
+    a.extend(["--user".into(), format!("{}:{}", plan.uid, plan.gid)]);
+    let groups: Vec<String> = plan.groups.iter().map(u32::to_string).collect();
+    a.extend(["--groups".into(), groups.join(",")]);
+    match &plan.caps {
+        None => a.push("--all-caps".into()),
+        Some(caps) => {
+            a.extend(["--cap-drop".into(), "ALL".into()]);
+            for c in caps {
+                a.extend(["--cap-add".into(), c.clone()]);
+            }
+        }
+    }
+    if plan.no_new_privs {
+        a.push("--no-new-privs".into());
+    }
+    a.extend([
+        "--seccomp".into(),
+        if plan.seccomp.is_some() { s(&dir.seccomp()) } else { "unconfined".into() },
+    ]);
+    a.extend(["--preserve-fds".into(), preserve_fds.to_string()]);
+    a.extend(["--start-fifo".into(), s(&dir.fifo()), "--stderr-fd".into(), stderr_fd(preserve_fds).to_string()]);
+    a.push("--".into());
+    a.extend(plan.args.iter().cloned());
+    a
+}
+
+/// The descriptor that carries the container's stderr through the chain.
+pub fn stderr_fd(preserve_fds: u32) -> i32 {
+    3 + preserve_fds as i32
+}
+
+/// The chain as one shell command (`ctr-oci chain`), with the environment it starts
+/// with.
+pub fn shell_command(plan: &Plan, argv: &[String]) -> String {
+    let mut words: Vec<String> = vec!["env".into(), "-i".into()];
+    words.extend(plan.env.iter().map(|(k, v)| format!("{k}={v}")));
+    words.extend(argv.iter().cloned());
+    chainload::cli::shell_words(&words)
+}

@@ -1,0 +1,151 @@
+//! ctr-oci's command line: runc's (global flags, then the call), `--flag=v` and
+//! `--flag v` alike.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use ctr_oci::log::Format;
+use ctr_oci::ops::CreateOptions;
+
+const EXAMPLES: &str = "\
+Examples:
+  mkdir -p b/rootfs && (cd b && ctr-oci spec)         a default config.json (put a root filesystem in b/rootfs)
+  ctr-oci run --bundle b c1                            create, start, wait, delete: like runc run
+  ctr-oci create --bundle b c1 && ctr-oci start c1 && ctr-oci state c1
+  ctr-oci kill c1 KILL && ctr-oci delete c1
+  ctr-oci chain --bundle b c1                          the chain the bundle becomes, as one shell command
+  podman --runtime $(command -v ctr-oci) run --rm busybox echo hi";
+
+/// An OCI runtime with runc's command line, running bundles on the chain (cgctl,
+/// unshare-rs, ovlmount).
+#[derive(Debug, Parser)]
+#[command(name = "ctr-oci", version, after_help = EXAMPLES)]
+pub struct Cli {
+    /// The state directory (default /run/ctr-oci; $XDG_RUNTIME_DIR/ctr-oci for a user)
+    #[arg(long, value_name = "DIR", global = true)]
+    pub root: Option<PathBuf>,
+    /// Also write errors to FILE (it exists after every call)
+    #[arg(long, value_name = "FILE", global = true)]
+    pub log: Option<PathBuf>,
+    /// The format of --log
+    #[arg(long, value_name = "FORMAT", value_enum, default_value = "text", global = true)]
+    pub log_format: Format,
+    /// Accepted (cgroupsPath's slice:prefix:name form is mapped to its cgroupfs path)
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted (the chain's tools say what they do)
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// The call
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `create`'s and `run`'s flags.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The bundle: the directory with config.json
+    #[arg(short = 'b', long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the init's pid to FILE (digits only)
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// A unix socket to send the terminal's master to (with process.terminal)
+    #[arg(long, value_name = "SOCKET")]
+    pub console_socket: Option<PathBuf>,
+    /// Accepted: the root is always entered with pivot_root (never less)
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Do not give the container a session keyring of its own
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Pass descriptors 3 to 3+N-1 on to the container
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// The container's id
+    pub id: String,
+}
+
+impl CreateArgs {
+    /// The options.
+    pub fn options(&self) -> CreateOptions {
+        CreateOptions {
+            bundle: self.bundle.clone(),
+            pid_file: self.pid_file.clone(),
+            console_socket: self.console_socket.clone(),
+            preserve_fds: self.preserve_fds,
+            new_keyring: !self.no_new_keyring,
+        }
+    }
+}
+
+/// The calls.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set a container up; its init waits, fully set up, until start
+    Create(CreateArgs),
+    /// Start a created container
+    Start {
+        /// The container's id
+        id: String,
+    },
+    /// Print a container's state (JSON)
+    State {
+        /// The container's id
+        id: String,
+    },
+    /// Send a signal (default TERM) to a container's init, or with --all to every process
+    /// of its cgroup
+    Kill {
+        /// Every process of the container's cgroup
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// The container's id
+        id: String,
+        /// The signal: a number, KILL or SIGKILL
+        #[arg(default_value = "TERM")]
+        signal: String,
+    },
+    /// Delete a container (a created one's init is killed; --force: a running one too)
+    Delete {
+        /// Kill a running container; an unknown id is no error
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// The container's id
+        id: String,
+    },
+    /// Create and start a container, wait for it and delete it (its status is ours)
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Return once it is started
+        #[arg(short = 'd', long)]
+        detach: bool,
+    },
+    /// List the containers
+    List {
+        /// table or json
+        #[arg(short = 'f', long, value_name = "FORMAT", default_value = "table")]
+        format: String,
+        /// Only the ids
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// What this runtime supports (JSON)
+    Features,
+    /// Write a default config.json into the bundle
+    Spec {
+        /// The bundle
+        #[arg(short = 'b', long, value_name = "DIR", default_value = ".")]
+        bundle: PathBuf,
+    },
+    /// Print the chain a bundle becomes, as one shell command
+    Chain {
+        /// The bundle
+        #[arg(short = 'b', long, value_name = "DIR", default_value = ".")]
+        bundle: PathBuf,
+        /// The container's id
+        #[arg(default_value = "ID")]
+        id: String,
+    },
+}

@@ -1,0 +1,329 @@
+//! The runtime's calls: `create`, `start`, `state`, `kill`, `delete`, `run`, `list`.
+
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chainload::error::FromIo;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::bundle::{self, Plan};
+use crate::chain::{self, Tools};
+use crate::state::{self, ContainerDir, Root, State, Status};
+use crate::Error;
+
+/// `create`'s options.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// `--bundle` (default: the current directory).
+    pub bundle: PathBuf,
+    /// `--pid-file`: the init's pid, digits only, written atomically.
+    pub pid_file: Option<PathBuf>,
+    /// `--console-socket`.
+    pub console_socket: Option<PathBuf>,
+    /// `--preserve-fds N`.
+    pub preserve_fds: u32,
+    /// A session keyring of the container's own (runc's default; `--no-new-keyring`).
+    pub new_keyring: bool,
+}
+
+/// The plan and the chain of a bundle (`ctr-oci chain`).
+pub fn chain_of(root: &Root, id: &str, bundle: &Path, preserve_fds: u32) -> Result<(Plan, Vec<String>), Error> {
+    state::check_id(id)?;
+    let plan = bundle::plan(&bundle::load(bundle)?, bundle, id)?;
+    let argv = chain::argv(&plan, &Tools::locate()?, &root.container(id), preserve_fds);
+    Ok((plan, argv))
+}
+
+/// `create`: set the container up and leave its init waiting at the start gate.
+pub fn create(root: &Root, id: &str, o: &CreateOptions) -> Result<State, Error> {
+    state::check_id(id)?;
+    let dir = root.container(id);
+    if dir.dir.exists() {
+        return Err(Error::Exists(id.to_string()));
+    }
+    let plan = bundle::plan(&bundle::load(&o.bundle)?, &o.bundle, id)?;
+    if o.console_socket.is_some() {
+        return Err(Error::Usage("--console-socket is given but process.terminal is false".into()));
+    }
+    let tools = Tools::locate()?;
+    root.ensure()?;
+    std::fs::create_dir(&dir.dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => Error::Exists(id.to_string()),
+        _ => Error::io("cannot create", &dir.dir, e),
+    })?;
+    let made = set_up(&plan, &tools, &dir, id, o);
+    if made.is_err() {
+        undo(&dir, &plan.cgroup, None);
+    }
+    made
+}
+
+/// Everything `create` does once the container's directory exists.
+fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOptions) -> Result<State, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    nix::unistd::mkfifo(&dir.fifo(), nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(chainload::error::sys(format!("cannot create '{}'", dir.fifo().display())))?;
+    // (The container's user, whoever it is, opens it for writing through its descriptor.)
+    std::fs::set_permissions(dir.fifo(), std::fs::Permissions::from_mode(0o622))
+        .map_err(|e| Error::io("cannot chmod", &dir.fifo(), e))?;
+    if let Some(profile) = &plan.seccomp {
+        std::fs::write(dir.seccomp(), profile.to_string()).map_err(|e| Error::io("cannot write", &dir.seccomp(), e))?;
+    }
+    let argv = chain::argv(plan, tools, dir, o.preserve_fds);
+    let (status, errors) = run_chain(plan, &argv, o)?;
+    let pid: i32 = std::fs::read_to_string(dir.pid_file()).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+    let start = chainload::procstat::read(pid).filter(|s| !s.ended()).map(|s| s.start);
+    let (Some(start), true) = (start, status.success() || pid > 0) else {
+        let why = errors.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string);
+        return Err(Error::Chain(why.unwrap_or_else(|| {
+            format!("the container's init ended while it was set up ({})", status)
+        })));
+    };
+    let st = State {
+        id: id.to_string(),
+        pid,
+        pid_start: start,
+        bundle: plan.bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: crate::time::now(),
+        owner: String::new(),
+        annotations: plan.annotations.clone(),
+        cgroup: plan.cgroup.clone(),
+    };
+    st.save(&dir.state())?;
+    if let Some(p) = &o.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    Ok(st)
+}
+
+/// Run the chain with the caller's stdin and stdout, fd 2 a pipe read here (the tools'
+/// errors) and the caller's stderr on the descriptor after the preserved ones (it becomes
+/// the container's at the start gate, and the pipe's end of file says it is there).
+/// The process resources of `process` (rlimits, OOM score, umask) are set in the chain's
+/// first process and inherited down to the container.
+fn run_chain(plan: &Plan, argv: &[String], o: &CreateOptions) -> Result<(std::process::ExitStatus, String), Error> {
+    let (preserve_fds, new_keyring) = (o.preserve_fds, o.new_keyring);
+    let their_stderr = nix::unistd::dup(std::io::stderr().as_fd()).map_err(chainload::error::sys("dup failed"))?;
+    let carried = chain::stderr_fd(preserve_fds);
+    let saved = their_stderr.as_raw_fd();
+    let rlimits = plan.rlimits.clone();
+    let (oom, umask) = (plan.oom_score_adj, plan.umask);
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .env_clear()
+        .envs(plan.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped());
+    // SAFETY: dup2, setrlimit, umask, open/write/close and sigprocmask are
+    // async-signal-safe; nothing allocates (the OOM score text is formatted before).
+    let oom_text = oom.map(|o| format!("{o}\n"));
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&nix::sys::signal::SigSet::empty()),
+                None,
+            )
+            .map_err(std::io::Error::from)?;
+            if libc::dup2(saved, carried) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for (resource, soft, hard) in &rlimits {
+                let lim = libc::rlimit { rlim_cur: *soft, rlim_max: *hard };
+                if libc::setrlimit(*resource as _, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            if let Some(text) = &oom_text {
+                let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 || libc::write(fd, text.as_ptr().cast(), text.len()) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+            }
+            if let Some(m) = umask {
+                libc::umask(m as libc::mode_t);
+            }
+            // KEYCTL_JOIN_SESSION_KEYRING with no name: a new anonymous session keyring,
+            // so the container sees none of the caller's keys.
+            if new_keyring && libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| Error::io("cannot run the chain", Path::new(&argv[0]), e))?;
+    drop(their_stderr);
+    let mut errors = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut errors);
+    }
+    let status = child.wait().map_err(|e| Error::io("cannot wait for", Path::new(&argv[0]), e))?;
+    Ok((status, errors))
+}
+
+/// Digits only, no newline, renamed into place (a reader never sees half of it).
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, pid.to_string()).map_err(|e| Error::io("cannot write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
+}
+
+/// Take back what a failed or deleted container holds: its init (killed), its cgroup,
+/// its directory.
+fn undo(dir: &ContainerDir, cgroup: &str, st: Option<&State>) {
+    if let Some(st) = st.filter(|s| s.init_alive()) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(st.pid), Signal::SIGKILL);
+        wait_dead(st, Duration::from_secs(10));
+    } else if let Some(pid) = std::fs::read_to_string(dir.pid_file()).ok().and_then(|t| t.trim().parse::<i32>().ok()) {
+        if chainload::procstat::read(pid).is_some_and(|s| !s.ended()) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+    let _ = remove_cgroup(cgroup);
+    let _ = std::fs::remove_dir_all(&dir.dir);
+}
+
+fn group(cgroup: &str) -> Result<(cgctl::setup::Cgroups, cgctl::name::GroupName), Error> {
+    Ok((cgctl::setup::Cgroups::detect()?, cgctl::name::GroupName::parse(cgroup)?))
+}
+
+fn remove_cgroup(cgroup: &str) -> Result<(), Error> {
+    let (cg, name) = group(cgroup)?;
+    let g = cgctl::group::Group::new(&cg, name);
+    if g.exists() {
+        g.remove(true)?;
+    }
+    Ok(())
+}
+
+fn wait_dead(st: &State, patience: Duration) -> bool {
+    let start = Instant::now();
+    while st.init_alive() {
+        if start.elapsed() > patience {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
+}
+
+/// `start`: open the start gate.
+pub fn start(root: &Root, id: &str) -> Result<(), Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let st = root.find(id)?;
+    match st.status(root) {
+        Status::Created => {}
+        Status::Stopped => return Err(Error::WrongState("cannot start a container that has stopped".into())),
+        _ => return Err(Error::WrongState("cannot start an already running container".into())),
+    }
+    let fifo_path = root.container(id).fifo();
+    let mut fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo_path)
+        .map_err(|e| Error::io("cannot open", &fifo_path, e))?;
+    let mut byte = [0u8; 1];
+    loop {
+        match fifo.read(&mut byte) {
+            Ok(1) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(Error::io("cannot read", &fifo_path, e)),
+        }
+        if !st.init_alive() {
+            return Err(Error::WrongState("cannot start a container that has stopped".into()));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::fs::remove_file(&fifo_path).map_err(|e| Error::io("cannot remove", &fifo_path, e))
+}
+
+/// `kill [--all] ID SIGNAL`.
+pub fn kill(root: &Root, id: &str, sig: Signal, all: bool) -> Result<(), Error> {
+    let st = root.find(id)?;
+    if all {
+        let (cg, name) = group(&st.cgroup)?;
+        let g = cgctl::group::Group::new(&cg, name);
+        if g.exists() {
+            g.signal(sig)?;
+        }
+        return Ok(());
+    }
+    if st.status(root) == Status::Stopped {
+        return Err(Error::NotRunning);
+    }
+    // Through a pidfd taken after the start time was checked: the signal reaches this
+    // init, never a process that got its pid since.
+    let fd = chainload::signals::pidfd_open(Pid::from_raw(st.pid)).map_err(|_| Error::NotRunning)?;
+    if !st.init_alive() {
+        return Err(Error::NotRunning);
+    }
+    chainload::signals::pidfd_send_signal(fd.as_fd(), Some(sig))
+        .map_err(chainload::error::sys(format!("cannot signal the init (pid {})", st.pid)))?;
+    Ok(())
+}
+
+/// `delete [--force] ID`.
+pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
+    let st = match root.find(id) {
+        Ok(st) => st,
+        Err(Error::NotFound(_)) if force => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    match st.status(root) {
+        Status::Stopped | Status::Created => {}
+        status if !force => {
+            return Err(Error::WrongState(format!("cannot delete container {id} that is not stopped: {status}")))
+        }
+        _ => {
+            if let Ok((cg, name)) = group(&st.cgroup) {
+                let g = cgctl::group::Group::new(&cg, name);
+                let _ = g.thaw();
+                let _ = g.signal(Signal::SIGKILL);
+            }
+        }
+    }
+    let dir = root.container(id);
+    undo(&dir, &st.cgroup, Some(&st));
+    if dir.dir.exists() {
+        return Err(Error::WrongState(format!("cannot delete container {id}: '{}' remains", dir.dir.display())));
+    }
+    Ok(())
+}
+
+/// `run`: create, start, wait for the init (as its subreaper) passing signals on, and
+/// delete; returns the init's status (128+N for a signal). With `detach`, returns 0 once
+/// it is started.
+pub fn run(root: &Root, id: &str, o: &CreateOptions, detach: bool) -> Result<i32, Error> {
+    if detach {
+        create(root, id, o)?;
+        start(root, id)?;
+        return Ok(0);
+    }
+    nix::sys::prctl::set_child_subreaper(true).map_err(chainload::error::sys("cannot become a subreaper"))?;
+    let saved = chainload::signals::block(&chainload::signals::supervisor_set())
+        .map_err(chainload::error::sys("cannot block signals"))?;
+    let st = create(root, id, o)?;
+    if let Err(e) = start(root, id) {
+        let _ = delete(root, id, true);
+        return Err(e);
+    }
+    let status = chainload::signals::wait_forwarding(Pid::from_raw(st.pid), |_| {});
+    let _ = saved.restore();
+    delete(root, id, true)?;
+    Ok(status.map_err(chainload::error::sys("waitpid failed"))?.shell_code())
+}
+
+/// `list`: every container's state.
+pub fn list(root: &Root) -> Vec<serde_json::Value> {
+    root.list().iter().map(|s| s.report(root)).collect()
+}
