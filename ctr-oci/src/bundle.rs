@@ -335,7 +335,11 @@ fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<Vec<String>, Error
         let kind = d.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
         let access = d.access().clone().unwrap_or_else(|| "rwm".into());
         let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
-        let rule = if kind == "a" { format!("a {access}") } else { format!("{kind} {}:{} {access}", num(d.major()), num(d.minor())) };
+        let rule = if kind == "a" {
+            format!("a {access}")
+        } else {
+            format!("{kind} {}:{} {access}", num(d.major()), num(d.minor()))
+        };
         let deny_all = !d.allow() && kind == "a" && d.major().is_none() && d.minor().is_none();
         if i == 0 && deny_all {
             continue;
@@ -392,7 +396,10 @@ mod tests {
     #[test]
     fn cgroups_paths() {
         assert_eq!(cgroup_name(None, "c1").ok(), Some("ctr-oci/c1".into()));
-        assert_eq!(cgroup_name(Some(Path::new("/libpod_parent/libpod-x")), "x").ok(), Some("/libpod_parent/libpod-x".into()));
+        assert_eq!(
+            cgroup_name(Some(Path::new("/libpod_parent/libpod-x")), "x").ok(),
+            Some("/libpod_parent/libpod-x".into())
+        );
         assert_eq!(cgroup_name(Some(Path::new("a/b")), "x").ok(), Some("a/b".into()));
         assert_eq!(
             cgroup_name(Some(Path::new("machine-libpod.slice:libpod:abc")), "abc").ok(),

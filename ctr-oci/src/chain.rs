@@ -79,10 +79,7 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32) -
     if plan.no_new_privs {
         a.push("--no-new-privs".into());
     }
-    a.extend([
-        "--seccomp".into(),
-        if plan.seccomp.is_some() { s(&dir.seccomp()) } else { "unconfined".into() },
-    ]);
+    a.extend(["--seccomp".into(), if plan.seccomp.is_some() { s(&dir.seccomp()) } else { "unconfined".into() }]);
     a.extend(["--preserve-fds".into(), preserve_fds.to_string()]);
     a.extend(["--start-fifo".into(), s(&dir.fifo()), "--stderr-fd".into(), stderr_fd(preserve_fds).to_string()]);
     a.push("--".into());

@@ -30,11 +30,14 @@ fn main() {
 /// opened later becomes one of them (and gets our error messages).
 fn standard_descriptors_open() {
     for fd in 0..3 {
-        if nix::fcntl::fcntl(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, nix::fcntl::FcntlArg::F_GETFD)
-            .is_err()
+        if nix::fcntl::fcntl(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, nix::fcntl::FcntlArg::F_GETFD).is_err()
         {
             // (The lowest free descriptor: this one.)
-            let _ = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").map(std::mem::forget::<std::fs::File>);
+            let _ = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .map(std::mem::forget::<std::fs::File>);
         }
     }
 }
@@ -94,7 +97,15 @@ fn list(root: &Root, format: &str, quiet: bool) -> Result<(), Error> {
             println!("{:<24}{:<10}{:<10}{:<40}{:<32}OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
             for s in &states {
                 let f = |k: &str| s[k].as_str().map(str::to_string).unwrap_or_else(|| s[k].to_string());
-                println!("{:<24}{:<10}{:<10}{:<40}{:<32}{}", f("id"), f("pid"), f("status"), f("bundle"), f("created"), f("owner"));
+                println!(
+                    "{:<24}{:<10}{:<10}{:<40}{:<32}{}",
+                    f("id"),
+                    f("pid"),
+                    f("status"),
+                    f("bundle"),
+                    f("created"),
+                    f("owner")
+                );
             }
             Ok(())
         }

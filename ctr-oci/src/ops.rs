@@ -80,9 +80,9 @@ fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOp
     let start = chainload::procstat::read(pid).filter(|s| !s.ended()).map(|s| s.start);
     let (Some(start), true) = (start, status.success() || pid > 0) else {
         let why = errors.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string);
-        return Err(Error::Chain(why.unwrap_or_else(|| {
-            format!("the container's init ended while it was set up ({})", status)
-        })));
+        return Err(Error::Chain(
+            why.unwrap_or_else(|| format!("the container's init ended while it was set up ({})", status)),
+        ));
     };
     let st = State {
         id: id.to_string(),

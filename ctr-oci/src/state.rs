@@ -183,8 +183,7 @@ impl State {
 
     /// Whether the init still runs (not ended, not a zombie, not a reused pid).
     pub fn init_alive(&self) -> bool {
-        self.pid > 0
-            && chainload::procstat::read(self.pid).is_some_and(|s| !s.ended() && s.start == self.pid_start)
+        self.pid > 0 && chainload::procstat::read(self.pid).is_some_and(|s| !s.ended() && s.start == self.pid_start)
     }
 
     /// The status now.

@@ -329,7 +329,9 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     let root = match &o.rootfs {
         Some(dir) => {
             if !o.init.is_empty() {
-                return Err(Error::Usage("--init writes into the layers: with --rootfs, bind the files instead".into()));
+                return Err(Error::Usage(
+                    "--init writes into the layers: with --rootfs, bind the files instead".into(),
+                ));
             }
             let root = std::fs::canonicalize(dir).map_err(|e| Error::io("--rootfs", dir, e))?;
             rootfs::bind_rootfs(&root)?;

@@ -1,0 +1,332 @@
+//! ctr-oci end to end, as root: the runtime lifecycle as clients drive it, runc as the
+//! oracle for what the container sees, limits, errors, and that nothing is left behind.
+
+#![allow(clippy::unwrap_used)] // a test that cannot go on should panic
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use testkit::{is_dead, require_root, skip, wait_until, Cmd, Value};
+
+/// A bundle (busybox root, `ctr-oci spec`'s config edited by `edit`), a state root, a
+/// cgroup parent below the test's own cgroup; what is left is removed when dropped.
+struct Lab {
+    dir: testkit::TempDir,
+    parent: String,
+}
+
+impl Lab {
+    fn new(tag: &str) -> Option<Lab> {
+        if testkit::busybox().is_none() {
+            skip(tag, "busybox-static is not installed (the bundle's root is built from it)");
+            return None;
+        }
+        let dir = testkit::tempdir();
+        testkit::busybox_rootfs(&dir.path().join("bundle/rootfs"));
+        let lab = Lab { dir, parent: format!("ctroci-{tag}-{}", std::process::id()) };
+        lab.oci(&["spec", "--bundle"]).arg(lab.bundle()).run().ok();
+        Some(lab)
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("log.json")
+    }
+
+    /// ctr-oci with the lab's root and a JSON log.
+    fn oci(&self, args: &[&str]) -> Cmd {
+        Cmd::tool("ctr-oci")
+            .arg("--root")
+            .arg(self.root())
+            .arg("--log")
+            .arg(self.log())
+            .args(["--log-format", "json"])
+            .args(args)
+    }
+
+    /// Edit config.json; the container's cgroup goes below the lab's parent.
+    fn config(&self, id: &str, edit: impl FnOnce(&mut Value)) {
+        let p = self.bundle().join("config.json");
+        let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        c["linux"]["cgroupsPath"] = format!("{}/{id}", self.parent).into();
+        edit(&mut c);
+        std::fs::write(&p, c.to_string()).unwrap();
+    }
+
+    /// `create` with stdout to /dev/null and stderr to a file (the container keeps
+    /// them: pipes would be read until it ends); its status and what it wrote.
+    fn create(&self, id: &str, extra: &[&str]) -> (i32, String) {
+        let err = self.dir.path().join(format!("{id}.err"));
+        let status = Command::new(testkit::bin("ctr-oci"))
+            .arg("--root")
+            .arg(self.root())
+            .arg("--log")
+            .arg(self.log())
+            .args(["--log-format", "json", "create", "--bundle"])
+            .arg(self.bundle())
+            .args(extra)
+            .arg(id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .status()
+            .unwrap();
+        (status.code().unwrap_or(-1), std::fs::read_to_string(&err).unwrap_or_default())
+    }
+
+    fn state(&self, id: &str) -> Value {
+        self.oci(&["state", id]).run().ok().json()
+    }
+
+    /// The last line of the JSON log.
+    fn last_log(&self) -> Value {
+        let text = std::fs::read_to_string(self.log()).unwrap_or_default();
+        serde_json::from_str(text.lines().last().unwrap_or("null")).unwrap()
+    }
+
+    /// Whether the container's cgroup exists in some hierarchy.
+    fn cgroup_exists(&self, id: &str) -> bool {
+        let rows = Cmd::tool("cgctl").args(["ls", "--json"]).run().ok().json();
+        rows.as_array().unwrap().iter().any(|r| r["name"].as_str().unwrap().ends_with(&format!("{}/{id}", self.parent)))
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for e in std::fs::read_dir(self.root()).into_iter().flatten().flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let _ = self.oci(&["delete", "--force", &id]).run();
+        }
+        let _ = Cmd::tool("cgctl").args(["rm", "--force", &self.parent]).run();
+    }
+}
+
+fn args(c: &mut Value, script: &str) {
+    c["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+}
+
+/// The lifecycle as podman and containerd drive it: `create` returns with the init
+/// waiting (its stdout given to it, nothing run yet) and a pid file of digits only; the
+/// init's parent is no process of ours; `start` runs it; `state` follows it to stopped
+/// (pid 0); `kill` of a stopped container fails with runc's words (and one JSON log
+/// line); `delete` leaves nothing; unknown ids behave as runc's.
+#[test]
+fn lifecycle_as_clients_drive_it() {
+    require_root!();
+    let Some(lab) = Lab::new("life") else { return };
+    lab.config("c1", |c| args(c, "echo started; exec sleep 60"));
+    let out = lab.dir.path().join("out");
+    let pid_file = lab.dir.path().join("pid");
+    let status = Command::new(testkit::bin("ctr-oci"))
+        .arg("--root")
+        .arg(lab.root())
+        .args(["create", "--bundle"])
+        .arg(lab.bundle())
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .arg("c1")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pid_text = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(pid_text.chars().all(|c| c.is_ascii_digit()) && !pid_text.is_empty(), "pid file {pid_text:?}");
+    let pid: i32 = pid_text.parse().unwrap();
+    let st = lab.state("c1");
+    assert_eq!((st["status"].as_str(), st["pid"].as_i64()), (Some("created"), Some(i64::from(pid))));
+    assert_eq!(st["bundle"].as_str(), Some(lab.bundle().to_str().unwrap()));
+    let ppid = chainload::procstat::read(pid).unwrap().ppid;
+    let parent = std::fs::read_link(format!("/proc/{ppid}/exe")).map(|p| p.display().to_string()).unwrap_or_default();
+    assert!(!parent.contains("ctr-oci") && !parent.contains("unshare-rs"), "the init's parent is {parent}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "", "the command ran before start");
+    lab.oci(&["start", "c1"]).run().ok();
+    assert!(wait_until(Duration::from_secs(10), || std::fs::read_to_string(&out).unwrap() == "started\n"));
+    assert_eq!(lab.state("c1")["status"], "running");
+    let again = lab.oci(&["start", "c1"]).run();
+    assert_ne!(again.code, 0, "a second start succeeded");
+    let listed = lab.oci(&["list", "--format", "json"]).run().ok().json();
+    assert!(listed.as_array().unwrap().iter().any(|s| s["id"] == "c1"), "{listed}");
+    let refused = lab.oci(&["delete", "c1"]).run();
+    assert_ne!(refused.code, 0, "delete of a running container without --force succeeded");
+    assert!(!is_dead(pid));
+    lab.oci(&["kill", "c1", "SIGKILL"]).run().ok();
+    assert!(wait_until(Duration::from_secs(10), || lab.state("c1")["status"] == "stopped"));
+    assert_eq!(lab.state("c1")["pid"], 0);
+    let dead = lab.oci(&["kill", "c1", "9"]).run();
+    assert_ne!(dead.code, 0);
+    assert_eq!(dead.one_line_error(), "ctr-oci: container not running");
+    assert_eq!(
+        (lab.last_log()["level"].as_str(), lab.last_log()["msg"].as_str()),
+        (Some("error"), Some("container not running"))
+    );
+    lab.oci(&["kill", "--all", "c1", "KILL"]).run().ok();
+    assert!(lab.cgroup_exists("c1"));
+    lab.oci(&["delete", "c1"]).run().ok();
+    assert!(!lab.root().join("c1").exists(), "state left");
+    assert!(!lab.cgroup_exists("c1"), "cgroup left");
+    // Unknown ids: delete --force succeeds, the rest say so; state writes nothing to
+    // stderr (podman calls it with stderr closed).
+    lab.oci(&["delete", "--force", "nosuch"]).run().ok();
+    let st = lab.oci(&["state", "nosuch"]).run();
+    assert_ne!(st.code, 0);
+    assert_eq!(st.stderr, "");
+    assert_eq!(lab.last_log()["msg"], "container does not exist");
+    for call in [&["start", "nosuch"][..], &["kill", "nosuch"], &["delete", "nosuch"]] {
+        let out = lab.oci(call).run();
+        assert_ne!(out.code, 0, "{call:?}");
+        assert!(out.one_line_error().ends_with("container does not exist"), "{call:?}: {}", out.stderr);
+    }
+}
+
+/// A created container that is deleted: its init is killed and everything goes.
+#[test]
+fn delete_of_a_created_container_kills_its_init() {
+    require_root!();
+    let Some(lab) = Lab::new("created") else { return };
+    lab.config("c2", |c| args(c, "exec sleep 60"));
+    let pid_file = lab.dir.path().join("pid");
+    let (code, err) = lab.create("c2", &["--pid-file", pid_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    lab.oci(&["delete", "c2"]).run().ok();
+    assert!(wait_until(Duration::from_secs(10), || is_dead(pid)), "the init outlived delete");
+    assert!(!lab.root().join("c2").exists() && !lab.cgroup_exists("c2"));
+}
+
+/// runc as the oracle: the same bundle, run by both, gives the same container as seen
+/// from inside (hostname, ids, capability sets, no_new_privs, seccomp, /dev, masked and
+/// read-only paths, namespaces of its own) and the same exit status.
+#[test]
+fn same_container_as_runc() {
+    require_root!();
+    if !testkit::has_command("runc") {
+        skip("same_container_as_runc", "runc is not installed");
+        return;
+    }
+    let Some(lab) = Lab::new("runc") else { return };
+    let script = "hostname; id; grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status; ls /dev | tr '\\n' ' '; echo; \
+                  cat /proc/kcore 2>&1 | wc -c; touch /proc/sys/x 2>&1 | grep -c 'Read-only'; touch /x 2>&1 | grep -c 'Read-only'; \
+                  ls /proc | grep -c '^[0-9]'; exit 7";
+    lab.config("cmp", |c| args(c, script));
+    let ours = lab.oci(&["run", "--bundle"]).arg(lab.bundle()).arg("cmp").stdin(b"").run();
+    let runc = Cmd::new("runc")
+        .arg("--root")
+        .arg(lab.dir.path().join("runc"))
+        .args(["run", "--bundle"])
+        .arg(lab.bundle())
+        .arg("cmp")
+        .stdin(b"")
+        .run();
+    assert_eq!(runc.code, 7, "runc: {}", runc.stderr);
+    assert_eq!(ours.code, 7, "{}", ours.stderr);
+    assert_eq!(ours.stdout, runc.stdout, "ctr-oci and runc differ");
+    assert!(!lab.root().join("cmp").exists() && !lab.cgroup_exists("cmp"), "left behind");
+}
+
+/// linux.resources reach the cgroup: memory and pids limits in force while it runs.
+#[test]
+fn resources_are_the_cgroups_limits() {
+    require_root!();
+    let Some(lab) = Lab::new("limits") else { return };
+    lab.config("lim", |c| {
+        args(c, "exec sleep 60");
+        c["linux"]["resources"]["memory"] = serde_json::json!({ "limit": 64 * 1024 * 1024 });
+        c["linux"]["resources"]["pids"] = serde_json::json!({ "limit": 42 });
+    });
+    let (code, err) = lab.create("lim", &[]);
+    assert_eq!(code, 0, "{err}");
+    let name = format!("{}/lim", lab.parent);
+    let stats = Cmd::tool("cgctl").args(["stats", &name, "--json"]).run().ok().json();
+    assert_eq!(stats["memory"]["limit"], 64 * 1024 * 1024, "{stats}");
+    assert_eq!(stats["pids"]["limit"], 42, "{stats}");
+    lab.oci(&["delete", "--force", "lim"]).run().ok();
+    assert!(!lab.cgroup_exists("lim"));
+}
+
+/// What the chain cannot do is an error naming the field (one line, one JSON log line),
+/// and a create that fails, for that or a program that is not there, leaves nothing.
+#[test]
+fn errors_name_the_field_and_leave_nothing() {
+    require_root!();
+    let Some(lab) = Lab::new("errors") else { return };
+    let cases: [(&str, Box<dyn Fn(&mut Value)>, &str); 4] = [
+        (
+            "hooks",
+            Box::new(|c: &mut Value| c["hooks"] = serde_json::json!({ "prestart": [{ "path": "/bin/true" }] })),
+            "hooks",
+        ),
+        (
+            "userns",
+            Box::new(|c: &mut Value| {
+                c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({ "type": "user" }))
+            }),
+            "linux.namespaces[6]",
+        ),
+        ("terminal", Box::new(|c: &mut Value| c["process"]["terminal"] = true.into()), "process.terminal"),
+        (
+            "missing",
+            Box::new(|c: &mut Value| c["process"]["args"] = serde_json::json!(["/no/such/program"])),
+            "/no/such/program",
+        ),
+    ];
+    let pristine = std::fs::read_to_string(lab.bundle().join("config.json")).unwrap();
+    for (id, edit, named) in cases {
+        std::fs::write(lab.bundle().join("config.json"), &pristine).unwrap();
+        lab.config(id, |c| {
+            args(c, "true");
+            edit(c);
+        });
+        let _ = std::fs::remove_file(lab.log());
+        let (code, err) = lab.create(id, &[]);
+        assert_ne!(code, 0, "{id}: create succeeded");
+        assert_eq!(err.lines().count(), 1, "{id}: {err}");
+        assert!(err.contains(named), "{id}: {err}");
+        let log = std::fs::read_to_string(lab.log()).unwrap();
+        assert_eq!(log.lines().count(), 1, "{id}: {log}");
+        assert!(lab.last_log()["msg"].as_str().unwrap().contains(named), "{id}: {log}");
+        assert!(!lab.root().join(id).exists(), "{id}: state left");
+        assert!(!lab.cgroup_exists(id), "{id}: cgroup left");
+    }
+    // A config that is not one.
+    std::fs::write(lab.bundle().join("config.json"), "{ not json").unwrap();
+    let (code, err) = lab.create("bad", &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("config.json"), "{err}");
+}
+
+/// `ctr-oci chain` prints the chain; run by hand, it makes the same container as
+/// `create` (it waits at the gate until the FIFO is read).
+#[test]
+fn the_printed_chain_is_the_chain() {
+    require_root!();
+    let Some(lab) = Lab::new("chain") else { return };
+    lab.config("ch", |c| args(c, "echo from the chain"));
+    let cmd = lab.oci(&["chain", "--bundle"]).arg(lab.bundle()).arg("ch").run().ok().stdout.clone();
+    for part in
+        ["cgctl", "exec --create", "unshare-rs --detach", "ovlmount enter --rootfs", "--start-fifo", "--no-new-privs"]
+    {
+        assert!(cmd.contains(part), "{part} missing: {cmd}");
+    }
+    let dir = lab.root().join("ch");
+    std::fs::create_dir_all(&dir).unwrap();
+    Cmd::new("mkfifo").arg(dir.join("exec.fifo")).run().ok();
+    let out = lab.dir.path().join("out");
+    // (The container's stdio are files: pipes would be read until it ends.)
+    let shell = format!("{} < /dev/null > {o} 2>&1 3>>{o}", cmd.trim(), o = out.display());
+    Cmd::new("sh").args(["-c", &shell]).run().ok();
+    Cmd::new("cat").arg(dir.join("exec.fifo")).run().ok();
+    assert!(
+        wait_until(Duration::from_secs(10), || std::fs::read_to_string(&out).unwrap_or_default() == "from the chain\n")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
