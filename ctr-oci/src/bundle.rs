@@ -245,10 +245,10 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
 /// `linux.cgroupsPath` as a cgctl NAME: a path as it is (absolute from each hierarchy's
 /// root, or relative to the caller's own cgroup); systemd's `SLICE:PREFIX:NAME` as the
 /// cgroupfs path systemd gives it (`/SLICE/PREFIX-NAME.scope`, nested slices expanded);
-/// none: `ctr-oci/ID` below the caller's cgroup.
+/// none: `ctr-oci-ID` below the caller's cgroup.
 pub fn cgroup_name(path: Option<&Path>, id: &str) -> Result<String, Error> {
     let Some(path) = path.map(|p| p.display().to_string()).filter(|p| !p.is_empty()) else {
-        return Ok(format!("ctr-oci/{id}"));
+        return Ok(format!("ctr-oci-{id}"));
     };
     let parts: Vec<&str> = path.split(':').collect();
     match parts.as_slice() {
@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn cgroups_paths() {
-        assert_eq!(cgroup_name(None, "c1").ok(), Some("ctr-oci/c1".into()));
+        assert_eq!(cgroup_name(None, "c1").ok(), Some("ctr-oci-c1".into()));
         assert_eq!(
             cgroup_name(Some(Path::new("/libpod_parent/libpod-x")), "x").ok(),
             Some("/libpod_parent/libpod-x".into())

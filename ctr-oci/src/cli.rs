@@ -9,12 +9,11 @@ use ctr_oci::ops::CreateOptions;
 
 const EXAMPLES: &str = "\
 Examples:
-  mkdir -p b/rootfs && (cd b && ctr-oci spec)         a default config.json (put a root filesystem in b/rootfs)
-  ctr-oci run --bundle b c1                            create, start, wait, delete: like runc run
-  ctr-oci create --bundle b c1 && ctr-oci start c1 && ctr-oci state c1
-  ctr-oci kill c1 KILL && ctr-oci delete c1
-  ctr-oci chain --bundle b c1                          the chain the bundle becomes, as one shell command
-  podman --runtime $(command -v ctr-oci) run --rm busybox echo hi";
+  mkdir b && cp -a img/l1 b/rootfs && ctr-oci spec --bundle b     a bundle: a root filesystem and a default config.json
+  ctr-oci run --bundle b c1                              create, start, wait, delete: as runc run (its status is ours)
+  ctr-oci create --bundle b c2 && ctr-oci state c2       set up, its init waiting at the start gate (status created)
+  ctr-oci start c2 && ctr-oci delete --force c2          run it, then take it down
+  ctr-oci chain --bundle b c1                            the chain the bundle becomes, as one shell command";
 
 /// An OCI runtime with runc's command line, running bundles on the chain (cgctl,
 /// unshare-rs, ovlmount).

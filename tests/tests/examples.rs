@@ -127,7 +127,7 @@ fn readme_and_help_examples_run_as_written() {
     let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
     let readme = std::fs::read_to_string(&readme_path).unwrap();
     let mut sources: Vec<(String, Vec<String>)> = vec![("README".to_string(), readme_examples(&readme))];
-    for tool in ["unshare-rs", "cgctl", "nsenter-rs", "ovlmount", "ctr-run"] {
+    for tool in ["unshare-rs", "cgctl", "nsenter-rs", "ovlmount", "ctr-run", "ctr-oci"] {
         let help = Cmd::tool(tool).arg("--help").run();
         let found = help_examples(&help.ok().stdout);
         assert!(!found.is_empty(), "{tool} --help shows no example");
