@@ -185,7 +185,8 @@ fn rlimit_number(name: &str) -> Option<i32> {
         "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
         _ => return None,
     };
-    Some(n as i32)
+    // (c_int on musl, an unsigned resource type on glibc.)
+    i32::try_from(n).ok()
 }
 
 fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {

@@ -259,7 +259,8 @@ fn resources_are_the_cgroups_limits() {
 fn errors_name_the_field_and_leave_nothing() {
     require_root!();
     let Some(lab) = Lab::new("errors") else { return };
-    let cases: [(&str, Box<dyn Fn(&mut Value)>, &str); 4] = [
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: [(&str, Edit, &str); 4] = [
         (
             "hooks",
             Box::new(|c: &mut Value| c["hooks"] = serde_json::json!({ "prestart": [{ "path": "/bin/true" }] })),

@@ -2,7 +2,7 @@
 //! mistake: everything read from `/proc/PID` is read while the pidfd shows the process
 //! alive, and checked again afterwards.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::errno::Errno;

@@ -595,7 +595,9 @@ impl Drop for SubordinateIds {
     }
 }
 
-/// The sha256 of a file, in hex (`sha256sum`).
+/// The sha256 of a file, in hex (`sha256sum`). (Test support: it panics, as a test
+/// that cannot go on should.)
+#[allow(clippy::unwrap_used)]
 pub fn sha256(p: &Path) -> String {
     let out = Cmd::new("sha256sum").arg(p).run().ok().stdout.clone();
     out.split_whitespace().next().unwrap().to_string()
@@ -603,6 +605,7 @@ pub fn sha256(p: &Path) -> String {
 
 /// A `docker save` archive, in `dir`, of these layer tars (bottom first, each with its
 /// diff_id) with the image config `config` (its `rootfs.diff_ids` are filled in).
+#[allow(clippy::unwrap_used)]
 pub fn docker_save(dir: &Path, layers: &[(PathBuf, String)], config: &Value) -> PathBuf {
     let stage = tempfile::Builder::new().prefix("save-").tempdir_in(dir).unwrap().keep();
     let mut cfg = config.clone();

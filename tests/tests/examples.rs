@@ -10,6 +10,8 @@
 //! Each line must exit 0 unless the table below says otherwise; a README or help
 //! example that is neither run nor listed with a reason fails the test.
 
+#![allow(clippy::unwrap_used)] // a test that cannot go on should panic
+
 use std::path::{Path, PathBuf};
 
 use testkit::{require_root, skip, Cmd};
