@@ -186,6 +186,7 @@ fn rlimit_number(name: &str) -> Option<i32> {
         _ => return None,
     };
     // (c_int on musl, an unsigned resource type on glibc.)
+    #[allow(clippy::useless_conversion)]
     i32::try_from(n).ok()
 }
 

@@ -64,6 +64,7 @@ impl LayerArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Mount a layered overlay on TARGET (in the current mount namespace)
+    #[command(group(clap::ArgGroup::new("layers_given").args(["lowers"]).required(true)))]
     Mount {
         #[command(flatten)]
         layers: LayerArgs,
@@ -131,6 +132,7 @@ fn parse_bind(s: &str) -> Result<Bind, String> {
 
 /// `ovlmount enter`'s flags.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("root_given").args(["lowers", "rootfs"]).required(true)))]
 pub struct EnterArgs {
     #[command(flatten)]
     layers: LayerArgs,

@@ -2,7 +2,7 @@
 
 use testkit::Cmd;
 
-const TOOLS: [&str; 5] = ["unshare-rs", "nsenter-rs", "cgctl", "ovlmount", "ctr-run"];
+const TOOLS: [&str; 6] = ["unshare-rs", "nsenter-rs", "cgctl", "ovlmount", "ctr-run", "ctr-oci"];
 
 /// A usage error reads like util-linux's, in every tool: `TOOL: unrecognized option
 /// '--x'`, then `Try 'TOOL --help' for more information.` (naming the subcommand where
@@ -22,7 +22,7 @@ fn usage_errors_read_like_util_linux() {
     let cases: [(&str, &[&str], &str, &str); 4] = [
         ("ctr-run", &["run", "--bogus"], "unrecognized option '--bogus'", "ctr-run run"),
         ("ctr-run", &["image", "import"], "the following required arguments were not provided", "ctr-run image import"),
-        ("ovlmount", &["mount"], "the following required arguments were not provided: --lower", "ovlmount mount"),
+        ("ovlmount", &["mount"], "the following required arguments were not provided: <--lower", "ovlmount mount"),
         ("cgctl", &[], "a command is required", "cgctl"),
     ];
     for (tool, args, says, command) in cases {
