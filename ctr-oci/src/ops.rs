@@ -78,7 +78,10 @@ fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOp
     let (status, errors) = run_chain(plan, &argv, o)?;
     let pid: i32 = std::fs::read_to_string(dir.pid_file()).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
     let start = chainload::procstat::read(pid).filter(|s| !s.ended()).map(|s| s.start);
-    let (Some(start), true) = (start, status.success() || pid > 0) else {
+    // The chain's tools write to the pipe only when they fail (the init reaches the gate
+    // in silence): any line there is a failure, whether or not the init has finished
+    // dying yet.
+    let (Some(start), true) = (start, errors.trim().is_empty() && (status.success() || pid > 0)) else {
         let why = errors.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string);
         return Err(Error::Chain(
             why.unwrap_or_else(|| format!("the container's init ended while it was set up ({})", status)),
