@@ -331,3 +331,24 @@ fn the_printed_chain_is_the_chain() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `linux.seccomp` in the runtime spec's form is the container's filter: a rule that
+/// makes mkdir(2)/mkdirat(2) fail with EPERM holds inside (and `state` works on).
+#[test]
+fn the_specs_seccomp_filter_is_installed() {
+    require_root!();
+    let Some(lab) = Lab::new("seccomp") else { return };
+    lab.config("sc", |c| {
+        args(c, "grep '^Seccomp:' /proc/self/status; mkdir /tmp/x 2>&1 | grep -c 'Operation not permitted'; echo done");
+        c["root"]["readonly"] = false.into();
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }],
+        });
+    });
+    let out = lab.oci(&["run", "--bundle"]).arg(lab.bundle()).arg("sc").stdin(b"").run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "Seccomp:\t2\n1\ndone\n");
+    assert!(!lab.dir.path().join("bundle/rootfs/tmp/x").exists(), "mkdir got through");
+}
