@@ -50,6 +50,8 @@ pub struct Plan {
     pub hostname: Option<String>,
     /// The namespaces to create, as unshare-rs flags (`--pid`, `--net`, ...).
     pub namespaces: Vec<&'static str>,
+    /// The namespaces to join by path, as nsenter-rs flags (`--net=/proc/PID/ns/net`).
+    pub joins: Vec<String>,
     /// `ovlmount enter` flags for the mounts (`--proc`, `--bind S:D:ro`, ...).
     pub mount_flags: Vec<String>,
     /// `linux.maskedPaths`.
@@ -195,8 +197,27 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
         return Err(unsupported("linux", "a Linux section is required"));
     };
     for (i, ns) in l.namespaces().iter().flatten().enumerate() {
-        if ns.path().is_some() {
-            return Err(unsupported(format!("linux.namespaces[{i}].path"), "joining a namespace is not supported yet"));
+        if let Some(path) = ns.path() {
+            // (A pod's containers join its sandbox's network, IPC and UTS namespaces.)
+            let flag =
+                match ns.typ() {
+                    LinuxNamespaceType::Network => "--net",
+                    LinuxNamespaceType::Ipc => "--ipc",
+                    LinuxNamespaceType::Uts => "--uts",
+                    LinuxNamespaceType::Cgroup => "--cgroup",
+                    LinuxNamespaceType::Time => "--time",
+                    other => return Err(unsupported(
+                        format!("linux.namespaces[{i}].path"),
+                        format!(
+                            "joining a {other:?} namespace is not supported yet (network, ipc, uts, cgroup, time are)"
+                        ),
+                    )),
+                };
+            if !path.is_absolute() {
+                return Err(unsupported(format!("linux.namespaces[{i}].path"), "must be absolute"));
+            }
+            p.joins.push(format!("{flag}={}", path.display()));
+            continue;
         }
         let flag = match ns.typ() {
             LinuxNamespaceType::Pid => "--pid",
@@ -216,7 +237,7 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
         return Err(unsupported("linux.namespaces", "a mount namespace is required (the root is mounted in it)"));
     }
     if p.hostname.is_some() && !p.namespaces.contains(&"--uts") {
-        return Err(unsupported("hostname", "needs a UTS namespace"));
+        return Err(unsupported("hostname", "needs a UTS namespace of the container's own (not a joined one)"));
     }
     if l.uid_mappings().is_some() || l.gid_mappings().is_some() {
         return Err(unsupported("linux.uidMappings", "id mappings need a user namespace (not supported yet)"));

@@ -18,6 +18,8 @@ pub struct Tools {
     pub unshare: PathBuf,
     /// ovlmount.
     pub ovlmount: PathBuf,
+    /// nsenter-rs.
+    pub nsenter: PathBuf,
 }
 
 impl Tools {
@@ -27,7 +29,12 @@ impl Tools {
             chainload::tools::find(name)
                 .ok_or_else(|| Error::Usage(format!("cannot find '{name}' next to ctr-oci or on PATH")))
         };
-        Ok(Tools { cgctl: find("cgctl")?, unshare: find("unshare-rs")?, ovlmount: find("ovlmount")? })
+        Ok(Tools {
+            cgctl: find("cgctl")?,
+            unshare: find("unshare-rs")?,
+            ovlmount: find("ovlmount")?,
+            nsenter: find("nsenter-rs")?,
+        })
     }
 }
 
@@ -42,6 +49,13 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32) -
     a.extend(plan.limit_flags.iter().cloned());
     a.extend([plan.cgroup.clone(), "--".into()]);
 
+    if !plan.joins.is_empty() {
+        // Joined before the new ones are made (a pod's container: the sandbox's network,
+        // IPC and UTS, then a PID and mount namespace of its own).
+        a.push(s(&tools.nsenter));
+        a.extend(plan.joins.iter().cloned());
+        a.push("--".into());
+    }
     a.extend([s(&tools.unshare), "--detach".into(), "--pid-file".into(), s(&dir.pid_file())]);
     a.extend(plan.namespaces.iter().map(|n| n.to_string()));
     if plan.namespaces.contains(&"--net") {

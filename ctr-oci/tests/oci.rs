@@ -216,7 +216,7 @@ fn same_container_as_runc() {
     let Some(lab) = Lab::new("runc") else { return };
     let script = "hostname; id; grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status; ls /dev | tr '\\n' ' '; echo; \
                   cat /proc/kcore 2>&1 | wc -c; touch /proc/sys/x 2>&1 | grep -c 'Read-only'; touch /x 2>&1 | grep -c 'Read-only'; \
-                  ls /proc | grep -c '^[0-9]'; exit 7";
+                  echo $$; exit 7";
     lab.config("cmp", |c| args(c, script));
     let ours = lab.oci(&["run", "--bundle"]).arg(lab.bundle()).arg("cmp").stdin(b"").run();
     let runc = Cmd::new("runc")
@@ -351,4 +351,44 @@ fn the_specs_seccomp_filter_is_installed() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "Seccomp:\t2\n1\ndone\n");
     assert!(!lab.dir.path().join("bundle/rootfs/tmp/x").exists(), "mkdir got through");
+}
+
+/// A pod as Kubernetes makes it: a sandbox container with its own network, IPC and UTS
+/// namespaces, then an app container whose config joins them by path and has PID and
+/// mount namespaces of its own: the same hostname and network, other processes;
+/// deleting the app leaves the sandbox running.
+#[test]
+fn a_pod_shares_the_sandboxs_namespaces() {
+    require_root!();
+    let Some(lab) = Lab::new("pod") else { return };
+    lab.config("sandbox", |c| {
+        args(c, "exec sleep 60");
+        c["hostname"] = "pod-host".into();
+    });
+    let pid_file = lab.dir.path().join("sandbox.pid");
+    let (code, err) = lab.create("sandbox", &["--pid-file", pid_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    lab.oci(&["start", "sandbox"]).run().ok();
+    let sandbox: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let ns = |pid: i32, n: &str| std::fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap().display().to_string();
+    lab.config("app", |c| {
+        args(
+            c,
+            "hostname; readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; echo $$; \
+             cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c '[s]leep 60' || true",
+        );
+        c.as_object_mut().unwrap().remove("hostname");
+        let join = |t: &str, n: &str| serde_json::json!({ "type": t, "path": format!("/proc/{sandbox}/ns/{n}") });
+        c["linux"]["namespaces"] = serde_json::json!([
+            { "type": "pid" }, { "type": "mount" },
+            join("network", "net"), join("ipc", "ipc"), join("uts", "uts"),
+        ]);
+    });
+    let out = lab.oci(&["run", "--bundle"]).arg(lab.bundle()).arg("app").stdin(b"").run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..3], ["pod-host", ns(sandbox, "net").as_str(), ns(sandbox, "ipc").as_str()], "{}", out.stdout);
+    assert_eq!(lines[3..], ["1", "0"], "the app is not PID 1 of its own, or sees the sandbox's: {}", out.stdout);
+    assert_eq!(lab.state("sandbox")["status"], "running", "deleting the app took the sandbox along");
+    lab.oci(&["delete", "--force", "sandbox"]).run().ok();
 }
