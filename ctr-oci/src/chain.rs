@@ -3,40 +3,13 @@
 //! `ovlmount enter --rootfs` (mounts, masks, credentials, capabilities, seccomp, and the
 //! start gate).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::bundle::Plan;
 use crate::state::ContainerDir;
-use crate::Error;
 
 /// The tools of the chain.
-#[derive(Debug, Clone)]
-pub struct Tools {
-    /// cgctl.
-    pub cgctl: PathBuf,
-    /// unshare-rs.
-    pub unshare: PathBuf,
-    /// ovlmount.
-    pub ovlmount: PathBuf,
-    /// nsenter-rs.
-    pub nsenter: PathBuf,
-}
-
-impl Tools {
-    /// Next to ctr-oci, else on PATH.
-    pub fn locate() -> Result<Tools, Error> {
-        let find = |name: &str| {
-            chainload::tools::find(name)
-                .ok_or_else(|| Error::Usage(format!("cannot find '{name}' next to ctr-oci or on PATH")))
-        };
-        Ok(Tools {
-            cgctl: find("cgctl")?,
-            unshare: find("unshare-rs")?,
-            ovlmount: find("ovlmount")?,
-            nsenter: find("nsenter-rs")?,
-        })
-    }
-}
+pub use chainload::tools::Tools;
 
 fn s(p: &Path) -> String {
     p.display().to_string()

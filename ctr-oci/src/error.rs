@@ -31,6 +31,9 @@ pub enum Error {
     /// `config.json` cannot be read or is not a valid runtime spec.
     #[error("{0}")]
     Bundle(String),
+    /// A tool of the chain is not installed.
+    #[error(transparent)]
+    ToolMissing(#[from] chainload::tools::Missing),
     /// The chain failed to set the container up (its first error line).
     #[error("{0}")]
     Chain(String),

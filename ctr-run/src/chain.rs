@@ -234,7 +234,9 @@ fn root_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
         a.extend(["--bind".into(), v.to_arg()]);
     }
     if r.init {
-        a.extend(["--bind".into(), format!("{}:/dev/init:ro", s(&tools.ctr_run))]);
+        // (ctr-run itself, whose `init` is a tiny PID 1.)
+        let me = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+        a.extend(["--bind".into(), format!("{}:/dev/init:ro", s(&me))]);
     }
     for (d, _) in &r.devices {
         a.extend(["--device".into(), format!("{}:{}", s(&d.host), d.container)]);

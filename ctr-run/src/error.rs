@@ -79,8 +79,8 @@ pub enum Error {
         message: String,
     },
     /// A tool of the chain is not installed.
-    #[error("cannot find '{0}' next to ctr-run or on PATH")]
-    ToolMissing(String),
+    #[error(transparent)]
+    ToolMissing(#[from] chainload::tools::Missing),
     /// The cgroup library failed (detection, a group name, a limit, a freeze).
     #[error(transparent)]
     Cgroup(#[from] cgctl::Error),

@@ -121,35 +121,4 @@ impl Root {
 }
 
 /// The tools of the chain: next to ctr-run's own executable first, then on PATH.
-#[derive(Debug, Clone)]
-pub struct Tools {
-    /// cgctl.
-    pub cgctl: PathBuf,
-    /// unshare-rs.
-    pub unshare: PathBuf,
-    /// ovlmount.
-    pub ovlmount: PathBuf,
-    /// nsenter-rs.
-    pub nsenter: PathBuf,
-    /// ctr-run itself (bound into containers as `/dev/init` for `--init`).
-    pub ctr_run: PathBuf,
-}
-
-fn find(name: &str) -> Result<PathBuf, Error> {
-    chainload::tools::find(name).ok_or_else(|| Error::ToolMissing(name.to_string()))
-}
-
-impl Tools {
-    /// Locate every tool.
-    pub fn locate() -> Result<Tools, Error> {
-        let me = std::env::current_exe()
-            .map_err(|e| Error::io("cannot find my own executable", Path::new("/proc/self/exe"), e))?;
-        Ok(Tools {
-            cgctl: find("cgctl")?,
-            unshare: find("unshare-rs")?,
-            ovlmount: find("ovlmount")?,
-            nsenter: find("nsenter-rs")?,
-            ctr_run: me.clone(),
-        })
-    }
-}
+pub use chainload::tools::Tools;
