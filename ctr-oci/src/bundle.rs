@@ -6,7 +6,9 @@
 //! a tmpfs on `/dev` to `--dev`, which also makes `/dev/pts`, `/dev/shm` and
 //! `/dev/mqueue`, so those entries are covered by it; `/sys` sysfs to `--sys`, which is
 //! read-only whatever the options say: stronger, never weaker); binds to `--bind` with
-//! their `ro`/`nosuid`/`nodev`/`noexec`; a tmpfs elsewhere to `--tmpfs`.
+//! their `ro`/`nosuid`/`nodev`/`noexec`; a tmpfs elsewhere to `--tmpfs` (mode 1777,
+//! nosuid, nodev: other options are refused). `/dev`'s own mounts are runc's defaults
+//! (`ovlmount enter --dev`), whatever sizes the spec gives them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -389,7 +391,14 @@ fn mounts(list: &[Mount], p: &mut Plan) -> Result<(), Error> {
             ("cgroup" | "cgroup2", _) => {
                 return Err(unsupported(field, format!("a {kind} mount on {dst} is not supported yet")));
             }
-            ("tmpfs", _) => p.mount_flags.extend(["--tmpfs".into(), dst]),
+            ("tmpfs", _) => {
+                // `--tmpfs` gives mode 1777, nosuid, nodev: other options are not honoured.
+                let fits = |o: &String| matches!(o.as_str(), "nosuid" | "nodev" | "rw" | "mode=1777" | "relatime");
+                if let Some(o) = options.iter().find(|o| !fits(o)) {
+                    return Err(unsupported(field, format!("tmpfs option '{o}' on {dst} is not supported yet")));
+                }
+                p.mount_flags.extend(["--tmpfs".into(), dst]);
+            }
             _ if is_bind => {
                 let src = m.source().as_ref().ok_or_else(|| unsupported(&field, "a bind mount needs a source"))?;
                 let src = if src.is_absolute() { src.clone() } else { p.bundle.join(src) };

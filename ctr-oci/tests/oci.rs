@@ -392,3 +392,26 @@ fn a_pod_shares_the_sandboxs_namespaces() {
     assert_eq!(lab.state("sandbox")["status"], "running", "deleting the app took the sandbox along");
     lab.oci(&["delete", "--force", "sandbox"]).run().ok();
 }
+
+/// `--preserve-fds N`: descriptors 3..3+N-1 reach the container (systemd's socket
+/// activation, podman's `--preserve-fds`); every other one is closed.
+#[test]
+fn preserved_descriptors_reach_the_container() {
+    require_root!();
+    let Some(lab) = Lab::new("fds") else { return };
+    lab.config("fd", |c| args(c, "echo through fd 3 >&3; ls /proc/self/fd | tr '\\n' ' '"));
+    let passed = lab.dir.path().join("passed");
+    let script = format!(
+        "exec 3>{p}; exec {} --root {} run --bundle {} --preserve-fds 1 fd 4</etc/hostname",
+        testkit::bin("ctr-oci").display(),
+        lab.root().display(),
+        lab.bundle().display(),
+        p = passed.display()
+    );
+    let out = Cmd::new("sh").args(["-c", &script]).stdin(b"").run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&passed).unwrap(), "through fd 3\n");
+    // 0, 1, 2, the preserved 3, and ls's own directory (4, free because the stray fd 4
+    // given to ctr-oci was closed: else it would be 5).
+    assert_eq!(out.stdout.trim(), "0 1 2 3 4", "{}", out.stdout);
+}
