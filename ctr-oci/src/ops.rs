@@ -202,9 +202,13 @@ fn group(cgroup: &str) -> Result<(cgctl::setup::Cgroups, cgctl::name::GroupName)
 fn remove_cgroup(cgroup: &str) -> Result<(), Error> {
     let (cg, name) = group(cgroup)?;
     let g = cgctl::group::Group::new(&cg, name);
-    if g.exists() {
-        g.remove(true)?;
+    // The fast path: an empty group's directories, removed; the kernel refuses one that
+    // still holds a process, and then the thorough path kills what is inside first.
+    let dirs: Vec<_> = g.existing().into_iter().map(|(h, d)| (h.version, d)).collect();
+    if dirs.is_empty() || g.try_remove_empty(&dirs) {
+        return Ok(());
     }
+    g.remove(true)?;
     Ok(())
 }
 
@@ -245,7 +249,17 @@ pub fn start(root: &Root, id: &str) -> Result<(), Error> {
         if !st.init_alive() {
             return Err(Error::WrongState("cannot start a container that has stopped".into()));
         }
-        std::thread::sleep(Duration::from_millis(1));
+        // Until the init's byte arrives (its open of the FIFO completes with ours), or a
+        // while to look at it again. (Before a writer has opened it, the FIFO reads as
+        // at its end: poll says so at once, hence the short sleep then.)
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        let ready = poll(&mut fds, PollTimeout::from(10u8)).unwrap_or(0);
+        let hup_only =
+            fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP) && !r.contains(PollFlags::POLLIN));
+        if ready > 0 && hup_only {
+            std::thread::sleep(Duration::from_micros(100));
+        }
     }
     std::fs::remove_file(&fifo_path).map_err(|e| Error::io("cannot remove", &fifo_path, e))
 }
