@@ -152,9 +152,17 @@ fn process(spec: &Spec, p: &mut Plan) -> Result<(), Error> {
                 ));
             }
         }
+        // For root, inheritable and ambient sets within the bounding set change nothing of
+        // what the program gets (a root program's permitted set is the bounding set): the
+        // chain leaves them empty. For another user they would, and are refused.
         for (field, set) in [("ambient", c.ambient()), ("inheritable", c.inheritable())] {
-            if !names(set).is_empty() {
-                return Err(unsupported(format!("process.capabilities.{field}"), "must be empty"));
+            let got = names(set);
+            let harmless = p.uid == 0 && got.iter().all(|c| bounding.contains(c));
+            if !got.is_empty() && !harmless {
+                return Err(unsupported(
+                    format!("process.capabilities.{field}"),
+                    "must be empty (or, for root, within the bounding set)",
+                ));
             }
         }
         p.caps = Some(bounding);
@@ -388,8 +396,23 @@ fn mounts(list: &[Mount], p: &mut Plan) -> Result<(), Error> {
             ("tmpfs", "/dev") => p.mount_flags.push("--dev".into()),
             ("devpts", "/dev/pts") | ("tmpfs", "/dev/shm") | ("mqueue", "/dev/mqueue") if has_dev => {}
             ("sysfs", "/sys") => p.mount_flags.push("--sys".into()),
+            ("cgroup" | "cgroup2", "/sys/fs/cgroup") => {
+                // New cgroup mounts show the groups below the cgroup namespace's root: the
+                // container's own only inside a namespace of its own (or a joined one).
+                let in_ns = p.namespaces.contains(&"--cgroup") || p.joins.iter().any(|j| j.starts_with("--cgroup="));
+                if !in_ns {
+                    return Err(unsupported(
+                        field,
+                        "a cgroup mount needs a cgroup namespace (linux.namespaces: cgroup)",
+                    ));
+                }
+                p.mount_flags.push("--cgroupfs".into());
+            }
             ("cgroup" | "cgroup2", _) => {
-                return Err(unsupported(field, format!("a {kind} mount on {dst} is not supported yet")));
+                return Err(unsupported(
+                    field,
+                    format!("a {kind} mount on {dst} is not supported (only on /sys/fs/cgroup)"),
+                ));
             }
             ("tmpfs", _) => {
                 // `--tmpfs` gives mode 1777, nosuid, nodev: other options are not honoured.

@@ -415,3 +415,47 @@ fn preserved_descriptors_reach_the_container() {
     // given to ctr-oci was closed: else it would be 5).
     assert_eq!(out.stdout.trim(), "0 1 2 3 4", "{}", out.stdout);
 }
+
+/// `runc spec`'s own config.json (terminal off, a cgroup namespace added) runs as it is:
+/// its /sys/fs/cgroup mount shows the container's own groups, read-only, with the limit
+/// the spec set; and it is the same container runc makes, as far as the cgroup tree goes.
+#[test]
+fn runc_specs_cgroup_mount_shows_the_containers_groups() {
+    require_root!();
+    if !testkit::has_command("runc") {
+        skip("runc_specs_cgroup_mount_shows_the_containers_groups", "runc is not installed");
+        return;
+    }
+    let Some(lab) = Lab::new("cgmount") else { return };
+    std::fs::remove_file(lab.bundle().join("config.json")).unwrap();
+    Cmd::new("runc").args(["spec", "--bundle"]).arg(lab.bundle()).run().ok();
+    lab.config("cg", |c| {
+        c["process"]["terminal"] = false.into();
+        args(
+            c,
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; \
+             grep -c '^[0-9]*:[^:]*:/$' /proc/self/cgroup; touch /sys/fs/cgroup/x 2>/dev/null || echo refused",
+        );
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        if !ns.iter().any(|n| n["type"] == "cgroup") {
+            ns.push(serde_json::json!({ "type": "cgroup" }));
+        }
+        c["linux"]["resources"]["memory"] = serde_json::json!({ "limit": 64 * 1024 * 1024 });
+    });
+    let ours = lab.oci(&["run", "--bundle"]).arg(lab.bundle()).arg("cg").stdin(b"").run();
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    let lines: Vec<&str> = ours.stdout.lines().collect();
+    assert_eq!(lines[0], "67108864", "{}", ours.stdout);
+    let groups = std::fs::read_to_string("/proc/self/cgroup").unwrap().lines().count().to_string();
+    assert_eq!(lines[1], groups, "not every group is the namespace's root: {}", ours.stdout);
+    assert_eq!(lines[2], "refused", "the cgroup tree is writable: {}", ours.stdout);
+    let runc = Cmd::new("runc")
+        .arg("--root")
+        .arg(lab.dir.path().join("runc"))
+        .args(["run", "--bundle"])
+        .arg(lab.bundle())
+        .arg("cg")
+        .stdin(b"")
+        .run();
+    assert_eq!(runc.stdout, ours.stdout, "ctr-oci and runc differ");
+}

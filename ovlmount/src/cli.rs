@@ -152,6 +152,11 @@ pub struct EnterArgs {
     /// Mount /sys read-only
     #[arg(long)]
     sys: bool,
+    /// Mount the cgroup filesystems on /sys/fs/cgroup, read-only (new mounts: in a cgroup
+    /// namespace of the container's own they show its groups, outside one the host's
+    /// whole tree; needs --sys)
+    #[arg(long, requires = "sys")]
+    cgroupfs: bool,
     /// A fresh tmpfs on DIR inside the new root; repeatable
     #[arg(long, value_name = "DIR")]
     tmpfs: Vec<PathBuf>,
@@ -269,6 +274,7 @@ impl EnterArgs {
             proc: self.proc,
             dev: self.dev,
             sys: self.sys,
+            cgroupfs: self.cgroupfs,
             tmpfs: self.tmpfs,
             mask_defaults: self.mask_defaults,
             readonly: self.readonly,

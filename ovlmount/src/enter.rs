@@ -215,6 +215,8 @@ pub struct EnterOptions {
     pub dev: bool,
     /// `--sys`.
     pub sys: bool,
+    /// `--cgroupfs`.
+    pub cgroupfs: bool,
     /// `--tmpfs DIR` (inside the new root), repeatable.
     pub tmpfs: Vec<PathBuf>,
     /// `--mask-defaults`.
@@ -349,6 +351,9 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     }
     if o.sys {
         rootfs::mount_sys(&new_root)?;
+    }
+    if o.cgroupfs {
+        rootfs::mount_cgroupfs(&new_root)?;
     }
     for t in &o.tmpfs {
         rootfs::mount_tmpfs(&new_root, t)?;

@@ -264,6 +264,68 @@ pub fn bind_rootfs(dir: &Path) -> Result<(), Error> {
     attach(&tree, &at, &dir.display().to_string())
 }
 
+/// `--cgroupfs` (after `--sys`): the cgroup filesystems on `/sys/fs/cgroup`, read-only,
+/// each a new mount, so that inside a cgroup namespace it shows the container's own
+/// groups: cgroup2 alone where the host has only it there; else (v1, hybrid) a tmpfs
+/// holding each hierarchy the host mounts below `/sys/fs/cgroup`, with its controllers
+/// (or `name=`), in the directory of the host's name, and the host's symlinks
+/// (`cpu -> cpu,cpuacct`): runc's layout.
+pub fn mount_cgroupfs(root: &NewRoot) -> Result<(), Error> {
+    let base = Path::new("/sys/fs/cgroup");
+    let mounts = mountinfo::read_self().map_err(|e| Error::io("cannot read", Path::new("/proc/self/mountinfo"), e))?;
+    let cgroups: Vec<&mountinfo::Mount> = mounts
+        .iter()
+        .filter(|m| matches!(m.fstype.as_str(), "cgroup" | "cgroup2") && m.mount_point.starts_with(base))
+        .collect();
+    let ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    let at = root.place(base, Kind::Dir)?;
+    if let [only] = cgroups.as_slice() {
+        if only.fstype == "cgroup2" && only.mount_point == base {
+            let m = new_mount(c"cgroup2", &[], ro).map_err(sys("cannot mount cgroup2 on '/sys/fs/cgroup'"))?;
+            return attach(&m, &at, "/sys/fs/cgroup");
+        }
+    }
+    if cgroups.is_empty() {
+        return Err(Error::Unsupported("--cgroupfs: no cgroup filesystem is mounted on this host".into()));
+    }
+    let tmp = new_mount(c"tmpfs", &[(c"mode", "755")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+        .map_err(sys("cannot mount a tmpfs on '/sys/fs/cgroup'"))?;
+    attach(&tmp, &at, "/sys/fs/cgroup")?;
+    for m in cgroups.iter().filter(|m| m.mount_point != base) {
+        let shown = m.mount_point.display().to_string();
+        let fs = crate::sys::fsopen(if m.fstype == "cgroup2" { c"cgroup2" } else { c"cgroup" })
+            .map_err(sys(format!("cannot mount {shown}")))?;
+        if m.fstype == "cgroup" {
+            for opt in m.super_options.split(',') {
+                let set = match opt.split_once('=') {
+                    Some(("name", v)) => crate::sys::fsconfig_set_string(fs.as_fd(), c"name", v.as_ref()),
+                    Some(_) => continue, // release_agent=... and the like: not the container's
+                    None if matches!(opt, "rw" | "ro" | "") => continue,
+                    None => match std::ffi::CString::new(opt) {
+                        Ok(flag) => crate::sys::fsconfig_set_flag(fs.as_fd(), &flag),
+                        Err(_) => continue,
+                    },
+                };
+                set.map_err(sys(format!("cannot mount {shown} (option '{opt}')")))?;
+            }
+        }
+        crate::sys::fsconfig_create(fs.as_fd()).map_err(sys(format!("cannot mount {shown}")))?;
+        let mnt = crate::sys::fsmount(fs.as_fd(), ro).map_err(sys(format!("cannot mount {shown}")))?;
+        let dir = root.place(&m.mount_point, Kind::Dir)?;
+        attach(&mnt, &dir, &shown)?;
+    }
+    // The host's symlinks between them (co-mounted controllers).
+    for e in std::fs::read_dir(base).map_err(|e| Error::io("cannot read", base, e))?.flatten() {
+        if let Ok(to) = std::fs::read_link(e.path()) {
+            let dir = root.place(base, Kind::Dir)?;
+            let _ = nix::unistd::symlinkat(&to, &dir, e.file_name().as_os_str());
+        }
+    }
+    mount_setattr_fd_recursive(tmp.as_fd(), MOUNT_ATTR_RDONLY)
+        .map_err(sys("cannot make '/sys/fs/cgroup' read-only"))?;
+    Ok(())
+}
+
 /// `--tmpfs DIR`: a tmpfs (mode 1777, nosuid, nodev) on DIR inside the root.
 pub fn mount_tmpfs(root: &NewRoot, inner: &Path) -> Result<(), Error> {
     let at = root.place(inner, Kind::Dir)?;
