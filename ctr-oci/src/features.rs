@@ -39,8 +39,9 @@ fn masks() -> (Vec<&'static str>, Vec<&'static str>) {
 
 /// A default `config.json`, as `runc spec` writes it, of what ctr-oci runs: `sh` in
 /// `rootfs` (read-only), runc's three capabilities, no_new_privs, the standard mounts,
-/// new pid, network, ipc, uts, mount and cgroup namespaces, every device denied but
-/// runc's defaults. (No terminal: `--console-socket` is not supported yet.)
+/// the container's cgroups read-only on /sys/fs/cgroup, new pid, network, ipc, uts, mount
+/// and cgroup namespaces, every device denied but runc's defaults. (No terminal:
+/// `--console-socket` is not supported yet.)
 pub fn default_spec() -> Value {
     let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     let (masked, readonly) = masks();
@@ -70,6 +71,8 @@ pub fn default_spec() -> Value {
               "options": ["nosuid", "noexec", "nodev"] },
             { "destination": "/sys", "type": "sysfs", "source": "sysfs",
               "options": ["nosuid", "noexec", "nodev", "ro"] },
+            { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+              "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] },
         ],
         "linux": {
             "resources": { "devices": [{ "allow": false, "access": "rwm" }] },

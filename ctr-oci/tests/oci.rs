@@ -380,7 +380,7 @@ fn a_pod_shares_the_sandboxs_namespaces() {
         c.as_object_mut().unwrap().remove("hostname");
         let join = |t: &str, n: &str| serde_json::json!({ "type": t, "path": format!("/proc/{sandbox}/ns/{n}") });
         c["linux"]["namespaces"] = serde_json::json!([
-            { "type": "pid" }, { "type": "mount" },
+            { "type": "pid" }, { "type": "mount" }, { "type": "cgroup" },
             join("network", "net"), join("ipc", "ipc"), join("uts", "uts"),
         ]);
     });
