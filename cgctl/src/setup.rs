@@ -133,20 +133,7 @@ fn own_cgroups() -> Result<Vec<(Vec<String>, PathBuf)>, Error> {
     Ok(parse_proc_cgroup(&text))
 }
 
-/// A `/proc/PID/cgroup` file as (controllers, path) pairs, one per hierarchy: v2's line
-/// (`0::/path`) has no controllers, a named v1 hierarchy has `name=NAME`.
-pub fn parse_proc_cgroup(text: &str) -> Vec<(Vec<String>, PathBuf)> {
-    text.lines()
-        .filter_map(|l| {
-            let mut f = l.splitn(3, ':');
-            let _id = f.next()?;
-            let ctrls = f.next()?;
-            let path = f.next()?;
-            let list = if ctrls.is_empty() { Vec::new() } else { ctrls.split(',').map(String::from).collect() };
-            Some((list, PathBuf::from(path)))
-        })
-        .collect()
-}
+pub use chainload::proccgroup::parse as parse_proc_cgroup;
 
 impl Cgroups {
     /// Detect the setup of this machine from this process's mount table.

@@ -64,6 +64,8 @@ pub struct Plan {
     pub cgroup: String,
     /// `cgctl exec` flags for `linux.resources`.
     pub limit_flags: Vec<String>,
+    /// `linux.sysctl`, as `KEY=VALUE` (checked: namespaced, its namespace the container's).
+    pub sysctls: Vec<String>,
     /// `linux.seccomp`, as the docker-format profile `--seccomp` reads.
     pub seccomp: Option<serde_json::Value>,
     /// `annotations`.
@@ -253,8 +255,8 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
     if l.uid_mappings().is_some() || l.gid_mappings().is_some() {
         return Err(unsupported("linux.uidMappings", "id mappings need a user namespace (not supported yet)"));
     }
-    if l.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(unsupported("linux.sysctl", "not supported yet"));
+    for (key, value) in l.sysctl().iter().flatten() {
+        p.sysctls.push(sysctl(key, value, l.namespaces().as_deref().unwrap_or_default())?);
     }
     if l.devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(unsupported("linux.devices", "device nodes beyond the default /dev are not supported yet"));
@@ -274,6 +276,27 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
         p.seccomp = Some(serde_json::to_value(s)?);
     }
     Ok(())
+}
+
+/// One `linux.sysctl` entry as `ovlmount enter --sysctl`'s `KEY=VALUE`: a namespaced
+/// key whose namespace the container has of its own (made, or joined by path), as runc
+/// requires.
+fn sysctl(key: &str, value: &str, namespaces: &[oci_spec::runtime::LinuxNamespace]) -> Result<String, Error> {
+    use ovlmount::hostns::Namespace;
+    let field = || format!("linux.sysctl.{key}");
+    let s = ovlmount::sysctl::Sysctl::new(key, value).map_err(|e| unsupported(field(), e))?;
+    let typ = match s.namespace {
+        Namespace::Net => LinuxNamespaceType::Network,
+        Namespace::Ipc => LinuxNamespaceType::Ipc,
+        Namespace::Uts | Namespace::Mnt => LinuxNamespaceType::Uts,
+    };
+    if !namespaces.iter().any(|n| n.typ() == typ) {
+        return Err(unsupported(
+            field(),
+            format!("needs a {} namespace of the container's own (linux.namespaces has none)", s.namespace.name()),
+        ));
+    }
+    Ok(format!("{}={}", s.key, s.value))
 }
 
 /// `linux.cgroupsPath` as a cgctl NAME: a path as it is (absolute from each hierarchy's
@@ -397,15 +420,8 @@ fn mounts(list: &[Mount], p: &mut Plan) -> Result<(), Error> {
             ("devpts", "/dev/pts") | ("tmpfs", "/dev/shm") | ("mqueue", "/dev/mqueue") if has_dev => {}
             ("sysfs", "/sys") => p.mount_flags.push("--sys".into()),
             ("cgroup" | "cgroup2", "/sys/fs/cgroup") => {
-                // New cgroup mounts show the groups below the cgroup namespace's root: the
-                // container's own only inside a namespace of its own (or a joined one).
-                let in_ns = p.namespaces.contains(&"--cgroup") || p.joins.iter().any(|j| j.starts_with("--cgroup="));
-                if !in_ns {
-                    return Err(unsupported(
-                        field,
-                        "a cgroup mount needs a cgroup namespace (linux.namespaces: cgroup)",
-                    ));
-                }
+                // The container's own groups, read-only: new mounts inside a cgroup
+                // namespace, binds of its groups' directories without one (runc's way).
                 p.mount_flags.push("--cgroupfs".into());
             }
             ("cgroup" | "cgroup2", _) => {
@@ -415,12 +431,22 @@ fn mounts(list: &[Mount], p: &mut Plan) -> Result<(), Error> {
                 ));
             }
             ("tmpfs", _) => {
-                // `--tmpfs` gives mode 1777, nosuid, nodev: other options are not honoured.
-                let fits = |o: &String| matches!(o.as_str(), "nosuid" | "nodev" | "rw" | "mode=1777" | "relatime");
-                if let Some(o) = options.iter().find(|o| !fits(o)) {
-                    return Err(unsupported(field, format!("tmpfs option '{o}' on {dst} is not supported yet")));
+                // ovlmount's tmpfs options (nosuid and nodev unless `suid`/`dev` say
+                // otherwise: stronger than the spec's bare default). Every mount here is
+                // private: the private propagations are what it is, the others refused.
+                let mut opts = Vec::new();
+                for o in &options {
+                    match o.as_str() {
+                        "private" | "rprivate" => {}
+                        "shared" | "rshared" | "slave" | "rslave" | "unbindable" | "runbindable" => {
+                            return Err(unsupported(&field, format!("propagation '{o}' is not supported (only private)")))
+                        }
+                        o => opts.push(o),
+                    }
                 }
-                p.mount_flags.extend(["--tmpfs".into(), dst]);
+                let arg = if opts.is_empty() { dst.clone() } else { format!("{dst}:{}", opts.join(",")) };
+                arg.parse::<ovlmount::tmpfs::Tmpfs>().map_err(|e| unsupported(&field, e))?;
+                p.mount_flags.extend(["--tmpfs".into(), arg]);
             }
             _ if is_bind => {
                 let src = m.source().as_ref().ok_or_else(|| unsupported(&field, "a bind mount needs a source"))?;

@@ -50,6 +50,9 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32) -
     if plan.readonly {
         a.push("--readonly".into());
     }
+    for s in &plan.sysctls {
+        a.extend(["--sysctl".into(), s.clone()]);
+    }
     a.extend(["--workdir".into(), plan.cwd.clone()]);
     a.extend(["--user".into(), format!("{}:{}", plan.uid, plan.gid)]);
     let groups: Vec<String> = plan.groups.iter().map(u32::to_string).collect();

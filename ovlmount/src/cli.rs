@@ -157,9 +157,11 @@ pub struct EnterArgs {
     /// whole tree; needs --sys)
     #[arg(long, requires = "sys")]
     cgroupfs: bool,
-    /// A fresh tmpfs on DIR inside the new root; repeatable
-    #[arg(long, value_name = "DIR")]
-    tmpfs: Vec<PathBuf>,
+    /// A fresh tmpfs on DIR inside the new root (default mode 1777, nosuid, nodev);
+    /// OPTIONS: size=, nr_inodes=, mode=, uid=, gid=, ro, [no]exec, [no]suid, [no]dev,
+    /// noatime, relatime, strictatime, tmpcopyup (copy what DIR holds); repeatable
+    #[arg(long, value_name = "DIR[:OPTIONS]")]
+    tmpfs: Vec<ovlmount::tmpfs::Tmpfs>,
     /// Mask what runc masks (/proc/kcore, /proc/keys, /sys/firmware, ...) and make
     /// /proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus, /proc/fs read-only
     #[arg(long)]
@@ -185,6 +187,10 @@ pub struct EnterArgs {
     /// resolv=FILE into the init layer (without --init-layer: one in memory); repeatable
     #[arg(long = "init", value_name = "KEY[=VALUE]")]
     init: Vec<String>,
+    /// Set a kernel parameter of the container's own IPC, network or UTS namespace
+    /// (refused for any other, and where that namespace is the host's); repeatable
+    #[arg(long, value_name = "KEY=VALUE", value_parser = ovlmount::sysctl::Sysctl::parse)]
+    sysctl: Vec<ovlmount::sysctl::Sysctl>,
     /// The working directory inside (default /)
     #[arg(long, value_name = "DIR")]
     workdir: Option<PathBuf>,
@@ -281,6 +287,7 @@ impl EnterArgs {
             binds: self.bind,
             devices: self.device,
             init,
+            sysctls: self.sysctl,
             workdir: self.workdir,
             user: self.user,
             confinement: Confinement {

@@ -1,7 +1,8 @@
 //! `ovlmount enter`: the end of a container's chain. Builds the new root on an overlay
 //! and enters it with pivot_root, then confines and execs.
 //!
-//! In order: refuse the initial mount namespace; make `/` recursively private; write the
+//! In order: refuse the initial mount namespace; `--sysctl` (each refused in a
+//! namespace the host shares); make `/` recursively private; write the
 //! `--init` files into the init layer; mount the overlay; `--proc`, `--dev`, `--sys`,
 //! `--tmpfs`; `--bind` volumes; `--device` nodes; `--mask-defaults`; pivot_root and detach the old root;
 //! `--readonly`; close every inherited descriptor above 2; `--workdir`, resolved inside
@@ -217,8 +218,8 @@ pub struct EnterOptions {
     pub sys: bool,
     /// `--cgroupfs`.
     pub cgroupfs: bool,
-    /// `--tmpfs DIR` (inside the new root), repeatable.
-    pub tmpfs: Vec<PathBuf>,
+    /// `--tmpfs DIR[:OPTIONS]` (inside the new root), repeatable.
+    pub tmpfs: Vec<crate::tmpfs::Tmpfs>,
     /// `--mask-defaults`.
     pub mask_defaults: bool,
     /// `--readonly`.
@@ -229,6 +230,8 @@ pub struct EnterOptions {
     pub devices: Vec<(PathBuf, PathBuf)>,
     /// `--init`.
     pub init: InitFiles,
+    /// `--sysctl KEY=VALUE`, repeatable.
+    pub sysctls: Vec<crate::sysctl::Sysctl>,
     /// `--workdir` (default `/`).
     pub workdir: Option<PathBuf>,
     /// `--user USER[:GROUP]`, resolved in the new root's /etc/passwd and /etc/group.
@@ -239,59 +242,9 @@ pub struct EnterOptions {
     pub command: Vec<OsString>,
 }
 
-/// The nsfs inode of the initial mount namespace, fixed since Linux 6.18
-/// (`MNT_NS_INIT_INO` in `<linux/nsfs.h>`). Other namespaces get inodes from 0xF0000000
-/// up, so no other mount namespace ever has it.
-const MNT_NS_INIT_INO: u64 = 0xEFFF_FFF8;
-
 /// Refuse to run in the host's mount namespace: every mount made here would land there.
-///
-/// Since Linux 6.18 the initial mount namespace is known by its fixed inode. Otherwise
-/// (and also in a container, whose own first namespace is its host) the host's is PID
-/// 1's; where PID 1's namespace cannot be read (a sandbox that hides it), the oldest
-/// ancestor whose namespace can be read stands for the host. When PID 1 of the visible
-/// /proc is this very process (a new PID namespace with its own /proc, which implies a
-/// new mount namespace), the check passes.
 fn refuse_initial_mount_namespace() -> Result<(), Error> {
-    use std::os::unix::fs::MetadataExt;
-    let ino = std::fs::metadata("/proc/self/ns/mnt")
-        .map_err(|e| Error::NoProc(format!("/proc/self/ns/mnt: {}", chainload::cli::io_reason(&e))))?
-        .ino();
-    if ino == MNT_NS_INIT_INO {
-        return Err(Error::InitialMountNamespace);
-    }
-    // This process's pid as the visible /proc numbers it (not getpid(): /proc may belong
-    // to another PID namespace).
-    let me: i32 = std::fs::read_link("/proc/self")
-        .ok()
-        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
-        .ok_or_else(|| Error::NoProc("/proc/self".into()))?;
-    if me == 1 {
-        return Ok(());
-    }
-    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
-    let ours = ns("self").ok_or_else(|| Error::NoProc("/proc/self/ns/mnt".into()))?;
-    let host = match ns("1") {
-        Some(h) => h,
-        None => {
-            let mut reference = None;
-            let mut pid = me;
-            while let Some(parent) = chainload::procstat::read(pid).map(|s| s.ppid).filter(|p| *p > 0) {
-                match ns(&parent.to_string()) {
-                    Some(n) => reference = Some(n),
-                    None => break,
-                }
-                pid = parent;
-            }
-            // No ancestor to compare with (an orphan whose new parent is a PID 1 that
-            // cannot be read): nothing says this is the host's.
-            match reference {
-                Some(r) => r,
-                None => return Ok(()),
-            }
-        }
-    };
-    if ours == host {
+    if crate::hostns::is_host(crate::hostns::Namespace::Mnt)? {
         return Err(Error::InitialMountNamespace);
     }
     Ok(())
@@ -326,6 +279,9 @@ pub fn enter(o: &EnterOptions) -> Error {
 
 fn prepare(o: &EnterOptions) -> Result<(), Error> {
     refuse_initial_mount_namespace()?;
+    for s in &o.sysctls {
+        s.apply()?;
+    }
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(sys("cannot make / private"))?;
     let root = match &o.rootfs {

@@ -23,6 +23,14 @@ pub enum Error {
          run it in a mount namespace of its own, e.g. under 'unshare-rs -m'"
     )]
     InitialMountNamespace,
+    /// `--sysctl` of a namespace this process shares with the host.
+    #[error("refusing sysctl {key}: this process is in the host's {namespace} namespace, so it would change the host")]
+    HostSysctl {
+        /// The key.
+        key: String,
+        /// `net`, `ipc`, `uts`.
+        namespace: &'static str,
+    },
     /// /proc is not there to read.
     #[error("cannot read {0} (is proc mounted?)")]
     NoProc(String),

@@ -8,9 +8,9 @@
 //!                 [-o OPTION]... [--json] TARGET
 //! ovlmount umount TARGET
 //! ovlmount enter  --lower ... [--upper DIR --work DIR] [--init-layer DIR] --target DIR
-//!                 [--proc] [--dev] [--sys] [--tmpfs DIR]... [--mask-defaults] [--readonly]
+//!                 [--proc] [--dev] [--sys] [--tmpfs DIR[:OPTIONS]]... [--mask-defaults] [--readonly]
 //!                 [--bind SRC:DST[:ro]]... [--init hostname=NAME|hosts|hosts=FILE|resolv=FILE]...
-//!                 [--workdir DIR] [--user USER[:GROUP]] [--cap-add CAP]... [--cap-drop CAP]...
+//!                 [--sysctl KEY=VALUE]... [--workdir DIR] [--user USER[:GROUP]] [--cap-add CAP]... [--cap-drop CAP]...
 //!                 [--no-new-privs] -- CMD...
 //! ovlmount commit UPPER -o FILE [--gzip] [--json]
 //! ovlmount import FILE DIR
@@ -30,11 +30,14 @@ pub mod archive;
 pub mod commit;
 pub mod diff;
 pub mod enter;
+pub mod hostns;
 pub mod import;
 pub mod overlay;
 pub mod rootfs;
 pub mod stack;
 pub mod sys;
+pub mod sysctl;
+pub mod tmpfs;
 pub mod tree;
 
 mod error;

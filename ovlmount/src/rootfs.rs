@@ -264,24 +264,29 @@ pub fn bind_rootfs(dir: &Path) -> Result<(), Error> {
     attach(&tree, &at, &dir.display().to_string())
 }
 
-/// `--cgroupfs` (after `--sys`): the cgroup filesystems on `/sys/fs/cgroup`, read-only,
-/// each a new mount, so that inside a cgroup namespace it shows the container's own
-/// groups: cgroup2 alone where the host has only it there; else (v1, hybrid) a tmpfs
-/// holding each hierarchy the host mounts below `/sys/fs/cgroup`, with its controllers
-/// (or `name=`), in the directory of the host's name, and the host's symlinks
-/// (`cpu -> cpu,cpuacct`): runc's layout.
+/// `--cgroupfs`: the cgroup filesystems on `/sys/fs/cgroup`, read-only, showing the
+/// process's own groups as their roots: cgroup2 alone where the host has only it there;
+/// else (v1, hybrid) a tmpfs holding each hierarchy the host mounts below
+/// `/sys/fs/cgroup`, in the directory of the host's name, and the host's symlinks
+/// (`cpu -> cpu,cpuacct`): runc's layout. Where the process's group in a hierarchy is
+/// its root (inside a cgroup namespace of its own) that hierarchy is a new mount; where
+/// it is not (no cgroup namespace), it is a bind of the process's own group's directory,
+/// as runc binds it: the host's tree above the container's group never shows.
 pub fn mount_cgroupfs(root: &NewRoot) -> Result<(), Error> {
     let base = Path::new("/sys/fs/cgroup");
     let mounts = mountinfo::read_self().map_err(|e| Error::io("cannot read", Path::new("/proc/self/mountinfo"), e))?;
+    let own_file = Path::new("/proc/self/cgroup");
+    let own = chainload::proccgroup::parse(
+        &std::fs::read_to_string(own_file).map_err(|e| Error::io("cannot read", own_file, e))?,
+    );
     let cgroups: Vec<&mountinfo::Mount> = mounts
         .iter()
         .filter(|m| matches!(m.fstype.as_str(), "cgroup" | "cgroup2") && m.mount_point.starts_with(base))
         .collect();
-    let ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     let at = root.place(base, Kind::Dir)?;
     if let [only] = cgroups.as_slice() {
         if only.fstype == "cgroup2" && only.mount_point == base {
-            let m = new_mount(c"cgroup2", &[], ro).map_err(sys("cannot mount cgroup2 on '/sys/fs/cgroup'"))?;
+            let m = hierarchy(only, &own)?;
             return attach(&m, &at, "/sys/fs/cgroup");
         }
     }
@@ -292,27 +297,9 @@ pub fn mount_cgroupfs(root: &NewRoot) -> Result<(), Error> {
         .map_err(sys("cannot mount a tmpfs on '/sys/fs/cgroup'"))?;
     attach(&tmp, &at, "/sys/fs/cgroup")?;
     for m in cgroups.iter().filter(|m| m.mount_point != base) {
-        let shown = m.mount_point.display().to_string();
-        let fs = crate::sys::fsopen(if m.fstype == "cgroup2" { c"cgroup2" } else { c"cgroup" })
-            .map_err(sys(format!("cannot mount {shown}")))?;
-        if m.fstype == "cgroup" {
-            for opt in m.super_options.split(',') {
-                let set = match opt.split_once('=') {
-                    Some(("name", v)) => crate::sys::fsconfig_set_string(fs.as_fd(), c"name", v.as_ref()),
-                    Some(_) => continue, // release_agent=... and the like: not the container's
-                    None if matches!(opt, "rw" | "ro" | "") => continue,
-                    None => match std::ffi::CString::new(opt) {
-                        Ok(flag) => crate::sys::fsconfig_set_flag(fs.as_fd(), &flag),
-                        Err(_) => continue,
-                    },
-                };
-                set.map_err(sys(format!("cannot mount {shown} (option '{opt}')")))?;
-            }
-        }
-        crate::sys::fsconfig_create(fs.as_fd()).map_err(sys(format!("cannot mount {shown}")))?;
-        let mnt = crate::sys::fsmount(fs.as_fd(), ro).map_err(sys(format!("cannot mount {shown}")))?;
+        let mnt = hierarchy(m, &own)?;
         let dir = root.place(&m.mount_point, Kind::Dir)?;
-        attach(&mnt, &dir, &shown)?;
+        attach(&mnt, &dir, &m.mount_point.display().to_string())?;
     }
     // The host's symlinks between them (co-mounted controllers).
     for e in std::fs::read_dir(base).map_err(|e| Error::io("cannot read", base, e))?.flatten() {
@@ -326,12 +313,69 @@ pub fn mount_cgroupfs(root: &NewRoot) -> Result<(), Error> {
     Ok(())
 }
 
-/// `--tmpfs DIR`: a tmpfs (mode 1777, nosuid, nodev) on DIR inside the root.
-pub fn mount_tmpfs(root: &NewRoot, inner: &Path) -> Result<(), Error> {
-    let at = root.place(inner, Kind::Dir)?;
-    let m = new_mount(c"tmpfs", &[(c"mode", "1777")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
-        .map_err(sys(format!("cannot mount a tmpfs on '{}'", inner.display())))?;
-    attach(&m, &at, &inner.display().to_string())
+/// The process's group in the hierarchy mounted as `m` (`None`: it is in none).
+fn own_group<'a>(m: &mountinfo::Mount, own: &'a [chainload::proccgroup::Membership]) -> Option<&'a Path> {
+    own.iter()
+        .find(|(ctrls, _)| match m.fstype.as_str() {
+            "cgroup2" => ctrls.is_empty(),
+            _ => !ctrls.is_empty() && ctrls.iter().all(|c| m.has_super_option(c)),
+        })
+        .map(|(_, p)| p.as_path())
+}
+
+/// One hierarchy for the container, read-only: a new mount where the process's group is
+/// the root it shows, else a bind of that group's directory.
+fn hierarchy(m: &mountinfo::Mount, own: &[chainload::proccgroup::Membership]) -> Result<OwnedFd, Error> {
+    let shown = m.mount_point.display().to_string();
+    let ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if let Some(group) = own_group(m, own).filter(|g| *g != Path::new("/")) {
+        let below = group.strip_prefix(&m.root).map_err(|_| {
+            Error::InContainer(format!(
+                "--cgroupfs: this process's group '{}' is not below the root '{}' of {shown}",
+                group.display(),
+                m.root.display()
+            ))
+        })?;
+        let dir = m.mount_point.join(below);
+        let tree = clone_tree(nix::fcntl::AT_FDCWD, &dir, false).map_err(sys(format!("cannot bind '{}'", dir.display())))?;
+        mount_setattr_fd_recursive(tree.as_fd(), ro).map_err(sys(format!("cannot make '{shown}' read-only")))?;
+        return Ok(tree);
+    }
+    let fs = fsopen(if m.fstype == "cgroup2" { c"cgroup2" } else { c"cgroup" }).map_err(sys(format!("cannot mount {shown}")))?;
+    if m.fstype == "cgroup" {
+        for opt in m.super_options.split(',') {
+            let set = match opt.split_once('=') {
+                Some(("name", v)) => fsconfig_set_string(fs.as_fd(), c"name", v.as_ref()),
+                Some(_) => continue, // release_agent=... and the like: not the container's
+                None if matches!(opt, "rw" | "ro" | "") => continue,
+                None => match std::ffi::CString::new(opt) {
+                    Ok(flag) => crate::sys::fsconfig_set_flag(fs.as_fd(), &flag),
+                    Err(_) => continue,
+                },
+            };
+            set.map_err(sys(format!("cannot mount {shown} (option '{opt}')")))?;
+        }
+    }
+    fsconfig_create(fs.as_fd()).map_err(sys(format!("cannot mount {shown}")))?;
+    fsmount(fs.as_fd(), ro).map_err(|e| sys(format!("cannot mount {shown}"))(e).into())
+}
+
+/// `--tmpfs DIR[:OPTIONS]`: a tmpfs on DIR inside the root (see [`crate::tmpfs`]).
+pub fn mount_tmpfs(root: &NewRoot, t: &crate::tmpfs::Tmpfs) -> Result<(), Error> {
+    let shown = t.dst.display().to_string();
+    let at = root.place(&t.dst, Kind::Dir)?;
+    let options = t.fs_options()?;
+    let options: Vec<(&CStr, &str)> = options.iter().map(|(k, v)| (k.as_c_str(), v.as_str())).collect();
+    // Read-only only after the copy.
+    let m = new_mount(c"tmpfs", &options, t.attrs & !MOUNT_ATTR_RDONLY)
+        .map_err(sys(format!("cannot mount a tmpfs on '{shown}'")))?;
+    if t.copy_up {
+        crate::tmpfs::copy_up(at.as_fd(), m.as_fd(), &t.dst, t.mode_given())?;
+    }
+    if t.attrs & MOUNT_ATTR_RDONLY != 0 {
+        mount_setattr_fd_recursive(m.as_fd(), MOUNT_ATTR_RDONLY).map_err(sys(format!("cannot make '{shown}' read-only")))?;
+    }
+    attach(&m, &at, &shown)
 }
 
 /// mount_setattr(2) `MOUNT_ATTR_RDONLY` with AT_RECURSIVE on the mount at `p`; a kernel

@@ -100,6 +100,7 @@ pub const OPEN_TREE_CLONE: libc::c_uint = 1;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
 pub const MOUNT_ATTR_NODEV: u64 = 0x4;
 pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
 pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
 
 /// open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at `path` relative to

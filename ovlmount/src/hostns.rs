@@ -1,0 +1,94 @@
+//! Whether this process is in one of the host's namespaces (mount, network, IPC, UTS):
+//! `enter` refuses to mount in the host's mount namespace, `--sysctl` to write a
+//! parameter of a namespace the host shares.
+//!
+//! The initial namespaces have fixed nsfs inodes: IPC and UTS for long, network and
+//! mount since Linux 6.18 (`<linux/nsfs.h>`); other namespaces get inodes from
+//! 0xF0000000 up, so no other namespace ever has them. Otherwise (and also in a
+//! container, whose own first namespaces are its host's) the host's is PID 1's; where
+//! PID 1's namespace cannot be read (a sandbox that hides it), the oldest ancestor whose
+//! namespace can be read stands for the host.
+
+use crate::Error;
+
+/// A kind of namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Namespace {
+    /// Mount.
+    Mnt,
+    /// Network.
+    Net,
+    /// IPC.
+    Ipc,
+    /// UTS.
+    Uts,
+}
+
+impl Namespace {
+    /// Its name under /proc/PID/ns.
+    pub fn name(self) -> &'static str {
+        match self {
+            Namespace::Mnt => "mnt",
+            Namespace::Net => "net",
+            Namespace::Ipc => "ipc",
+            Namespace::Uts => "uts",
+        }
+    }
+
+    /// The initial namespace's fixed inode.
+    fn init_ino(self) -> u64 {
+        match self {
+            Namespace::Ipc => 0xEFFF_FFFF,
+            Namespace::Uts => 0xEFFF_FFFE,
+            Namespace::Net => 0xEFFF_FFF9,
+            Namespace::Mnt => 0xEFFF_FFF8,
+        }
+    }
+}
+
+/// Whether this process is in the host's namespace of kind `ns`.
+///
+/// When PID 1 of the visible /proc is this very process (a new PID namespace with its
+/// own /proc, which implies a new mount namespace), it is not the host's mount
+/// namespace; nor, for any kind, when no ancestor's can be read (an orphan whose new
+/// parent is a PID 1 that cannot be read: nothing says it is the host's).
+pub fn is_host(ns: Namespace) -> Result<bool, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let own = format!("/proc/self/ns/{}", ns.name());
+    let ino = std::fs::metadata(&own)
+        .map_err(|e| Error::NoProc(format!("{own}: {}", chainload::cli::io_reason(&e))))?
+        .ino();
+    if ino == ns.init_ino() {
+        return Ok(true);
+    }
+    // This process's pid as the visible /proc numbers it (not getpid(): /proc may belong
+    // to another PID namespace).
+    let me: i32 = std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+        .ok_or_else(|| Error::NoProc("/proc/self".into()))?;
+    if me == 1 {
+        return Ok(false);
+    }
+    let link = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/{}", ns.name())).ok();
+    let ours = link("self").ok_or_else(|| Error::NoProc(own.clone()))?;
+    let host = match link("1") {
+        Some(h) => h,
+        None => {
+            let mut reference = None;
+            let mut pid = me;
+            while let Some(parent) = chainload::procstat::read(pid).map(|s| s.ppid).filter(|p| *p > 0) {
+                match link(&parent.to_string()) {
+                    Some(n) => reference = Some(n),
+                    None => break,
+                }
+                pid = parent;
+            }
+            match reference {
+                Some(r) => r,
+                None => return Ok(false),
+            }
+        }
+    };
+    Ok(ours == host)
+}
