@@ -363,14 +363,20 @@ fn hierarchy(m: &mountinfo::Mount, own: &[chainload::proccgroup::Membership]) ->
 /// `--tmpfs DIR[:OPTIONS]`: a tmpfs on DIR inside the root (see [`crate::tmpfs`]).
 pub fn mount_tmpfs(root: &NewRoot, t: &crate::tmpfs::Tmpfs) -> Result<(), Error> {
     let shown = t.dst.display().to_string();
+    // Without `mode=`, the root of the tmpfs takes the mode of the directory it covers
+    // where that exists (runc's way: an image's 0755 /run stays 0755), else 1777.
+    let covered = match root.find(&t.dst)? {
+        Some(fd) => Some(fstat(&fd).map_err(sys(format!("cannot stat '{shown}'")))?.st_mode & 0o7777),
+        None => None,
+    };
     let at = root.place(&t.dst, Kind::Dir)?;
-    let options = t.fs_options()?;
+    let options = t.fs_options(covered)?;
     let options: Vec<(&CStr, &str)> = options.iter().map(|(k, v)| (k.as_c_str(), v.as_str())).collect();
     // Read-only only after the copy.
     let m = new_mount(c"tmpfs", &options, t.attrs & !MOUNT_ATTR_RDONLY)
         .map_err(sys(format!("cannot mount a tmpfs on '{shown}'")))?;
     if t.copy_up {
-        crate::tmpfs::copy_up(at.as_fd(), m.as_fd(), &t.dst, t.mode_given())?;
+        crate::tmpfs::copy_up(at.as_fd(), m.as_fd(), &t.dst)?;
     }
     if t.attrs & MOUNT_ATTR_RDONLY != 0 {
         mount_setattr_fd_recursive(m.as_fd(), MOUNT_ATTR_RDONLY).map_err(sys(format!("cannot make '{shown}' read-only")))?;

@@ -4,7 +4,8 @@
 //! the mount attributes `ro`, `rw`, `noexec`, `exec`, `nosuid`, `suid`, `nodev`, `dev`
 //! (default `nosuid,nodev`), `noatime`, `relatime`, `strictatime`; and `tmpcopyup`
 //! (what the root has at DIR is copied into the new tmpfs, owners, modes and all, as
-//! runc and crun do). Without `mode=` the tmpfs's root is mode 1777.
+//! runc and crun do). Without `mode=` the tmpfs's root has the mode of the directory it
+//! covers, or 1777 where there was none (runc's way).
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -86,9 +87,10 @@ impl Tmpfs {
         self.options.iter().any(|(k, _)| k == "mode")
     }
 
-    /// The tmpfs options as fsconfig(2) keys and values (`mode=1777` unless given).
-    pub fn fs_options(&self) -> Result<Vec<(CString, String)>, Error> {
-        let default_mode = ("mode".to_string(), "1777".to_string());
+    /// The tmpfs options as fsconfig(2) keys and values; without `mode=`, the mode
+    /// `covered` (of the directory it covers), or 1777.
+    pub fn fs_options(&self, covered: Option<u32>) -> Result<Vec<(CString, String)>, Error> {
+        let default_mode = ("mode".to_string(), format!("{:o}", covered.unwrap_or(0o1777)));
         self.options
             .iter()
             .chain((!self.mode_given()).then_some(&default_mode))
@@ -100,20 +102,15 @@ impl Tmpfs {
 }
 
 /// `tmpcopyup`: copy the tree of directory `src` into directory `dst` (the new tmpfs's
-/// root, before it is attached), keeping owners and modes; the root takes `src`'s owner
-/// (and its mode, unless `keep_mode`). Nothing is followed: symbolic links are copied as
-/// links, devices, FIFOs and sockets left out.
-pub fn copy_up(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, shown: &Path, keep_mode: bool) -> Result<(), Error> {
+/// root, before it is attached), keeping owners and modes; the root takes `src`'s owner.
+/// Nothing is followed: symbolic links are copied as links, devices, FIFOs and sockets
+/// left out.
+pub fn copy_up(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, shown: &Path) -> Result<(), Error> {
     let at = |what: &str, p: &Path| format!("tmpcopyup of '{}': cannot {what} '{}'", shown.display(), p.display());
     let st = nix::sys::stat::fstat(src).map_err(sys(at("stat", shown)))?;
     copy_dir(src, dst, shown)?;
     nix::unistd::fchownat(dst, "", Some(st.st_uid.into()), Some(st.st_gid.into()), AtFlags::AT_EMPTY_PATH)
         .map_err(sys(at("chown", shown)))?;
-    if !keep_mode {
-        let d = nix::fcntl::openat(dst, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(sys(at("open", shown)))?;
-        nix::sys::stat::fchmod(&d, Mode::from_bits_truncate(st.st_mode & 0o7777)).map_err(sys(at("chmod", shown)))?;
-    }
     Ok(())
 }
 
@@ -174,4 +171,29 @@ fn copy_dir(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, shown: &Path) -> Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options() {
+        let t: Tmpfs = "/run:size=1m,mode=700,rw,noexec,tmpcopyup".parse().unwrap();
+        assert_eq!(t.dst, PathBuf::from("/run"));
+        assert_eq!(t.options, vec![("size".into(), "1m".into()), ("mode".into(), "700".into())]);
+        assert_eq!(t.attrs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        assert!(t.copy_up && t.mode_given());
+        let plain: Tmpfs = "/tmp".parse().unwrap();
+        assert_eq!((plain.attrs, plain.copy_up), (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false));
+        let mode = |t: &Tmpfs, covered| t.fs_options(covered).unwrap().into_iter().find(|(k, _)| k.as_bytes() == b"mode");
+        assert_eq!(mode(&plain, None).map(|m| m.1), Some("1777".into()));
+        assert_eq!(mode(&plain, Some(0o755)).map(|m| m.1), Some("755".into()));
+        assert_eq!(mode(&t, Some(0o755)).map(|m| m.1), Some("700".into()));
+        let ro: Tmpfs = "/x:ro,suid,dev,exec".parse().unwrap();
+        assert_eq!(ro.attrs, MOUNT_ATTR_RDONLY);
+        assert!("/x:size".parse::<Tmpfs>().is_err());
+        assert!("/x:huge=1".parse::<Tmpfs>().unwrap_err().contains("unknown tmpfs option 'huge=1'"));
+        assert!("x:size=1m".parse::<Tmpfs>().is_err());
+    }
 }

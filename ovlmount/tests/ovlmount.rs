@@ -745,3 +745,73 @@ fn import_and_commit_show_progress_only_on_a_terminal() {
     assert!(forced.stderr.starts_with('\r') && forced.stderr.contains("importing"), "{:?}", forced.stderr);
     assert_eq!(Cmd::tool("ovlmount").arg("commit").arg(&l).arg("-o").arg(d.join("q.tar")).run().ok().stderr, "");
 }
+
+/// `--sysctl`: a network parameter is set in the container's own network namespace (the
+/// host's stays as it was); a host-wide key, a key written through the host's network
+/// namespace, and a key that walks out of /proc/sys are refused before anything is
+/// mounted, with 125.
+#[test]
+fn sysctls_change_the_container_never_the_host() {
+    require_root!();
+    let Some((t, l)) = busybox_root("sysctls_change_the_container_never_the_host") else { return };
+    let d = t.path();
+    let host_file = "/proc/sys/net/ipv4/ip_default_ttl";
+    let host_before = std::fs::read_to_string(host_file).unwrap();
+    let wanted = if host_before.trim() == "42" { "43" } else { "42" };
+    let base = format!("{o} enter --rootfs {l} --proc", o = ovl(), l = l.display());
+    let read = "cat /proc/sys/net/ipv4/ip_default_ttl";
+    let inside = format!("{base} --sysctl net.ipv4.ip_default_ttl={wanted} -- {read}");
+    let out = Cmd::tool("unshare-rs").args(["-m", "-n", "-p", "-f", "--", "sh", "-c", &inside]).run();
+    assert_eq!(out.ok().stdout.trim(), wanted);
+    assert_eq!(std::fs::read_to_string(host_file).unwrap(), host_before, "the host's value changed");
+
+    let before = testkit::mount_snapshot(d);
+    for (flag, says) in [
+        // The host's network namespace (only a mount namespace of its own).
+        (format!("net.ipv4.ip_default_ttl={wanted}"), "in the host's net namespace"),
+        ("kernel.panic=5".into(), "not namespaced"),
+        ("vm.drop_caches=3".into(), "not namespaced"),
+        ("net.ipv4.x/../../../kernel/panic=5".into(), "is not a sysctl key"),
+    ] {
+        let cmd = format!("{base} --sysctl '{flag}' -- true");
+        let out = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "--", "sh", "-c", &cmd]).run();
+        assert_eq!(out.code, 125, "{flag}: {out:?}");
+        assert!(out.stderr.contains(says), "{flag}: {}", out.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(host_file).unwrap(), host_before, "the host's value changed");
+    assert_ne!(std::fs::read_to_string("/proc/sys/kernel/panic").unwrap().trim(), "5");
+    assert_eq!(testkit::mount_snapshot(d), before);
+}
+
+/// `--tmpfs DIR:OPTIONS`: the size and mode asked for, the mount attributes, and
+/// `tmpcopyup` bringing what the image had there (contents, owners, modes, links);
+/// without `mode=` the tmpfs keeps the mode of the directory it covers, or 1777.
+#[test]
+fn tmpfs_options_and_copy_up() {
+    require_root!();
+    let Some((_t, l)) = busybox_root("tmpfs_options_and_copy_up") else { return };
+    write(&l.join("etc/skel/sub/file"), "from the image\n");
+    std::os::unix::fs::symlink("sub/file", l.join("etc/skel/link")).unwrap();
+    std::os::unix::fs::chown(l.join("etc/skel/sub/file"), Some(1000), Some(1000)).unwrap();
+    std::fs::set_permissions(l.join("etc/skel/sub/file"), std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    std::fs::create_dir_all(l.join("covered")).unwrap();
+    std::fs::set_permissions(l.join("covered"), std::os::unix::fs::PermissionsExt::from_mode(0o750)).unwrap();
+    let script = "grep -E ' /(scratch|etc/skel|covered|fresh) ' /proc/mounts | cut -d' ' -f2,4 | sort; \
+                  stat -c '%a %u:%g %n' /scratch /covered /fresh /etc/skel/sub/file; cat /etc/skel/link; \
+                  touch /etc/skel/new 2>/dev/null || echo skel-ro";
+    let cmd = format!(
+        "{o} enter --rootfs {l} --proc --tmpfs /scratch:size=1m,mode=700,noexec --tmpfs /etc/skel:ro,tmpcopyup \
+         --tmpfs /covered --tmpfs /fresh -- sh -c \"{script}\"",
+        o = ovl(),
+        l = l.display()
+    );
+    let out = in_mount_ns(&cmd);
+    let want = "/covered rw,nosuid,nodev,relatime,mode=750\n\
+                /etc/skel ro,nosuid,nodev,relatime,mode=755\n\
+                /fresh rw,nosuid,nodev,relatime\n\
+                /scratch rw,nosuid,nodev,noexec,relatime,size=1024k,mode=700\n\
+                700 0:0 /scratch\n750 0:0 /covered\n1777 0:0 /fresh\n640 1000:1000 /etc/skel/sub/file\n\
+                from the image\nskel-ro\n";
+    assert_eq!(out.ok().stdout, want, "{out:?}");
+    assert!(!l.join("etc/skel/new").exists());
+}

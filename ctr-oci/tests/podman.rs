@@ -1,0 +1,275 @@
+//! ctr-oci driven by podman (`--runtime ctr-oci`), as root: what a podman user does and
+//! sees, and that nothing of a container is left once podman has removed it.
+//!
+//! podman runs with its own storage, run root, tmp dir and containers.conf (cgroupfs,
+//! file events, no network, lowered rlimits, ctr-oci as a runtime that writes JSON
+//! logs), and every container's cgroup goes below the test's own cgroup.
+
+#![allow(clippy::unwrap_used)] // a test that cannot go on should panic
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use testkit::{is_dead, skip, Cmd, Outcome};
+
+struct Podman {
+    dir: testkit::TempDir,
+    /// The cgroup parent (absolute, below the test's own cgroup in every hierarchy).
+    parent: String,
+}
+
+/// The deepest of this process's cgroups, if every other one is an ancestor of it (so
+/// that a group below it is below the test's own cgroup everywhere).
+fn own_cgroup() -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let paths: Vec<PathBuf> = text.lines().filter_map(|l| l.splitn(3, ':').nth(2)).map(PathBuf::from).collect();
+    let deepest = paths.iter().max_by_key(|p| p.components().count())?.clone();
+    paths.iter().all(|p| deepest.starts_with(p)).then_some(deepest)
+}
+
+/// Remove the cgroup directory `abs` (absolute from each hierarchy's root) and what is
+/// below it, in every hierarchy (podman's cgroupfs manager makes its parent in all).
+fn remove_cgroup_everywhere(abs: &str) {
+    let base = Path::new("/sys/fs/cgroup");
+    let mut roots = vec![base.to_path_buf()];
+    roots.extend(std::fs::read_dir(base).into_iter().flatten().flatten().map(|e| e.path()));
+    for root in roots {
+        let top = root.join(abs.trim_start_matches('/'));
+        let mut dirs = vec![top];
+        let mut i = 0;
+        while i < dirs.len() {
+            for e in std::fs::read_dir(&dirs[i]).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(e.path());
+                }
+            }
+            i += 1;
+        }
+        for d in dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+impl Podman {
+    fn new(tag: &str) -> Option<Podman> {
+        if !testkit::is_root() {
+            skip(tag, "needs root");
+            return None;
+        }
+        if !testkit::has_command("podman") || !testkit::has_command("conmon") {
+            skip(tag, "podman (with conmon) is not installed (scripts/install-deps installs it)");
+            return None;
+        }
+        if testkit::busybox().is_none() {
+            skip(tag, "busybox-static is not installed (the image is built from it)");
+            return None;
+        }
+        let Some(own) = own_cgroup() else {
+            skip(tag, "this process's cgroups are not nested (no group is below all of them)");
+            return None;
+        };
+        let dir = testkit::tempdir();
+        let parent = own.join(format!("ctroci-podman-{tag}-{}", std::process::id())).display().to_string();
+        let conf = format!(
+            "[containers]\nnetns = \"none\"\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
+             [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nruntime = \"ctr-oci\"\n\
+             runtime_supports_json = [\"ctr-oci\"]\n[engine.runtimes]\nctr-oci = [\"{}\"]\n",
+            testkit::bin("ctr-oci").display()
+        );
+        std::fs::write(dir.path().join("containers.conf"), conf).unwrap();
+        let p = Podman { dir, parent };
+        let rootfs = p.dir.path().join("rootfs");
+        testkit::busybox_rootfs(&rootfs);
+        std::fs::write(rootfs.join("etc/motd"), "from the image\n").unwrap();
+        let tar = p.dir.path().join("rootfs.tar");
+        Cmd::new("tar").arg("-cf").arg(&tar).arg("-C").arg(&rootfs).arg(".").run().ok();
+        p.podman(&["import"]).arg(&tar).arg("localhost/ctroci-busybox").run().ok();
+        Some(p)
+    }
+
+    fn podman(&self, args: &[&str]) -> Cmd {
+        let d = self.dir.path();
+        Cmd::new("podman")
+            .env("CONTAINERS_CONF", d.join("containers.conf"))
+            .arg("--root")
+            .arg(d.join("storage"))
+            .arg("--runroot")
+            .arg(d.join("run"))
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
+            .args(["--storage-driver", "overlay"])
+            .args(args)
+            .timeout(testkit::scaled(Duration::from_secs(60)))
+    }
+
+    /// `podman run` (or `create`) ARGS with the lab's cgroup parent and image.
+    fn container(&self, verb: &str, flags: &[&str], command: &[&str]) -> Cmd {
+        self.podman(&[verb, "--cgroup-parent", &self.parent])
+            .args(flags)
+            .arg("localhost/ctroci-busybox")
+            .args(command)
+    }
+
+    fn inspect(&self, id: &str, format: &str) -> String {
+        self.podman(&["inspect", "--format", format, id]).run().ok().stdout.trim().to_string()
+    }
+
+    /// The containers' cgroups left below the parent (podman's own `conmon` group aside).
+    fn container_cgroups(&self) -> Vec<String> {
+        let rows = Cmd::tool("cgctl").args(["ls", "--json"]).run().ok().json();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .filter(|n| n.contains(&self.parent) && n.contains("libpod-"))
+            .map(String::from)
+            .collect()
+    }
+
+    /// Nothing of container `id` is left: no runtime state, no cgroup, no mount of
+    /// ours, no process (`pid`).
+    fn assert_gone(&self, id: &str, pid: i32) {
+        if !id.is_empty() {
+            assert!(!Path::new("/run/ctr-oci").join(id).exists(), "ctr-oci's state of {id} is left");
+        }
+        assert_eq!(self.container_cgroups(), Vec::<String>::new(), "cgroups left");
+        if pid > 0 {
+            assert!(testkit::wait_until(Duration::from_secs(10), || is_dead(pid)), "the init {pid} still runs");
+        }
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.podman(&["rm", "--all", "--force", "--time", "0"]).run();
+        let _ = self.podman(&["rmi", "--all", "--force"]).run();
+        let storage = self.dir.path().join("storage");
+        for m in testkit::mounts_under(self.dir.path()).iter().rev() {
+            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+        }
+        let _ = std::fs::remove_dir_all(storage);
+        remove_cgroup_everywhere(&self.parent);
+    }
+}
+
+fn id_of(o: &Outcome) -> String {
+    o.stdout.trim().lines().last().unwrap_or_default().to_string()
+}
+
+/// `podman run --rm`: the command's output and exit status come back through conmon; the
+/// flags people use every day hold inside (read-only root, no capabilities, another
+/// user, a read-only volume, the hostname, the environment, podman's tmpfs mounts); and
+/// once podman has removed the container nothing of it is left.
+#[test]
+fn podman_run_gives_output_status_and_the_asked_for_container() {
+    let Some(p) = Podman::new("podman_run") else { return };
+    let out = p.container("run", &["--rm"], &["sh", "-c", "cat /etc/motd; echo to-stderr >&2; exit 3"]).run();
+    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.stdout, "from the image\n");
+    assert!(out.stderr.contains("to-stderr"), "{out:?}");
+
+    let vol = p.dir.path().join("vol");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("f"), "volume\n").unwrap();
+    let v = format!("{}:/vol:ro", vol.display());
+    let script = "id -u; id -g; hostname; echo $FOO; cat /vol/f; \
+                  touch /vol/x 2>/dev/null || echo vol-ro; touch /x 2>/dev/null || echo root-ro; \
+                  touch /run/x && echo run-writable; grep CapEff /proc/self/status; \
+                  grep -c ' /run tmpfs ' /proc/mounts";
+    let flags = ["--rm", "--read-only", "--cap-drop", "all", "--user", "1000:1000", "-v", &v, "--hostname", "hh", "-e", "FOO=bar"];
+    let out = p.container("run", &flags, &["sh", "-c", script]).run();
+    assert_eq!(out.code, 0, "{out:?}");
+    let want = "1000\n1000\nhh\nbar\nvolume\nvol-ro\nroot-ro\nrun-writable\nCapEff:\t0000000000000000\n1\n";
+    assert_eq!(out.stdout, want, "{out:?}");
+    assert!(!vol.join("x").exists());
+    p.assert_gone("", 0);
+}
+
+/// `--memory` is the container's cgroup limit, readable inside (its own cgroup mounted
+/// on /sys/fs/cgroup), and a container that goes over it is OOM-killed: podman reports
+/// 137.
+#[test]
+fn podman_memory_limit_holds_and_oom_is_137() {
+    let Some(p) = Podman::new("podman_oom") else { return };
+    let read = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max";
+    let out = p.container("run", &["--rm", "--memory", "32m"], &["sh", "-c", read]).run();
+    assert_eq!((out.code, out.stdout.as_str()), (0, "33554432\n"), "{out:?}");
+    let hog = "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done";
+    let out = p.container("run", &["--rm", "--memory", "32m", "--memory-swap", "32m"], &["sh", "-c", hog]).run();
+    assert_eq!(out.code, 137, "{out:?}");
+    p.assert_gone("", 0);
+}
+
+/// `run -d`, `stop`, `rm`: a container that exits on SIGTERM stops with its own status; one
+/// that ignores SIGTERM is killed after `-t` seconds (137); `create` + `rm` without a
+/// start ends the waiting init. Nothing is left of any of them.
+#[test]
+fn podman_detached_stop_and_create_rm() {
+    let Some(p) = Podman::new("podman_stop") else { return };
+    let polite = "trap 'exit 7' TERM; while true; do sleep 0.1; done";
+    let out = p.container("run", &["-d"], &["sh", "-c", polite]).run();
+    assert_eq!(out.code, 0, "{out:?}");
+    let id = id_of(&out);
+    assert_eq!(p.inspect(&id, "{{.State.Status}}"), "running");
+    let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    assert!(pid > 0 && !is_dead(pid));
+    assert_eq!(p.podman(&["stop", "-t", "10", &id]).run().code, 0);
+    assert_eq!(p.inspect(&id, "{{.State.ExitCode}}"), "7");
+    assert_eq!(p.podman(&["rm", &id]).run().code, 0);
+    p.assert_gone(&id, pid);
+
+    let stubborn = "trap '' TERM; while true; do sleep 0.1; done";
+    let id = id_of(&p.container("run", &["-d"], &["sh", "-c", stubborn]).run().ok());
+    let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    let t = Instant::now();
+    assert_eq!(p.podman(&["stop", "-t", "2", &id]).run().code, 0);
+    assert!(t.elapsed() >= Duration::from_secs(2), "stopped before the timeout: {:?}", t.elapsed());
+    assert_eq!(p.inspect(&id, "{{.State.ExitCode}}"), "137");
+    p.podman(&["rm", &id]).run().ok();
+    p.assert_gone(&id, pid);
+
+    let id = id_of(&p.container("create", &[], &["sh", "-c", "echo never"]).run().ok());
+    assert_eq!(p.inspect(&id, "{{.State.Status}}"), "created");
+    p.podman(&["init", &id]).run().ok();
+    let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    assert!(pid > 0 && !is_dead(pid), "podman init leaves the init waiting");
+    let state = Cmd::tool("ctr-oci").args(["state", &id]).run().ok().json();
+    assert_eq!(state["status"], "created");
+    assert_eq!(p.podman(&["rm", &id]).run().code, 0);
+    p.assert_gone(&id, pid);
+}
+
+/// `--pid=host`: the container has no PID namespace of its own, so stopping it must end
+/// every process of its cgroup (`kill --all`), not only the init.
+#[test]
+fn podman_stop_of_a_pid_host_container_ends_all_its_processes() {
+    let Some(p) = Podman::new("podman_pidhost") else { return };
+    let script = "sleep 1000 & trap 'exit 0' TERM; while true; do sleep 0.1; done";
+    let id = id_of(&p.container("run", &["-d", "--pid", "host"], &["sh", "-c", script]).run().ok());
+    let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    // (Host pids: the init's first child is the sleep.)
+    let mut child = 0;
+    assert!(testkit::wait_until(Duration::from_secs(10), || {
+        let kids = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        child = kids.split_whitespace().next().and_then(|k| k.parse().ok()).unwrap_or(0);
+        child > 0
+    }));
+    assert!(!is_dead(child));
+    assert_eq!(p.podman(&["stop", "-t", "5", &id]).run().code, 0);
+    assert!(testkit::wait_until(Duration::from_secs(10), || is_dead(child)), "the container's child {child} survived stop");
+    p.podman(&["rm", &id]).run().ok();
+    p.assert_gone(&id, 0);
+}
+
+/// A program that is not in the image: podman says so in one readable line, with 127,
+/// and nothing is left.
+#[test]
+fn podman_run_of_a_missing_program_is_a_readable_error() {
+    let Some(p) = Podman::new("podman_missing") else { return };
+    let out = p.container("run", &["--rm"], &["/no/such/program"]).run();
+    assert_eq!(out.code, 127, "{out:?}");
+    let line = out.stderr.lines().find(|l| l.contains("/no/such/program")).unwrap_or_default();
+    assert!(line.contains("No such file or directory"), "{out:?}");
+    p.assert_gone("", 0);
+}
