@@ -26,6 +26,9 @@ pub struct Plan {
     pub rootfs: PathBuf,
     /// `root.readonly`.
     pub readonly: bool,
+    /// `process.terminal`: a pty of the container's, its master sent to the console
+    /// socket.
+    pub terminal: bool,
     /// `process.args`.
     pub args: Vec<String>,
     /// `process.env`.
@@ -106,14 +109,15 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, Error> {
     p.annotations = spec.annotations().clone().unwrap_or_default().into_iter().collect();
     linux(spec, &mut p, id)?;
     mounts(spec.mounts().as_deref().unwrap_or_default(), &mut p)?;
+    if p.terminal && !p.mount_flags.iter().any(|f| f == "--dev") {
+        return Err(unsupported("process.terminal", "the pty comes from the container's devpts: a tmpfs /dev mount is needed"));
+    }
     Ok(p)
 }
 
 fn process(spec: &Spec, p: &mut Plan) -> Result<(), Error> {
     let pr = spec.process().as_ref().ok_or_else(|| unsupported("process", "a process is required"))?;
-    if pr.terminal().unwrap_or(false) {
-        return Err(unsupported("process.terminal", "a terminal (--console-socket) is not supported yet"));
-    }
+    p.terminal = pr.terminal().unwrap_or(false);
     p.args = pr.args().clone().unwrap_or_default();
     if p.args.is_empty() {
         return Err(unsupported("process.args", "at least the program is required"));

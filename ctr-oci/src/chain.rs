@@ -16,8 +16,9 @@ fn s(p: &Path) -> String {
 }
 
 /// The chain's argv. `preserve_fds`: descriptors 3.. the program keeps; the one after
-/// them carries the container's stderr to the start gate.
-pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32) -> Vec<String> {
+/// them carries the container's stderr to the start gate. `console`: the console socket
+/// (with `process.terminal`).
+pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, console: Option<&Path>) -> Vec<String> {
     let mut a: Vec<String> = vec![s(&tools.cgctl), "exec".into(), "--create".into()];
     a.extend(plan.limit_flags.iter().cloned());
     a.extend([plan.cgroup.clone(), "--".into()]);
@@ -70,6 +71,9 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32) -
         a.push("--no-new-privs".into());
     }
     a.extend(["--seccomp".into(), if plan.seccomp.is_some() { s(&dir.seccomp()) } else { "unconfined".into() }]);
+    if let Some(c) = console {
+        a.extend(["--console-socket".into(), s(c)]);
+    }
     a.extend(["--preserve-fds".into(), preserve_fds.to_string()]);
     a.extend(["--start-fifo".into(), s(&dir.fifo()), "--stderr-fd".into(), stderr_fd(preserve_fds).to_string()]);
     a.push("--".into());

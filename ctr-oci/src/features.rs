@@ -40,8 +40,9 @@ fn masks() -> (Vec<&'static str>, Vec<&'static str>) {
 /// A default `config.json`, as `runc spec` writes it, of what ctr-oci runs: `sh` in
 /// `rootfs` (read-only), runc's three capabilities, no_new_privs, the standard mounts,
 /// the container's cgroups read-only on /sys/fs/cgroup, new pid, network, ipc, uts, mount
-/// and cgroup namespaces, every device denied but runc's defaults. (No terminal:
-/// `--console-socket` is not supported yet.)
+/// and cgroup namespaces, every device denied but runc's defaults. (No terminal, unlike
+/// runc's: a terminal needs a console socket, which podman and containerd give, and
+/// `ctr-oci run` has no pty of its own.)
 pub fn default_spec() -> Value {
     let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     let (masked, readonly) = masks();

@@ -35,7 +35,9 @@ pub struct CreateOptions {
 pub fn chain_of(root: &Root, id: &str, bundle: &Path, preserve_fds: u32) -> Result<(Plan, Vec<String>), Error> {
     state::check_id(id)?;
     let plan = bundle::plan(&bundle::load(bundle)?, bundle, id)?;
-    let argv = chain::argv(&plan, &Tools::locate()?, &root.container(id), preserve_fds);
+    // (A terminal's socket is the caller's to give: shown as a placeholder.)
+    let console = plan.terminal.then(|| PathBuf::from("CONSOLE_SOCKET"));
+    let argv = chain::argv(&plan, &Tools::locate()?, &root.container(id), preserve_fds, console.as_deref());
     Ok((plan, argv))
 }
 
@@ -47,8 +49,16 @@ pub fn create(root: &Root, id: &str, o: &CreateOptions) -> Result<State, Error> 
         return Err(Error::Exists(id.to_string()));
     }
     let plan = bundle::plan(&bundle::load(&o.bundle)?, &o.bundle, id)?;
-    if o.console_socket.is_some() {
-        return Err(Error::Usage("--console-socket is given but process.terminal is false".into()));
+    match (&o.console_socket, plan.terminal) {
+        (Some(_), false) => {
+            return Err(Error::Usage("--console-socket is given but process.terminal is false".into()))
+        }
+        (None, true) => {
+            return Err(Error::Usage(
+                "process.terminal is true but no --console-socket is given (the terminal's master goes there)".into(),
+            ))
+        }
+        _ => {}
     }
     let tools = Tools::locate()?;
     root.ensure()?;
@@ -74,7 +84,10 @@ fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOp
     if let Some(profile) = &plan.seccomp {
         std::fs::write(dir.seccomp(), profile.to_string()).map_err(|e| Error::io("cannot write", &dir.seccomp(), e))?;
     }
-    let argv = chain::argv(plan, tools, dir, o.preserve_fds);
+    let console = o.console_socket.as_deref().map(std::path::absolute).transpose().map_err(|e| {
+        Error::Usage(format!("--console-socket: {e}"))
+    })?;
+    let argv = chain::argv(plan, tools, dir, o.preserve_fds, console.as_deref());
     let (status, errors) = run_chain(plan, &argv, o)?;
     let pid: i32 = std::fs::read_to_string(dir.pid_file()).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
     let start = chainload::procstat::read(pid).filter(|s| !s.ended()).map(|s| s.start);

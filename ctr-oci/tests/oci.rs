@@ -281,7 +281,7 @@ fn errors_name_the_field_and_leave_nothing() {
     require_root!();
     let Some(lab) = Lab::new("errors") else { return };
     type Edit = Box<dyn Fn(&mut Value)>;
-    let cases: [(&str, Edit, &str); 4] = [
+    let cases: [(&str, Edit, &str); 5] = [
         (
             "hooks",
             Box::new(|c: &mut Value| c["hooks"] = serde_json::json!({ "prestart": [{ "path": "/bin/true" }] })),
@@ -294,7 +294,14 @@ fn errors_name_the_field_and_leave_nothing() {
             }),
             "linux.namespaces[6]",
         ),
+        // A terminal needs the console socket to send its master to.
         ("terminal", Box::new(|c: &mut Value| c["process"]["terminal"] = true.into()), "process.terminal"),
+        // A hostile config that would change the whole machine.
+        (
+            "sysctl",
+            Box::new(|c: &mut Value| c["linux"]["sysctl"] = serde_json::json!({ "kernel.panic": "5" })),
+            "linux.sysctl.kernel.panic",
+        ),
         (
             "missing",
             Box::new(|c: &mut Value| c["process"]["args"] = serde_json::json!(["/no/such/program"])),

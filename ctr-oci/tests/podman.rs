@@ -220,7 +220,7 @@ fn podman_detached_stop_and_create_rm() {
     p.assert_gone(&id, pid);
 
     let stubborn = "trap '' TERM; while true; do sleep 0.1; done";
-    let id = id_of(&p.container("run", &["-d"], &["sh", "-c", stubborn]).run().ok());
+    let id = id_of(p.container("run", &["-d"], &["sh", "-c", stubborn]).run().ok());
     let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
     let t = Instant::now();
     assert_eq!(p.podman(&["stop", "-t", "2", &id]).run().code, 0);
@@ -229,7 +229,7 @@ fn podman_detached_stop_and_create_rm() {
     p.podman(&["rm", &id]).run().ok();
     p.assert_gone(&id, pid);
 
-    let id = id_of(&p.container("create", &[], &["sh", "-c", "echo never"]).run().ok());
+    let id = id_of(p.container("create", &[], &["sh", "-c", "echo never"]).run().ok());
     assert_eq!(p.inspect(&id, "{{.State.Status}}"), "created");
     p.podman(&["init", &id]).run().ok();
     let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
@@ -246,7 +246,7 @@ fn podman_detached_stop_and_create_rm() {
 fn podman_stop_of_a_pid_host_container_ends_all_its_processes() {
     let Some(p) = Podman::new("podman_pidhost") else { return };
     let script = "sleep 1000 & trap 'exit 0' TERM; while true; do sleep 0.1; done";
-    let id = id_of(&p.container("run", &["-d", "--pid", "host"], &["sh", "-c", script]).run().ok());
+    let id = id_of(p.container("run", &["-d", "--pid", "host"], &["sh", "-c", script]).run().ok());
     let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
     // (Host pids: the init's first child is the sleep.)
     let mut child = 0;
@@ -271,5 +271,33 @@ fn podman_run_of_a_missing_program_is_a_readable_error() {
     assert_eq!(out.code, 127, "{out:?}");
     let line = out.stderr.lines().find(|l| l.contains("/no/such/program")).unwrap_or_default();
     assert!(line.contains("No such file or directory"), "{out:?}");
+    p.assert_gone("", 0);
+}
+
+/// `podman run -t`: the container's stdio are a pty of its own devpts (the master went to
+/// conmon over the console socket), its controlling terminal, with the caller's window
+/// size; the exit status comes back.
+#[test]
+fn podman_run_t_gives_the_container_its_own_terminal() {
+    let Some(p) = Podman::new("podman_tty") else { return };
+    if !testkit::has_command("script") {
+        skip("podman_tty", "script (util-linux) is not installed: it gives podman a terminal");
+        return;
+    }
+    let cmd = p.container("run", &["--rm", "-t"], &["sh", "-c", "tty; stty size; ls -l /proc/self/fd/0 /proc/self/fd/2 | sed 's/.*-> //'; exit 5"]);
+    let line = {
+        let mut c = cmd;
+        let c = c.command();
+        let mut words = vec![c.get_program().to_string_lossy().into_owned()];
+        words.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
+        let env: Vec<String> =
+            c.get_envs().filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy()))).collect();
+        let quoted: Vec<String> = env.iter().chain(&words).map(|w| format!("'{}'", w.replace('\'', "'\\''"))).collect();
+        format!("stty cols 77 rows 11; env {}", quoted.join(" "))
+    };
+    let out = Cmd::new("script").args(["-qec", &line, "/dev/null"]).run();
+    assert_eq!(out.code, 5, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().map(|l| l.trim_end_matches('\r')).collect();
+    assert_eq!(lines, ["/dev/pts/0", "11 77", "/dev/pts/0", "/dev/pts/0"], "{out:?}");
     p.assert_gone("", 0);
 }

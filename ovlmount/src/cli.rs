@@ -212,6 +212,11 @@ pub struct EnterArgs {
     /// chain's errors go to fd 2)
     #[arg(long, value_name = "N", requires = "start_fifo")]
     stderr_fd: Option<i32>,
+    /// Give the program a terminal: a pty of the new root's devpts (needs --dev) as its
+    /// controlling terminal and stdio, the master sent over the unix socket PATH (an
+    /// OCI runtime's console socket)
+    #[arg(long, value_name = "PATH")]
+    console_socket: Option<PathBuf>,
     /// Keep this capability (repeatable; base: docker's default set)
     #[arg(long, value_name = "CAP")]
     cap_add: Vec<String>,
@@ -277,6 +282,7 @@ impl EnterArgs {
             groups: self.groups.map(|g| g.0),
             start_fifo: self.start_fifo,
             stderr_fd: self.stderr_fd,
+            console_socket: self.console_socket,
             proc: self.proc,
             dev: self.dev,
             sys: self.sys,

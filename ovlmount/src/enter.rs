@@ -2,11 +2,13 @@
 //! and enters it with pivot_root, then confines and execs.
 //!
 //! In order: refuse the initial mount namespace; `--sysctl` (each refused in a
-//! namespace the host shares); make `/` recursively private; write the
-//! `--init` files into the init layer; mount the overlay; `--proc`, `--dev`, `--sys`,
-//! `--tmpfs`; `--bind` volumes; `--device` nodes; `--mask-defaults`; pivot_root and detach the old root;
-//! `--readonly`; close every inherited descriptor above 2; `--workdir`, resolved inside
-//! the new root; the confinement (bounding set, user, capabilities, no_new_privs); exec.
+//! namespace the host shares); make `/` recursively private; write the `--init` files
+//! into the init layer; mount the overlay; `--proc`, `--dev`, `--sys`, `--cgroupfs`,
+//! `--tmpfs`; `--bind` volumes; `--device` nodes; `--mask-defaults`, `--mask`,
+//! `--read-only-path`; connect the `--console-socket`; pivot_root and detach the old
+//! root; the terminal (a pty of the new root's devpts); `--readonly`; close every
+//! inherited descriptor above 2; `--workdir`, resolved inside the new root; the
+//! confinement (bounding set, user, capabilities, no_new_privs); the start gate; exec.
 //!
 //! The init files are written before the overlay is mounted, not after: overlayfs
 //! leaves changes to a layer that is part of a mounted overlay undefined. Without
@@ -210,6 +212,9 @@ pub struct EnterOptions {
     pub start_fifo: Option<PathBuf>,
     /// `--stderr-fd N`: fd N becomes the program's stderr at the start gate.
     pub stderr_fd: Option<i32>,
+    /// `--console-socket PATH`: a pty of the container's as the program's terminal, its
+    /// master sent over PATH.
+    pub console_socket: Option<PathBuf>,
     /// `--proc`.
     pub proc: bool,
     /// `--dev`.
@@ -333,7 +338,11 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
         ),
         None => None,
     };
+    let console = o.console_socket.as_deref().map(crate::console::ConsoleSocket::connect).transpose()?;
     pivot_into(&root)?;
+    if let Some(c) = console {
+        c.hand_over(if fifo.is_some() { o.stderr_fd.unwrap_or(2) } else { 2 })?;
+    }
     if o.readonly {
         mount(
             None::<&str>,
