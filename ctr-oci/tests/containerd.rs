@@ -1,0 +1,192 @@
+//! ctr-oci driven by containerd (its runc shim, `ctr run --runc-binary ctr-oci`), as
+//! root: a containerd of the test's own (temporary socket, root and state; the CRI
+//! plugin off), an image imported from a docker archive of the busybox root, every
+//! container's cgroup below the test's own.
+
+#![allow(clippy::unwrap_used)] // a test that cannot go on should panic
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use testkit::{is_dead, skip, Cmd};
+
+const IMAGE: &str = "docker.io/library/bb:latest";
+
+struct Containerd {
+    dir: testkit::TempDir,
+    daemon: Child,
+    /// The cgroup parent (absolute, below the test's own cgroup everywhere).
+    parent: String,
+}
+
+impl Containerd {
+    fn new(tag: &str) -> Option<Containerd> {
+        if !testkit::is_root() {
+            skip(tag, "needs root");
+            return None;
+        }
+        if !testkit::has_command("containerd") || !testkit::has_command("ctr") {
+            skip(tag, "containerd (with ctr) is not installed (scripts/install-deps installs it)");
+            return None;
+        }
+        if testkit::busybox().is_none() {
+            skip(tag, "busybox-static is not installed (the image is built from it)");
+            return None;
+        }
+        let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let paths: Vec<PathBuf> = text.lines().filter_map(|l| l.splitn(3, ':').nth(2)).map(PathBuf::from).collect();
+        let own = paths.iter().max_by_key(|p| p.components().count()).unwrap().clone();
+        if !paths.iter().all(|p| own.starts_with(p)) {
+            skip(tag, "this process's cgroups are not nested (no group is below all of them)");
+            return None;
+        }
+        let dir = testkit::tempdir();
+        let d = dir.path();
+        let config = format!(
+            "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\", \"io.containerd.snapshotter.v1.btrfs\", \
+             \"io.containerd.snapshotter.v1.zfs\", \"io.containerd.snapshotter.v1.devmapper\", \
+             \"io.containerd.snapshotter.v1.aufs\", \"io.containerd.tracing.processor.v1.otlp\"]\n\
+             [grpc]\n  address = \"{d}/containerd.sock\"\n[ttrpc]\n  address = \"{d}/containerd.ttrpc\"\n\
+             [debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("config.toml"), config).unwrap();
+        let daemon = Command::new("containerd")
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(d.join("containerd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let parent = own.join(format!("ctroci-containerd-{tag}-{}", std::process::id())).display().to_string();
+        let c = Containerd { dir, daemon, parent };
+        assert!(
+            testkit::wait_until(Duration::from_secs(30), || c.ctr(&["version"]).run().code == 0),
+            "containerd did not start: {}",
+            std::fs::read_to_string(c.dir.path().join("containerd.log")).unwrap_or_default()
+        );
+        c.import();
+        Some(c)
+    }
+
+    fn import(&self) {
+        let d = self.dir.path();
+        let rootfs = d.join("rootfs");
+        testkit::busybox_rootfs(&rootfs);
+        std::fs::write(rootfs.join("etc/motd"), "from the image\n").unwrap();
+        let layer = d.join("layer.tar");
+        let out = Cmd::tool("ovlmount").arg("commit").arg(&rootfs).arg("-o").arg(&layer).arg("--json").run();
+        let diff_id = out.ok().json()["diff_id"].as_str().unwrap().to_string();
+        let config = serde_json::json!({"architecture": "amd64", "os": "linux",
+            "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]}, "rootfs": {"type": "layers", "diff_ids": []}});
+        let archive = testkit::docker_save(d, &[(layer, diff_id)], &config);
+        self.ctr(&["images", "import"]).arg(archive).run().ok();
+    }
+
+    fn ctr(&self, args: &[&str]) -> Cmd {
+        Cmd::new("ctr")
+            .arg("--address")
+            .arg(self.dir.path().join("containerd.sock"))
+            .args(args)
+            .timeout(testkit::scaled(Duration::from_secs(60)))
+    }
+
+    /// `ctr run --runc-binary ctr-oci` with the container's cgroup below the parent.
+    fn run(&self, flags: &[&str], id: &str, command: &[&str]) -> Cmd {
+        let runtime = testkit::bin("ctr-oci").display().to_string();
+        let cgroup = format!("{}/{id}", self.parent);
+        self.ctr(&["run", "--runc-binary", &runtime, "--cgroup", &cgroup]).args(flags).args([IMAGE, id]).args(command)
+    }
+
+    /// Nothing of container `id` is left: containerd knows no container of that name,
+    /// the runtime's state (containerd's `--root` for it) is gone, no cgroup, and its
+    /// init (`pid`, when known) is dead.
+    fn assert_gone(&self, id: &str, pid: i32) {
+        let listed = self.ctr(&["containers", "ls", "-q"]).run().ok().stdout.clone();
+        assert!(!listed.lines().any(|l| l == id), "containerd still has {id}");
+        assert!(!Path::new("/run/containerd/runc/default").join(id).exists(), "ctr-oci's state of {id} is left");
+        let rows = Cmd::tool("cgctl").args(["ls", "--json"]).run().ok().json();
+        let left: Vec<&str> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .filter(|n| n.ends_with(&format!("{}/{id}", self.parent)))
+            .collect();
+        assert!(left.is_empty(), "cgroups left: {left:?}");
+        if pid > 0 {
+            assert!(testkit::wait_until(Duration::from_secs(10), || is_dead(pid)), "the init {pid} still runs");
+        }
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let listed = self.ctr(&["containers", "ls", "-q"]).run().stdout;
+        for id in listed.lines().filter(|l| !l.is_empty()) {
+            let _ = self.ctr(&["task", "kill", "-s", "SIGKILL", id]).run();
+            let _ = self.ctr(&["task", "rm", "-f", id]).run();
+            let _ = self.ctr(&["containers", "rm", id]).run();
+        }
+        testkit::kill_and_reap(&mut self.daemon);
+        for m in testkit::mounts_under(self.dir.path()).iter().rev() {
+            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+        }
+        let _ = Cmd::tool("cgctl").args(["rm", "--force", &self.parent]).run();
+        for root in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+            let _ = std::fs::remove_dir(root.path().join(self.parent.trim_start_matches('/')));
+        }
+    }
+}
+
+/// `ctr run --rm`: output and exit status through containerd's shim; the container is
+/// what the spec containerd wrote asks (its own PID namespace: the command is PID 1).
+#[test]
+fn containerd_run_gives_output_and_status() {
+    let Some(c) = Containerd::new("ctd_run") else { return };
+    let out = c.run(&["--rm"], "c1", &["sh", "-c", "cat /etc/motd; echo pid=$$; exit 3"]).run();
+    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.stdout, "from the image\npid=1\n");
+    c.assert_gone("c1", 0);
+}
+
+/// `ctr run -d`, `ctr task kill` (SIGTERM, which the container turns into its status),
+/// `ctr task rm`, `ctr containers rm`: the status containerd reports is the container's,
+/// and nothing is left.
+#[test]
+fn containerd_detached_kill_and_rm() {
+    let Some(c) = Containerd::new("ctd_kill") else { return };
+    let script = "trap 'exit 9' TERM; while true; do sleep 0.1; done";
+    c.run(&["-d"], "c2", &["sh", "-c", script]).run().ok();
+    let tasks = c.ctr(&["task", "ls"]).run().ok().stdout.clone();
+    let row: Vec<&str> = tasks.lines().find(|l| l.starts_with("c2 ")).unwrap().split_whitespace().collect();
+    assert_eq!(row[2], "RUNNING", "{tasks}");
+    let pid: i32 = row[1].parse().unwrap();
+    assert!(!is_dead(pid));
+    let state = Cmd::tool("ctr-oci").args(["--root", "/run/containerd/runc/default", "state", "c2"]).run().ok().json();
+    assert_eq!((state["status"].as_str(), state["pid"].as_i64()), (Some("running"), Some(pid as i64)));
+    c.ctr(&["task", "kill", "c2"]).run().ok();
+    assert!(testkit::wait_until(Duration::from_secs(10), || {
+        c.ctr(&["task", "ls"]).run().stdout.lines().any(|l| l.starts_with("c2 ") && l.contains("STOPPED"))
+    }));
+    // `ctr task rm` prints the status the shim got from the init.
+    let rm = c.ctr(&["task", "rm", "c2"]).run();
+    assert_eq!(rm.code, 0, "{rm:?}");
+    c.ctr(&["containers", "rm", "c2"]).run().ok();
+    c.assert_gone("c2", pid);
+}
+
+/// A command that is not in the image: containerd reports the runtime's own error line
+/// (the last JSON line of its log), and nothing is left.
+#[test]
+fn containerd_surfaces_the_runtimes_error() {
+    let Some(c) = Containerd::new("ctd_error") else { return };
+    let out = c.run(&["--rm"], "c3", &["/no/such/program"]).run();
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("OCI runtime create failed"), "{out:?}");
+    assert!(out.stderr.contains("'/no/such/program': No such file or directory"), "{out:?}");
+    c.assert_gone("c3", 0);
+}
