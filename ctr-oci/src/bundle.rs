@@ -110,7 +110,10 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, Error> {
     linux(spec, &mut p, id)?;
     mounts(spec.mounts().as_deref().unwrap_or_default(), &mut p)?;
     if p.terminal && !p.mount_flags.iter().any(|f| f == "--dev") {
-        return Err(unsupported("process.terminal", "the pty comes from the container's devpts: a tmpfs /dev mount is needed"));
+        return Err(unsupported(
+            "process.terminal",
+            "the pty comes from the container's devpts: a tmpfs /dev mount is needed",
+        ));
     }
     Ok(p)
 }
@@ -443,7 +446,10 @@ fn mounts(list: &[Mount], p: &mut Plan) -> Result<(), Error> {
                     match o.as_str() {
                         "private" | "rprivate" => {}
                         "shared" | "rshared" | "slave" | "rslave" | "unbindable" | "runbindable" => {
-                            return Err(unsupported(&field, format!("propagation '{o}' is not supported (only private)")))
+                            return Err(unsupported(
+                                &field,
+                                format!("propagation '{o}' is not supported (only private)"),
+                            ))
                         }
                         o => opts.push(o),
                     }

@@ -105,6 +105,28 @@ pub enum Command {
         #[arg(default_value = "TERM")]
         signal: String,
     },
+    /// Freeze every process of a running container (its cgroup's freezer)
+    Pause {
+        /// The container's id
+        id: String,
+    },
+    /// Thaw a paused container
+    Resume {
+        /// The container's id
+        id: String,
+    },
+    /// The processes of a container's cgroup: as a table (ps's, of those pids) or a JSON
+    /// array of host pids
+    Ps {
+        /// table or json
+        #[arg(short = 'f', long, value_name = "FORMAT", default_value = "table")]
+        format: String,
+        /// The container's id
+        id: String,
+        /// Options for ps (table; default -ef)
+        #[arg(last = true, value_name = "PS_OPTIONS")]
+        ps_options: Vec<String>,
+    },
     /// Delete a container (a created one's init is killed; --force: a running one too)
     Delete {
         /// Kill a running container; an unknown id is no error

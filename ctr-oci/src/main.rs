@@ -58,6 +58,9 @@ fn dispatch(cli: Cli) -> Result<(), Error> {
             ops::kill(&root, &id, sig, all)
         }
         Command::Delete { force, id } => ops::delete(&root, &id, force),
+        Command::Pause { id } => ops::pause(&root, &id),
+        Command::Resume { id } => ops::resume(&root, &id),
+        Command::Ps { format, id, ps_options } => ps(&root, &id, &format, &ps_options),
         Command::Run { create, detach } => {
             let code = ops::run(&root, &create.id, &create.options(), detach)?;
             std::process::exit(code)
@@ -77,6 +80,39 @@ fn dispatch(cli: Cli) -> Result<(), Error> {
             println!("{}", ctr_oci::chain::shell_command(&plan, &argv));
             Ok(())
         }
+    }
+}
+
+/// `ps`: JSON, the pids; a table, `ps`'s own (runc's way: `ps -ef`, or the options
+/// given) with only the container's processes kept.
+fn ps(root: &Root, id: &str, format: &str, options: &[String]) -> Result<(), Error> {
+    let pids = ops::pids(root, id)?;
+    match format {
+        "json" => print_json(&serde_json::json!(pids)),
+        "table" => {
+            let args: Vec<&str> =
+                if options.is_empty() { vec!["-ef"] } else { options.iter().map(String::as_str).collect() };
+            let out = std::process::Command::new("ps")
+                .args(&args)
+                .output()
+                .map_err(|e| chainload::error::io("cannot run", std::path::Path::new("ps"), e))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or_default();
+            let column = header
+                .split_whitespace()
+                .position(|h| h == "PID")
+                .ok_or_else(|| Error::Usage(format!("ps {}: its output has no PID column", args.join(" "))))?;
+            println!("{header}");
+            for l in lines {
+                let pid = l.split_whitespace().nth(column).and_then(|p| p.parse::<i32>().ok());
+                if pid.is_some_and(|p| pids.contains(&p)) {
+                    println!("{l}");
+                }
+            }
+            Ok(())
+        }
+        other => Err(Error::Usage(format!("unknown ps format '{other}' (table or json)"))),
     }
 }
 

@@ -50,9 +50,7 @@ pub fn create(root: &Root, id: &str, o: &CreateOptions) -> Result<State, Error> 
     }
     let plan = bundle::plan(&bundle::load(&o.bundle)?, &o.bundle, id)?;
     match (&o.console_socket, plan.terminal) {
-        (Some(_), false) => {
-            return Err(Error::Usage("--console-socket is given but process.terminal is false".into()))
-        }
+        (Some(_), false) => return Err(Error::Usage("--console-socket is given but process.terminal is false".into())),
         (None, true) => {
             return Err(Error::Usage(
                 "process.terminal is true but no --console-socket is given (the terminal's master goes there)".into(),
@@ -84,9 +82,12 @@ fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOp
     if let Some(profile) = &plan.seccomp {
         std::fs::write(dir.seccomp(), profile.to_string()).map_err(|e| Error::io("cannot write", &dir.seccomp(), e))?;
     }
-    let console = o.console_socket.as_deref().map(std::path::absolute).transpose().map_err(|e| {
-        Error::Usage(format!("--console-socket: {e}"))
-    })?;
+    let console = o
+        .console_socket
+        .as_deref()
+        .map(std::path::absolute)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("--console-socket: {e}")))?;
     let argv = chain::argv(plan, tools, dir, o.preserve_fds, console.as_deref());
     let (status, errors) = run_chain(plan, &argv, o)?;
     let pid: i32 = std::fs::read_to_string(dir.pid_file()).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
@@ -300,6 +301,42 @@ pub fn kill(root: &Root, id: &str, sig: Signal, all: bool) -> Result<(), Error> 
     chainload::signals::pidfd_send_signal(fd.as_fd(), Some(sig))
         .map_err(chainload::error::sys(format!("cannot signal the init (pid {})", st.pid)))?;
     Ok(())
+}
+
+/// `pause ID`: freeze the container's cgroup (v2 `cgroup.freeze`, else the v1 freezer),
+/// returning once the kernel reports it frozen.
+pub fn pause(root: &Root, id: &str) -> Result<(), Error> {
+    let st = root.find(id)?;
+    match st.status(root) {
+        Status::Running => {}
+        Status::Paused => return Err(Error::WrongState(format!("container {id} is already paused"))),
+        Status::Stopped => return Err(Error::NotRunning),
+        Status::Created => return Err(Error::WrongState(format!("cannot pause container {id}: it is not started"))),
+    }
+    let (cg, name) = group(&st.cgroup)?;
+    cgctl::group::Group::new(&cg, name).freeze()?;
+    Ok(())
+}
+
+/// `resume ID`: thaw a paused container.
+pub fn resume(root: &Root, id: &str) -> Result<(), Error> {
+    let st = root.find(id)?;
+    if st.status(root) != Status::Paused {
+        return Err(Error::WrongState(format!("container {id} is not paused")));
+    }
+    let (cg, name) = group(&st.cgroup)?;
+    cgctl::group::Group::new(&cg, name).thaw()?;
+    Ok(())
+}
+
+/// `ps ID`: the host pids of the container's cgroup (and its sub-groups).
+pub fn pids(root: &Root, id: &str) -> Result<Vec<i32>, Error> {
+    let st = root.find(id)?;
+    if st.status(root) == Status::Stopped {
+        return Ok(Vec::new());
+    }
+    let (cg, name) = group(&st.cgroup)?;
+    Ok(cgctl::group::Group::new(&cg, name).pids())
 }
 
 /// `delete [--force] ID`.

@@ -190,3 +190,31 @@ fn containerd_surfaces_the_runtimes_error() {
     assert!(out.stderr.contains("'/no/such/program': No such file or directory"), "{out:?}");
     c.assert_gone("c3", 0);
 }
+
+/// `ctr task pause` / `resume` and `ctr task ps` (the shim asks `ctr-oci ps --format
+/// json`): the task is PAUSED with its processes frozen, then RUNNING again; ps lists the
+/// init.
+#[test]
+fn containerd_pause_resume_and_ps() {
+    let Some(c) = Containerd::new("ctd_pause") else { return };
+    c.run(&["-d"], "c4", &["sh", "-c", "while true; do sleep 0.02; done"]).run().ok();
+    let status = || {
+        let tasks = c.ctr(&["task", "ls"]).run().ok().stdout.clone();
+        let row = tasks.lines().find(|l| l.starts_with("c4 ")).unwrap_or_default().to_string();
+        row.split_whitespace().map(String::from).collect::<Vec<_>>()
+    };
+    let pid: i32 = status()[1].parse().unwrap();
+    assert_eq!(c.ctr(&["task", "pause", "c4"]).run().code, 0);
+    assert_eq!(status()[2], "PAUSED");
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(cgroup.contains(&format!("{}/c4", c.parent)), "{cgroup}");
+    assert_eq!(c.ctr(&["task", "resume", "c4"]).run().code, 0);
+    assert_eq!(status()[2], "RUNNING");
+    let ps = c.ctr(&["task", "ps", "c4"]).run().ok().stdout.clone();
+    assert!(ps.lines().any(|l| l.split_whitespace().next() == Some(&pid.to_string())), "{ps}");
+    c.ctr(&["task", "kill", "-s", "SIGKILL", "c4"]).run().ok();
+    assert!(testkit::wait_until(Duration::from_secs(10), || is_dead(pid)));
+    c.ctr(&["task", "rm", "c4"]).run().ok();
+    c.ctr(&["containers", "rm", "c4"]).run().ok();
+    c.assert_gone("c4", pid);
+}

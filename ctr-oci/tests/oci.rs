@@ -180,12 +180,25 @@ fn lifecycle_as_clients_drive_it() {
     let refused = lab.oci(&["delete", "c1"]).run();
     assert_ne!(refused.code, 0, "delete of a running container without --force succeeded");
     assert!(!is_dead(pid));
+    // pause, resume and ps in the wrong state: one line each, nothing changed.
+    let resumed = lab.oci(&["resume", "c1"]).run();
+    assert_eq!(resumed.one_line_error(), "ctr-oci: container c1 is not paused");
+    lab.oci(&["pause", "c1"]).run().ok();
+    assert_eq!(lab.state("c1")["status"], "paused");
+    let twice = lab.oci(&["pause", "c1"]).run();
+    assert_eq!(twice.one_line_error(), "ctr-oci: container c1 is already paused");
+    let pids = lab.oci(&["ps", "--format", "json", "c1"]).run().ok().json();
+    assert_eq!(pids, serde_json::json!([pid]));
+    lab.oci(&["resume", "c1"]).run().ok();
+    assert_eq!(lab.state("c1")["status"], "running");
     lab.oci(&["kill", "c1", "SIGKILL"]).run().ok();
     assert!(wait_until(Duration::from_secs(10), || lab.state("c1")["status"] == "stopped"));
     assert_eq!(lab.state("c1")["pid"], 0);
     let dead = lab.oci(&["kill", "c1", "9"]).run();
     assert_ne!(dead.code, 0);
     assert_eq!(dead.one_line_error(), "ctr-oci: container not running");
+    let paused = lab.oci(&["pause", "c1"]).run();
+    assert_eq!(paused.one_line_error(), "ctr-oci: container not running");
     assert_eq!(
         (lab.last_log()["level"].as_str(), lab.last_log()["msg"].as_str()),
         (Some("error"), Some("container not running"))
@@ -202,7 +215,14 @@ fn lifecycle_as_clients_drive_it() {
     assert_ne!(st.code, 0);
     assert_eq!(st.stderr, "");
     assert_eq!(lab.last_log()["msg"], "container does not exist");
-    for call in [&["start", "nosuch"][..], &["kill", "nosuch"], &["delete", "nosuch"]] {
+    for call in [
+        &["start", "nosuch"][..],
+        &["kill", "nosuch"],
+        &["delete", "nosuch"],
+        &["pause", "nosuch"],
+        &["resume", "nosuch"],
+        &["ps", "nosuch"],
+    ] {
         let out = lab.oci(call).run();
         assert_ne!(out.code, 0, "{call:?}");
         assert!(out.one_line_error().ends_with("container does not exist"), "{call:?}: {}", out.stderr);

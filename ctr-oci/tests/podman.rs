@@ -105,10 +105,7 @@ impl Podman {
 
     /// `podman run` (or `create`) ARGS with the lab's cgroup parent and image.
     fn container(&self, verb: &str, flags: &[&str], command: &[&str]) -> Cmd {
-        self.podman(&[verb, "--cgroup-parent", &self.parent])
-            .args(flags)
-            .arg("localhost/ctroci-busybox")
-            .args(command)
+        self.podman(&[verb, "--cgroup-parent", &self.parent]).args(flags).arg("localhost/ctroci-busybox").args(command)
     }
 
     fn inspect(&self, id: &str, format: &str) -> String {
@@ -177,7 +174,20 @@ fn podman_run_gives_output_status_and_the_asked_for_container() {
                   touch /vol/x 2>/dev/null || echo vol-ro; touch /x 2>/dev/null || echo root-ro; \
                   touch /run/x && echo run-writable; grep CapEff /proc/self/status; \
                   grep -c ' /run tmpfs ' /proc/mounts";
-    let flags = ["--rm", "--read-only", "--cap-drop", "all", "--user", "1000:1000", "-v", &v, "--hostname", "hh", "-e", "FOO=bar"];
+    let flags = [
+        "--rm",
+        "--read-only",
+        "--cap-drop",
+        "all",
+        "--user",
+        "1000:1000",
+        "-v",
+        &v,
+        "--hostname",
+        "hh",
+        "-e",
+        "FOO=bar",
+    ];
     let out = p.container("run", &flags, &["sh", "-c", script]).run();
     assert_eq!(out.code, 0, "{out:?}");
     let want = "1000\n1000\nhh\nbar\nvolume\nvol-ro\nroot-ro\nrun-writable\nCapEff:\t0000000000000000\n1\n";
@@ -257,7 +267,10 @@ fn podman_stop_of_a_pid_host_container_ends_all_its_processes() {
     }));
     assert!(!is_dead(child));
     assert_eq!(p.podman(&["stop", "-t", "5", &id]).run().code, 0);
-    assert!(testkit::wait_until(Duration::from_secs(10), || is_dead(child)), "the container's child {child} survived stop");
+    assert!(
+        testkit::wait_until(Duration::from_secs(10), || is_dead(child)),
+        "the container's child {child} survived stop"
+    );
     p.podman(&["rm", &id]).run().ok();
     p.assert_gone(&id, 0);
 }
@@ -284,14 +297,20 @@ fn podman_run_t_gives_the_container_its_own_terminal() {
         skip("podman_tty", "script (util-linux) is not installed: it gives podman a terminal");
         return;
     }
-    let cmd = p.container("run", &["--rm", "-t"], &["sh", "-c", "tty; stty size; ls -l /proc/self/fd/0 /proc/self/fd/2 | sed 's/.*-> //'; exit 5"]);
+    let cmd = p.container(
+        "run",
+        &["--rm", "-t"],
+        &["sh", "-c", "tty; stty size; ls -l /proc/self/fd/0 /proc/self/fd/2 | sed 's/.*-> //'; exit 5"],
+    );
     let line = {
         let mut c = cmd;
         let c = c.command();
         let mut words = vec![c.get_program().to_string_lossy().into_owned()];
         words.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
-        let env: Vec<String> =
-            c.get_envs().filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy()))).collect();
+        let env: Vec<String> = c
+            .get_envs()
+            .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())))
+            .collect();
         let quoted: Vec<String> = env.iter().chain(&words).map(|w| format!("'{}'", w.replace('\'', "'\\''"))).collect();
         format!("stty cols 77 rows 11; env {}", quoted.join(" "))
     };
@@ -300,4 +319,48 @@ fn podman_run_t_gives_the_container_its_own_terminal() {
     let lines: Vec<&str> = out.stdout.lines().map(|l| l.trim_end_matches('\r')).collect();
     assert_eq!(lines, ["/dev/pts/0", "11 77", "/dev/pts/0", "/dev/pts/0"], "{out:?}");
     p.assert_gone("", 0);
+}
+
+/// `podman pause` freezes the container (its counter stops, `ctr-oci state` and podman
+/// say paused), `podman unpause` thaws it; `ctr-oci ps --format json` lists the host pids
+/// of its cgroup, as `podman top` shows its processes.
+#[test]
+fn podman_pause_unpause_and_ps() {
+    let Some(p) = Podman::new("podman_pause") else { return };
+    let script = "while true; do date +%s%N > /counter; sleep 0.02; done";
+    let id = id_of(p.container("run", &["-d"], &["sh", "-c", script]).run().ok());
+    let merged = PathBuf::from(p.inspect(&id, "{{.GraphDriver.Data.MergedDir}}"));
+    let counter = || std::fs::read_to_string(merged.join("counter")).unwrap_or_default();
+    assert!(testkit::wait_until(Duration::from_secs(10), || !counter().is_empty()));
+    let oci_state =
+        || Cmd::tool("ctr-oci").args(["state", &id]).run().ok().json()["status"].as_str().unwrap().to_string();
+
+    assert_eq!(p.podman(&["pause", &id]).run().code, 0);
+    assert_eq!((p.inspect(&id, "{{.State.Status}}"), oci_state()), ("paused".into(), "paused".into()));
+    let frozen = counter();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(counter(), frozen, "the container ran while paused");
+    let again = p.podman(&["pause", &id]).run();
+    assert_ne!(again.code, 0, "a second pause: {again:?}");
+
+    assert_eq!(p.podman(&["unpause", &id]).run().code, 0);
+    assert_eq!(oci_state(), "running");
+    assert!(testkit::wait_until(Duration::from_secs(5), || counter() != frozen), "still frozen after unpause");
+
+    let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    let pids: Vec<i64> = Cmd::tool("ctr-oci")
+        .args(["ps", "--format", "json", &id])
+        .run()
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert!(pids.contains(&(pid as i64)), "{pids:?} lacks the init {pid}");
+    let top = p.podman(&["top", &id, "pid", "args"]).run().ok().stdout.clone();
+    assert!(top.contains("date +%s%N"), "{top}");
+    p.podman(&["rm", "-f", "-t", "0", &id]).run().ok();
+    p.assert_gone(&id, pid);
 }

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 use chainload::error::sys;
 use nix::fcntl::OFlag;
-use nix::sys::socket::{connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{
+    connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
+};
 
 use crate::Error;
 
@@ -40,7 +42,9 @@ impl ConsoleSocket {
     /// that becomes 2 at the gate).
     pub fn hand_over(self, stderr: i32) -> Result<(), Error> {
         let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(|e| {
-            Error::InContainer(format!("--console-socket: cannot open /dev/ptmx in the container ({e}): it needs --dev"))
+            Error::InContainer(format!(
+                "--console-socket: cannot open /dev/ptmx in the container ({e}): it needs --dev"
+            ))
         })?;
         nix::pty::grantpt(&master).map_err(sys("cannot grant the pty"))?;
         nix::pty::unlockpt(&master).map_err(sys("cannot unlock the pty"))?;
@@ -49,7 +53,9 @@ impl ConsoleSocket {
         // SAFETY: TIOCGPTPEER takes the open flags and returns a new descriptor (or -1).
         let peer = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
         if peer < 0 {
-            return Err(sys("cannot open the pty's slave (TIOCGPTPEER needs Linux 4.13)")(nix::errno::Errno::last()).into());
+            return Err(
+                sys("cannot open the pty's slave (TIOCGPTPEER needs Linux 4.13)")(nix::errno::Errno::last()).into()
+            );
         }
         // SAFETY: a descriptor just returned to this process, owned from here.
         let slave = unsafe { OwnedFd::from_raw_fd(peer) };
@@ -67,8 +73,14 @@ impl ConsoleSocket {
         dup?;
         let fds = [master.as_raw_fd()];
         let data = [IoSlice::new(name.as_bytes())];
-        sendmsg::<()>(self.sock.as_fd().as_raw_fd(), &data, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-            .map_err(sys(format!("cannot send the pty to the console socket '{}'", self.path.display())))?;
+        sendmsg::<()>(
+            self.sock.as_fd().as_raw_fd(),
+            &data,
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(sys(format!("cannot send the pty to the console socket '{}'", self.path.display())))?;
         Ok(())
     }
 }

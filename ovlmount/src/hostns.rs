@@ -55,9 +55,8 @@ impl Namespace {
 pub fn is_host(ns: Namespace) -> Result<bool, Error> {
     use std::os::unix::fs::MetadataExt;
     let own = format!("/proc/self/ns/{}", ns.name());
-    let ino = std::fs::metadata(&own)
-        .map_err(|e| Error::NoProc(format!("{own}: {}", chainload::cli::io_reason(&e))))?
-        .ino();
+    let ino =
+        std::fs::metadata(&own).map_err(|e| Error::NoProc(format!("{own}: {}", chainload::cli::io_reason(&e))))?.ino();
     if ino == ns.init_ino() {
         return Ok(true);
     }

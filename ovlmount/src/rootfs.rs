@@ -337,11 +337,13 @@ fn hierarchy(m: &mountinfo::Mount, own: &[chainload::proccgroup::Membership]) ->
             ))
         })?;
         let dir = m.mount_point.join(below);
-        let tree = clone_tree(nix::fcntl::AT_FDCWD, &dir, false).map_err(sys(format!("cannot bind '{}'", dir.display())))?;
+        let tree =
+            clone_tree(nix::fcntl::AT_FDCWD, &dir, false).map_err(sys(format!("cannot bind '{}'", dir.display())))?;
         mount_setattr_fd_recursive(tree.as_fd(), ro).map_err(sys(format!("cannot make '{shown}' read-only")))?;
         return Ok(tree);
     }
-    let fs = fsopen(if m.fstype == "cgroup2" { c"cgroup2" } else { c"cgroup" }).map_err(sys(format!("cannot mount {shown}")))?;
+    let fs = fsopen(if m.fstype == "cgroup2" { c"cgroup2" } else { c"cgroup" })
+        .map_err(sys(format!("cannot mount {shown}")))?;
     if m.fstype == "cgroup" {
         for opt in m.super_options.split(',') {
             let set = match opt.split_once('=') {
@@ -379,7 +381,8 @@ pub fn mount_tmpfs(root: &NewRoot, t: &crate::tmpfs::Tmpfs) -> Result<(), Error>
         crate::tmpfs::copy_up(at.as_fd(), m.as_fd(), &t.dst)?;
     }
     if t.attrs & MOUNT_ATTR_RDONLY != 0 {
-        mount_setattr_fd_recursive(m.as_fd(), MOUNT_ATTR_RDONLY).map_err(sys(format!("cannot make '{shown}' read-only")))?;
+        mount_setattr_fd_recursive(m.as_fd(), MOUNT_ATTR_RDONLY)
+            .map_err(sys(format!("cannot make '{shown}' read-only")))?;
     }
     attach(&m, &at, &shown)
 }

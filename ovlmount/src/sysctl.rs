@@ -93,7 +93,8 @@ impl Sysctl {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| Error::io(format!("sysctl {}", self.key), &path, e))?;
-        f.write_all(self.value.as_bytes()).map_err(|e| Error::io(format!("sysctl {}={}", self.key, self.value), &path, e))
+        f.write_all(self.value.as_bytes())
+            .map_err(|e| Error::io(format!("sysctl {}={}", self.key, self.value), &path, e))
     }
 }
 
@@ -114,6 +115,9 @@ mod tests {
         assert!(Sysctl::parse("net.ipv4.x/../../kernel/panic=1").is_err());
         assert!(Sysctl::parse("net.ipv4").is_err());
         assert!(Sysctl::parse("net.ipv4.ip_forward=1\n2").is_err());
-        assert_eq!(Sysctl::parse("net.core.somaxconn=1").unwrap().path(), PathBuf::from("/proc/sys/net/core/somaxconn"));
+        assert_eq!(
+            Sysctl::parse("net.core.somaxconn=1").unwrap().path(),
+            PathBuf::from("/proc/sys/net/core/somaxconn")
+        );
     }
 }

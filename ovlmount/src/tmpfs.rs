@@ -16,7 +16,8 @@ use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{fchmodat, fstatat, mkdirat, FchmodatFlags, Mode, SFlag};
 
 use crate::sys::{
-    MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MOUNT_ATTR_STRICTATIME,
+    MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
+    MOUNT_ATTR_STRICTATIME,
 };
 use crate::Error;
 
@@ -43,8 +44,12 @@ impl std::str::FromStr for Tmpfs {
         if !dst.starts_with('/') {
             return Err(format!("'{s}': DIR must be absolute"));
         }
-        let mut t =
-            Tmpfs { dst: PathBuf::from(dst), options: Vec::new(), attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, copy_up: false };
+        let mut t = Tmpfs {
+            dst: PathBuf::from(dst),
+            options: Vec::new(),
+            attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+            copy_up: false,
+        };
         for o in list.split(',').filter(|o| !o.is_empty()) {
             let mut set = |bit: u64, on: bool| if on { t.attrs |= bit } else { t.attrs &= !bit };
             match o {
@@ -95,7 +100,9 @@ impl Tmpfs {
             .iter()
             .chain((!self.mode_given()).then_some(&default_mode))
             .map(|(k, v)| {
-                CString::new(k.as_str()).map(|k| (k, v.clone())).map_err(|_| Error::Usage(format!("bad tmpfs option '{k}'")))
+                CString::new(k.as_str())
+                    .map(|k| (k, v.clone()))
+                    .map_err(|_| Error::Usage(format!("bad tmpfs option '{k}'")))
             })
             .collect()
     }
@@ -116,8 +123,9 @@ pub fn copy_up(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, shown: &Path) -> Result
 
 fn copy_dir(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, shown: &Path) -> Result<(), Error> {
     let at = |what: &str, p: &Path| format!("tmpcopyup: cannot {what} '{}'", p.display());
-    let mut dir = nix::dir::Dir::openat(src, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(sys(at("read", shown)))?;
+    let mut dir =
+        nix::dir::Dir::openat(src, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(sys(at("read", shown)))?;
     let names: Vec<CString> = dir
         .iter()
         .flatten()
@@ -144,8 +152,13 @@ fn copy_dir(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, shown: &Path) -> Result<()
                 copy_dir(s.as_fd(), d.as_fd(), &path)?;
             }
             SFlag::S_IFREG => {
-                let from = nix::fcntl::openat(src, name.as_c_str(), OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-                    .map_err(sys(at("open", &path)))?;
+                let from = nix::fcntl::openat(
+                    src,
+                    name.as_c_str(),
+                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(sys(at("open", &path)))?;
                 let to = nix::fcntl::openat(
                     dst,
                     name.as_c_str(),
@@ -162,8 +175,14 @@ fn copy_dir(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, shown: &Path) -> Result<()
             }
             _ => continue,
         }
-        nix::unistd::fchownat(dst, name.as_c_str(), Some(st.st_uid.into()), Some(st.st_gid.into()), AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(sys(at("chown", &path)))?;
+        nix::unistd::fchownat(
+            dst,
+            name.as_c_str(),
+            Some(st.st_uid.into()),
+            Some(st.st_gid.into()),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(sys(at("chown", &path)))?;
         // (Made here a moment ago, in a tmpfs nothing else can reach yet: following is
         // safe, and links themselves have no mode.)
         if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFLNK {
@@ -186,7 +205,8 @@ mod tests {
         assert!(t.copy_up && t.mode_given());
         let plain: Tmpfs = "/tmp".parse().unwrap();
         assert_eq!((plain.attrs, plain.copy_up), (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false));
-        let mode = |t: &Tmpfs, covered| t.fs_options(covered).unwrap().into_iter().find(|(k, _)| k.as_bytes() == b"mode");
+        let mode =
+            |t: &Tmpfs, covered| t.fs_options(covered).unwrap().into_iter().find(|(k, _)| k.as_bytes() == b"mode");
         assert_eq!(mode(&plain, None).map(|m| m.1), Some("1777".into()));
         assert_eq!(mode(&plain, Some(0o755)).map(|m| m.1), Some("755".into()));
         assert_eq!(mode(&t, Some(0o755)).map(|m| m.1), Some("700".into()));
