@@ -341,6 +341,22 @@ pub fn cgroup_name(path: Option<&Path>, id: &str) -> Result<String, Error> {
 }
 
 fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<Vec<String>, Error> {
+    let mut f = limit_flags(r)?;
+    f.extend(device_flags(r));
+    Ok(f)
+}
+
+/// `update`'s cgctl flags for `r`: its limits and, where it has a device list, that.
+pub fn update_flags(r: &oci_spec::runtime::LinuxResources) -> Result<Vec<String>, Error> {
+    let mut f = limit_flags(r)?;
+    if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        f.extend(device_flags(r));
+    }
+    Ok(f)
+}
+
+/// cgctl's limit flags for `r` (devices aside).
+fn limit_flags(r: &oci_spec::runtime::LinuxResources) -> Result<Vec<String>, Error> {
     let mut f: Vec<String> = Vec::new();
     let mut add = |flag: &str, v: String| {
         f.push(flag.to_string());
@@ -386,15 +402,35 @@ fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<Vec<String>, Error
         let l = pids.limit();
         add("--pids-limit", if l <= 0 { "max".into() } else { l.to_string() });
     }
-    if r.block_io().is_some() {
-        return Err(unsupported("linux.resources.blockIO", "not supported yet"));
+    if let Some(b) = r.block_io() {
+        if let Some(w) = b.weight() {
+            add("--io-weight", w.to_string());
+        }
+        let throttled = [b.throttle_read_bps_device(), b.throttle_write_bps_device()]
+            .into_iter()
+            .chain([b.throttle_read_iops_device(), b.throttle_write_iops_device()])
+            .any(|d| d.as_ref().is_some_and(|d| !d.is_empty()));
+        if throttled || b.leaf_weight().is_some() || b.weight_device().as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(unsupported(
+                "linux.resources.blockIO",
+                "only the weight is supported (not per-device weights or throttling yet)",
+            ));
+        }
     }
     if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
         return Err(unsupported("linux.resources.hugepageLimits", "not supported"));
     }
-    // The device list: runc's default allow-list (what a deny-all first rule, as podman
-    // and containerd send it, expects), then each rule after it in order.
-    add("--devices", "default".into());
+    Ok(f)
+}
+
+/// cgctl's device flags for `r`: runc's default allow-list (what a deny-all first rule,
+/// as podman and containerd send it, expects), then each rule after it in order.
+fn device_flags(r: &oci_spec::runtime::LinuxResources) -> Vec<String> {
+    let mut f: Vec<String> = vec!["--devices".into(), "default".into()];
+    let mut add = |flag: &str, v: String| {
+        f.push(flag.to_string());
+        f.push(v);
+    };
     for (i, d) in r.devices().iter().flatten().enumerate() {
         let kind = d.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
         let access = d.access().clone().unwrap_or_else(|| "rwm".into());
@@ -410,7 +446,7 @@ fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<Vec<String>, Error
         }
         add(if d.allow() { "--device-allow" } else { "--device-deny" }, rule);
     }
-    Ok(f)
+    f
 }
 
 fn mounts(list: &[Mount], p: &mut Plan) -> Result<(), Error> {

@@ -127,6 +127,9 @@ pub enum Command {
         #[arg(last = true, value_name = "PS_OPTIONS")]
         ps_options: Vec<String>,
     },
+    /// Change a container's limits: a LinuxResources JSON document (FILE, or - for
+    /// stdin), and/or the flags (which win)
+    Update(UpdateArgs),
     /// Delete a container (a created one's init is killed; --force: a running one too)
     Delete {
         /// Kill a running container; an unknown id is no error
@@ -169,4 +172,80 @@ pub enum Command {
         #[arg(default_value = "ID")]
         id: String,
     },
+}
+
+/// `update`'s flags (runc's).
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// LinuxResources JSON: FILE, or - for stdin
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub resources: Option<PathBuf>,
+    /// Memory limit in bytes
+    #[arg(long, value_name = "BYTES")]
+    pub memory: Option<i64>,
+    /// Memory plus swap limit in bytes (-1: unlimited)
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<i64>,
+    /// Soft memory limit in bytes
+    #[arg(long, value_name = "BYTES")]
+    pub memory_reservation: Option<i64>,
+    /// CPU quota per period in microseconds (-1: none)
+    #[arg(long, value_name = "USEC", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU period in microseconds
+    #[arg(long, value_name = "USEC")]
+    pub cpu_period: Option<u64>,
+    /// Relative CPU weight (v1 scale)
+    #[arg(long, value_name = "N")]
+    pub cpu_shares: Option<u64>,
+    /// CPUs the container may run on (0-3,5)
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of tasks (0 or less: unlimited)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10..1000)
+    #[arg(long, value_name = "N")]
+    pub blkio_weight: Option<u16>,
+    /// The container's id
+    pub id: String,
+}
+
+impl UpdateArgs {
+    /// The resources asked for: the document, with the flags set over it.
+    pub fn resources(&self) -> Result<oci_spec::runtime::LinuxResources, ctr_oci::Error> {
+        use ctr_oci::Error;
+        let mut doc: serde_json::Value = match &self.resources {
+            None => serde_json::json!({}),
+            Some(p) => {
+                let text = if p.as_os_str() == "-" {
+                    std::io::read_to_string(std::io::stdin())
+                } else {
+                    std::fs::read_to_string(p)
+                }
+                .map_err(|e| Error::Usage(format!("--resources '{}': {e}", p.display())))?;
+                serde_json::from_str(&text)
+                    .map_err(|e| Error::Usage(format!("--resources '{}': not JSON: {e}", p.display())))?
+            }
+        };
+        let mut set = |section: &str, key: &str, v: Option<serde_json::Value>| {
+            if let Some(v) = v {
+                doc[section][key] = v;
+            }
+        };
+        set("memory", "limit", self.memory.map(Into::into));
+        set("memory", "swap", self.memory_swap.map(Into::into));
+        set("memory", "reservation", self.memory_reservation.map(Into::into));
+        set("cpu", "quota", self.cpu_quota.map(Into::into));
+        set("cpu", "period", self.cpu_period.map(Into::into));
+        set("cpu", "shares", self.cpu_shares.map(Into::into));
+        set("cpu", "cpus", self.cpuset_cpus.clone().map(Into::into));
+        set("cpu", "mems", self.cpuset_mems.clone().map(Into::into));
+        set("pids", "limit", self.pids_limit.map(Into::into));
+        set("blockIO", "weight", self.blkio_weight.map(Into::into));
+        serde_json::from_value(doc).map_err(|e| Error::Usage(format!("--resources: not LinuxResources: {e}")))
+    }
 }

@@ -58,6 +58,7 @@ fn dispatch(cli: Cli) -> Result<(), Error> {
             ops::kill(&root, &id, sig, all)
         }
         Command::Delete { force, id } => ops::delete(&root, &id, force),
+        Command::Update(a) => ops::update(&root, &a.id, &a.resources()?),
         Command::Pause { id } => ops::pause(&root, &id),
         Command::Resume { id } => ops::resume(&root, &id),
         Command::Ps { format, id, ps_options } => ps(&root, &id, &format, &ps_options),

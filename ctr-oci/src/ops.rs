@@ -96,7 +96,7 @@ fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOp
     // in silence): any line there is a failure, whether or not the init has finished
     // dying yet.
     let (Some(start), true) = (start, errors.trim().is_empty() && (status.success() || pid > 0)) else {
-        let why = errors.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string);
+        let why = error_line(&errors).map(str::to_string);
         return Err(Error::Chain(
             why.unwrap_or_else(|| format!("the container's init ended while it was set up ({})", status)),
         ));
@@ -117,6 +117,13 @@ fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOp
         write_pid_file(p, pid)?;
     }
     Ok(st)
+}
+
+/// The line that says what failed in what a tool wrote: the last one but for clap's
+/// trailers (`Usage: ...`, `Try '... --help'`, `For more information...`).
+fn error_line(text: &str) -> Option<&str> {
+    let trailer = |l: &str| l.starts_with("Usage:") || l.starts_with("Try '") || l.starts_with("For more information");
+    text.lines().map(str::trim).rev().find(|l| !l.is_empty() && !trailer(l))
 }
 
 /// Run the chain with the caller's stdin and stdout, fd 2 a pipe read here (the tools'
@@ -326,6 +333,36 @@ pub fn resume(root: &Root, id: &str) -> Result<(), Error> {
     }
     let (cg, name) = group(&st.cgroup)?;
     cgctl::group::Group::new(&cg, name).thaw()?;
+    Ok(())
+}
+
+/// `update ID`: change a running (or created, or paused) container's limits to those of
+/// `r` (LinuxResources, as podman and containerd send it), through `cgctl set`: its
+/// checks come before any write, so a refused update changes nothing.
+pub fn update(root: &Root, id: &str, r: &oci_spec::runtime::LinuxResources) -> Result<(), Error> {
+    let st = root.find(id)?;
+    if st.status(root) == Status::Stopped {
+        return Err(Error::NotRunning);
+    }
+    let flags = bundle::update_flags(r).map_err(|e| match e {
+        Error::Unsupported { field, why } => Error::Usage(format!("resources: {field}: {why}")),
+        e => e,
+    })?;
+    if flags.is_empty() {
+        return Err(Error::Usage("update: no limit given".into()));
+    }
+    let tools = Tools::locate()?;
+    let out = Command::new(&tools.cgctl)
+        .arg("set")
+        .arg(&st.cgroup)
+        .args(&flags)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::io("cannot run", &tools.cgctl, e))?;
+    if !out.status.success() {
+        let text = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::Chain(error_line(&text).unwrap_or("cgctl set failed").to_string()));
+    }
     Ok(())
 }
 

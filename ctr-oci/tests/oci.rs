@@ -191,6 +191,21 @@ fn lifecycle_as_clients_drive_it() {
     assert_eq!(pids, serde_json::json!([pid]));
     lab.oci(&["resume", "c1"]).run().ok();
     assert_eq!(lab.state("c1")["status"], "running");
+    // update: a limit set; a refused one, bad JSON, or nothing to change, one line each
+    // and the limit as it was.
+    let pids_max = || {
+        let rows = Cmd::tool("cgctl").args(["stats", "--json", &format!("{}/c1", lab.parent)]).run().ok().json();
+        rows["pids"]["limit"].clone()
+    };
+    lab.oci(&["update", "--pids-limit", "77", "c1"]).run().ok();
+    assert_eq!(pids_max(), 77, "{}", pids_max());
+    let refused = lab.oci(&["update", "--pids-limit", "55", "--cpu-period", "10", "c1"]).run();
+    assert!(refused.one_line_error().contains("--cpu-period"), "{}", refused.stderr);
+    let bad_json = lab.oci(&["update", "--resources", "-", "c1"]).stdin(b"{ nope").run();
+    assert!(bad_json.one_line_error().contains("not JSON"), "{}", bad_json.stderr);
+    let nothing = lab.oci(&["update", "c1"]).run();
+    assert_eq!(nothing.one_line_error(), "ctr-oci: update: no limit given");
+    assert_eq!(pids_max(), 77, "a refused update changed the limit");
     lab.oci(&["kill", "c1", "SIGKILL"]).run().ok();
     assert!(wait_until(Duration::from_secs(10), || lab.state("c1")["status"] == "stopped"));
     assert_eq!(lab.state("c1")["pid"], 0);

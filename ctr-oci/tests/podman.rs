@@ -364,3 +364,22 @@ fn podman_pause_unpause_and_ps() {
     p.podman(&["rm", "-f", "-t", "0", &id]).run().ok();
     p.assert_gone(&id, pid);
 }
+
+/// `podman update --memory` (podman sends LinuxResources to `ctr-oci update`): the
+/// container's cgroup limit changes, as the container itself reads it.
+#[test]
+fn podman_update_changes_the_memory_limit() {
+    let Some(p) = Podman::new("podman_update") else { return };
+    let id = id_of(p.container("run", &["-d", "--memory", "64m"], &["sleep", "100"]).run().ok());
+    let limit = || {
+        let read = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max";
+        let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+        // Read inside the container's mount namespace, where its cgroup is mounted.
+        Cmd::new("nsenter").args(["-t", &pid.to_string(), "-m", "sh", "-c", read]).run().ok().stdout.trim().to_string()
+    };
+    assert_eq!(limit(), "67108864");
+    let out = p.podman(&["update", "--memory", "48m", &id]).run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(limit(), "50331648");
+    p.podman(&["rm", "-f", "-t", "0", &id]).run().ok();
+}
