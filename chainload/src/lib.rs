@@ -29,6 +29,7 @@ pub mod exec;
 pub mod ids;
 pub mod kernel;
 pub mod openat2;
+pub mod pidfile;
 pub mod proccgroup;
 pub mod procstat;
 pub mod progress;

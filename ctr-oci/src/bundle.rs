@@ -98,7 +98,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, Error> {
         return Err(unsupported("root.path", format!("'{}' is not a directory", p.rootfs.display())));
     }
     p.readonly = root.readonly().unwrap_or(false);
-    process(spec, &mut p)?;
+    decide_process(spec, &mut p)?;
     p.hostname = spec.hostname().clone().filter(|h| !h.is_empty());
     if spec.domainname().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(unsupported("domainname", "setting the NIS domain name is not supported"));
@@ -118,7 +118,8 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, Error> {
     Ok(p)
 }
 
-fn process(spec: &Spec, p: &mut Plan) -> Result<(), Error> {
+/// Decide `spec.process` into `p` (a container's, or an `exec`'s process file).
+pub fn decide_process(spec: &Spec, p: &mut Plan) -> Result<(), Error> {
     let pr = spec.process().as_ref().ok_or_else(|| unsupported("process", "a process is required"))?;
     p.terminal = pr.terminal().unwrap_or(false);
     p.args = pr.args().clone().unwrap_or_default();

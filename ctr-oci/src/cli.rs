@@ -127,6 +127,8 @@ pub enum Command {
         #[arg(last = true, value_name = "PS_OPTIONS")]
         ps_options: Vec<String>,
     },
+    /// Run a process in a running container (its namespaces, cgroup and confinement)
+    Exec(ExecArgs),
     /// Change a container's limits: a LinuxResources JSON document (FILE, or - for
     /// stdin), and/or the flags (which win)
     Update(UpdateArgs),
@@ -247,5 +249,76 @@ impl UpdateArgs {
         set("pids", "limit", self.pids_limit.map(Into::into));
         set("blockIO", "weight", self.blkio_weight.map(Into::into));
         serde_json::from_value(doc).map_err(|e| Error::Usage(format!("--resources: not LinuxResources: {e}")))
+    }
+}
+
+/// `exec`'s flags (runc's).
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The process as OCI JSON (args, env, cwd, user, capabilities, ...)
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Return once the process runs (its parent: the caller's subreaper)
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Write the process's pid to FILE (digits only)
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// A terminal for the process (not supported yet)
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// With --tty: the socket to send the terminal's master to
+    #[arg(long, value_name = "SOCKET")]
+    pub console_socket: Option<PathBuf>,
+    /// The working directory inside the container
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// Set an environment variable (over the container's); repeatable
+    #[arg(short = 'e', long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Run as UID[:GID]
+    #[arg(short = 'u', long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Add a capability to the container's; repeatable
+    #[arg(short = 'c', long, value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Set no_new_privs
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Pass descriptors 3 to 3+N-1 on to the process
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// An AppArmor profile (refused: AppArmor is not supported)
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// The container's id
+    pub id: String,
+    /// The program and its arguments (without --process)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+impl ExecArgs {
+    /// The options.
+    pub fn options(&self) -> Result<ctr_oci::exec::ExecOptions, ctr_oci::Error> {
+        if self.apparmor.as_deref().is_some_and(|a| !a.is_empty()) {
+            return Err(ctr_oci::Error::Usage("--apparmor: AppArmor is not supported".into()));
+        }
+        if self.console_socket.is_some() && !self.tty {
+            return Err(ctr_oci::Error::Usage("--console-socket is given without --tty".into()));
+        }
+        Ok(ctr_oci::exec::ExecOptions {
+            process: self.process.clone(),
+            args: self.command.clone(),
+            detach: self.detach,
+            pid_file: self.pid_file.clone(),
+            cwd: self.cwd.clone(),
+            env: self.env.clone(),
+            user: self.user.clone(),
+            caps: self.cap.clone(),
+            no_new_privs: self.no_new_privs,
+            preserve_fds: self.preserve_fds,
+            tty: self.tty,
+        })
     }
 }

@@ -25,6 +25,7 @@
 pub mod bundle;
 pub mod chain;
 mod error;
+pub mod exec;
 pub mod features;
 pub mod log;
 pub mod ops;

@@ -58,6 +58,7 @@ fn dispatch(cli: Cli) -> Result<(), Error> {
             ops::kill(&root, &id, sig, all)
         }
         Command::Delete { force, id } => ops::delete(&root, &id, force),
+        Command::Exec(a) => ctr_oci::exec::exec(&root, &a.id, &a.options()?),
         Command::Update(a) => ops::update(&root, &a.id, &a.resources()?),
         Command::Pause { id } => ops::pause(&root, &id),
         Command::Resume { id } => ops::resume(&root, &id),

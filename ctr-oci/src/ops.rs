@@ -121,7 +121,7 @@ fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOp
 
 /// The line that says what failed in what a tool wrote: the last one but for clap's
 /// trailers (`Usage: ...`, `Try '... --help'`, `For more information...`).
-fn error_line(text: &str) -> Option<&str> {
+pub(crate) fn error_line(text: &str) -> Option<&str> {
     let trailer = |l: &str| l.starts_with("Usage:") || l.starts_with("Try '") || l.starts_with("For more information");
     text.lines().map(str::trim).rev().find(|l| !l.is_empty() && !trailer(l))
 }
@@ -193,12 +193,8 @@ fn run_chain(plan: &Plan, argv: &[String], o: &CreateOptions) -> Result<(std::pr
     Ok((status, errors))
 }
 
-/// Digits only, no newline, renamed into place (a reader never sees half of it).
 fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, pid.to_string()).map_err(|e| Error::io("cannot write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
+    chainload::pidfile::write(path, pid).map_err(|e| Error::io("cannot write", path, e))
 }
 
 /// Take back what a failed or deleted container holds: its init (killed), its cgroup,

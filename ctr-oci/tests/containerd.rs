@@ -218,3 +218,27 @@ fn containerd_pause_resume_and_ps() {
     c.ctr(&["containers", "rm", "c4"]).run().ok();
     c.assert_gone("c4", pid);
 }
+
+/// `ctr task exec --exec-id` (the shim calls `ctr-oci exec --process FILE --detach
+/// --pid-file`): the process file's command runs inside the container and its status
+/// comes back.
+#[test]
+fn containerd_task_exec() {
+    let Some(c) = Containerd::new("ctd_exec") else { return };
+    c.run(&["-d"], "c5", &["sleep", "100"]).run().ok();
+    let out = c
+        .ctr(&["task", "exec", "--exec-id", "e1", "c5", "sh", "-c", "cat /etc/motd; readlink /proc/1/exe; exit 4"])
+        .run();
+    assert_eq!(out.code, 4, "{out:?}");
+    assert_eq!(out.stdout, "from the image\n/bin/busybox\n");
+    let out = c.ctr(&["task", "exec", "--exec-id", "e2", "c5", "/no/such/program"]).run();
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("/no/such/program"), "{out:?}");
+    c.ctr(&["task", "kill", "-s", "SIGKILL", "c5"]).run().ok();
+    assert!(testkit::wait_until(Duration::from_secs(10), || {
+        c.ctr(&["task", "ls"]).run().stdout.lines().any(|l| l.starts_with("c5 ") && l.contains("STOPPED"))
+    }));
+    c.ctr(&["task", "rm", "c5"]).run().ok();
+    c.ctr(&["containers", "rm", "c5"]).run().ok();
+    c.assert_gone("c5", 0);
+}

@@ -383,3 +383,36 @@ fn podman_update_changes_the_memory_limit() {
     assert_eq!(limit(), "50331648");
     p.podman(&["rm", "-f", "-t", "0", &id]).run().ok();
 }
+
+/// `podman exec` (conmon calls `ctr-oci exec --detach --pid-file`): the process runs in
+/// the container's namespaces and cgroup with its confinement (no capabilities when the
+/// container has none), with its output and status; `-u` and `-e` hold; a missing
+/// program is 127 with a readable line; the container is untouched by all of it.
+#[test]
+fn podman_exec_runs_inside_the_container() {
+    let Some(p) = Podman::new("podman_exec") else { return };
+    let id =
+        id_of(p.container("run", &["-d", "--cap-drop", "all", "--hostname", "inside"], &["sleep", "100"]).run().ok());
+    let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    let script = "hostname; grep CapEff /proc/self/status; echo $$; readlink /proc/1/exe; exit 6";
+    let out = p.podman(&["exec", &id, "sh", "-c", script]).run();
+    assert_eq!(out.code, 6, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..2], ["inside", "CapEff:\t0000000000000000"], "{out:?}");
+    assert_ne!(lines[2], "1", "the exec'd shell is not the container's init");
+    assert_eq!(lines[3], "/bin/busybox", "it sees the container's PID 1");
+    let host_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let out = p.podman(&["exec", &id, "cat", "/proc/self/cgroup"]).run().ok().stdout.clone();
+    let memory = |t: &str| t.lines().find(|l| l.contains(":memory:")).map(String::from);
+    assert_eq!(memory(&out), memory(&host_cgroup), "the exec'd process is not in the container's cgroup");
+
+    let out = p.podman(&["exec", "-u", "1000:1000", "-e", "FOO=bar", &id, "sh", "-c", "id -u; id -g; echo $FOO"]).run();
+    assert_eq!(out.ok().stdout, "1000\n1000\nbar\n");
+    let out = p.podman(&["exec", &id, "/no/such/program"]).run();
+    assert_eq!(out.code, 127, "{out:?}");
+    assert!(out.stderr.contains("'/no/such/program': No such file or directory"), "{out:?}");
+    assert_eq!(p.inspect(&id, "{{.State.Status}}"), "running");
+    assert_eq!(p.inspect(&id, "{{.State.Pid}}"), pid.to_string());
+    p.podman(&["rm", "-f", "-t", "0", &id]).run().ok();
+    p.assert_gone(&id, pid);
+}

@@ -85,6 +85,16 @@ pub struct Cli {
     /// Close every inherited file descriptor above 2
     #[arg(long)]
     close_fds: bool,
+    /// With --close-fds, keep descriptors 3 to 3+N-1 open for the program
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "close_fds")]
+    preserve_fds: u32,
+    /// Fork, and exit once the program's process is set up and its pid file written (its
+    /// parent becomes the caller's subreaper)
+    #[arg(long)]
+    detach: bool,
+    /// Write the forked program's pid to FILE (digits only)
+    #[arg(long, value_name = "FILE")]
+    pid_file: Option<PathBuf>,
     /// System call filter, installed last: default (docker's default profile, opened
     /// further by the capabilities kept), unconfined (the default), or FILE (a profile
     /// in docker's JSON format)
@@ -128,6 +138,7 @@ impl Cli {
                 close_fds: self.close_fds,
                 user: None,
                 seccomp: self.seccomp.and_then(|c| c.0),
+                preserve_fds: self.preserve_fds,
                 ..Confinement::default()
             })
         } else {
@@ -150,6 +161,8 @@ impl Cli {
             net_socket: self.net_socket,
             groups: self.groups,
             confinement,
+            detach: self.detach,
+            pid_file: self.pid_file,
             command: self.command,
         })
     }

@@ -105,6 +105,11 @@ pub struct Options {
     pub groups: Vec<u32>,
     /// The final confinement (`None`: leave capabilities and fds as they are).
     pub confinement: Option<Confinement>,
+    /// `--detach`: fork, and the parent exits once the pid file is written (the program's
+    /// parent is then the caller's subreaper: an OCI runtime's `exec --detach`).
+    pub detach: bool,
+    /// `--pid-file FILE`: the forked child's pid (as the caller numbers it).
+    pub pid_file: Option<PathBuf>,
     /// Program and arguments (empty: `$SHELL`, else `/bin/sh`).
     pub command: Vec<OsString>,
 }
@@ -166,6 +171,9 @@ impl Options {
         }
         if self.namespaces.is_empty() && !self.all && self.net_socket.is_none() {
             return usage("no namespace specified");
+        }
+        if (self.detach || self.pid_file.is_some()) && self.no_fork {
+            return usage("options --detach and --pid-file need the fork (not --no-fork)");
         }
         Ok(())
     }
@@ -287,6 +295,13 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
     // inherits it.
     nix::sys::prctl::set_dumpable(false).map_err(sys("cannot make nsenter-rs non-dumpable"))?;
     let mut p = o.prepare()?;
+    // Opened here, on the host: the parent writes it after joining the mount namespace.
+    let pid_file = match &o.pid_file {
+        Some(f) => {
+            Some(chainload::pidfile::PidFile::open(f).map_err(|e| io("cannot open the pid file's directory", f, e))?)
+        }
+        None => None,
+    };
     let joins_user = p.joins.iter().any(|j| j.ns == Namespace::User);
     let joins_pid = p.joins.iter().any(|j| j.ns == Namespace::Pid);
     let force_ids = joins_user && !o.preserve_credentials;
@@ -321,15 +336,35 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
     let env = p.env.as_deref().map(chainload::environment::parse_environ);
     drop(p.target.take());
 
-    if joins_pid && !o.no_fork {
+    if (joins_pid || o.detach || o.pid_file.is_some()) && !o.no_fork {
         let saved =
             chainload::signals::block(&chainload::signals::supervisor_set()).map_err(sys("cannot block signals"))?;
+        // The child execs only once the parent has written the pid file (it reads EOF
+        // when the parent closes its end, or dies).
+        let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe failed"))?;
         // SAFETY: nsenter-rs is single-threaded.
         match unsafe { fork() }.map_err(sys("fork failed"))? {
             ForkResult::Parent { child } => {
+                drop(ready_r);
+                if let Some(f) = &pid_file {
+                    if let Err(e) = f.write(child.as_raw()) {
+                        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                        let _ = chainload::status::wait_child(child);
+                        return Err(io("cannot write pid file", f.path(), e).into());
+                    }
+                }
+                drop(ready_w);
+                if o.detach {
+                    return Ok(ChildStatus::Exited(0));
+                }
                 return Ok(chainload::signals::wait_forwarding(child, |_| {}).map_err(sys("waitpid failed"))?);
             }
-            ForkResult::Child => saved.restore().map_err(sys("cannot restore the signal mask"))?,
+            ForkResult::Child => {
+                drop(ready_w);
+                saved.restore().map_err(sys("cannot restore the signal mask"))?;
+                let mut byte = [0u8; 1];
+                let _ = nix::unistd::read(&ready_r, &mut byte);
+            }
         }
     }
 

@@ -796,7 +796,9 @@ fn tmpfs_options_and_copy_up() {
     std::fs::set_permissions(l.join("etc/skel/sub/file"), std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     std::fs::create_dir_all(l.join("covered")).unwrap();
     std::fs::set_permissions(l.join("covered"), std::os::unix::fs::PermissionsExt::from_mode(0o750)).unwrap();
-    let script = "grep -E ' /(scratch|etc/skel|covered|fresh) ' /proc/mounts | cut -d' ' -f2,4 | sort; \
+    // (inode64: a default some kernels show, others not.)
+    let script =
+        "grep -E ' /(scratch|etc/skel|covered|fresh) ' /proc/mounts | cut -d' ' -f2,4 | sed 's/,inode64//' | sort; \
                   stat -c '%a %u:%g %n' /scratch /covered /fresh /etc/skel/sub/file; cat /etc/skel/link; \
                   touch /etc/skel/new 2>/dev/null || echo skel-ro";
     let cmd = format!(

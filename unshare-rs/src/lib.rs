@@ -299,14 +299,8 @@ fn persist_namespaces(o: &Options, bind_helper: Option<Helper>, pid: Pid) -> Res
     }
 }
 
-/// Write `pid` to `path` atomically (a temporary file renamed over it).
 fn write_pid_file(path: &Path, pid: Pid) -> std::io::Result<()> {
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, format!("{}\n", pid.as_raw()))?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    chainload::pidfile::write(path, pid.as_raw())
 }
 
 fn fork_and_supervise(o: &Options, maps: &IdMaps, bind_helper: Option<Helper>) -> Result<ChildStatus, Error> {
