@@ -1,6 +1,6 @@
-//! Pid files: digits only, no newline (the OCI runtime's form, which every reader here
-//! takes), written to a temporary file renamed into place, so a reader never sees half
-//! of one.
+//! Pid files: digits only, no newline (the OCI runtime's form), or a line (the
+//! traditional one, unshare-rs's), written to a temporary file renamed into place, so a
+//! reader never sees half of one.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -8,9 +8,14 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-/// Write `pid` to `path` atomically.
+/// Write `pid` to `path` atomically, digits only.
 pub fn write(path: &Path, pid: i32) -> std::io::Result<()> {
     PidFile::open(path)?.write(pid)
+}
+
+/// Write `pid` to `path` atomically, as a line.
+pub fn write_line(path: &Path, pid: i32) -> std::io::Result<()> {
+    PidFile::open(path)?.write_text(&format!("{pid}\n"))
 }
 
 /// A pid file whose directory is held open: it can be written after the process has
@@ -43,8 +48,13 @@ impl PidFile {
         &self.path
     }
 
-    /// Write `pid` into it (a temporary file in the same directory, renamed over it).
+    /// Write `pid` into it, digits only.
     pub fn write(&self, pid: i32) -> std::io::Result<()> {
+        self.write_text(&pid.to_string())
+    }
+
+    /// Write `text` into it (a temporary file in the same directory, renamed over it).
+    fn write_text(&self, text: &str) -> std::io::Result<()> {
         let tmp = PathBuf::from(format!(".{}.{}.tmp", self.name.display(), std::process::id()));
         let fd = nix::fcntl::openat(
             self.dir.as_fd(),
@@ -52,7 +62,7 @@ impl PidFile {
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o644),
         )?;
-        let written = std::io::Write::write_all(&mut std::fs::File::from(fd), pid.to_string().as_bytes());
+        let written = std::io::Write::write_all(&mut std::fs::File::from(fd), text.as_bytes());
         let renamed = written.and_then(|()| {
             nix::fcntl::renameat(self.dir.as_fd(), &tmp, self.dir.as_fd(), &self.name).map_err(std::io::Error::from)
         });

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot go on should panic
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -34,13 +34,10 @@ impl Containerd {
             skip(tag, "busybox-static is not installed (the image is built from it)");
             return None;
         }
-        let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-        let paths: Vec<PathBuf> = text.lines().filter_map(|l| l.splitn(3, ':').nth(2)).map(PathBuf::from).collect();
-        let own = paths.iter().max_by_key(|p| p.components().count()).unwrap().clone();
-        if !paths.iter().all(|p| own.starts_with(p)) {
+        let Some(own) = testkit::own_cgroup() else {
             skip(tag, "this process's cgroups are not nested (no group is below all of them)");
             return None;
-        }
+        };
         let dir = testkit::tempdir();
         let d = dir.path();
         let config = format!(
@@ -136,9 +133,7 @@ impl Drop for Containerd {
             let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
         }
         let _ = Cmd::tool("cgctl").args(["rm", "--force", &self.parent]).run();
-        for root in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
-            let _ = std::fs::remove_dir(root.path().join(self.parent.trim_start_matches('/')));
-        }
+        testkit::remove_cgroup_everywhere(Path::new(&self.parent));
     }
 }
 

@@ -112,20 +112,9 @@ impl Drop for Lab {
             let mut f = line.splitn(3, ':');
             let (Some(_), Some(ctrl), Some(own)) = (f.next(), f.next(), f.next()) else { continue };
             let Some(name) = ctrl.strip_prefix("name=") else { continue };
-            let top = PathBuf::from("/sys/fs/cgroup").join(name).join(own.trim_start_matches('/')).join(&self.parent);
-            let mut dirs = vec![top.clone()];
-            let mut i = 0;
-            while i < dirs.len() {
-                for e in std::fs::read_dir(&dirs[i]).into_iter().flatten().flatten() {
-                    if e.file_type().is_ok_and(|t| t.is_dir()) {
-                        dirs.push(e.path());
-                    }
-                }
-                i += 1;
-            }
-            for d in dirs.iter().rev() {
-                let _ = std::fs::remove_dir(d);
-            }
+            testkit::remove_cgroup_tree(
+                &PathBuf::from("/sys/fs/cgroup").join(name).join(own.trim_start_matches('/')).join(&self.parent),
+            );
         }
     }
 }

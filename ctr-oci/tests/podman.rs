@@ -18,39 +18,6 @@ struct Podman {
     parent: String,
 }
 
-/// The deepest of this process's cgroups, if every other one is an ancestor of it (so
-/// that a group below it is below the test's own cgroup everywhere).
-fn own_cgroup() -> Option<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let paths: Vec<PathBuf> = text.lines().filter_map(|l| l.splitn(3, ':').nth(2)).map(PathBuf::from).collect();
-    let deepest = paths.iter().max_by_key(|p| p.components().count())?.clone();
-    paths.iter().all(|p| deepest.starts_with(p)).then_some(deepest)
-}
-
-/// Remove the cgroup directory `abs` (absolute from each hierarchy's root) and what is
-/// below it, in every hierarchy (podman's cgroupfs manager makes its parent in all).
-fn remove_cgroup_everywhere(abs: &str) {
-    let base = Path::new("/sys/fs/cgroup");
-    let mut roots = vec![base.to_path_buf()];
-    roots.extend(std::fs::read_dir(base).into_iter().flatten().flatten().map(|e| e.path()));
-    for root in roots {
-        let top = root.join(abs.trim_start_matches('/'));
-        let mut dirs = vec![top];
-        let mut i = 0;
-        while i < dirs.len() {
-            for e in std::fs::read_dir(&dirs[i]).into_iter().flatten().flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    dirs.push(e.path());
-                }
-            }
-            i += 1;
-        }
-        for d in dirs.iter().rev() {
-            let _ = std::fs::remove_dir(d);
-        }
-    }
-}
-
 impl Podman {
     fn new(tag: &str) -> Option<Podman> {
         if !testkit::is_root() {
@@ -65,7 +32,7 @@ impl Podman {
             skip(tag, "busybox-static is not installed (the image is built from it)");
             return None;
         }
-        let Some(own) = own_cgroup() else {
+        let Some(own) = testkit::own_cgroup() else {
             skip(tag, "this process's cgroups are not nested (no group is below all of them)");
             return None;
         };
@@ -146,7 +113,7 @@ impl Drop for Podman {
             let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
         }
         let _ = std::fs::remove_dir_all(storage);
-        remove_cgroup_everywhere(&self.parent);
+        testkit::remove_cgroup_everywhere(Path::new(&self.parent));
     }
 }
 

@@ -628,3 +628,41 @@ pub fn docker_save(dir: &Path, layers: &[(PathBuf, String)], config: &Value) -> 
     Cmd::new("tar").arg("-cf").arg(&out).arg("-C").arg(&stage).arg(".").run().ok();
     out
 }
+
+/// This process's deepest cgroup, when every other one of its cgroups is an ancestor of
+/// it (so that a group below it is below the process's own cgroup in every hierarchy:
+/// where the tests may put what real clients, podman and containerd, create).
+pub fn own_cgroup() -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let paths: Vec<PathBuf> = text.lines().filter_map(|l| l.splitn(3, ':').nth(2)).map(PathBuf::from).collect();
+    let deepest = paths.iter().max_by_key(|p| p.components().count())?.clone();
+    paths.iter().all(|p| deepest.starts_with(p)).then_some(deepest)
+}
+
+/// Remove the empty cgroup directory `top` and those below it, deepest first.
+pub fn remove_cgroup_tree(top: &Path) {
+    let mut dirs = vec![top.to_path_buf()];
+    let mut i = 0;
+    while i < dirs.len() {
+        for e in std::fs::read_dir(&dirs[i]).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(e.path());
+            }
+        }
+        i += 1;
+    }
+    for d in dirs.iter().rev() {
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
+/// [`remove_cgroup_tree`] of `abs` (absolute from each hierarchy's root) in every
+/// hierarchy mounted on /sys/fs/cgroup (named ones too, which cgctl does not manage).
+pub fn remove_cgroup_everywhere(abs: &Path) {
+    let base = Path::new("/sys/fs/cgroup");
+    let rel = abs.strip_prefix("/").unwrap_or(abs);
+    remove_cgroup_tree(&base.join(rel));
+    for e in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        remove_cgroup_tree(&e.path().join(rel));
+    }
+}

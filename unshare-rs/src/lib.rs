@@ -300,7 +300,7 @@ fn persist_namespaces(o: &Options, bind_helper: Option<Helper>, pid: Pid) -> Res
 }
 
 fn write_pid_file(path: &Path, pid: Pid) -> std::io::Result<()> {
-    chainload::pidfile::write(path, pid.as_raw())
+    chainload::pidfile::write_line(path, pid.as_raw())
 }
 
 fn fork_and_supervise(o: &Options, maps: &IdMaps, bind_helper: Option<Helper>) -> Result<ChildStatus, Error> {
