@@ -145,6 +145,15 @@ fn wait_stopped(root: &Root, id: &str, patience: Option<Duration>) -> Waited {
     loop {
         match store::find(root, id) {
             Ok(now) if now.status != Status::Exited && now.supervisor.is_some_and(|s| s.alive()) => {}
+            // The supervisor records the end, then exits: found gone after a read that
+            // said running, it may have done both in between. What it left is in the
+            // state read after its death.
+            Ok(now) if now.status != Status::Exited => {
+                return match store::find(root, id) {
+                    Ok(after) => Waited::Stopped(Box::new(after)),
+                    Err(_) => Waited::Removed,
+                }
+            }
             Ok(now) => return Waited::Stopped(Box::new(now)),
             Err(_) => return Waited::Removed,
         }
