@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use testkit::{is_dead, skip, Cmd};
+use testkit::{is_dead, Cmd};
 
 const IMAGE: &str = "docker.io/library/bb:latest";
 
@@ -22,22 +22,7 @@ struct Containerd {
 
 impl Containerd {
     fn new(tag: &str) -> Option<Containerd> {
-        if !testkit::is_root() {
-            skip(tag, "needs root");
-            return None;
-        }
-        if !testkit::has_command("containerd") || !testkit::has_command("ctr") {
-            skip(tag, "containerd (with ctr) is not installed (scripts/install-deps installs it)");
-            return None;
-        }
-        if testkit::busybox().is_none() {
-            skip(tag, "busybox-static is not installed (the image is built from it)");
-            return None;
-        }
-        let Some(own) = testkit::own_cgroup() else {
-            skip(tag, "this process's cgroups are not nested (no group is below all of them)");
-            return None;
-        };
+        let own = testkit::client_preconditions(tag, &["containerd", "ctr"], "containerd (with ctr)")?;
         let dir = testkit::tempdir();
         let d = dir.path();
         let config = format!(

@@ -20,22 +20,7 @@ struct Podman {
 
 impl Podman {
     fn new(tag: &str) -> Option<Podman> {
-        if !testkit::is_root() {
-            skip(tag, "needs root");
-            return None;
-        }
-        if !testkit::has_command("podman") || !testkit::has_command("conmon") {
-            skip(tag, "podman (with conmon) is not installed (scripts/install-deps installs it)");
-            return None;
-        }
-        if testkit::busybox().is_none() {
-            skip(tag, "busybox-static is not installed (the image is built from it)");
-            return None;
-        }
-        let Some(own) = testkit::own_cgroup() else {
-            skip(tag, "this process's cgroups are not nested (no group is below all of them)");
-            return None;
-        };
+        let own = testkit::client_preconditions(tag, &["podman", "conmon"], "podman (with conmon)")?;
         let dir = testkit::tempdir();
         let parent = own.join(format!("ctroci-podman-{tag}-{}", std::process::id())).display().to_string();
         let conf = format!(

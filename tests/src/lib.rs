@@ -666,3 +666,27 @@ pub fn remove_cgroup_everywhere(abs: &Path) {
         remove_cgroup_tree(&e.path().join(rel));
     }
 }
+
+/// What a test driving a real container client (podman, containerd) needs: root, the
+/// client's `commands` (`what` names them in the skip message), busybox for its image,
+/// and a cgroup below which its containers stay inside this process's own (returned).
+/// `None` (said with [`skip`]) when something is missing.
+pub fn client_preconditions(tag: &str, commands: &[&str], what: &str) -> Option<PathBuf> {
+    if !is_root() {
+        skip(tag, "needs root");
+        return None;
+    }
+    if !commands.iter().all(|c| has_command(c)) {
+        skip(tag, &format!("{what} is not installed (scripts/install-deps installs it)"));
+        return None;
+    }
+    if busybox().is_none() {
+        skip(tag, "busybox-static is not installed (the image is built from it)");
+        return None;
+    }
+    let own = own_cgroup();
+    if own.is_none() {
+        skip(tag, "this process's cgroups are not nested (no group is below all of them)");
+    }
+    own
+}
