@@ -221,6 +221,10 @@ pub struct LimitArgs {
     /// Deny the access of RULE ('c 1:3 w'), over any allow; repeatable
     #[arg(long, value_name = "RULE")]
     device_deny: Vec<DeviceRule>,
+    /// Also be in the hierarchies of these v1 controllers, limits or not (cpuacct,blkio;
+    /// all: every one, as runc puts a container)
+    #[arg(long, value_name = "LIST|all", value_delimiter = ',')]
+    controllers: Vec<String>,
 }
 
 impl From<LimitArgs> for Limits {
@@ -244,6 +248,7 @@ impl From<LimitArgs> for Limits {
             device_write_iops: a.device_write_iops,
             set: a.set,
             devices: Policy::from_flags(a.devices, &a.device_allow, &a.device_deny),
+            controllers: a.controllers,
         }
     }
 }

@@ -23,7 +23,7 @@ pub fn create(cg: &Cgroups, name: &GroupName, limits: &Limits) -> Result<(), Err
     if g.exists() {
         return Err(Error::Exists(name.to_string()));
     }
-    g.create_and_apply(&writes, IfExists::Refuse).map(drop)
+    g.create_and_apply(&writes, &limits.also_in(cg), IfExists::Refuse).map(drop)
 }
 
 /// `cgctl set NAME LIMITS`: change the limits of an existing group (creating it in a
@@ -32,11 +32,14 @@ pub fn set(cg: &Cgroups, name: &GroupName, limits: &Limits) -> Result<(), Error>
     if limits.is_empty() {
         return Err(Error::Usage("set: no limit given".into()));
     }
+    if !limits.controllers.is_empty() {
+        return Err(Error::Usage("set: --controllers is for a group's creation (create, exec, run)".into()));
+    }
     let g = Group::new(cg, name.clone());
     g.require()?;
     limits.check(cg, name)?;
     let writes = limits.plan(cg)?;
-    g.create_and_apply(&writes, IfExists::Reuse).map(drop)
+    g.create_and_apply(&writes, &[], IfExists::Reuse).map(drop)
 }
 
 /// `cgctl exec NAME [LIMITS] -- CMD`: join the group and exec. The group must exist,
@@ -49,7 +52,7 @@ pub fn exec(cg: &Cgroups, name: &GroupName, limits: &Limits, create: bool, comma
         }
         limits.check(cg, name)?;
         let writes = limits.plan(cg)?;
-        let created = g.create_and_apply(&writes, IfExists::Reuse)?;
+        let created = g.create_and_apply(&writes, &limits.also_in(cg), IfExists::Reuse)?;
         if let Err(e) = g.join_self(false) {
             created.undo();
             return Err(e);

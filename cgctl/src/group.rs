@@ -162,10 +162,12 @@ impl<'a> Group<'a> {
         Some(self.name.dir(h))
     }
 
-    /// Create the group in every hierarchy it needs that it is not in yet, then apply
-    /// `writes`. On failure everything this call created is undone.
-    pub fn create_and_apply(&self, writes: &[Write], if_exists: IfExists) -> Result<Created, Error> {
-        let controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
+    /// Create the group in every hierarchy it needs (for `writes`, and those of the
+    /// controllers `also`) that it is not in yet, then apply `writes`. On failure
+    /// everything this call created is undone.
+    pub fn create_and_apply(&self, writes: &[Write], also: &[String], if_exists: IfExists) -> Result<Created, Error> {
+        let mut controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
+        controllers.extend(also.iter().cloned());
         let mut created = Created::default();
         let hierarchies = self.hierarchies_for(&controllers);
         let result = self.create_in(&hierarchies, writes, if_exists, &mut created).and_then(|()| self.apply(writes));

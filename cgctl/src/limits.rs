@@ -92,6 +92,9 @@ pub struct Limits {
     pub set: Vec<(String, String)>,
     /// `--devices`, `--device-allow`, `--device-deny`: the device allow-list.
     pub devices: Option<crate::devices::Policy>,
+    /// `--controllers`: v1 controllers whose hierarchies the group is created in (and
+    /// joined) though no limit writes there (`all`: every one, as runc does).
+    pub controllers: Vec<String>,
 }
 
 /// One planned write to an interface file of the group.
@@ -294,12 +297,29 @@ impl Limits {
     /// The v1 controllers (or v2 ones) these limits write to, for deciding which
     /// hierarchies the group must exist in.
     pub fn controllers(&self, cg: &Cgroups) -> Vec<String> {
-        self.plan(cg).map(|w| w.into_iter().map(|w| w.controller).collect()).unwrap_or_default()
+        let mut out: Vec<String> =
+            self.plan(cg).map(|w| w.into_iter().map(|w| w.controller).collect()).unwrap_or_default();
+        out.extend(self.also_in(cg));
+        out
+    }
+
+    /// `--controllers` on this machine: the controllers named (`all`: one of each v1
+    /// hierarchy's). On a v2-only machine there is nothing more to be in.
+    pub fn also_in(&self, cg: &Cgroups) -> Vec<String> {
+        if self.controllers.iter().any(|c| c == "all") {
+            return cg.v1_controller_hierarchies().filter_map(|h| h.controllers.first().cloned()).collect();
+        }
+        self.controllers.clone()
     }
 
     /// Check the limits against each other and this machine, before anything is created.
     pub fn check(&self, cg: &Cgroups, name: &GroupName) -> Result<(), Error> {
         let usage = |m: String| Err(Error::Usage(m));
+        for c in self.controllers.iter().filter(|c| *c != "all") {
+            if !cg.v1_controller_hierarchies().any(|h| h.has(c)) && !cg.v2().is_some_and(|h| h.has(c)) {
+                return Err(Error::Unsupported(format!("--controllers {c}: no hierarchy has the '{c}' controller")));
+            }
+        }
         // The kernel rounds a memory limit down to whole pages: below one page it would
         // be 0, a limit no process can live under.
         let page = page_size();

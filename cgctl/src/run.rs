@@ -96,7 +96,9 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
     o.limits.check(cg, &name)?;
     let writes = o.limits.plan(cg)?;
     let group = Group::new(cg, name.clone());
-    let controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
+    let also = o.limits.also_in(cg);
+    let mut controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
+    controllers.extend(also.iter().cloned());
     let hierarchies = group.hierarchies_for(&controllers);
     // A name the user chose must be free in every hierarchy; a generated one only where
     // it is created. Where it is created, the creation itself refuses an existing group
@@ -104,7 +106,7 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
     if o.name.is_some() && group.exists_outside(&hierarchies) {
         return Err(Error::Exists(name.to_string()));
     }
-    let created = group.create_and_apply(&writes, IfExists::Refuse)?;
+    let created = group.create_and_apply(&writes, &also, IfExists::Refuse)?;
     let dirs = group.dirs_in(&hierarchies);
     let saved = match chainload::signals::block(&chainload::signals::supervisor_set()) {
         Ok(s) => s,

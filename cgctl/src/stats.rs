@@ -37,6 +37,28 @@ pub struct Cpu {
     pub quota_usec: Option<u64>,
     /// The period.
     pub period_usec: Option<u64>,
+    /// CPU time used in user mode.
+    pub user_usec: Option<u64>,
+    /// CPU time used in the kernel.
+    pub system_usec: Option<u64>,
+}
+
+/// Block I/O done on one device (counted where the kernel's I/O controller sees it:
+/// v2 `io.stat`, v1 `blkio.throttle.io_service*_recursive`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct IoDevice {
+    /// The device's major number.
+    pub major: u64,
+    /// Its minor number.
+    pub minor: u64,
+    /// Bytes read.
+    pub read_bytes: u64,
+    /// Bytes written.
+    pub write_bytes: u64,
+    /// Read operations.
+    pub read_ios: u64,
+    /// Write operations.
+    pub write_ios: u64,
 }
 
 /// Task counts.
@@ -61,6 +83,8 @@ pub struct Stats {
     pub cpu: Cpu,
     /// Tasks.
     pub pids: Pids,
+    /// Block I/O, per device (empty where the group has no I/O controller).
+    pub io: Vec<IoDevice>,
 }
 
 fn num(path: &Path) -> Option<u64> {
@@ -114,6 +138,7 @@ pub fn read(g: &Group<'_>) -> Stats {
         memory: Memory::default(),
         cpu: Cpu::default(),
         pids: Pids::default(),
+        io: Vec::new(),
     };
     match dir(g, "memory") {
         Some((Version::V2, d)) => {
@@ -135,6 +160,8 @@ pub fn read(g: &Group<'_>) -> Stats {
     if let Some(v2) = g.cg.v2().map(|h| g.name.dir(h)) {
         let stat = Keyed::read(&v2.join("cpu.stat"));
         s.cpu.usage_usec = stat.get("usage_usec");
+        s.cpu.user_usec = stat.get("user_usec");
+        s.cpu.system_usec = stat.get("system_usec");
         if let Some((Version::V2, _)) = &cpu {
             s.cpu.nr_periods = stat.get("nr_periods");
             s.cpu.nr_throttled = stat.get("nr_throttled");
@@ -164,12 +191,82 @@ pub fn read(g: &Group<'_>) -> Stats {
     }
     if let Some((Version::V1, d)) = dir(g, "cpuacct") {
         s.cpu.usage_usec = num(&d.join("cpuacct.usage")).map(|ns| ns / 1000);
+        // (In USER_HZ ticks, which is 100 on every architecture's ABI.)
+        let ticks = Keyed::read(&d.join("cpuacct.stat"));
+        s.cpu.user_usec = ticks.get("user").map(|t| t * 10_000);
+        s.cpu.system_usec = ticks.get("system").map(|t| t * 10_000);
     }
+    s.io = match dir(g, "io").or_else(|| dir(g, "blkio")) {
+        Some((Version::V2, d)) => read_file(&d.join("io.stat")).map(|t| io_v2(&t)).unwrap_or_default(),
+        Some((Version::V1, d)) => io_v1(
+            &read_file(&d.join("blkio.throttle.io_service_bytes_recursive")).unwrap_or_default(),
+            &read_file(&d.join("blkio.throttle.io_serviced_recursive")).unwrap_or_default(),
+        ),
+        None => Vec::new(),
+    };
     if let Some((_, d)) = dir(g, "pids") {
         s.pids.current = num(&d.join("pids.current"));
         s.pids.limit = max_or_num(&d.join("pids.max"));
     }
     s
+}
+
+/// `MAJ:MIN` as numbers.
+fn device(s: &str) -> Option<(u64, u64)> {
+    let (a, b) = s.split_once(':')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// v2 `io.stat`: `MAJ:MIN rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N` per line.
+fn io_v2(text: &str) -> Vec<IoDevice> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let Some((major, minor)) = words.next().and_then(device) else { continue };
+        let mut d = IoDevice { major, minor, ..IoDevice::default() };
+        for w in words {
+            let Some((k, v)) = w.split_once('=') else { continue };
+            let v = v.parse().unwrap_or(0);
+            match k {
+                "rbytes" => d.read_bytes = v,
+                "wbytes" => d.write_bytes = v,
+                "rios" => d.read_ios = v,
+                "wios" => d.write_ios = v,
+                _ => {}
+            }
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// v1 `blkio.throttle.io_service_bytes_recursive` and `..._io_serviced_recursive`:
+/// `MAJ:MIN Read|Write|Sync|Async|Discard|Total N` per line, and a last `Total N`.
+fn io_v1(bytes: &str, ios: &str) -> Vec<IoDevice> {
+    let mut out: Vec<IoDevice> = Vec::new();
+    for (text, is_bytes) in [(bytes, true), (ios, false)] {
+        for line in text.lines() {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            let [dev, op, value] = w[..] else { continue };
+            let (Some((major, minor)), Ok(value)) = (device(dev), value.parse::<u64>()) else { continue };
+            let i = match out.iter().position(|d| d.major == major && d.minor == minor) {
+                Some(i) => i,
+                None => {
+                    out.push(IoDevice { major, minor, ..IoDevice::default() });
+                    out.len() - 1
+                }
+            };
+            let d = &mut out[i];
+            match (op, is_bytes) {
+                ("Read", true) => d.read_bytes = value,
+                ("Write", true) => d.write_bytes = value,
+                ("Read", false) => d.read_ios = value,
+                ("Write", false) => d.write_ios = value,
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// The stats as Prometheus text exposition, one gauge or counter per figure that is known.
@@ -205,5 +302,47 @@ pub fn prometheus(s: &Stats) -> String {
             out.push_str(&format!("{name}{{cgroup=\"{label}\"}} {v}\n"));
         }
     }
+    type Figure = fn(&IoDevice) -> u64;
+    let io: [(&str, &str, Figure); 4] = [
+        ("cgctl_io_read_bytes_total", "Bytes read from the device.", |d| d.read_bytes),
+        ("cgctl_io_write_bytes_total", "Bytes written to the device.", |d| d.write_bytes),
+        ("cgctl_io_reads_total", "Read operations on the device.", |d| d.read_ios),
+        ("cgctl_io_writes_total", "Write operations on the device.", |d| d.write_ios),
+    ];
+    for (name, help, value) in io.iter().filter(|_| !s.io.is_empty()) {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+        for d in &s.io {
+            out.push_str(&format!("{name}{{cgroup=\"{label}\",device=\"{}:{}\"}} {}\n", d.major, d.minor, value(d)));
+        }
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_stat_v2() {
+        let t = "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n253:1 rbytes=1 wbytes=0 rios=1 wios=0\n";
+        assert_eq!(
+            io_v2(t),
+            [
+                IoDevice { major: 8, minor: 0, read_bytes: 4096, write_bytes: 8192, read_ios: 1, write_ios: 2 },
+                IoDevice { major: 253, minor: 1, read_bytes: 1, write_bytes: 0, read_ios: 1, write_ios: 0 },
+            ]
+        );
+    }
+
+    #[test]
+    fn io_stat_v1() {
+        let bytes =
+            "8:0 Read 4096\n8:0 Write 512\n8:0 Sync 0\n8:0 Async 4608\n8:0 Discard 0\n8:0 Total 4608\nTotal 4608\n";
+        let ios = "8:0 Read 3\n8:0 Write 1\n8:0 Total 4\nTotal 4\n";
+        assert_eq!(
+            io_v1(bytes, ios),
+            [IoDevice { major: 8, minor: 0, read_bytes: 4096, write_bytes: 512, read_ios: 3, write_ios: 1 }]
+        );
+        assert_eq!(io_v1("Total 0\n", "Total 0\n"), []);
+    }
 }

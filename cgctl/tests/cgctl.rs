@@ -305,6 +305,38 @@ fn the_child_is_in_the_group_before_it_execs() {
     }
 }
 
+/// `exec --create --controllers all`: the process is in the group in every hierarchy
+/// (as runc puts a container), not only in those of its limits and the tracking ones;
+/// its stats count its own CPU time; `rm` removes every directory.
+#[test]
+fn controllers_all_puts_the_process_in_every_hierarchy() {
+    require_root!();
+    let s = Setup::detect();
+    let g = TestGroup::new("ctlall");
+    let n = g.name();
+    let script = "end=$(($(date +%s) + 2)); while [ $(date +%s) -lt $end ]; do :; done; cat /proc/self/cgroup";
+    let out = cg(&["exec", "--create", "--controllers", "all", n, "--", "sh", "-c", script]).ok().stdout.clone();
+    let hierarchies: Vec<Value> = s.hierarchies().into_iter().filter(|h| h["name"].is_null()).collect();
+    for h in &hierarchies {
+        let controllers: Vec<&str> = h["controllers"].as_array().unwrap().iter().filter_map(|c| c.as_str()).collect();
+        let line = out.lines().find(|l| {
+            let field = l.split(':').nth(1).unwrap_or("");
+            if h["version"] == "v2" {
+                field.is_empty()
+            } else {
+                !field.is_empty() && field.split(',').all(|c| controllers.contains(&c))
+            }
+        });
+        assert!(line.is_some_and(|l| l.ends_with(&format!("/{n}"))), "not in {n} in {controllers:?}: {out}");
+    }
+    let st = cg(&["stats", n, "--json"]).ok().json();
+    let cpu = st["cpu"]["usage_usec"].as_u64().unwrap();
+    assert!((500_000..30_000_000).contains(&cpu), "the group's own CPU time, not the machine's: {st}");
+    assert!(st["cpu"]["user_usec"].as_u64().is_some(), "{st}");
+    cg(&["rm", n]).ok();
+    assert!(s.all_dirs(n).is_empty(), "left {:?}", s.all_dirs(n));
+}
+
 #[test]
 fn exec_add_stats_ls_kill() {
     require_root!();
@@ -423,6 +455,10 @@ fn bad_input_is_refused_and_creates_nothing() {
         (vec!["exec", n, "--", "true"], "no such group"),
         (vec!["rm", n], "no such group"),
         (vec!["stats", n], "no such group"),
+        (
+            vec!["create", n, "--controllers", "nosuch"],
+            "--controllers nosuch: no hierarchy has the 'nosuch' controller",
+        ),
         (
             vec!["run", "--name", n, "--memory-swap", "10M", "--memory", "20M", "--", "true"],
             "must be at least the memory limit",

@@ -23,6 +23,7 @@ mod alloc;
 pub mod caps;
 pub mod cli;
 pub mod confine;
+pub mod console;
 pub mod environment;
 pub mod error;
 pub mod exec;

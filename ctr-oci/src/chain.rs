@@ -1,4 +1,5 @@
-//! The chain a [`Plan`] becomes: `cgctl exec --create` (the cgroup and its limits) →
+//! The chain a [`Plan`] becomes: `cgctl exec --create` (the cgroup in every hierarchy,
+//! and its limits) →
 //! `unshare-rs --detach` (the namespaces; the init is nobody's child of ours) →
 //! `ovlmount enter --rootfs` (mounts, masks, credentials, capabilities, seccomp, and the
 //! start gate).
@@ -19,7 +20,10 @@ fn s(p: &Path) -> String {
 /// them carries the container's stderr to the start gate. `console`: the console socket
 /// (with `process.terminal`).
 pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, console: Option<&Path>) -> Vec<String> {
-    let mut a: Vec<String> = vec![s(&tools.cgctl), "exec".into(), "--create".into()];
+    // In every hierarchy, as runc puts a container: its clients read the usage of each
+    // (containerd's metrics: cpuacct, blkio) from the groups its init is in.
+    let mut a: Vec<String> =
+        vec![s(&tools.cgctl), "exec".into(), "--create".into(), "--controllers".into(), "all".into()];
     a.extend(plan.limit_flags.iter().cloned());
     a.extend([plan.cgroup.clone(), "--".into()]);
 

@@ -127,6 +127,18 @@ pub enum Command {
         #[arg(last = true, value_name = "PS_OPTIONS")]
         ps_options: Vec<String>,
     },
+    /// A container's resource usage as runc's JSON events: one with --stats, else one
+    /// every interval (and "oom" ones) until it stops
+    Events {
+        /// Print one stats object and exit
+        #[arg(long)]
+        stats: bool,
+        /// Time between two stats objects (5s, 500ms, 1m)
+        #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_interval)]
+        interval: std::time::Duration,
+        /// The container's id
+        id: String,
+    },
     /// Run a process in a running container (its namespaces, cgroup and confinement)
     Exec(ExecArgs),
     /// Change a container's limits: a LinuxResources JSON document (FILE, or - for
@@ -174,6 +186,14 @@ pub enum Command {
         #[arg(default_value = "ID")]
         id: String,
     },
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    match chainload::units::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be more than 0".into()),
+        Err(e) => Err(e.reason().into()),
+    }
 }
 
 /// `update`'s flags (runc's).
@@ -264,10 +284,10 @@ pub struct ExecArgs {
     /// Write the process's pid to FILE (digits only)
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
-    /// A terminal for the process (not supported yet)
+    /// A terminal for the process (its master goes to --console-socket)
     #[arg(short = 't', long)]
     pub tty: bool,
-    /// With --tty: the socket to send the terminal's master to
+    /// With a terminal: the unix socket to send its master to
     #[arg(long, value_name = "SOCKET")]
     pub console_socket: Option<PathBuf>,
     /// The working directory inside the container
@@ -304,9 +324,6 @@ impl ExecArgs {
         if self.apparmor.as_deref().is_some_and(|a| !a.is_empty()) {
             return Err(ctr_oci::Error::Usage("--apparmor: AppArmor is not supported".into()));
         }
-        if self.console_socket.is_some() && !self.tty {
-            return Err(ctr_oci::Error::Usage("--console-socket is given without --tty".into()));
-        }
         Ok(ctr_oci::exec::ExecOptions {
             process: self.process.clone(),
             args: self.command.clone(),
@@ -319,6 +336,7 @@ impl ExecArgs {
             no_new_privs: self.no_new_privs,
             preserve_fds: self.preserve_fds,
             tty: self.tty,
+            console_socket: self.console_socket.clone(),
         })
     }
 }

@@ -42,6 +42,8 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// `--tty`.
     pub tty: bool,
+    /// `--console-socket`: where the terminal's master goes.
+    pub console_socket: Option<PathBuf>,
 }
 
 /// The process decided: the container's settings with the process file's and the
@@ -60,6 +62,8 @@ pub struct Process {
     pub caps: Option<Vec<String>>,
     /// no_new_privs.
     pub no_new_privs: bool,
+    /// A terminal (`--tty`, or the process file's `terminal`).
+    pub terminal: bool,
 }
 
 /// Decide the process from the container's plan and `o`.
@@ -71,6 +75,7 @@ pub fn process(plan: &Plan, o: &ExecOptions) -> Result<Process, Error> {
         user: (plan.uid, plan.gid, plan.groups.clone()),
         caps: plan.caps.clone(),
         no_new_privs: plan.no_new_privs,
+        terminal: o.tty,
     };
     if let Some(file) = &o.process {
         if !o.args.is_empty() {
@@ -84,9 +89,6 @@ pub fn process(plan: &Plan, o: &ExecOptions) -> Result<Process, Error> {
         spec.set_process(Some(given));
         let mut decided = plan.clone();
         bundle::decide_process(&spec, &mut decided)?;
-        if decided.terminal {
-            return Err(Error::Usage("exec: a terminal (process.terminal) is not supported yet".into()));
-        }
         p = Process {
             args: decided.args,
             env: decided.env,
@@ -94,13 +96,20 @@ pub fn process(plan: &Plan, o: &ExecOptions) -> Result<Process, Error> {
             user: (decided.uid, decided.gid, decided.groups),
             caps: decided.caps,
             no_new_privs: decided.no_new_privs,
+            terminal: decided.terminal || o.tty,
         };
     }
     if p.args.is_empty() {
         return Err(Error::Usage("exec: no command given".into()));
     }
-    if o.tty {
-        return Err(Error::Usage("exec --tty is not supported yet".into()));
+    match (p.terminal, &o.console_socket) {
+        (true, None) => {
+            return Err(Error::Usage("exec: a terminal (--tty, process.terminal) needs --console-socket".into()))
+        }
+        (false, Some(_)) => {
+            return Err(Error::Usage("exec: --console-socket is given without a terminal (--tty)".into()))
+        }
+        _ => {}
     }
     for e in &o.env {
         let (k, v) = e
@@ -164,12 +173,21 @@ pub fn argv(tools: &Tools, pid: i32, p: &Process, seccomp: Option<&std::path::Pa
     if o.detach {
         a.push("--detach".into());
     }
+    if let (true, Some(s)) = (p.terminal, &o.console_socket) {
+        a.extend(["--console-socket".into(), absolute(s)]);
+    }
     if let Some(f) = &o.pid_file {
-        a.extend(["--pid-file".into(), std::path::absolute(f).unwrap_or_else(|_| f.clone()).display().to_string()]);
+        a.extend(["--pid-file".into(), absolute(f)]);
     }
     a.push("--".into());
     a.extend(p.args.iter().cloned());
     a
+}
+
+/// `path` from the caller's directory (nsenter-rs opens it before joining anything,
+/// but from ctr-oci's own directory all the same).
+fn absolute(path: &std::path::Path) -> String {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
 }
 
 /// `exec ID`. Returns (with `--detach`) once the process runs; otherwise only on

@@ -1,12 +1,13 @@
 //! ctr-oci: an OCI runtime with runc's command line (`create`, `start`, `state`, `kill`,
-//! `delete`, `run`, `list`, `features`, `spec`), so podman (through conmon) and
+//! `delete`, `run`, `list`, `features`, `spec`, `exec`, `pause`, `resume`, `ps`,
+//! `update`, `events`), so podman (through conmon) and
 //! containerd (through its runc shim) can run containers on the chain.
 //!
 //! A bundle's `config.json` (typed with `oci-spec`) becomes the chain, which `ctr-oci
 //! chain --bundle DIR` prints as a shell command:
 //!
 //! ```text
-//! cgctl exec --create [limits, device list] CGROUP --
+//! cgctl exec --create --controllers all [limits, device list] CGROUP --
 //!   unshare-rs --detach --pid-file STATE/pid [namespaces] [--hostname H] --
 //!     ovlmount enter --rootfs BUNDLE/rootfs [mounts, masks, user, capabilities,
 //!       seccomp] --start-fifo STATE/exec.fifo --stderr-fd N -- ARGS
@@ -25,6 +26,7 @@
 pub mod bundle;
 pub mod chain;
 mod error;
+pub mod events;
 pub mod exec;
 pub mod features;
 pub mod log;

@@ -60,6 +60,9 @@ fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Delete { force, id } => ops::delete(&root, &id, force),
         Command::Exec(a) => ctr_oci::exec::exec(&root, &a.id, &a.options()?),
         Command::Update(a) => ops::update(&root, &a.id, &a.resources()?),
+        Command::Events { stats, interval, id } => {
+            ctr_oci::events::events(&root, &id, &ctr_oci::events::EventOptions { stats, interval })
+        }
         Command::Pause { id } => ops::pause(&root, &id),
         Command::Resume { id } => ops::resume(&root, &id),
         Command::Ps { format, id, ps_options } => ps(&root, &id, &format, &ps_options),

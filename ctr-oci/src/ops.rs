@@ -212,7 +212,7 @@ fn undo(dir: &ContainerDir, cgroup: &str, st: Option<&State>) {
     let _ = std::fs::remove_dir_all(&dir.dir);
 }
 
-fn group(cgroup: &str) -> Result<(cgctl::setup::Cgroups, cgctl::name::GroupName), Error> {
+pub(crate) fn group(cgroup: &str) -> Result<(cgctl::setup::Cgroups, cgctl::name::GroupName), Error> {
     Ok((cgctl::setup::Cgroups::detect()?, cgctl::name::GroupName::parse(cgroup)?))
 }
 

@@ -222,3 +222,90 @@ fn containerd_task_exec() {
     c.ctr(&["containers", "rm", "c5"]).run().ok();
     c.assert_gone("c5", 0);
 }
+
+/// `ctr task exec -t` (the shim gives `ctr-oci exec` a process file with `terminal`
+/// and a console socket): the process's terminal is a pty of the container's own
+/// devpts, with the caller's window size, and its status comes back.
+#[test]
+fn containerd_task_exec_t() {
+    let Some(c) = Containerd::new("ctd_exec_t") else { return };
+    c.run(&["-d"], "c6", &["sleep", "100"]).run().ok();
+    // (ctr sets the size only once the process runs, as with runc: wait for it.)
+    let size = "i=0; while [ $i -lt 100 ]; do s=$(stty size 2>/dev/null); [ -n \"$s\" ] && break; sleep 0.05; i=$((i+1)); done; echo $s";
+    let script = format!("tty; {size}; ls /dev/pts | tr '\\n' ' '; echo; exit 3");
+    let out = c.ctr(&["task", "exec", "-t", "--exec-id", "t1", "c6", "sh", "-c", &script]).run_on_terminal_sized(7, 55);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["/dev/pts/0", "7 55", "0 ptmx "], "{out:?}");
+    c.ctr(&["task", "kill", "-s", "SIGKILL", "c6"]).run().ok();
+    assert!(testkit::wait_until(Duration::from_secs(10), || {
+        c.ctr(&["task", "ls"]).run().stdout.lines().any(|l| l.starts_with("c6 ") && l.contains("STOPPED"))
+    }));
+    c.ctr(&["task", "rm", "c6"]).run().ok();
+    c.ctr(&["containers", "rm", "c6"]).run().ok();
+    c.assert_gone("c6", 0);
+}
+
+/// The host pid of the task `id` (`ctr task ls`).
+fn task_pid(c: &Containerd, id: &str) -> i32 {
+    let tasks = c.ctr(&["task", "ls"]).run().ok().stdout.clone();
+    let row = tasks.lines().find(|l| l.split_whitespace().next() == Some(id)).unwrap_or_default().to_string();
+    row.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no task {id}: {tasks}"))
+}
+
+/// `ctr task kill --all`: the signal reaches every process of the container's cgroup,
+/// not only its init (whose trap survives it while its children, which do not trap,
+/// die).
+#[test]
+fn containerd_task_kill_all_reaches_every_process() {
+    let Some(c) = Containerd::new("ctd_kill_all") else { return };
+    let script = "sleep 1000 & sleep 1000 & trap 'echo caught' TERM; while true; do sleep 0.1; done";
+    c.run(&["-d"], "c7", &["sh", "-c", script]).run().ok();
+    let pid = task_pid(&c, "c7");
+    let children = || -> Vec<i32> {
+        let ps = c.ctr(&["task", "ps", "c7"]).run().ok().stdout.clone();
+        let pids = ps.lines().skip(1).filter_map(|l| l.split_whitespace().next()?.parse().ok());
+        pids.filter(|p| {
+            *p != pid && std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.contains("1000"))
+        })
+        .collect()
+    };
+    assert!(testkit::wait_until(Duration::from_secs(10), || children().len() == 2), "{:?}", children());
+    let sleeps = children();
+    c.ctr(&["task", "kill", "--all", "-s", "SIGTERM", "c7"]).run().ok();
+    assert!(testkit::wait_until(Duration::from_secs(10), || sleeps.iter().all(|p| is_dead(*p))), "{sleeps:?} live on");
+    assert!(!is_dead(pid), "the init's trap did not hold: it was killed");
+    c.ctr(&["task", "kill", "-s", "SIGKILL", "c7"]).run().ok();
+    assert!(testkit::wait_until(Duration::from_secs(10), || is_dead(pid)));
+    c.ctr(&["task", "rm", "c7"]).run().ok();
+    c.ctr(&["containers", "rm", "c7"]).run().ok();
+    c.assert_gone("c7", pid);
+}
+
+/// `ctr task metrics` (the shim reads the container's cgroups, found from its init):
+/// the memory limit containerd asked for, the memory in use, the task count and the
+/// CPU time are the container's own.
+#[test]
+fn containerd_task_metrics_are_the_containers() {
+    let Some(c) = Containerd::new("ctd_metrics") else { return };
+    // Three processes, and a second of CPU time spent before the metrics are read.
+    let script = "sleep 1000 & sleep 1000 & end=$(($(date +%s) + 2)); while [ $(date +%s) -lt $end ]; do :; done; wait";
+    c.run(&["-d", "--memory-limit", "67108864"], "c8", &["sh", "-c", script]).run().ok();
+    let pid = task_pid(&c, "c8");
+    std::thread::sleep(Duration::from_millis(2500));
+    let out = c.ctr(&["task", "metrics", "c8"]).run().ok().stdout.clone();
+    let metric = |name: &str| -> u64 {
+        let line = out.lines().find(|l| l.split_whitespace().next() == Some(name));
+        line.and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or_else(|| panic!("no {name}: {out}"))
+    };
+    assert_eq!(metric("memory.limit_in_bytes"), 64 << 20, "{out}");
+    assert!(metric("memory.usage_in_bytes") > 0, "{out}");
+    assert_eq!(metric("pids.current"), 3, "{out}");
+    // The container's CPU time: about the second it spun (not the machine's, nor none).
+    let cpu = metric("cpuacct.usage");
+    assert!((500_000_000..30_000_000_000).contains(&cpu), "cpuacct.usage {cpu} ns: {out}");
+    c.ctr(&["task", "kill", "-s", "SIGKILL", "c8"]).run().ok();
+    assert!(testkit::wait_until(Duration::from_secs(10), || is_dead(pid)));
+    c.ctr(&["task", "rm", "c8"]).run().ok();
+    c.ctr(&["containers", "rm", "c8"]).run().ok();
+    c.assert_gone("c8", pid);
+}

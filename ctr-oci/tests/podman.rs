@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use testkit::{is_dead, skip, Cmd, Outcome};
+use testkit::{is_dead, Cmd, Outcome};
 
 struct Podman {
     dir: testkit::TempDir,
@@ -245,31 +245,14 @@ fn podman_run_of_a_missing_program_is_a_readable_error() {
 #[test]
 fn podman_run_t_gives_the_container_its_own_terminal() {
     let Some(p) = Podman::new("podman_tty") else { return };
-    if !testkit::has_command("script") {
-        skip("podman_tty", "script (util-linux) is not installed: it gives podman a terminal");
-        return;
-    }
     let cmd = p.container(
         "run",
         &["--rm", "-t"],
         &["sh", "-c", "tty; stty size; ls -l /proc/self/fd/0 /proc/self/fd/2 | sed 's/.*-> //'; exit 5"],
     );
-    let line = {
-        let mut c = cmd;
-        let c = c.command();
-        let mut words = vec![c.get_program().to_string_lossy().into_owned()];
-        words.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
-        let env: Vec<String> = c
-            .get_envs()
-            .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())))
-            .collect();
-        let quoted: Vec<String> = env.iter().chain(&words).map(|w| format!("'{}'", w.replace('\'', "'\\''"))).collect();
-        format!("stty cols 77 rows 11; env {}", quoted.join(" "))
-    };
-    let out = Cmd::new("script").args(["-qec", &line, "/dev/null"]).run();
+    let out = cmd.run_on_terminal_sized(11, 77);
     assert_eq!(out.code, 5, "{out:?}");
-    let lines: Vec<&str> = out.stdout.lines().map(|l| l.trim_end_matches('\r')).collect();
-    assert_eq!(lines, ["/dev/pts/0", "11 77", "/dev/pts/0", "/dev/pts/0"], "{out:?}");
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["/dev/pts/0", "11 77", "/dev/pts/0", "/dev/pts/0"], "{out:?}");
     p.assert_gone("", 0);
 }
 
@@ -367,4 +350,45 @@ fn podman_exec_runs_inside_the_container() {
     assert_eq!(p.inspect(&id, "{{.State.Pid}}"), pid.to_string());
     p.podman(&["rm", "-f", "-t", "0", &id]).run().ok();
     p.assert_gone(&id, pid);
+}
+
+/// `podman exec -t` (conmon gives `ctr-oci exec` a process file with `terminal` and a
+/// console socket): the process gets a pty of the container's own devpts as its
+/// terminal, with the caller's window size, and its status comes back; the container
+/// (whose init has no terminal) is untouched.
+#[test]
+fn podman_exec_t_gives_the_process_a_terminal_of_the_containers() {
+    let Some(p) = Podman::new("podman_exec_t") else { return };
+    let id = id_of(p.container("run", &["-d"], &["sleep", "100"]).run().ok());
+    let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    let script = "tty; stty size; ls /dev/pts | tr '\\n' ' '; echo; exit 4";
+    let out = p.podman(&["exec", "-t", &id, "sh", "-c", script]).run_on_terminal_sized(9, 66);
+    assert_eq!(out.code, 4, "{out:?}");
+    // The container's own devpts: its first pty (the host's devpts has others).
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["/dev/pts/0", "9 66", "0 ptmx "], "{out:?}");
+    let again = p.podman(&["exec", &id, "sh", "-c", "tty; echo $?"]).run();
+    assert_eq!(again.ok().stdout, "not a tty\n1\n", "without -t no terminal");
+    assert_eq!(p.inspect(&id, "{{.State.Pid}}"), pid.to_string());
+    p.podman(&["rm", "-f", "-t", "0", &id]).run().ok();
+    p.assert_gone(&id, pid);
+}
+
+/// `podman run --preserve-fds 1`: the caller's descriptor 3 reaches the container's
+/// process (podman passes it through conmon to `ctr-oci create --preserve-fds 1`), and
+/// no other descriptor of podman's, conmon's or ctr-oci's does.
+#[test]
+fn podman_run_preserve_fds_passes_descriptor_3() {
+    let Some(p) = Podman::new("podman_fds") else { return };
+    let passed = p.dir.path().join("passed");
+    let cmd = p.container(
+        "run",
+        &["--rm", "--preserve-fds", "1"],
+        &["sh", "-c", "echo through fd 3 >&3; ls /proc/self/fd | tr '\\n' ' '"],
+    );
+    let out = cmd.after_shell(&format!("exec 3>{}", passed.display())).run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(std::fs::read_to_string(&passed).unwrap(), "through fd 3\n");
+    // 0, 1, 2, the preserved 3, and ls's own directory.
+    assert_eq!(out.stdout.trim(), "0 1 2 3 4", "{out:?}");
+    p.assert_gone("", 0);
 }

@@ -95,6 +95,11 @@ pub struct Cli {
     /// Write the forked program's pid to FILE (digits only)
     #[arg(long, value_name = "FILE")]
     pid_file: Option<PathBuf>,
+    /// Give the program a terminal: a pty of the entered root's devpts as its stdio and
+    /// controlling terminal, its master sent to the unix socket PATH (as an OCI
+    /// runtime's exec does)
+    #[arg(long, value_name = "PATH")]
+    console_socket: Option<PathBuf>,
     /// System call filter, installed last: default (docker's default profile, opened
     /// further by the capabilities kept), unconfined (the default), or FILE (a profile
     /// in docker's JSON format)
@@ -163,6 +168,7 @@ impl Cli {
             confinement,
             detach: self.detach,
             pid_file: self.pid_file,
+            console_socket: self.console_socket,
             command: self.command,
         })
     }

@@ -10,7 +10,8 @@
 //! nsenter-rs [-t PID] [-a] [-muinpUCT[=FILE]] [-S UID|follow] [-G GID|follow]
 //!            [--preserve-credentials] [--keep-caps] [-r[DIR]] [-w[DIR] | -W DIR] [-e]
 //!            [-F] [-c] [--cap-add CAP]... [--cap-drop CAP]... [--no-new-privs]
-//!            [--close-fds] [--] [PROGRAM [ARG...]]
+//!            [--close-fds] [--detach] [--pid-file F] [--console-socket S]
+//!            [--] [PROGRAM [ARG...]]
 //! ```
 //!
 //! # What it does, in order
@@ -23,8 +24,10 @@
 //!    with setns(pidfd) where the kernel can, files one by one otherwise, the user
 //!    namespace first or last as util-linux does.
 //! 4. Changes root and directory, takes the environment (`-e`).
-//! 5. Forks when it joined a PID namespace (unless `-F`): the parent forwards signals
-//!    and exits as the child does.
+//! 5. Forks when it joined a PID namespace (unless `-F`), or to detach or take a
+//!    terminal: the parent forwards signals and exits as the child does (or at once,
+//!    with `--detach`). With `--console-socket` the child opens a pty in the entered
+//!    root's devpts and makes it its terminal.
 //! 6. Sets groups, gid, uid (0 in a joined user namespace unless
 //!    `--preserve-credentials`), `--keep-caps`, the confinement; execs.
 //!
@@ -110,6 +113,9 @@ pub struct Options {
     pub detach: bool,
     /// `--pid-file FILE`: the forked child's pid (as the caller numbers it).
     pub pid_file: Option<PathBuf>,
+    /// `--console-socket PATH`: a pty of the entered root's devpts as the program's
+    /// terminal, its master sent to the socket.
+    pub console_socket: Option<PathBuf>,
     /// Program and arguments (empty: `$SHELL`, else `/bin/sh`).
     pub command: Vec<OsString>,
 }
@@ -172,8 +178,8 @@ impl Options {
         if self.namespaces.is_empty() && !self.all && self.net_socket.is_none() {
             return usage("no namespace specified");
         }
-        if (self.detach || self.pid_file.is_some()) && self.no_fork {
-            return usage("options --detach and --pid-file need the fork (not --no-fork)");
+        if (self.detach || self.pid_file.is_some() || self.console_socket.is_some()) && self.no_fork {
+            return usage("options --detach, --pid-file and --console-socket need the fork (not --no-fork)");
         }
         Ok(())
     }
@@ -302,6 +308,8 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
         }
         None => None,
     };
+    // Connected on the host too (the socket's path is the caller's).
+    let console = o.console_socket.as_deref().map(chainload::console::ConsoleSocket::connect).transpose()?;
     let joins_user = p.joins.iter().any(|j| j.ns == Namespace::User);
     let joins_pid = p.joins.iter().any(|j| j.ns == Namespace::Pid);
     let force_ids = joins_user && !o.preserve_credentials;
@@ -336,7 +344,7 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
     let env = p.env.as_deref().map(chainload::environment::parse_environ);
     drop(p.target.take());
 
-    if (joins_pid || o.detach || o.pid_file.is_some()) && !o.no_fork {
+    if (joins_pid || o.detach || o.pid_file.is_some() || console.is_some()) && !o.no_fork {
         let saved =
             chainload::signals::block(&chainload::signals::supervisor_set()).map_err(sys("cannot block signals"))?;
         // The child execs only once the parent has written the pid file (it reads EOF
@@ -346,6 +354,7 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
         match unsafe { fork() }.map_err(sys("fork failed"))? {
             ForkResult::Parent { child } => {
                 drop(ready_r);
+                drop(console); // (the child's to use)
                 if let Some(f) = &pid_file {
                     if let Err(e) = f.write(child.as_raw()) {
                         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
@@ -364,6 +373,10 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
                 saved.restore().map_err(sys("cannot restore the signal mask"))?;
                 let mut byte = [0u8; 1];
                 let _ = nix::unistd::read(&ready_r, &mut byte);
+                // (A forked child leads no process group: it can start the session.)
+                if let Some(c) = console {
+                    c.hand_over(2)?;
+                }
             }
         }
     }

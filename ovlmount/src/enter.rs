@@ -338,7 +338,7 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
         ),
         None => None,
     };
-    let console = o.console_socket.as_deref().map(crate::console::ConsoleSocket::connect).transpose()?;
+    let console = o.console_socket.as_deref().map(chainload::console::ConsoleSocket::connect).transpose()?;
     pivot_into(&root)?;
     if let Some(c) = console {
         c.hand_over(if fifo.is_some() { o.stderr_fd.unwrap_or(2) } else { 2 })?;

@@ -28,7 +28,6 @@
 
 pub mod archive;
 pub mod commit;
-pub mod console;
 pub mod diff;
 pub mod enter;
 pub mod hostns;

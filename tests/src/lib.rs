@@ -337,6 +337,31 @@ impl Cmd {
     }
 }
 
+impl Cmd {
+    /// [`Cmd::run_on_terminal`] with the terminal `rows` x `cols` (set before the
+    /// program starts) and nothing typed.
+    pub fn run_on_terminal_sized(self, rows: u16, cols: u16) -> Outcome {
+        self.after_shell(&format!("stty rows {rows} cols {cols}")).run_on_terminal("\u{0}never", b"")
+    }
+
+    /// This command (program, arguments, environment, time limit) exec'd by a shell
+    /// once the shell has run `prelude` (`exec 3>FILE`: a descriptor to pass on).
+    pub fn after_shell(mut self, prelude: &str) -> Cmd {
+        let c = self.command();
+        let mut sh = Cmd::new("sh")
+            .args(["-c", &format!("{prelude}; exec \"$@\""), "sh"])
+            .arg(c.get_program())
+            .args(c.get_args())
+            .timeout(self.timeout);
+        for (k, v) in self.cmd.get_envs() {
+            if let Some(v) = v {
+                sh = sh.env(k, v);
+            }
+        }
+        sh
+    }
+}
+
 /// What one Ctrl-C typed on its terminal brings to the program of `cmd`, which must
 /// run `probe --count-sigint SECS`: (SIGINTs received, those of them sent by a process).
 /// A tool that passes signals on must not pass on the one the terminal sent to the

@@ -1,7 +1,9 @@
-//! `--console-socket PATH`: the program's terminal, as an OCI runtime gives it.
+//! `--console-socket PATH`: the program's terminal, as an OCI runtime gives it
+//! (`ovlmount enter` for a container's init, `nsenter-rs` for a process exec'd into it).
 //!
 //! The socket (a unix stream socket its caller listens on: conmon, containerd's shim)
-//! is connected while the host's paths are still reachable. After pivot_root a pty is
+//! is connected while the host's paths are still reachable. Once in the container's
+//! root (after pivot_root, or joining its mount namespace) a pty is
 //! opened in the container's own devpts (`/dev/ptmx` of the new root), its slave found
 //! through the master (`TIOCGPTPEER`: no path is looked up), made the controlling
 //! terminal of a new session and the program's stdin, stdout and stderr; the master is
@@ -12,13 +14,13 @@ use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use chainload::error::sys;
+use crate::error::sys;
 use nix::fcntl::OFlag;
 use nix::sys::socket::{
     connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
 };
 
-use crate::Error;
+use crate::error::OsError;
 
 /// A connected console socket.
 #[derive(Debug)]
@@ -29,7 +31,7 @@ pub struct ConsoleSocket {
 
 impl ConsoleSocket {
     /// Connect to the socket at `path`.
-    pub fn connect(path: &Path) -> Result<ConsoleSocket, Error> {
+    pub fn connect(path: &Path) -> Result<ConsoleSocket, OsError> {
         let shown = || format!("cannot connect to the console socket '{}'", path.display());
         let sock = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(sys(shown()))?;
         let addr = UnixAddr::new(path).map_err(sys(shown()))?;
@@ -40,12 +42,9 @@ impl ConsoleSocket {
     /// Open the pty in the new root's devpts, send its master, and make its slave the
     /// controlling terminal and fds 0, 1 and `stderr` (2, or the start gate's descriptor
     /// that becomes 2 at the gate).
-    pub fn hand_over(self, stderr: i32) -> Result<(), Error> {
-        let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(|e| {
-            Error::InContainer(format!(
-                "--console-socket: cannot open /dev/ptmx in the container ({e}): it needs --dev"
-            ))
-        })?;
+    pub fn hand_over(self, stderr: i32) -> Result<(), OsError> {
+        let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+            .map_err(sys("--console-socket: cannot open /dev/ptmx in the container (it needs a devpts)"))?;
         nix::pty::grantpt(&master).map_err(sys("cannot grant the pty"))?;
         nix::pty::unlockpt(&master).map_err(sys("cannot unlock the pty"))?;
         let name = nix::pty::ptsname_r(&master).map_err(sys("cannot name the pty"))?;
@@ -53,16 +52,14 @@ impl ConsoleSocket {
         // SAFETY: TIOCGPTPEER takes the open flags and returns a new descriptor (or -1).
         let peer = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
         if peer < 0 {
-            return Err(
-                sys("cannot open the pty's slave (TIOCGPTPEER needs Linux 4.13)")(nix::errno::Errno::last()).into()
-            );
+            return Err(sys("cannot open the pty's slave (TIOCGPTPEER needs Linux 4.13)")(nix::errno::Errno::last()));
         }
         // SAFETY: a descriptor just returned to this process, owned from here.
         let slave = unsafe { OwnedFd::from_raw_fd(peer) };
         nix::unistd::setsid().map_err(sys("cannot start a session for the terminal"))?;
         // SAFETY: TIOCSCTTY on an open terminal descriptor, argument 0 (do not steal).
         if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
-            return Err(sys("cannot make the pty the controlling terminal")(nix::errno::Errno::last()).into());
+            return Err(sys("cannot make the pty the controlling terminal")(nix::errno::Errno::last()));
         }
         nix::unistd::dup2_stdin(&slave).map_err(sys("cannot make the pty stdin"))?;
         nix::unistd::dup2_stdout(&slave).map_err(sys("cannot make the pty stdout"))?;
