@@ -178,7 +178,31 @@ fn lifecycle_as_clients_drive_it() {
     assert_eq!(twice.one_line_error(), "ctr-oci: container c1 is already paused");
     let pids = lab.oci(&["ps", "--format", "json", "c1"]).run().ok().json();
     assert_eq!(pids, serde_json::json!([pid]));
+    let frozen = lab.oci(&["exec", "c1", "true"]).run();
+    assert_eq!(frozen.one_line_error(), "ctr-oci: cannot exec in paused container c1");
     lab.oci(&["resume", "c1"]).run().ok();
+    // exec's bad input: one line and one JSON log line each; the container untouched.
+    let bad_process = lab.dir.path().join("process.json");
+    std::fs::write(&bad_process, "{ \"args\": 7 }").unwrap();
+    let bad_process = bad_process.display().to_string();
+    let socket = lab.dir.path().join("console.sock").display().to_string();
+    for (call, says) in [
+        (&["exec", "--process", &bad_process, "c1"][..], "not an OCI process"),
+        (&["exec", "--tty", "c1", "true"], "needs --console-socket"),
+        (&["exec", "--console-socket", &socket, "c1", "true"], "without a terminal"),
+        (&["exec", "c1"], "no command given"),
+        (&["exec", "--cwd", "relative", "c1", "true"], "must be absolute"),
+    ] {
+        let _ = std::fs::remove_file(lab.log());
+        let out = lab.oci(call).run();
+        assert_eq!(out.code, 125, "{call:?}: {out:?}");
+        assert!(out.one_line_error().contains(says), "{call:?}: {}", out.stderr);
+        let log = std::fs::read_to_string(lab.log()).unwrap();
+        assert_eq!(log.lines().count(), 1, "{call:?}: {log}");
+        assert!(lab.last_log()["msg"].as_str().unwrap().contains(says), "{call:?}: {log}");
+        let now = lab.oci(&["ps", "--format", "json", "c1"]).run().ok().json();
+        assert_eq!(now, serde_json::json!([pid]), "{call:?} touched the container");
+    }
     assert_eq!(lab.state("c1")["status"], "running");
     // update: a limit set; a refused one, bad JSON, or nothing to change, one line each
     // and the limit as it was.
@@ -203,6 +227,10 @@ fn lifecycle_as_clients_drive_it() {
     assert_eq!(dead.one_line_error(), "ctr-oci: container not running");
     let paused = lab.oci(&["pause", "c1"]).run();
     assert_eq!(paused.one_line_error(), "ctr-oci: container not running");
+    let events = lab.oci(&["events", "--stats", "c1"]).run();
+    assert_eq!(events.one_line_error(), "ctr-oci: container not running");
+    let exec = lab.oci(&["exec", "c1", "true"]).run();
+    assert_eq!(exec.one_line_error(), "ctr-oci: container not running");
     assert_eq!(
         (lab.last_log()["level"].as_str(), lab.last_log()["msg"].as_str()),
         (Some("error"), Some("container not running"))
@@ -226,6 +254,8 @@ fn lifecycle_as_clients_drive_it() {
         &["pause", "nosuch"],
         &["resume", "nosuch"],
         &["ps", "nosuch"],
+        &["events", "--stats", "nosuch"],
+        &["exec", "nosuch", "true"],
     ] {
         let out = lab.oci(call).run();
         assert_ne!(out.code, 0, "{call:?}");
@@ -296,6 +326,73 @@ fn resources_are_the_cgroups_limits() {
     assert_eq!(stats["pids"]["limit"], 42, "{stats}");
     lab.oci(&["delete", "--force", "lim"]).run().ok();
     assert!(!lab.cgroup_exists("lim"));
+}
+
+/// `events --stats`: one object of runc's shape with the container's own usage and
+/// limits (its memory limit, its task count, CPU time in nanoseconds); `events`
+/// streams them every interval, says "oom" when the OOM killer killed in the
+/// container, and ends when the container does; a bad interval is one line.
+#[test]
+fn events_report_the_containers_usage_and_ooms() {
+    require_root!();
+    let Some(lab) = Lab::new("events") else { return };
+    // Two tasks (the shell's loops run no program), a second of CPU time, then (on a
+    // signal file) a process that the OOM killer kills while the init lives on.
+    let script = "sleep 1000 & end=$(($(date +%s) + 2)); while [ $(date +%s) -lt $end ]; do :; done; \
+                  touch /spun; while [ ! -e /oom ]; do :; done; tail /dev/zero; exec sleep 1000";
+    lab.config("ev", |c| {
+        args(c, script);
+        c["root"]["readonly"] = false.into();
+        c["linux"]["resources"]["memory"] = serde_json::json!({ "limit": 32 * 1024 * 1024, "swap": 32 * 1024 * 1024 });
+    });
+    let (code, err) = lab.create("ev", &[]);
+    assert_eq!(code, 0, "{err}");
+    lab.oci(&["start", "ev"]).run().ok();
+    let rootfs = lab.bundle().join("rootfs");
+    assert!(wait_until(Duration::from_secs(20), || rootfs.join("spun").exists()));
+    let one = lab.oci(&["events", "--stats", "ev"]).run().ok().json();
+    assert_eq!((one["type"].as_str(), one["id"].as_str()), (Some("stats"), Some("ev")), "{one}");
+    let d = &one["data"];
+    assert_eq!(d["memory"]["usage"]["limit"], 32 * 1024 * 1024, "{one}");
+    assert!(d["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{one}");
+    assert_eq!(d["pids"]["current"], 2, "{one}");
+    let cpu = d["cpu"]["usage"]["total"].as_u64().unwrap();
+    assert!((500_000_000..30_000_000_000).contains(&cpu), "CPU {cpu} ns is not the container's second: {one}");
+
+    let bad = lab.oci(&["events", "--interval", "0s", "ev"]).run();
+    assert_eq!(bad.code, 125);
+    assert!(bad.one_line_error().contains("--interval"), "{}", bad.stderr);
+
+    // The stream, to a file (it lasts as long as the container).
+    let out = lab.dir.path().join("events");
+    let mut stream = Command::new(testkit::bin("ctr-oci"))
+        .arg("--root")
+        .arg(lab.root())
+        .args(["events", "--interval", "100ms", "ev"])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .spawn()
+        .unwrap();
+    let lines = || -> Vec<Value> {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    };
+    assert!(wait_until(Duration::from_secs(10), || lines().len() >= 2), "{:?}", lines());
+    std::fs::write(rootfs.join("oom"), "").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || lines().iter().any(|e| e["type"] == "oom")),
+        "no oom event: {:?}",
+        lines()
+    );
+    assert!(lines().iter().all(|e| e["id"] == "ev"));
+    lab.oci(&["kill", "ev", "KILL"]).run().ok();
+    let ended = wait_until(Duration::from_secs(10), || stream.try_wait().unwrap().is_some());
+    if !ended {
+        testkit::kill_and_reap(&mut stream);
+    }
+    assert!(ended, "events did not end with the container");
+    assert!(stream.wait().unwrap().success());
+    lab.oci(&["delete", "ev"]).run().ok();
+    assert!(!lab.cgroup_exists("ev"));
 }
 
 /// What the chain cannot do is an error naming the field (one line, one JSON log line),
