@@ -196,16 +196,16 @@ pub struct LimitArgs {
     /// Block IO weight (10..1000)
     #[arg(long, value_name = "N", value_parser = limits::parse_io_weight, allow_hyphen_values = true)]
     io_weight: Option<u64>,
-    /// Read rate limit of a device (/dev/sda:10M); repeatable
+    /// Read rate limit of a device (/dev/sda:10M, or 8:0:10M); repeatable
     #[arg(long, value_name = "DEV:RATE", value_parser = limits::parse_device_bps)]
     device_read_bps: Vec<DeviceRate>,
-    /// Write rate limit of a device (/dev/sda:10M); repeatable
+    /// Write rate limit of a device (/dev/sda:10M, or 8:0:10M); repeatable
     #[arg(long, value_name = "DEV:RATE", value_parser = limits::parse_device_bps)]
     device_write_bps: Vec<DeviceRate>,
-    /// Read operations per second of a device (/dev/sda:1000); repeatable
+    /// Read operations per second of a device (/dev/sda:1000, or 8:0:1000); repeatable
     #[arg(long, value_name = "DEV:N", value_parser = limits::parse_device_iops)]
     device_read_iops: Vec<DeviceRate>,
-    /// Write operations per second of a device (/dev/sda:1000); repeatable
+    /// Write operations per second of a device (/dev/sda:1000, or 8:0:1000); repeatable
     #[arg(long, value_name = "DEV:N", value_parser = limits::parse_device_iops)]
     device_write_iops: Vec<DeviceRate>,
     /// Write VALUE to any other interface FILE of the group (memory.high=1G); repeatable

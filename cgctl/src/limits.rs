@@ -452,6 +452,11 @@ fn available_list(cg: &Cgroups, name: &GroupName, what: &str) -> CpuList {
 
 /// The major:minor of a block device named in a device limit.
 pub(crate) fn device_number(d: &DeviceRate) -> Result<(u64, u64), Error> {
+    // (MAJ:MIN as the kernel's files take it, as an OCI runtime's config gives it.)
+    let text = d.path.display().to_string();
+    if let Some((Ok(major), Ok(minor))) = text.split_once(':').map(|(a, b)| (a.parse::<u64>(), b.parse::<u64>())) {
+        return Ok((major, minor));
+    }
     let meta = std::fs::metadata(&d.path).map_err(|e| {
         Error::Usage(format!(
             "invalid device limit '{}': '{}': {}",

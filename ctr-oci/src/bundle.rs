@@ -266,8 +266,8 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
     for (key, value) in l.sysctl().iter().flatten() {
         p.sysctls.push(sysctl(key, value, l.namespaces().as_deref().unwrap_or_default())?);
     }
-    if l.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(unsupported("linux.devices", "device nodes beyond the default /dev are not supported yet"));
+    for (i, d) in l.devices().iter().flatten().enumerate() {
+        p.mount_flags.extend(["--device-node".into(), device_node(i, d)?]);
     }
     if let Some(prop) = l.rootfs_propagation().as_ref().filter(|p| !matches!(p.as_str(), "" | "private" | "rprivate")) {
         return Err(unsupported("linux.rootfsPropagation", format!("'{prop}': only private is supported")));
@@ -284,6 +284,29 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
         p.seccomp = Some(serde_json::to_value(s)?);
     }
     Ok(())
+}
+
+/// One `linux.devices` entry as `ovlmount enter --device-node`'s
+/// `DST:TYPE:MAJ:MIN:MODE:UID:GID` (the node made by number, as runc makes it; whether
+/// it may be opened is `linux.resources.devices`' to say).
+fn device_node(i: usize, d: &oci_spec::runtime::LinuxDevice) -> Result<String, Error> {
+    let field = format!("linux.devices[{i}]");
+    let path = d.path().display().to_string();
+    if !path.starts_with('/') || path.contains(':') {
+        return Err(unsupported(format!("{field}.path"), format!("'{path}': must be absolute (and without ':')")));
+    }
+    let kind = match d.typ() {
+        oci_spec::runtime::LinuxDeviceType::A => {
+            return Err(unsupported(format!("{field}.type"), "'a' is a cgroup rule, not a node's type (c, b, u, p)"))
+        }
+        t => t.as_str().to_string(),
+    };
+    let number = |what: &str, n: i64| {
+        u32::try_from(n).map_err(|_| unsupported(format!("{field}.{what}"), format!("{n} is not a device number")))
+    };
+    let (major, minor) = (number("major", d.major())?, number("minor", d.minor())?);
+    let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
+    Ok(format!("{path}:{kind}:{major}:{minor}:{mode:o}:{}:{}", d.uid().unwrap_or(0), d.gid().unwrap_or(0)))
 }
 
 /// One `linux.sysctl` entry as `ovlmount enter --sysctl`'s `KEY=VALUE`: a namespaced
@@ -407,14 +430,21 @@ fn limit_flags(r: &oci_spec::runtime::LinuxResources) -> Result<Vec<String>, Err
         if let Some(w) = b.weight() {
             add("--io-weight", w.to_string());
         }
-        let throttled = [b.throttle_read_bps_device(), b.throttle_write_bps_device()]
-            .into_iter()
-            .chain([b.throttle_read_iops_device(), b.throttle_write_iops_device()])
-            .any(|d| d.as_ref().is_some_and(|d| !d.is_empty()));
-        if throttled || b.leaf_weight().is_some() || b.weight_device().as_ref().is_some_and(|d| !d.is_empty()) {
+        let throttles = [
+            (b.throttle_read_bps_device(), "--device-read-bps"),
+            (b.throttle_write_bps_device(), "--device-write-bps"),
+            (b.throttle_read_iops_device(), "--device-read-iops"),
+            (b.throttle_write_iops_device(), "--device-write-iops"),
+        ];
+        for (list, flag) in throttles {
+            for d in list.iter().flatten() {
+                add(flag, format!("{}:{}:{}", d.major(), d.minor(), d.rate()));
+            }
+        }
+        if b.leaf_weight().is_some() || b.weight_device().as_ref().is_some_and(|d| !d.is_empty()) {
             return Err(unsupported(
-                "linux.resources.blockIO",
-                "only the weight is supported (not per-device weights or throttling yet)",
+                "linux.resources.blockIO.weightDevice",
+                "per-device weights are not supported (the weight and the throttles are)",
             ));
         }
     }

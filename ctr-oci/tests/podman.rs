@@ -392,3 +392,22 @@ fn podman_run_preserve_fds_passes_descriptor_3() {
     assert_eq!(out.stdout.trim(), "0 1 2 3 4", "{out:?}");
     p.assert_gone("", 0);
 }
+
+/// `podman run --device /dev/kvm` (podman sends the node in `linux.devices` and a rule
+/// allowing it after its deny-all): the node is there with the host's numbers and
+/// opens; without `--device` there is no such node.
+#[test]
+fn podman_device_is_there_and_opens() {
+    let Some(p) = Podman::new("podman_device") else { return };
+    if !Path::new("/dev/kvm").exists() {
+        testkit::skip("podman_device", "this machine has no /dev/kvm (10:232), the node the test can open");
+        return;
+    }
+    let script = "ls -l /dev/kvm | awk '{print $1, $5, $6}'; (exec 3</dev/kvm) && echo opened";
+    let out = p.container("run", &["--rm", "--device", "/dev/kvm"], &["sh", "-c", script]).run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["crw------- 10, 232", "opened"], "{out:?}");
+    let out = p.container("run", &["--rm"], &["sh", "-c", "test -e /dev/kvm && echo there || echo absent"]).run();
+    assert_eq!(out.ok().stdout, "absent\n");
+    p.assert_gone("", 0);
+}

@@ -183,6 +183,10 @@ pub struct EnterArgs {
     /// number and mode; whether it may be opened is the cgroup's device list); repeatable
     #[arg(long, value_name = "HOST:DST", value_parser = parse_device)]
     device: Vec<(PathBuf, PathBuf)>,
+    /// Make a device node by number at DST in the new root (TYPE c, b, u or p; MODE
+    /// octal, default 0666; as an OCI runtime's linux.devices); repeatable
+    #[arg(long, value_name = "DST:TYPE:MAJ:MIN[:MODE[:UID:GID]]")]
+    device_node: Vec<ovlmount::rootfs::DeviceNode>,
     /// Write hostname=NAME, hosts (localhost and the hostname), hosts=FILE or
     /// resolv=FILE into the init layer (without --init-layer: one in memory); repeatable
     #[arg(long = "init", value_name = "KEY[=VALUE]")]
@@ -292,6 +296,7 @@ impl EnterArgs {
             readonly: self.readonly,
             binds: self.bind,
             devices: self.device,
+            device_nodes: self.device_node,
             init,
             sysctls: self.sysctl,
             workdir: self.workdir,

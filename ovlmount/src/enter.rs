@@ -233,6 +233,8 @@ pub struct EnterOptions {
     pub binds: Vec<Bind>,
     /// `--device HOST:DST`.
     pub devices: Vec<(PathBuf, PathBuf)>,
+    /// `--device-node DST:TYPE:MAJ:MIN[:MODE[:UID:GID]]`: nodes made by number.
+    pub device_nodes: Vec<crate::rootfs::DeviceNode>,
     /// `--init`.
     pub init: InitFiles,
     /// `--sysctl KEY=VALUE`, repeatable.
@@ -324,6 +326,9 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     }
     for (host, dst) in &o.devices {
         rootfs::add_device(&new_root, host, dst)?;
+    }
+    for d in &o.device_nodes {
+        rootfs::make_device(&new_root, d)?;
     }
     if o.mask_defaults {
         rootfs::mask_defaults(&new_root)?;

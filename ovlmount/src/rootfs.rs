@@ -447,17 +447,8 @@ pub fn mount_dev(root: &NewRoot) -> Result<(), Error> {
 /// `host`.
 fn node_in(dir: &OwnedFd, name: &Path, kind: SFlag, mode: u32, rdev: u64, host: &Path) -> Result<(), Error> {
     let shown = host.display();
-    match mknodat(dir, name, kind, Mode::from_bits_truncate(mode), rdev) {
-        Ok(()) => fchmodat(dir, name, Mode::from_bits_truncate(mode), FchmodatFlags::NoFollowSymlink)
-            .or_else(|e| match e {
-                // (Linux refuses AT_SYMLINK_NOFOLLOW for fchmodat before 6.6; the node was
-                // just made by us, not a link.)
-                Errno::EOPNOTSUPP | Errno::EINVAL => {
-                    fchmodat(dir, name, Mode::from_bits_truncate(mode), FchmodatFlags::FollowSymlink)
-                }
-                e => Err(e),
-            })
-            .map_err(|e| sys(format!("cannot chmod device '{shown}'"))(e).into()),
+    match mknod_with_mode(dir, name, kind, mode, rdev) {
+        Ok(()) => Ok(()),
         Err(Errno::EPERM) => {
             let at = create_in(dir, name, Kind::File, host)?;
             let m = clone_tree(nix::fcntl::AT_FDCWD, host, false)
@@ -504,6 +495,99 @@ pub fn add_device(root: &NewRoot, host: &Path, dst: &Path) -> Result<(), Error> 
             sys(format!("cannot create device '{}'", dst.display()))(errno).into()
         }
         e => e,
+    })
+}
+
+/// `--device-node`: a device node made by number, as an OCI runtime makes
+/// `linux.devices` (no host node needed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceNode {
+    /// Where, inside the root.
+    pub dst: PathBuf,
+    /// `c` (or `u`), `b`, or `p` (a FIFO).
+    pub kind: char,
+    /// Major number.
+    pub major: u64,
+    /// Minor number.
+    pub minor: u64,
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+}
+
+impl std::str::FromStr for DeviceNode {
+    type Err = String;
+
+    /// `DST:TYPE:MAJOR:MINOR[:MODE[:UID:GID]]` (MODE in octal, default 0666).
+    fn from_str(s: &str) -> Result<DeviceNode, String> {
+        let bad = || format!("expected DST:TYPE:MAJOR:MINOR[:MODE[:UID:GID]] (TYPE c, b, u or p), got '{s}'");
+        let f: Vec<&str> = s.split(':').collect();
+        if !(f.len() == 4 || f.len() == 5 || f.len() == 7) || !f[0].starts_with('/') {
+            return Err(bad());
+        }
+        let kind = match f[1] {
+            "c" | "u" | "b" | "p" => f[1].chars().next().unwrap_or('c'),
+            _ => return Err(bad()),
+        };
+        let num = |t: &str| t.parse::<u64>().map_err(|_| bad());
+        let id = |t: &str| t.parse::<u32>().map_err(|_| bad());
+        let mode = match f.get(4) {
+            Some(m) => u32::from_str_radix(m, 8).ok().filter(|m| *m <= 0o7777).ok_or_else(bad)?,
+            None => 0o666,
+        };
+        let (uid, gid) = if f.len() == 7 { (id(f[5])?, id(f[6])?) } else { (0, 0) };
+        Ok(DeviceNode { dst: PathBuf::from(f[0]), kind, major: num(f[2])?, minor: num(f[3])?, mode, uid, gid })
+    }
+}
+
+/// `--device-node`: make the node inside the root (its parent resolved inside the root),
+/// with its mode and owner. Where a node of the same type and number is there already
+/// (the default /dev has it), that is the node, as runc takes it.
+pub fn make_device(root: &NewRoot, d: &DeviceNode) -> Result<(), Error> {
+    let shown = d.dst.display();
+    let (Some(parent), Some(name)) = (d.dst.parent(), d.dst.file_name()) else {
+        return Err(Error::Usage(format!("--device-node '{shown}': not a path for a device node")));
+    };
+    let kind = match d.kind {
+        'b' => SFlag::S_IFBLK,
+        'p' => SFlag::S_IFIFO,
+        _ => SFlag::S_IFCHR,
+    };
+    let rdev = if d.kind == 'p' { 0 } else { makedev(d.major, d.minor) };
+    let dir = root.place(parent, Kind::Dir)?;
+    if let Ok(st) = fstatat(&dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        let same = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == kind && st.st_rdev == rdev;
+        if same {
+            return Ok(());
+        }
+        return Err(Error::InContainer(format!("--device-node: '{shown}' already exists in the container")));
+    }
+    mknod_with_mode(&dir, Path::new(name), kind, d.mode, rdev)
+        .map_err(sys(format!("cannot create device '{shown}' ({}:{})", d.major, d.minor)))?;
+    nix::unistd::fchownat(
+        &dir,
+        name,
+        Some(nix::unistd::Uid::from_raw(d.uid)),
+        Some(nix::unistd::Gid::from_raw(d.gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(sys(format!("cannot chown device '{shown}'")))?;
+    Ok(())
+}
+
+/// mknod, then chmod (the umask would have cut the mode).
+fn mknod_with_mode(dir: &OwnedFd, name: &Path, kind: SFlag, mode: u32, rdev: u64) -> Result<(), Errno> {
+    mknodat(dir, name, kind, Mode::from_bits_truncate(mode), rdev)?;
+    fchmodat(dir, name, Mode::from_bits_truncate(mode), FchmodatFlags::NoFollowSymlink).or_else(|e| match e {
+        // (Linux refuses AT_SYMLINK_NOFOLLOW for fchmodat before 6.6; the node was
+        // just made by us, not a link.)
+        Errno::EOPNOTSUPP | Errno::EINVAL => {
+            fchmodat(dir, name, Mode::from_bits_truncate(mode), FchmodatFlags::FollowSymlink)
+        }
+        e => Err(e),
     })
 }
 
