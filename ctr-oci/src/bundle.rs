@@ -219,20 +219,21 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
     for (i, ns) in l.namespaces().iter().flatten().enumerate() {
         if let Some(path) = ns.path() {
             // (A pod's containers join its sandbox's network, IPC and UTS namespaces.)
+            // (A PID namespace joined is where the init is forked: Kubernetes'
+            // shareProcessNamespace.)
             let flag = match ns.typ() {
                 LinuxNamespaceType::Network => "--net",
                 LinuxNamespaceType::Ipc => "--ipc",
                 LinuxNamespaceType::Uts => "--uts",
                 LinuxNamespaceType::Cgroup => "--cgroup",
                 LinuxNamespaceType::Time => "--time",
-                other => {
-                    return Err(unsupported(
-                        format!("linux.namespaces[{i}].path"),
-                        format!(
-                            "joining a {other:?} namespace is not supported yet (network, ipc, uts, cgroup, time are)"
-                        ),
-                    ))
-                }
+                LinuxNamespaceType::Pid => "--pid",
+                other => return Err(unsupported(
+                    format!("linux.namespaces[{i}].path"),
+                    format!(
+                        "joining a {other:?} namespace is not supported yet (network, ipc, uts, cgroup, time, pid are)"
+                    ),
+                )),
             };
             if !path.is_absolute() {
                 return Err(unsupported(format!("linux.namespaces[{i}].path"), "must be absolute"));

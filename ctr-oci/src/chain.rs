@@ -29,8 +29,11 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, c
 
     if !plan.joins.is_empty() {
         // Joined before the new ones are made (a pod's container: the sandbox's network,
-        // IPC and UTS, then a PID and mount namespace of its own).
+        // IPC and UTS, then a PID and mount namespace of its own). Without a fork: a
+        // joined PID namespace is the one unshare-rs forks the init into, and the pid
+        // it writes is then still the host's.
         a.push(s(&tools.nsenter));
+        a.push("--no-fork".into());
         a.extend(plan.joins.iter().cloned());
         a.push("--".into());
     }

@@ -580,6 +580,43 @@ fn a_pod_shares_the_sandboxs_namespaces() {
     assert_eq!(lines[..3], ["pod-host", ns(sandbox, "net").as_str(), ns(sandbox, "ipc").as_str()], "{}", out.stdout);
     assert_eq!(lines[3..], ["1", "0"], "the app is not PID 1 of its own, or sees the sandbox's: {}", out.stdout);
     assert_eq!(lab.state("sandbox")["status"], "running", "deleting the app took the sandbox along");
+    // Kubernetes' shareProcessNamespace: the app joins the sandbox's PID namespace too,
+    // and sees its processes (its init is not PID 1 there); `state` has its host pid.
+    lab.config("shared", |c| {
+        args(c, "echo $$; cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c '[s]leep 60'; exec sleep 30");
+        c.as_object_mut().unwrap().remove("hostname");
+        let join = |t: &str, n: &str| serde_json::json!({ "type": t, "path": format!("/proc/{sandbox}/ns/{n}") });
+        c["linux"]["namespaces"] = serde_json::json!([
+            { "type": "mount" }, join("pid", "pid"), join("network", "net"), join("ipc", "ipc"), join("uts", "uts"),
+        ]);
+    });
+    let out_file = lab.dir.path().join("shared.out");
+    let shared_pid = lab.dir.path().join("shared.pid");
+    let status = Command::new(testkit::bin("ctr-oci"))
+        .arg("--root")
+        .arg(lab.root())
+        .args(["create", "--bundle"])
+        .arg(lab.bundle())
+        .arg("--pid-file")
+        .arg(&shared_pid)
+        .arg("shared")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    lab.oci(&["start", "shared"]).run().ok();
+    assert!(wait_until(Duration::from_secs(10), || std::fs::read_to_string(&out_file).unwrap().lines().count() == 2));
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_ne!(lines[0], "1", "the app is PID 1 of a namespace of its own: {text}");
+    assert_eq!(lines[1], "1", "the app does not see the sandbox's sleep: {text}");
+    let host_pid: i32 = std::fs::read_to_string(&shared_pid).unwrap().parse().unwrap();
+    assert_eq!(ns(host_pid, "pid"), ns(sandbox, "pid"), "the pid file is not the app's host pid");
+    assert_eq!(lab.state("shared")["status"], "running");
+    lab.oci(&["delete", "--force", "shared"]).run().ok();
+    assert!(wait_until(Duration::from_secs(10), || is_dead(host_pid)));
+    assert_eq!(lab.state("sandbox")["status"], "running", "deleting the app took the sandbox along");
     lab.oci(&["delete", "--force", "sandbox"]).run().ok();
 }
 
