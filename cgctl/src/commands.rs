@@ -23,7 +23,7 @@ pub fn create(cg: &Cgroups, name: &GroupName, limits: &Limits) -> Result<(), Err
     if g.exists() {
         return Err(Error::Exists(name.to_string()));
     }
-    g.create_and_apply(&writes, &limits.also_in(cg), IfExists::Refuse).map(drop)
+    g.create_and_apply(&writes, &limits.also(cg), IfExists::Refuse).map(drop)
 }
 
 /// `cgctl set NAME LIMITS`: change the limits of an existing group (creating it in a
@@ -39,7 +39,7 @@ pub fn set(cg: &Cgroups, name: &GroupName, limits: &Limits) -> Result<(), Error>
     g.require()?;
     limits.check(cg, name)?;
     let writes = limits.plan(cg)?;
-    g.create_and_apply(&writes, &[], IfExists::Reuse).map(drop)
+    g.create_and_apply(&writes, &Default::default(), IfExists::Reuse).map(drop)
 }
 
 /// `cgctl exec NAME [LIMITS] -- CMD`: join the group and exec. The group must exist,
@@ -52,7 +52,7 @@ pub fn exec(cg: &Cgroups, name: &GroupName, limits: &Limits, create: bool, comma
         }
         limits.check(cg, name)?;
         let writes = limits.plan(cg)?;
-        let created = g.create_and_apply(&writes, &limits.also_in(cg), IfExists::Reuse)?;
+        let created = g.create_and_apply(&writes, &limits.also(cg), IfExists::Reuse)?;
         if let Err(e) = g.join_self(false) {
             created.undo();
             return Err(e);

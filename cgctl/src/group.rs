@@ -29,6 +29,16 @@ pub const TRACKING_V1: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "freezer
 /// and `cgroup.kill`; only memory and task counts need their v1 hierarchies.
 pub const TRACKING_HYBRID: [&str; 2] = ["memory", "pids"];
 
+/// The controllers a group is to be in beyond those its limits write to
+/// (`--controllers`).
+#[derive(Debug, Clone, Default)]
+pub struct Also {
+    /// Their names.
+    pub controllers: Vec<String>,
+    /// On v2, enable those the kernel lets be enabled and leave the rest (`all`).
+    pub best_effort: bool,
+}
+
 /// What [`Group::create_and_apply`] does where the group's directory already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IfExists {
@@ -163,14 +173,16 @@ impl<'a> Group<'a> {
     }
 
     /// Create the group in every hierarchy it needs (for `writes`, and those of the
-    /// controllers `also`) that it is not in yet, then apply `writes`. On failure
+    /// controllers `also`, which on v2 are enabled for it: where the kernel lets them
+    /// be, with `best_effort`) that it is not in yet, then apply `writes`. On failure
     /// everything this call created is undone.
-    pub fn create_and_apply(&self, writes: &[Write], also: &[String], if_exists: IfExists) -> Result<Created, Error> {
+    pub fn create_and_apply(&self, writes: &[Write], also: &Also, if_exists: IfExists) -> Result<Created, Error> {
         let mut controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
-        controllers.extend(also.iter().cloned());
+        controllers.extend(also.controllers.iter().cloned());
         let mut created = Created::default();
         let hierarchies = self.hierarchies_for(&controllers);
-        let result = self.create_in(&hierarchies, writes, if_exists, &mut created).and_then(|()| self.apply(writes));
+        let result =
+            self.create_in(&hierarchies, writes, also, if_exists, &mut created).and_then(|()| self.apply(writes));
         match result {
             Ok(()) => Ok(created),
             Err(e) => {
@@ -184,6 +196,7 @@ impl<'a> Group<'a> {
         &self,
         hierarchies: &[&Hierarchy],
         writes: &[Write],
+        also: &Also,
         if_exists: IfExists,
         created: &mut Created,
     ) -> Result<(), Error> {
@@ -222,6 +235,18 @@ impl<'a> Group<'a> {
                     .map(|w| w.controller.as_str())
                     .collect();
                 enable_v2_controllers(h, &root, &target, &needed)?;
+                let more: Vec<&str> =
+                    also.controllers.iter().map(String::as_str).filter(|c| h.has(c) && !needed.contains(c)).collect();
+                // All at once; with best_effort, where that fails, each that can be.
+                match enable_v2_controllers(h, &root, &target, &more) {
+                    Err(e) if !also.best_effort => return Err(e),
+                    Err(_) => {
+                        for c in &more {
+                            let _ = enable_v2_controllers(h, &root, &target, &[c]);
+                        }
+                    }
+                    Ok(()) => {}
+                }
             }
         }
         Ok(())

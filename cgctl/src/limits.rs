@@ -303,13 +303,26 @@ impl Limits {
         out
     }
 
-    /// `--controllers` on this machine: the controllers named (`all`: one of each v1
-    /// hierarchy's). On a v2-only machine there is nothing more to be in.
+    /// `--controllers` on this machine: the controllers named; `all`: one of each v1
+    /// hierarchy's, and every controller of the v2 tree (enabled where it can be: see
+    /// [`Limits::controllers_all`]).
     pub fn also_in(&self, cg: &Cgroups) -> Vec<String> {
-        if self.controllers.iter().any(|c| c == "all") {
-            return cg.v1_controller_hierarchies().filter_map(|h| h.controllers.first().cloned()).collect();
+        if self.controllers_all() {
+            let v1 = cg.v1_controller_hierarchies().filter_map(|h| h.controllers.first().cloned());
+            return v1.chain(cg.v2().into_iter().flat_map(|h| h.controllers.iter().cloned())).collect();
         }
         self.controllers.clone()
+    }
+
+    /// [`Limits::also_in`] with how to enable them, for [`crate::group::Group::create_and_apply`].
+    pub fn also(&self, cg: &Cgroups) -> crate::group::Also {
+        crate::group::Also { controllers: self.also_in(cg), best_effort: self.controllers_all() }
+    }
+
+    /// `--controllers all`: the v2 controllers are enabled where the kernel lets them
+    /// be, as runc does (a named one must be).
+    pub fn controllers_all(&self) -> bool {
+        self.controllers.iter().any(|c| c == "all")
     }
 
     /// Check the limits against each other and this machine, before anything is created.

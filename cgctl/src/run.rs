@@ -96,9 +96,9 @@ pub fn run(cg: &Cgroups, o: &RunOptions) -> Result<RunOutcome, Error> {
     o.limits.check(cg, &name)?;
     let writes = o.limits.plan(cg)?;
     let group = Group::new(cg, name.clone());
-    let also = o.limits.also_in(cg);
+    let also = o.limits.also(cg);
     let mut controllers: Vec<String> = writes.iter().map(|w| w.controller.clone()).collect();
-    controllers.extend(also.iter().cloned());
+    controllers.extend(also.controllers.iter().cloned());
     let hierarchies = group.hierarchies_for(&controllers);
     // A name the user chose must be free in every hierarchy; a generated one only where
     // it is created. Where it is created, the creation itself refuses an existing group

@@ -73,6 +73,8 @@ pub struct Plan {
     pub seccomp: Option<serde_json::Value>,
     /// `annotations`.
     pub annotations: BTreeMap<String, String>,
+    /// `hooks`.
+    pub hooks: crate::hooks::Hooks,
 }
 
 fn unsupported(field: impl Into<String>, why: impl Into<String>) -> Error {
@@ -103,9 +105,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, Error> {
     if spec.domainname().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(unsupported("domainname", "setting the NIS domain name is not supported"));
     }
-    if spec.hooks().is_some() {
-        return Err(unsupported("hooks", "hooks are not supported yet"));
-    }
+    p.hooks = crate::hooks::Hooks::from_spec(spec.hooks().as_ref())?;
     p.annotations = spec.annotations().clone().unwrap_or_default().into_iter().collect();
     linux(spec, &mut p, id)?;
     mounts(spec.mounts().as_deref().unwrap_or_default(), &mut p)?;
@@ -228,12 +228,14 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
                 LinuxNamespaceType::Cgroup => "--cgroup",
                 LinuxNamespaceType::Time => "--time",
                 LinuxNamespaceType::Pid => "--pid",
-                other => return Err(unsupported(
-                    format!("linux.namespaces[{i}].path"),
-                    format!(
+                other => {
+                    return Err(unsupported(
+                        format!("linux.namespaces[{i}].path"),
+                        format!(
                         "joining a {other:?} namespace is not supported yet (network, ipc, uts, cgroup, time, pid are)"
                     ),
-                )),
+                    ))
+                }
             };
             if !path.is_absolute() {
                 return Err(unsupported(format!("linux.namespaces[{i}].path"), "must be absolute"));

@@ -82,6 +82,9 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, c
         a.extend(["--console-socket".into(), s(c)]);
     }
     a.extend(["--preserve-fds".into(), preserve_fds.to_string()]);
+    if plan.hooks.need_gate() {
+        a.extend(["--hook-gate".into(), hook_gate_fd(preserve_fds).to_string()]);
+    }
     a.extend(["--start-fifo".into(), s(&dir.fifo()), "--stderr-fd".into(), stderr_fd(preserve_fds).to_string()]);
     a.push("--".into());
     a.extend(plan.args.iter().cloned());
@@ -91,6 +94,12 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, c
 /// The descriptor that carries the container's stderr through the chain.
 pub fn stderr_fd(preserve_fds: u32) -> i32 {
     3 + preserve_fds as i32
+}
+
+/// The descriptor after it: the hook gate's (with createRuntime or createContainer
+/// hooks), where the init says it is mounted and waits for them.
+pub fn hook_gate_fd(preserve_fds: u32) -> i32 {
+    stderr_fd(preserve_fds) + 1
 }
 
 /// The chain as one shell command (`ctr-oci chain`), with the environment it starts

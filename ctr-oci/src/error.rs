@@ -34,6 +34,9 @@ pub enum Error {
     /// A tool of the chain is not installed.
     #[error(transparent)]
     ToolMissing(#[from] chainload::tools::Missing),
+    /// A hook of `config.json` failed (its point, path and why).
+    #[error("{0}")]
+    Hook(String),
     /// The chain failed to set the container up (its first error line).
     #[error("{0}")]
     Chain(String),

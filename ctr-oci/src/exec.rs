@@ -2,7 +2,7 @@
 //! namespace of the container's init and its cgroup, enters the working directory
 //! inside the container's root, and runs with the container's confinement (its
 //! capabilities, or those the process file or `--cap` give, no_new_privs, its seccomp
-//! filter, every other descriptor closed). With `--detach` the command returns once the
+//! filter, its rlimits, every other descriptor closed). With `--detach` the command returns once the
 //! process's pid file is written and its parent is the caller's subreaper; otherwise
 //! ctr-oci becomes the chain (exec) and its status is the process's.
 
@@ -64,6 +64,8 @@ pub struct Process {
     pub no_new_privs: bool,
     /// A terminal (`--tty`, or the process file's `terminal`).
     pub terminal: bool,
+    /// Resource limits (the process file's, else the container's).
+    pub rlimits: Vec<(i32, u64, u64)>,
 }
 
 /// Decide the process from the container's plan and `o`.
@@ -76,6 +78,7 @@ pub fn process(plan: &Plan, o: &ExecOptions) -> Result<Process, Error> {
         caps: plan.caps.clone(),
         no_new_privs: plan.no_new_privs,
         terminal: o.tty,
+        rlimits: plan.rlimits.clone(),
     };
     if let Some(file) = &o.process {
         if !o.args.is_empty() {
@@ -87,7 +90,9 @@ pub fn process(plan: &Plan, o: &ExecOptions) -> Result<Process, Error> {
         // Decided as a container's process is (the same checks, the same errors).
         let mut spec = oci_spec::runtime::Spec::default();
         spec.set_process(Some(given));
-        let mut decided = plan.clone();
+        // (Its environment and limits are its own, as runc takes them: not added to the
+        // container's.)
+        let mut decided = Plan { env: Vec::new(), rlimits: Vec::new(), ..plan.clone() };
         bundle::decide_process(&spec, &mut decided)?;
         p = Process {
             args: decided.args,
@@ -97,6 +102,7 @@ pub fn process(plan: &Plan, o: &ExecOptions) -> Result<Process, Error> {
             caps: decided.caps,
             no_new_privs: decided.no_new_privs,
             terminal: decided.terminal || o.tty,
+            rlimits: decided.rlimits,
         };
     }
     if p.args.is_empty() {
@@ -207,6 +213,11 @@ pub fn exec(root: &Root, id: &str, o: &ExecOptions) -> Result<(), Error> {
     let argv = argv(&tools, st.pid, &p, seccomp.exists().then_some(seccomp.as_path()), o);
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]).env_clear().envs(p.env.iter().map(|(k, v)| (k, v)));
+    let rlimits = p.rlimits.clone();
+    // SAFETY: set_rlimits only calls setrlimit (async-signal-safe).
+    unsafe {
+        cmd.pre_exec(move || crate::ops::set_rlimits(&rlimits));
+    }
     if !o.detach {
         return Err(Error::io("cannot run", &tools.nsenter, cmd.exec()));
     }

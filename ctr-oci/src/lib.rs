@@ -29,6 +29,7 @@ mod error;
 pub mod events;
 pub mod exec;
 pub mod features;
+pub mod hooks;
 pub mod log;
 pub mod ops;
 pub mod state;

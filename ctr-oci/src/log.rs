@@ -35,11 +35,20 @@ impl Log {
 
     /// One error line. (A log that cannot be written is no reason for a second error.)
     pub fn error(&self, msg: &str) {
+        self.line("error", msg);
+    }
+
+    /// One warning line (a poststart or poststop hook that failed).
+    pub fn warn(&self, msg: &str) {
+        self.line("warning", msg);
+    }
+
+    fn line(&self, level: &str, msg: &str) {
         let Some(f) = &self.file else { return };
         let time = crate::time::now();
         let line = match self.format {
-            Format::Json => serde_json::json!({ "level": "error", "msg": msg, "time": time }).to_string(),
-            Format::Text => format!("time={time:?} level=error msg={msg:?}"),
+            Format::Json => serde_json::json!({ "level": level, "msg": msg, "time": time }).to_string(),
+            Format::Text => format!("time={time:?} level={level} msg={msg:?}"),
         };
         if let Ok(mut out) = std::fs::OpenOptions::new().create(true).append(true).open(f) {
             let _ = writeln!(out, "{line}");

@@ -48,7 +48,7 @@ fn print_json(v: &serde_json::Value) -> Result<(), Error> {
 }
 
 fn dispatch(cli: Cli) -> Result<(), Error> {
-    let root = Root::new(cli.root);
+    let root = Root::new(cli.root).logging_to(Log { file: cli.log.clone(), format: cli.log_format });
     match cli.command {
         Command::Create(a) => ops::create(&root, &a.id, &a.options()).map(drop),
         Command::Start { id } => ops::start(&root, &id),

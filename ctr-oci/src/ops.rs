@@ -1,7 +1,7 @@
 //! The runtime's calls: `create`, `start`, `state`, `kill`, `delete`, `run`, `list`.
 
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -89,7 +89,30 @@ fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOp
         .transpose()
         .map_err(|e| Error::Usage(format!("--console-socket: {e}")))?;
     let argv = chain::argv(plan, tools, dir, o.preserve_fds, console.as_deref());
-    let (status, errors) = run_chain(plan, &argv, o)?;
+    // The hook gate: a socket pair, the chain's end on the descriptor ovlmount is told.
+    let gate = if plan.hooks.need_gate() {
+        let (ours, theirs) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::Stream,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(chainload::error::sys("cannot make the hook gate's sockets"))?;
+        Some((ours, theirs))
+    } else {
+        None
+    };
+    let child = spawn_chain(plan, &argv, o, gate.as_ref().map(|(_, theirs)| theirs.as_raw_fd()))?;
+    let hooked = match gate {
+        Some((ours, theirs)) => {
+            drop(theirs);
+            at_hook_gate(ours, plan, tools, dir, id)
+        }
+        None => Ok(()),
+    };
+    let (status, errors) = finish_chain(child, &argv[0])?;
+    // (A failed hook stops the init at the gate, which then says only that.)
+    hooked?;
     let pid: i32 = std::fs::read_to_string(dir.pid_file()).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
     let start = chainload::procstat::read(pid).filter(|s| !s.ended()).map(|s| s.start);
     // The chain's tools write to the pipe only when they fail (the init reaches the gate
@@ -111,6 +134,7 @@ fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOp
         owner: String::new(),
         annotations: plan.annotations.clone(),
         cgroup: plan.cgroup.clone(),
+        hooks: crate::hooks::Hooks { create_runtime: Vec::new(), create_container: Vec::new(), ..plan.hooks.clone() },
     };
     st.save(&dir.state())?;
     if let Some(p) = &o.pid_file {
@@ -131,10 +155,16 @@ pub(crate) fn error_line(text: &str) -> Option<&str> {
 /// the container's at the start gate, and the pipe's end of file says it is there).
 /// The process resources of `process` (rlimits, OOM score, umask) are set in the chain's
 /// first process and inherited down to the container.
-fn run_chain(plan: &Plan, argv: &[String], o: &CreateOptions) -> Result<(std::process::ExitStatus, String), Error> {
+fn spawn_chain(
+    plan: &Plan,
+    argv: &[String],
+    o: &CreateOptions,
+    gate: Option<std::os::fd::RawFd>,
+) -> Result<std::process::Child, Error> {
     let (preserve_fds, new_keyring) = (o.preserve_fds, o.new_keyring);
     let their_stderr = nix::unistd::dup(std::io::stderr().as_fd()).map_err(chainload::error::sys("dup failed"))?;
     let carried = chain::stderr_fd(preserve_fds);
+    let gate_fd = chain::hook_gate_fd(preserve_fds);
     let saved = their_stderr.as_raw_fd();
     let rlimits = plan.rlimits.clone();
     let (oom, umask) = (plan.oom_score_adj, plan.umask);
@@ -159,12 +189,16 @@ fn run_chain(plan: &Plan, argv: &[String], o: &CreateOptions) -> Result<(std::pr
             if libc::dup2(saved, carried) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            for (resource, soft, hard) in &rlimits {
-                let lim = libc::rlimit { rlim_cur: *soft, rlim_max: *hard };
-                if libc::setrlimit(*resource as _, &lim) != 0 {
-                    return Err(std::io::Error::last_os_error());
+            // (Where it is that number already, dup2 would do nothing: the descriptor
+            // would keep its close-on-exec flag.)
+            match gate {
+                Some(g) if g == gate_fd && libc::fcntl(g, libc::F_SETFD, 0) < 0 => {
+                    return Err(std::io::Error::last_os_error())
                 }
+                Some(g) if g != gate_fd && libc::dup2(g, gate_fd) < 0 => return Err(std::io::Error::last_os_error()),
+                _ => {}
             }
+            set_rlimits(&rlimits)?;
             if let Some(text) = &oom_text {
                 let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
                 if fd < 0 || libc::write(fd, text.as_ptr().cast(), text.len()) < 0 {
@@ -183,14 +217,60 @@ fn run_chain(plan: &Plan, argv: &[String], o: &CreateOptions) -> Result<(std::pr
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|e| Error::io("cannot run the chain", Path::new(&argv[0]), e))?;
+    let child = cmd.spawn().map_err(|e| Error::io("cannot run the chain", Path::new(&argv[0]), e))?;
     drop(their_stderr);
+    Ok(child)
+}
+
+/// Read the chain's errors until the init is at the start gate (or the chain has
+/// ended), and its first process's status.
+fn finish_chain(mut child: std::process::Child, program: &str) -> Result<(std::process::ExitStatus, String), Error> {
     let mut errors = String::new();
     if let Some(mut pipe) = child.stderr.take() {
         let _ = pipe.read_to_string(&mut errors);
     }
-    let status = child.wait().map_err(|e| Error::io("cannot wait for", Path::new(&argv[0]), e))?;
+    let status = child.wait().map_err(|e| Error::io("cannot wait for", Path::new(program), e))?;
     Ok((status, errors))
+}
+
+/// At the hook gate: once the init says it is mounted (before pivot_root), run the
+/// createRuntime hooks (prestart first) here and the createContainer ones in its
+/// namespaces, then let it go on. Where the chain ends before the gate, nothing is
+/// run (its error says why); where a hook fails, the gate is closed (the init stops)
+/// and the hook's failure is the error.
+fn at_hook_gate(gate: OwnedFd, plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str) -> Result<(), Error> {
+    let mut byte = [0u8; 1];
+    if !matches!(nix::unistd::read(&gate, &mut byte), Ok(1)) || byte[0] != b'r' {
+        return Ok(());
+    }
+    // (unshare-rs writes the pid file just after the fork: the init may be here first.)
+    let mut pid = 0;
+    let got = cgctl::files::wait_for(Duration::from_secs(10), || {
+        pid = std::fs::read_to_string(dir.pid_file()).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+        pid > 0
+    });
+    if !got {
+        return Err(Error::Chain("the container's init is at the hook gate, but its pid file was not written".into()));
+    }
+    let state = crate::state::hook_state(id, "creating", pid, &plan.bundle, &plan.annotations);
+    crate::hooks::run(&plan.hooks.create_runtime, "createRuntime", &state, crate::hooks::Place::Runtime)?;
+    let inside = crate::hooks::Place::Container { nsenter: &tools.nsenter, pid };
+    crate::hooks::run(&plan.hooks.create_container, "createContainer", &state, inside)?;
+    nix::unistd::write(&gate, b"g").map_err(chainload::error::sys("cannot open the hook gate"))?;
+    Ok(())
+}
+
+/// Set the process's `rlimits` (resource, soft, hard), for `pre_exec`: setrlimit only,
+/// which is async-signal-safe.
+pub(crate) fn set_rlimits(rlimits: &[(i32, u64, u64)]) -> std::io::Result<()> {
+    for (resource, soft, hard) in rlimits {
+        let lim = libc::rlimit { rlim_cur: *soft, rlim_max: *hard };
+        // SAFETY: a valid rlimit for the duration of the call.
+        if unsafe { libc::setrlimit(*resource as _, &lim) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
@@ -249,6 +329,17 @@ pub fn start(root: &Root, id: &str) -> Result<(), Error> {
         Status::Stopped => return Err(Error::WrongState("cannot start a container that has stopped".into())),
         _ => return Err(Error::WrongState("cannot start an already running container".into())),
     }
+    if !st.hooks.start_container.is_empty() {
+        let tools = Tools::locate()?;
+        let inside = crate::hooks::Place::Container { nsenter: &tools.nsenter, pid: st.pid };
+        if let Err(e) = crate::hooks::run(&st.hooks.start_container, "startContainer", &st.for_hook("created"), inside)
+        {
+            // (The spec: the container is stopped; `delete` takes the rest.)
+            let _ = nix::sys::signal::kill(Pid::from_raw(st.pid), Signal::SIGKILL);
+            wait_dead(&st, Duration::from_secs(10));
+            return Err(e);
+        }
+    }
     let fifo_path = root.container(id).fifo();
     let mut fifo = std::fs::OpenOptions::new()
         .read(true)
@@ -278,7 +369,11 @@ pub fn start(root: &Root, id: &str) -> Result<(), Error> {
             std::thread::sleep(Duration::from_micros(100));
         }
     }
-    std::fs::remove_file(&fifo_path).map_err(|e| Error::io("cannot remove", &fifo_path, e))
+    std::fs::remove_file(&fifo_path).map_err(|e| Error::io("cannot remove", &fifo_path, e))?;
+    for warning in crate::hooks::run_warning(&st.hooks.poststart, "poststart", &st.for_hook("running")) {
+        root.warn(&warning);
+    }
+    Ok(())
 }
 
 /// `kill [--all] ID SIGNAL`.
@@ -396,6 +491,9 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
     undo(&dir, &st.cgroup, Some(&st));
     if dir.dir.exists() {
         return Err(Error::WrongState(format!("cannot delete container {id}: '{}' remains", dir.dir.display())));
+    }
+    for warning in crate::hooks::run_warning(&st.hooks.poststop, "poststop", &st.for_hook("stopped")) {
+        root.warn(&warning);
     }
     Ok(())
 }

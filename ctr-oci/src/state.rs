@@ -23,6 +23,8 @@ pub const OCI_VERSION: &str = "1.2.0";
 pub struct Root {
     /// The directory.
     pub dir: PathBuf,
+    /// The call's `--log` (for warnings).
+    pub log: crate::log::Log,
 }
 
 /// One container's directory.
@@ -73,7 +75,18 @@ impl Root {
             Some(x) if !nix::unistd::geteuid().is_root() => PathBuf::from(x).join("ctr-oci"),
             _ => PathBuf::from("/run/ctr-oci"),
         });
-        Root { dir }
+        Root { dir, log: crate::log::Log::default() }
+    }
+
+    /// This root, its warnings going to `log` too.
+    pub fn logging_to(self, log: crate::log::Log) -> Root {
+        Root { log, ..self }
+    }
+
+    /// A warning: on stderr and in the log.
+    pub fn warn(&self, msg: &str) {
+        eprintln!("ctr-oci: warning: {msg}");
+        self.log.warn(msg);
     }
 
     /// The directory of container `id` (which may not exist).
@@ -163,6 +176,9 @@ pub struct State {
     pub annotations: BTreeMap<String, String>,
     /// Its cgroup, a cgctl NAME (as chosen at `create`, for every later call).
     pub cgroup: String,
+    /// The hooks still to come (start, poststart, poststop).
+    #[serde(default, skip_serializing_if = "crate::hooks::Hooks::is_empty")]
+    pub hooks: crate::hooks::Hooks,
 }
 
 impl State {
@@ -221,4 +237,28 @@ impl State {
             "annotations": self.annotations,
         })
     }
+
+    /// The state a hook is given: the runtime spec's, with `status` as the hook's point
+    /// of the lifecycle has it.
+    pub fn for_hook(&self, status: &str) -> serde_json::Value {
+        hook_state(&self.id, status, self.pid, &self.bundle, &self.annotations)
+    }
+}
+
+/// The state given to a hook on its stdin.
+pub fn hook_state(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Path,
+    annotations: &BTreeMap<String, String>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "ociVersion": OCI_VERSION,
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+        "annotations": annotations,
+    })
 }

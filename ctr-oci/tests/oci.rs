@@ -132,7 +132,11 @@ fn args(c: &mut Value, script: &str) {
 fn lifecycle_as_clients_drive_it() {
     require_root!();
     let Some(lab) = Lab::new("life") else { return };
-    lab.config("c1", |c| args(c, "echo started; exec sleep 60"));
+    lab.config("c1", |c| {
+        args(c, "echo started; exec sleep 60");
+        c["process"]["rlimits"] = serde_json::json!([{ "type": "RLIMIT_NOFILE", "hard": 777, "soft": 777 }]);
+        c["process"]["env"] = serde_json::json!(["PATH=/bin", "FROM=container"]);
+    });
     let out = lab.dir.path().join("out");
     let pid_file = lab.dir.path().join("pid");
     let status = Command::new(testkit::bin("ctr-oci"))
@@ -181,6 +185,16 @@ fn lifecycle_as_clients_drive_it() {
     let frozen = lab.oci(&["exec", "c1", "true"]).run();
     assert_eq!(frozen.one_line_error(), "ctr-oci: cannot exec in paused container c1");
     lab.oci(&["resume", "c1"]).run().ok();
+    // exec: the container's limits and environment; a process file's are its own.
+    let out = lab.oci(&["exec", "c1", "sh", "-c", "ulimit -n; echo $FROM"]).run();
+    assert_eq!(out.ok().stdout, "777\ncontainer\n");
+    let process = lab.dir.path().join("p.json");
+    let file = serde_json::json!({ "args": ["sh", "-c", "ulimit -n; echo ${FROM:-unset} $MINE"], "cwd": "/",
+        "user": { "uid": 0, "gid": 0 }, "env": ["PATH=/bin", "MINE=mine"],
+        "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 555, "soft": 555 }] });
+    std::fs::write(&process, file.to_string()).unwrap();
+    let out = lab.oci(&["exec", "--process"]).arg(&process).arg("c1").run();
+    assert_eq!(out.ok().stdout, "555\nunset mine\n");
     // exec's bad input: one line and one JSON log line each; the container untouched.
     let bad_process = lab.dir.path().join("process.json");
     std::fs::write(&bad_process, "{ \"args\": 7 }").unwrap();
@@ -446,8 +460,8 @@ fn errors_name_the_field_and_leave_nothing() {
     let cases: [(&str, Edit, &str); 5] = [
         (
             "hooks",
-            Box::new(|c: &mut Value| c["hooks"] = serde_json::json!({ "prestart": [{ "path": "/bin/true" }] })),
-            "hooks",
+            Box::new(|c: &mut Value| c["hooks"] = serde_json::json!({ "prestart": [{ "path": "bin/true" }] })),
+            "hooks.prestart[0].path",
         ),
         (
             "userns",
@@ -618,6 +632,102 @@ fn a_pod_shares_the_sandboxs_namespaces() {
     assert!(wait_until(Duration::from_secs(10), || is_dead(host_pid)));
     assert_eq!(lab.state("sandbox")["status"], "running", "deleting the app took the sandbox along");
     lab.oci(&["delete", "--force", "sandbox"]).run().ok();
+}
+
+/// The hooks of config.json, each at its point with the state on its stdin: prestart
+/// and createRuntime in the runtime's namespaces and createContainer in the
+/// container's, both while the init waits before pivot_root (status "creating", the
+/// init's pid); startContainer inside the container's root (its own script) during
+/// start; poststart once it runs; poststop once it is deleted. A failing or timed-out
+/// create hook fails create with its own line and leaves nothing; a failing poststop
+/// hook is a warning, and delete succeeds.
+#[test]
+fn hooks_run_at_their_points_with_the_state() {
+    require_root!();
+    let Some(lab) = Lab::new("hooks") else { return };
+    let log = lab.dir.path().join("hooks.log");
+    let script = |log: &str| {
+        format!(
+            "#!/bin/sh\nstate=$(cat)\npid=$(echo \"$state\" | sed -n 's/.*\"pid\":\\([0-9]*\\).*/\\1/p')\n\
+             status=$(echo \"$state\" | sed -n 's/.*\"status\":\"\\([a-z]*\\)\".*/\\1/p')\n\
+             t=/proc/$pid; [ -e $t ] || t=/proc/1\n\
+             [ \"$(readlink /proc/self/ns/mnt)\" = \"$(readlink $t/ns/mnt)\" ] && w=inside || w=outside\n\
+             echo \"$1 $status $pid $w\" >> {log}\n[ -z \"$FAIL\" ] || {{ echo \"$FAIL\" >&2; exit 3; }}\n"
+        )
+    };
+    let host_hook = lab.dir.path().join("hook.sh");
+    std::fs::write(&host_hook, script(&log.display().to_string())).unwrap();
+    let rootfs = lab.bundle().join("rootfs");
+    std::fs::write(rootfs.join("hook.sh"), script("/hooks.log")).unwrap();
+    for f in [&host_hook, &rootfs.join("hook.sh")] {
+        std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let h = host_hook.display().to_string();
+    let hook = |point: &str| serde_json::json!({ "path": h, "args": ["hook", point], "env": ["PATH=/usr/bin:/bin"] });
+    lab.config("hk", |c| {
+        args(c, "exec sleep 60");
+        c["root"]["readonly"] = false.into();
+        c["hooks"] = serde_json::json!({
+            "prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")],
+            "createContainer": [hook("createContainer")],
+            "startContainer": [{ "path": "/hook.sh", "args": ["hook", "startContainer"], "env": ["PATH=/bin"] }],
+            "poststart": [hook("poststart")],
+            "poststop": [{ "path": h, "args": ["hook", "poststop"], "env": ["FAIL=poststop says no"] }],
+        });
+    });
+    let pid_file = lab.dir.path().join("hk.pid");
+    let (code, err) = lab.create("hk", &["--pid-file", pid_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let lines = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        lines(),
+        format!("prestart creating {pid} outside\ncreateRuntime creating {pid} outside\ncreateContainer creating {pid} inside\n")
+    );
+    assert!(!rootfs.join("hooks.log").exists(), "startContainer ran at create");
+    lab.oci(&["start", "hk"]).run().ok();
+    let inside = std::fs::read_to_string(rootfs.join("hooks.log")).unwrap();
+    assert_eq!(inside, format!("startContainer created {pid} inside\n"));
+    assert!(lines().ends_with(&format!("poststart running {pid} outside\n")), "{}", lines());
+    lab.oci(&["kill", "hk", "KILL"]).run().ok();
+    assert!(wait_until(Duration::from_secs(10), || lab.state("hk")["status"] == "stopped"));
+    let _ = std::fs::remove_file(lab.log());
+    let deleted = lab.oci(&["delete", "hk"]).run();
+    assert_eq!(deleted.code, 0, "{deleted:?}");
+    assert!(lines().contains(&format!("poststop stopped {pid}")), "{}", lines());
+    assert!(deleted.stderr.contains("poststop hook") && deleted.stderr.contains("poststop says no"), "{deleted:?}");
+    assert_eq!(lab.last_log()["level"], "warning");
+    assert!(!lab.cgroup_exists("hk"));
+
+    // A create hook that fails, or outlives its timeout: create fails with its line,
+    // the init is gone and nothing is left.
+    for (id, failing, says) in [
+        (
+            "hk-fail",
+            serde_json::json!({ "path": h, "args": ["hook", "x"], "env": ["FAIL=no network for you"] }),
+            "no network for you",
+        ),
+        (
+            "hk-slow",
+            serde_json::json!({ "path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1 }),
+            "timed out after 1 s",
+        ),
+    ] {
+        lab.config(id, |c| {
+            args(c, "exec sleep 60");
+            c["hooks"] = serde_json::json!({ "createRuntime": [failing] });
+        });
+        let _ = std::fs::remove_file(lab.log());
+        let pid_file = lab.dir.path().join(format!("{id}.pid"));
+        let _ = std::fs::remove_file(&pid_file);
+        let (code, err) = lab.create(id, &[]);
+        assert_ne!(code, 0, "{id}");
+        assert_eq!(err.lines().count(), 1, "{id}: {err}");
+        assert!(err.contains("createRuntime hook") && err.contains(says), "{id}: {err}");
+        assert_eq!(std::fs::read_to_string(lab.log()).unwrap().lines().count(), 1, "{id}");
+        assert!(!lab.root().join(id).exists(), "{id}: state left");
+        assert!(!lab.cgroup_exists(id), "{id}: cgroup left");
+    }
 }
 
 /// `linux.devices`: the node is made by number, with the mode and owner the config

@@ -216,6 +216,11 @@ pub struct EnterArgs {
     /// chain's errors go to fd 2)
     #[arg(long, value_name = "N", requires = "start_fifo")]
     stderr_fd: Option<i32>,
+    /// Once everything is mounted, before pivot_root: write one byte to descriptor N
+    /// and wait for one back (an OCI runtime runs its createRuntime and
+    /// createContainer hooks there); anything but 'g', or its end, stops the container
+    #[arg(long, value_name = "N")]
+    hook_gate: Option<i32>,
     /// Give the program a terminal: a pty of the new root's devpts (needs --dev) as its
     /// controlling terminal and stdio, the master sent over the unix socket PATH (an
     /// OCI runtime's console socket)
@@ -286,6 +291,7 @@ impl EnterArgs {
             groups: self.groups.map(|g| g.0),
             start_fifo: self.start_fifo,
             stderr_fd: self.stderr_fd,
+            hook_gate: self.hook_gate,
             console_socket: self.console_socket,
             proc: self.proc,
             dev: self.dev,

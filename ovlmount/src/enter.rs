@@ -19,7 +19,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use std::os::fd::IntoRawFd;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 
 use chainload::confine::{Confinement, Credentials, StartGate};
 use chainload::error::{sys, FromIo};
@@ -212,6 +212,8 @@ pub struct EnterOptions {
     pub start_fifo: Option<PathBuf>,
     /// `--stderr-fd N`: fd N becomes the program's stderr at the start gate.
     pub stderr_fd: Option<i32>,
+    /// `--hook-gate N`: before pivot_root, say so on fd N and wait for the go.
+    pub hook_gate: Option<i32>,
     /// `--console-socket PATH`: a pty of the container's as the program's terminal, its
     /// master sent over PATH.
     pub console_socket: Option<PathBuf>,
@@ -344,6 +346,9 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
         None => None,
     };
     let console = o.console_socket.as_deref().map(chainload::console::ConsoleSocket::connect).transpose()?;
+    if let Some(fd) = o.hook_gate {
+        hook_gate(fd)?;
+    }
     pivot_into(&root)?;
     if let Some(c) = console {
         c.hand_over(if fifo.is_some() { o.stderr_fd.unwrap_or(2) } else { 2 })?;
@@ -381,6 +386,25 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     }
     chainload::confine::apply(&c)?;
     Ok(())
+}
+
+/// `--hook-gate N`: one byte out ("ready": mounted, not yet pivoted), one byte back:
+/// 'g' goes on; anything else, or the end of the descriptor, stops here. The descriptor
+/// is closed either way (the program never has it).
+fn hook_gate(fd: i32) -> Result<(), Error> {
+    // SAFETY: F_GETFD only asks whether the number is an open descriptor.
+    if fd < 3 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(Error::Usage(format!("--hook-gate {fd}: not an open descriptor above 2")));
+    }
+    // SAFETY: an open descriptor given to this process to use, used up here.
+    let gate = unsafe { OwnedFd::from_raw_fd(fd) };
+    nix::unistd::write(&gate, b"r").map_err(sys(format!("--hook-gate {fd}: cannot say ready")))?;
+    let mut answer = [0u8; 1];
+    let n = nix::unistd::read(&gate, &mut answer).map_err(sys(format!("--hook-gate {fd}: cannot read the answer")))?;
+    if n == 1 && answer[0] == b'g' {
+        return Ok(());
+    }
+    Err(Error::InContainer("stopped at the hook gate: the runtime's hooks failed".into()))
 }
 
 /// The overlay of the layers, on the target; returns the new root's path.
