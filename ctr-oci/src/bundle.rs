@@ -57,6 +57,9 @@ pub struct Plan {
     pub namespaces: Vec<&'static str>,
     /// The namespaces to join by path, as nsenter-rs flags (`--net=/proc/PID/ns/net`).
     pub joins: Vec<String>,
+    /// With a user namespace: unshare-rs's id maps, and root in it for the rest of the
+    /// chain (`--map-users C:H:N ... --setgroups allow -S 0 -G 0`).
+    pub userns_flags: Vec<String>,
     /// `ovlmount enter` flags for the mounts (`--proc`, `--bind S:D:ro`, ...).
     pub mount_flags: Vec<String>,
     /// `linux.maskedPaths`.
@@ -251,9 +254,7 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
             LinuxNamespaceType::Mount => "--mount",
             LinuxNamespaceType::Cgroup => "--cgroup",
             LinuxNamespaceType::Time => "--time",
-            LinuxNamespaceType::User => {
-                return Err(unsupported(format!("linux.namespaces[{i}]"), "user namespaces are not supported yet"))
-            }
+            LinuxNamespaceType::User => "--user",
         };
         p.namespaces.push(flag);
     }
@@ -263,9 +264,7 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
     if p.hostname.is_some() && !p.namespaces.contains(&"--uts") {
         return Err(unsupported("hostname", "needs a UTS namespace of the container's own (not a joined one)"));
     }
-    if l.uid_mappings().is_some() || l.gid_mappings().is_some() {
-        return Err(unsupported("linux.uidMappings", "id mappings need a user namespace (not supported yet)"));
-    }
+    p.userns_flags = id_maps(l, p.namespaces.contains(&"--user"))?;
     for (key, value) in l.sysctl().iter().flatten() {
         p.sysctls.push(sysctl(key, value, l.namespaces().as_deref().unwrap_or_default())?);
     }
@@ -287,6 +286,35 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
         p.seccomp = Some(serde_json::to_value(s)?);
     }
     Ok(())
+}
+
+/// `linux.uidMappings` and `gidMappings` as unshare-rs flags: each mapping a
+/// `--map-users`/`--map-groups` INNER:OUTER:COUNT, setgroups allowed (the mappings are
+/// root's to write), and the chain root in the namespace (so the container's root must
+/// be mapped: 0 in both). Mappings without a user namespace of the container's own, or
+/// one without mappings, are errors.
+fn id_maps(l: &oci_spec::runtime::Linux, userns: bool) -> Result<Vec<String>, Error> {
+    let (uids, gids) = (l.uid_mappings().clone().unwrap_or_default(), l.gid_mappings().clone().unwrap_or_default());
+    if !userns {
+        if !uids.is_empty() || !gids.is_empty() {
+            return Err(unsupported("linux.uidMappings", "id mappings need a user namespace of the container's own"));
+        }
+        return Ok(Vec::new());
+    }
+    let mut f = Vec::new();
+    for (field, maps, flag) in [("uidMappings", &uids, "--map-users"), ("gidMappings", &gids, "--map-groups")] {
+        if maps.is_empty() {
+            return Err(unsupported(format!("linux.{field}"), "a user namespace needs its mappings"));
+        }
+        if !maps.iter().any(|m| m.container_id() == 0 && m.size() > 0) {
+            return Err(unsupported(format!("linux.{field}"), "the container's root (id 0) must be mapped"));
+        }
+        for m in maps {
+            f.extend([flag.to_string(), format!("{}:{}:{}", m.container_id(), m.host_id(), m.size())]);
+        }
+    }
+    f.extend(["--setgroups", "allow", "--setuid", "0", "--setgid", "0"].map(String::from));
+    Ok(f)
 }
 
 /// One `linux.devices` entry as `ovlmount enter --device-node`'s

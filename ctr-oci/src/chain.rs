@@ -39,6 +39,7 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, c
     }
     a.extend([s(&tools.unshare), "--detach".into(), "--pid-file".into(), s(&dir.pid_file())]);
     a.extend(plan.namespaces.iter().map(|n| n.to_string()));
+    a.extend(plan.userns_flags.iter().cloned());
     if plan.namespaces.contains(&"--net") {
         a.push("--loopback".into());
     }
@@ -77,7 +78,12 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, c
     if plan.no_new_privs {
         a.push("--no-new-privs".into());
     }
-    a.extend(["--seccomp".into(), if plan.seccomp.is_some() { s(&dir.seccomp()) } else { "unconfined".into() }]);
+    let seccomp = match (&plan.seccomp, through_descriptors(plan)) {
+        (None, _) => "unconfined".into(),
+        (Some(_), true) => format!("/proc/self/fd/{}", seccomp_fd(preserve_fds)),
+        (Some(_), false) => s(&dir.seccomp()),
+    };
+    a.extend(["--seccomp".into(), seccomp]);
     if let Some(c) = console {
         a.extend(["--console-socket".into(), s(c)]);
     }
@@ -85,7 +91,9 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, c
     if plan.hooks.need_gate() {
         a.extend(["--hook-gate".into(), hook_gate_fd(preserve_fds).to_string()]);
     }
-    a.extend(["--start-fifo".into(), s(&dir.fifo()), "--stderr-fd".into(), stderr_fd(preserve_fds).to_string()]);
+    let fifo =
+        if through_descriptors(plan) { format!("/proc/self/fd/{}", fifo_fd(preserve_fds)) } else { s(&dir.fifo()) };
+    a.extend(["--start-fifo".into(), fifo, "--stderr-fd".into(), stderr_fd(preserve_fds).to_string()]);
     a.push("--".into());
     a.extend(plan.args.iter().cloned());
     a
@@ -100,6 +108,23 @@ pub fn stderr_fd(preserve_fds: u32) -> i32 {
 /// hooks), where the init says it is mounted and waits for them.
 pub fn hook_gate_fd(preserve_fds: u32) -> i32 {
     stderr_fd(preserve_fds) + 1
+}
+
+/// In a user namespace the container's root cannot enter the state directory (0700,
+/// the host root's): the start FIFO and the seccomp profile are then descriptors that
+/// ctr-oci opens and ovlmount reaches through `/proc/self/fd` (as runc passes its FIFO).
+pub fn through_descriptors(plan: &Plan) -> bool {
+    !plan.userns_flags.is_empty()
+}
+
+/// The start FIFO's descriptor (an O_PATH one), with [`through_descriptors`].
+pub fn fifo_fd(preserve_fds: u32) -> i32 {
+    hook_gate_fd(preserve_fds) + 1
+}
+
+/// The seccomp profile's descriptor, with [`through_descriptors`].
+pub fn seccomp_fd(preserve_fds: u32) -> i32 {
+    hook_gate_fd(preserve_fds) + 2
 }
 
 /// The chain as one shell command (`ctr-oci chain`), with the environment it starts

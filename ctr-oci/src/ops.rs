@@ -102,7 +102,23 @@ fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOp
     } else {
         None
     };
-    let child = spawn_chain(plan, &argv, o, gate.as_ref().map(|(_, theirs)| theirs.as_raw_fd()))?;
+    let mut passed: Vec<(OwnedFd, i32)> = Vec::new();
+    if chain::through_descriptors(plan) {
+        let open = |path: &Path, flags: nix::fcntl::OFlag| {
+            nix::fcntl::open(path, flags | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                .map_err(chainload::error::sys(format!("cannot open '{}'", path.display())))
+        };
+        passed.push((open(&dir.fifo(), nix::fcntl::OFlag::O_PATH)?, chain::fifo_fd(o.preserve_fds)));
+        if plan.seccomp.is_some() {
+            passed.push((open(&dir.seccomp(), nix::fcntl::OFlag::O_RDONLY)?, chain::seccomp_fd(o.preserve_fds)));
+        }
+    }
+    let mut pass: Vec<(i32, i32)> = passed.iter().map(|(fd, at)| (fd.as_raw_fd(), *at)).collect();
+    if let Some((_, theirs)) = &gate {
+        pass.push((theirs.as_raw_fd(), chain::hook_gate_fd(o.preserve_fds)));
+    }
+    let child = spawn_chain(plan, &argv, o, &pass)?;
+    drop(passed);
     let hooked = match gate {
         Some((ours, theirs)) => {
             drop(theirs);
@@ -159,12 +175,13 @@ fn spawn_chain(
     plan: &Plan,
     argv: &[String],
     o: &CreateOptions,
-    gate: Option<std::os::fd::RawFd>,
+    pass: &[(std::os::fd::RawFd, std::os::fd::RawFd)],
 ) -> Result<std::process::Child, Error> {
     let (preserve_fds, new_keyring) = (o.preserve_fds, o.new_keyring);
     let their_stderr = nix::unistd::dup(std::io::stderr().as_fd()).map_err(chainload::error::sys("dup failed"))?;
     let carried = chain::stderr_fd(preserve_fds);
-    let gate_fd = chain::hook_gate_fd(preserve_fds);
+    // (At most the hook gate, the FIFO and the seccomp profile: see `copies` below.)
+    let pass = pass[..pass.len().min(4)].to_vec();
     let saved = their_stderr.as_raw_fd();
     let rlimits = plan.rlimits.clone();
     let (oom, umask) = (plan.oom_score_adj, plan.umask);
@@ -186,17 +203,22 @@ fn spawn_chain(
                 None,
             )
             .map_err(std::io::Error::from)?;
+            // The passed descriptors, first copied above every number they go to (one of
+            // them may be another's place, or the carried stderr's), then put there.
+            let mut copies = [-1; 4];
+            for (copy, &(fd, _)) in copies.iter_mut().zip(&pass) {
+                *copy = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, carried + 4);
+                if *copy < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             if libc::dup2(saved, carried) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            // (Where it is that number already, dup2 would do nothing: the descriptor
-            // would keep its close-on-exec flag.)
-            match gate {
-                Some(g) if g == gate_fd && libc::fcntl(g, libc::F_SETFD, 0) < 0 => {
-                    return Err(std::io::Error::last_os_error())
+            for (copy, &(_, at)) in copies.iter().zip(&pass) {
+                if libc::dup2(*copy, at) < 0 {
+                    return Err(std::io::Error::last_os_error());
                 }
-                Some(g) if g != gate_fd && libc::dup2(g, gate_fd) < 0 => return Err(std::io::Error::last_os_error()),
-                _ => {}
             }
             set_rlimits(&rlimits)?;
             if let Some(text) = &oom_text {

@@ -468,7 +468,7 @@ fn errors_name_the_field_and_leave_nothing() {
             Box::new(|c: &mut Value| {
                 c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({ "type": "user" }))
             }),
-            "linux.namespaces[6]",
+            "linux.uidMappings: a user namespace needs its mappings",
         ),
         // A terminal needs the console socket to send its master to.
         ("terminal", Box::new(|c: &mut Value| c["process"]["terminal"] = true.into()), "process.terminal"),
@@ -728,6 +728,45 @@ fn hooks_run_at_their_points_with_the_state() {
         assert!(!lab.root().join(id).exists(), "{id}: state left");
         assert!(!lab.cgroup_exists(id), "{id}: cgroup left");
     }
+}
+
+/// A user namespace with the config's id mappings (the rootfs owned by the mapped root,
+/// as podman chowns it): the container's root is host uid 100000, what it writes is
+/// owned by the mapped ids, and, as an attack, a host directory only the host's root may
+/// read, bound into the container, stays closed to the container's root.
+#[test]
+fn a_user_namespace_maps_the_containers_ids() {
+    require_root!();
+    let Some(lab) = Lab::new("userns") else { return };
+    let rootfs = lab.bundle().join("rootfs");
+    Cmd::new("chown").args(["-R", "100000:100000"]).arg(&rootfs).run().ok();
+    let secret = lab.dir.path().join("secret");
+    std::fs::create_dir(&secret).unwrap();
+    std::fs::write(secret.join("key"), "host root only\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    lab.config("us", |c| {
+        args(c, "id -u; id -g; tr -s ' ' < /proc/self/uid_map; touch /written && echo wrote; \
+                 cat /secret/key 2>/dev/null || echo denied; ls /secret 2>/dev/null || echo unlisted; \
+                 grep '^Seccomp:' /proc/self/status");
+        c["root"]["readonly"] = false.into();
+        // (The profile, like the start FIFO, is in the state directory the container's
+        // root cannot enter: both reach it as descriptors.)
+        c["linux"]["seccomp"] = serde_json::json!({ "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }] });
+        c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({ "type": "user" }));
+        let map = serde_json::json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/secret", "type": "bind", "source": secret, "options": ["rbind", "ro"] }));
+    });
+    let out = lab.oci(&["run", "--bundle"]).arg(lab.bundle()).arg("us").stdin(b"").run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "0\n0\n 0 100000 65536\nwrote\ndenied\nunlisted\nSeccomp:\t2\n", "{out:?}");
+    use std::os::unix::fs::MetadataExt;
+    let written = std::fs::metadata(rootfs.join("written")).unwrap();
+    assert_eq!((written.uid(), written.gid()), (100000, 100000));
+    assert!(!lab.cgroup_exists("us"));
 }
 
 /// `linux.devices`: the node is made by number, with the mode and owner the config

@@ -411,3 +411,23 @@ fn podman_device_is_there_and_opens() {
     assert_eq!(out.ok().stdout, "absent\n");
     p.assert_gone("", 0);
 }
+
+/// `podman run --uidmap/--gidmap` (podman sends a user namespace with the mappings, and
+/// the image's files shifted to the mapped root): inside, root with the mapping; on the
+/// host, the container's processes run as the mapped uid, not as root.
+#[test]
+fn podman_uidmap_runs_the_container_as_the_mapped_ids() {
+    let Some(p) = Podman::new("podman_userns") else { return };
+    let maps = ["--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"];
+    let script = "id -u; tr -s ' ' < /proc/self/uid_map; touch /w && stat -c %u /w";
+    let out = p.container("run", &[&["--rm"][..], &maps].concat(), &["sh", "-c", script]).run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "0\n 0 100000 65536\n0\n", "{out:?}");
+    let id = id_of(p.container("run", &[&["-d"][..], &maps].concat(), &["sleep", "100"]).run().ok());
+    let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or_default().to_string();
+    assert_eq!(uid.split_whitespace().collect::<Vec<_>>(), ["Uid:", "100000", "100000", "100000", "100000"], "{status}");
+    p.podman(&["rm", "-f", "-t", "0", &id]).run().ok();
+    p.assert_gone(&id, pid);
+}
