@@ -745,9 +745,12 @@ fn a_user_namespace_maps_the_containers_ids() {
     std::fs::write(secret.join("key"), "host root only\n").unwrap();
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     lab.config("us", |c| {
-        args(c, "id -u; id -g; tr -s ' ' < /proc/self/uid_map; touch /written && echo wrote; \
+        args(
+            c,
+            "id -u; id -g; tr -s ' ' < /proc/self/uid_map; touch /written && echo wrote; \
                  cat /secret/key 2>/dev/null || echo denied; ls /secret 2>/dev/null || echo unlisted; \
-                 grep '^Seccomp:' /proc/self/status");
+                 grep '^Seccomp:' /proc/self/status",
+        );
         c["root"]["readonly"] = false.into();
         // (The profile, like the start FIFO, is in the state directory the container's
         // root cannot enter: both reach it as descriptors.)

@@ -427,7 +427,11 @@ fn podman_uidmap_runs_the_container_as_the_mapped_ids() {
     let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or_default().to_string();
-    assert_eq!(uid.split_whitespace().collect::<Vec<_>>(), ["Uid:", "100000", "100000", "100000", "100000"], "{status}");
+    assert_eq!(
+        uid.split_whitespace().collect::<Vec<_>>(),
+        ["Uid:", "100000", "100000", "100000", "100000"],
+        "{status}"
+    );
     p.podman(&["rm", "-f", "-t", "0", &id]).run().ok();
     p.assert_gone(&id, pid);
 }

@@ -324,11 +324,12 @@ fn own_group<'a>(m: &mountinfo::Mount, own: &'a [chainload::proccgroup::Membersh
 }
 
 /// One hierarchy for the container, read-only: a new mount where the process's group is
-/// the root it shows, else a bind of that group's directory.
+/// the root it shows, else (or where a new one is not allowed: v1 in a user namespace)
+/// a bind of that group's directory.
 fn hierarchy(m: &mountinfo::Mount, own: &[chainload::proccgroup::Membership]) -> Result<OwnedFd, Error> {
     let shown = m.mount_point.display().to_string();
     let ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-    if let Some(group) = own_group(m, own).filter(|g| *g != Path::new("/")) {
+    let bind = |group: &Path| -> Result<OwnedFd, Error> {
         let below = group.strip_prefix(&m.root).map_err(|_| {
             Error::InContainer(format!(
                 "--cgroupfs: this process's group '{}' is not below the root '{}' of {shown}",
@@ -340,8 +341,22 @@ fn hierarchy(m: &mountinfo::Mount, own: &[chainload::proccgroup::Membership]) ->
         let tree =
             clone_tree(nix::fcntl::AT_FDCWD, &dir, false).map_err(sys(format!("cannot bind '{}'", dir.display())))?;
         mount_setattr_fd_recursive(tree.as_fd(), ro).map_err(sys(format!("cannot make '{shown}' read-only")))?;
-        return Ok(tree);
+        Ok(tree)
+    };
+    match own_group(m, own) {
+        Some(group) if group != Path::new("/") => bind(group),
+        group => match new_hierarchy_mount(m, ro) {
+            Err(Error::Os(OsError::Sys(SysError { errno: Errno::EPERM, .. }))) if group.is_some() => {
+                bind(group.unwrap_or(Path::new("/")))
+            }
+            made => made,
+        },
     }
+}
+
+/// A new mount of the hierarchy `m` (its name and controllers), with `attrs`.
+fn new_hierarchy_mount(m: &mountinfo::Mount, attrs: u64) -> Result<OwnedFd, Error> {
+    let shown = m.mount_point.display().to_string();
     let fs = fsopen(if m.fstype == "cgroup2" { c"cgroup2" } else { c"cgroup" })
         .map_err(sys(format!("cannot mount {shown}")))?;
     if m.fstype == "cgroup" {
@@ -359,7 +374,7 @@ fn hierarchy(m: &mountinfo::Mount, own: &[chainload::proccgroup::Membership]) ->
         }
     }
     fsconfig_create(fs.as_fd()).map_err(sys(format!("cannot mount {shown}")))?;
-    fsmount(fs.as_fd(), ro).map_err(|e| sys(format!("cannot mount {shown}"))(e).into())
+    fsmount(fs.as_fd(), attrs).map_err(|e| sys(format!("cannot mount {shown}"))(e).into())
 }
 
 /// `--tmpfs DIR[:OPTIONS]`: a tmpfs on DIR inside the root (see [`crate::tmpfs`]).
