@@ -59,6 +59,10 @@ pub struct Confinement {
     pub preserve_fds: u32,
     /// Wait at the start gate, fully set up but for the seccomp filter.
     pub gate: Option<StartGate>,
+    /// Capabilities a program run as another user than root keeps through its exec
+    /// (effective, permitted, inheritable and ambient; within `caps`), as podman's
+    /// `--cap-add` gives them to a non-root `--user`.
+    pub ambient: CapSet,
 }
 
 /// An OCI runtime's `create`/`start`: the process waits, fully set up but for its seccomp
@@ -145,8 +149,19 @@ impl Default for Confinement {
             seccomp: None,
             preserve_fds: 0,
             gate: None,
+            ambient: CapSet::EMPTY,
         }
     }
+}
+
+/// The set of capabilities `names` (`NET_ADMIN` or `CAP_NET_ADMIN`), as
+/// `--ambient-cap` gives them.
+pub fn cap_set(names: &[String]) -> Result<CapSet, ConfineError> {
+    let mut set = CapSet::EMPTY;
+    for name in names {
+        set.insert(caps::parse_cap(name)?);
+    }
+    Ok(set)
 }
 
 /// Build the kept set from docker-style `--cap-add`/`--cap-drop` lists over `base`, with
@@ -290,7 +305,8 @@ fn setgroups_denied() -> bool {
 
 /// Apply the confinement to this process, in this order: mark inherited fds above 2
 /// close-on-exec; drop everything outside `caps` from the bounding set; switch user;
-/// limit the effective/permitted/inheritable sets to `caps` and clear the ambient set;
+/// limit the effective/permitted/inheritable sets to `caps` and set the ambient set
+/// (`ambient`, empty by default);
 /// set no_new_privs; install the seccomp filter (before the user switch when there is
 /// no no_new_privs). The caller then execs.
 pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
@@ -319,15 +335,27 @@ pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
     if let (Some((f, flags)), false) = (&filter, c.no_new_privs) {
         crate::seccomp::seccomp_set_mode_filter(f, *flags).map_err(sys("cannot install the seccomp filter"))?;
     }
+    if c.ambient != CapSet::EMPTY {
+        // (The permitted set survives the switch to another user only so.)
+        nix::sys::prctl::set_keepcaps(true).map_err(sys("cannot keep capabilities across the user switch"))?;
+    }
     if let Some(user) = &c.user {
         switch_user(user)?;
     }
-    if let Some(keep) = c.caps {
+    if c.caps.is_some() || c.ambient != CapSet::EMPTY {
+        let keep = c.caps.unwrap_or_else(CapSet::all);
         let now = caps::capget().map_err(sys("cannot read capabilities"))?;
         let limited = CapSet(now.permitted.0 & keep.0);
-        caps::capset(ThreadCaps { effective: limited, permitted: limited, inheritable: CapSet::EMPTY })
+        let inheritable = CapSet(c.ambient.0 & limited.0);
+        caps::capset(ThreadCaps { effective: limited, permitted: limited, inheritable })
             .map_err(sys("cannot set capabilities"))?;
         caps::ambient_clear().map_err(sys("cannot clear the ambient capabilities"))?;
+        for n in c.ambient.iter() {
+            caps::ambient_raise(n).map_err(sys(format!(
+                "cannot keep {} for the program (it must be in the bounding set)",
+                caps::cap_name(n)
+            )))?;
+        }
     }
     if c.no_new_privs {
         set_no_new_privs().map_err(sys("cannot set no_new_privs"))?;

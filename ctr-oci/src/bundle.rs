@@ -45,6 +45,9 @@ pub struct Plan {
     pub umask: Option<u32>,
     /// The bounding set (`process.capabilities.bounding`), by name; `None`: all kept.
     pub caps: Option<Vec<String>>,
+    /// For a user other than root: the capabilities kept through exec
+    /// (`process.capabilities.ambient`).
+    pub ambient: Vec<String>,
     /// `process.noNewPrivileges`.
     pub no_new_privs: bool,
     /// `process.rlimits`: (RLIMIT_* resource number, soft, hard).
@@ -153,30 +156,42 @@ pub fn decide_process(spec: &Spec, p: &mut Plan) -> Result<(), Error> {
             v
         };
         let bounding = names(c.bounding());
-        // For root the effective and permitted sets are the bounding set; for another
-        // user, none (what the chain's confinement gives).
-        for (field, set) in [("effective", c.effective()), ("permitted", c.permitted())] {
-            let got = names(set);
-            let fits = got == bounding || (p.uid != 0 && got.is_empty());
-            if !fits {
-                return Err(unsupported(
-                    format!("process.capabilities.{field}"),
-                    "only the bounding set (root: the same as the bounding set) is supported",
-                ));
+        let within = |field: &str, set: &[String]| match set.iter().find(|c| !bounding.contains(c)) {
+            Some(c) => {
+                Err(unsupported(format!("process.capabilities.{field}"), format!("{c} is not in the bounding set")))
             }
+            None => Ok(()),
+        };
+        let (effective, permitted) = (names(c.effective()), names(c.permitted()));
+        let (inheritable, ambient) = (names(c.inheritable()), names(c.ambient()));
+        for (field, set) in [("effective", &effective), ("permitted", &permitted), ("inheritable", &inheritable)] {
+            within(field, set)?;
         }
-        // For root, inheritable and ambient sets within the bounding set change nothing of
-        // what the program gets (a root program's permitted set is the bounding set): the
-        // chain leaves them empty. For another user they would, and are refused.
-        for (field, set) in [("ambient", c.ambient()), ("inheritable", c.inheritable())] {
-            let got = names(set);
-            let harmless = p.uid == 0 && got.iter().all(|c| bounding.contains(c));
-            if !got.is_empty() && !harmless {
+        if p.uid == 0 {
+            // Root's program gets the bounding set as its permitted and effective sets at
+            // exec, whatever they were before; inheritable and ambient sets within the
+            // bounding set change nothing of that, and are left empty.
+            for (field, set) in [("effective", &effective), ("permitted", &permitted)] {
+                if *set != bounding {
+                    return Err(unsupported(
+                        format!("process.capabilities.{field}"),
+                        "for root, only the bounding set is supported",
+                    ));
+                }
+            }
+            within("ambient", &ambient)?;
+        } else {
+            // Another user's program keeps through exec what is ambient (which the kernel
+            // takes only from the permitted and inheritable sets): podman's --cap-add
+            // for a non-root --user.
+            if let Some(c) = ambient.iter().find(|c| !(permitted.contains(c) && inheritable.contains(c))) {
                 return Err(unsupported(
-                    format!("process.capabilities.{field}"),
-                    "must be empty (or, for root, within the bounding set)",
+                    "process.capabilities.ambient",
+                    format!("{c} is not in the permitted and inheritable sets, so it cannot be ambient"),
                 ));
             }
+            within("ambient", &ambient)?;
+            p.ambient = ambient;
         }
         p.caps = Some(bounding);
     }

@@ -75,6 +75,9 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, c
             }
         }
     }
+    for c in &plan.ambient {
+        a.extend(["--ambient-cap".into(), c.clone()]);
+    }
     if plan.no_new_privs {
         a.push("--no-new-privs".into());
     }

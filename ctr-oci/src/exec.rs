@@ -60,6 +60,8 @@ pub struct Process {
     pub user: (u32, u32, Vec<u32>),
     /// The capability set (`None`: all the container has).
     pub caps: Option<Vec<String>>,
+    /// For a user other than root: the capabilities kept through exec.
+    pub ambient: Vec<String>,
     /// no_new_privs.
     pub no_new_privs: bool,
     /// A terminal (`--tty`, or the process file's `terminal`).
@@ -76,6 +78,7 @@ pub fn process(plan: &Plan, o: &ExecOptions) -> Result<Process, Error> {
         cwd: plan.cwd.clone(),
         user: (plan.uid, plan.gid, plan.groups.clone()),
         caps: plan.caps.clone(),
+        ambient: plan.ambient.clone(),
         no_new_privs: plan.no_new_privs,
         terminal: o.tty,
         rlimits: plan.rlimits.clone(),
@@ -100,6 +103,7 @@ pub fn process(plan: &Plan, o: &ExecOptions) -> Result<Process, Error> {
             cwd: decided.cwd,
             user: (decided.uid, decided.gid, decided.groups),
             caps: decided.caps,
+            ambient: decided.ambient,
             no_new_privs: decided.no_new_privs,
             terminal: decided.terminal || o.tty,
             rlimits: decided.rlimits,
@@ -169,6 +173,11 @@ pub fn argv(tools: &Tools, pid: i32, p: &Process, seccomp: Option<&std::path::Pa
         a.extend(["--cap-drop".into(), "ALL".into()]);
         for c in caps {
             a.extend(["--cap-add".into(), c.clone()]);
+        }
+    }
+    if p.user.0 != 0 {
+        for c in &p.ambient {
+            a.extend(["--ambient-cap".into(), c.clone()]);
         }
     }
     if p.no_new_privs {

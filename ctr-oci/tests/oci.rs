@@ -457,7 +457,7 @@ fn errors_name_the_field_and_leave_nothing() {
     require_root!();
     let Some(lab) = Lab::new("errors") else { return };
     type Edit = Box<dyn Fn(&mut Value)>;
-    let cases: [(&str, Edit, &str); 5] = [
+    let cases: [(&str, Edit, &str); 6] = [
         (
             "hooks",
             Box::new(|c: &mut Value| c["hooks"] = serde_json::json!({ "prestart": [{ "path": "bin/true" }] })),
@@ -469,6 +469,16 @@ fn errors_name_the_field_and_leave_nothing() {
                 c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({ "type": "user" }))
             }),
             "linux.uidMappings: a user namespace needs its mappings",
+        ),
+        // An ambient capability the kernel would refuse (not permitted and inheritable).
+        (
+            "ambient",
+            Box::new(|c: &mut Value| {
+                c["process"]["user"] = serde_json::json!({ "uid": 1000, "gid": 1000 });
+                c["process"]["capabilities"]["ambient"] = serde_json::json!(["CAP_NET_BIND_SERVICE"]);
+                c["process"]["capabilities"]["inheritable"] = serde_json::json!([]);
+            }),
+            "process.capabilities.ambient: NET_BIND_SERVICE is not in the permitted and inheritable sets",
         ),
         // A terminal needs the console socket to send its master to.
         ("terminal", Box::new(|c: &mut Value| c["process"]["terminal"] = true.into()), "process.terminal"),

@@ -435,3 +435,21 @@ fn podman_uidmap_runs_the_container_as_the_mapped_ids() {
     p.podman(&["rm", "-f", "-t", "0", &id]).run().ok();
     p.assert_gone(&id, pid);
 }
+
+/// `podman run --user 1000 --cap-add NET_BIND_SERVICE` (podman makes it effective,
+/// permitted, inheritable and ambient for the non-root user): the program holds that one
+/// capability and no other; without `--cap-add` a non-root user holds none.
+#[test]
+fn podman_cap_add_for_a_non_root_user() {
+    let Some(p) = Podman::new("podman_user_caps") else { return };
+    let script = "id -u; grep -E '^Cap(Eff|Prm|Amb):' /proc/self/status | tr -d '\\t'";
+    let flags = ["--rm", "--user", "1000", "--cap-add", "NET_BIND_SERVICE"];
+    let out = p.container("run", &flags, &["sh", "-c", script]).run();
+    assert_eq!(out.code, 0, "{out:?}");
+    let bit = "0000000000000400"; // CAP_NET_BIND_SERVICE (10)
+    assert_eq!(out.stdout, format!("1000\nCapPrm:{bit}\nCapEff:{bit}\nCapAmb:{bit}\n"), "{out:?}");
+    let out = p.container("run", &["--rm", "--user", "1000"], &["sh", "-c", script]).run();
+    let none = "0000000000000000";
+    assert_eq!(out.ok().stdout, format!("1000\nCapPrm:{none}\nCapEff:{none}\nCapAmb:{none}\n"));
+    p.assert_gone("", 0);
+}

@@ -79,6 +79,10 @@ pub struct Cli {
     /// Drop this capability, or ALL (repeatable)
     #[arg(long, value_name = "CAP")]
     cap_drop: Vec<String>,
+    /// With -S other than root: keep CAP through the exec (ambient; it must be kept by
+    /// the flags above); repeatable
+    #[arg(long, value_name = "CAP")]
+    ambient_cap: Vec<String>,
     /// Set no_new_privs (setuid binaries gain nothing)
     #[arg(long)]
     no_new_privs: bool,
@@ -128,6 +132,7 @@ impl Cli {
         let dir = |d: Option<Option<PathBuf>>| d.map(|p| p.map(DirSpec::Path).unwrap_or(DirSpec::Target));
         let confines = !self.cap_add.is_empty()
             || !self.cap_drop.is_empty()
+            || !self.ambient_cap.is_empty()
             || self.no_new_privs
             || self.close_fds
             || self.seccomp.as_ref().and_then(|c| c.0.as_ref()).is_some();
@@ -144,6 +149,7 @@ impl Cli {
                 user: None,
                 seccomp: self.seccomp.and_then(|c| c.0),
                 preserve_fds: self.preserve_fds,
+                ambient: confine::cap_set(&self.ambient_cap)?,
                 ..Confinement::default()
             })
         } else {

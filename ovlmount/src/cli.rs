@@ -235,6 +235,10 @@ pub struct EnterArgs {
     /// Keep every capability the process has (no bounding set change)
     #[arg(long, conflicts_with_all = ["cap_add", "cap_drop"])]
     all_caps: bool,
+    /// For a --user other than root: keep CAP through the exec (ambient; it must be
+    /// kept by the flags above); repeatable
+    #[arg(long, value_name = "CAP")]
+    ambient_cap: Vec<String>,
     /// Set no_new_privs (setuid binaries gain nothing)
     #[arg(long)]
     no_new_privs: bool,
@@ -315,6 +319,7 @@ impl EnterArgs {
                 seccomp: self.seccomp.and_then(|c| c.0),
                 preserve_fds: self.preserve_fds,
                 gate: None,
+                ambient: confine::cap_set(&self.ambient_cap).map_err(|e| e.to_string())?,
             },
             command: self.command,
         })
