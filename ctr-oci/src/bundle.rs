@@ -63,6 +63,9 @@ pub struct Plan {
     /// With a user namespace: unshare-rs's id maps, and root in it for the rest of the
     /// chain (`--map-users C:H:N ... --setgroups allow -S 0 -G 0`).
     pub userns_flags: Vec<String>,
+    /// Some mount follows the host's (an `rslave` volume, or the root with
+    /// `rootfsPropagation` slave): the mount namespace is a slave of the host's.
+    pub propagation_slave: bool,
     /// `ovlmount enter` flags for the mounts (`--proc`, `--bind S:D:ro`, ...).
     pub mount_flags: Vec<String>,
     /// `linux.maskedPaths`.
@@ -286,8 +289,18 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
     for (i, d) in l.devices().iter().flatten().enumerate() {
         p.mount_flags.extend(["--device-node".into(), device_node(i, d)?]);
     }
-    if let Some(prop) = l.rootfs_propagation().as_ref().filter(|p| !matches!(p.as_str(), "" | "private" | "rprivate")) {
-        return Err(unsupported("linux.rootfsPropagation", format!("'{prop}': only private is supported")));
+    match l.rootfs_propagation().as_deref().unwrap_or_default() {
+        "" | "private" | "rprivate" => {}
+        "slave" | "rslave" => {
+            p.propagation_slave = true;
+            p.mount_flags.extend(["--rootfs-propagation".into(), "slave".into()]);
+        }
+        prop => {
+            return Err(unsupported(
+                "linux.rootfsPropagation",
+                format!("'{prop}': only private and slave are supported (not shared, unbindable)"),
+            ))
+        }
     }
     p.masked = l.masked_paths().clone().unwrap_or_default();
     p.readonly_paths = l.readonly_paths().clone().unwrap_or_default();
@@ -579,6 +592,11 @@ fn mounts(list: &[Mount], p: &mut Plan) -> Result<(), Error> {
                     match o.as_str() {
                         "bind" | "rbind" | "rw" | "private" | "rprivate" | "relatime" => {}
                         "ro" | "nosuid" | "nodev" | "noexec" => opts.push(o.as_str()),
+                        // (Kubernetes' HostToContainer.)
+                        "slave" | "rslave" => {
+                            opts.push("rslave");
+                            p.propagation_slave = true;
+                        }
                         other => return Err(unsupported(&field, format!("bind option '{other}' is not supported"))),
                     }
                 }

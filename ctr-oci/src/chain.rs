@@ -40,6 +40,9 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, c
     a.extend([s(&tools.unshare), "--detach".into(), "--pid-file".into(), s(&dir.pid_file())]);
     a.extend(plan.namespaces.iter().map(|n| n.to_string()));
     a.extend(plan.userns_flags.iter().cloned());
+    if plan.propagation_slave {
+        a.extend(["--propagation".into(), "slave".into()]);
+    }
     if plan.namespaces.contains(&"--net") {
         a.push("--loopback".into());
     }
@@ -49,6 +52,9 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, c
     a.push("--".into());
 
     a.extend([s(&tools.ovlmount), "enter".into(), "--rootfs".into(), s(&plan.rootfs)]);
+    if plan.propagation_slave {
+        a.extend(["--propagation".into(), "slave".into()]);
+    }
     a.extend(plan.mount_flags.iter().cloned());
     for m in &plan.masked {
         a.extend(["--mask".into(), m.clone()]);

@@ -782,6 +782,51 @@ fn a_user_namespace_maps_the_containers_ids() {
     assert!(!lab.cgroup_exists("us"));
 }
 
+/// Mount propagation: a volume marked `rslave` (Kubernetes' HostToContainer) shows what
+/// the host mounts below its source after the container started; a private one (the
+/// default), and the rest of the container, never does. (The host side runs in a mount
+/// namespace of the test's own, where the volume's source is a shared mount.)
+#[test]
+fn an_rslave_volume_follows_the_hosts_mounts_and_a_private_one_does_not() {
+    require_root!();
+    let Some(lab) = Lab::new("propagation") else { return };
+    let vol = lab.dir.path().join("vol");
+    std::fs::create_dir_all(vol.join("sub")).unwrap();
+    let wait = "i=0; while [ ! -e /vol/sub/marker ] && [ $i -lt 40 ]; do sleep 0.1; i=$((i+1)); done; \
+                [ -e /vol/sub/marker ] && echo seen || echo not seen";
+    let mut script = format!("set -e\nmount --bind {v} {v}\nmount --make-shared {v}\n", v = vol.display());
+    for (id, option) in [("slave", "rslave"), ("private", "rprivate")] {
+        lab.config(id, |c| {
+            args(c, wait);
+            c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+                "destination": "/vol", "type": "bind", "source": vol, "options": ["rbind", option] }));
+        });
+        let cfg = lab.dir.path().join(format!("{id}.json"));
+        std::fs::copy(lab.bundle().join("config.json"), &cfg).unwrap();
+        script.push_str(&format!(
+            "cp {cfg} {b}/config.json\n{oci} --root {r} create --bundle {b} {id} </dev/null >{out} 2>&1\n\
+             {oci} --root {r} start {id}\n",
+            cfg = cfg.display(),
+            b = lab.bundle().display(),
+            oci = testkit::bin("ctr-oci").display(),
+            r = lab.root().display(),
+            out = lab.dir.path().join(format!("{id}.out")).display(),
+        ));
+    }
+    script.push_str(&format!(
+        "mount -t tmpfs later {v}/sub\ntouch {v}/sub/marker\n\
+         i=0; while ! [ -s {d}/slave.out ] || ! [ -s {d}/private.out ]; do sleep 0.1; i=$((i+1)); [ $i -lt 300 ]; done\n",
+        v = vol.display(),
+        d = lab.dir.path().display()
+    ));
+    let out = Cmd::new("unshare").args(["-m", "--propagation", "private", "sh", "-c", &script]).run();
+    assert_eq!(out.code, 0, "{out:?}");
+    let seen = |id: &str| std::fs::read_to_string(lab.dir.path().join(format!("{id}.out"))).unwrap();
+    assert_eq!(seen("slave"), "seen\n", "the rslave volume did not follow the host's mount");
+    assert_eq!(seen("private"), "not seen\n", "the private volume showed the host's later mount");
+    assert!(!vol.join("sub/marker").exists(), "the test's tmpfs leaked out of its namespace");
+}
+
 /// `linux.devices`: the node is made by number, with the mode and owner the config
 /// gives; whether it opens is `linux.resources.devices`' to say: a node the config
 /// makes but does not allow cannot be opened (the cgroup's word, not the node's).

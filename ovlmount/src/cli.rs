@@ -176,7 +176,8 @@ pub struct EnterArgs {
     /// Make PATH inside the root read-only, with its submounts; repeatable
     #[arg(long, value_name = "PATH")]
     read_only_path: Vec<String>,
-    /// Bind a host path into the new root (SRC:DST or SRC:DST:ro); repeatable
+    /// Bind a host path into the new root (SRC:DST or SRC:DST:OPTIONS, OPTIONS ro, rw,
+    /// nosuid, nodev, noexec, rslave, rprivate); repeatable
     #[arg(long, value_name = "SRC:DST[:ro]", value_parser = parse_bind)]
     bind: Vec<Bind>,
     /// Make the host's device node HOST appear at DST in the new root (same type,
@@ -221,6 +222,13 @@ pub struct EnterArgs {
     /// createContainer hooks there); anything but 'g', or its end, stops the container
     #[arg(long, value_name = "N")]
     hook_gate: Option<i32>,
+    /// private (the default: nothing the host mounts later shows inside), or slave (the
+    /// host's later mounts reach the binds marked rslave)
+    #[arg(long, value_name = "private|slave", default_value = "private", value_parser = ["private", "slave"])]
+    propagation: String,
+    /// With --propagation slave and --rootfs: the root follows the host's mounts too
+    #[arg(long, value_name = "private|slave", default_value = "private", value_parser = ["private", "slave"])]
+    rootfs_propagation: String,
     /// Give the program a terminal: a pty of the new root's devpts (needs --dev) as its
     /// controlling terminal and stdio, the master sent over the unix socket PATH (an
     /// OCI runtime's console socket)
@@ -296,6 +304,8 @@ impl EnterArgs {
             start_fifo: self.start_fifo,
             stderr_fd: self.stderr_fd,
             hook_gate: self.hook_gate,
+            propagation_slave: self.propagation == "slave",
+            rootfs_slave: self.rootfs_propagation == "slave",
             console_socket: self.console_socket,
             proc: self.proc,
             dev: self.dev,

@@ -42,6 +42,9 @@ pub struct Bind {
     pub read_only: bool,
     /// `nosuid`, `nodev`, `noexec`, as `MOUNT_ATTR_*` bits.
     pub attrs: u64,
+    /// `rslave`: mounts the host makes below SRC later appear in the container too
+    /// (needs `--propagation slave`); else the bind is private.
+    pub slave: bool,
 }
 
 impl std::str::FromStr for Bind {
@@ -57,7 +60,7 @@ impl std::str::FromStr for Bind {
         if src.is_empty() || !dst.starts_with('/') {
             return Err(format!("'{s}': SRC must be given and DST must be absolute"));
         }
-        let (mut read_only, mut attrs) = (false, 0);
+        let (mut read_only, mut attrs, mut slave) = (false, 0, false);
         for o in options.split(',').filter(|o| !o.is_empty()) {
             match o {
                 "ro" => read_only = true,
@@ -65,10 +68,16 @@ impl std::str::FromStr for Bind {
                 "nosuid" => attrs |= crate::sys::MOUNT_ATTR_NOSUID,
                 "nodev" => attrs |= crate::sys::MOUNT_ATTR_NODEV,
                 "noexec" => attrs |= crate::sys::MOUNT_ATTR_NOEXEC,
-                other => return Err(format!("'{s}': unknown bind option '{other}' (ro, rw, nosuid, nodev, noexec)")),
+                "rslave" | "slave" => slave = true,
+                "rprivate" | "private" => slave = false,
+                other => {
+                    return Err(format!(
+                        "'{s}': unknown bind option '{other}' (ro, rw, nosuid, nodev, noexec, rslave, rprivate)"
+                    ))
+                }
             }
         }
-        Ok(Bind { src: PathBuf::from(src), dst: PathBuf::from(dst), read_only, attrs })
+        Ok(Bind { src: PathBuf::from(src), dst: PathBuf::from(dst), read_only, attrs, slave })
     }
 }
 
@@ -88,6 +97,9 @@ impl Bind {
             if self.attrs & bit != 0 {
                 options.push(name);
             }
+        }
+        if self.slave {
+            options.push("rslave");
         }
         let mut arg = format!("{}:{}", self.src.display(), self.dst.display());
         if !options.is_empty() {
@@ -214,6 +226,11 @@ pub struct EnterOptions {
     pub stderr_fd: Option<i32>,
     /// `--hook-gate N`: before pivot_root, say so on fd N and wait for the go.
     pub hook_gate: Option<i32>,
+    /// `--propagation slave`: `/` a slave of the host's mounts (else private), so that
+    /// `rslave` volumes can follow them.
+    pub propagation_slave: bool,
+    /// `--rootfs-propagation slave`: the `--rootfs` bind follows the host's mounts too.
+    pub rootfs_slave: bool,
     /// `--console-socket PATH`: a pty of the container's as the program's terminal, its
     /// master sent over PATH.
     pub console_socket: Option<PathBuf>,
@@ -291,8 +308,11 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     for s in &o.sysctls {
         s.apply()?;
     }
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(sys("cannot make / private"))?;
+    // Private, or (for volumes that follow the host's mounts) a slave of the host's.
+    let (propagation, what) =
+        if o.propagation_slave { (MsFlags::MS_SLAVE, "a slave") } else { (MsFlags::MS_PRIVATE, "private") };
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | propagation, None::<&str>)
+        .map_err(sys(format!("cannot make / {what}")))?;
     let root = match &o.rootfs {
         Some(dir) => {
             if !o.init.is_empty() {
@@ -301,7 +321,7 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
                 ));
             }
             let root = std::fs::canonicalize(dir).map_err(|e| Error::io("--rootfs", dir, e))?;
-            rootfs::bind_rootfs(&root)?;
+            rootfs::bind_rootfs(&root, o.rootfs_slave)?;
             root
         }
         None => mount_layers(o)?,

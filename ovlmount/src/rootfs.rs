@@ -225,6 +225,12 @@ fn copy_tree(src: &Path, read_only: bool) -> Result<OwnedFd, Error> {
     Ok(tree)
 }
 
+/// A detached tree private, all of it (a clone of a slave mount is a slave itself).
+fn make_private(tree: &OwnedFd, shown: &str) -> Result<(), Error> {
+    crate::sys::mount_propagation_fd_recursive(tree.as_fd(), libc::MS_PRIVATE)
+        .map_err(|e| sys(format!("cannot make the bind of '{shown}' private"))(e).into())
+}
+
 fn make_tree_read_only(tree: &OwnedFd, shown: &str) -> Result<(), Error> {
     mount_setattr_fd_recursive(tree.as_fd(), MOUNT_ATTR_RDONLY).map_err(|e| match e {
         Errno::ENOSYS => Error::Unsupported(format!(
@@ -257,8 +263,11 @@ pub fn mount_sys(root: &NewRoot) -> Result<(), Error> {
 
 /// `--rootfs DIR`: DIR itself becomes the root, bound (recursively) onto itself so it
 /// is a mount that pivot_root can take.
-pub fn bind_rootfs(dir: &Path) -> Result<(), Error> {
+pub fn bind_rootfs(dir: &Path, slave: bool) -> Result<(), Error> {
     let tree = copy_tree(dir, false)?;
+    if !slave {
+        make_private(&tree, &dir.display().to_string())?;
+    }
     let at = nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_DIRECTORY, Mode::empty())
         .map_err(sys(format!("cannot open '{}'", dir.display())))?;
     attach(&tree, &at, &dir.display().to_string())
@@ -481,6 +490,9 @@ pub fn bind_volume(root: &NewRoot, b: &crate::enter::Bind) -> Result<(), Error> 
     let meta = std::fs::metadata(src).map_err(|e| Error::io("--bind source", src, e))?;
     let at = root.place(dst, if meta.is_dir() { Kind::Dir } else { Kind::File })?;
     let tree = copy_tree(src, b.read_only)?;
+    if !b.slave {
+        make_private(&tree, &src.display().to_string())?;
+    }
     if b.attrs != 0 {
         mount_setattr_fd_recursive(tree.as_fd(), b.attrs)
             .map_err(sys(format!("cannot set the options of the bind of '{}'", src.display())))?;

@@ -141,7 +141,16 @@ pub fn move_mount_onto(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<(), E
 /// mount_setattr(2) with AT_RECURSIVE on the mount `fd` is open on (a detached tree
 /// from [`clone_tree`] included): set `attr_set` on it and every mount below it.
 pub fn mount_setattr_fd_recursive(fd: BorrowedFd<'_>, attr_set: u64) -> Result<(), Errno> {
-    let attr = MountAttr { attr_set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    setattr_recursive(fd, MountAttr { attr_set, attr_clr: 0, propagation: 0, userns_fd: 0 })
+}
+
+/// The propagation of the mount `fd` is open on and every mount below it: `MS_PRIVATE`
+/// or `MS_SLAVE`.
+pub fn mount_propagation_fd_recursive(fd: BorrowedFd<'_>, propagation: u64) -> Result<(), Errno> {
+    setattr_recursive(fd, MountAttr { attr_set: 0, attr_clr: 0, propagation, userns_fd: 0 })
+}
+
+fn setattr_recursive(fd: BorrowedFd<'_>, attr: MountAttr) -> Result<(), Errno> {
     // SAFETY: a valid descriptor, an empty C string and mount_attr of the size passed.
     Errno::result(unsafe {
         libc::syscall(
