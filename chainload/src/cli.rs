@@ -8,6 +8,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 /// Parse this process's arguments into `T`, or exit as the convention says.
 pub fn parse<T: clap::Parser>(tool: &str) -> T {
+    crate::docs::generate_if_asked::<T>(tool);
     match T::try_parse() {
         Ok(t) => t,
         Err(e) => match e.kind() {

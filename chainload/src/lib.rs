@@ -16,6 +16,7 @@
 //! - [`kernel`]: the running kernel's version;
 //! - [`procstat`]: a process's state, parent and start time from `/proc/PID/stat`;
 //! - [`cli`]: parsing with clap and the exit status convention for usage errors;
+//! - [`docs`]: man pages and shell completions from the same clap definitions;
 //! - [`error`]: the error type of the tools that need nothing more specific;
 //! - the memory allocator of every tool built for musl (see `alloc.rs`).
 
@@ -24,6 +25,7 @@ pub mod caps;
 pub mod cli;
 pub mod confine;
 pub mod console;
+pub mod docs;
 pub mod environment;
 pub mod error;
 pub mod exec;
