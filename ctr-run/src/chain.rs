@@ -147,7 +147,7 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     let mut a = cgctl_args(r, dir, tools);
     a.extend(unshare_args(r, dir, tools));
     a.extend(root_args(r, dir, tools));
-    a.extend(confinement_args(r));
+    a.extend(confinement_args(r, dir));
     a.push("--".into());
     if r.init {
         a.extend(["/dev/init".into(), "init".into(), "--".into()]);
@@ -245,7 +245,7 @@ fn root_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
 }
 
 /// `ovlmount enter`, second half: where and as whom the command runs, and confined how.
-fn confinement_args(r: &Resolved) -> Vec<String> {
+fn confinement_args(r: &Resolved, dir: &ContainerDir) -> Vec<String> {
     let mut a = Vec::new();
     if !r.config.workdir.is_empty() {
         a.extend(["--workdir".into(), r.config.workdir.clone()]);
@@ -266,6 +266,9 @@ fn confinement_args(r: &Resolved) -> Vec<String> {
     }
     if let Some(arg) = r.config.seccomp.enter_arg() {
         a.extend(["--seccomp".into(), arg]);
+    }
+    if r.config.tty {
+        a.extend(["--console-socket".into(), s(&dir.console_socket())]);
     }
     a
 }

@@ -233,6 +233,14 @@ pub struct RunArgs {
     /// Run in the background; print the id
     #[arg(short = 'd', long)]
     detach: bool,
+    /// A pseudo-terminal of the container's own as its stdio and controlling terminal
+    /// (the caller's terminal in raw mode while attached)
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// Keep stdin open: the caller's input reaches the container (without -i it reads
+    /// /dev/null)
+    #[arg(short = 'i', long)]
+    interactive: bool,
     /// Keep the container (its state and layer) after it exits
     #[arg(long, conflicts_with = "rm")]
     keep: bool,
@@ -332,6 +340,8 @@ impl RunArgs {
         RunOptions {
             name: self.name,
             detach: self.detach,
+            tty: self.tty,
+            interactive: self.interactive,
             keep: self.keep,
             image: self.image,
             rootfs: self.rootfs,

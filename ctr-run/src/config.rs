@@ -40,4 +40,10 @@ pub struct Config {
     pub keep: bool,
     /// `--rm`: removed when it exits, detached too.
     pub remove: bool,
+    /// `-t`: a pseudo-terminal of the container's own.
+    #[serde(default)]
+    pub tty: bool,
+    /// `-i`: the caller's stdin reaches the container (else it reads /dev/null).
+    #[serde(default)]
+    pub interactive: bool,
 }

@@ -39,6 +39,7 @@ pub mod resolve;
 pub mod state;
 pub mod store;
 pub mod supervise;
+pub mod terminal;
 
 mod error;
 pub use error::Error;

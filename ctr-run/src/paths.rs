@@ -49,6 +49,10 @@ impl ContainerDir {
     pub fn seccomp_profile(&self) -> PathBuf {
         self.dir.join("seccomp.json")
     }
+    /// The socket `ovlmount enter --console-socket` sends the pty's master to (`-t`).
+    pub fn console_socket(&self) -> PathBuf {
+        self.dir.join("console.sock")
+    }
     /// stdout and stderr of a detached container.
     pub fn log(&self) -> PathBuf {
         self.dir.join("log")

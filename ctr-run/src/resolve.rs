@@ -24,6 +24,10 @@ pub struct RunOptions {
     pub keep: bool,
     /// `--rm`: removed when it exits, detached too.
     pub remove: bool,
+    /// `-t`.
+    pub tty: bool,
+    /// `-i`.
+    pub interactive: bool,
     /// `--entrypoint`: replaces the image's Entrypoint (and, as docker, its Cmd); empty
     /// for none.
     pub entrypoint: Option<String>,
@@ -135,6 +139,8 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
         detached: o.detach,
         keep: o.keep,
         remove: o.remove,
+        tty: o.tty,
+        interactive: o.interactive,
     };
     let resolved = Resolved {
         id: id.to_string(),

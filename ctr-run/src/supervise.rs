@@ -49,6 +49,10 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
     if let Some(n) = &o.name {
         store::check_name(n)?;
     }
+    if o.detach && o.tty {
+        return Err(Error::Usage("-t with -d is not supported yet (a detached container logs to a file)".into()));
+    }
+    crate::terminal::Attach::check(o.tty && !o.detach, o.interactive)?;
     for c in o.cap_add.iter().chain(&o.cap_drop).filter(|c| !c.eq_ignore_ascii_case("ALL")) {
         chainload::caps::parse_cap(c).map_err(|e| Error::Usage(e.to_string()))?;
     }
@@ -115,10 +119,8 @@ fn copy_private(src: &Path, dst: &Path) -> Result<PathBuf, Error> {
     Ok(dst.to_path_buf())
 }
 
-fn stdio_for(dir: &ContainerDir, detached: bool) -> Result<(Stdio, Stdio, Stdio), Error> {
-    if !detached {
-        return Ok((Stdio::inherit(), Stdio::inherit(), Stdio::inherit()));
-    }
+/// A detached container's stdio: /dev/null in, its log out.
+fn detached_stdio(dir: &ContainerDir) -> Result<(Stdio, Stdio, Stdio), Error> {
     let log = crate::paths::private_file()
         .create(true)
         .append(true)
@@ -136,26 +138,51 @@ pub fn supervise(
     chain: &Chain,
     mut notify: Option<std::fs::File>,
 ) -> Result<RunEnd, Error> {
-    let blocked = chainload::signals::supervisor_set();
+    let mut blocked = chainload::signals::supervisor_set();
+    if state.config.tty {
+        blocked.push(Signal::SIGWINCH);
+    }
     // Blocked for the supervisor's whole life (the chain's child unblocks them in pre_exec).
     chainload::signals::block(&blocked).map_err(|e| Error::from(sys("cannot block signals")(e)))?;
-    let mut child = match spawn_chain(root, &state, chain) {
+    let dir = root.container(&state.id);
+    let mut attach = None;
+    let started = (|| {
+        let stdio = if state.config.detached {
+            detached_stdio(&dir)?
+        } else {
+            let a = attach.insert(crate::terminal::Attach::prepare(
+                state.config.tty,
+                state.config.interactive,
+                &dir.console_socket(),
+            )?);
+            a.stdio()?
+        };
+        let child = spawn_chain(chain, stdio)?;
+        if let Some(a) = attach.as_mut() {
+            a.start()?;
+        }
+        Ok(child)
+    })();
+    let mut child = match started {
         Ok(c) => c,
         Err(e) => {
+            drop(attach);
             let _ = store::remove_dir(root, &state);
             return Err(e);
         }
     };
-    let status = watch(root, tools, &mut state, Pid::from_raw(child.id() as i32), &blocked, &mut notify)?;
+    let chain_pid = Pid::from_raw(child.id() as i32);
+    let status = watch(root, tools, &mut state, chain_pid, &blocked, &mut notify, attach.as_ref());
     let _ = child.wait();
-    clean_up(root, tools, state, status.shell_code(), notify)
+    if let Some(a) = attach {
+        a.finish();
+    }
+    clean_up(root, tools, state, status?.shell_code(), notify)
 }
 
 /// Spawn the chain with the container's stdio, an empty signal mask and a parent-death
 /// signal (it dies with its supervisor, and passes that on down to PID 1).
-fn spawn_chain(root: &Root, state: &State, chain: &Chain) -> Result<std::process::Child, Error> {
-    let dir = root.container(&state.id);
-    let (stdin, stdout, stderr) = stdio_for(&dir, state.config.detached)?;
+fn spawn_chain(chain: &Chain, (stdin, stdout, stderr): (Stdio, Stdio, Stdio)) -> Result<std::process::Child, Error> {
     let me = nix::unistd::getpid();
     let mut cmd = Command::new(&chain.argv[0]);
     cmd.args(&chain.argv[1..])
@@ -190,6 +217,7 @@ fn watch(
     chain_pid: Pid,
     blocked: &[Signal],
     notify: &mut Option<std::fs::File>,
+    attach: Option<&crate::terminal::Attach>,
 ) -> Result<ChildStatus, Error> {
     let dir = root.container(&state.id);
     let mut set = SigSet::empty();
@@ -227,7 +255,11 @@ fn watch(
         }
         let wait = if state.pid.is_none() { 2 } else { 100 };
         if let Ok(Some(got)) = chainload::signals::sigtimedwait(&set, Some(Duration::from_millis(wait))) {
-            if got.signal != Signal::SIGCHLD {
+            if got.signal == Signal::SIGWINCH {
+                if let Some(a) = attach {
+                    a.resize();
+                }
+            } else if got.signal != Signal::SIGCHLD {
                 // (A terminal's Ctrl-C reached the whole chain and the container already.)
                 if !got.reached(chain_pid) {
                     let _ = nix::sys::signal::kill(chain_pid, got.signal);

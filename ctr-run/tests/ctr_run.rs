@@ -1299,3 +1299,53 @@ fn run_detached_on_a_full_state_root_leaves_nothing() {
         .count();
     assert_eq!(mine, 0, "a container cgroup was left");
 }
+
+/// `run -t`: the container's own pseudo-terminal (the first of its own devpts) as its
+/// stdio and controlling terminal, with the caller's window size; `-it`: a Ctrl-C typed
+/// reaches the container as one SIGINT (its shell ends 130); the caller's terminal modes
+/// are as they were after it. Without `-t`, the container never holds the caller's
+/// terminal ("not a tty" inside, with ctr-run on a terminal) and its output still comes.
+#[test]
+fn run_t_gives_a_terminal_of_its_own_and_restores_the_callers() {
+    require_root!();
+    let Some(lab) = Lab::new("tty") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    let script = "tty; stty size; ls -l /proc/self/fd/0 | sed 's/.*-> //'; exit 4";
+    let out = lab.run(&["-t", "--image", "bb", "--", "sh", "-c", script]).run_on_terminal_sized(9, 33);
+    assert_eq!(out.code, 4, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    assert_eq!(lines, ["/dev/pts/0", "9 33", "/dev/pts/0"], "{out:?}");
+
+    // Ctrl-C, and the caller's modes around it (the shell on the same terminal).
+    let modes = lab.dir.path().join("modes");
+    let run = lab.run(&["-it", "--image", "bb", "--", "sh", "-c", "echo ready; sleep 30; echo after"]);
+    let mut shown = run;
+    let c = shown.command();
+    let argv: Vec<String> =
+        std::iter::once(c.get_program()).chain(c.get_args()).map(|a| format!("'{}'", a.to_string_lossy())).collect();
+    let line = format!("stty -g > {m}.1; {}; echo status=$?; stty -g > {m}.2", argv.join(" "), m = modes.display());
+    let out = Cmd::new("sh")
+        .args(["-c", &line])
+        .timeout(testkit::scaled(Duration::from_secs(60)))
+        .run_on_terminal("ready", b"\x03");
+    assert!(out.stdout.contains("status=130"), "{out:?}");
+    assert!(!out.stdout.contains("after"), "the sleep was not interrupted: {out:?}");
+    let (m1, m2) = (
+        std::fs::read_to_string(modes.with_extension("1")).unwrap(),
+        std::fs::read_to_string(modes.with_extension("2")).unwrap(),
+    );
+    assert_eq!(m1, m2, "the terminal's modes were not restored");
+
+    // Without -t: no terminal inside, output through.
+    let out = lab.run(&["--image", "bb", "--", "sh", "-c", "tty; echo through"]).run_on_terminal("\u{0}never", b"");
+    assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["not a tty", "through"], "{out:?}");
+    // -i takes a pipe; without -i stdin is /dev/null; -it needs a terminal.
+    let out = lab.run(&["-i", "--image", "bb", "--", "cat"]).stdin(b"piped\n").run();
+    assert_eq!(out.ok().stdout, "piped\n");
+    let out = lab.run(&["--image", "bb", "--", "cat"]).stdin(b"not for it\n").run();
+    assert_eq!(out.ok().stdout, "");
+    let out = lab.run(&["-it", "--image", "bb", "--", "cat"]).stdin(b"x").run();
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.one_line_error().contains("the input device is not a TTY"), "{out:?}");
+    lab.assert_clean(&before);
+}
