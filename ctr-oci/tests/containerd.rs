@@ -105,6 +105,26 @@ impl Containerd {
     }
 }
 
+impl Containerd {
+    /// SIGKILL the task `id`, wait until its init `pid` is dead (0: until containerd says
+    /// STOPPED), remove task and container, and check that nothing is left.
+    fn kill_and_remove(&self, id: &str, pid: i32) {
+        self.ctr(&["task", "kill", "-s", "SIGKILL", id]).run().ok();
+        assert!(testkit::wait_until(Duration::from_secs(10), || if pid > 0 {
+            is_dead(pid)
+        } else {
+            self.ctr(&["task", "ls"])
+                .run()
+                .stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{id} ")) && l.contains("STOPPED"))
+        }));
+        self.ctr(&["task", "rm", id]).run().ok();
+        self.ctr(&["containers", "rm", id]).run().ok();
+        self.assert_gone(id, pid);
+    }
+}
+
 impl Drop for Containerd {
     fn drop(&mut self) {
         let listed = self.ctr(&["containers", "ls", "-q"]).run().stdout;
@@ -192,11 +212,7 @@ fn containerd_pause_resume_and_ps() {
     assert_eq!(status()[2], "RUNNING");
     let ps = c.ctr(&["task", "ps", "c4"]).run().ok().stdout.clone();
     assert!(ps.lines().any(|l| l.split_whitespace().next() == Some(&pid.to_string())), "{ps}");
-    c.ctr(&["task", "kill", "-s", "SIGKILL", "c4"]).run().ok();
-    assert!(testkit::wait_until(Duration::from_secs(10), || is_dead(pid)));
-    c.ctr(&["task", "rm", "c4"]).run().ok();
-    c.ctr(&["containers", "rm", "c4"]).run().ok();
-    c.assert_gone("c4", pid);
+    c.kill_and_remove("c4", pid);
 }
 
 /// `ctr task exec --exec-id` (the shim calls `ctr-oci exec --process FILE --detach
@@ -214,13 +230,7 @@ fn containerd_task_exec() {
     let out = c.ctr(&["task", "exec", "--exec-id", "e2", "c5", "/no/such/program"]).run();
     assert_ne!(out.code, 0, "{out:?}");
     assert!(out.stderr.contains("/no/such/program"), "{out:?}");
-    c.ctr(&["task", "kill", "-s", "SIGKILL", "c5"]).run().ok();
-    assert!(testkit::wait_until(Duration::from_secs(10), || {
-        c.ctr(&["task", "ls"]).run().stdout.lines().any(|l| l.starts_with("c5 ") && l.contains("STOPPED"))
-    }));
-    c.ctr(&["task", "rm", "c5"]).run().ok();
-    c.ctr(&["containers", "rm", "c5"]).run().ok();
-    c.assert_gone("c5", 0);
+    c.kill_and_remove("c5", 0);
 }
 
 /// `ctr task exec -t` (the shim gives `ctr-oci exec` a process file with `terminal`
@@ -236,13 +246,7 @@ fn containerd_task_exec_t() {
     let out = c.ctr(&["task", "exec", "-t", "--exec-id", "t1", "c6", "sh", "-c", &script]).run_on_terminal_sized(7, 55);
     assert_eq!(out.code, 3, "{out:?}");
     assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["/dev/pts/0", "7 55", "0 ptmx "], "{out:?}");
-    c.ctr(&["task", "kill", "-s", "SIGKILL", "c6"]).run().ok();
-    assert!(testkit::wait_until(Duration::from_secs(10), || {
-        c.ctr(&["task", "ls"]).run().stdout.lines().any(|l| l.starts_with("c6 ") && l.contains("STOPPED"))
-    }));
-    c.ctr(&["task", "rm", "c6"]).run().ok();
-    c.ctr(&["containers", "rm", "c6"]).run().ok();
-    c.assert_gone("c6", 0);
+    c.kill_and_remove("c6", 0);
 }
 
 /// The host pid of the task `id` (`ctr task ls`).
@@ -274,11 +278,7 @@ fn containerd_task_kill_all_reaches_every_process() {
     c.ctr(&["task", "kill", "--all", "-s", "SIGTERM", "c7"]).run().ok();
     assert!(testkit::wait_until(Duration::from_secs(10), || sleeps.iter().all(|p| is_dead(*p))), "{sleeps:?} live on");
     assert!(!is_dead(pid), "the init's trap did not hold: it was killed");
-    c.ctr(&["task", "kill", "-s", "SIGKILL", "c7"]).run().ok();
-    assert!(testkit::wait_until(Duration::from_secs(10), || is_dead(pid)));
-    c.ctr(&["task", "rm", "c7"]).run().ok();
-    c.ctr(&["containers", "rm", "c7"]).run().ok();
-    c.assert_gone("c7", pid);
+    c.kill_and_remove("c7", pid);
 }
 
 /// `ctr task metrics` (the shim reads the container's cgroups, found from its init):
@@ -303,9 +303,5 @@ fn containerd_task_metrics_are_the_containers() {
     // The container's CPU time: about the second it spun (not the machine's, nor none).
     let cpu = metric("cpuacct.usage");
     assert!((500_000_000..30_000_000_000).contains(&cpu), "cpuacct.usage {cpu} ns: {out}");
-    c.ctr(&["task", "kill", "-s", "SIGKILL", "c8"]).run().ok();
-    assert!(testkit::wait_until(Duration::from_secs(10), || is_dead(pid)));
-    c.ctr(&["task", "rm", "c8"]).run().ok();
-    c.ctr(&["containers", "rm", "c8"]).run().ok();
-    c.assert_gone("c8", pid);
+    c.kill_and_remove("c8", pid);
 }

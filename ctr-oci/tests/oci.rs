@@ -82,6 +82,24 @@ impl Lab {
         (status.code().unwrap_or(-1), std::fs::read_to_string(&err).unwrap_or_default())
     }
 
+    /// `create --pid-file PID_FILE ID` with the container's stdout to `out` (and no
+    /// JSON log); whether it succeeded.
+    fn create_to(&self, id: &str, pid_file: &std::path::Path, out: &std::path::Path) -> bool {
+        Command::new(testkit::bin("ctr-oci"))
+            .arg("--root")
+            .arg(self.root())
+            .args(["create", "--bundle"])
+            .arg(self.bundle())
+            .arg("--pid-file")
+            .arg(pid_file)
+            .arg(id)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(out).unwrap())
+            .status()
+            .unwrap()
+            .success()
+    }
+
     fn state(&self, id: &str) -> Value {
         self.oci(&["state", id]).run().ok().json()
     }
@@ -139,19 +157,7 @@ fn lifecycle_as_clients_drive_it() {
     });
     let out = lab.dir.path().join("out");
     let pid_file = lab.dir.path().join("pid");
-    let status = Command::new(testkit::bin("ctr-oci"))
-        .arg("--root")
-        .arg(lab.root())
-        .args(["create", "--bundle"])
-        .arg(lab.bundle())
-        .arg("--pid-file")
-        .arg(&pid_file)
-        .arg("c1")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    assert!(lab.create_to("c1", &pid_file, &out));
     let pid_text = std::fs::read_to_string(&pid_file).unwrap();
     assert!(pid_text.chars().all(|c| c.is_ascii_digit()) && !pid_text.is_empty(), "pid file {pid_text:?}");
     let pid: i32 = pid_text.parse().unwrap();
@@ -616,19 +622,7 @@ fn a_pod_shares_the_sandboxs_namespaces() {
     });
     let out_file = lab.dir.path().join("shared.out");
     let shared_pid = lab.dir.path().join("shared.pid");
-    let status = Command::new(testkit::bin("ctr-oci"))
-        .arg("--root")
-        .arg(lab.root())
-        .args(["create", "--bundle"])
-        .arg(lab.bundle())
-        .arg("--pid-file")
-        .arg(&shared_pid)
-        .arg("shared")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_file).unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    assert!(lab.create_to("shared", &shared_pid, &out_file));
     lab.oci(&["start", "shared"]).run().ok();
     assert!(wait_until(Duration::from_secs(10), || std::fs::read_to_string(&out_file).unwrap().lines().count() == 2));
     let text = std::fs::read_to_string(&out_file).unwrap();
