@@ -15,6 +15,8 @@
 //! - [`units`]: sizes (`64M`, `1.5G`) and durations;
 //! - [`kernel`]: the running kernel's version;
 //! - [`procstat`]: a process's state, parent and start time from `/proc/PID/stat`;
+//! - [`ps`]: `ps`'s table of some processes (a container's `top`);
+//! - [`time`]: RFC 3339 timestamps;
 //! - [`cli`]: parsing with clap and the exit status convention for usage errors;
 //! - [`docs`]: man pages and shell completions from the same clap definitions;
 //! - [`error`]: the error type of the tools that need nothing more specific;
@@ -36,9 +38,11 @@ pub mod pidfile;
 pub mod proccgroup;
 pub mod procstat;
 pub mod progress;
+pub mod ps;
 pub mod seccomp;
 pub mod signals;
 pub mod status;
+pub mod time;
 pub mod tools;
 pub mod units;
 

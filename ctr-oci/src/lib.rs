@@ -33,6 +33,6 @@ pub mod hooks;
 pub mod log;
 pub mod ops;
 pub mod state;
-pub mod time;
+pub use chainload::time;
 
 pub use error::Error;

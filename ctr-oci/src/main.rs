@@ -95,25 +95,8 @@ fn ps(root: &Root, id: &str, format: &str, options: &[String]) -> Result<(), Err
     match format {
         "json" => print_json(&serde_json::json!(pids)),
         "table" => {
-            let args: Vec<&str> =
-                if options.is_empty() { vec!["-ef"] } else { options.iter().map(String::as_str).collect() };
-            let out = std::process::Command::new("ps")
-                .args(&args)
-                .output()
-                .map_err(|e| chainload::error::io("cannot run", std::path::Path::new("ps"), e))?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            let mut lines = text.lines();
-            let header = lines.next().unwrap_or_default();
-            let column = header
-                .split_whitespace()
-                .position(|h| h == "PID")
-                .ok_or_else(|| Error::Usage(format!("ps {}: its output has no PID column", args.join(" "))))?;
-            println!("{header}");
-            for l in lines {
-                let pid = l.split_whitespace().nth(column).and_then(|p| p.parse::<i32>().ok());
-                if pid.is_some_and(|p| pids.contains(&p)) {
-                    println!("{l}");
-                }
+            for line in chainload::ps::table(&pids, options).map_err(Error::Usage)? {
+                println!("{line}");
             }
             Ok(())
         }

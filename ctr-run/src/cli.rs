@@ -161,6 +161,36 @@ pub enum Command {
         #[arg(required = true)]
         ids: Vec<String>,
     },
+    /// Show containers as JSON: state (pid, status, exit code, OOM kill, times), config,
+    /// mounts (as the container sees them), and the chain that runs it
+    Inspect {
+        /// Container names or ids
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Show running containers' CPU, memory, task and block I/O use (every second,
+    /// until interrupted; --no-stream: once)
+    Stats {
+        /// Print one sample and exit
+        #[arg(long)]
+        no_stream: bool,
+        /// One JSON object per container and sample
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
+        /// table or prometheus
+        #[arg(long, value_parser = ["table", "prometheus"], default_value = "table")]
+        format: String,
+        /// Container names or ids (default: every running one)
+        ids: Vec<String>,
+    },
+    /// The processes of a container's cgroup, as ps shows them (default: ps -ef)
+    Top {
+        /// Container name or id
+        id: String,
+        /// ps options
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "PS_OPTIONS")]
+        ps_options: Vec<String>,
+    },
     /// Print a detached container's output
     Logs {
         /// Follow: print what the container writes next, until it stops

@@ -33,6 +33,7 @@ pub mod detach;
 pub mod environ;
 pub mod image;
 pub mod init;
+pub mod inspect;
 pub mod ops;
 pub mod paths;
 pub mod resolve;

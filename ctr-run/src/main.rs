@@ -64,6 +64,18 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Rm { force, ids } => ops::rm(&root, &Tools::locate()?, &ids, force, &mut |key| println!("{key}")),
+        Command::Inspect { ids } => {
+            let all: Vec<serde_json::Value> =
+                ids.iter().map(|k| ctr_run::inspect::inspect(&root, k)).collect::<Result<_, _>>()?;
+            print_json(&all)
+        }
+        Command::Stats { no_stream, json, format, ids } => stats(&root, &ids, no_stream, json, &format),
+        Command::Top { id, ps_options } => {
+            for line in ctr_run::inspect::top(&root, &id, &ps_options)? {
+                println!("{line}");
+            }
+            Ok(())
+        }
         Command::Logs { follow, tail, id } => {
             ops::logs(&root, &id, tail.and_then(|t| t.0), follow, &mut std::io::stdout().lock())
         }
@@ -109,6 +121,55 @@ fn report_run(end: RunEnd) -> Result<(), Error> {
 }
 
 /// `ps`: docker's columns, or JSON.
+/// `stats`: a sample (CPU over one second) of each container, as a table, JSON lines or
+/// Prometheus text; again every second unless `no_stream`, until none runs.
+fn stats(root: &Root, ids: &[String], no_stream: bool, json: bool, format: &str) -> Result<(), Error> {
+    use chainload::units::format_size;
+    loop {
+        let samples = ctr_run::inspect::usage(root, ids, std::time::Duration::from_secs(1))?;
+        if json {
+            for u in &samples {
+                let v =
+                    serde_json::json!({ "id": u.id, "name": u.name, "cpu_percent": u.cpu_percent, "stats": u.stats });
+                println!("{v}");
+            }
+        } else if format == "prometheus" {
+            for u in &samples {
+                print!("{}", cgctl::stats::prometheus(&u.stats));
+            }
+        } else {
+            println!(
+                "{:<20}  {:>7}  {:>21}  {:>6}  {:>5}  BLOCK I/O",
+                "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"
+            );
+            for u in &samples {
+                let m = &u.stats.memory;
+                let usage = m.current.map(format_size).unwrap_or_else(|| "-".into());
+                let limit = m.limit.map(format_size).unwrap_or_else(|| "none".into());
+                let percent = match (m.current, m.limit) {
+                    (Some(c), Some(l)) if l > 0 => format!("{:.2}%", c as f64 * 100.0 / l as f64),
+                    _ => "-".into(),
+                };
+                let pids = u.stats.pids.current.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+                let (r, w) = u.stats.io.iter().fold((0, 0), |(r, w), d| (r + d.read_bytes, w + d.write_bytes));
+                println!(
+                    "{:<20}  {:>6.2}%  {:>21}  {:>6}  {:>5}  {} / {}",
+                    u.name,
+                    u.cpu_percent,
+                    format!("{usage} / {limit}"),
+                    percent,
+                    pids,
+                    format_size(r),
+                    format_size(w)
+                );
+            }
+        }
+        if no_stream || samples.is_empty() {
+            return Ok(());
+        }
+    }
+}
+
 fn ps(root: &Root, all: bool, json: bool) -> Result<(), Error> {
     let tools = Tools::locate()?;
     let rows = ops::ps(root, &tools, all)?;

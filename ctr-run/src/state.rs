@@ -91,6 +91,9 @@ pub struct State {
     /// What it is and runs.
     #[serde(flatten)]
     pub config: Config,
+    /// The chain that runs it, as one shell command (`inspect` shows it).
+    #[serde(default)]
+    pub chain: String,
 }
 
 /// Seconds since the epoch.

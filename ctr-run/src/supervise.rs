@@ -89,6 +89,7 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
         finished: None,
         rootfs,
         config,
+        chain: chain::shell_command(&chain),
     };
     // The state first, then the name: a claim always points at a container with state.
     if let Err(e) = state.save(&dir.state()) {

@@ -1349,3 +1349,57 @@ fn run_t_gives_a_terminal_of_its_own_and_restores_the_callers() {
     assert!(out.one_line_error().contains("the input device is not a TTY"), "{out:?}");
     lab.assert_clean(&before);
 }
+
+/// `inspect`, `stats` and `top` against what the kernel shows: PID 1's host pid and its
+/// own mount table, the cgroup's memory limit and task count, the cgroup's processes;
+/// after `stop`, the exit code and end time; unknown or stopped containers: one line,
+/// 125.
+#[test]
+fn inspect_stats_and_top_show_what_the_kernel_has() {
+    require_root!();
+    let Some(lab) = Lab::new("inspect") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    let script = "sleep 1000 & exec sleep 999";
+    lab.run(&["-d", "--name", "ins", "-m", "64M", "--image", "bb", "--", "sh", "-c", script]).run().ok();
+    let pid = lab.ps()[0]["pid"].as_i64().unwrap();
+    let v = lab.ctr(&["inspect", "ins"]).run().ok().json();
+    let c = &v[0];
+    assert_eq!((c["Name"].as_str(), c["State"]["Status"].as_str()), (Some("ins"), Some("running")), "{c}");
+    assert_eq!(c["State"]["Pid"].as_i64(), Some(pid));
+    assert_eq!(std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap(), "sleep\0999\0");
+    let mounts: Vec<(String, String)> = c["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["Destination"].as_str().unwrap().to_string(), m["Type"].as_str().unwrap().to_string()))
+        .collect();
+    for want in [("/", "overlay"), ("/proc", "proc"), ("/dev/pts", "devpts")] {
+        assert!(mounts.contains(&(want.0.into(), want.1.into())), "{want:?} not in {mounts:?}");
+    }
+    assert!(c["Chain"].as_str().unwrap().contains("cgctl run"), "{c}");
+
+    let top = lab.ctr(&["top", "ins"]).run().ok().stdout.clone();
+    // (ps -ef: the command is the eighth column on.)
+    let sleeps = top.lines().filter(|l| l.split_whitespace().nth(7) == Some("sleep")).count();
+    assert_eq!(sleeps, 2, "{top}");
+    let s = lab.ctr(&["stats", "--no-stream", "--json", "ins"]).run().ok().json();
+    assert_eq!((s["name"].as_str(), s["stats"]["memory"]["limit"].as_u64()), (Some("ins"), Some(64 << 20)), "{s}");
+    // (The tasks are the container's and the chain's unshare-rs, as top lists them.)
+    assert_eq!(s["stats"]["pids"]["current"].as_u64(), Some(top.lines().count() as u64 - 1), "{s}\n{top}");
+    let table = lab.ctr(&["stats", "--no-stream", "ins"]).run().ok().stdout.clone();
+    assert!(table.lines().nth(1).is_some_and(|l| l.starts_with("ins ") && l.contains("/ 64M")), "{table}");
+
+    lab.ctr(&["stop", "-t", "1", "ins"]).run().ok();
+    let c = lab.ctr(&["inspect", "ins"]).run().ok().json()[0].clone();
+    assert_eq!((c["State"]["Status"].as_str(), c["State"]["Running"].as_bool()), (Some("exited"), Some(false)), "{c}");
+    // (PID 1 has no TERM handler, so the kernel ignores TERM for it: stop kills it.)
+    assert_eq!(c["State"]["ExitCode"], 137, "{c}");
+    assert!(c["State"]["FinishedAt"].is_string(), "{c}");
+    for args in [&["inspect", "nosuch"][..], &["stats", "--no-stream", "ins"], &["top", "ins"]] {
+        let out = lab.ctr(args).run();
+        assert_eq!(out.code, 125, "{args:?}: {out:?}");
+        assert!(out.one_line_error().starts_with("ctr-run: "), "{args:?}: {out:?}");
+    }
+    lab.ctr(&["rm", "ins"]).run().ok();
+    lab.assert_clean(&before);
+}

@@ -1,0 +1,106 @@
+//! `inspect`, `stats` and `top`: what a container is and uses, read from its state and
+//! from the kernel (its PID 1's mount table, its cgroup's files through cgctl).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::paths::Root;
+use crate::state::{State, Status};
+use crate::store;
+use crate::Error;
+
+/// `inspect KEY`: docker's shape: `Id`, `Name`, `Created`, `State` (status, pid, exit
+/// code, OOM kill, start and end times), `Config`, `Mounts` (from the container's own
+/// mount table while it runs) and `Chain` (the chain that runs it).
+pub fn inspect(root: &Root, key: &str) -> Result<Value, Error> {
+    let st = store::find(root, key)?;
+    let time = |secs: u64| chainload::time::rfc3339(secs as i64, 0);
+    let running = st.status == Status::Running && st.pid.is_some_and(|p| p.alive());
+    let pid = st.pid.filter(|_| running).map(|p| p.pid).unwrap_or(0);
+    let mounts: Vec<Value> = if running { mounts_of(pid) } else { Vec::new() };
+    Ok(json!({
+        "Id": st.id,
+        "Name": st.name,
+        "Created": time(st.created),
+        "State": {
+            "Status": if running { "running".to_string() } else { st.status.to_string() },
+            "Running": running,
+            "Pid": pid,
+            "ExitCode": st.exit_code.unwrap_or(0),
+            "OOMKilled": st.oom_killed,
+            "StartedAt": time(st.created),
+            "FinishedAt": st.finished.map(time),
+        },
+        "Config": st.config,
+        "Rootfs": st.rootfs,
+        "Mounts": mounts,
+        "Chain": st.chain,
+    }))
+}
+
+/// The mounts of process `pid`'s mount namespace, as it sees them.
+fn mounts_of(pid: i32) -> Vec<Value> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+    mountinfo::parse(&text)
+        .iter()
+        .map(|m| json!({ "Destination": m.mount_point, "Type": m.fstype, "Source": m.source, "Options": m.options }))
+        .collect()
+}
+
+/// One container's usage, sampled twice `interval` apart for the CPU share.
+#[derive(Debug, Clone)]
+pub struct Usage {
+    /// The container's name.
+    pub name: String,
+    /// Its id.
+    pub id: String,
+    /// CPU time over the interval, as a percentage of one CPU.
+    pub cpu_percent: f64,
+    /// cgctl's figures at the second sample.
+    pub stats: cgctl::stats::Stats,
+}
+
+/// `stats`: the running containers of `keys` (every running one when empty).
+pub fn usage(root: &Root, keys: &[String], interval: Duration) -> Result<Vec<Usage>, Error> {
+    let states: Vec<State> = if keys.is_empty() {
+        store::list(root).into_iter().filter(|s| s.status == Status::Running).collect()
+    } else {
+        keys.iter().map(|k| store::find(root, k)).collect::<Result<_, _>>()?
+    };
+    let cg = cgctl::setup::Cgroups::detect()?;
+    let mut groups = Vec::new();
+    for st in &states {
+        if st.status != Status::Running {
+            return Err(Error::WrongState(format!("container {} is not running", st.name)));
+        }
+        let g = cgctl::group::Group::new(&cg, cgctl::name::GroupName::parse(&st.config.cgroup)?);
+        g.require()?;
+        groups.push(g);
+    }
+    let first: Vec<Option<u64>> = groups.iter().map(|g| cgctl::stats::read(g).cpu.usage_usec).collect();
+    let t0 = Instant::now();
+    std::thread::sleep(interval);
+    let elapsed = t0.elapsed().as_micros().max(1) as f64;
+    let mut out = Vec::new();
+    for ((st, g), before) in states.iter().zip(&groups).zip(first) {
+        let stats = cgctl::stats::read(g);
+        let used = match (before, stats.cpu.usage_usec) {
+            (Some(a), Some(b)) => b.saturating_sub(a) as f64,
+            _ => 0.0,
+        };
+        out.push(Usage { name: st.name.clone(), id: st.id.clone(), cpu_percent: used * 100.0 / elapsed, stats });
+    }
+    Ok(out)
+}
+
+/// `top KEY [PS_OPTIONS]`: `ps`'s table of the processes in the container's cgroup.
+pub fn top(root: &Root, key: &str, options: &[String]) -> Result<Vec<String>, Error> {
+    let st = store::find(root, key)?;
+    if st.status != Status::Running {
+        return Err(Error::WrongState(format!("container {} is not running", st.name)));
+    }
+    let cg = cgctl::setup::Cgroups::detect()?;
+    let pids = cgctl::group::Group::new(&cg, cgctl::name::GroupName::parse(&st.config.cgroup)?).pids();
+    chainload::ps::table(&pids, options).map_err(Error::Usage)
+}
