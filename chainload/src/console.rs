@@ -56,6 +56,16 @@ impl ConsoleSocket {
         }
         // SAFETY: a descriptor just returned to this process, owned from here.
         let slave = unsafe { OwnedFd::from_raw_fd(peer) };
+        // Where the descriptors given to us are a terminal (ctr-run's caller's), its window
+        // size, before the program can ask for it (the caller sets it again itself).
+        for fd in [0, 1, 2, stderr] {
+            // SAFETY: TIOCGWINSZ/TIOCSWINSZ with a winsize for the duration of the call.
+            let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+            if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 {
+                unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+                break;
+            }
+        }
         nix::unistd::setsid().map_err(sys("cannot start a session for the terminal"))?;
         // SAFETY: TIOCSCTTY on an open terminal descriptor, argument 0 (do not steal).
         if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {

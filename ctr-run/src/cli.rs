@@ -105,6 +105,12 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Run a command in a running container's namespaces and cgroup
     Exec {
+        /// A pseudo-terminal of the container's own for the command (as run -t)
+        #[arg(short = 't', long)]
+        tty: bool,
+        /// Keep stdin open: the caller's input reaches the command (else /dev/null)
+        #[arg(short = 'i', long)]
+        interactive: bool,
         /// Set an environment variable (repeatable)
         #[arg(short = 'e', long = "env", value_name = "KEY=VAL", value_parser = parse_env)]
         env: Vec<String>,

@@ -43,11 +43,24 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             let tools = Tools::locate()?;
             report_run(supervise::run(&root, &tools, &args.into_options())?)
         }
-        Command::Exec { env, workdir, user, id, command } => {
+        Command::Exec { tty, interactive, env, workdir, user, id, command } => {
             let tools = Tools::locate()?;
-            let o = ops::ExecOptions { env, workdir, user, command };
+            let attached = tty || [0, 1, 2].iter().any(|fd| ctr_run::terminal::is_terminal(*fd));
+            if !attached {
+                // (No terminal to keep from it: the chain is this process, as it was.)
+                let o = ops::ExecOptions { env, workdir, user, command, console_socket: None };
+                let (argv, env) = ops::exec_chain(&root, &tools, &id, &o)?;
+                return Err(exec_chain(&argv, Some(&env)));
+            }
+            ctr_run::terminal::Attach::check(tty, interactive)?;
+            // (In the container's own directory, 0700: no one else can take the name.)
+            let full = ctr_run::store::find(&root, &id)?.id;
+            let socket = root.container(&full).dir.join(format!("exec-{}.sock", std::process::id()));
+            let o = ops::ExecOptions { env, workdir, user, command, console_socket: tty.then(|| socket.clone()) };
             let (argv, env) = ops::exec_chain(&root, &tools, &id, &o)?;
-            Err(exec_chain(&argv, Some(&env)))
+            let code = ctr_run::terminal::run_attached(&argv, &env, tty, interactive, &socket);
+            let _ = std::fs::remove_file(&socket);
+            std::process::exit(code?)
         }
         Command::Ps { all, json } => ps(&root, all, json),
         Command::Kill { signal, id } => ops::kill(&root, &id, signal),

@@ -321,6 +321,8 @@ pub struct ExecOptions {
     pub user: Option<String>,
     /// The command.
     pub command: Vec<OsString>,
+    /// `-t`: the console socket nsenter-rs sends the pty's master to.
+    pub console_socket: Option<std::path::PathBuf>,
 }
 
 /// `USER[:GROUP]` as numbers (and the user's supplementary groups), names looked up in
@@ -371,6 +373,9 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
     }
     if let Some(filter) = st.config.seccomp.enter_arg() {
         a.extend(["--seccomp".into(), filter.into()]);
+    }
+    if let Some(s) = &o.console_socket {
+        a.extend(["--console-socket".into(), s.clone().into()]);
     }
     a.push("--".into());
     a.extend(o.command.iter().cloned());

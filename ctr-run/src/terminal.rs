@@ -37,7 +37,8 @@ pub struct Attach {
     pumps: Vec<JoinHandle<()>>,
 }
 
-fn is_terminal(fd: RawFd) -> bool {
+/// Whether our descriptor `fd` (0, 1 or 2) is a terminal.
+pub fn is_terminal(fd: RawFd) -> bool {
     // SAFETY: 0, 1 and 2 are this process's for its whole life.
     nix::unistd::isatty(unsafe { BorrowedFd::borrow_raw(fd) }).unwrap_or(false)
 }
@@ -150,6 +151,39 @@ impl Drop for Attach {
     fn drop(&mut self) {
         self.restore();
     }
+}
+
+/// Run `argv` (a chain that ends in the container: `exec`) attached as above, passing
+/// signals on; its exit status (128+N for a signal).
+pub fn run_attached(
+    argv: &[std::ffi::OsString],
+    env: &[(String, String)],
+    tty: bool,
+    interactive: bool,
+    socket: &Path,
+) -> Result<i32, Error> {
+    let mut attach = Attach::prepare(tty, interactive, socket)?;
+    let (stdin, stdout, stderr) = attach.stdio()?;
+    chainload::signals::block(&chainload::signals::supervisor_set()).map_err(sys("cannot block signals"))?;
+    let mut cmd = std::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]).env_clear().envs(env.iter().map(|(k, v)| (k, v))).stdin(stdin).stdout(stdout).stderr(stderr);
+    // SAFETY: sigprocmask is async-signal-safe; nothing else runs before exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&nix::sys::signal::SigSet::empty()),
+                None,
+            )
+            .map_err(std::io::Error::from)
+        });
+    }
+    let child = cmd.spawn().map_err(|e| Error::io("cannot run", Path::new(&argv[0]), e))?;
+    attach.start()?;
+    let status = chainload::signals::wait_forwarding(nix::unistd::Pid::from_raw(child.id() as i32), |_| {})
+        .map_err(sys("waitpid failed"))?;
+    attach.finish();
+    Ok(status.shell_code())
 }
 
 /// Accept ovlmount's connection and take the master from its one message.

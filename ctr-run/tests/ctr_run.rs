@@ -1316,20 +1316,23 @@ fn run_t_gives_a_terminal_of_its_own_and_restores_the_callers() {
     let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
     assert_eq!(lines, ["/dev/pts/0", "9 33", "/dev/pts/0"], "{out:?}");
 
-    // Ctrl-C, and the caller's modes around it (the shell on the same terminal).
+    // Ctrl-C with -it: the container's PID 1 gets one SIGINT, from its own terminal.
+    let args = ["-it", "--image", "bb", "--", "/probe", "--count-sigint", "3"];
+    assert_eq!(testkit::sigints_per_ctrl_c(lab.run(&args)), (1, 0));
+    // The caller's terminal modes are as they were before (the shell on the same terminal).
     let modes = lab.dir.path().join("modes");
-    let run = lab.run(&["-it", "--image", "bb", "--", "sh", "-c", "echo ready; sleep 30; echo after"]);
-    let mut shown = run;
+    let mut shown = lab.run(&["-it", "--image", "bb", "--", "sh", "-c", "echo ready; exit 3"]);
     let c = shown.command();
-    let argv: Vec<String> =
-        std::iter::once(c.get_program()).chain(c.get_args()).map(|a| format!("'{}'", a.to_string_lossy())).collect();
+    let argv: Vec<String> = std::iter::once(c.get_program())
+        .chain(c.get_args())
+        .map(|a| chainload::cli::shell_quote(&a.to_string_lossy()))
+        .collect();
     let line = format!("stty -g > {m}.1; {}; echo status=$?; stty -g > {m}.2", argv.join(" "), m = modes.display());
     let out = Cmd::new("sh")
         .args(["-c", &line])
         .timeout(testkit::scaled(Duration::from_secs(60)))
-        .run_on_terminal("ready", b"\x03");
-    assert!(out.stdout.contains("status=130"), "{out:?}");
-    assert!(!out.stdout.contains("after"), "the sleep was not interrupted: {out:?}");
+        .run_on_terminal("\u{0}never", b"");
+    assert!(out.stdout.contains("status=3"), "{out:?}");
     let (m1, m2) = (
         std::fs::read_to_string(modes.with_extension("1")).unwrap(),
         std::fs::read_to_string(modes.with_extension("2")).unwrap(),
@@ -1401,5 +1404,26 @@ fn inspect_stats_and_top_show_what_the_kernel_has() {
         assert!(out.one_line_error().starts_with("ctr-run: "), "{args:?}: {out:?}");
     }
     lab.ctr(&["rm", "ins"]).run().ok();
+    lab.assert_clean(&before);
+}
+
+/// `exec -t`: the command gets a pseudo-terminal of the container's own devpts with the
+/// caller's window size, and its status; without `-t`, on a terminal, the command never
+/// holds the caller's terminal; `-it` without a terminal is docker's error.
+#[test]
+fn exec_t_gives_the_command_a_terminal_of_the_containers() {
+    require_root!();
+    let Some(lab) = Lab::new("exec_tty") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    lab.run(&["-d", "--name", "ext", "--image", "bb", "--", "sleep", "100"]).run().ok();
+    let out = lab.ctr(&["exec", "-t", "ext", "--", "sh", "-c", "tty; stty size; exit 6"]).run_on_terminal_sized(7, 44);
+    assert_eq!(out.code, 6, "{out:?}");
+    assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["/dev/pts/0", "7 44"], "{out:?}");
+    let out = lab.ctr(&["exec", "ext", "--", "sh", "-c", "tty; echo through"]).run_on_terminal("\u{0}never", b"");
+    assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["not a tty", "through"], "{out:?}");
+    let out = lab.ctr(&["exec", "-it", "ext", "--", "true"]).run();
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.one_line_error().contains("the input device is not a TTY"), "{out:?}");
+    lab.ctr(&["rm", "-f", "ext"]).run().ok();
     lab.assert_clean(&before);
 }
