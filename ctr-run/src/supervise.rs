@@ -158,7 +158,11 @@ pub fn supervise(
             )?);
             a.stdio()?
         };
-        let child = spawn_chain(chain, stdio)?;
+        // On a terminal, the container is kept out of the caller's session (no controlling
+        // terminal: /dev/tty does not open); the terminal's signals reach ctr-run, which
+        // passes them on. (`-t`: ovlmount gives it a session of its own.)
+        let on_terminal = !state.config.detached && [0, 1, 2].into_iter().any(crate::terminal::is_terminal);
+        let child = spawn_chain(chain, stdio, on_terminal)?;
         if let Some(a) = attach.as_mut() {
             a.start()?;
         }
@@ -183,7 +187,11 @@ pub fn supervise(
 
 /// Spawn the chain with the container's stdio, an empty signal mask and a parent-death
 /// signal (it dies with its supervisor, and passes that on down to PID 1).
-fn spawn_chain(chain: &Chain, (stdin, stdout, stderr): (Stdio, Stdio, Stdio)) -> Result<std::process::Child, Error> {
+fn spawn_chain(
+    chain: &Chain,
+    (stdin, stdout, stderr): (Stdio, Stdio, Stdio),
+    new_session: bool,
+) -> Result<std::process::Child, Error> {
     let me = nix::unistd::getpid();
     let mut cmd = Command::new(&chain.argv[0]);
     cmd.args(&chain.argv[1..])
@@ -199,6 +207,9 @@ fn spawn_chain(chain: &Chain, (stdin, stdout, stderr): (Stdio, Stdio, Stdio)) ->
             nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
                 .map_err(std::io::Error::from)?;
             nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).map_err(std::io::Error::from)?;
+            if new_session {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+            }
             if nix::unistd::getppid() != me {
                 return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
             }

@@ -167,7 +167,7 @@ pub fn run_attached(
     chainload::signals::block(&chainload::signals::supervisor_set()).map_err(sys("cannot block signals"))?;
     let mut cmd = std::process::Command::new(&argv[0]);
     cmd.args(&argv[1..]).env_clear().envs(env.iter().map(|(k, v)| (k, v))).stdin(stdin).stdout(stdout).stderr(stderr);
-    // SAFETY: sigprocmask is async-signal-safe; nothing else runs before exec.
+    // SAFETY: sigprocmask and setsid are async-signal-safe; nothing else runs before exec.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
             nix::sys::signal::sigprocmask(
@@ -175,7 +175,10 @@ pub fn run_attached(
                 Some(&nix::sys::signal::SigSet::empty()),
                 None,
             )
-            .map_err(std::io::Error::from)
+            .map_err(std::io::Error::from)?;
+            // Out of the caller's session: no controlling terminal to open as /dev/tty
+            // (wait_forwarding passes the terminal's signals on).
+            nix::unistd::setsid().map(drop).map_err(std::io::Error::from)
         });
     }
     let child = cmd.spawn().map_err(|e| Error::io("cannot run", Path::new(&argv[0]), e))?;

@@ -433,11 +433,13 @@ fn signals_and_init() {
     let out = lab.run(&["--image", "bb", "--init", "--", "sh", "-c", "exit 4"]).run();
     assert_eq!(out.code, 4);
     // Ctrl-C on the terminal: the command gets one SIGINT, not one per link of the chain.
+    // (The container is kept out of the terminal's session, so that one is ctr-run's,
+    // passed on: sent by a process.)
     for init in [&[][..], &["--init"][..]] {
         let mut args = vec!["--image", "bb"];
         args.extend_from_slice(init);
         args.extend_from_slice(&["--", "/probe", "--count-sigint", "2"]);
-        assert_eq!(testkit::sigints_per_ctrl_c(lab.run(&args)), (1, 0), "{init:?}");
+        assert_eq!(testkit::sigints_per_ctrl_c(lab.run(&args)), (1, 1), "{init:?}");
     }
     lab.assert_clean(&before);
 }
@@ -1339,9 +1341,11 @@ fn run_t_gives_a_terminal_of_its_own_and_restores_the_callers() {
     );
     assert_eq!(m1, m2, "the terminal's modes were not restored");
 
-    // Without -t: no terminal inside, output through.
-    let out = lab.run(&["--image", "bb", "--", "sh", "-c", "tty; echo through"]).run_on_terminal("\u{0}never", b"");
-    assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["not a tty", "through"], "{out:?}");
+    // Without -t: no terminal inside, output through; and as an attack, the caller's
+    // terminal cannot be opened as /dev/tty (the container has no controlling terminal).
+    let script = "tty; (exec 3<>/dev/tty) 2>/dev/null && echo opened-the-callers || echo refused; echo through";
+    let out = lab.run(&["--image", "bb", "--", "sh", "-c", script]).run_on_terminal("\u{0}never", b"");
+    assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["not a tty", "refused", "through"], "{out:?}");
     // -i takes a pipe; without -i stdin is /dev/null; -it needs a terminal.
     let out = lab.run(&["-i", "--image", "bb", "--", "cat"]).stdin(b"piped\n").run();
     assert_eq!(out.ok().stdout, "piped\n");
@@ -1423,8 +1427,9 @@ fn exec_t_gives_the_command_a_terminal_of_the_containers() {
     let out = lab.ctr(&["exec", "-t", "ext", "--", "sh", "-c", "tty; stty size; exit 6"]).run_on_terminal_sized(7, 44);
     assert_eq!(out.code, 6, "{out:?}");
     assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["/dev/pts/0", "7 44"], "{out:?}");
-    let out = lab.ctr(&["exec", "ext", "--", "sh", "-c", "tty; echo through"]).run_on_terminal("\u{0}never", b"");
-    assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["not a tty", "through"], "{out:?}");
+    let script = "tty; (exec 3<>/dev/tty) 2>/dev/null && echo opened-the-callers || echo refused; echo through";
+    let out = lab.ctr(&["exec", "ext", "--", "sh", "-c", script]).run_on_terminal("\u{0}never", b"");
+    assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["not a tty", "refused", "through"], "{out:?}");
     let out = lab.ctr(&["exec", "-it", "ext", "--", "true"]).run();
     assert_eq!(out.code, 125, "{out:?}");
     assert!(out.one_line_error().contains("the input device is not a TTY"), "{out:?}");
