@@ -22,6 +22,19 @@ use nix::sys::socket::{
 
 use crate::error::OsError;
 
+/// Give the terminal `to` the window size of the first of `from` that is a terminal (none
+/// is: nothing changes).
+pub fn copy_window_size(from: &[i32], to: i32) {
+    for &fd in from {
+        // SAFETY: TIOCGWINSZ/TIOCSWINSZ with a winsize for the duration of the call.
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 {
+            unsafe { libc::ioctl(to, libc::TIOCSWINSZ, &ws) };
+            return;
+        }
+    }
+}
+
 /// A connected console socket.
 #[derive(Debug)]
 pub struct ConsoleSocket {
@@ -58,14 +71,7 @@ impl ConsoleSocket {
         let slave = unsafe { OwnedFd::from_raw_fd(peer) };
         // Where the descriptors given to us are a terminal (ctr-run's caller's), its window
         // size, before the program can ask for it (the caller sets it again itself).
-        for fd in [0, 1, 2, stderr] {
-            // SAFETY: TIOCGWINSZ/TIOCSWINSZ with a winsize for the duration of the call.
-            let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-            if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 {
-                unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-                break;
-            }
-        }
+        copy_window_size(&[0, 1, 2, stderr], slave.as_raw_fd());
         nix::unistd::setsid().map_err(sys("cannot start a session for the terminal"))?;
         // SAFETY: TIOCSCTTY on an open terminal descriptor, argument 0 (do not steal).
         if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {

@@ -156,17 +156,16 @@ pub fn supervise(
                 state.config.interactive,
                 &dir.console_socket(),
             )?);
-            a.stdio()?
+            let stdio = a.stdio()?;
+            // (Before the chain: a failure here leaves nothing running.)
+            a.start()?;
+            stdio
         };
         // On a terminal, the container is kept out of the caller's session (no controlling
         // terminal: /dev/tty does not open); the terminal's signals reach ctr-run, which
         // passes them on. (`-t`: ovlmount gives it a session of its own.)
         let on_terminal = !state.config.detached && [0, 1, 2].into_iter().any(crate::terminal::is_terminal);
-        let child = spawn_chain(chain, stdio, on_terminal)?;
-        if let Some(a) = attach.as_mut() {
-            a.start()?;
-        }
-        Ok(child)
+        spawn_chain(chain, stdio, on_terminal)
     })();
     let mut child = match started {
         Ok(c) => c,

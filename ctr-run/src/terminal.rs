@@ -92,7 +92,7 @@ impl Attach {
         Ok(Stdio::from(w))
     }
 
-    /// Once the chain runs (`-t`): the caller's terminal to raw mode, and a thread that
+    /// Before the chain runs (`-t`): the caller's terminal to raw mode, and a thread that
     /// takes the pty's master from the socket, gives it the caller's window size, and
     /// copies the container's output out (and, with `-i`, the caller's input in).
     pub fn start(&mut self) -> Result<(), Error> {
@@ -110,7 +110,7 @@ impl Attach {
             let Some(fd) = receive_master(&listener) else { return };
             let raw = fd.as_raw_fd();
             let _ = master.set(fd);
-            pass_window_size(raw);
+            chainload::console::copy_window_size(&[0, 1], raw);
             if interactive {
                 std::thread::spawn(move || copy(0, raw));
             }
@@ -122,7 +122,7 @@ impl Attach {
     /// SIGWINCH: the caller's window size to the container's terminal.
     pub fn resize(&self) {
         if let Some(m) = self.master.get() {
-            pass_window_size(m.as_raw_fd());
+            chainload::console::copy_window_size(&[0, 1], m.as_raw_fd());
         }
     }
 
@@ -181,8 +181,8 @@ pub fn run_attached(
             nix::unistd::setsid().map(drop).map_err(std::io::Error::from)
         });
     }
-    let child = cmd.spawn().map_err(|e| Error::io("cannot run", Path::new(&argv[0]), e))?;
     attach.start()?;
+    let child = cmd.spawn().map_err(|e| Error::io("cannot run", Path::new(&argv[0]), e))?;
     let status = chainload::signals::wait_forwarding(nix::unistd::Pid::from_raw(child.id() as i32), |_| {})
         .map_err(sys("waitpid failed"))?;
     attach.finish();
@@ -203,18 +203,6 @@ fn receive_master(listener: &UnixListener) -> Option<OwnedFd> {
     })?;
     // SAFETY: a descriptor just received, this process's to own.
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// TIOCGWINSZ on our stdin (else stdout), TIOCSWINSZ on `master`.
-fn pass_window_size(master: RawFd) {
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ/TIOCSWINSZ with a winsize for the duration of the call.
-    unsafe {
-        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) != 0 && libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) != 0 {
-            return;
-        }
-        libc::ioctl(master, libc::TIOCSWINSZ, &ws);
-    }
 }
 
 /// Copy from `from` to `to` until the end, an error, or a closed writer.
