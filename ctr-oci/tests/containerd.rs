@@ -241,8 +241,7 @@ fn containerd_task_exec_t() {
     let Some(c) = Containerd::new("ctd_exec_t") else { return };
     c.run(&["-d"], "c6", &["sleep", "100"]).run().ok();
     // (ctr sets the size only once the process runs, as with runc: wait for it.)
-    let size = "i=0; while [ $i -lt 100 ]; do s=$(stty size 2>/dev/null); [ -n \"$s\" ] && break; sleep 0.05; i=$((i+1)); done; echo $s";
-    let script = format!("tty; {size}; ls /dev/pts | tr '\\n' ' '; echo; exit 3");
+    let script = format!("tty; {}; ls /dev/pts | tr '\\n' ' '; echo; exit 3", testkit::STTY_SIZE_ONCE_SET);
     let out = c.ctr(&["task", "exec", "-t", "--exec-id", "t1", "c6", "sh", "-c", &script]).run_on_terminal_sized(7, 55);
     assert_eq!(out.code, 3, "{out:?}");
     assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["/dev/pts/0", "7 55", "0 ptmx "], "{out:?}");

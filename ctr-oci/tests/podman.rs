@@ -241,14 +241,15 @@ fn podman_run_of_a_missing_program_is_a_readable_error() {
 
 /// `podman run -t`: the container's stdio are a pty of its own devpts (the master went to
 /// conmon over the console socket), its controlling terminal, with the caller's window
-/// size; the exit status comes back.
+/// size; the exit status comes back. (podman sends the size to conmon once it has
+/// attached, while the container already runs, with runc too: the script waits for it.)
 #[test]
 fn podman_run_t_gives_the_container_its_own_terminal() {
     let Some(p) = Podman::new("podman_tty") else { return };
     let cmd = p.container(
         "run",
         &["--rm", "-t"],
-        &["sh", "-c", "tty; stty size; ls -l /proc/self/fd/0 /proc/self/fd/2 | sed 's/.*-> //'; exit 5"],
+        &["sh", "-c", &format!("tty; {}; ls -l /proc/self/fd/0 /proc/self/fd/2 | sed 's/.*-> //'; exit 5", testkit::STTY_SIZE_ONCE_SET)],
     );
     let out = cmd.run_on_terminal_sized(11, 77);
     assert_eq!(out.code, 5, "{out:?}");
@@ -361,8 +362,8 @@ fn podman_exec_t_gives_the_process_a_terminal_of_the_containers() {
     let Some(p) = Podman::new("podman_exec_t") else { return };
     let id = id_of(p.container("run", &["-d"], &["sleep", "100"]).run().ok());
     let pid: i32 = p.inspect(&id, "{{.State.Pid}}").parse().unwrap();
-    let script = "tty; stty size; ls /dev/pts | tr '\\n' ' '; echo; exit 4";
-    let out = p.podman(&["exec", "-t", &id, "sh", "-c", script]).run_on_terminal_sized(9, 66);
+    let script = format!("tty; {}; ls /dev/pts | tr '\\n' ' '; echo; exit 4", testkit::STTY_SIZE_ONCE_SET);
+    let out = p.podman(&["exec", "-t", &id, "sh", "-c", &script]).run_on_terminal_sized(9, 66);
     assert_eq!(out.code, 4, "{out:?}");
     // The container's own devpts: its first pty (the host's devpts has others).
     assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["/dev/pts/0", "9 66", "0 ptmx "], "{out:?}");

@@ -337,6 +337,12 @@ impl Cmd {
     }
 }
 
+/// A shell snippet printing `stty size` once the terminal has a size, not "0 0" (5 s at
+/// most): a client that sets the size after the process has started (podman, ctr, with
+/// runc too) races the program's first read.
+pub const STTY_SIZE_ONCE_SET: &str =
+    "i=0; s=; while [ \"$s\" = '' ] || [ \"$s\" = '0 0' ]; do [ $i = 100 ] && break; s=$(stty size 2>/dev/null); i=$((i+1)); sleep 0.05; done; echo \"$s\"";
+
 impl Cmd {
     /// [`Cmd::run_on_terminal`] with the terminal `rows` x `cols` (set before the
     /// program starts) and nothing typed.
