@@ -252,3 +252,36 @@ impl From<LimitArgs> for Limits {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Only {
+        #[command(flatten)]
+        limits: LimitArgs,
+    }
+
+    fn parse(args: &[&str]) -> Limits {
+        let argv = std::iter::once("cgctl").chain(args.iter().copied());
+        Only::try_parse_from(argv).map(|o| Limits::from(o.limits)).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    /// What `Limits::to_args` writes parses back to the same limits, for every limit.
+    #[test]
+    fn limits_round_trip_through_their_flags() {
+        let given = parse(&[
+            "--memory", "64M", "--memory-swap", "-1", "--memory-reservation", "32M", "--cpus", "1.25",
+            "--cpu-quota", "-1", "--cpu-period", "50000", "--cpu-shares", "512", "--cpu-weight", "50",
+            "--cpuset-cpus", "0-1", "--cpuset-mems", "0", "--pids-limit", "max", "--io-weight", "300",
+            "--device-read-bps", "8:0:10M", "--device-write-bps", "/dev/null:1M", "--device-read-iops", "8:0:100",
+            "--device-write-iops", "8:0:200", "--set", "memory.high=1G", "--controllers", "blkio,cpuacct",
+        ]);
+        let args = given.to_args();
+        let again = parse(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(again, given, "{args:?}");
+        assert_eq!(parse(&["--memory-swap", "128M", "--pids-limit", "7"]).to_args(), ["--memory-swap", "134217728", "--pids-limit", "7"]);
+        assert!(Limits::default().to_args().is_empty());
+    }
+}

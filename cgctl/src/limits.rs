@@ -294,6 +294,73 @@ impl Limits {
         *self == Limits::default()
     }
 
+    /// The cgctl flags that set these limits (`--memory 67108864 --cpus 0.5 ...`), as
+    /// `create`, `set`, `exec` and `run` parse them: how a tool that builds a chain
+    /// passes limits it parsed and checked with this module on to cgctl. The device
+    /// list is left out (its rules are the caller's to pass).
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = Vec::new();
+        let mut add = |flag: &str, v: String| a.extend([flag.to_string(), v]);
+        if let Some(m) = self.memory {
+            add("--memory", m.to_string());
+        }
+        match self.memory_swap {
+            Some(Swap::Total(n)) => add("--memory-swap", n.to_string()),
+            Some(Swap::Unlimited) => add("--memory-swap", "-1".into()),
+            None => {}
+        }
+        if let Some(m) = self.memory_reservation {
+            add("--memory-reservation", m.to_string());
+        }
+        if let Some(c) = self.cpus_micro {
+            add("--cpus", format!("{}.{:06}", c / 1_000_000, c % 1_000_000));
+        }
+        if let Some(q) = self.cpu_quota {
+            add("--cpu-quota", q.to_string());
+        }
+        if let Some(p) = self.cpu_period {
+            add("--cpu-period", p.to_string());
+        }
+        if let Some(s) = self.cpu_shares {
+            add("--cpu-shares", s.to_string());
+        }
+        if let Some(w) = self.cpu_weight {
+            add("--cpu-weight", w.to_string());
+        }
+        if let Some(c) = &self.cpuset_cpus {
+            add("--cpuset-cpus", c.to_string());
+        }
+        if let Some(m) = &self.cpuset_mems {
+            add("--cpuset-mems", m.to_string());
+        }
+        match self.pids_limit {
+            Some(PidsLimit::Max(n)) => add("--pids-limit", n.to_string()),
+            Some(PidsLimit::Unlimited) => add("--pids-limit", "max".into()),
+            None => {}
+        }
+        if let Some(w) = self.io_weight {
+            add("--io-weight", w.to_string());
+        }
+        let rates = [
+            ("--device-read-bps", &self.device_read_bps),
+            ("--device-write-bps", &self.device_write_bps),
+            ("--device-read-iops", &self.device_read_iops),
+            ("--device-write-iops", &self.device_write_iops),
+        ];
+        for (flag, list) in rates {
+            for d in list {
+                add(flag, d.given.clone());
+            }
+        }
+        for (file, value) in &self.set {
+            add("--set", format!("{file}={value}"));
+        }
+        if !self.controllers.is_empty() {
+            add("--controllers", self.controllers.join(","));
+        }
+        a
+    }
+
     /// The v1 controllers (or v2 ones) these limits write to, for deciding which
     /// hierarchies the group must exist in.
     pub fn controllers(&self, cg: &Cgroups) -> Vec<String> {

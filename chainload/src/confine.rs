@@ -63,6 +63,10 @@ pub struct Confinement {
     /// (effective, permitted, inheritable and ambient; within `caps`), as podman's
     /// `--cap-add` gives them to a non-root `--user`.
     pub ambient: CapSet,
+    /// Resource limits, set first (raising a hard limit needs CAP_SYS_RESOURCE).
+    pub rlimits: Vec<crate::rlimit::Rlimit>,
+    /// The OOM score adjustment (lowering it needs CAP_SYS_RESOURCE too).
+    pub oom_score_adj: Option<i32>,
 }
 
 /// An OCI runtime's `create`/`start`: the process waits, fully set up but for its seccomp
@@ -150,6 +154,8 @@ impl Default for Confinement {
             preserve_fds: 0,
             gate: None,
             ambient: CapSet::EMPTY,
+            rlimits: Vec::new(),
+            oom_score_adj: None,
         }
     }
 }
@@ -303,13 +309,21 @@ fn setgroups_denied() -> bool {
     std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() == "deny").unwrap_or(false)
 }
 
-/// Apply the confinement to this process, in this order: mark inherited fds above 2
+/// Apply the confinement to this process, in this order: set the resource limits and
+/// the OOM score; mark inherited fds above 2
 /// close-on-exec; drop everything outside `caps` from the bounding set; switch user;
 /// limit the effective/permitted/inheritable sets to `caps` and set the ambient set
 /// (`ambient`, empty by default);
 /// set no_new_privs; install the seccomp filter (before the user switch when there is
 /// no no_new_privs). The caller then execs.
 pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
+    crate::rlimit::set_all(&c.rlimits).map_err(|(l, e)| {
+        sys(format!("cannot set the resource limit {}", l.to_arg()))(e)
+    })?;
+    if let Some(score) = c.oom_score_adj {
+        crate::rlimit::set_oom_score_adj(&format!("{score}\n"))
+            .map_err(sys(format!("cannot set the OOM score adjustment to {score}")))?;
+    }
     if c.close_fds {
         close_range_cloexec_from_3(&preserved(c.preserve_fds))
             .map_err(sys("cannot close inherited file descriptors"))?;

@@ -38,6 +38,7 @@ pub mod pidfile;
 pub mod proccgroup;
 pub mod procstat;
 pub mod progress;
+pub mod rlimit;
 pub mod ps;
 pub mod seccomp;
 pub mod signals;

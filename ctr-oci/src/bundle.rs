@@ -50,8 +50,8 @@ pub struct Plan {
     pub ambient: Vec<String>,
     /// `process.noNewPrivileges`.
     pub no_new_privs: bool,
-    /// `process.rlimits`: (RLIMIT_* resource number, soft, hard).
-    pub rlimits: Vec<(i32, u64, u64)>,
+    /// `process.rlimits`.
+    pub rlimits: Vec<chainload::rlimit::Rlimit>,
     /// `process.oomScoreAdj`.
     pub oom_score_adj: Option<i32>,
     /// `hostname`.
@@ -201,36 +201,13 @@ pub fn decide_process(spec: &Spec, p: &mut Plan) -> Result<(), Error> {
     p.no_new_privs = pr.no_new_privileges().unwrap_or(false);
     for (i, r) in pr.rlimits().iter().flatten().enumerate() {
         let name = serde_json::to_value(r.typ())?.as_str().unwrap_or_default().to_string();
-        let resource = rlimit_number(&name).ok_or_else(|| unsupported(format!("process.rlimits[{i}]"), name))?;
-        p.rlimits.push((resource, r.soft(), r.hard()));
+        let resource = chainload::rlimit::resource_number(&name)
+            .filter(|_| name.starts_with("RLIMIT_"))
+            .ok_or_else(|| unsupported(format!("process.rlimits[{i}]"), name))?;
+        p.rlimits.push(chainload::rlimit::Rlimit { resource, soft: r.soft(), hard: r.hard() });
     }
     p.oom_score_adj = pr.oom_score_adj();
     Ok(())
-}
-
-fn rlimit_number(name: &str) -> Option<i32> {
-    let n = match name {
-        "RLIMIT_CPU" => libc::RLIMIT_CPU,
-        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
-        "RLIMIT_DATA" => libc::RLIMIT_DATA,
-        "RLIMIT_STACK" => libc::RLIMIT_STACK,
-        "RLIMIT_CORE" => libc::RLIMIT_CORE,
-        "RLIMIT_RSS" => libc::RLIMIT_RSS,
-        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
-        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
-        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
-        "RLIMIT_AS" => libc::RLIMIT_AS,
-        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
-        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
-        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
-        "RLIMIT_NICE" => libc::RLIMIT_NICE,
-        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
-        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
-        _ => return None,
-    };
-    // (c_int on musl, an unsigned resource type on glibc.)
-    #[allow(clippy::useless_conversion)]
-    i32::try_from(n).ok()
 }
 
 fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {

@@ -67,7 +67,7 @@ pub struct Process {
     /// A terminal (`--tty`, or the process file's `terminal`).
     pub terminal: bool,
     /// Resource limits (the process file's, else the container's).
-    pub rlimits: Vec<(i32, u64, u64)>,
+    pub rlimits: Vec<chainload::rlimit::Rlimit>,
 }
 
 /// Decide the process from the container's plan and `o`.
@@ -223,9 +223,9 @@ pub fn exec(root: &Root, id: &str, o: &ExecOptions) -> Result<(), Error> {
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]).env_clear().envs(p.env.iter().map(|(k, v)| (k, v)));
     let rlimits = p.rlimits.clone();
-    // SAFETY: set_rlimits only calls setrlimit (async-signal-safe).
+    // SAFETY: set_all only calls setrlimit (async-signal-safe).
     unsafe {
-        cmd.pre_exec(move || crate::ops::set_rlimits(&rlimits));
+        cmd.pre_exec(move || chainload::rlimit::set_all(&rlimits).map_err(|(_, e)| std::io::Error::from(e)));
     }
     if !o.detach {
         return Err(Error::io("cannot run", &tools.nsenter, cmd.exec()));

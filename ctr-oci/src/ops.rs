@@ -220,13 +220,9 @@ fn spawn_chain(
                     return Err(std::io::Error::last_os_error());
                 }
             }
-            set_rlimits(&rlimits)?;
+            chainload::rlimit::set_all(&rlimits).map_err(|(_, e)| std::io::Error::from(e))?;
             if let Some(text) = &oom_text {
-                let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 || libc::write(fd, text.as_ptr().cast(), text.len()) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                libc::close(fd);
+                chainload::rlimit::set_oom_score_adj(text).map_err(std::io::Error::from)?;
             }
             if let Some(m) = umask {
                 libc::umask(m as libc::mode_t);
@@ -279,19 +275,6 @@ fn at_hook_gate(gate: OwnedFd, plan: &Plan, tools: &Tools, dir: &ContainerDir, i
     let inside = crate::hooks::Place::Container { nsenter: &tools.nsenter, pid };
     crate::hooks::run(&plan.hooks.create_container, "createContainer", &state, inside)?;
     nix::unistd::write(&gate, b"g").map_err(chainload::error::sys("cannot open the hook gate"))?;
-    Ok(())
-}
-
-/// Set the process's `rlimits` (resource, soft, hard), for `pre_exec`: setrlimit only,
-/// which is async-signal-safe.
-pub(crate) fn set_rlimits(rlimits: &[(i32, u64, u64)]) -> std::io::Result<()> {
-    for (resource, soft, hard) in rlimits {
-        let lim = libc::rlimit { rlim_cur: *soft, rlim_max: *hard };
-        // SAFETY: a valid rlimit for the duration of the call.
-        if unsafe { libc::setrlimit(*resource as _, &lim) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
     Ok(())
 }
 

@@ -104,16 +104,18 @@ pub struct Resolved {
     pub state_root: PathBuf,
     /// Network.
     pub network: Network,
-    /// `--memory` in bytes.
-    pub memory: Option<u64>,
-    /// `--memory-swap` as given (bytes or -1).
-    pub memory_swap: Option<String>,
-    /// `--cpus` as given.
-    pub cpus: Option<String>,
-    /// `--pids-limit` as given.
-    pub pids_limit: String,
-    /// `--cpuset-cpus` as given.
-    pub cpuset_cpus: Option<String>,
+    /// The cgroup limits, checked (the device list aside).
+    pub limits: cgctl::limits::Limits,
+    /// `--tmpfs DST[:OPTS]`, as given.
+    pub tmpfs: Vec<String>,
+    /// `--sysctl`.
+    pub sysctls: Vec<ovlmount::sysctl::Sysctl>,
+    /// `--shm-size` in bytes.
+    pub shm_size: Option<u64>,
+    /// `--add-host`.
+    pub add_hosts: Vec<(String, std::net::IpAddr)>,
+    /// `--dns`.
+    pub dns: Vec<std::net::IpAddr>,
     /// Volumes.
     pub volumes: Vec<Volume>,
     /// `--device`, each with its devices-cgroup rule (`c 10:232 rw`).
@@ -161,19 +163,7 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
 fn cgctl_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
     let mut a: Vec<String> = vec![s(&tools.cgctl), "run".into(), "--quiet".into(), "--kill-child".into()];
     a.extend(["--stats-json".into(), s(&dir.stats()), "--name".into(), r.config.cgroup.clone()]);
-    if let Some(m) = r.memory {
-        a.extend(["--memory".into(), m.to_string()]);
-    }
-    if let Some(sw) = &r.memory_swap {
-        a.extend(["--memory-swap".into(), sw.clone()]);
-    }
-    if let Some(c) = &r.cpus {
-        a.extend(["--cpus".into(), c.clone()]);
-    }
-    a.extend(["--pids-limit".into(), r.pids_limit.clone()]);
-    if let Some(c) = &r.cpuset_cpus {
-        a.extend(["--cpuset-cpus".into(), c.clone()]);
-    }
+    a.extend(r.limits.to_args());
     if !r.config.privileged {
         // runc's device allow-list, plus the devices asked for (a privileged container
         // keeps the host's access, as docker's does).
@@ -214,10 +204,19 @@ fn root_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
         a.extend(["-o".into(), "volatile".into()]);
     }
     a.extend(["--init".into(), format!("hostname={}", r.config.hostname), "--init".into(), "hosts".into()]);
+    for (name, ip) in &r.add_hosts {
+        a.extend(["--init".into(), format!("host={name}:{ip}")]);
+    }
     if std::path::Path::new("/etc/resolv.conf").exists() {
         a.extend(["--init".into(), "resolv=/etc/resolv.conf".into()]);
     }
+    for ip in &r.dns {
+        a.extend(["--init".into(), format!("dns={ip}")]);
+    }
     a.extend(["--target".into(), s(&dir.merged()), "--proc".into(), "--dev".into(), "--sys".into()]);
+    if let Some(size) = r.shm_size {
+        a.extend(["--shm-size".into(), size.to_string()]);
+    }
     if !r.config.privileged {
         a.push("--mask-defaults".into());
     }
@@ -229,6 +228,11 @@ fn root_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
             a.extend(["--tmpfs".into(), t.into()]);
         }
         a.extend(["--tmpfs".into(), s(&r.state_root)]);
+    }
+    for t in &r.tmpfs {
+        // (docker's --tmpfs is noexec unless the options say exec.)
+        let (dst, opts) = t.split_once(':').unwrap_or((t, ""));
+        a.extend(["--tmpfs".into(), format!("{dst}:noexec{}{opts}", if opts.is_empty() { "" } else { "," })]);
     }
     for v in &r.volumes {
         a.extend(["--bind".into(), v.to_arg()]);
@@ -253,6 +257,10 @@ fn confinement_args(r: &Resolved, dir: &ContainerDir) -> Vec<String> {
     if let Some(u) = &r.config.user {
         a.extend(["--user".into(), u.clone()]);
     }
+    for sc in &r.sysctls {
+        a.extend(["--sysctl".into(), format!("{}={}", sc.key, sc.value)]);
+    }
+    a.extend(crate::config::process_args(&r.config));
     if r.config.privileged {
         a.push("--all-caps".into());
     } else {

@@ -91,6 +91,29 @@ fn parse_env_file(path: &str) -> Result<EnvFile, String> {
     Ok(EnvFile(vars))
 }
 
+/// `--tmpfs DST[:OPTS]`, checked as ovlmount will read it.
+fn parse_tmpfs(s: &str) -> Result<String, String> {
+    s.parse::<ovlmount::tmpfs::Tmpfs>().map(|_| s.to_string())
+}
+
+/// `--label KEY[=VALUE]`.
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').unwrap_or((s, ""));
+    if k.is_empty() {
+        return Err(format!("expected KEY=VALUE, got '{s}'"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// `--shm-size SIZE` (more than 0).
+fn parse_shm_size(s: &str) -> Result<u64, String> {
+    match chainload::units::parse_size(s) {
+        Ok(0) => Err("the size of /dev/shm must be more than 0".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.reason().to_string()),
+    }
+}
+
 fn parse_env(s: &str) -> Result<String, String> {
     if s.is_empty() || s.starts_with('=') {
         return Err(format!("expected KEY=VALUE or KEY, got '{s}'"));
@@ -135,11 +158,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Stop containers: SIGTERM, then SIGKILL after the grace period
+    /// Stop containers: the stop signal (TERM unless --stop-signal or the image says
+    /// otherwise), then SIGKILL after the grace period
     Stop {
-        /// Seconds to wait after SIGTERM before SIGKILL
-        #[arg(short = 't', long = "time", value_name = "SECS", default_value_t = 10)]
-        time: u64,
+        /// Seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10)
+        #[arg(short = 't', long = "time", value_name = "SECS")]
+        time: Option<u64>,
         /// Container names or ids
         #[arg(required = true)]
         ids: Vec<String>,
@@ -305,6 +329,8 @@ pub struct RunArgs {
     /// CPUs the container may use (0-3,5)
     #[arg(long, value_name = "LIST")]
     cpuset_cpus: Option<String>,
+    #[command(flatten)]
+    cgroup: CgroupFlags,
     /// Parent cgroup (default /ctr-run; relative paths as in cgctl)
     #[arg(long, value_name = "PATH")]
     cgroup_parent: Option<String>,
@@ -354,6 +380,39 @@ pub struct RunArgs {
     /// profile in docker's JSON format); repeatable, the last one counts
     #[arg(long, value_name = "OPT", value_parser = parse_security_opt)]
     security_opt: Vec<Seccomp>,
+    /// A tmpfs on DST inside (docker's defaults: noexec, nosuid, nodev; OPTS as ovlmount's
+    /// --tmpfs: size=64m, mode=1777, exec, ...); repeatable
+    #[arg(long, value_name = "DST[:OPTS]", value_parser = parse_tmpfs)]
+    tmpfs: Vec<String>,
+    /// A resource limit (nofile=1024:2048, nproc=100, core=unlimited); repeatable
+    #[arg(long, value_name = "NAME=SOFT[:HARD]", value_parser = chainload::rlimit::Rlimit::parse)]
+    ulimit: Vec<chainload::rlimit::Rlimit>,
+    /// A kernel parameter of the container's own namespaces (IPC, UTS, and net.* unless
+    /// --network host); others are refused; repeatable
+    #[arg(long, value_name = "KEY=VALUE", value_parser = ovlmount::sysctl::Sysctl::parse)]
+    sysctl: Vec<ovlmount::sysctl::Sysctl>,
+    /// The size of /dev/shm (default 64M)
+    #[arg(long, value_name = "SIZE", value_parser = parse_shm_size)]
+    shm_size: Option<u64>,
+    /// Add NAME with IP to /etc/hosts (NAME:IP); repeatable
+    #[arg(long, value_name = "NAME:IP", value_parser = ovlmount::enter::parse_extra_host)]
+    add_host: Vec<(String, std::net::IpAddr)>,
+    /// A name server for /etc/resolv.conf, in place of the host's (whose search and
+    /// options lines stay); repeatable
+    #[arg(long, value_name = "IP", value_parser = ovlmount::enter::parse_dns)]
+    dns: Vec<std::net::IpAddr>,
+    /// The container's OOM score adjustment (-1000 to 1000)
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = chainload::rlimit::parse_oom_score_adj)]
+    oom_score_adj: Option<i32>,
+    /// The signal `stop` sends first (default: the image's StopSignal, else TERM)
+    #[arg(long, value_name = "SIGNAL", value_parser = parse_signal)]
+    stop_signal: Option<Signal>,
+    /// Seconds `stop` waits before SIGKILL (default 10)
+    #[arg(long, value_name = "SECS")]
+    stop_timeout: Option<u64>,
+    /// Set a label (KEY=VALUE, over the image's); repeatable
+    #[arg(short = 'l', long, value_name = "KEY=VALUE", value_parser = parse_label)]
+    label: Vec<(String, String)>,
     /// A tiny init as PID 1 that reaps zombies and forwards signals
     #[arg(long)]
     init: bool,
@@ -363,6 +422,59 @@ pub struct RunArgs {
     /// The command and its arguments (default: the image's)
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<String>,
+}
+
+/// `run`'s other cgroup limits (cgctl's, with docker's names).
+#[derive(Debug, Args)]
+struct CgroupFlags {
+    /// Soft memory limit (under memory pressure the container is reclaimed down to it)
+    #[arg(long, value_name = "SIZE", value_parser = cgctl::limits::parse_size)]
+    memory_reservation: Option<u64>,
+    /// Relative CPU weight (2..262144, default 1024)
+    #[arg(short = 'c', long, value_name = "N", value_parser = cgctl::limits::parse_cpu_shares)]
+    cpu_shares: Option<u64>,
+    /// CPU quota per period in microseconds (-1: none)
+    #[arg(long, value_name = "USEC", allow_hyphen_values = true, value_parser = cgctl::limits::parse_cpu_quota)]
+    cpu_quota: Option<i64>,
+    /// CPU period in microseconds (1000..1000000)
+    #[arg(long, value_name = "USEC", value_parser = cgctl::limits::parse_cpu_period)]
+    cpu_period: Option<u64>,
+    /// Memory nodes the container may use (0-1)
+    #[arg(long, value_name = "LIST", value_parser = cgctl::limits::parse_cpulist)]
+    cpuset_mems: Option<cgctl::cpulist::CpuList>,
+    /// Block I/O weight (10..1000)
+    #[arg(long, value_name = "N", value_parser = cgctl::limits::parse_io_weight)]
+    blkio_weight: Option<u64>,
+    /// Read rate limit of a block device (/dev/sda:10M); repeatable
+    #[arg(long, value_name = "DEV:RATE", value_parser = cgctl::limits::parse_device_bps)]
+    device_read_bps: Vec<cgctl::limits::DeviceRate>,
+    /// Write rate limit of a block device (/dev/sda:10M); repeatable
+    #[arg(long, value_name = "DEV:RATE", value_parser = cgctl::limits::parse_device_bps)]
+    device_write_bps: Vec<cgctl::limits::DeviceRate>,
+    /// Read operations per second of a block device (/dev/sda:1000); repeatable
+    #[arg(long, value_name = "DEV:N", value_parser = cgctl::limits::parse_device_iops)]
+    device_read_iops: Vec<cgctl::limits::DeviceRate>,
+    /// Write operations per second of a block device (/dev/sda:1000); repeatable
+    #[arg(long, value_name = "DEV:N", value_parser = cgctl::limits::parse_device_iops)]
+    device_write_iops: Vec<cgctl::limits::DeviceRate>,
+}
+
+impl From<CgroupFlags> for cgctl::limits::Limits {
+    fn from(f: CgroupFlags) -> cgctl::limits::Limits {
+        cgctl::limits::Limits {
+            memory_reservation: f.memory_reservation,
+            cpu_shares: f.cpu_shares,
+            cpu_quota: f.cpu_quota,
+            cpu_period: f.cpu_period,
+            cpuset_mems: f.cpuset_mems,
+            io_weight: f.blkio_weight,
+            device_read_bps: f.device_read_bps,
+            device_write_bps: f.device_write_bps,
+            device_read_iops: f.device_read_iops,
+            device_write_iops: f.device_write_iops,
+            ..Default::default()
+        }
+    }
 }
 
 impl RunArgs {
@@ -386,6 +498,17 @@ impl RunArgs {
             cpus: self.cpus,
             pids_limit: self.pids_limit,
             cpuset_cpus: self.cpuset_cpus,
+            limits: self.cgroup.into(),
+            tmpfs: self.tmpfs,
+            ulimits: self.ulimit,
+            sysctls: self.sysctl,
+            shm_size: self.shm_size,
+            add_hosts: self.add_host,
+            dns: self.dns,
+            oom_score_adj: self.oom_score_adj,
+            stop_signal: self.stop_signal,
+            stop_timeout: self.stop_timeout,
+            labels: self.label,
             cgroup_parent: self.cgroup_parent,
             hostname: self.hostname,
             network: self.network,

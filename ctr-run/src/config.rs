@@ -2,6 +2,7 @@
 //! its image, once. The chain is built from it, and its state records it for `exec`,
 //! `ps` and `commit`, so no field is copied by hand from one to the other.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -46,4 +47,32 @@ pub struct Config {
     /// `-i`: the caller's stdin reaches the container (else it reads /dev/null).
     #[serde(default)]
     pub interactive: bool,
+    /// `--ulimit`: the container's resource limits (an `exec` gets them too).
+    #[serde(default)]
+    pub rlimits: Vec<chainload::rlimit::Rlimit>,
+    /// `--oom-score-adj` (an `exec` gets it too).
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
+    /// The signal `stop` sends first (`--stop-signal`, else the image's): its name.
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL.
+    #[serde(default)]
+    pub stop_timeout: Option<u64>,
+    /// The image's labels and `--label`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The resource flags of the container's program that `ovlmount enter` and
+/// `nsenter-rs` share: `--rlimit`, `--oom-score-adj`.
+pub fn process_args(c: &Config) -> Vec<String> {
+    let mut a = Vec::new();
+    for l in &c.rlimits {
+        a.extend(["--rlimit".to_string(), l.to_arg()]);
+    }
+    if let Some(n) = c.oom_score_adj {
+        a.extend(["--oom-score-adj".to_string(), n.to_string()]);
+    }
+    a
 }

@@ -34,6 +34,12 @@ pub struct ImageConfig {
     pub workdir: String,
     /// `User`.
     pub user: String,
+    /// `StopSignal`.
+    #[serde(default)]
+    pub stop_signal: String,
+    /// `Labels`.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// An imported image, as `ROOT/images/NAME/image.json` records it.
@@ -167,6 +173,11 @@ fn parse_config(v: &serde_json::Value) -> (ImageConfig, Vec<String>) {
         entrypoint: strings(&c["Entrypoint"]),
         workdir: c["WorkingDir"].as_str().unwrap_or("").to_string(),
         user: c["User"].as_str().unwrap_or("").to_string(),
+        stop_signal: c["StopSignal"].as_str().unwrap_or("").to_string(),
+        labels: c["Labels"]
+            .as_object()
+            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default(),
     };
     (cfg, strings(&v["rootfs"]["diff_ids"]))
 }

@@ -65,7 +65,7 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
         Command::Ps { all, json } => ps(&root, all, json),
         Command::Kill { signal, id } => ops::kill(&root, &id, signal),
         Command::Stop { time, ids } => {
-            for name in ops::stop(&root, &ids, std::time::Duration::from_secs(time))? {
+            for name in ops::stop(&root, &ids, time.map(std::time::Duration::from_secs))? {
                 println!("{name}");
             }
             Ok(())

@@ -164,15 +164,18 @@ fn wait_stopped(root: &Root, id: &str, patience: Option<Duration>) -> Waited {
     }
 }
 
-/// `stop [-t SECS] ID...`: SIGTERM, then SIGKILL after the grace period (docker's
-/// default 10 s); each container's name, once it has stopped. A container that is not
-/// running is already stopped.
-pub fn stop(root: &Root, keys: &[String], grace: Duration) -> Result<Vec<String>, Error> {
+/// `stop [-t SECS] ID...`: the container's stop signal (`--stop-signal`, the image's
+/// StopSignal, else SIGTERM), then SIGKILL after the grace period (`-t`, else the
+/// container's `--stop-timeout`, else docker's 10 s); each container's name, once it has
+/// stopped. A container that is not running is already stopped.
+pub fn stop(root: &Root, keys: &[String], grace: Option<Duration>) -> Result<Vec<String>, Error> {
     let states: Vec<State> = keys.iter().map(|k| store::find(root, k)).collect::<Result<_, _>>()?;
     let mut stopped = Vec::new();
     for st in states {
         if let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), Signal::SIGTERM);
+            let signal = st.config.stop_signal.as_deref().and_then(|s| chainload::signals::parse_signal(s).ok());
+            let grace = grace.unwrap_or(Duration::from_secs(st.config.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT)));
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), signal.unwrap_or(Signal::SIGTERM));
             if let Waited::Running = wait_stopped(root, &st.id, Some(grace)) {
                 if let Err(e) = kill(root, &st.id, Signal::SIGKILL) {
                     // (It may have ended between the grace period and the SIGKILL.)
@@ -186,6 +189,9 @@ pub fn stop(root: &Root, keys: &[String], grace: Duration) -> Result<Vec<String>
     }
     Ok(stopped)
 }
+
+/// docker's grace period of `stop`, in seconds.
+const DEFAULT_STOP_TIMEOUT: u64 = 10;
 
 /// `wait ID...`: block until each container has stopped; their exit codes, in order.
 pub fn wait(root: &Root, keys: &[String]) -> Result<Vec<i32>, Error> {
@@ -358,6 +364,7 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
         }
     }
     a.push("--close-fds".into());
+    a.extend(crate::config::process_args(&st.config).into_iter().map(OsString::from));
     if !st.config.privileged {
         // The container's own set, spelled out: drop everything, add each kept capability.
         let kept = chainload::confine::caps_from_flags(

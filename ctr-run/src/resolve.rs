@@ -45,6 +45,29 @@ pub struct RunOptions {
     pub pids_limit: Option<String>,
     /// `--cpuset-cpus`.
     pub cpuset_cpus: Option<String>,
+    /// The other cgroup limits (`--memory-reservation`, `--cpu-shares`, `--cpu-quota`,
+    /// `--cpu-period`, `--cpuset-mems`, `--blkio-weight`, `--device-*-bps`/`-iops`).
+    pub limits: cgctl::limits::Limits,
+    /// `--tmpfs DST[:OPTS]`, as given.
+    pub tmpfs: Vec<String>,
+    /// `--ulimit`.
+    pub ulimits: Vec<chainload::rlimit::Rlimit>,
+    /// `--sysctl`.
+    pub sysctls: Vec<ovlmount::sysctl::Sysctl>,
+    /// `--shm-size` in bytes.
+    pub shm_size: Option<u64>,
+    /// `--add-host`.
+    pub add_hosts: Vec<(String, std::net::IpAddr)>,
+    /// `--dns`.
+    pub dns: Vec<std::net::IpAddr>,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: Option<i32>,
+    /// `--stop-signal`.
+    pub stop_signal: Option<nix::sys::signal::Signal>,
+    /// `--stop-timeout`.
+    pub stop_timeout: Option<u64>,
+    /// `--label`.
+    pub labels: Vec<(String, String)>,
     /// `--cgroup-parent`.
     pub cgroup_parent: Option<String>,
     /// `--hostname`.
@@ -123,6 +146,23 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
             return Err(Error::Usage(format!("volume source '{}' does not exist", v.src.display())));
         }
     }
+    let network = o.network.unwrap_or(Network::None);
+    if let Some(s) = o.sysctls.iter().find(|s| network == Network::Host && s.namespace == ovlmount::hostns::Namespace::Net) {
+        return Err(Error::Usage(format!(
+            "--sysctl {}: with --network host the network namespace is the host's, and this would change it",
+            s.key
+        )));
+    }
+    let stop_signal = match (o.stop_signal, config.stop_signal.as_str()) {
+        (Some(sig), _) => Some(sig),
+        (None, "") => None,
+        (None, image) => Some(
+            chainload::signals::parse_signal(image)
+                .map_err(|e| Error::Usage(format!("the image's StopSignal '{image}': {e}")))?,
+        ),
+    };
+    let mut labels = config.labels.clone();
+    labels.extend(o.labels.iter().cloned());
     let devices = o.devices.iter().map(|d| device_rule(d).map(|rule| (d.clone(), rule))).collect::<Result<_, _>>()?;
     let config = Config {
         cgroup,
@@ -141,18 +181,24 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
         remove: o.remove,
         tty: o.tty,
         interactive: o.interactive,
+        rlimits: o.ulimits.clone(),
+        oom_score_adj: o.oom_score_adj,
+        stop_signal: stop_signal.map(|s| s.as_str().to_string()),
+        stop_timeout: o.stop_timeout,
+        labels,
     };
     let resolved = Resolved {
         id: id.to_string(),
         config,
         host_root,
         state_root: root.dir.clone(),
-        network: o.network.unwrap_or(Network::None),
-        memory: limits.memory,
-        memory_swap: o.memory_swap.clone(),
-        cpus: o.cpus.clone(),
-        pids_limit: o.pids_limit.clone().unwrap_or_else(|| DEFAULT_PIDS_LIMIT.into()),
-        cpuset_cpus: o.cpuset_cpus.clone(),
+        network,
+        limits,
+        tmpfs: o.tmpfs.clone(),
+        sysctls: o.sysctls.clone(),
+        shm_size: o.shm_size,
+        add_hosts: o.add_hosts.clone(),
+        dns: o.dns.clone(),
         volumes: o.volumes.clone(),
         devices,
         read_only: o.read_only,
@@ -235,13 +281,10 @@ fn limits_of(o: &RunOptions, group: &cgctl::name::GroupName) -> Result<cgctl::li
             .map(cgctl::limits::parse_cpulist)
             .transpose()
             .map_err(|e| Error::Usage(format!("--cpuset-cpus: {e}")))?,
-        ..Default::default()
+        ..o.limits.clone()
     };
     // (The pids limit needs no look at the machine; cgctl itself checks it again.)
-    let machine_limits = limits.memory.is_some()
-        || limits.memory_swap.is_some()
-        || limits.cpus_micro.is_some()
-        || limits.cpuset_cpus.is_some();
+    let machine_limits = cgctl::limits::Limits { pids_limit: None, ..limits.clone() } != Default::default();
     if machine_limits {
         let cg = cgctl::setup::Cgroups::detect()?;
         limits.check(&cg, group)?;

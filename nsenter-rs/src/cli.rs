@@ -86,6 +86,13 @@ pub struct Cli {
     /// Set no_new_privs (setuid binaries gain nothing)
     #[arg(long)]
     no_new_privs: bool,
+    /// A resource limit of the program (nofile=1024:2048; docker's --ulimit names and
+    /// form, unlimited for none); repeatable
+    #[arg(long, value_name = "NAME=SOFT[:HARD]", value_parser = chainload::rlimit::Rlimit::parse)]
+    rlimit: Vec<chainload::rlimit::Rlimit>,
+    /// The program's OOM score adjustment (-1000 to 1000)
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = chainload::rlimit::parse_oom_score_adj)]
+    oom_score_adj: Option<i32>,
     /// Close every inherited file descriptor above 2
     #[arg(long)]
     close_fds: bool,
@@ -135,6 +142,8 @@ impl Cli {
             || !self.ambient_cap.is_empty()
             || self.no_new_privs
             || self.close_fds
+            || !self.rlimit.is_empty()
+            || self.oom_score_adj.is_some()
             || self.seccomp.as_ref().and_then(|c| c.0.as_ref()).is_some();
         let confinement = if confines {
             let caps = if self.cap_add.is_empty() && self.cap_drop.is_empty() {
@@ -150,6 +159,8 @@ impl Cli {
                 seccomp: self.seccomp.and_then(|c| c.0),
                 preserve_fds: self.preserve_fds,
                 ambient: confine::cap_set(&self.ambient_cap)?,
+                rlimits: self.rlimit,
+                oom_score_adj: self.oom_score_adj,
                 ..Confinement::default()
             })
         } else {

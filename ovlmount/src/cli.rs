@@ -149,6 +149,9 @@ pub struct EnterArgs {
     /// A minimal /dev (null, zero, full, random, urandom, tty, pts, shm, mqueue, links)
     #[arg(long)]
     dev: bool,
+    /// With --dev: the size of /dev/shm (default 64M, as docker's)
+    #[arg(long, value_name = "SIZE", requires = "dev", value_parser = parse_shm_size)]
+    shm_size: Option<u64>,
     /// Mount /sys read-only
     #[arg(long)]
     sys: bool,
@@ -189,14 +192,16 @@ pub struct EnterArgs {
     #[arg(long, value_name = "DST:TYPE:MAJ:MIN[:MODE[:UID:GID]]")]
     device_node: Vec<ovlmount::rootfs::DeviceNode>,
     /// Write hostname=NAME, hosts (localhost and the hostname), hosts=FILE or
-    /// resolv=FILE into the init layer (without --init-layer: one in memory); repeatable
+    /// resolv=FILE into the init layer (without --init-layer: one in memory); host=NAME:IP
+    /// adds a line to /etc/hosts, dns=IP a name server to /etc/resolv.conf (in place of
+    /// the file's); repeatable
     #[arg(long = "init", value_name = "KEY[=VALUE]")]
     init: Vec<String>,
     /// Set a kernel parameter of the container's own IPC, network or UTS namespace
     /// (refused for any other, and where that namespace is the host's); repeatable
     #[arg(long, value_name = "KEY=VALUE", value_parser = ovlmount::sysctl::Sysctl::parse)]
     sysctl: Vec<ovlmount::sysctl::Sysctl>,
-    /// The working directory inside (default /)
+    /// The working directory inside (default /; made when missing, as docker does)
     #[arg(long, value_name = "DIR")]
     workdir: Option<PathBuf>,
     /// Run as USER[:GROUP] (names from the new root's /etc/passwd and /etc/group)
@@ -250,6 +255,13 @@ pub struct EnterArgs {
     /// Set no_new_privs (setuid binaries gain nothing)
     #[arg(long)]
     no_new_privs: bool,
+    /// A resource limit of the program (nofile=1024:2048; docker's --ulimit names and
+    /// form, unlimited for none); repeatable
+    #[arg(long, value_name = "NAME=SOFT[:HARD]", value_parser = chainload::rlimit::Rlimit::parse)]
+    rlimit: Vec<chainload::rlimit::Rlimit>,
+    /// The program's OOM score adjustment (-1000 to 1000)
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = chainload::rlimit::parse_oom_score_adj)]
+    oom_score_adj: Option<i32>,
     /// System call filter, installed last: default (docker's default profile, opened
     /// further by the capabilities kept), unconfined (the default), or FILE (a profile
     /// in docker's JSON format)
@@ -270,6 +282,14 @@ fn parse_gids(s: &str) -> Result<Gids, String> {
         .map(|g| g.parse::<u32>().map_err(|_| format!("'{g}' is not a gid")))
         .collect::<Result<_, _>>()
         .map(Gids)
+}
+
+fn parse_shm_size(s: &str) -> Result<u64, String> {
+    match chainload::units::parse_size(s) {
+        Ok(0) => Err("the size of /dev/shm must be more than 0".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.reason().to_string()),
+    }
 }
 
 fn parse_device(s: &str) -> Result<(PathBuf, PathBuf), String> {
@@ -309,6 +329,7 @@ impl EnterArgs {
             console_socket: self.console_socket,
             proc: self.proc,
             dev: self.dev,
+            shm_size: self.shm_size,
             sys: self.sys,
             cgroupfs: self.cgroupfs,
             tmpfs: self.tmpfs,
@@ -330,6 +351,8 @@ impl EnterArgs {
                 preserve_fds: self.preserve_fds,
                 gate: None,
                 ambient: confine::cap_set(&self.ambient_cap).map_err(|e| e.to_string())?,
+                rlimits: self.rlimit,
+                oom_score_adj: self.oom_score_adj,
             },
             command: self.command,
         })

@@ -127,6 +127,31 @@ pub struct InitFiles {
     pub hosts: Option<Hosts>,
     /// A file copied to `/etc/resolv.conf`.
     pub resolv: Option<PathBuf>,
+    /// `host=NAME:IP`: lines added to `/etc/hosts` (docker's `--add-host`), in order.
+    pub extra_hosts: Vec<(String, std::net::IpAddr)>,
+    /// `dns=IP`: the name servers of `/etc/resolv.conf` (docker's `--dns`), in place of
+    /// those of `resolv=FILE` (whose search and options lines stay).
+    pub dns: Vec<std::net::IpAddr>,
+}
+
+/// `NAME:IP` or `NAME=IP` (docker's `--add-host`; an IPv6 address may follow the first
+/// colon).
+pub fn parse_extra_host(s: &str) -> Result<(String, std::net::IpAddr), String> {
+    let (name, ip) = s
+        .split_once('=')
+        .or_else(|| s.split_once(':'))
+        .ok_or_else(|| format!("expected NAME:IP, got '{s}'"))?;
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '#') {
+        return Err(format!("'{name}' is not a host name"));
+    }
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    let ip = ip.parse().map_err(|_| format!("'{ip}' is not an IP address"))?;
+    Ok((name.to_string(), ip))
+}
+
+/// An IP address of `--dns`.
+pub fn parse_dns(s: &str) -> Result<std::net::IpAddr, String> {
+    s.parse().map_err(|_| format!("'{s}' is not an IP address"))
 }
 
 /// The `/etc/hosts` of a container named `hostname`.
@@ -147,7 +172,13 @@ impl InitFiles {
             Some(("hosts", v)) if !v.is_empty() => self.hosts = Some(Hosts::File(PathBuf::from(v))),
             None if spec == "hosts" => self.hosts = Some(Hosts::Generated),
             Some(("resolv", v)) if !v.is_empty() => self.resolv = Some(PathBuf::from(v)),
-            _ => return Err(format!("expected hostname=NAME, hosts, hosts=FILE or resolv=FILE, got '{spec}'")),
+            Some(("host", v)) => self.extra_hosts.push(parse_extra_host(v)?),
+            Some(("dns", v)) => self.dns.push(parse_dns(v)?),
+            _ => {
+                return Err(format!(
+                    "expected hostname=NAME, hosts, hosts=FILE, resolv=FILE, host=NAME:IP or dns=IP, got '{spec}'"
+                ))
+            }
         }
         Ok(())
     }
@@ -159,34 +190,52 @@ impl InitFiles {
             let p = etc.join(name);
             std::fs::write(&p, content).map_err(|e| Error::io("cannot write", &p, e))
         };
-        let copy = |src: &Path, name: &str| {
-            let p = etc.join(name);
-            std::fs::copy(src, &p)
-                .map(|_| ())
-                .map_err(|e| Error::io(format!("cannot copy '{}' to", src.display()), &p, e))
-        };
+        let read = |src: &Path| std::fs::read_to_string(src).map_err(|e| Error::io("cannot read", src, e));
         if let Some(h) = &self.hostname {
             write("hostname", &format!("{h}\n"))?;
         }
-        match &self.hosts {
-            Some(Hosts::File(src)) => copy(src, "hosts")?,
-            Some(Hosts::Generated) => {
-                let name = match &self.hostname {
-                    Some(h) => h.clone(),
-                    None => nix::unistd::gethostname()
-                        .map_err(sys("cannot read the hostname"))?
-                        .to_string_lossy()
-                        .into_owned(),
-                };
-                write("hosts", &generated_hosts(&name))?
+        let hosts = match &self.hosts {
+            Some(Hosts::File(src)) => Some(read(src)?),
+            Some(Hosts::Generated) => Some(generated_hosts(&self.name_in_hosts()?)),
+            None if !self.extra_hosts.is_empty() => Some(generated_hosts(&self.name_in_hosts()?)),
+            None => None,
+        };
+        if let Some(mut hosts) = hosts {
+            for (name, ip) in &self.extra_hosts {
+                hosts.push_str(&format!("{ip}\t{name}\n"));
             }
-            None => {}
+            write("hosts", &hosts)?;
         }
-        if let Some(src) = &self.resolv {
-            copy(src, "resolv.conf")?;
+        let resolv = match &self.resolv {
+            Some(src) => Some(read(src)?),
+            None if !self.dns.is_empty() => Some(String::new()),
+            None => None,
+        };
+        if let Some(resolv) = resolv {
+            write("resolv.conf", &with_name_servers(&resolv, &self.dns))?;
         }
         Ok(())
     }
+
+    fn name_in_hosts(&self) -> Result<String, Error> {
+        match &self.hostname {
+            Some(h) => Ok(h.clone()),
+            None => Ok(nix::unistd::gethostname().map_err(sys("cannot read the hostname"))?.to_string_lossy().into_owned()),
+        }
+    }
+}
+
+/// `resolv` with its `nameserver` lines replaced by `servers` (when there are any).
+fn with_name_servers(resolv: &str, servers: &[std::net::IpAddr]) -> String {
+    if servers.is_empty() {
+        return resolv.to_string();
+    }
+    let mut out: String = servers.iter().map(|ip| format!("nameserver {ip}\n")).collect();
+    for line in resolv.lines().filter(|l| !l.trim_start().starts_with("nameserver")) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// The init layer in memory: a tmpfs mounted on `target` (where the overlay then goes
@@ -238,6 +287,8 @@ pub struct EnterOptions {
     pub proc: bool,
     /// `--dev`.
     pub dev: bool,
+    /// `--shm-size`: bytes of /dev/shm (default 64 MiB).
+    pub shm_size: Option<u64>,
     /// `--sys`.
     pub sys: bool,
     /// `--cgroupfs`.
@@ -332,7 +383,7 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
         rootfs::mount_proc(&new_root)?;
     }
     if o.dev {
-        rootfs::mount_dev(&new_root)?;
+        rootfs::mount_dev(&new_root, o.shm_size.unwrap_or(64 << 20))?;
     }
     if o.sys {
         rootfs::mount_sys(&new_root)?;
@@ -356,6 +407,10 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
         rootfs::mask_defaults(&new_root)?;
     }
     rootfs::mask(&new_root, &o.masked, &o.read_only_paths)?;
+    if let Some(wd) = o.workdir.as_deref().filter(|w| w.is_absolute()) {
+        // A missing working directory is made (root's, 0755), as docker and runc do.
+        new_root.place(wd, rootfs::Kind::Dir)?;
+    }
     drop(new_root);
     // The start gate's FIFO is on the host: opened before the root changes.
     let fifo = match &o.start_fifo {

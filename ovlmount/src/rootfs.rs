@@ -427,9 +427,10 @@ type DevMount<'a> = (&'a str, &'a CStr, &'a [(&'a CStr, &'a str)], u64);
 
 /// A minimal /dev: a tmpfs with null, zero, full, random, urandom, tty (made with
 /// mknod, or bound from the host where mknod is not allowed), a new devpts instance
-/// with `ptmx`, `shm`, `mqueue`, and the `fd`, `stdin`, `stdout`, `stderr` links. Built
-/// through the new tmpfs's own descriptor: nothing in it is reached by a path.
-pub fn mount_dev(root: &NewRoot) -> Result<(), Error> {
+/// with `ptmx`, `shm` (`shm_size` bytes), `mqueue`, and the `fd`, `stdin`, `stdout`,
+/// `stderr` links. Built through the new tmpfs's own descriptor: nothing in it is
+/// reached by a path.
+pub fn mount_dev(root: &NewRoot, shm_size: u64) -> Result<(), Error> {
     let at = root.place(Path::new("/dev"), Kind::Dir)?;
     let dev = new_mount(c"tmpfs", &[(c"mode", "755"), (c"size", "65536k")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME)
         .map_err(sys("cannot mount a tmpfs on '/dev'"))?;
@@ -437,12 +438,13 @@ pub fn mount_dev(root: &NewRoot) -> Result<(), Error> {
     for (name, major, minor) in DEVICES {
         node_in(&dev, Path::new(name), SFlag::S_IFCHR, 0o666, makedev(major, minor), &Path::new("/dev").join(name))?;
     }
+    let shm_size = shm_size.to_string();
     let mounts: [DevMount<'_>; 3] = [
         ("pts", c"devpts", &[(c"ptmxmode", "0666"), (c"mode", "0620")], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC),
         (
             "shm",
             c"tmpfs",
-            &[(c"mode", "1777"), (c"size", "65536k")],
+            &[(c"mode", "1777"), (c"size", &shm_size)],
             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
         ),
         ("mqueue", c"mqueue", &[], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC),

@@ -670,6 +670,29 @@ pub fn own_cgroup() -> Option<PathBuf> {
     paths.iter().all(|p| deepest.starts_with(p)).then_some(deepest)
 }
 
+/// An interface file of process `pid`'s cgroup: `v1_file` in its group of the v1
+/// hierarchy of `controller` where it has one (hybrid and v1 machines), else `v2_file`
+/// in its group of the v2 tree (`/sys/fs/cgroup/unified` on hybrid machines).
+pub fn cgroup_file(pid: i32, controller: &str, v1_file: &str, v2_file: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let parts = |l: &str| -> Option<(String, String)> {
+        let mut it = l.splitn(3, ':');
+        let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+        Some((ctrls.to_string(), path.trim_start_matches('/').to_string()))
+    };
+    let rows: Vec<(String, String)> = text.lines().filter_map(parts).collect();
+    let base = Path::new("/sys/fs/cgroup");
+    let file = match rows.iter().find(|(c, _)| c.split(',').any(|c| c == controller)) {
+        Some((_, path)) => base.join(controller).join(path).join(v1_file),
+        None => {
+            let path = rows.iter().find(|(c, _)| c.is_empty()).map(|(_, p)| p.clone()).unwrap_or_default();
+            let v2 = if base.join("unified/cgroup.controllers").exists() { base.join("unified") } else { base.to_path_buf() };
+            v2.join(path).join(v2_file)
+        }
+    };
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
 /// Remove the empty cgroup directory `top` and those below it, deepest first.
 pub fn remove_cgroup_tree(top: &Path) {
     let mut dirs = vec![top.to_path_buf()];
