@@ -339,12 +339,7 @@ fn resources_are_the_cgroups_limits() {
         c["linux"]["resources"]["pids"] = serde_json::json!({ "limit": 42 });
     });
     // A block device's throttle (any disk the kernel has: a loop device will do).
-    let disk = std::fs::read_dir("/sys/block")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .find_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
-        .map(|d| d.trim().to_string());
+    let disk = testkit::some_disk();
     let (code, err) = lab.create("lim", &[]);
     assert_eq!(code, 0, "{err}");
     let name = format!("{}/lim", lab.parent);

@@ -155,8 +155,11 @@ pub enum Command {
         #[arg(short = 'a', long)]
         all: bool,
         /// One JSON array
-        #[arg(long)]
+        #[arg(long, conflicts_with = "quiet")]
         json: bool,
+        /// Only the ids (12 hex digits), one per line, as `docker ps -q`
+        #[arg(short = 'q', long)]
+        quiet: bool,
     },
     /// Stop containers: the stop signal (TERM unless --stop-signal or the image says
     /// otherwise), then SIGKILL after the grace period

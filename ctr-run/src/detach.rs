@@ -32,17 +32,19 @@ pub fn detach(root: &Root, tools: &Tools, state: State, chain: Chain) -> Result<
                     message: other["error ".len()..].to_string(),
                 }),
                 other => {
-                    let code = other
-                        .strip_prefix("exited ")
-                        .and_then(|c| c.parse().ok())
-                        .unwrap_or(chainload::EXIT_TOOL_FAILED);
-                    Err(Error::Failed {
-                        code,
-                        message: format!(
-                            "container {} failed to start (status {code}); see ctr-run logs {}",
-                            state.name, state.name
-                        ),
-                    })
+                    // `failed CODE LINE` (never ran), `exited CODE` (ran and ended).
+                    let mut words = other.splitn(3, ' ');
+                    let (_, code, why) = (words.next(), words.next(), words.next().unwrap_or("").trim());
+                    let code = code.and_then(|c| c.parse().ok()).unwrap_or(chainload::EXIT_TOOL_FAILED);
+                    let message = if code == chainload::EXIT_TOOL_FAILED && other.starts_with("failed ") {
+                        // (Refused before anything ran: the tool's own line; nothing is left.)
+                        if why.is_empty() { format!("container {} could not be started", state.name) } else { why.to_string() }
+                    } else if !why.is_empty() {
+                        format!("container {} failed to start (status {code}): {why}; see ctr-run logs {}", state.name, state.name)
+                    } else {
+                        format!("container {} failed to start (status {code}); see ctr-run logs {}", state.name, state.name)
+                    };
+                    Err(Error::Failed { code, message })
                 }
             }
         }

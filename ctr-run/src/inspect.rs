@@ -5,14 +5,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::config::Config;
 use crate::paths::Root;
 use crate::state::{State, Status};
 use crate::store;
 use crate::Error;
 
 /// `inspect KEY`: docker's shape: `Id`, `Name`, `Created`, `State` (status, pid, exit
-/// code, OOM kill, start and end times), `Config`, `Mounts` (from the container's own
-/// mount table while it runs) and `Chain` (the chain that runs it).
+/// code, OOM kill, start and end times), `Config` and `HostConfig` (docker's names for
+/// what was asked), `Mounts` (from the container's own mount table while it runs),
+/// `Chain` (the chain that runs it) and `CtrRunConfig` (the saved configuration whole).
 pub fn inspect(root: &Root, key: &str) -> Result<Value, Error> {
     let st = store::find(root, key)?;
     let time = |secs: u64| chainload::time::rfc3339(secs as i64, 0);
@@ -32,11 +34,51 @@ pub fn inspect(root: &Root, key: &str) -> Result<Value, Error> {
             "StartedAt": time(st.created),
             "FinishedAt": st.finished.map(time),
         },
-        "Config": st.config,
+        "Config": docker_config(&st.config),
+        "HostConfig": host_config(&st.config),
+        "CtrRunConfig": st.config,
         "Rootfs": st.rootfs,
         "Mounts": mounts,
         "Chain": st.chain,
     }))
+}
+
+/// docker's `Config` of a container.
+fn docker_config(c: &Config) -> Value {
+    json!({
+        "Hostname": c.hostname,
+        "User": c.user.clone().unwrap_or_default(),
+        "Env": c.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        "Cmd": c.command,
+        "WorkingDir": c.workdir,
+        "Labels": c.labels,
+        "StopSignal": c.stop_signal,
+        "StopTimeout": c.stop_timeout,
+        "Tty": c.tty,
+        "OpenStdin": c.interactive,
+    })
+}
+
+/// docker's `HostConfig` of a container (what it has of it).
+fn host_config(c: &Config) -> Value {
+    let ulimits: Vec<Value> = c
+        .rlimits
+        .iter()
+        .map(|r| {
+            let n = chainload::rlimit::resource_name(r.resource);
+            let v = |x: u64| if x == u64::MAX { -1 } else { x as i64 };
+            json!({"Name": n, "Soft": v(r.soft), "Hard": v(r.hard)})
+        })
+        .collect();
+    json!({
+        "CgroupParent": c.cgroup,
+        "Privileged": c.privileged,
+        "CapAdd": c.cap_add,
+        "CapDrop": c.cap_drop,
+        "OomScoreAdj": c.oom_score_adj.unwrap_or(0),
+        "Ulimits": ulimits,
+        "AutoRemove": c.remove,
+    })
 }
 
 /// The mounts of process `pid`'s mount namespace, as it sees them.

@@ -62,7 +62,7 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             let _ = std::fs::remove_file(&socket);
             std::process::exit(code?)
         }
-        Command::Ps { all, json } => ps(&root, all, json),
+        Command::Ps { all, json, quiet } => ps(&root, all, json, quiet),
         Command::Kill { signal, id } => ops::kill(&root, &id, signal),
         Command::Stop { time, ids } => {
             for name in ops::stop(&root, &ids, time.map(std::time::Duration::from_secs))? {
@@ -183,7 +183,7 @@ fn stats(root: &Root, ids: &[String], no_stream: bool, json: bool, format: &str)
     }
 }
 
-fn ps(root: &Root, all: bool, json: bool) -> Result<(), Error> {
+fn ps(root: &Root, all: bool, json: bool, quiet: bool) -> Result<(), Error> {
     let tools = Tools::locate()?;
     let rows = ops::ps(root, &tools, all)?;
     // A damaged state file is named, not silently left out.
@@ -192,6 +192,12 @@ fn ps(root: &Root, all: bool, json: bool) -> Result<(), Error> {
     }
     if json {
         return print_json(&rows);
+    }
+    if quiet {
+        for r in rows {
+            println!("{}", &r.id[..12.min(r.id.len())]);
+        }
+        return Ok(());
     }
     let now = ctr_run::state::now();
     println!("{:<12}  {:<20}  {:<26}  {:<20}  {:>7}  COMMAND", "ID", "NAME", "STATUS", "CREATED", "PID");

@@ -289,22 +289,25 @@ fn watch(
 
 /// The chain ended with `code`: read cgctl's report (OOM, memory limit), make sure
 /// nothing of the container runs or remains, and record how it ended (a detached or
-/// kept container) or remove it.
+/// kept container) or remove it. A detached container whose chain refused (status 125)
+/// before its command ran is removed: nothing of it ever ran. `notify` (the waiting
+/// `run -d`) hears last, when all that is done: `exited CODE`, or `failed CODE LINE`
+/// (the chain's last line of error) for one that never ran.
 fn clean_up(
     root: &Root,
     tools: &Tools,
     mut state: State,
     code: i32,
-    mut notify: Option<std::fs::File>,
+    notify: Option<std::fs::File>,
 ) -> Result<RunEnd, Error> {
     let dir = root.container(&state.id);
     let report: Option<serde_json::Value> =
         std::fs::read_to_string(dir.stats()).ok().and_then(|t| serde_json::from_str(&t).ok());
     let oom = report.as_ref().is_some_and(|r| r["oom_killed"] == true);
     let limit = report.as_ref().and_then(|r| r["stats"]["memory"]["limit"].as_u64());
-    if let Some(mut n) = notify.take() {
-        let _ = n.write_all(format!("exited {code}\n").as_bytes());
-    }
+    let never_ran = state.pid.is_none();
+    let why = if never_ran { last_line(&dir.log()) } else { String::new() };
+    let refused = never_ran && state.config.detached && code == chainload::EXIT_TOOL_FAILED;
     // cgctl removed the group before it wrote its report, unless it failed (status 125).
     let released = if report.is_some() && code != chainload::EXIT_TOOL_FAILED {
         store::kill_container(&state, Duration::from_secs(10));
@@ -312,17 +315,35 @@ fn clean_up(
     } else {
         store::release(tools, &state)
     };
-    if (state.config.detached || state.config.keep) && !state.config.remove {
+    let recorded = if (state.config.detached || state.config.keep) && !state.config.remove && !refused {
         state.status = Status::Exited;
         state.exit_code = Some(code);
         state.oom_killed = oom;
         state.finished = Some(now());
-        state.save(&dir.state())?;
+        state.save(&dir.state())
     } else {
-        store::remove_dir(root, &state)?;
+        store::remove_dir(root, &state)
+    };
+    if let Some(mut n) = notify {
+        let line = if never_ran { format!("failed {code} {why}\n") } else { format!("exited {code}\n") };
+        let _ = n.write_all(line.as_bytes());
     }
+    recorded?;
     released?;
     Ok(RunEnd::Exited { name: state.name.clone(), code, oom: oom.then_some(limit) })
+}
+
+/// The last non-empty line of `log` (of its last 4 KiB), or nothing.
+fn last_line(log: &Path) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut tail = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(log) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(len.saturating_sub(4096)));
+        let _ = f.take(4096).read_to_end(&mut tail);
+    }
+    let text = String::from_utf8_lossy(&tail);
+    text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string()
 }
 
 /// Whether process `pid` runs something other than the chain's own tools (`chain`: their

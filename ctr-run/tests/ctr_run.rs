@@ -731,6 +731,13 @@ fn stop_and_wait() {
     let table = lab.ctr(&["ps", "-a"]).run().ok().stdout.clone();
     assert!(table.contains("Exited (7) ") && table.contains("Exited (137) ") && table.contains(" ago"), "{table}");
     assert_eq!(lab.ctr(&["stop", "polite"]).run().ok().stdout, "polite\n", "already stopped");
+    // `ps -q`: the short ids only (none running now); `-aq` both.
+    assert_eq!(lab.ctr(&["ps", "-q"]).run().ok().stdout, "");
+    let mut quiet: Vec<String> = lab.ctr(&["ps", "-aq"]).run().ok().stdout.lines().map(String::from).collect();
+    let mut ids: Vec<String> = lab.ps().iter().map(|r| r["id"].as_str().unwrap()[..12].to_string()).collect();
+    quiet.sort();
+    ids.sort();
+    assert_eq!((quiet.len(), quiet), (2, ids), "ps -aq");
     assert_eq!(lab.ctr(&["rm", "polite", "stubborn"]).run().ok().stdout, "polite\nstubborn\n", "rm reports each");
     lab.assert_clean(&before);
 }
@@ -1434,5 +1441,184 @@ fn exec_t_gives_the_command_a_terminal_of_the_containers() {
     assert_eq!(out.code, 125, "{out:?}");
     assert!(out.one_line_error().contains("the input device is not a TTY"), "{out:?}");
     lab.ctr(&["rm", "-f", "ext"]).run().ok();
+    lab.assert_clean(&before);
+}
+
+/// The mount of `dst` in the mount table of process `pid`: (mount options, super options).
+fn mount_of(pid: i64, dst: &str) -> Option<(String, String)> {
+    let table = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    table.lines().rev().find_map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        let sep = f.iter().position(|x| *x == "-")?;
+        (f.get(4) == Some(&dst)).then(|| (f[5].to_string(), f.get(sep + 3).unwrap_or(&"").to_string()))
+    })
+}
+
+/// docker's everyday run flags, each seen where the kernel keeps it: the cgroup files of
+/// the container's cgroup, /proc/PID/limits and oom_score_adj, the container's mount
+/// table, its sysctls, /etc/hosts and /etc/resolv.conf, the working directory made for
+/// it; exec gets the same rlimits; inspect shows the labels.
+#[test]
+fn run_flags_take_effect_in_the_kernel() {
+    require_root!();
+    let Some(lab) = Lab::new("flags") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    let disk = testkit::some_disk();
+    let mut args = vec![
+        "-d", "--name", "flags", "--memory-reservation", "32M", "--cpu-shares", "512", "--cpu-quota", "50000",
+        "--cpu-period", "100000", "--cpuset-mems", "0", "--ulimit", "nofile=512:1024", "--ulimit", "core=0",
+        "--oom-score-adj", "300", "--shm-size", "8m", "--tmpfs", "/scratch:size=4m,mode=0755", "--add-host",
+        "db.local:10.1.2.3", "--dns", "9.9.9.9", "--sysctl", "kernel.shmmax=123456789", "--sysctl",
+        "net.ipv4.ip_forward=1", "-w", "/new/dir", "-l", "team=infra",
+    ];
+    let rates = disk.as_ref().map(|d| (format!("{d}:1mb"), format!("{d}:300")));
+    if let Some((bps, iops)) = &rates {
+        args.extend(["--device-read-bps", bps, "--device-write-iops", iops]);
+    }
+    let script = "pwd; ulimit -n; ulimit -Hn; ulimit -c; exec sleep 1000";
+    args.extend(["--image", "bb", "--", "sh", "-c", script]);
+    lab.run(&args).run().ok();
+    let pid = lab.ps()[0]["pid"].as_i64().unwrap();
+    assert!(wait_until(Duration::from_secs(20), || lab.ctr(&["logs", "flags"]).run().stdout.lines().count() == 4));
+    assert_eq!(lab.ctr(&["logs", "flags"]).run().ok().stdout, "/new/dir\n512\n1024\n0\n", "-w made, --ulimit");
+
+    let file = |c: &str, v1: &str, v2: &str| testkit::cgroup_file(pid as i32, c, v1, v2).trim().to_string();
+    assert_eq!(file("memory", "memory.soft_limit_in_bytes", "memory.low"), (32u64 << 20).to_string());
+    let shares = file("cpu", "cpu.shares", "cpu.weight");
+    let want = if testkit::on_cgroup_v2(pid as i32, "cpu") { cgctl::limits::shares_to_weight(512).to_string() } else { "512".into() };
+    assert_eq!(shares, want, "--cpu-shares");
+    let quota = file("cpu", "cpu.cfs_quota_us", "cpu.max");
+    assert!(quota == "50000" || quota == "50000 100000", "--cpu-quota: {quota}");
+    assert_eq!(file("cpuset", "cpuset.mems", "cpuset.mems"), "0");
+    if let Some(d) = &disk {
+        let read = file("blkio", "blkio.throttle.read_bps_device", "io.max");
+        assert!(read.lines().any(|l| l.starts_with(&format!("{d} ")) && l.contains("1048576")), "{read}");
+        let write = file("blkio", "blkio.throttle.write_iops_device", "io.max");
+        assert!(write.lines().any(|l| l.starts_with(&format!("{d} ")) && l.contains("300")), "{write}");
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let row = limits.lines().find(|l| l.starts_with("Max open files")).unwrap().split_whitespace().collect::<Vec<_>>();
+    assert_eq!(&row[3..5], ["512", "1024"], "{limits}");
+    assert_eq!(std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap().trim(), "300");
+    let (_, shm) = mount_of(pid, "/dev/shm").expect("/dev/shm mounted");
+    assert!(shm.split(',').any(|o| o == "size=8192k"), "--shm-size: {shm}");
+    let (opts, sup) = mount_of(pid, "/scratch").expect("--tmpfs mounted");
+    assert!(opts.split(',').any(|o| o == "noexec") && sup.contains("size=4096k") && sup.contains("mode=755"), "{opts} {sup}");
+
+    let inside = |cmd: &str| lab.ctr(&["exec", "flags", "--", "sh", "-c", cmd]).run().ok().stdout.clone();
+    let hosts = inside("cat /etc/hosts");
+    assert!(hosts.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["10.1.2.3", "db.local"]), "{hosts}");
+    let resolv = inside("cat /etc/resolv.conf");
+    assert_eq!(resolv.lines().filter(|l| l.starts_with("nameserver")).collect::<Vec<_>>(), ["nameserver 9.9.9.9"], "{resolv}");
+    assert_eq!(inside("cat /proc/sys/kernel/shmmax /proc/sys/net/ipv4/ip_forward"), "123456789\n1\n");
+    assert_ne!(std::fs::read_to_string("/proc/sys/kernel/shmmax").unwrap().trim(), "123456789", "the host's is its own");
+    assert_eq!(inside("ulimit -n; ulimit -Hn"), "512\n1024\n", "exec gets the container's rlimits");
+    // (A file of the --tmpfs mount cannot be run: noexec, as docker.)
+    let out = lab.ctr(&["exec", "flags", "--", "sh", "-c", "cp /bin/busybox /scratch/bb && /scratch/bb true"]).run();
+    assert_eq!(out.code, 126, "{out:?}");
+    let c = lab.ctr(&["inspect", "flags"]).run().ok().json()[0].clone();
+    assert_eq!(c["Config"]["Labels"]["team"], "infra", "{c}");
+    assert_eq!(c["Config"]["WorkingDir"], "/new/dir", "{c}");
+    assert_eq!(c["HostConfig"]["OomScoreAdj"], 300, "{c}");
+    let nofile = serde_json::json!({"Name": "nofile", "Soft": 512, "Hard": 1024});
+    assert!(c["HostConfig"]["Ulimits"].as_array().unwrap().contains(&nofile), "{c}");
+    lab.ctr(&["rm", "-f", "flags"]).run().ok();
+    lab.assert_clean(&before);
+}
+
+/// Bad run flags: one line naming the problem, exit 125, nothing left (no cgroup, no
+/// mount, no state, no process); --blkio-weight is applied where the kernel has a weight
+/// file, and refused where it has none.
+#[test]
+fn bad_run_flags_are_refused_and_leave_nothing() {
+    require_root!();
+    let Some(lab) = Lab::new("badflags") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    let cases: &[(&[&str], &str)] = &[
+        (&["--sysctl", "kernel.pid_max=100"], "kernel.pid_max"),
+        (&["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"], "net.ipv4.ip_forward"),
+        (&["--ulimit", "bogus=1"], "bogus"),
+        (&["--ulimit", "nofile=10:5"], "nofile"),
+        (&["--add-host", "nocolon"], "nocolon"),
+        (&["--add-host", "db:999.1.1.1"], "999.1.1.1"),
+        (&["--dns", "not-an-ip"], "not-an-ip"),
+        (&["--tmpfs", "relative/dir"], "relative/dir"),
+        (&["--shm-size", "lots"], "lots"),
+        (&["--stop-signal", "SIGNOPE"], "SIGNOPE"),
+        (&["--stop-timeout", "-3"], "-3"),
+        (&["--memory-reservation", "12Q"], "12Q"),
+        (&["--cpu-shares", "1"], "1"),
+        (&["--blkio-weight", "5"], "5"),
+        (&["--device-read-bps", "/no/such/dev:1mb"], "/no/such/dev"),
+        (&["--oom-score-adj", "1001"], "1001"),
+        (&["--label", "=x"], "=x"),
+    ];
+    for (flags, named) in cases {
+        for detach in [false, true] {
+            let mut args: Vec<&str> = if detach { vec!["-d"] } else { vec![] };
+            args.extend_from_slice(flags);
+            args.extend(["--image", "bb", "--", "true"]);
+            let out = lab.run(&args).run();
+            assert_eq!(out.code, 125, "{args:?}: {out:?}");
+            let line = out.one_line_error();
+            assert!(line.contains(named), "{args:?} does not name {named}: {line}");
+            lab.assert_clean(&before);
+        }
+    }
+    // --blkio-weight: where the kernel has a weight file (blkio.weight, io.weight, or
+    // BFQ's), the container's shows it; where it has none, refused and nothing left.
+    let out = lab.run(&["-d", "--name", "weighted", "--blkio-weight", "300", "--image", "bb", "--", "sleep", "1000"]).run();
+    if out.code == 0 {
+        let pid = lab.ps()[0]["pid"].as_i64().unwrap() as i32;
+        let io_weight = cgctl::limits::blkio_weight_to_io_weight(300);
+        let seen = [
+            ("blkio.weight", "io.weight", format!("default {io_weight}")),
+            ("blkio.bfq.weight", "io.bfq.weight", "300".to_string()),
+        ]
+        .into_iter()
+        .any(|(v1, v2, v2_want)| {
+            let path = testkit::cgroup_path(pid, "blkio", v1, v2);
+            let want = if testkit::on_cgroup_v2(pid, "blkio") { v2_want } else { "300".to_string() };
+            std::fs::read_to_string(&path).is_ok_and(|t| t.lines().any(|l| l.trim() == want || l.trim() == format!("default {want}")))
+        });
+        assert!(seen, "--blkio-weight 300 succeeded, but no weight file of the container's cgroup says so");
+        lab.ctr(&["rm", "-f", "weighted"]).run().ok();
+    } else {
+        assert_eq!(out.code, 125, "{out:?}");
+        assert!(out.one_line_error().contains("weight"), "{out:?}");
+    }
+    lab.assert_clean(&before);
+}
+
+/// `stop` sends the container's stop signal: `--stop-signal`, else the image's
+/// StopSignal, else TERM; and waits `--stop-timeout` seconds (not 10) before SIGKILL
+/// unless `stop -t` says otherwise. Shown by inspect.
+#[test]
+fn stop_signal_and_timeout_from_run_and_the_image() {
+    require_root!();
+    let Some(lab) = Lab::new("stopsig") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    // The same layer as `bb`, with StopSignal USR2 in its config.
+    let layer = lab.dir.path().join("base.tar");
+    let mut config = default_config();
+    config["config"]["StopSignal"] = "SIGUSR2".into();
+    let archive = docker_save(lab.dir.path(), &[(layer.clone(), format!("sha256:{}", sha256(&layer)))], &config);
+    lab.ctr(&["image", "import", "bbsig"]).arg(&archive).run().ok();
+    let traps = "trap 'exit 9' USR1; trap 'exit 10' USR2; trap '' TERM; while :; do sleep 0.1; done";
+    lab.run(&["-d", "--name", "flag", "--stop-signal", "USR1", "--image", "bbsig", "--", "sh", "-c", traps]).run().ok();
+    lab.run(&["-d", "--name", "image", "--image", "bbsig", "--", "sh", "-c", traps]).run().ok();
+    lab.run(&["-d", "--name", "slow", "--stop-timeout", "1", "--image", "bb", "--", "sh", "-c", traps]).run().ok();
+    let c = lab.ctr(&["inspect", "flag"]).run().ok().json()[0].clone();
+    assert_eq!(c["Config"]["StopSignal"], "SIGUSR1", "{c}");
+    let start = std::time::Instant::now();
+    assert_eq!(lab.ctr(&["stop", "flag", "image"]).run().ok().stdout, "flag\nimage\n");
+    assert_eq!(lab.ctr(&["wait", "flag", "image"]).run().ok().stdout, "9\n10\n", "--stop-signal, the image's StopSignal");
+    assert!(start.elapsed() < Duration::from_secs(8), "the stop signal was not the one they trap");
+    let start = std::time::Instant::now();
+    lab.ctr(&["stop", "slow"]).run().ok();
+    let took = start.elapsed();
+    assert_eq!(lab.ctr(&["wait", "slow"]).run().ok().stdout, "137\n", "TERM is ignored: killed");
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(8), "--stop-timeout 1: took {took:?}");
+    lab.ctr(&["rm", "flag", "image", "slow"]).run().ok();
     lab.assert_clean(&before);
 }

@@ -674,6 +674,12 @@ pub fn own_cgroup() -> Option<PathBuf> {
 /// hierarchy of `controller` where it has one (hybrid and v1 machines), else `v2_file`
 /// in its group of the v2 tree (`/sys/fs/cgroup/unified` on hybrid machines).
 pub fn cgroup_file(pid: i32, controller: &str, v1_file: &str, v2_file: &str) -> String {
+    let file = cgroup_path(pid, controller, v1_file, v2_file);
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+/// Where [`cgroup_file`] reads.
+pub fn cgroup_path(pid: i32, controller: &str, v1_file: &str, v2_file: &str) -> PathBuf {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     let parts = |l: &str| -> Option<(String, String)> {
         let mut it = l.splitn(3, ':');
@@ -682,15 +688,31 @@ pub fn cgroup_file(pid: i32, controller: &str, v1_file: &str, v2_file: &str) -> 
     };
     let rows: Vec<(String, String)> = text.lines().filter_map(parts).collect();
     let base = Path::new("/sys/fs/cgroup");
-    let file = match rows.iter().find(|(c, _)| c.split(',').any(|c| c == controller)) {
+    match rows.iter().find(|(c, _)| c.split(',').any(|c| c == controller)) {
         Some((_, path)) => base.join(controller).join(path).join(v1_file),
         None => {
             let path = rows.iter().find(|(c, _)| c.is_empty()).map(|(_, p)| p.clone()).unwrap_or_default();
             let v2 = if base.join("unified/cgroup.controllers").exists() { base.join("unified") } else { base.to_path_buf() };
             v2.join(path).join(v2_file)
         }
-    };
-    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+    }
+}
+
+/// Whether `controller` of process `pid` is on the v2 tree (no v1 hierarchy has it).
+pub fn on_cgroup_v2(pid: i32, controller: &str) -> bool {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    !text.lines().any(|l| l.split(':').nth(1).is_some_and(|cs| cs.split(',').any(|c| c == controller)))
+}
+
+/// MAJ:MIN of a block device the kernel has (any will do for a throttle rule: a loop
+/// device on the host, the virtual disk in the VM).
+pub fn some_disk() -> Option<String> {
+    std::fs::read_dir("/sys/block")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
+        .map(|d| d.trim().to_string())
 }
 
 /// Remove the empty cgroup directory `top` and those below it, deepest first.
