@@ -523,6 +523,44 @@ fn init_files_without_an_init_layer_live_in_memory() {
     assert_eq!(testkit::mount_snapshot(d), before, "the host's mount table changed");
 }
 
+/// `--init host=NAME:IP` adds to /etc/hosts, `--init dns=IP` replaces the nameservers
+/// (keeping search and options); `--workdir` is made when missing (in the upper layer);
+/// `--shm-size` sizes /dev/shm; `--rlimit` and `--oom-score-adj` reach the command.
+#[test]
+fn enter_flags_for_hosts_dns_workdir_shm_and_limits() {
+    require_root!();
+    let Some((t, l)) = busybox_root("enter_flags_for_hosts_dns_workdir_shm_and_limits") else { return };
+    let d = t.path();
+    write(&d.join("resolv"), "search example.org\nnameserver 192.0.2.53\noptions ndots:2\n");
+    let before = testkit::mount_snapshot(d);
+    let p = d.display();
+    let flags = format!(
+        "--init hosts --init host=db.local:10.0.0.5 --init host=v6:fd00::1 --init resolv={p}/resolv --init dns=192.0.2.99 \
+         --dev --shm-size 1m --workdir /made/here --rlimit nofile=100:200 --oom-score-adj 200"
+    );
+    let script = "tail -n 2 /etc/hosts; cat /etc/resolv.conf; pwd; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; \
+                  grep \" /dev/shm \" /proc/self/mountinfo | grep -o size=[0-9]*k";
+    let cmd = format!(
+        "{o} enter --lower {l} --upper {p}/u --work {p}/w --target {p}/m --proc {flags} -- /bin/sh -c '{script}'",
+        o = ovl(),
+        l = l.display()
+    );
+    let out = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "-u", "--", "sh", "-c", &cmd]).run();
+    assert_eq!(
+        out.ok().stdout,
+        "10.0.0.5\tdb.local\nfd00::1\tv6\nnameserver 192.0.2.99\nsearch example.org\noptions ndots:2\n/made/here\n100\n200\n200\nsize=1024k\n"
+    );
+    assert!(d.join("u/made/here").is_dir(), "the working directory is the container's, in its upper layer");
+    assert!(!l.join("made").exists(), "the lower layer changed");
+    for bad in ["--init host=nocolon", "--init host=db:1.2.3", "--init dns=example.org", "--shm-size 1m", "--rlimit nofile=9:1", "--oom-score-adj -1001"] {
+        let cmd = format!("{o} enter --lower {l} --upper {p}/u --work {p}/w --target {p}/m --proc {bad} -- true", o = ovl(), l = l.display());
+        let out = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "--", "sh", "-c", &cmd]).run();
+        assert_eq!(out.code, 125, "{bad}: {out:?}");
+        assert!(out.one_line_error().starts_with("ovlmount: "), "{bad}: {out:?}");
+    }
+    assert_eq!(testkit::mount_snapshot(d), before, "the host's mount table changed");
+}
+
 #[test]
 fn enter_refuses_the_initial_namespace_and_escaping_binds() {
     require_root!();
