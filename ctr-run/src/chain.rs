@@ -130,7 +130,7 @@ pub struct Resolved {
 }
 
 /// A chain ready to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Chain {
     /// The environment the chain (and so the program) starts with, and nothing else.
     pub env: Vec<(String, String)>,

@@ -171,6 +171,16 @@ pub enum Command {
         #[arg(required = true)]
         ids: Vec<String>,
     },
+    /// Restart detached containers: stop each (as `stop`), then start its chain again
+    /// (same filesystem, log appended)
+    Restart {
+        /// Seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10)
+        #[arg(short = 't', long = "time", value_name = "SECS")]
+        time: Option<u64>,
+        /// Container names or ids
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
     /// Block until containers stop; print each exit code
     Wait {
         /// Container names or ids
@@ -416,6 +426,11 @@ pub struct RunArgs {
     /// Set a label (KEY=VALUE, over the image's); repeatable
     #[arg(short = 'l', long, value_name = "KEY=VALUE", value_parser = parse_label)]
     label: Vec<(String, String)>,
+    /// With -d: start the command again when it ends: no (the default), on-failure[:N]
+    /// (a status other than 0, at most N times), always or unless-stopped (the same
+    /// here); `stop`, `kill` and `rm -f` end it for good
+    #[arg(long, value_name = "POLICY", value_parser = ctr_run::config::Restart::parse)]
+    restart: Option<ctr_run::config::Restart>,
     /// A tiny init as PID 1 that reaps zombies and forwards signals
     #[arg(long)]
     init: bool,
@@ -512,6 +527,7 @@ impl RunArgs {
             stop_signal: self.stop_signal,
             stop_timeout: self.stop_timeout,
             labels: self.label,
+            restart: self.restart.unwrap_or_default(),
             cgroup_parent: self.cgroup_parent,
             hostname: self.hostname,
             network: self.network,

@@ -62,6 +62,80 @@ pub struct Config {
     /// The image's labels and `--label`.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// `--restart`: what the supervisor of a detached container does when it ends.
+    #[serde(default)]
+    pub restart: Restart,
+}
+
+/// `--restart`: docker's restart policies. (`always` and `unless-stopped` differ only
+/// when docker's daemon restarts; ctr-run has none, so they are the same here.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Restart {
+    /// Never restarted.
+    #[default]
+    No,
+    /// Restarted when it exits with a status other than 0, at most N times if given.
+    OnFailure(Option<u32>),
+    /// Restarted whatever its status, until stopped.
+    Always,
+    /// As `Always`.
+    UnlessStopped,
+}
+
+impl Restart {
+    /// Parse `no`, `on-failure[:N]`, `always` or `unless-stopped`.
+    pub fn parse(s: &str) -> Result<Restart, String> {
+        match s.split_once(':') {
+            None => match s {
+                "no" => Ok(Restart::No),
+                "on-failure" => Ok(Restart::OnFailure(None)),
+                "always" => Ok(Restart::Always),
+                "unless-stopped" => Ok(Restart::UnlessStopped),
+                _ => Err(format!("'{s}' is not a restart policy (no, on-failure[:N], always, unless-stopped)")),
+            },
+            Some(("on-failure", n)) => n
+                .parse::<u32>()
+                .map(|n| Restart::OnFailure(Some(n)))
+                .map_err(|_| format!("'{s}': the most restarts of on-failure is a number, not '{n}'")),
+            Some((p, _)) => Err(format!("'{s}': only on-failure takes a count of restarts, not {p}")),
+        }
+    }
+
+    /// Whether a container whose command ran and ended with `code`, restarted `restarts`
+    /// times so far, is started again.
+    pub fn again(self, code: i32, restarts: u32) -> bool {
+        match self {
+            Restart::No => false,
+            Restart::OnFailure(max) => code != 0 && max.is_none_or(|m| restarts < m),
+            Restart::Always | Restart::UnlessStopped => true,
+        }
+    }
+}
+
+impl std::fmt::Display for Restart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Restart::No => f.write_str("no"),
+            Restart::OnFailure(None) => f.write_str("on-failure"),
+            Restart::OnFailure(Some(n)) => write!(f, "on-failure:{n}"),
+            Restart::Always => f.write_str("always"),
+            Restart::UnlessStopped => f.write_str("unless-stopped"),
+        }
+    }
+}
+
+impl TryFrom<String> for Restart {
+    type Error = String;
+    fn try_from(s: String) -> Result<Restart, String> {
+        Restart::parse(&s)
+    }
+}
+
+impl From<Restart> for String {
+    fn from(r: Restart) -> String {
+        r.to_string()
+    }
 }
 
 /// The resource flags of the container's program that `ovlmount enter` and
@@ -75,4 +149,22 @@ pub fn process_args(c: &Config) -> Vec<String> {
         a.extend(["--oom-score-adj".to_string(), n.to_string()]);
     }
     a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_parse_print_and_decide() {
+        for p in ["no", "on-failure", "on-failure:2", "always", "unless-stopped"] {
+            assert_eq!(Restart::parse(p).unwrap().to_string(), p);
+        }
+        for bad in ["sometimes", "always:3", "on-failure:x", "on-failure:-1", ""] {
+            assert!(Restart::parse(bad).is_err(), "{bad}");
+        }
+        let two = Restart::OnFailure(Some(2));
+        assert!(two.again(1, 0) && two.again(1, 1) && !two.again(1, 2) && !two.again(0, 0));
+        assert!(Restart::Always.again(0, 100) && !Restart::No.again(1, 0));
+    }
 }

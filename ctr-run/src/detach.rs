@@ -62,8 +62,11 @@ pub fn detach(root: &Root, tools: &Tools, state: State, chain: Chain) -> Result<
             // The supervisor keeps nothing of the caller's: its stdio goes to /dev/null and
             // the log (or a caller reading our output would wait for it forever).
             if let Err(e) = redirect_stdio(&dir.log()) {
-                // Nothing has started: take the container back and tell the caller.
-                let _ = store::remove_dir(root, &state);
+                // Nothing has started: take the container back (unless it ran before and
+                // is restarted) and tell the caller.
+                if state.started.is_none() {
+                    let _ = store::remove_dir(root, &state);
+                }
                 let _ = writeln!(std::fs::File::from(w), "error {e}");
                 std::process::exit(chainload::EXIT_TOOL_FAILED);
             }

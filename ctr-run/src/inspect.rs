@@ -31,9 +31,10 @@ pub fn inspect(root: &Root, key: &str) -> Result<Value, Error> {
             "Pid": pid,
             "ExitCode": st.exit_code.unwrap_or(0),
             "OOMKilled": st.oom_killed,
-            "StartedAt": time(st.created),
+            "StartedAt": time(st.started.unwrap_or(st.created)),
             "FinishedAt": st.finished.map(time),
         },
+        "RestartCount": st.restart_count,
         "Config": docker_config(&st.config),
         "HostConfig": host_config(&st.config),
         "CtrRunConfig": st.config,
@@ -78,6 +79,10 @@ fn host_config(c: &Config) -> Value {
         "OomScoreAdj": c.oom_score_adj.unwrap_or(0),
         "Ulimits": ulimits,
         "AutoRemove": c.remove,
+        "RestartPolicy": match c.restart {
+            crate::config::Restart::OnFailure(n) => json!({"Name": "on-failure", "MaximumRetryCount": n.unwrap_or(0)}),
+            other => json!({"Name": other.to_string(), "MaximumRetryCount": 0}),
+        },
     })
 }
 

@@ -70,6 +70,10 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Restart { time, ids } => {
+            let tools = Tools::locate()?;
+            ops::restart(&root, &tools, &ids, time.map(std::time::Duration::from_secs), &mut |name| println!("{name}"))
+        }
         Command::Wait { ids } => {
             for code in ops::wait(&root, &ids)? {
                 println!("{code}");

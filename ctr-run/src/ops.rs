@@ -21,7 +21,7 @@ pub struct Row {
     pub id: String,
     /// Name.
     pub name: String,
-    /// created, running or exited.
+    /// created, running, restarting or exited.
     pub status: Status,
     /// Exit status once exited.
     pub exit_code: Option<i32>,
@@ -37,24 +37,33 @@ pub struct Row {
     pub finished: Option<u64>,
     /// Its cgroup.
     pub cgroup: String,
+    /// When its command last started.
+    pub started: Option<u64>,
+    /// How often it was restarted.
+    pub restart_count: u32,
 }
 
 impl Row {
-    /// docker's STATUS column at time `now`: `Created`, `Up 5 seconds`, `Exited (0) 2
-    /// minutes ago` (`(137, OOM)` for the OOM killer's).
+    /// docker's STATUS column at time `now`: `Created`, `Up 5 seconds`, `Restarting (1)
+    /// 2 seconds ago`, `Exited (0) 2 minutes ago` (`(137, OOM)` for the OOM killer's);
+    /// a restarted one says how often (`Up 5 seconds (restarted 2 times)`).
     pub fn status_at(&self, now: u64) -> String {
-        match self.status {
+        let code = match (self.exit_code, self.oom_killed) {
+            (Some(c), true) => format!("{c}, OOM"),
+            (Some(c), false) => c.to_string(),
+            (None, _) => "?".into(),
+        };
+        let ago = self.finished.map(|f| format!(" {} ago", human_duration(now.saturating_sub(f)))).unwrap_or_default();
+        let status = match self.status {
             Status::Created => "Created".into(),
-            Status::Running => format!("Up {}", human_duration(now.saturating_sub(self.created))),
-            Status::Exited => {
-                let code = match (self.exit_code, self.oom_killed) {
-                    (Some(c), true) => format!("{c}, OOM"),
-                    (Some(c), false) => c.to_string(),
-                    (None, _) => "?".into(),
-                };
-                let ago = self.finished.map(|f| format!(" {} ago", human_duration(now.saturating_sub(f))));
-                format!("Exited ({code}){}", ago.unwrap_or_default())
-            }
+            Status::Running => format!("Up {}", human_duration(now.saturating_sub(self.started.unwrap_or(self.created)))),
+            Status::Restarting => format!("Restarting ({code}){ago}"),
+            Status::Exited => format!("Exited ({code}){ago}"),
+        };
+        match self.restart_count {
+            0 => status,
+            1 => format!("{status} (restarted once)"),
+            n => format!("{status} (restarted {n} times)"),
         }
     }
 }
@@ -105,6 +114,8 @@ pub fn ps(root: &Root, tools: &Tools, all: bool) -> Result<Vec<Row>, Error> {
             created: st.created,
             finished: st.finished,
             cgroup: st.config.cgroup.clone(),
+            started: st.started,
+            restart_count: st.restart_count,
         });
     }
     Ok(rows)
@@ -113,9 +124,24 @@ pub fn ps(root: &Root, tools: &Tools, all: bool) -> Result<Vec<Row>, Error> {
 /// `kill [-s SIGNAL] ID`: signal the container's PID 1.
 pub fn kill(root: &Root, key: &str, sig: Signal) -> Result<(), Error> {
     let st = store::find(root, key)?;
+    // As docker: a fatal signal (KILL, TERM, INT, QUIT or the container's stop signal)
+    // turns its restart policy off; another (USR1 to reopen logs, say) leaves it on.
+    let stop_signal = st.config.stop_signal.as_deref().and_then(|s| chainload::signals::parse_signal(s).ok());
+    let fatal = matches!(sig, Signal::SIGKILL | Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) || Some(sig) == stop_signal;
+    if st.status == Status::Restarting && fatal && st.supervisor.is_some_and(|s| s.alive()) {
+        // (Between two runs: its supervisor ends it instead of starting it again.)
+        store::request_stop(root, &st)?;
+        return match wait_stopped(root, &st.id, Some(Duration::from_secs(10))) {
+            Waited::Running => Err(Error::DidNotStop(st.name.clone())),
+            _ => Ok(()),
+        };
+    }
     let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) else {
         return Err(Error::WrongState(format!("container {} is not running", st.name)));
     };
+    if fatal {
+        store::request_stop(root, &st)?;
+    }
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), sig)
         .map_err(|e| Error::from(sys(format!("cannot signal container {}", st.name))(e)))?;
     if sig == Signal::SIGKILL {
@@ -172,6 +198,16 @@ pub fn stop(root: &Root, keys: &[String], grace: Option<Duration>) -> Result<Vec
     let states: Vec<State> = keys.iter().map(|k| store::find(root, k)).collect::<Result<_, _>>()?;
     let mut stopped = Vec::new();
     for st in states {
+        let supervised = st.status != Status::Exited && st.supervisor.is_some_and(|s| s.alive());
+        if supervised {
+            // (Its restart policy must not start it again.)
+            store::request_stop(root, &st)?;
+        }
+        if st.status == Status::Restarting && supervised {
+            if let Waited::Running = wait_stopped(root, &st.id, Some(Duration::from_secs(10))) {
+                return Err(Error::DidNotStop(st.name.clone()));
+            }
+        }
         if let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) {
             let signal = st.config.stop_signal.as_deref().and_then(|s| chainload::signals::parse_signal(s).ok());
             let grace = grace.unwrap_or(Duration::from_secs(st.config.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT)));
@@ -188,6 +224,54 @@ pub fn stop(root: &Root, keys: &[String], grace: Option<Duration>) -> Result<Vec
         stopped.push(st.name.clone());
     }
     Ok(stopped)
+}
+
+/// `restart [-t SECS] ID...`: each container is stopped (as `stop` does) and its chain
+/// started again under a new supervisor, on the filesystem it had; `restarted` hears
+/// each name once it runs. Only detached containers: a foreground one had a terminal.
+pub fn restart(
+    root: &Root,
+    tools: &Tools,
+    keys: &[String],
+    grace: Option<Duration>,
+    restarted: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
+    let states: Vec<State> = keys.iter().map(|k| store::find(root, k)).collect::<Result<_, _>>()?;
+    if let Some(st) = states.iter().find(|st| !st.config.detached) {
+        return Err(Error::WrongState(format!(
+            "container {} ran in the foreground; only a detached container can be restarted",
+            st.name
+        )));
+    }
+    for st in states {
+        let dir = root.container(&st.id);
+        let chain: crate::chain::Chain = std::fs::read_to_string(dir.chain())
+            .map_err(|e| Error::io("cannot read", &dir.chain(), e))
+            .and_then(|t| serde_json::from_str(&t).map_err(Error::from))?;
+        stop(root, std::slice::from_ref(&st.id), grace)?;
+        // (Its supervisor writes the end and exits: wait for it to be gone.)
+        let start = Instant::now();
+        while st.supervisor.is_some_and(|s| s.alive()) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut st = State::load(&dir.state())?;
+        if st.supervisor.is_some_and(|s| s.alive()) {
+            return Err(Error::DidNotStop(st.name.clone()));
+        }
+        store::release(tools, &st)?;
+        for f in [dir.stop_requested(), dir.pid_file(), dir.stats()] {
+            let _ = std::fs::remove_file(f);
+        }
+        st.status = Status::Created;
+        st.pid = None;
+        st.exit_code = None;
+        st.oom_killed = false;
+        st.finished = None;
+        st.save(&dir.state())?;
+        crate::detach::detach(root, tools, st.clone(), chain)?;
+        restarted(&st.name);
+    }
+    Ok(())
 }
 
 /// docker's grace period of `stop`, in seconds.
@@ -227,6 +311,7 @@ pub fn rm(
     for (st, key) in states.into_iter().zip(keys) {
         if live(&st) {
             // Kill it and let its supervisor finish (it records the exit and releases).
+            let _ = store::request_stop(root, &st);
             store::kill_container(&st, Duration::from_secs(10));
             let start = Instant::now();
             while st.supervisor.is_some_and(|s| s.alive()) && start.elapsed() < Duration::from_secs(10) {
@@ -447,6 +532,8 @@ mod tests {
             created: 1000,
             finished: Some(1100),
             cgroup: String::new(),
+            started: None,
+            restart_count: 0,
         }
     }
 
@@ -458,5 +545,11 @@ mod tests {
         assert_eq!(row(Status::Running, None, false).status_at(1000 + 7200), "Up 2 hours");
         assert_eq!(row(Status::Exited, Some(0), false).status_at(1100 + 90), "Exited (0) 1 minute ago");
         assert_eq!(row(Status::Exited, Some(137), true).status_at(1100 + 3 * 86_400), "Exited (137, OOM) 3 days ago");
+        let mut again = row(Status::Restarting, Some(3), false);
+        again.restart_count = 2;
+        assert_eq!(again.status_at(1102), "Restarting (3) 2 seconds ago (restarted 2 times)");
+        again.status = Status::Running;
+        again.started = Some(1200);
+        assert_eq!(again.status_at(1205), "Up 5 seconds (restarted 2 times)");
     }
 }

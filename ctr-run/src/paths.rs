@@ -57,6 +57,15 @@ impl ContainerDir {
     pub fn log(&self) -> PathBuf {
         self.dir.join("log")
     }
+    /// Present once `stop`, `kill` or `rm -f` ended the container on purpose: its restart
+    /// policy does not start it again.
+    pub fn stop_requested(&self) -> PathBuf {
+        self.dir.join("stop-requested")
+    }
+    /// The chain that runs the container (for `restart`).
+    pub fn chain(&self) -> PathBuf {
+        self.dir.join("chain.json")
+    }
 }
 
 /// `mkdir -p -m 0700`: every directory it creates is 0700 from the start.

@@ -68,6 +68,8 @@ pub struct RunOptions {
     pub stop_timeout: Option<u64>,
     /// `--label`.
     pub labels: Vec<(String, String)>,
+    /// `--restart`.
+    pub restart: crate::config::Restart,
     /// `--cgroup-parent`.
     pub cgroup_parent: Option<String>,
     /// `--hostname`.
@@ -186,6 +188,7 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
         stop_signal: stop_signal.map(|s| s.as_str().to_string()),
         stop_timeout: o.stop_timeout,
         labels,
+        restart: o.restart,
     };
     let resolved = Resolved {
         id: id.to_string(),

@@ -18,6 +18,8 @@ pub enum Status {
     Created,
     /// Its PID 1 runs.
     Running,
+    /// It ended, and its restart policy starts it again (after a delay).
+    Restarting,
     /// It ended.
     Exited,
 }
@@ -27,6 +29,7 @@ impl std::fmt::Display for Status {
         f.write_str(match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Restarting => "restarting",
             Status::Exited => "exited",
         })
     }
@@ -94,6 +97,12 @@ pub struct State {
     /// The chain that runs it, as one shell command (`inspect` shows it).
     #[serde(default)]
     pub chain: String,
+    /// When its command last started (seconds since the epoch).
+    #[serde(default)]
+    pub started: Option<u64>,
+    /// How often its restart policy (or `restart`) started it again.
+    #[serde(default)]
+    pub restart_count: u32,
 }
 
 /// Seconds since the epoch.

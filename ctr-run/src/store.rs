@@ -198,6 +198,17 @@ pub fn kill_container(st: &State, patience: Duration) {
     }
 }
 
+/// Mark container `st` as stopped on purpose (`stop`, `kill`, `rm -f`): its supervisor
+/// does not restart it.
+pub fn request_stop(root: &Root, st: &State) -> Result<(), Error> {
+    if st.config.restart == crate::config::Restart::No {
+        return Ok(());
+    }
+    let flag = root.container(&st.id).stop_requested();
+    crate::paths::private_file().write(true).create(true).truncate(true).open(&flag).map_err(|e| Error::io("cannot write", &flag, e))?;
+    Ok(())
+}
+
 /// Release everything a finished container holds outside its directory: its processes
 /// and its cgroup. (Its mounts lived in its own mount namespace and died with it.)
 pub fn release(tools: &Tools, st: &State) -> Result<(), Error> {

@@ -24,7 +24,7 @@ use crate::paths::{ContainerDir, Root, Tools};
 use crate::state::{now, Proc, State, Status};
 use crate::store;
 use crate::Error;
-use chainload::error::{sys, FromIo};
+use chainload::error::{sys, Failure, FromIo};
 
 /// How `run` ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,12 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
     }
     if o.detach && o.tty {
         return Err(Error::Usage("-t with -d is not supported yet (a detached container logs to a file)".into()));
+    }
+    if o.restart != crate::config::Restart::No && !o.detach {
+        return Err(Error::Usage("--restart needs -d (the supervisor of a detached container restarts it)".into()));
+    }
+    if o.restart != crate::config::Restart::No && o.remove {
+        return Err(Error::Usage("--restart and --rm contradict each other".into()));
     }
     crate::terminal::Attach::check(o.tty && !o.detach, o.interactive)?;
     for c in o.cap_add.iter().chain(&o.cap_drop).filter(|c| !c.eq_ignore_ascii_case("ALL")) {
@@ -90,9 +96,16 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
         rootfs,
         config,
         chain: chain::shell_command(&chain),
+        started: None,
+        restart_count: 0,
     };
     // The state first, then the name: a claim always points at a container with state.
     if let Err(e) = state.save(&dir.state()) {
+        let _ = std::fs::remove_dir_all(&dir.dir);
+        return Err(e);
+    }
+    // The chain is kept for `restart`.
+    if let Err(e) = save_chain(&chain, &dir.chain()) {
         let _ = std::fs::remove_dir_all(&dir.dir);
         return Err(e);
     }
@@ -105,6 +118,18 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
     }
     let end = supervise(root, tools, state, &chain, None)?;
     Ok(end)
+}
+
+/// Write `chain` to `path` (0600).
+fn save_chain(chain: &Chain, path: &Path) -> Result<(), Error> {
+    use std::io::Write;
+    let text = serde_json::to_vec(chain)?;
+    let mut f = crate::paths::private_file()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| Error::io("cannot create", path, e))?;
+    f.write_all(&text).map_err(|e| Error::io("cannot write", path, e))
 }
 
 /// Copy `src` to `dst`, created 0600.
@@ -146,42 +171,121 @@ pub fn supervise(
     // Blocked for the supervisor's whole life (the chain's child unblocks them in pre_exec).
     chainload::signals::block(&blocked).map_err(|e| Error::from(sys("cannot block signals")(e)))?;
     let dir = root.container(&state.id);
-    let mut attach = None;
-    let started = (|| {
-        let stdio = if state.config.detached {
-            detached_stdio(&dir)?
-        } else {
-            let a = attach.insert(crate::terminal::Attach::prepare(
-                state.config.tty,
-                state.config.interactive,
-                &dir.console_socket(),
-            )?);
-            let stdio = a.stdio()?;
-            // (Before the chain: a failure here leaves nothing running.)
-            a.start()?;
-            stdio
+    let mut backoff = RestartBackoff::default();
+    loop {
+        let mut attach = None;
+        let started = (|| {
+            let stdio = if state.config.detached {
+                detached_stdio(&dir)?
+            } else {
+                let a = attach.insert(crate::terminal::Attach::prepare(
+                    state.config.tty,
+                    state.config.interactive,
+                    &dir.console_socket(),
+                )?);
+                let stdio = a.stdio()?;
+                // (Before the chain: a failure here leaves nothing running.)
+                a.start()?;
+                stdio
+            };
+            // On a terminal, the container is kept out of the caller's session (no controlling
+            // terminal: /dev/tty does not open); the terminal's signals reach ctr-run, which
+            // passes them on. (`-t`: ovlmount gives it a session of its own.)
+            let on_terminal = !state.config.detached && [0, 1, 2].into_iter().any(crate::terminal::is_terminal);
+            spawn_chain(chain, stdio, on_terminal)
+        })();
+        let mut child = match started {
+            Ok(c) => c,
+            Err(e) => {
+                drop(attach);
+                if state.started.is_none() {
+                    let _ = store::remove_dir(root, &state);
+                    return Err(e);
+                }
+                // (A restart that cannot start: recorded as the end.)
+                eprintln!("ctr-run: supervisor: {e}");
+                return clean_up(root, tools, state, e.exit_code(), notify);
+            }
         };
-        // On a terminal, the container is kept out of the caller's session (no controlling
-        // terminal: /dev/tty does not open); the terminal's signals reach ctr-run, which
-        // passes them on. (`-t`: ovlmount gives it a session of its own.)
-        let on_terminal = !state.config.detached && [0, 1, 2].into_iter().any(crate::terminal::is_terminal);
-        spawn_chain(chain, stdio, on_terminal)
-    })();
-    let mut child = match started {
-        Ok(c) => c,
-        Err(e) => {
-            drop(attach);
-            let _ = store::remove_dir(root, &state);
-            return Err(e);
+        let chain_pid = Pid::from_raw(child.id() as i32);
+        let watched = watch(root, tools, &mut state, chain_pid, &blocked, &mut notify, attach.as_ref());
+        let _ = child.wait();
+        if let Some(a) = attach {
+            a.finish();
         }
-    };
-    let chain_pid = Pid::from_raw(child.id() as i32);
-    let status = watch(root, tools, &mut state, chain_pid, &blocked, &mut notify, attach.as_ref());
-    let _ = child.wait();
-    if let Some(a) = attach {
-        a.finish();
+        let (status, told_to_stop) = watched?;
+        let code = status.shell_code();
+        let ran = state.pid.is_some();
+        let again = state.config.detached
+            && ran
+            && !told_to_stop
+            && !dir.stop_requested().exists()
+            && state.config.restart.again(code, state.restart_count);
+        if !again || !between_runs(root, tools, &mut state, code, &blocked, &mut backoff)? {
+            return clean_up(root, tools, state, code, notify);
+        }
     }
-    clean_up(root, tools, state, status?.shell_code(), notify)
+}
+
+/// docker's delay before a restart: 100 ms, doubled each time, reset once a run lasted
+/// 10 s; at most a minute here.
+#[derive(Debug, Default)]
+struct RestartBackoff {
+    delay: Duration,
+}
+
+impl RestartBackoff {
+    fn next(&mut self, ran_for: Duration) -> Duration {
+        self.delay = if self.delay.is_zero() || ran_for >= Duration::from_secs(10) {
+            Duration::from_millis(100)
+        } else {
+            (self.delay * 2).min(Duration::from_secs(60))
+        };
+        self.delay
+    }
+}
+
+/// The command ended and its restart policy starts it again: release what the run held,
+/// record `restarting` with its status, wait the delay; false if `stop` (or SIGTERM or
+/// SIGINT to the supervisor) came meanwhile.
+fn between_runs(
+    root: &Root,
+    tools: &Tools,
+    state: &mut State,
+    code: i32,
+    blocked: &[Signal],
+    backoff: &mut RestartBackoff,
+) -> Result<bool, Error> {
+    let dir = root.container(&state.id);
+    store::release(tools, state)?;
+    for f in [dir.pid_file(), dir.stats()] {
+        let _ = std::fs::remove_file(f);
+    }
+    let ran_for = Duration::from_secs(now().saturating_sub(state.started.unwrap_or(state.created)));
+    state.status = Status::Restarting;
+    state.pid = None;
+    state.exit_code = Some(code);
+    state.finished = Some(now());
+    state.save(&dir.state())?;
+    let mut set = SigSet::empty();
+    for s in blocked {
+        set.add(*s);
+    }
+    let until = Instant::now() + backoff.next(ran_for);
+    while Instant::now() < until {
+        if dir.stop_requested().exists() {
+            return Ok(false);
+        }
+        if let Ok(Some(got)) = chainload::signals::sigtimedwait(&set, Some(Duration::from_millis(10))) {
+            if matches!(got.signal, Signal::SIGINT | Signal::SIGTERM) {
+                return Ok(false);
+            }
+        }
+    }
+    state.restart_count += 1;
+    state.status = Status::Created;
+    state.save(&dir.state())?;
+    Ok(true)
 }
 
 /// Spawn the chain with the container's stdio, an empty signal mask and a parent-death
@@ -229,7 +333,7 @@ fn watch(
     blocked: &[Signal],
     notify: &mut Option<std::fs::File>,
     attach: Option<&crate::terminal::Attach>,
-) -> Result<ChildStatus, Error> {
+) -> Result<(ChildStatus, bool), Error> {
     let dir = root.container(&state.id);
     let mut set = SigSet::empty();
     for s in blocked {
@@ -253,6 +357,7 @@ fn watch(
             if let Some(pid) = pid1.filter(|p| started(*p, &chain_tools)) {
                 state.pid = Proc::of(pid);
                 state.status = Status::Running;
+                state.started = Some(now());
                 let _ = state.save(&dir.state());
                 if let Some(mut n) = notify.take() {
                     let _ = n.write_all(b"running\n");
@@ -260,7 +365,7 @@ fn watch(
             }
         }
         match chainload::status::try_wait_child(chain_pid) {
-            Ok(Some(st)) => return Ok(st),
+            Ok(Some(st)) => return Ok((st, kill_deadline.is_some())),
             Ok(None) => {}
             Err(e) => return Err(Error::from(sys("waitpid failed")(e))),
         }
@@ -307,7 +412,8 @@ fn clean_up(
     let limit = report.as_ref().and_then(|r| r["stats"]["memory"]["limit"].as_u64());
     let never_ran = state.pid.is_none();
     let why = if never_ran { last_line(&dir.log()) } else { String::new() };
-    let refused = never_ran && state.config.detached && code == chainload::EXIT_TOOL_FAILED;
+    // (One that ran before, and is restarted, stays.)
+    let refused = never_ran && state.started.is_none() && state.config.detached && code == chainload::EXIT_TOOL_FAILED;
     // cgctl removed the group before it wrote its report, unless it failed (status 125).
     let released = if report.is_some() && code != chainload::EXIT_TOOL_FAILED {
         store::kill_container(&state, Duration::from_secs(10));

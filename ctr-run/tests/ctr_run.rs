@@ -1622,3 +1622,85 @@ fn stop_signal_and_timeout_from_run_and_the_image() {
     lab.ctr(&["rm", "flag", "image", "slow"]).run().ok();
     lab.assert_clean(&before);
 }
+
+/// `--restart on-failure:2` starts a failing command again exactly twice, then it stays
+/// exited with its status (ps and inspect count the restarts); `--restart always` starts
+/// one that exits 0 again until `stop` ends it for good, and `rm -f` ends one for good
+/// too; `restart` stops a container and starts it again on the same filesystem; refused:
+/// --restart without -d, with --rm, a bad policy, `restart` of a foreground container.
+#[test]
+fn restart_policies_and_restart() {
+    require_root!();
+    let Some(lab) = Lab::new("restart") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    let row = |name: &str| lab.ps().into_iter().find(|r| r["name"] == name).unwrap();
+    // (Each run lasts long enough to be seen running: a restart policy counts only runs
+    // that started.)
+    lab.run(&["-d", "--name", "flaky", "--restart", "on-failure:2", "--image", "bb", "--", "sh", "-c", "echo run; sleep 0.3; exit 3"])
+        .run()
+        .ok();
+    let done = || {
+        let r = row("flaky");
+        r["status"] == "exited"
+    };
+    assert!(wait_until(Duration::from_secs(30), done), "{:?}", lab.ps());
+    let r = row("flaky");
+    assert_eq!((r["exit_code"].as_i64(), r["restart_count"].as_u64()), (Some(3), Some(2)), "{r}");
+    assert_eq!(lab.ctr(&["logs", "flaky"]).run().ok().stdout, "run\nrun\nrun\n", "three runs, no more");
+    let table = lab.ctr(&["ps", "-a"]).run().ok().stdout.clone();
+    assert!(table.lines().any(|l| l.contains("flaky") && l.contains("Exited (3) ") && l.contains("(restarted 2 times)")), "{table}");
+    let c = lab.ctr(&["inspect", "flaky"]).run().ok().json()[0].clone();
+    assert_eq!(c["RestartCount"], 2, "{c}");
+    assert_eq!(c["HostConfig"]["RestartPolicy"], serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 2}), "{c}");
+
+    lab.run(&["-d", "--name", "again", "--restart", "always", "--image", "bb", "--", "sh", "-c", "echo up; sleep 0.3"]).run().ok();
+    assert!(wait_until(Duration::from_secs(30), || row("again")["restart_count"].as_u64() >= Some(2)), "{:?}", lab.ps());
+    lab.ctr(&["stop", "-t", "1", "again"]).run().ok();
+    let stopped = row("again");
+    assert_eq!(stopped["status"], "exited", "{stopped}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let later = row("again");
+    assert_eq!((later["status"].clone(), later["restart_count"].clone()), (stopped["status"].clone(), stopped["restart_count"].clone()), "restarted after stop");
+    let runs = lab.ctr(&["logs", "again"]).run().ok().stdout.lines().count() as u64;
+    assert_eq!(runs, later["restart_count"].as_u64().unwrap() + 1, "one line per run");
+
+    // `restart`: the same container, its upper layer kept, a new PID 1.
+    let count = "echo x >> /runs; wc -l < /runs; exec sleep 1000";
+    lab.run(&["-d", "--name", "svc", "--image", "bb", "--", "sh", "-c", count]).run().ok();
+    let first = row("svc")["pid"].as_i64().unwrap();
+    assert_eq!(lab.ctr(&["restart", "-t", "1", "svc"]).run().ok().stdout, "svc\n");
+    let r = row("svc");
+    assert_eq!(r["status"], "running", "{r}");
+    assert_ne!(r["pid"].as_i64().unwrap(), first, "a new PID 1");
+    assert!(is_dead(first as i32), "the first PID 1 lives on");
+    assert!(wait_until(Duration::from_secs(20), || lab.ctr(&["logs", "svc"]).run().stdout == "1\n2\n"));
+    lab.ctr(&["restart", "-t", "1", "svc"]).run().ok();
+    assert!(wait_until(Duration::from_secs(20), || lab.ctr(&["logs", "svc"]).run().stdout == "1\n2\n3\n"));
+
+    lab.run(&["-d", "--name", "doomed", "--restart", "always", "--image", "bb", "--", "sleep", "1000"]).run().ok();
+    lab.ctr(&["rm", "-f", "doomed"]).run().ok();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(lab.ps().iter().all(|r| r["name"] != "doomed"), "rm -f was undone: {:?}", lab.ps());
+
+    let refused: &[&[&str]] = &[
+        &["--restart", "always", "--image", "bb", "--", "true"],
+        &["-d", "--rm", "--restart", "always", "--image", "bb", "--", "true"],
+        &["-d", "--restart", "sometimes", "--image", "bb", "--", "true"],
+        &["-d", "--restart", "always:3", "--image", "bb", "--", "true"],
+    ];
+    let ps_before = lab.ps().len();
+    for args in refused {
+        let out = lab.run(args).run();
+        assert_eq!(out.code, 125, "{args:?}: {out:?}");
+        assert!(out.one_line_error().contains("restart"), "{args:?}: {out:?}");
+    }
+    assert_eq!(lab.ps().len(), ps_before, "a refused run left a container");
+    lab.run(&["--keep", "--name", "fg", "--image", "bb", "--", "true"]).run().ok();
+    let out = lab.ctr(&["restart", "fg"]).run();
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.one_line_error().contains("foreground"), "{out:?}");
+    let out = lab.ctr(&["restart", "nosuch"]).run();
+    assert_eq!(out.code, 125, "{out:?}");
+    lab.ctr(&["rm", "-f", "flaky", "again", "svc", "fg"]).run().ok();
+    lab.assert_clean(&before);
+}

@@ -408,8 +408,10 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     }
     rootfs::mask(&new_root, &o.masked, &o.read_only_paths)?;
     if let Some(wd) = o.workdir.as_deref().filter(|w| w.is_absolute()) {
-        // A missing working directory is made (root's, 0755), as docker and runc do.
-        new_root.place(wd, rootfs::Kind::Dir)?;
+        // A missing working directory is made (root's, 0755), as docker and runc do. One
+        // that cannot be (a symlink on the way: place never follows one) is left to the
+        // chdir in the new root, which enters it or names it.
+        let _ = new_root.place(wd, rootfs::Kind::Dir);
     }
     drop(new_root);
     // The start gate's FIFO is on the host: opened before the root changes.
