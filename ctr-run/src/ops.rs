@@ -198,16 +198,25 @@ pub fn stop(root: &Root, keys: &[String], grace: Option<Duration>) -> Result<Vec
     let states: Vec<State> = keys.iter().map(|k| store::find(root, k)).collect::<Result<_, _>>()?;
     let mut stopped = Vec::new();
     for st in states {
-        let supervised = st.status != Status::Exited && st.supervisor.is_some_and(|s| s.alive());
-        if supervised {
-            // (Its restart policy must not start it again.)
-            store::request_stop(root, &st)?;
-        }
-        if st.status == Status::Restarting && supervised {
-            if let Waited::Running = wait_stopped(root, &st.id, Some(Duration::from_secs(10))) {
-                return Err(Error::DidNotStop(st.name.clone()));
-            }
-        }
+        stop_one(root, &st, grace)?;
+        stopped.push(st.name.clone());
+    }
+    Ok(stopped)
+}
+
+/// `stop` of one container: marked first (its restart policy must not start it again);
+/// one being started (or between two runs) is waited for until it runs, then stopped,
+/// or until it has ended.
+fn stop_one(root: &Root, first: &State, grace: Option<Duration>) -> Result<(), Error> {
+    if first.status != Status::Exited && first.supervisor.is_some_and(|s| s.alive()) {
+        store::request_stop(root, first)?;
+    }
+    let start = Instant::now();
+    loop {
+        let st = match store::find(root, &first.id) {
+            Ok(st) => st,
+            Err(_) => return Ok(()), // (removed meanwhile: stopped)
+        };
         if let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) {
             let signal = st.config.stop_signal.as_deref().and_then(|s| chainload::signals::parse_signal(s).ok());
             let grace = grace.unwrap_or(Duration::from_secs(st.config.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT)));
@@ -220,10 +229,17 @@ pub fn stop(root: &Root, keys: &[String], grace: Option<Duration>) -> Result<Vec
                     }
                 }
             }
+            return Ok(());
         }
-        stopped.push(st.name.clone());
+        let settling = matches!(st.status, Status::Created | Status::Restarting) && st.supervisor.is_some_and(|s| s.alive());
+        if !settling {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err(Error::DidNotStop(st.name.clone()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
-    Ok(stopped)
 }
 
 /// `restart [-t SECS] ID...`: each container is stopped (as `stop` does) and its chain
