@@ -142,6 +142,13 @@ fn readme_and_help_examples_run_as_written() {
         assert!(!found.is_empty(), "{tool} --help shows no example");
         sources.push((format!("{tool} --help"), found));
     }
+    // Every subcommand of ctr-run shows examples too, and they run.
+    for sub in subcommands(&["ctr-run"]) {
+        let help = Cmd::tool(&sub[0]).args(&sub[1..]).arg("--help").run();
+        let found = help_examples(&help.ok().stdout);
+        assert!(!found.is_empty(), "{} --help shows no example", sub.join(" "));
+        sources.push((format!("{} --help", sub.join(" ")), found));
+    }
     // Each source on a fresh machine of its own (fixtures, /tmp, /run): they repeat
     // each other's examples.
     let had_parent = ctr_run_parent_exists();
@@ -152,6 +159,31 @@ fn readme_and_help_examples_run_as_written() {
         assert!(!ctr_run_parent_exists(), "the examples left /ctr-run behind");
     }
     assert!(failures.is_empty(), "examples that do not run as written:\n{}", failures.join("\n"));
+}
+
+/// The subcommands (`TOOL SUB`, `TOOL SUB SUBSUB`) below `cmd`, from the `Commands:`
+/// sections of their help (not `help` itself).
+fn subcommands(cmd: &[&str]) -> Vec<Vec<String>> {
+    let help = Cmd::tool(cmd[0]).args(&cmd[1..]).arg("--help").run().ok().stdout.clone();
+    let names: Vec<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|n| n != "help")
+        .collect();
+    let mut out = Vec::new();
+    for n in names {
+        let mut sub: Vec<&str> = cmd.to_vec();
+        sub.push(&n);
+        let below = subcommands(&sub);
+        if below.is_empty() {
+            out.push(sub.iter().map(|s| s.to_string()).collect());
+        }
+        out.extend(below);
+    }
+    out
 }
 
 /// Whether ctr-run's default cgroup parent `/ctr-run` exists in any hierarchy.
