@@ -49,9 +49,6 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
     if let Some(n) = &o.name {
         store::check_name(n)?;
     }
-    if o.detach && o.tty {
-        return Err(Error::Usage("-t with -d is not supported yet (a detached container logs to a file)".into()));
-    }
     if o.restart != crate::config::Restart::No && !o.detach {
         return Err(Error::Usage("--restart needs -d (the supervisor of a detached container restarts it)".into()));
     }
@@ -175,7 +172,9 @@ pub fn supervise(
     loop {
         let mut attach = None;
         let started = (|| {
-            let stdio = if state.config.detached {
+            // (`-d -t`: the supervisor holds the pty's master and copies what the container
+            // writes to its own stdout, the log.)
+            let stdio = if state.config.detached && !state.config.tty {
                 detached_stdio(&dir)?
             } else {
                 let a = attach.insert(crate::terminal::Attach::prepare(

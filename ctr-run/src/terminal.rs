@@ -1,4 +1,5 @@
-//! How a foreground container is attached to the caller's stdio (`-t`, `-i`).
+//! How a foreground container is attached to the caller's stdio (`-t`, `-i`); and a
+//! detached one's pty (`-d -t`) to its log.
 //!
 //! With `-t` the container gets a pseudo-terminal of its own: `ovlmount enter
 //! --console-socket` opens it in the container's devpts, makes it the program's stdio
@@ -58,6 +59,8 @@ impl Attach {
     /// directory) for the pty's master.
     pub fn prepare(tty: bool, interactive: bool, socket: &Path) -> Result<Attach, Error> {
         let listener = if tty {
+            // (A restarted container's last run left its socket.)
+            let _ = std::fs::remove_file(socket);
             Some(UnixListener::bind(socket).map_err(|e| Error::io("cannot listen on", socket, e))?)
         } else {
             None

@@ -1704,3 +1704,30 @@ fn restart_policies_and_restart() {
     lab.ctr(&["rm", "-f", "flaky", "again", "svc", "fg"]).run().ok();
     lab.assert_clean(&before);
 }
+
+/// `-d -t`: the container's stdio is a pty of its own devpts, whose master its
+/// supervisor holds and copies to the log (a terminal's line endings); a restart gets a
+/// new one; without -t a detached container has no terminal at all.
+#[test]
+fn detached_with_t_logs_its_own_terminal() {
+    require_root!();
+    let Some(lab) = Lab::new("dettty") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    let script = "tty; [ -t 1 ] && echo is-a-tty; exec sleep 1000";
+    lab.run(&["-d", "-t", "--name", "tt", "--image", "bb", "--", "sh", "-c", script]).run().ok();
+    let want = "/dev/pts/0\r\nis-a-tty\r\n";
+    assert!(wait_until(Duration::from_secs(20), || lab.ctr(&["logs", "tt"]).run().stdout == want), "{:?}", lab.ctr(&["logs", "tt"]).run());
+    let pid = lab.ps()[0]["pid"].as_i64().unwrap();
+    // (The host sees the container's pts by its path in the container's devpts.)
+    let fd1 = std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap();
+    assert_eq!(fd1, Path::new("/dev/pts/0"), "stdout of PID 1");
+    // (Of the container's devpts instance, not the host's: another filesystem.)
+    let fs_of = |p: &str| std::os::unix::fs::MetadataExt::dev(&std::fs::metadata(p).unwrap());
+    assert_ne!(fs_of(&format!("/proc/{pid}/fd/1")), fs_of("/dev/pts/ptmx"), "a pts of the host's devpts");
+    lab.ctr(&["restart", "-t", "1", "tt"]).run().ok();
+    assert!(wait_until(Duration::from_secs(20), || lab.ctr(&["logs", "tt"]).run().stdout == want.repeat(2)));
+    lab.run(&["-d", "--name", "plain", "--image", "bb", "--", "sh", "-c", "tty; exec sleep 1000"]).run().ok();
+    assert!(wait_until(Duration::from_secs(20), || lab.ctr(&["logs", "plain"]).run().stdout == "not a tty\n"));
+    lab.ctr(&["rm", "-f", "tt", "plain"]).run().ok();
+    lab.assert_clean(&before);
+}
