@@ -120,9 +120,15 @@ pub fn sigtimedwait(set: &SigSet, timeout: Option<std::time::Duration>) -> Resul
 /// [`sigtimedwait`], so no asynchronous handler runs. `on_signal` is called for each
 /// signal received (after it was passed on, where it was), for callers that must react
 /// too.
-pub fn wait_forwarding(child: Pid, mut on_signal: impl FnMut(Signal)) -> Result<ChildStatus, Errno> {
+pub fn wait_forwarding(child: Pid, on_signal: impl FnMut(Signal)) -> Result<ChildStatus, Errno> {
+    wait_forwarding_also(child, &[], on_signal)
+}
+
+/// [`wait_forwarding`], also taking the signals of `also` (blocked by the caller as
+/// well), which are not passed on: only `on_signal` hears them (SIGWINCH, say).
+pub fn wait_forwarding_also(child: Pid, also: &[Signal], mut on_signal: impl FnMut(Signal)) -> Result<ChildStatus, Errno> {
     let mut set = SigSet::empty();
-    for s in supervisor_set() {
+    for s in supervisor_set().into_iter().chain(also.iter().copied()) {
         set.add(s);
     }
     loop {
@@ -130,7 +136,9 @@ pub fn wait_forwarding(child: Pid, mut on_signal: impl FnMut(Signal)) -> Result<
             return Ok(st);
         }
         let Some(got) = sigtimedwait(&set, None)? else { continue };
-        if got.signal != Signal::SIGCHLD {
+        if also.contains(&got.signal) {
+            on_signal(got.signal);
+        } else if got.signal != Signal::SIGCHLD {
             if !got.reached(child) {
                 match signal::kill(child, got.signal) {
                     Ok(()) | Err(Errno::ESRCH) => {}

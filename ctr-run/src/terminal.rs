@@ -167,7 +167,11 @@ pub fn run_attached(
 ) -> Result<i32, Error> {
     let mut attach = Attach::prepare(tty, interactive, socket)?;
     let (stdin, stdout, stderr) = attach.stdio()?;
-    chainload::signals::block(&chainload::signals::supervisor_set()).map_err(sys("cannot block signals"))?;
+    // (SIGWINCH: the caller's new window size to the command's terminal.)
+    let also: &[nix::sys::signal::Signal] = if tty { &[nix::sys::signal::Signal::SIGWINCH] } else { &[] };
+    let mut blocked = chainload::signals::supervisor_set();
+    blocked.extend_from_slice(also);
+    chainload::signals::block(&blocked).map_err(sys("cannot block signals"))?;
     let mut cmd = std::process::Command::new(&argv[0]);
     cmd.args(&argv[1..]).env_clear().envs(env.iter().map(|(k, v)| (k, v))).stdin(stdin).stdout(stdout).stderr(stderr);
     // SAFETY: sigprocmask and setsid are async-signal-safe; nothing else runs before exec.
@@ -186,8 +190,10 @@ pub fn run_attached(
     }
     attach.start()?;
     let child = cmd.spawn().map_err(|e| Error::io("cannot run", Path::new(&argv[0]), e))?;
-    let status = chainload::signals::wait_forwarding(nix::unistd::Pid::from_raw(child.id() as i32), |_| {})
-        .map_err(sys("waitpid failed"))?;
+    let status = chainload::signals::wait_forwarding_also(nix::unistd::Pid::from_raw(child.id() as i32), also, |_| {
+        attach.resize()
+    })
+    .map_err(sys("waitpid failed"))?;
     attach.finish();
     Ok(status.shell_code())
 }

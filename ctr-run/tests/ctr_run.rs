@@ -1324,6 +1324,9 @@ fn run_t_gives_a_terminal_of_its_own_and_restores_the_callers() {
     assert_eq!(out.code, 4, "{out:?}");
     let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
     assert_eq!(lines, ["/dev/pts/0", "9 33", "/dev/pts/0"], "{out:?}");
+    // The caller's terminal resized (SIGWINCH to ctr-run): the container's follows.
+    let out = lab.run(&["-t", "--image", "bb", "--", "sh", "-c", WAIT_FOR_33_111]).run_on_terminal_resized("ready", 33, 111);
+    assert_eq!(out.stdout.lines().last().map(str::trim), Some("33 111"), "{out:?}");
 
     // Ctrl-C with -it: the container's PID 1 gets one SIGINT, from its own terminal.
     let args = ["-it", "--image", "bb", "--", "/probe", "--count-sigint", "3"];
@@ -1363,6 +1366,10 @@ fn run_t_gives_a_terminal_of_its_own_and_restores_the_callers() {
     assert!(out.one_line_error().contains("the input device is not a TTY"), "{out:?}");
     lab.assert_clean(&before);
 }
+
+/// Prints `ready`, then the terminal's size once it is 33 x 111 (5 s at most).
+const WAIT_FOR_33_111: &str =
+    "echo ready; i=0; while [ \"$(stty size)\" != '33 111' ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; stty size";
 
 /// `inspect`, `stats` and `top` against what the kernel shows: PID 1's host pid and its
 /// own mount table, the cgroup's memory limit and task count, the cgroup's processes;
@@ -1434,6 +1441,8 @@ fn exec_t_gives_the_command_a_terminal_of_the_containers() {
     let out = lab.ctr(&["exec", "-t", "ext", "--", "sh", "-c", "tty; stty size; exit 6"]).run_on_terminal_sized(7, 44);
     assert_eq!(out.code, 6, "{out:?}");
     assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["/dev/pts/0", "7 44"], "{out:?}");
+    let out = lab.ctr(&["exec", "-t", "ext", "--", "sh", "-c", WAIT_FOR_33_111]).run_on_terminal_resized("ready", 33, 111);
+    assert_eq!(out.stdout.lines().last().map(str::trim), Some("33 111"), "SIGWINCH: {out:?}");
     let script = "tty; (exec 3<>/dev/tty) 2>/dev/null && echo opened-the-callers || echo refused; echo through";
     let out = lab.ctr(&["exec", "ext", "--", "sh", "-c", script]).run_on_terminal("\u{0}never", b"");
     assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["not a tty", "refused", "through"], "{out:?}");

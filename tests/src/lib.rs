@@ -284,6 +284,27 @@ impl Cmd {
     /// With `keys` "\x03", the terminal sends SIGINT to its foreground process group, as
     /// a user's Ctrl-C does.
     pub fn run_on_terminal(self, prompt: &str, keys: &[u8]) -> Outcome {
+        self.run_on_terminal_then(prompt, &|master| {
+            use std::io::Write;
+            let mut m: &std::fs::File = master;
+            m.write_all(keys).expect("type on the terminal");
+        })
+    }
+
+    /// [`Cmd::run_on_terminal`], resizing the terminal to `rows` x `cols` once the output
+    /// shows `prompt` (the kernel sends SIGWINCH to its foreground process group, as when
+    /// a user resizes a terminal window).
+    pub fn run_on_terminal_resized(self, prompt: &str, rows: u16, cols: u16) -> Outcome {
+        self.run_on_terminal_then(prompt, &|master| {
+            use std::os::fd::AsRawFd;
+            let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+            // SAFETY: TIOCSWINSZ reads one winsize from a valid pointer.
+            let r = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+            assert!(r == 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
+        })
+    }
+
+    fn run_on_terminal_then(self, prompt: &str, then: &dyn Fn(&std::fs::File)) -> Outcome {
         use std::os::fd::AsRawFd;
         use std::os::unix::process::CommandExt;
         let Cmd { mut cmd, timeout, .. } = self;
@@ -327,7 +348,7 @@ impl Cmd {
                 Ok(n) => out.extend_from_slice(&buf[..n]),
             }
             if !typed && String::from_utf8_lossy(&out).contains(prompt) {
-                (&master).write_all(keys).expect("type on the terminal");
+                then(&master);
                 typed = true;
             }
         }
