@@ -1740,3 +1740,57 @@ fn detached_with_t_logs_its_own_terminal() {
     lab.ctr(&["rm", "-f", "tt", "plain"]).run().ok();
     lab.assert_clean(&before);
 }
+
+/// Errors of the lifecycle commands: an unknown container (for every command that takes
+/// one), the wrong state (exec into an exited container, logs of a foreground one),
+/// bad durations and signals: one line naming the problem, 125, nothing changed.
+#[test]
+fn lifecycle_errors_are_one_line_and_change_nothing() {
+    require_root!();
+    let Some(lab) = Lab::new("errors") else { return };
+    lab.run(&["-d", "--name", "up", "--image", "bb", "--", "sleep", "1000"]).run().ok();
+    lab.run(&["-d", "--name", "done", "--image", "bb", "--", "sh", "-c", "sleep 0.2; exit 2"]).run().ok();
+    assert_eq!(lab.ctr(&["wait", "done"]).run().ok().stdout, "2\n");
+    lab.run(&["--keep", "--name", "fg", "--image", "bb", "--", "true"]).run().ok();
+    let snapshot = || {
+        let mut rows: Vec<(String, String, String)> = lab
+            .ps()
+            .iter()
+            .map(|r| (r["name"].to_string(), r["status"].to_string(), r["pid"].to_string()))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let before = snapshot();
+    let cases: &[(&[&str], &str)] = &[
+        (&["exec", "nosuch", "--", "true"], "nosuch"),
+        (&["stop", "nosuch"], "nosuch"),
+        (&["restart", "nosuch"], "nosuch"),
+        (&["kill", "nosuch"], "nosuch"),
+        (&["rm", "nosuch"], "nosuch"),
+        (&["wait", "nosuch"], "nosuch"),
+        (&["logs", "nosuch"], "nosuch"),
+        (&["inspect", "nosuch"], "nosuch"),
+        (&["top", "nosuch"], "nosuch"),
+        (&["stats", "--no-stream", "nosuch"], "nosuch"),
+        (&["commit", "nosuch", "-o", "/tmp/never.tar"], "nosuch"),
+        (&["exec", "done", "--", "true"], "done"),
+        (&["kill", "done"], "done"),
+        (&["rm", "up"], "up"),
+        (&["logs", "fg"], "fg"),
+        (&["stop", "-t", "soon", "up"], "soon"),
+        (&["restart", "-t", "-1", "up"], "-1"),
+        (&["kill", "-s", "SIGNOPE", "up"], "SIGNOPE"),
+        (&["logs", "--tail", "some", "up"], "some"),
+        (&["stop", "up", "nosuch"], "nosuch"),
+    ];
+    for (args, named) in cases {
+        let out = lab.ctr(args).run();
+        assert_eq!(out.code, 125, "{args:?}: {out:?}");
+        let line = out.one_line_error();
+        assert!(line.contains(named), "{args:?} does not name {named}: {line}");
+        assert_eq!(snapshot(), before, "{args:?} changed something");
+    }
+    assert!(!Path::new("/tmp/never.tar").exists());
+    lab.ctr(&["rm", "-f", "up", "done", "fg"]).run().ok();
+}

@@ -57,6 +57,19 @@ fn install_puts_binaries_man_pages_and_completions_under_the_prefix() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("-F _cgctl cgctl"), "{out:?}");
     assert!(out.stdout.lines().last().unwrap_or_default().split_whitespace().any(|w| w == "freeze"), "{out:?}");
+    // ctr-run's too, with its subcommands (and a page for each).
+    let bash = p.join("share/bash-completion/completions/ctr-run");
+    let line = format!(
+        "source {}; complete -p ctr-run; COMP_WORDS=(ctr-run res); COMP_CWORD=1; _ctr__run ctr-run res ctr-run; echo \"${{COMPREPLY[@]}}\"",
+        bash.display()
+    );
+    let out = Cmd::new("bash").args(["-c", &line]).run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("-F _ctr__run ctr-run"), "{out:?}");
+    assert!(out.stdout.lines().last().unwrap_or_default().split_whitespace().any(|w| w == "restart"), "{out:?}");
+    for sub in ["run", "exec", "stop", "restart", "wait", "kill", "inspect", "stats", "top", "logs", "ps"] {
+        assert!(p.join(format!("share/man/man1/ctr-run-{sub}.1")).exists(), "no page for ctr-run {sub}");
+    }
     // Bad input to the generator: one line, 125.
     let bad = Cmd::new(p.join("bin/cgctl")).env("CTR_TOOLS_GENERATE", "tcsh").run();
     assert_eq!(bad.code, 125, "{bad:?}");
