@@ -47,26 +47,19 @@ fn install_puts_binaries_man_pages_and_completions_under_the_prefix() {
     } else {
         skip("install_man", "man (man-db) is not installed: the pages are not rendered");
     }
-    // The bash completion loads and completes the subcommands.
-    let bash = p.join("share/bash-completion/completions/cgctl");
-    let line = format!(
-        "source {}; complete -p cgctl; COMP_WORDS=(cgctl fr); COMP_CWORD=1; _cgctl cgctl fr cgctl; echo \"${{COMPREPLY[@]}}\"",
-        bash.display()
-    );
-    let out = Cmd::new("bash").args(["-c", &line]).run();
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("-F _cgctl cgctl"), "{out:?}");
-    assert!(out.stdout.lines().last().unwrap_or_default().split_whitespace().any(|w| w == "freeze"), "{out:?}");
-    // ctr-run's too, with its subcommands (and a page for each).
-    let bash = p.join("share/bash-completion/completions/ctr-run");
-    let line = format!(
-        "source {}; complete -p ctr-run; COMP_WORDS=(ctr-run res); COMP_CWORD=1; _ctr__run ctr-run res ctr-run; echo \"${{COMPREPLY[@]}}\"",
-        bash.display()
-    );
-    let out = Cmd::new("bash").args(["-c", &line]).run();
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("-F _ctr__run ctr-run"), "{out:?}");
-    assert!(out.stdout.lines().last().unwrap_or_default().split_whitespace().any(|w| w == "restart"), "{out:?}");
+    // The bash completion loads and completes the subcommands (cgctl's, ctr-run's).
+    for (tool, func, typed, want) in [("cgctl", "_cgctl", "fr", "freeze"), ("ctr-run", "_ctr__run", "res", "restart")] {
+        let bash = p.join("share/bash-completion/completions").join(tool);
+        let line = format!(
+            "source {}; complete -p {tool}; COMP_WORDS=({tool} {typed}); COMP_CWORD=1; {func} {tool} {typed} {tool}; echo \"${{COMPREPLY[@]}}\"",
+            bash.display()
+        );
+        let out = Cmd::new("bash").args(["-c", &line]).run();
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(out.stdout.contains(&format!("-F {func} {tool}")), "{out:?}");
+        assert!(out.stdout.lines().last().unwrap_or_default().split_whitespace().any(|w| w == want), "{out:?}");
+    }
+    // A page for each of ctr-run's subcommands.
     for sub in ["run", "exec", "stop", "restart", "wait", "kill", "inspect", "stats", "top", "logs", "ps"] {
         assert!(p.join(format!("share/man/man1/ctr-run-{sub}.1")).exists(), "no page for ctr-run {sub}");
     }
