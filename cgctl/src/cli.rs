@@ -44,12 +44,14 @@ fn parse_pid(s: &str) -> Result<i32, String> {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show the setup (v1, hybrid, v2), mount points, controllers, and the caller's cgroups
+    #[command(after_help = "Examples:\n  cgctl info  (v1, hybrid or v2; where each controller is; your own cgroups)\n  cgctl info --json")]
     Info {
         /// One JSON object
         #[arg(long)]
         json: bool,
     },
     /// Create a group (in every hierarchy a limit needs) and apply LIMITS
+    #[command(after_help = "Examples:\n  cgctl create web --memory 256M --pids-limit 100 --cpus 1.5\n  cgctl rm web")]
     Create {
         #[arg(value_parser = parse_name)]
         name: GroupName,
@@ -57,6 +59,7 @@ pub enum Command {
         limits: LimitArgs,
     },
     /// Change the limits of an existing group
+    #[command(after_help = "Examples:\n  cgctl create web && cgctl set web --memory 512M --cpu-shares 512\n  cgctl rm web")]
     Set {
         #[arg(value_parser = parse_name)]
         name: GroupName,
@@ -64,6 +67,7 @@ pub enum Command {
         limits: LimitArgs,
     },
     /// Join an existing group (applying LIMITS), then exec CMD
+    #[command(after_help = "Examples:\n  cgctl exec --create job --memory 64M -- sh -c 'cat /proc/self/cgroup'\n  cgctl rm job")]
     Exec {
         /// Create the group if it does not exist
         #[arg(long)]
@@ -78,6 +82,7 @@ pub enum Command {
     },
     /// Create a group, run CMD in it, forward signals, report an OOM kill, kill what is
     /// left and remove the group
+    #[command(after_help = "Examples:\n  cgctl run --memory 64M --pids-limit 50 -- make  (a group of its own, removed after)\n  cgctl run --stats-json run.json -- true  (the outcome and final stats in run.json)")]
     Run {
         /// The group's name (default: cgctl-run-PID, relative)
         #[arg(long, value_parser = parse_name)]
@@ -104,6 +109,7 @@ pub enum Command {
         command: Vec<OsString>,
     },
     /// Move processes into a group
+    #[command(after_help = "Examples:\n  sleep 30 & cgctl create web && cgctl add web $!\n  cgctl rm --force web")]
     Add {
         #[arg(value_parser = parse_name)]
         name: GroupName,
@@ -111,6 +117,7 @@ pub enum Command {
         pids: Vec<i32>,
     },
     /// Show a group's usage and limits
+    #[command(after_help = "Examples:\n  cgctl create web && cgctl stats web; cgctl stats web --json\n  cgctl stats web --format prometheus; cgctl rm web")]
     Stats {
         #[arg(value_parser = parse_name)]
         name: GroupName,
@@ -122,6 +129,7 @@ pub enum Command {
         format: String,
     },
     /// List the groups below NAME (default: below the caller's own cgroup), recursively
+    #[command(after_help = "Examples:\n  cgctl create web && cgctl create web/db && cgctl ls; cgctl ls web --json\n  cgctl rm web/db web")]
     Ls {
         #[arg(value_parser = parse_name)]
         name: Option<GroupName>,
@@ -130,6 +138,7 @@ pub enum Command {
         json: bool,
     },
     /// Remove groups, sub-groups first
+    #[command(after_help = "Examples:\n  cgctl create a && cgctl create b && cgctl rm a b\n  sleep 30 & cgctl create web && cgctl add web $! && cgctl rm --force web  (kills the sleep first)")]
     Rm {
         /// Kill the processes inside first (frozen ones too)
         #[arg(short, long)]
@@ -138,16 +147,19 @@ pub enum Command {
         names: Vec<GroupName>,
     },
     /// Freeze every process of a group
+    #[command(after_help = "Examples:\n  sleep 30 & cgctl create web && cgctl add web $! && cgctl freeze web\n  cgctl thaw web && cgctl rm --force web")]
     Freeze {
         #[arg(value_parser = parse_name)]
         name: GroupName,
     },
     /// Thaw a frozen group
+    #[command(after_help = "Examples:\n  cgctl create web && cgctl freeze web && cgctl thaw web\n  cgctl rm web")]
     Thaw {
         #[arg(value_parser = parse_name)]
         name: GroupName,
     },
     /// Send a signal (default SIGKILL) to every process of a group
+    #[command(after_help = "Examples:\n  sleep 30 & cgctl create web && cgctl add web $!\n  cgctl kill -s TERM web; cgctl rm --force web")]
     Kill {
         /// The signal, by name or number
         #[arg(short, long, default_value = "KILL", value_parser = parse_signal)]
