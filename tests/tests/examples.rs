@@ -1,6 +1,7 @@
 //! Every example of the README (its `sh` blocks) and of each tool's `--help` runs as
 //! written, after the build, on this machine: the test creates the files the examples
-//! name (busybox layers in `img/`, a `busybox.tar` image, a `Makefile`, a `./leaky`
+//! name (busybox layers in `img/`, a `busybox.tar` image, an OCI `bundle/` running
+//! `sleep 1000`, a `Makefile`, a `./leaky`
 //! program, a stand-in `nginx`, `data/`), starts the process the `nsenter-rs -t 1234`
 //! examples join (1234 is replaced by its PID), and runs them all, in order, in one
 //! shell inside mount and PID namespaces of its own where `/tmp` and `/run` are private
@@ -113,6 +114,13 @@ fn fixtures(w: &Path) {
         "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]}, "rootfs": {"type": "layers", "diff_ids": []}});
     let archive = testkit::docker_save(w, &[(layer, diff_id)], &config);
     std::fs::rename(archive, w.join("busybox.tar")).unwrap();
+    // An OCI bundle whose process runs until it is stopped (ctr-oci's examples).
+    let bundle = w.join("bundle");
+    testkit::busybox_rootfs(&bundle.join("rootfs"));
+    Cmd::tool("ctr-oci").arg("spec").arg("--bundle").arg(&bundle).run().ok();
+    let mut spec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
+    spec["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+    std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
 }
 
 fn shell_quote(s: &str) -> String {
@@ -142,9 +150,8 @@ fn readme_and_help_examples_run_as_written() {
         assert!(!found.is_empty(), "{tool} --help shows no example");
         sources.push((format!("{tool} --help"), found));
     }
-    // Every subcommand of the tools shows examples too, and they run. (ctr-oci's need
-    // an OCI bundle the fixtures do not make: its subcommands are not held to this yet.)
-    let subs = ["cgctl", "ovlmount", "ctr-run"].into_iter().flat_map(|t| subcommands(&[t]));
+    // Every subcommand of the tools shows examples too, and they run.
+    let subs = ["cgctl", "ovlmount", "ctr-run", "ctr-oci"].into_iter().flat_map(|t| subcommands(&[t]));
     for sub in subs {
         let help = Cmd::tool(&sub[0]).args(&sub[1..]).arg("--help").run();
         let found = help_examples(&help.ok().stdout);
