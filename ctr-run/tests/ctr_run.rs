@@ -1797,3 +1797,45 @@ fn lifecycle_errors_are_one_line_and_change_nothing() {
     assert!(!Path::new("/tmp/never.tar").exists());
     lab.ctr(&["rm", "-f", "up", "done", "fg"]).run().ok();
 }
+
+/// A shell command line of `cmd`, quoted.
+fn shell_line(mut cmd: Cmd) -> String {
+    let c = cmd.command();
+    std::iter::once(c.get_program())
+        .chain(c.get_args())
+        .map(|a| chainload::cli::shell_quote(&a.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `run -it`: the caller's terminal is raw while attached, and as it was after the
+/// container is killed (`ctr-run kill` from elsewhere) and after ctr-run itself gets
+/// SIGTERM, as after a normal exit (run_t_gives_a_terminal_of_its_own...).
+#[test]
+fn terminal_modes_are_restored_when_killed_or_terminated() {
+    require_root!();
+    let Some(lab) = Lab::new("ttyend") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    let m = lab.dir.path().join("modes").display().to_string();
+    let script = "trap 'exit 0' TERM; while :; do sleep 0.1; done";
+    let run = shell_line(lab.run(&["-it", "--name", "victim", "--image", "bb", "--", "sh", "-c", script]));
+    let kill = shell_line(lab.ctr(&["kill", "victim"]));
+    let up = shell_line(lab.ctr(&["exec", "victim", "--", "true"]));
+    let until_running = format!("j=0; until {up} 2>/dev/null || [ $j -gt 400 ]; do sleep 0.05; j=$((j+1)); done");
+    // (ctr-run in the background, its stdin the terminal again; the shell waits until
+    // the terminal is raw, then ends it one way or the other.)
+    let until_raw = format!("i=0; while [ \"$(stty -g)\" = \"$(cat {m}.before)\" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; stty -g > {m}.raw");
+    let line = format!(
+        "stty -g > {m}.before; {run} </dev/tty & {until_raw}.1; {until_running}; {kill}; wait; stty -g > {m}.after.1; \
+         {run} </dev/tty & {until_raw}.2; {until_running}; kill -TERM $!; wait; echo status=$?; stty -g > {m}.after.2"
+    );
+    let out = Cmd::new("sh").args(["-c", &line]).timeout(testkit::scaled(Duration::from_secs(90))).run_on_terminal("\u{0}never", b"");
+    let read = |ext: &str| std::fs::read_to_string(format!("{m}.{ext}")).unwrap();
+    let before_modes = read("before");
+    for n in ["1", "2"] {
+        assert_ne!(read(&format!("raw.{n}")), before_modes, "round {n}: the terminal never went raw: {out:?}");
+        assert_eq!(read(&format!("after.{n}")), before_modes, "round {n}: the terminal's modes were not restored: {out:?}");
+    }
+    assert!(out.stdout.contains("status=0"), "ctr-run after SIGTERM (the container exits 0 on TERM): {out:?}");
+    lab.assert_clean(&before);
+}
