@@ -291,7 +291,7 @@ pub fn restart(
 }
 
 /// docker's grace period of `stop`, in seconds.
-const DEFAULT_STOP_TIMEOUT: u64 = 10;
+pub const DEFAULT_STOP_TIMEOUT: u64 = 10;
 
 /// `wait ID...`: block until each container has stopped; their exit codes, in order.
 pub fn wait(root: &Root, keys: &[String]) -> Result<Vec<i32>, Error> {

@@ -322,8 +322,8 @@ fn spawn_chain(
 }
 
 /// Until the chain ends: record when PID 1 runs the command (and tell `notify`), pass
-/// on the signals the supervisor gets, and after SIGINT/SIGTERM give the container 10 s
-/// before it is killed, as `docker stop` does.
+/// on the signals the supervisor gets, and after SIGINT/SIGTERM give the container its
+/// --stop-timeout (else 10 s) before it is killed, as `docker stop` does.
 fn watch(
     root: &Root,
     tools: &Tools,
@@ -380,7 +380,9 @@ fn watch(
                     let _ = nix::sys::signal::kill(chain_pid, got.signal);
                 }
                 if matches!(got.signal, Signal::SIGINT | Signal::SIGTERM) && kill_deadline.is_none() {
-                    kill_deadline = Some(Instant::now() + Duration::from_secs(10));
+                    // (The container's --stop-timeout, else docker's 10 s.)
+                    let grace = Duration::from_secs(state.config.stop_timeout.unwrap_or(crate::ops::DEFAULT_STOP_TIMEOUT));
+                    kill_deadline = Some(Instant::now() + grace);
                 }
             }
         }

@@ -1333,13 +1333,8 @@ fn run_t_gives_a_terminal_of_its_own_and_restores_the_callers() {
     assert_eq!(testkit::sigints_per_ctrl_c(lab.run(&args)), (1, 0));
     // The caller's terminal modes are as they were before (the shell on the same terminal).
     let modes = lab.dir.path().join("modes");
-    let mut shown = lab.run(&["-it", "--image", "bb", "--", "sh", "-c", "echo ready; exit 3"]);
-    let c = shown.command();
-    let argv: Vec<String> = std::iter::once(c.get_program())
-        .chain(c.get_args())
-        .map(|a| chainload::cli::shell_quote(&a.to_string_lossy()))
-        .collect();
-    let line = format!("stty -g > {m}.1; {}; echo status=$?; stty -g > {m}.2", argv.join(" "), m = modes.display());
+    let shown = shell_line(lab.run(&["-it", "--image", "bb", "--", "sh", "-c", "echo ready; exit 3"]));
+    let line = format!("stty -g > {m}.1; {shown}; echo status=$?; stty -g > {m}.2", m = modes.display());
     let out = Cmd::new("sh")
         .args(["-c", &line])
         .timeout(testkit::scaled(Duration::from_secs(60)))
@@ -1632,6 +1627,16 @@ fn stop_signal_and_timeout_from_run_and_the_image() {
     assert_eq!(lab.ctr(&["wait", "slow"]).run().ok().stdout, "137\n", "TERM is ignored: killed");
     assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(8), "--stop-timeout 1: took {took:?}");
     lab.ctr(&["rm", "flag", "image", "slow"]).run().ok();
+    // A foreground ctr-run given SIGTERM passes it on, then kills after --stop-timeout.
+    let mut fg = lab.run(&["--name", "fg", "--stop-timeout", "1", "--image", "bb", "--", "sh", "-c", traps]).spawn();
+    let running = || lab.ps().iter().any(|r| r["name"] == "fg" && r["status"] == "running");
+    assert!(wait_until(Duration::from_secs(20), running), "{:?}", lab.ps());
+    let start = std::time::Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(fg.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = fg.wait().unwrap();
+    let took = start.elapsed();
+    assert_eq!(testkit::shell_code(status), 137, "TERM is ignored: killed");
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(8), "--stop-timeout 1: took {took:?}");
     lab.assert_clean(&before);
 }
 
