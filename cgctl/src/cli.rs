@@ -44,7 +44,9 @@ fn parse_pid(s: &str) -> Result<i32, String> {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show the setup (v1, hybrid, v2), mount points, controllers, and the caller's cgroups
-    #[command(after_help = "Examples:\n  cgctl info  (v1, hybrid or v2; where each controller is; your own cgroups)\n  cgctl info --json")]
+    #[command(
+        after_help = "Examples:\n  cgctl info  (v1, hybrid or v2; where each controller is; your own cgroups)\n  cgctl info --json"
+    )]
     Info {
         /// One JSON object
         #[arg(long)]
@@ -59,7 +61,9 @@ pub enum Command {
         limits: LimitArgs,
     },
     /// Change the limits of an existing group
-    #[command(after_help = "Examples:\n  cgctl create web && cgctl set web --memory 512M --cpu-shares 512\n  cgctl rm web")]
+    #[command(
+        after_help = "Examples:\n  cgctl create web && cgctl set web --memory 512M --cpu-shares 512\n  cgctl rm web"
+    )]
     Set {
         #[arg(value_parser = parse_name)]
         name: GroupName,
@@ -67,7 +71,9 @@ pub enum Command {
         limits: LimitArgs,
     },
     /// Join an existing group (applying LIMITS), then exec CMD
-    #[command(after_help = "Examples:\n  cgctl exec --create job --memory 64M -- sh -c 'cat /proc/self/cgroup'\n  cgctl rm job")]
+    #[command(
+        after_help = "Examples:\n  cgctl exec --create job --memory 64M -- sh -c 'cat /proc/self/cgroup'\n  cgctl rm job"
+    )]
     Exec {
         /// Create the group if it does not exist
         #[arg(long)]
@@ -82,7 +88,9 @@ pub enum Command {
     },
     /// Create a group, run CMD in it, forward signals, report an OOM kill, kill what is
     /// left and remove the group
-    #[command(after_help = "Examples:\n  cgctl run --memory 64M --pids-limit 50 -- make  (a group of its own, removed after)\n  cgctl run --stats-json run.json -- true  (the outcome and final stats in run.json)")]
+    #[command(
+        after_help = "Examples:\n  cgctl run --memory 64M --pids-limit 50 -- make  (a group of its own, removed after)\n  cgctl run --stats-json run.json -- true  (the outcome and final stats in run.json)"
+    )]
     Run {
         /// The group's name (default: cgctl-run-PID, relative)
         #[arg(long, value_parser = parse_name)]
@@ -117,7 +125,9 @@ pub enum Command {
         pids: Vec<i32>,
     },
     /// Show a group's usage and limits
-    #[command(after_help = "Examples:\n  cgctl create web && cgctl stats web; cgctl stats web --json\n  cgctl stats web --format prometheus; cgctl rm web")]
+    #[command(
+        after_help = "Examples:\n  cgctl create web && cgctl stats web; cgctl stats web --json\n  cgctl stats web --format prometheus; cgctl rm web"
+    )]
     Stats {
         #[arg(value_parser = parse_name)]
         name: GroupName,
@@ -129,7 +139,9 @@ pub enum Command {
         format: String,
     },
     /// List the groups below NAME (default: below the caller's own cgroup), recursively
-    #[command(after_help = "Examples:\n  cgctl create web && cgctl create web/db && cgctl ls; cgctl ls web --json\n  cgctl rm web/db web")]
+    #[command(
+        after_help = "Examples:\n  cgctl create web && cgctl create web/db && cgctl ls; cgctl ls web --json\n  cgctl rm web/db web"
+    )]
     Ls {
         #[arg(value_parser = parse_name)]
         name: Option<GroupName>,
@@ -138,7 +150,9 @@ pub enum Command {
         json: bool,
     },
     /// Remove groups, sub-groups first
-    #[command(after_help = "Examples:\n  cgctl create a && cgctl create b && cgctl rm a b\n  sleep 30 & cgctl create web && cgctl add web $! && cgctl rm --force web  (kills the sleep first)")]
+    #[command(
+        after_help = "Examples:\n  cgctl create a && cgctl create b && cgctl rm a b\n  sleep 30 & cgctl create web && cgctl add web $! && cgctl rm --force web  (kills the sleep first)"
+    )]
     Rm {
         /// Kill the processes inside first (frozen ones too)
         #[arg(short, long)]
@@ -147,7 +161,9 @@ pub enum Command {
         names: Vec<GroupName>,
     },
     /// Freeze every process of a group
-    #[command(after_help = "Examples:\n  sleep 30 & cgctl create web && cgctl add web $! && cgctl freeze web\n  cgctl thaw web && cgctl rm --force web")]
+    #[command(
+        after_help = "Examples:\n  sleep 30 & cgctl create web && cgctl add web $! && cgctl freeze web\n  cgctl thaw web && cgctl rm --force web"
+    )]
     Freeze {
         #[arg(value_parser = parse_name)]
         name: GroupName,
@@ -159,7 +175,9 @@ pub enum Command {
         name: GroupName,
     },
     /// Send a signal (default SIGKILL) to every process of a group
-    #[command(after_help = "Examples:\n  sleep 30 & cgctl create web && cgctl add web $!\n  cgctl kill -s TERM web; cgctl rm --force web")]
+    #[command(
+        after_help = "Examples:\n  sleep 30 & cgctl create web && cgctl add web $!\n  cgctl kill -s TERM web; cgctl rm --force web"
+    )]
     Kill {
         /// The signal, by name or number
         #[arg(short, long, default_value = "KILL", value_parser = parse_signal)]
@@ -284,16 +302,50 @@ mod tests {
     #[test]
     fn limits_round_trip_through_their_flags() {
         let given = parse(&[
-            "--memory", "64M", "--memory-swap", "-1", "--memory-reservation", "32M", "--cpus", "1.25",
-            "--cpu-quota", "-1", "--cpu-period", "50000", "--cpu-shares", "512", "--cpu-weight", "50",
-            "--cpuset-cpus", "0-1", "--cpuset-mems", "0", "--pids-limit", "max", "--io-weight", "300",
-            "--device-read-bps", "8:0:10M", "--device-write-bps", "/dev/null:1M", "--device-read-iops", "8:0:100",
-            "--device-write-iops", "8:0:200", "--set", "memory.high=1G", "--controllers", "blkio,cpuacct",
+            "--memory",
+            "64M",
+            "--memory-swap",
+            "-1",
+            "--memory-reservation",
+            "32M",
+            "--cpus",
+            "1.25",
+            "--cpu-quota",
+            "-1",
+            "--cpu-period",
+            "50000",
+            "--cpu-shares",
+            "512",
+            "--cpu-weight",
+            "50",
+            "--cpuset-cpus",
+            "0-1",
+            "--cpuset-mems",
+            "0",
+            "--pids-limit",
+            "max",
+            "--io-weight",
+            "300",
+            "--device-read-bps",
+            "8:0:10M",
+            "--device-write-bps",
+            "/dev/null:1M",
+            "--device-read-iops",
+            "8:0:100",
+            "--device-write-iops",
+            "8:0:200",
+            "--set",
+            "memory.high=1G",
+            "--controllers",
+            "blkio,cpuacct",
         ]);
         let args = given.to_args();
         let again = parse(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(again, given, "{args:?}");
-        assert_eq!(parse(&["--memory-swap", "128M", "--pids-limit", "7"]).to_args(), ["--memory-swap", "134217728", "--pids-limit", "7"]);
+        assert_eq!(
+            parse(&["--memory-swap", "128M", "--pids-limit", "7"]).to_args(),
+            ["--memory-swap", "134217728", "--pids-limit", "7"]
+        );
         assert!(Limits::default().to_args().is_empty());
     }
 }

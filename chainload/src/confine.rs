@@ -317,9 +317,8 @@ fn setgroups_denied() -> bool {
 /// set no_new_privs; install the seccomp filter (before the user switch when there is
 /// no no_new_privs). The caller then execs.
 pub fn apply(c: &Confinement) -> Result<(), ConfineError> {
-    crate::rlimit::set_all(&c.rlimits).map_err(|(l, e)| {
-        sys(format!("cannot set the resource limit {}", l.to_arg()))(e)
-    })?;
+    crate::rlimit::set_all(&c.rlimits)
+        .map_err(|(l, e)| sys(format!("cannot set the resource limit {}", l.to_arg()))(e))?;
     if let Some(score) = c.oom_score_adj {
         crate::rlimit::set_oom_score_adj(&format!("{score}\n"))
             .map_err(sys(format!("cannot set the OOM score adjustment to {score}")))?;

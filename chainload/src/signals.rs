@@ -126,7 +126,11 @@ pub fn wait_forwarding(child: Pid, on_signal: impl FnMut(Signal)) -> Result<Chil
 
 /// [`wait_forwarding`], also taking the signals of `also` (blocked by the caller as
 /// well), which are not passed on: only `on_signal` hears them (SIGWINCH, say).
-pub fn wait_forwarding_also(child: Pid, also: &[Signal], mut on_signal: impl FnMut(Signal)) -> Result<ChildStatus, Errno> {
+pub fn wait_forwarding_also(
+    child: Pid,
+    also: &[Signal],
+    mut on_signal: impl FnMut(Signal),
+) -> Result<ChildStatus, Errno> {
     let mut set = SigSet::empty();
     for s in supervisor_set().into_iter().chain(also.iter().copied()) {
         set.add(s);

@@ -82,23 +82,31 @@ impl CreateArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Set a container up; its init waits, fully set up, until start
-    #[command(after_help = "Examples:\n  ctr-oci create --bundle bundle web && ctr-oci state web  (created: its init waits at the start gate)\n  ctr-oci start web && ctr-oci delete --force web")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci create --bundle bundle web && ctr-oci state web  (created: its init waits at the start gate)\n  ctr-oci start web && ctr-oci delete --force web"
+    )]
     Create(CreateArgs),
     /// Start a created container
-    #[command(after_help = "Examples:\n  ctr-oci create --bundle bundle web && ctr-oci start web  (the init runs the process)\n  ctr-oci delete --force web")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci create --bundle bundle web && ctr-oci start web  (the init runs the process)\n  ctr-oci delete --force web"
+    )]
     Start {
         /// The container's id
         id: String,
     },
     /// Print a container's state (JSON)
-    #[command(after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci state web  (status, pid, bundle, annotations: JSON)\n  ctr-oci delete --force web")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci state web  (status, pid, bundle, annotations: JSON)\n  ctr-oci delete --force web"
+    )]
     State {
         /// The container's id
         id: String,
     },
     /// Send a signal (default TERM) to a container's init, or with --all to every process
     /// of its cgroup
-    #[command(after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci kill web KILL  (default TERM)\n  ctr-oci delete web")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci kill web KILL  (default TERM)\n  ctr-oci delete web"
+    )]
     Kill {
         /// Every process of the container's cgroup
         #[arg(short = 'a', long)]
@@ -110,20 +118,26 @@ pub enum Command {
         signal: String,
     },
     /// Freeze every process of a running container (its cgroup's freezer)
-    #[command(after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci pause web && ctr-oci state web  (paused)\n  ctr-oci resume web && ctr-oci delete --force web")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci pause web && ctr-oci state web  (paused)\n  ctr-oci resume web && ctr-oci delete --force web"
+    )]
     Pause {
         /// The container's id
         id: String,
     },
     /// Thaw a paused container
-    #[command(after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci pause web && ctr-oci resume web\n  ctr-oci delete --force web")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci pause web && ctr-oci resume web\n  ctr-oci delete --force web"
+    )]
     Resume {
         /// The container's id
         id: String,
     },
     /// The processes of a container's cgroup: as a table (ps's, of those pids) or a JSON
     /// array of host pids
-    #[command(after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci ps web; ctr-oci ps --format json web\n  ctr-oci delete --force web")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci ps web; ctr-oci ps --format json web\n  ctr-oci delete --force web"
+    )]
     Ps {
         /// table or json
         #[arg(short = 'f', long, value_name = "FORMAT", default_value = "table")]
@@ -136,7 +150,9 @@ pub enum Command {
     },
     /// A container's resource usage as runc's JSON events: one with --stats, else one
     /// every interval (and "oom" ones) until it stops
-    #[command(after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci events --stats web  (one stats event, as runc)\n  ctr-oci delete --force web")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci events --stats web  (one stats event, as runc)\n  ctr-oci delete --force web"
+    )]
     Events {
         /// Print one stats object and exit
         #[arg(long)]
@@ -148,14 +164,20 @@ pub enum Command {
         id: String,
     },
     /// Run a process in a running container (its namespaces, cgroup and confinement)
-    #[command(after_help = "Examples:\n  ctr-oci run -d --bundle bundle web\n  ctr-oci exec -e A=1 --cwd /tmp web sh -c 'echo $A; pwd'\n  ctr-oci delete --force web")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci run -d --bundle bundle web\n  ctr-oci exec -e A=1 --cwd /tmp web sh -c 'echo $A; pwd'\n  ctr-oci delete --force web"
+    )]
     Exec(ExecArgs),
     /// Change a container's limits: a LinuxResources JSON document (FILE, or - for
     /// stdin), and/or the flags (which win)
-    #[command(after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci update --memory 67108864 web\n  ctr-oci delete --force web")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci update --memory 67108864 web\n  ctr-oci delete --force web"
+    )]
     Update(UpdateArgs),
     /// Delete a container (a created one's init is killed; --force: a running one too)
-    #[command(after_help = "Examples:\n  ctr-oci create --bundle bundle web && ctr-oci delete web  (a created one: its init is killed)\n  ctr-oci run -d --bundle bundle web && ctr-oci delete --force web  (a running one)")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci create --bundle bundle web && ctr-oci delete web  (a created one: its init is killed)\n  ctr-oci run -d --bundle bundle web && ctr-oci delete --force web  (a running one)"
+    )]
     Delete {
         /// Kill a running container; an unknown id is no error
         #[arg(short = 'f', long)]
@@ -164,7 +186,9 @@ pub enum Command {
         id: String,
     },
     /// Create and start a container, wait for it and delete it (its status is ours)
-    #[command(after_help = "Examples:\n  mkdir b && cp -a img/l1 b/rootfs && ctr-oci spec --bundle b && ctr-oci run --bundle b c1  (create, start, wait, delete)\n  ctr-oci run -d --bundle bundle web && ctr-oci delete --force web")]
+    #[command(
+        after_help = "Examples:\n  mkdir b && cp -a img/l1 b/rootfs && ctr-oci spec --bundle b && ctr-oci run --bundle b c1  (create, start, wait, delete)\n  ctr-oci run -d --bundle bundle web && ctr-oci delete --force web"
+    )]
     Run {
         #[command(flatten)]
         create: CreateArgs,
@@ -173,7 +197,9 @@ pub enum Command {
         detach: bool,
     },
     /// List the containers
-    #[command(after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci list; ctr-oci list -q; ctr-oci list --format json\n  ctr-oci delete --force web")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci run -d --bundle bundle web && ctr-oci list; ctr-oci list -q; ctr-oci list --format json\n  ctr-oci delete --force web"
+    )]
     List {
         /// table or json
         #[arg(short = 'f', long, value_name = "FORMAT", default_value = "table")]
@@ -193,7 +219,9 @@ pub enum Command {
         bundle: PathBuf,
     },
     /// Print the chain a bundle becomes, as one shell command
-    #[command(after_help = "Examples:\n  ctr-oci chain --bundle bundle web  (the chain the bundle becomes, as one shell command)")]
+    #[command(
+        after_help = "Examples:\n  ctr-oci chain --bundle bundle web  (the chain the bundle becomes, as one shell command)"
+    )]
     Chain {
         /// The bundle
         #[arg(short = 'b', long, value_name = "DIR", default_value = ".")]

@@ -249,7 +249,14 @@ fn podman_run_t_gives_the_container_its_own_terminal() {
     let cmd = p.container(
         "run",
         &["--rm", "-t"],
-        &["sh", "-c", &format!("tty; {}; ls -l /proc/self/fd/0 /proc/self/fd/2 | sed 's/.*-> //'; exit 5", testkit::STTY_SIZE_ONCE_SET)],
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "tty; {}; ls -l /proc/self/fd/0 /proc/self/fd/2 | sed 's/.*-> //'; exit 5",
+                testkit::STTY_SIZE_ONCE_SET
+            ),
+        ],
     );
     let out = cmd.run_on_terminal_sized(11, 77);
     assert_eq!(out.code, 5, "{out:?}");

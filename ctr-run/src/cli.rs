@@ -127,7 +127,9 @@ pub enum Command {
     /// Run a command in a new container
     Run(Box<RunArgs>),
     /// Run a command in a running container's namespaces and cgroup
-    #[command(after_help = "Examples:\n  ctr-run run -d --name web -- sleep 300\n  ctr-run exec web -- ps\n  ctr-run exec -u nobody -e DEBUG=1 -w /tmp web -- sh -c 'id; pwd'\n  ctr-run rm -f web")]
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name web -- sleep 300\n  ctr-run exec web -- ps\n  ctr-run exec -u nobody -e DEBUG=1 -w /tmp web -- sh -c 'id; pwd'\n  ctr-run rm -f web"
+    )]
     Exec {
         /// A pseudo-terminal of the container's own for the command (as run -t)
         #[arg(short = 't', long)]
@@ -165,7 +167,9 @@ pub enum Command {
     },
     /// Stop containers: the stop signal (TERM unless --stop-signal or the image says
     /// otherwise), then SIGKILL after the grace period
-    #[command(after_help = "Examples:\n  ctr-run run -d --name web -- sleep 300\n  ctr-run stop -t 1 web  (TERM, then KILL after 1 s; prints the name)\n  ctr-run rm web")]
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name web -- sleep 300\n  ctr-run stop -t 1 web  (TERM, then KILL after 1 s; prints the name)\n  ctr-run rm web"
+    )]
     Stop {
         /// Seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10)
         #[arg(short = 't', long = "time", value_name = "SECS")]
@@ -176,7 +180,9 @@ pub enum Command {
     },
     /// Restart detached containers: stop each (as `stop`), then start its chain again
     /// (same filesystem, log appended)
-    #[command(after_help = "Examples:\n  ctr-run run -d --name web -- sleep 300\n  ctr-run restart -t 1 web  (stopped, then started again on the same filesystem)\n  ctr-run rm -f web")]
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name web -- sleep 300\n  ctr-run restart -t 1 web  (stopped, then started again on the same filesystem)\n  ctr-run rm -f web"
+    )]
     Restart {
         /// Seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10)
         #[arg(short = 't', long = "time", value_name = "SECS")]
@@ -186,14 +192,18 @@ pub enum Command {
         ids: Vec<String>,
     },
     /// Block until containers stop; print each exit code
-    #[command(after_help = "Examples:\n  ctr-run run -d --name job -- sh -c 'sleep 0.5; exit 3'; ctr-run wait job  (prints 3)\n  ctr-run rm job")]
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name job -- sh -c 'sleep 0.5; exit 3'; ctr-run wait job  (prints 3)\n  ctr-run rm job"
+    )]
     Wait {
         /// Container names or ids
         #[arg(required = true)]
         ids: Vec<String>,
     },
     /// Send a signal (default SIGKILL, as docker's) to a container's PID 1
-    #[command(after_help = "Examples:\n  ctr-run run -d --name web -- sleep 300\n  ctr-run kill -s USR1 web; ctr-run kill web  (SIGKILL, as docker's)\n  ctr-run rm web")]
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name web -- sleep 300\n  ctr-run kill -s USR1 web; ctr-run kill web  (SIGKILL, as docker's)\n  ctr-run rm web"
+    )]
     Kill {
         /// The signal, by name or number (default KILL, as docker's)
         #[arg(short = 's', long, default_value = "KILL", value_parser = parse_signal)]
@@ -202,7 +212,9 @@ pub enum Command {
         id: String,
     },
     /// Remove containers (-f: kill running ones first)
-    #[command(after_help = "Examples:\n  ctr-run run -d --name a -- sleep 300; ctr-run run -d --name b -- sleep 300\n  ctr-run rm -f a b  (prints each name as it is removed)")]
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name a -- sleep 300; ctr-run run -d --name b -- sleep 300\n  ctr-run rm -f a b  (prints each name as it is removed)"
+    )]
     Rm {
         /// Kill a running container first
         #[arg(short = 'f', long)]
@@ -213,7 +225,9 @@ pub enum Command {
     },
     /// Show containers as JSON: state (pid, status, exit code, OOM kill, times), config,
     /// mounts (as the container sees them), and the chain that runs it
-    #[command(after_help = "Examples:\n  ctr-run run -d --name web -m 64M -- sleep 300\n  ctr-run inspect web\n  ctr-run rm -f web")]
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name web -m 64M -- sleep 300\n  ctr-run inspect web\n  ctr-run rm -f web"
+    )]
     Inspect {
         /// Container names or ids
         #[arg(required = true)]
@@ -221,7 +235,9 @@ pub enum Command {
     },
     /// Show running containers' CPU, memory, task and block I/O use (every second,
     /// until interrupted; --no-stream: once)
-    #[command(after_help = "Examples:\n  ctr-run run -d --name web -m 64M -- sleep 300\n  ctr-run stats --no-stream web; ctr-run stats --no-stream --json web\n  ctr-run rm -f web")]
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name web -m 64M -- sleep 300\n  ctr-run stats --no-stream web; ctr-run stats --no-stream --json web\n  ctr-run rm -f web"
+    )]
     Stats {
         /// Print one sample and exit
         #[arg(long)]
@@ -236,7 +252,9 @@ pub enum Command {
         ids: Vec<String>,
     },
     /// The processes of a container's cgroup, as ps shows them (default: ps -ef)
-    #[command(after_help = "Examples:\n  ctr-run run -d --name web -- sleep 300\n  ctr-run top web\n  ctr-run rm -f web")]
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name web -- sleep 300\n  ctr-run top web\n  ctr-run rm -f web"
+    )]
     Top {
         /// Container name or id
         id: String,
@@ -245,7 +263,9 @@ pub enum Command {
         ps_options: Vec<String>,
     },
     /// Print a detached container's output
-    #[command(after_help = "Examples:\n  ctr-run run -d --name talk -- sh -c 'echo one; echo two; sleep 0.5'; ctr-run wait talk\n  ctr-run logs --tail 1 talk  (prints two)\n  ctr-run rm talk")]
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name talk -- sh -c 'echo one; echo two; sleep 0.5'; ctr-run wait talk\n  ctr-run logs --tail 1 talk  (prints two)\n  ctr-run rm talk"
+    )]
     Logs {
         /// Follow: print what the container writes next, until it stops
         #[arg(short = 'f', long)]
@@ -257,7 +277,9 @@ pub enum Command {
         id: String,
     },
     /// Write a container's changes (its upper layer) as an OCI layer tar
-    #[command(after_help = "Examples:\n  ctr-run run --keep --name box -- sh -c 'echo hi > /greeting'\n  ctr-run commit box -o box-layer.tar --gzip\n  ctr-run rm box")]
+    #[command(
+        after_help = "Examples:\n  ctr-run run --keep --name box -- sh -c 'echo hi > /greeting'\n  ctr-run commit box -o box-layer.tar --gzip\n  ctr-run rm box"
+    )]
     Commit {
         /// Container name or id
         id: String,
@@ -287,7 +309,9 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// Import a docker save archive or an OCI image layout archive as NAME
-    #[command(after_help = "Examples:\n  ctr-run image import busybox busybox.tar  (a docker save or OCI layout archive)\n  ctr-run image import --max-size 1G small busybox.tar  (refused once it grows past 1 GiB)")]
+    #[command(
+        after_help = "Examples:\n  ctr-run image import busybox busybox.tar  (a docker save or OCI layout archive)\n  ctr-run image import --max-size 1G small busybox.tar  (refused once it grows past 1 GiB)"
+    )]
     Import {
         /// The image's name
         name: String,
@@ -314,7 +338,9 @@ pub enum ImageCommand {
 
 /// `run`'s flags (docker's names and meanings).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ctr-run run -- sh -c 'hostname; ps'  (the host's root, read-only, as a snapshot)\n  ctr-run run --rootfs img/l1 -m 64M --cpus 0.5 --pids-limit 100 -e A=1 -w /tmp -- sh -c 'echo $A; pwd'\n  ctr-run run --ulimit nofile=256 --tmpfs /scratch:size=8m --add-host db:10.0.0.5 -- sh -c 'ulimit -n; grep db /etc/hosts'\n  ctr-run run -d --name web --restart on-failure:3 --stop-timeout 2 -- sleep 300; ctr-run rm -f web\n  ctr-run run --dry-run --rootfs img/l1 -- true  (the chain as one shell command)")]
+#[command(
+    after_help = "Examples:\n  ctr-run run -- sh -c 'hostname; ps'  (the host's root, read-only, as a snapshot)\n  ctr-run run --rootfs img/l1 -m 64M --cpus 0.5 --pids-limit 100 -e A=1 -w /tmp -- sh -c 'echo $A; pwd'\n  ctr-run run --ulimit nofile=256 --tmpfs /scratch:size=8m --add-host db:10.0.0.5 -- sh -c 'ulimit -n; grep db /etc/hosts'\n  ctr-run run -d --name web --restart on-failure:3 --stop-timeout 2 -- sleep 300; ctr-run rm -f web\n  ctr-run run --dry-run --rootfs img/l1 -- true  (the chain as one shell command)"
+)]
 pub struct RunArgs {
     /// Container name
     #[arg(long)]

@@ -38,11 +38,21 @@ pub fn detach(root: &Root, tools: &Tools, state: State, chain: Chain) -> Result<
                     let code = code.and_then(|c| c.parse().ok()).unwrap_or(chainload::EXIT_TOOL_FAILED);
                     let message = if code == chainload::EXIT_TOOL_FAILED && other.starts_with("failed ") {
                         // (Refused before anything ran: the tool's own line; nothing is left.)
-                        if why.is_empty() { format!("container {} could not be started", state.name) } else { why.to_string() }
+                        if why.is_empty() {
+                            format!("container {} could not be started", state.name)
+                        } else {
+                            why.to_string()
+                        }
                     } else if !why.is_empty() {
-                        format!("container {} failed to start (status {code}): {why}; see ctr-run logs {}", state.name, state.name)
+                        format!(
+                            "container {} failed to start (status {code}): {why}; see ctr-run logs {}",
+                            state.name, state.name
+                        )
                     } else {
-                        format!("container {} failed to start (status {code}); see ctr-run logs {}", state.name, state.name)
+                        format!(
+                            "container {} failed to start (status {code}); see ctr-run logs {}",
+                            state.name, state.name
+                        )
                     };
                     Err(Error::Failed { code, message })
                 }

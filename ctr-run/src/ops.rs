@@ -56,7 +56,9 @@ impl Row {
         let ago = self.finished.map(|f| format!(" {} ago", human_duration(now.saturating_sub(f)))).unwrap_or_default();
         let status = match self.status {
             Status::Created => "Created".into(),
-            Status::Running => format!("Up {}", human_duration(now.saturating_sub(self.started.unwrap_or(self.created)))),
+            Status::Running => {
+                format!("Up {}", human_duration(now.saturating_sub(self.started.unwrap_or(self.created))))
+            }
             Status::Restarting => format!("Restarting ({code}){ago}"),
             Status::Exited => format!("Exited ({code}){ago}"),
         };
@@ -127,7 +129,8 @@ pub fn kill(root: &Root, key: &str, sig: Signal) -> Result<(), Error> {
     // As docker: a fatal signal (KILL, TERM, INT, QUIT or the container's stop signal)
     // turns its restart policy off; another (USR1 to reopen logs, say) leaves it on.
     let stop_signal = st.config.stop_signal.as_deref().and_then(|s| chainload::signals::parse_signal(s).ok());
-    let fatal = matches!(sig, Signal::SIGKILL | Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) || Some(sig) == stop_signal;
+    let fatal =
+        matches!(sig, Signal::SIGKILL | Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) || Some(sig) == stop_signal;
     if st.status == Status::Restarting && fatal && st.supervisor.is_some_and(|s| s.alive()) {
         // (Between two runs: its supervisor ends it instead of starting it again.)
         store::request_stop(root, &st)?;
@@ -231,7 +234,8 @@ fn stop_one(root: &Root, first: &State, grace: Option<Duration>) -> Result<(), E
             }
             return Ok(());
         }
-        let settling = matches!(st.status, Status::Created | Status::Restarting) && st.supervisor.is_some_and(|s| s.alive());
+        let settling =
+            matches!(st.status, Status::Created | Status::Restarting) && st.supervisor.is_some_and(|s| s.alive());
         if !settling {
             return Ok(());
         }

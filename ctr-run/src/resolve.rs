@@ -149,7 +149,9 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
         }
     }
     let network = o.network.unwrap_or(Network::None);
-    if let Some(s) = o.sysctls.iter().find(|s| network == Network::Host && s.namespace == ovlmount::hostns::Namespace::Net) {
+    if let Some(s) =
+        o.sysctls.iter().find(|s| network == Network::Host && s.namespace == ovlmount::hostns::Namespace::Net)
+    {
         return Err(Error::Usage(format!(
             "--sysctl {}: with --network host the network namespace is the host's, and this would change it",
             s.key

@@ -205,7 +205,12 @@ pub fn request_stop(root: &Root, st: &State) -> Result<(), Error> {
         return Ok(());
     }
     let flag = root.container(&st.id).stop_requested();
-    crate::paths::private_file().write(true).create(true).truncate(true).open(&flag).map_err(|e| Error::io("cannot write", &flag, e))?;
+    crate::paths::private_file()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&flag)
+        .map_err(|e| Error::io("cannot write", &flag, e))?;
     Ok(())
 }
 

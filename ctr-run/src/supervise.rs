@@ -381,7 +381,8 @@ fn watch(
                 }
                 if matches!(got.signal, Signal::SIGINT | Signal::SIGTERM) && kill_deadline.is_none() {
                     // (The container's --stop-timeout, else docker's 10 s.)
-                    let grace = Duration::from_secs(state.config.stop_timeout.unwrap_or(crate::ops::DEFAULT_STOP_TIMEOUT));
+                    let grace =
+                        Duration::from_secs(state.config.stop_timeout.unwrap_or(crate::ops::DEFAULT_STOP_TIMEOUT));
                     kill_deadline = Some(Instant::now() + grace);
                 }
             }

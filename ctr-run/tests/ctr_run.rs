@@ -1325,7 +1325,8 @@ fn run_t_gives_a_terminal_of_its_own_and_restores_the_callers() {
     let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
     assert_eq!(lines, ["/dev/pts/0", "9 33", "/dev/pts/0"], "{out:?}");
     // The caller's terminal resized (SIGWINCH to ctr-run): the container's follows.
-    let out = lab.run(&["-t", "--image", "bb", "--", "sh", "-c", WAIT_FOR_33_111]).run_on_terminal_resized("ready", 33, 111);
+    let out =
+        lab.run(&["-t", "--image", "bb", "--", "sh", "-c", WAIT_FOR_33_111]).run_on_terminal_resized("ready", 33, 111);
     assert_eq!(out.stdout.lines().last().map(str::trim), Some("33 111"), "{out:?}");
 
     // Ctrl-C with -it: the container's PID 1 gets one SIGINT, from its own terminal.
@@ -1436,7 +1437,8 @@ fn exec_t_gives_the_command_a_terminal_of_the_containers() {
     let out = lab.ctr(&["exec", "-t", "ext", "--", "sh", "-c", "tty; stty size; exit 6"]).run_on_terminal_sized(7, 44);
     assert_eq!(out.code, 6, "{out:?}");
     assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["/dev/pts/0", "7 44"], "{out:?}");
-    let out = lab.ctr(&["exec", "-t", "ext", "--", "sh", "-c", WAIT_FOR_33_111]).run_on_terminal_resized("ready", 33, 111);
+    let out =
+        lab.ctr(&["exec", "-t", "ext", "--", "sh", "-c", WAIT_FOR_33_111]).run_on_terminal_resized("ready", 33, 111);
     assert_eq!(out.stdout.lines().last().map(str::trim), Some("33 111"), "SIGWINCH: {out:?}");
     let script = "tty; (exec 3<>/dev/tty) 2>/dev/null && echo opened-the-callers || echo refused; echo through";
     let out = lab.ctr(&["exec", "ext", "--", "sh", "-c", script]).run_on_terminal("\u{0}never", b"");
@@ -1469,11 +1471,41 @@ fn run_flags_take_effect_in_the_kernel() {
     let before = testkit::mount_snapshot(lab.dir.path());
     let disk = testkit::some_disk();
     let mut args = vec![
-        "-d", "--name", "flags", "--memory-reservation", "32M", "--cpu-shares", "512", "--cpu-quota", "50000",
-        "--cpu-period", "100000", "--cpuset-mems", "0", "--ulimit", "nofile=512:1024", "--ulimit", "core=0",
-        "--oom-score-adj", "300", "--shm-size", "8m", "--tmpfs", "/scratch:size=4m,mode=0755", "--add-host",
-        "db.local:10.1.2.3", "--dns", "9.9.9.9", "--sysctl", "kernel.shmmax=123456789", "--sysctl",
-        "net.ipv4.ip_forward=1", "-w", "/new/dir", "-l", "team=infra",
+        "-d",
+        "--name",
+        "flags",
+        "--memory-reservation",
+        "32M",
+        "--cpu-shares",
+        "512",
+        "--cpu-quota",
+        "50000",
+        "--cpu-period",
+        "100000",
+        "--cpuset-mems",
+        "0",
+        "--ulimit",
+        "nofile=512:1024",
+        "--ulimit",
+        "core=0",
+        "--oom-score-adj",
+        "300",
+        "--shm-size",
+        "8m",
+        "--tmpfs",
+        "/scratch:size=4m,mode=0755",
+        "--add-host",
+        "db.local:10.1.2.3",
+        "--dns",
+        "9.9.9.9",
+        "--sysctl",
+        "kernel.shmmax=123456789",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "-w",
+        "/new/dir",
+        "-l",
+        "team=infra",
     ];
     let rates = disk.as_ref().map(|d| (format!("{d}:1mb"), format!("{d}:300")));
     if let Some((bps, iops)) = &rates {
@@ -1489,7 +1521,11 @@ fn run_flags_take_effect_in_the_kernel() {
     let file = |c: &str, v1: &str, v2: &str| testkit::cgroup_file(pid as i32, c, v1, v2).trim().to_string();
     assert_eq!(file("memory", "memory.soft_limit_in_bytes", "memory.low"), (32u64 << 20).to_string());
     let shares = file("cpu", "cpu.shares", "cpu.weight");
-    let want = if testkit::on_cgroup_v2(pid as i32, "cpu") { cgctl::limits::shares_to_weight(512).to_string() } else { "512".into() };
+    let want = if testkit::on_cgroup_v2(pid as i32, "cpu") {
+        cgctl::limits::shares_to_weight(512).to_string()
+    } else {
+        "512".into()
+    };
     assert_eq!(shares, want, "--cpu-shares");
     let quota = file("cpu", "cpu.cfs_quota_us", "cpu.max");
     assert!(quota == "50000" || quota == "50000 100000", "--cpu-quota: {quota}");
@@ -1507,15 +1543,26 @@ fn run_flags_take_effect_in_the_kernel() {
     let (_, shm) = mount_of(pid, "/dev/shm").expect("/dev/shm mounted");
     assert!(shm.split(',').any(|o| o == "size=8192k"), "--shm-size: {shm}");
     let (opts, sup) = mount_of(pid, "/scratch").expect("--tmpfs mounted");
-    assert!(opts.split(',').any(|o| o == "noexec") && sup.contains("size=4096k") && sup.contains("mode=755"), "{opts} {sup}");
+    assert!(
+        opts.split(',').any(|o| o == "noexec") && sup.contains("size=4096k") && sup.contains("mode=755"),
+        "{opts} {sup}"
+    );
 
     let inside = |cmd: &str| lab.ctr(&["exec", "flags", "--", "sh", "-c", cmd]).run().ok().stdout.clone();
     let hosts = inside("cat /etc/hosts");
     assert!(hosts.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["10.1.2.3", "db.local"]), "{hosts}");
     let resolv = inside("cat /etc/resolv.conf");
-    assert_eq!(resolv.lines().filter(|l| l.starts_with("nameserver")).collect::<Vec<_>>(), ["nameserver 9.9.9.9"], "{resolv}");
+    assert_eq!(
+        resolv.lines().filter(|l| l.starts_with("nameserver")).collect::<Vec<_>>(),
+        ["nameserver 9.9.9.9"],
+        "{resolv}"
+    );
     assert_eq!(inside("cat /proc/sys/kernel/shmmax /proc/sys/net/ipv4/ip_forward"), "123456789\n1\n");
-    assert_ne!(std::fs::read_to_string("/proc/sys/kernel/shmmax").unwrap().trim(), "123456789", "the host's is its own");
+    assert_ne!(
+        std::fs::read_to_string("/proc/sys/kernel/shmmax").unwrap().trim(),
+        "123456789",
+        "the host's is its own"
+    );
     assert_eq!(inside("ulimit -n; ulimit -Hn"), "512\n1024\n", "exec gets the container's rlimits");
     // (A file of the --tmpfs mount cannot be run: noexec, as docker.)
     let out = lab.ctr(&["exec", "flags", "--", "sh", "-c", "cp /bin/busybox /scratch/bb && /scratch/bb true"]).run();
@@ -1574,7 +1621,8 @@ fn bad_run_flags_are_refused_and_leave_nothing() {
     lab.assert_clean(&before);
     // --blkio-weight: where the kernel has a weight file (blkio.weight, io.weight, or
     // BFQ's), the container's shows it; where it has none, refused and nothing left.
-    let out = lab.run(&["-d", "--name", "weighted", "--blkio-weight", "300", "--image", "bb", "--", "sleep", "1000"]).run();
+    let out =
+        lab.run(&["-d", "--name", "weighted", "--blkio-weight", "300", "--image", "bb", "--", "sleep", "1000"]).run();
     if out.code == 0 {
         let pid = lab.ps()[0]["pid"].as_i64().unwrap() as i32;
         let io_weight = cgctl::limits::blkio_weight_to_io_weight(300);
@@ -1586,7 +1634,8 @@ fn bad_run_flags_are_refused_and_leave_nothing() {
         .any(|(v1, v2, v2_want)| {
             let path = testkit::cgroup_path(pid, "blkio", v1, v2);
             let want = if testkit::on_cgroup_v2(pid, "blkio") { v2_want } else { "300".to_string() };
-            std::fs::read_to_string(&path).is_ok_and(|t| t.lines().any(|l| l.trim() == want || l.trim() == format!("default {want}")))
+            std::fs::read_to_string(&path)
+                .is_ok_and(|t| t.lines().any(|l| l.trim() == want || l.trim() == format!("default {want}")))
         });
         assert!(seen, "--blkio-weight 300 succeeded, but no weight file of the container's cgroup says so");
         lab.ctr(&["rm", "-f", "weighted"]).run().ok();
@@ -1619,7 +1668,11 @@ fn stop_signal_and_timeout_from_run_and_the_image() {
     assert_eq!(c["Config"]["StopSignal"], "SIGUSR1", "{c}");
     let start = std::time::Instant::now();
     assert_eq!(lab.ctr(&["stop", "flag", "image"]).run().ok().stdout, "flag\nimage\n");
-    assert_eq!(lab.ctr(&["wait", "flag", "image"]).run().ok().stdout, "9\n10\n", "--stop-signal, the image's StopSignal");
+    assert_eq!(
+        lab.ctr(&["wait", "flag", "image"]).run().ok().stdout,
+        "9\n10\n",
+        "--stop-signal, the image's StopSignal"
+    );
     assert!(start.elapsed() < Duration::from_secs(8), "the stop signal was not the one they trap");
     let start = std::time::Instant::now();
     lab.ctr(&["stop", "slow"]).run().ok();
@@ -1653,9 +1706,21 @@ fn restart_policies_and_restart() {
     let row = |name: &str| lab.ps().into_iter().find(|r| r["name"] == name).unwrap();
     // (Each run lasts long enough to be seen running: a restart policy counts only runs
     // that started.)
-    lab.run(&["-d", "--name", "flaky", "--restart", "on-failure:2", "--image", "bb", "--", "sh", "-c", "echo run; sleep 0.3; exit 3"])
-        .run()
-        .ok();
+    lab.run(&[
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "--image",
+        "bb",
+        "--",
+        "sh",
+        "-c",
+        "echo run; sleep 0.3; exit 3",
+    ])
+    .run()
+    .ok();
     let done = || {
         let r = row("flaky");
         r["status"] == "exited"
@@ -1665,19 +1730,36 @@ fn restart_policies_and_restart() {
     assert_eq!((r["exit_code"].as_i64(), r["restart_count"].as_u64()), (Some(3), Some(2)), "{r}");
     assert_eq!(lab.ctr(&["logs", "flaky"]).run().ok().stdout, "run\nrun\nrun\n", "three runs, no more");
     let table = lab.ctr(&["ps", "-a"]).run().ok().stdout.clone();
-    assert!(table.lines().any(|l| l.contains("flaky") && l.contains("Exited (3) ") && l.contains("(restarted 2 times)")), "{table}");
+    assert!(
+        table.lines().any(|l| l.contains("flaky") && l.contains("Exited (3) ") && l.contains("(restarted 2 times)")),
+        "{table}"
+    );
     let c = lab.ctr(&["inspect", "flaky"]).run().ok().json()[0].clone();
     assert_eq!(c["RestartCount"], 2, "{c}");
-    assert_eq!(c["HostConfig"]["RestartPolicy"], serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 2}), "{c}");
+    assert_eq!(
+        c["HostConfig"]["RestartPolicy"],
+        serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 2}),
+        "{c}"
+    );
 
-    lab.run(&["-d", "--name", "again", "--restart", "always", "--image", "bb", "--", "sh", "-c", "echo up; sleep 0.3"]).run().ok();
-    assert!(wait_until(Duration::from_secs(30), || row("again")["restart_count"].as_u64() >= Some(2)), "{:?}", lab.ps());
+    lab.run(&["-d", "--name", "again", "--restart", "always", "--image", "bb", "--", "sh", "-c", "echo up; sleep 0.3"])
+        .run()
+        .ok();
+    assert!(
+        wait_until(Duration::from_secs(30), || row("again")["restart_count"].as_u64() >= Some(2)),
+        "{:?}",
+        lab.ps()
+    );
     lab.ctr(&["stop", "-t", "1", "again"]).run().ok();
     let stopped = row("again");
     assert_eq!(stopped["status"], "exited", "{stopped}");
     std::thread::sleep(Duration::from_millis(1500));
     let later = row("again");
-    assert_eq!((later["status"].clone(), later["restart_count"].clone()), (stopped["status"].clone(), stopped["restart_count"].clone()), "restarted after stop");
+    assert_eq!(
+        (later["status"].clone(), later["restart_count"].clone()),
+        (stopped["status"].clone(), stopped["restart_count"].clone()),
+        "restarted after stop"
+    );
     let runs = lab.ctr(&["logs", "again"]).run().ok().stdout.lines().count() as u64;
     assert_eq!(runs, later["restart_count"].as_u64().unwrap() + 1, "one line per run");
 
@@ -1733,7 +1815,11 @@ fn detached_with_t_logs_its_own_terminal() {
     let script = "tty; [ -t 1 ] && echo is-a-tty; exec sleep 1000";
     lab.run(&["-d", "-t", "--name", "tt", "--image", "bb", "--", "sh", "-c", script]).run().ok();
     let want = "/dev/pts/0\r\nis-a-tty\r\n";
-    assert!(wait_until(Duration::from_secs(20), || lab.ctr(&["logs", "tt"]).run().stdout == want), "{:?}", lab.ctr(&["logs", "tt"]).run());
+    assert!(
+        wait_until(Duration::from_secs(20), || lab.ctr(&["logs", "tt"]).run().stdout == want),
+        "{:?}",
+        lab.ctr(&["logs", "tt"]).run()
+    );
     let pid = lab.ps()[0]["pid"].as_i64().unwrap();
     // (The host sees the container's pts by its path in the container's devpts.)
     let fd1 = std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap();
@@ -1761,11 +1847,8 @@ fn lifecycle_errors_are_one_line_and_change_nothing() {
     assert_eq!(lab.ctr(&["wait", "done"]).run().ok().stdout, "2\n");
     lab.run(&["--keep", "--name", "fg", "--image", "bb", "--", "true"]).run().ok();
     let snapshot = || {
-        let mut rows: Vec<(String, String, String)> = lab
-            .ps()
-            .iter()
-            .map(|r| (r["name"].to_string(), r["status"].to_string(), r["pid"].to_string()))
-            .collect();
+        let mut rows: Vec<(String, String, String)> =
+            lab.ps().iter().map(|r| (r["name"].to_string(), r["status"].to_string(), r["pid"].to_string())).collect();
         rows.sort();
         rows
     };
@@ -1834,12 +1917,19 @@ fn terminal_modes_are_restored_when_killed_or_terminated() {
         "stty -g > {m}.before; {run} </dev/tty & {until_raw}.1; {until_running}; {kill}; wait; stty -g > {m}.after.1; \
          {run} </dev/tty & {until_raw}.2; {until_running}; kill -TERM $!; wait; echo status=$?; stty -g > {m}.after.2"
     );
-    let out = Cmd::new("sh").args(["-c", &line]).timeout(testkit::scaled(Duration::from_secs(90))).run_on_terminal("\u{0}never", b"");
+    let out = Cmd::new("sh")
+        .args(["-c", &line])
+        .timeout(testkit::scaled(Duration::from_secs(90)))
+        .run_on_terminal("\u{0}never", b"");
     let read = |ext: &str| std::fs::read_to_string(format!("{m}.{ext}")).unwrap();
     let before_modes = read("before");
     for n in ["1", "2"] {
         assert_ne!(read(&format!("raw.{n}")), before_modes, "round {n}: the terminal never went raw: {out:?}");
-        assert_eq!(read(&format!("after.{n}")), before_modes, "round {n}: the terminal's modes were not restored: {out:?}");
+        assert_eq!(
+            read(&format!("after.{n}")),
+            before_modes,
+            "round {n}: the terminal's modes were not restored: {out:?}"
+        );
     }
     assert!(out.stdout.contains("status=0"), "ctr-run after SIGTERM (the container exits 0 on TERM): {out:?}");
     lab.assert_clean(&before);

@@ -65,7 +65,9 @@ impl LayerArgs {
 pub enum Command {
     /// Mount a layered overlay on TARGET (in the current mount namespace)
     #[command(group(clap::ArgGroup::new("layers_given").args(["lowers"]).required(true)))]
-    #[command(after_help = "Examples:\n  ovlmount mount --lower img/l2:img/l1 --upper c/upper --work c/work c/merged  (makes c/merged)\n  ovlmount umount c/merged")]
+    #[command(
+        after_help = "Examples:\n  ovlmount mount --lower img/l2:img/l1 --upper c/upper --work c/work c/merged  (makes c/merged)\n  ovlmount umount c/merged"
+    )]
     Mount {
         #[command(flatten)]
         layers: LayerArgs,
@@ -77,7 +79,9 @@ pub enum Command {
         target: PathBuf,
     },
     /// Unmount an overlay
-    #[command(after_help = "Examples:\n  ovlmount mount --lower img/l1 --upper c/upper --work c/work c/merged && ovlmount umount c/merged")]
+    #[command(
+        after_help = "Examples:\n  ovlmount mount --lower img/l1 --upper c/upper --work c/work c/merged && ovlmount umount c/merged"
+    )]
     Umount {
         /// The mount point (left in place)
         target: PathBuf,
@@ -86,7 +90,9 @@ pub enum Command {
     /// (must run in a mount namespace of its own)
     Enter(Box<EnterArgs>),
     /// Write an upper directory as an OCI layer tar
-    #[command(after_help = "Examples:\n  mkdir -p c/upper && echo hi > c/upper/greeting && ovlmount commit c/upper -o layer.tar\n  ovlmount commit c/upper -o layer.tar.gz --gzip --json  (digest, diff_id, size)")]
+    #[command(
+        after_help = "Examples:\n  mkdir -p c/upper && echo hi > c/upper/greeting && ovlmount commit c/upper -o layer.tar\n  ovlmount commit c/upper -o layer.tar.gz --gzip --json  (digest, diff_id, size)"
+    )]
     Commit {
         /// The upper directory
         upper: PathBuf,
@@ -104,7 +110,9 @@ pub enum Command {
         progress: bool,
     },
     /// Import an OCI layer tar (plain or gzip) into DIR as an overlay layer
-    #[command(after_help = "Examples:\n  ovlmount commit img/l2 -o l2.tar && ovlmount import l2.tar img/l3\n  ovlmount import --max-size 1G l2.tar img/l4")]
+    #[command(
+        after_help = "Examples:\n  ovlmount commit img/l2 -o l2.tar && ovlmount import l2.tar img/l3\n  ovlmount import --max-size 1G l2.tar img/l4"
+    )]
     Import {
         /// The layer tar
         file: PathBuf,
@@ -118,7 +126,9 @@ pub enum Command {
         progress: bool,
     },
     /// Show what an upper directory changed (A added, C changed, D deleted)
-    #[command(after_help = "Examples:\n  mkdir -p c/upper/etc && echo changed > c/upper/etc/motd && ovlmount diff c/upper --lower img/l2:img/l1  (A/C/D lines, as docker diff)\n  ovlmount diff c/upper --json")]
+    #[command(
+        after_help = "Examples:\n  mkdir -p c/upper/etc && echo changed > c/upper/etc/motd && ovlmount diff c/upper --lower img/l2:img/l1  (A/C/D lines, as docker diff)\n  ovlmount diff c/upper --json"
+    )]
     Diff {
         /// The upper directory
         upper: PathBuf,
@@ -138,7 +148,9 @@ fn parse_bind(s: &str) -> Result<Bind, String> {
 /// `ovlmount enter`'s flags.
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("root_given").args(["lowers", "rootfs"]).required(true)))]
-#[command(after_help = "Examples:\n  unshare-rs -fpmuin -- ovlmount enter --lower img/l1 --upper c/upper --work c/work --target c/merged --proc --dev --sys --mask-defaults -- sh -c 'hostname; ls /'\n  unshare-rs -fpmu -- ovlmount enter --lower img/l1 --upper c/upper --work c/work --target c/merged --proc --dev --init hosts --init host=db:10.0.0.5 --workdir /srv --rlimit nofile=256 -- sh -c 'pwd; ulimit -n; grep db /etc/hosts'")]
+#[command(
+    after_help = "Examples:\n  unshare-rs -fpmuin -- ovlmount enter --lower img/l1 --upper c/upper --work c/work --target c/merged --proc --dev --sys --mask-defaults -- sh -c 'hostname; ls /'\n  unshare-rs -fpmu -- ovlmount enter --lower img/l1 --upper c/upper --work c/work --target c/merged --proc --dev --init hosts --init host=db:10.0.0.5 --workdir /srv --rlimit nofile=256 -- sh -c 'pwd; ulimit -n; grep db /etc/hosts'"
+)]
 pub struct EnterArgs {
     #[command(flatten)]
     layers: LayerArgs,

@@ -137,10 +137,8 @@ pub struct InitFiles {
 /// `NAME:IP` or `NAME=IP` (docker's `--add-host`; an IPv6 address may follow the first
 /// colon).
 pub fn parse_extra_host(s: &str) -> Result<(String, std::net::IpAddr), String> {
-    let (name, ip) = s
-        .split_once('=')
-        .or_else(|| s.split_once(':'))
-        .ok_or_else(|| format!("expected NAME:IP, got '{s}'"))?;
+    let (name, ip) =
+        s.split_once('=').or_else(|| s.split_once(':')).ok_or_else(|| format!("expected NAME:IP, got '{s}'"))?;
     if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '#') {
         return Err(format!("'{name}' is not a host name"));
     }
@@ -220,7 +218,9 @@ impl InitFiles {
     fn name_in_hosts(&self) -> Result<String, Error> {
         match &self.hostname {
             Some(h) => Ok(h.clone()),
-            None => Ok(nix::unistd::gethostname().map_err(sys("cannot read the hostname"))?.to_string_lossy().into_owned()),
+            None => {
+                Ok(nix::unistd::gethostname().map_err(sys("cannot read the hostname"))?.to_string_lossy().into_owned())
+            }
         }
     }
 }

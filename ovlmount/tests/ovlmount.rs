@@ -538,7 +538,8 @@ fn enter_flags_for_hosts_dns_workdir_shm_and_limits() {
         "--init hosts --init host=db.local:10.0.0.5 --init host=v6:fd00::1 --init resolv={p}/resolv --init dns=192.0.2.99 \
          --dev --shm-size 1m --workdir /made/here --rlimit nofile=100:200 --oom-score-adj 200"
     );
-    let script = "tail -n 2 /etc/hosts; cat /etc/resolv.conf; pwd; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; \
+    let script =
+        "tail -n 2 /etc/hosts; cat /etc/resolv.conf; pwd; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; \
                   grep \" /dev/shm \" /proc/self/mountinfo | grep -o size=[0-9]*k";
     let cmd = format!(
         "{o} enter --lower {l} --upper {p}/u --work {p}/w --target {p}/m --proc {flags} -- /bin/sh -c '{script}'",
@@ -552,8 +553,19 @@ fn enter_flags_for_hosts_dns_workdir_shm_and_limits() {
     );
     assert!(d.join("u/made/here").is_dir(), "the working directory is the container's, in its upper layer");
     assert!(!l.join("made").exists(), "the lower layer changed");
-    for bad in ["--init host=nocolon", "--init host=db:1.2.3", "--init dns=example.org", "--shm-size 1m", "--rlimit nofile=9:1", "--oom-score-adj -1001"] {
-        let cmd = format!("{o} enter --lower {l} --upper {p}/u --work {p}/w --target {p}/m --proc {bad} -- true", o = ovl(), l = l.display());
+    for bad in [
+        "--init host=nocolon",
+        "--init host=db:1.2.3",
+        "--init dns=example.org",
+        "--shm-size 1m",
+        "--rlimit nofile=9:1",
+        "--oom-score-adj -1001",
+    ] {
+        let cmd = format!(
+            "{o} enter --lower {l} --upper {p}/u --work {p}/w --target {p}/m --proc {bad} -- true",
+            o = ovl(),
+            l = l.display()
+        );
         let out = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "--", "sh", "-c", &cmd]).run();
         assert_eq!(out.code, 125, "{bad}: {out:?}");
         assert!(out.one_line_error().starts_with("ovlmount: "), "{bad}: {out:?}");

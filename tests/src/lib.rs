@@ -713,7 +713,11 @@ pub fn cgroup_path(pid: i32, controller: &str, v1_file: &str, v2_file: &str) -> 
         Some((_, path)) => base.join(controller).join(path).join(v1_file),
         None => {
             let path = rows.iter().find(|(c, _)| c.is_empty()).map(|(_, p)| p.clone()).unwrap_or_default();
-            let v2 = if base.join("unified/cgroup.controllers").exists() { base.join("unified") } else { base.to_path_buf() };
+            let v2 = if base.join("unified/cgroup.controllers").exists() {
+                base.join("unified")
+            } else {
+                base.to_path_buf()
+            };
             v2.join(path).join(v2_file)
         }
     }

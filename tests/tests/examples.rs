@@ -118,7 +118,8 @@ fn fixtures(w: &Path) {
     let bundle = w.join("bundle");
     testkit::busybox_rootfs(&bundle.join("rootfs"));
     Cmd::tool("ctr-oci").arg("spec").arg("--bundle").arg(&bundle).run().ok();
-    let mut spec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
     spec["process"]["args"] = serde_json::json!(["sleep", "1000"]);
     std::fs::write(bundle.join("config.json"), spec.to_string()).unwrap();
 }
