@@ -301,45 +301,36 @@ impl Limits {
     pub fn to_args(&self) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
         let mut add = |flag: &str, v: String| a.extend([flag.to_string(), v]);
-        if let Some(m) = self.memory {
-            add("--memory", m.to_string());
-        }
-        match self.memory_swap {
-            Some(Swap::Total(n)) => add("--memory-swap", n.to_string()),
-            Some(Swap::Unlimited) => add("--memory-swap", "-1".into()),
-            None => {}
-        }
-        if let Some(m) = self.memory_reservation {
-            add("--memory-reservation", m.to_string());
-        }
-        if let Some(c) = self.cpus_micro {
-            add("--cpus", format!("{}.{:06}", c / 1_000_000, c % 1_000_000));
-        }
-        if let Some(q) = self.cpu_quota {
-            add("--cpu-quota", q.to_string());
-        }
-        if let Some(p) = self.cpu_period {
-            add("--cpu-period", p.to_string());
-        }
-        if let Some(s) = self.cpu_shares {
-            add("--cpu-shares", s.to_string());
-        }
-        if let Some(w) = self.cpu_weight {
-            add("--cpu-weight", w.to_string());
-        }
-        if let Some(c) = &self.cpuset_cpus {
-            add("--cpuset-cpus", c.to_string());
-        }
-        if let Some(m) = &self.cpuset_mems {
-            add("--cpuset-mems", m.to_string());
-        }
-        match self.pids_limit {
-            Some(PidsLimit::Max(n)) => add("--pids-limit", n.to_string()),
-            Some(PidsLimit::Unlimited) => add("--pids-limit", "max".into()),
-            None => {}
-        }
-        if let Some(w) = self.io_weight {
-            add("--io-weight", w.to_string());
+        let scalars = [
+            ("--memory", self.memory.as_ref().map(ToString::to_string)),
+            (
+                "--memory-swap",
+                self.memory_swap.map(|s| match s {
+                    Swap::Total(n) => n.to_string(),
+                    Swap::Unlimited => "-1".into(),
+                }),
+            ),
+            ("--memory-reservation", self.memory_reservation.as_ref().map(ToString::to_string)),
+            ("--cpus", self.cpus_micro.map(|c| format!("{}.{:06}", c / 1_000_000, c % 1_000_000))),
+            ("--cpu-quota", self.cpu_quota.as_ref().map(ToString::to_string)),
+            ("--cpu-period", self.cpu_period.as_ref().map(ToString::to_string)),
+            ("--cpu-shares", self.cpu_shares.as_ref().map(ToString::to_string)),
+            ("--cpu-weight", self.cpu_weight.as_ref().map(ToString::to_string)),
+            ("--cpuset-cpus", self.cpuset_cpus.as_ref().map(ToString::to_string)),
+            ("--cpuset-mems", self.cpuset_mems.as_ref().map(ToString::to_string)),
+            (
+                "--pids-limit",
+                self.pids_limit.map(|p| match p {
+                    PidsLimit::Max(n) => n.to_string(),
+                    PidsLimit::Unlimited => "max".into(),
+                }),
+            ),
+            ("--io-weight", self.io_weight.as_ref().map(ToString::to_string)),
+        ];
+        for (flag, value) in scalars {
+            if let Some(v) = value {
+                add(flag, v);
+            }
         }
         let rates = [
             ("--device-read-bps", &self.device_read_bps),

@@ -270,10 +270,7 @@ pub fn restart(
             .and_then(|t| serde_json::from_str(&t).map_err(Error::from))?;
         stop(root, std::slice::from_ref(&st.id), grace)?;
         // (Its supervisor writes the end and exits: wait for it to be gone.)
-        let start = Instant::now();
-        while st.supervisor.is_some_and(|s| s.alive()) && start.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        store::wait_supervisor_gone(&st, Duration::from_secs(10));
         let mut st = State::load(&dir.state())?;
         if st.supervisor.is_some_and(|s| s.alive()) {
             return Err(Error::DidNotStop(st.name.clone()));
@@ -333,10 +330,7 @@ pub fn rm(
             // Kill it and let its supervisor finish (it records the exit and releases).
             let _ = store::request_stop(root, &st);
             store::kill_container(&st, Duration::from_secs(10));
-            let start = Instant::now();
-            while st.supervisor.is_some_and(|s| s.alive()) && start.elapsed() < Duration::from_secs(10) {
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            store::wait_supervisor_gone(&st, Duration::from_secs(10));
         }
         store::release(tools, &st)?;
         store::remove_dir(root, &st)?;

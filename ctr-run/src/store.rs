@@ -198,6 +198,14 @@ pub fn kill_container(st: &State, patience: Duration) {
     }
 }
 
+/// Wait (at most `patience`) until the supervisor of `st` has exited.
+pub fn wait_supervisor_gone(st: &State, patience: Duration) {
+    let start = std::time::Instant::now();
+    while st.supervisor.is_some_and(|s| s.alive()) && start.elapsed() < patience {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Mark container `st` as stopped on purpose (`stop`, `kill`, `rm -f`): its supervisor
 /// does not restart it.
 pub fn request_stop(root: &Root, st: &State) -> Result<(), Error> {
