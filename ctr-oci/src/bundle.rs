@@ -63,6 +63,9 @@ pub struct Plan {
     /// With a user namespace: unshare-rs's id maps, and root in it for the rest of the
     /// chain (`--map-users C:H:N ... --setgroups allow -S 0 -G 0`).
     pub userns_flags: Vec<String>,
+    /// A user namespace joined by path (a pod's sandbox's): the chain is root in it, as
+    /// in one of its own; the host uid and gid its root is.
+    pub joined_root: Option<(u32, u32)>,
     /// Some mount follows the host's (an `rslave` volume, or the root with
     /// `rootfsPropagation` slave): the mount namespace is a slave of the host's.
     pub propagation_slave: bool,
@@ -214,6 +217,7 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
     let Some(l) = spec.linux() else {
         return Err(unsupported("linux", "a Linux section is required"));
     };
+    let mut joined_user = None;
     for (i, ns) in l.namespaces().iter().flatten().enumerate() {
         if let Some(path) = ns.path() {
             // (A pod's containers join its sandbox's network, IPC and UTS namespaces.)
@@ -226,12 +230,14 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
                 LinuxNamespaceType::Cgroup => "--cgroup",
                 LinuxNamespaceType::Time => "--time",
                 LinuxNamespaceType::Pid => "--pid",
-                other => {
+                LinuxNamespaceType::User => "--user",
+                // (runc sets the root up in a joined mount namespace and pivots it
+                // there, for every process of that namespace: refused here.)
+                LinuxNamespaceType::Mount => {
                     return Err(unsupported(
                         format!("linux.namespaces[{i}].path"),
-                        format!(
-                        "joining a {other:?} namespace is not supported yet (network, ipc, uts, cgroup, time, pid are)"
-                    ),
+                        "joining a mount namespace is refused: the container's root would be mounted and \
+                         pivoted in it, under every process already there",
                     ))
                 }
             };
@@ -239,6 +245,9 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
                 return Err(unsupported(format!("linux.namespaces[{i}].path"), "must be absolute"));
             }
             p.joins.push(format!("{flag}={}", path.display()));
+            if flag == "--user" {
+                joined_user = Some((i, path.clone()));
+            }
             continue;
         }
         let flag = match ns.typ() {
@@ -259,7 +268,10 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
     if p.hostname.is_some() && !p.namespaces.contains(&"--uts") {
         return Err(unsupported("hostname", "needs a UTS namespace of the container's own (not a joined one)"));
     }
-    p.userns_flags = id_maps(l, p.namespaces.contains(&"--user"))?;
+    match joined_user {
+        Some((i, path)) => p.joined_root = Some(joined_id_maps(l, i, &path)?),
+        None => p.userns_flags = id_maps(l, p.namespaces.contains(&"--user"))?,
+    }
     for (key, value) in l.sysctl().iter().flatten() {
         p.sysctls.push(sysctl(key, value, l.namespaces().as_deref().unwrap_or_default())?);
     }
@@ -320,6 +332,33 @@ fn id_maps(l: &oci_spec::runtime::Linux, userns: bool) -> Result<Vec<String>, Er
     }
     f.extend(["--setgroups", "allow", "--setuid", "0", "--setgid", "0"].map(String::from));
     Ok(f)
+}
+
+/// With a user namespace joined by `path` (`linux.namespaces[i]`): the host uid and gid
+/// of its root (the chain's credentials there; it must be mapped). Mappings in the
+/// config must be the namespace's own, or it is an error (they cannot be changed once
+/// written). They are read from a process in that namespace, as the host sees them.
+fn joined_id_maps(l: &oci_spec::runtime::Linux, i: usize, path: &Path) -> Result<(u32, u32), Error> {
+    let field = format!("linux.namespaces[{i}].path");
+    let (uids, gids) = (l.uid_mappings().clone().unwrap_or_default(), l.gid_mappings().clone().unwrap_or_default());
+    let member = crate::userns::member(path).map_err(|why| unsupported(&field, why))?;
+    let mut root = [0u32; 2];
+    for (k, (name, maps, file)) in
+        [("uidMappings", &uids, "uid_map"), ("gidMappings", &gids, "gid_map")].into_iter().enumerate()
+    {
+        let has = crate::userns::read_map(member, file).map_err(|why| unsupported(&field, why))?;
+        root[k] = crate::userns::outer_of(&has, 0)
+            .ok_or_else(|| unsupported(&field, format!("the joined user namespace has no root ({file})")))?;
+        let asked: Vec<(u32, u32, u32)> = maps.iter().map(|m| (m.container_id(), m.host_id(), m.size())).collect();
+        if !asked.is_empty() && crate::userns::sorted(asked) != crate::userns::sorted(has.clone()) {
+            let shown: Vec<String> = has.iter().map(|(c, h, n)| format!("{c}:{h}:{n}")).collect();
+            return Err(unsupported(
+                format!("linux.{name}"),
+                format!("not those of the joined user namespace {} ({})", path.display(), shown.join(" ")),
+            ));
+        }
+    }
+    Ok((root[0], root[1]))
 }
 
 /// One `linux.devices` entry as `ovlmount enter --device-node`'s

@@ -37,7 +37,13 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, c
         a.extend(plan.joins.iter().cloned());
         a.push("--".into());
     }
-    a.extend([s(&tools.unshare), "--detach".into(), "--pid-file".into(), s(&dir.pid_file())]);
+    // (In a joined user namespace the chain cannot reach the state directory: the pid
+    // file goes to a directory of the namespace's root, passed as a descriptor.)
+    let pid_file = match plan.joined_root {
+        Some(_) => format!("/proc/self/fd/{}/{}", pid_dir_fd(preserve_fds), crate::state::PID_FILE),
+        None => s(&dir.pid_file()),
+    };
+    a.extend([s(&tools.unshare), "--detach".into(), "--pid-file".into(), pid_file]);
     a.extend(plan.namespaces.iter().map(|n| n.to_string()));
     a.extend(plan.userns_flags.iter().cloned());
     if plan.propagation_slave {
@@ -123,7 +129,7 @@ pub fn hook_gate_fd(preserve_fds: u32) -> i32 {
 /// the host root's): the start FIFO and the seccomp profile are then descriptors that
 /// ctr-oci opens and ovlmount reaches through `/proc/self/fd` (as runc passes its FIFO).
 pub fn through_descriptors(plan: &Plan) -> bool {
-    !plan.userns_flags.is_empty()
+    !plan.userns_flags.is_empty() || plan.joined_root.is_some()
 }
 
 /// The start FIFO's descriptor (an O_PATH one), with [`through_descriptors`].
@@ -134,6 +140,12 @@ pub fn fifo_fd(preserve_fds: u32) -> i32 {
 /// The seccomp profile's descriptor, with [`through_descriptors`].
 pub fn seccomp_fd(preserve_fds: u32) -> i32 {
     hook_gate_fd(preserve_fds) + 2
+}
+
+/// In a joined user namespace: the descriptor (O_PATH) of the directory unshare-rs
+/// writes the init's pid file in ([`ContainerDir::joined_pid_dir`]).
+pub fn pid_dir_fd(preserve_fds: u32) -> i32 {
+    hook_gate_fd(preserve_fds) + 3
 }
 
 /// The chain as one shell command (`ctr-oci chain`), with the environment it starts

@@ -33,6 +33,7 @@ pub mod hooks;
 pub mod log;
 pub mod ops;
 pub mod state;
+pub mod userns;
 pub use chainload::time;
 
 pub use error::Error;

@@ -113,6 +113,15 @@ fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOp
             passed.push((open(&dir.seccomp(), nix::fcntl::OFlag::O_RDONLY)?, chain::seccomp_fd(o.preserve_fds)));
         }
     }
+    if let Some((uid, gid)) = plan.joined_root {
+        let pid_dir = dir.joined_pid_dir();
+        std::fs::create_dir(&pid_dir).map_err(|e| Error::io("cannot create", &pid_dir, e))?;
+        std::os::unix::fs::chown(&pid_dir, Some(uid), Some(gid)).map_err(|e| Error::io("cannot chown", &pid_dir, e))?;
+        let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::open(&pid_dir, flags, nix::sys::stat::Mode::empty())
+            .map_err(chainload::error::sys(format!("cannot open '{}'", pid_dir.display())))?;
+        passed.push((fd, chain::pid_dir_fd(o.preserve_fds)));
+    }
     let mut pass: Vec<(i32, i32)> = passed.iter().map(|(fd, at)| (fd.as_raw_fd(), *at)).collect();
     if let Some((_, theirs)) = &gate {
         pass.push((theirs.as_raw_fd(), chain::hook_gate_fd(o.preserve_fds)));
@@ -129,7 +138,7 @@ fn set_up(plan: &Plan, tools: &Tools, dir: &ContainerDir, id: &str, o: &CreateOp
     let (status, errors) = finish_chain(child, &argv[0])?;
     // (A failed hook stops the init at the gate, which then says only that.)
     hooked?;
-    let pid: i32 = std::fs::read_to_string(dir.pid_file()).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+    let pid = dir.read_pid();
     let start = chainload::procstat::read(pid).filter(|s| !s.ended()).map(|s| s.start);
     // The chain's tools write to the pipe only when they fail (the init reaches the gate
     // in silence): any line there is a failure, whether or not the init has finished
@@ -264,7 +273,7 @@ fn at_hook_gate(gate: OwnedFd, plan: &Plan, tools: &Tools, dir: &ContainerDir, i
     // (unshare-rs writes the pid file just after the fork: the init may be here first.)
     let mut pid = 0;
     let got = cgctl::files::wait_for(Duration::from_secs(10), || {
-        pid = std::fs::read_to_string(dir.pid_file()).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+        pid = dir.read_pid();
         pid > 0
     });
     if !got {
@@ -288,7 +297,7 @@ fn undo(dir: &ContainerDir, cgroup: &str, st: Option<&State>) {
     if let Some(st) = st.filter(|s| s.init_alive()) {
         let _ = nix::sys::signal::kill(Pid::from_raw(st.pid), Signal::SIGKILL);
         wait_dead(st, Duration::from_secs(10));
-    } else if let Some(pid) = std::fs::read_to_string(dir.pid_file()).ok().and_then(|t| t.trim().parse::<i32>().ok()) {
+    } else if let Some(pid) = Some(dir.read_pid()).filter(|p| *p > 0) {
         if chainload::procstat::read(pid).is_some_and(|s| !s.ended()) {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }

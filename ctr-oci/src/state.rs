@@ -27,6 +27,9 @@ pub struct Root {
     pub log: crate::log::Log,
 }
 
+/// The init's pid file's name.
+pub const PID_FILE: &str = "init.pid";
+
 /// One container's directory.
 #[derive(Debug, Clone)]
 pub struct ContainerDir {
@@ -45,7 +48,19 @@ impl ContainerDir {
     }
     /// Where unshare-rs writes the init's pid.
     pub fn pid_file(&self) -> PathBuf {
-        self.dir.join("init.pid")
+        self.dir.join(PID_FILE)
+    }
+    /// In a joined user namespace, where it writes it instead: a directory of that
+    /// namespace's root (the chain is root there, and cannot write in this one).
+    pub fn joined_pid_dir(&self) -> PathBuf {
+        self.dir.join("userns-init")
+    }
+    /// The init's pid as unshare-rs wrote it, in either place; 0 if not (yet) written.
+    pub fn read_pid(&self) -> i32 {
+        [self.pid_file(), self.joined_pid_dir().join(PID_FILE)]
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p).ok()?.trim().parse().ok())
+            .unwrap_or(0)
     }
     /// The seccomp profile the init gets (docker's JSON form of the spec's).
     pub fn seccomp(&self) -> PathBuf {

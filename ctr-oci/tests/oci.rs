@@ -276,6 +276,7 @@ fn lifecycle_as_clients_drive_it() {
         &["ps", "nosuch"],
         &["events", "--stats", "nosuch"],
         &["exec", "nosuch", "true"],
+        &["update", "--pids-limit", "5", "nosuch"],
     ] {
         let out = lab.oci(call).run();
         assert_ne!(out.code, 0, "{call:?}");
@@ -769,6 +770,103 @@ fn a_user_namespace_maps_the_containers_ids() {
     let written = std::fs::metadata(rootfs.join("written")).unwrap();
     assert_eq!((written.uid(), written.gid()), (100000, 100000));
     assert!(!lab.cgroup_exists("us"));
+}
+
+/// A pod with a user namespace (Kubernetes' hostUsers: false): the app joins the
+/// sandbox's user namespace by path with its network, IPC and UTS, has its own PID and mount
+/// namespaces, is root there and writes as the mapped id. Mappings that are not the
+/// joined namespace's, and a mount namespace joined by path, are refused by name.
+#[test]
+fn a_pod_shares_the_sandboxs_user_namespace() {
+    require_root!();
+    let Some(lab) = Lab::new("podns") else { return };
+    let rootfs = lab.bundle().join("rootfs");
+    Cmd::new("chown").args(["-R", "200000:200000"]).arg(&rootfs).run().ok();
+    let map = serde_json::json!([{ "containerID": 0, "hostID": 200000, "size": 65536 }]);
+    lab.config("sandbox", |c| {
+        args(c, "exec sleep 60");
+        c["root"]["readonly"] = false.into();
+        c["hostname"] = "userns-pod".into();
+        c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({ "type": "user" }));
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map.clone();
+    });
+    let pid_file = lab.dir.path().join("sandbox.pid");
+    let (code, err) = lab.create("sandbox", &["--pid-file", pid_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    lab.oci(&["start", "sandbox"]).run().ok();
+    let sandbox: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let ns = |pid: i32, n: &str| std::fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap().display().to_string();
+    let app = |c: &mut Value, maps: Option<&Value>, extra: Option<Value>| {
+        args(
+            c,
+            "id -u; hostname; tr -s ' ' < /proc/self/uid_map; readlink /proc/self/ns/user; echo $$; \
+             touch /app-wrote && echo wrote",
+        );
+        c["root"]["readonly"] = false.into();
+        c.as_object_mut().unwrap().remove("hostname");
+        let join = |t: &str, n: &str| serde_json::json!({ "type": t, "path": format!("/proc/{sandbox}/ns/{n}") });
+        let mut list = vec![
+            serde_json::json!({ "type": "pid" }),
+            serde_json::json!({ "type": "mount" }),
+            join("user", "user"),
+            join("network", "net"),
+            join("ipc", "ipc"),
+            join("uts", "uts"),
+        ];
+        list.extend(extra);
+        c["linux"]["namespaces"] = list.into();
+        match maps {
+            Some(m) => {
+                c["linux"]["uidMappings"] = m.clone();
+                c["linux"]["gidMappings"] = m.clone();
+            }
+            None => {
+                let l = c["linux"].as_object_mut().unwrap();
+                l.remove("uidMappings");
+                l.remove("gidMappings");
+            }
+        }
+    };
+    for (id, maps) in [("app", None), ("app-mapped", Some(&map))] {
+        lab.config(id, |c| app(c, maps, None));
+        let out = lab.oci(&["run", "--bundle"]).arg(lab.bundle()).arg(id).stdin(b"").run();
+        assert_eq!(out.code, 0, "{id}: {out:?}");
+        let want = format!("0\nuserns-pod\n 0 200000 65536\n{}\n1\nwrote\n", ns(sandbox, "user"));
+        assert_eq!(out.stdout, want, "{id}: {out:?}");
+        use std::os::unix::fs::MetadataExt;
+        let written = std::fs::metadata(rootfs.join("app-wrote")).unwrap();
+        assert_eq!((written.uid(), written.gid()), (200000, 200000), "{id}");
+        std::fs::remove_file(rootfs.join("app-wrote")).unwrap();
+    }
+    // Refused, by field, nothing left: other mappings than the namespace's; joining the
+    // sandbox's mount namespace (the app's root would be pivoted under the sandbox).
+    let other = serde_json::json!([{ "containerID": 0, "hostID": 300000, "size": 65536 }]);
+    let mount = serde_json::json!({ "type": "mount", "path": format!("/proc/{sandbox}/ns/mnt") });
+    let cases: [(&str, Option<&Value>, Option<Value>, &str); 2] = [
+        ("badmap", Some(&other), None, "linux.uidMappings: not those of the joined user namespace"),
+        ("joinmnt", None, Some(mount), "joining a mount namespace is refused"),
+    ];
+    for (id, maps, extra, says) in cases {
+        lab.config(id, |c| {
+            app(c, maps, extra.clone());
+            if extra.is_some() {
+                // (The app's own mount namespace replaced by the joined one.)
+                let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+                list.retain(|n| n["type"] != "mount" || n.get("path").is_some());
+            }
+        });
+        let _ = std::fs::remove_file(lab.log());
+        let (code, err) = lab.create(id, &[]);
+        assert_ne!(code, 0, "{id}: create succeeded");
+        assert_eq!(err.lines().count(), 1, "{id}: {err}");
+        assert!(err.contains(says), "{id}: {err}");
+        assert!(!lab.root().join(id).exists(), "{id}: state left");
+        assert!(!lab.cgroup_exists(id), "{id}: cgroup left");
+    }
+    assert_eq!(lab.state("sandbox")["status"], "running");
+    lab.oci(&["delete", "--force", "sandbox"]).run().ok();
+    assert!(wait_until(Duration::from_secs(10), || is_dead(sandbox)));
 }
 
 /// Mount propagation: a volume marked `rslave` (Kubernetes' HostToContainer) shows what
