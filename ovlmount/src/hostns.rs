@@ -7,7 +7,8 @@
 //! 0xF0000000 up, so no other namespace ever has them. Otherwise (and also in a
 //! container, whose own first namespaces are its host's) the host's is PID 1's; where
 //! PID 1's namespace cannot be read (a sandbox that hides it), the oldest ancestor whose
-//! namespace can be read stands for the host.
+//! namespace can be read stands for the host, unless an ancestor between it and PID 1
+//! cannot be read either (then it is not the host's: see [`is_host`]).
 
 use crate::Error;
 
@@ -79,6 +80,13 @@ pub fn is_host(ns: Namespace) -> Result<bool, Error> {
             while let Some(parent) = chainload::procstat::read(pid).map(|s| s.ppid).filter(|p| *p > 0) {
                 match link(&parent.to_string()) {
                     Some(n) => reference = Some(n),
+                    // An ancestor other than PID 1 that cannot be read is in another
+                    // user namespace, above ours: whatever is readable below it was
+                    // made in ours (a chain that joined a user namespace and made a
+                    // mount namespace in it), so nothing readable stands for the host.
+                    // (The host's own mount namespace, if this were it, is then one
+                    // our user namespace does not own: no mount here could succeed.)
+                    None if parent != 1 => return Ok(false),
                     None => break,
                 }
                 pid = parent;
