@@ -100,6 +100,15 @@ impl Lab {
             .success()
     }
 
+    /// Create and start the container `sandbox` (a pod's, as configured); its pid.
+    fn start_sandbox(&self) -> i32 {
+        let pid_file = self.dir.path().join("sandbox.pid");
+        let (code, err) = self.create("sandbox", &["--pid-file", pid_file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        self.oci(&["start", "sandbox"]).run().ok();
+        std::fs::read_to_string(&pid_file).unwrap().parse().unwrap()
+    }
+
     fn state(&self, id: &str) -> Value {
         self.oci(&["state", id]).run().ok().json()
     }
@@ -581,12 +590,7 @@ fn a_pod_shares_the_sandboxs_namespaces() {
         args(c, "exec sleep 60");
         c["hostname"] = "pod-host".into();
     });
-    let pid_file = lab.dir.path().join("sandbox.pid");
-    let (code, err) = lab.create("sandbox", &["--pid-file", pid_file.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    lab.oci(&["start", "sandbox"]).run().ok();
-    let sandbox: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
-    let ns = |pid: i32, n: &str| std::fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap().display().to_string();
+    let sandbox = lab.start_sandbox();
     lab.config("app", |c| {
         args(
             c,
@@ -730,6 +734,22 @@ fn hooks_run_at_their_points_with_the_state() {
     }
 }
 
+/// A user namespace of the container's own, 65536 ids from host id `host`.
+fn own_user_namespace(c: &mut Value, host: u32) {
+    c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({ "type": "user" }));
+    let map = serde_json::json!([{ "containerID": 0, "hostID": host, "size": 65536 }]);
+    c["linux"]["uidMappings"] = map.clone();
+    c["linux"]["gidMappings"] = map;
+}
+
+/// The lab's root filesystem, owned by host id `host` (the mapped root, as podman
+/// chowns it).
+fn mapped_rootfs(lab: &Lab, host: u32) -> PathBuf {
+    let rootfs = lab.bundle().join("rootfs");
+    Cmd::new("chown").args(["-R", &format!("{host}:{host}")]).arg(&rootfs).run().ok();
+    rootfs
+}
+
 /// A user namespace with the config's id mappings (the rootfs owned by the mapped root,
 /// as podman chowns it): the container's root is host uid 100000, what it writes is
 /// owned by the mapped ids, and, as an attack, a host directory only the host's root may
@@ -738,8 +758,7 @@ fn hooks_run_at_their_points_with_the_state() {
 fn a_user_namespace_maps_the_containers_ids() {
     require_root!();
     let Some(lab) = Lab::new("userns") else { return };
-    let rootfs = lab.bundle().join("rootfs");
-    Cmd::new("chown").args(["-R", "100000:100000"]).arg(&rootfs).run().ok();
+    let rootfs = mapped_rootfs(&lab, 100000);
     let secret = lab.dir.path().join("secret");
     std::fs::create_dir(&secret).unwrap();
     std::fs::write(secret.join("key"), "host root only\n").unwrap();
@@ -756,10 +775,7 @@ fn a_user_namespace_maps_the_containers_ids() {
         // root cannot enter: both reach it as descriptors.)
         c["linux"]["seccomp"] = serde_json::json!({ "defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }] });
-        c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({ "type": "user" }));
-        let map = serde_json::json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-        c["linux"]["uidMappings"] = map.clone();
-        c["linux"]["gidMappings"] = map;
+        own_user_namespace(c, 100000);
         c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
             "destination": "/secret", "type": "bind", "source": secret, "options": ["rbind", "ro"] }));
     });
@@ -772,6 +788,11 @@ fn a_user_namespace_maps_the_containers_ids() {
     assert!(!lab.cgroup_exists("us"));
 }
 
+/// A namespace of `pid`'s, as its link reads.
+fn ns(pid: i32, n: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap().display().to_string()
+}
+
 /// A pod with a user namespace (Kubernetes' hostUsers: false): the app joins the
 /// sandbox's user namespace by path with its network, IPC and UTS, has its own PID and mount
 /// namespaces, is root there and writes as the mapped id. Mappings that are not the
@@ -780,23 +801,15 @@ fn a_user_namespace_maps_the_containers_ids() {
 fn a_pod_shares_the_sandboxs_user_namespace() {
     require_root!();
     let Some(lab) = Lab::new("podns") else { return };
-    let rootfs = lab.bundle().join("rootfs");
-    Cmd::new("chown").args(["-R", "200000:200000"]).arg(&rootfs).run().ok();
+    let rootfs = mapped_rootfs(&lab, 200000);
     let map = serde_json::json!([{ "containerID": 0, "hostID": 200000, "size": 65536 }]);
     lab.config("sandbox", |c| {
         args(c, "exec sleep 60");
         c["root"]["readonly"] = false.into();
         c["hostname"] = "userns-pod".into();
-        c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({ "type": "user" }));
-        c["linux"]["uidMappings"] = map.clone();
-        c["linux"]["gidMappings"] = map.clone();
+        own_user_namespace(c, 200000);
     });
-    let pid_file = lab.dir.path().join("sandbox.pid");
-    let (code, err) = lab.create("sandbox", &["--pid-file", pid_file.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    lab.oci(&["start", "sandbox"]).run().ok();
-    let sandbox: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
-    let ns = |pid: i32, n: &str| std::fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap().display().to_string();
+    let sandbox = lab.start_sandbox();
     let app = |c: &mut Value, maps: Option<&Value>, extra: Option<Value>| {
         args(
             c,
