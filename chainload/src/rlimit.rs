@@ -6,7 +6,8 @@
 use nix::errno::Errno;
 
 /// The resources by name: docker's (`nofile`), the OCI's are `RLIMIT_` and the same in
-/// capitals.
+/// capitals. (The casts are for glibc, where the constants are `u32`; musl's are `i32`.)
+#[allow(clippy::unnecessary_cast)]
 const RESOURCES: [(&str, i32); 16] = [
     ("cpu", libc::RLIMIT_CPU as i32),
     ("fsize", libc::RLIMIT_FSIZE as i32),
@@ -133,7 +134,9 @@ mod tests {
     #[test]
     fn parses_dockers_ulimit() {
         let l = Rlimit::parse("nofile=100:200").unwrap();
-        assert_eq!((l.resource, l.soft, l.hard), (libc::RLIMIT_NOFILE as i32, 100, 200));
+        #[allow(clippy::unnecessary_cast)] // (u32 on glibc)
+        let nofile = libc::RLIMIT_NOFILE as i32;
+        assert_eq!((l.resource, l.soft, l.hard), (nofile, 100, 200));
         assert_eq!(Rlimit::parse("nproc=50").unwrap().hard, 50);
         assert_eq!(Rlimit::parse("core=unlimited").unwrap().soft, u64::MAX);
         assert_eq!(Rlimit::parse("RLIMIT_STACK=1:-1").unwrap().hard, u64::MAX);

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+use ovlmount::enter::Propagation;
 
 use crate::Error;
 
@@ -66,9 +67,10 @@ pub struct Plan {
     /// A user namespace joined by path (a pod's sandbox's): the chain is root in it, as
     /// in one of its own; the host uid and gid its root is.
     pub joined_root: Option<(u32, u32)>,
-    /// Some mount follows the host's (an `rslave` volume, or the root with
-    /// `rootfsPropagation` slave): the mount namespace is a slave of the host's.
-    pub propagation_slave: bool,
+    /// What the mount namespace must allow: slave where some mount follows the host's
+    /// (an `rslave` volume, or the root with `rootfsPropagation` slave), shared where a
+    /// volume is a peer of the host's mount (`rshared`).
+    pub propagation: Propagation,
     /// `ovlmount enter` flags for the mounts (`--proc`, `--bind S:D:ro`, ...).
     pub mount_flags: Vec<String>,
     /// `linux.maskedPaths`.
@@ -278,18 +280,26 @@ fn linux(spec: &Spec, p: &mut Plan, id: &str) -> Result<(), Error> {
     for (i, d) in l.devices().iter().flatten().enumerate() {
         p.mount_flags.extend(["--device-node".into(), device_node(i, d)?]);
     }
-    match l.rootfs_propagation().as_deref().unwrap_or_default() {
-        "" | "private" | "rprivate" => {}
+    // (runc makes `/` what this says after pivot_root; with shared, it also leaves every
+    // bind of a host path on a shared mount a peer of it. Here only volumes marked
+    // rshared are: the others stay private.)
+    let root = match l.rootfs_propagation().as_deref().unwrap_or_default() {
+        "" | "private" | "rprivate" => None,
         "slave" | "rslave" => {
-            p.propagation_slave = true;
-            p.mount_flags.extend(["--rootfs-propagation".into(), "slave".into()]);
+            p.propagation = p.propagation.max(Propagation::Slave);
+            Some("slave")
         }
+        "shared" | "rshared" => Some("shared"),
+        "unbindable" | "runbindable" => Some("unbindable"),
         prop => {
             return Err(unsupported(
                 "linux.rootfsPropagation",
-                format!("'{prop}': only private and slave are supported (not shared, unbindable)"),
+                format!("'{prop}': expected private, slave, shared or unbindable (or their r forms)"),
             ))
         }
+    };
+    if let Some(root) = root {
+        p.mount_flags.extend(["--rootfs-propagation".into(), root.into()]);
     }
     p.masked = l.masked_paths().clone().unwrap_or_default();
     p.readonly_paths = l.readonly_paths().clone().unwrap_or_default();
@@ -611,8 +621,15 @@ fn mounts(list: &[Mount], p: &mut Plan) -> Result<(), Error> {
                         // (Kubernetes' HostToContainer.)
                         "slave" | "rslave" => {
                             opts.push("rslave");
-                            p.propagation_slave = true;
+                            p.propagation = p.propagation.max(Propagation::Slave);
                         }
+                        // (Kubernetes' Bidirectional.)
+                        "shared" | "rshared" => {
+                            opts.push("rshared");
+                            p.propagation = Propagation::Shared;
+                        }
+                        "unbindable" => opts.push("unbindable"),
+                        "runbindable" => opts.push("runbindable"),
                         other => return Err(unsupported(&field, format!("bind option '{other}' is not supported"))),
                     }
                 }

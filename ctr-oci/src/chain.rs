@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::bundle::Plan;
 use crate::state::ContainerDir;
+use ovlmount::enter::Propagation;
 
 /// The tools of the chain.
 pub use chainload::tools::Tools;
@@ -46,8 +47,12 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, c
     a.extend([s(&tools.unshare), "--detach".into(), "--pid-file".into(), pid_file]);
     a.extend(plan.namespaces.iter().map(|n| n.to_string()));
     a.extend(plan.userns_flags.iter().cloned());
-    if plan.propagation_slave {
-        a.extend(["--propagation".into(), "slave".into()]);
+    // (Shared: the namespace's copies of the host's shared mounts stay peers until
+    // ovlmount has cloned the volumes that are to be; it makes `/` a slave after that.)
+    match plan.propagation {
+        Propagation::Private => {}
+        Propagation::Slave => a.extend(["--propagation".into(), "slave".into()]),
+        Propagation::Shared => a.extend(["--propagation".into(), "unchanged".into()]),
     }
     if plan.namespaces.contains(&"--net") {
         a.push("--loopback".into());
@@ -58,8 +63,10 @@ pub fn argv(plan: &Plan, tools: &Tools, dir: &ContainerDir, preserve_fds: u32, c
     a.push("--".into());
 
     a.extend([s(&tools.ovlmount), "enter".into(), "--rootfs".into(), s(&plan.rootfs)]);
-    if plan.propagation_slave {
-        a.extend(["--propagation".into(), "slave".into()]);
+    match plan.propagation {
+        Propagation::Private => {}
+        Propagation::Slave => a.extend(["--propagation".into(), "slave".into()]),
+        Propagation::Shared => a.extend(["--propagation".into(), "shared".into()]),
     }
     a.extend(plan.mount_flags.iter().cloned());
     for m in &plan.masked {

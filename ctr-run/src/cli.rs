@@ -40,7 +40,16 @@ fn parse_network(s: &str) -> Result<Network, String> {
 }
 
 fn parse_volume(s: &str) -> Result<Volume, String> {
-    s.parse()
+    use ovlmount::enter::BindPropagation;
+    let v: Volume = s.parse()?;
+    match v.propagation {
+        // (The container's mount namespace is private: nothing could follow.)
+        BindPropagation::Slave | BindPropagation::Shared => Err(format!(
+            "'{s}': {} volumes are not supported (a container's mounts are private here)",
+            v.propagation.option().unwrap_or_default()
+        )),
+        _ => Ok(v),
+    }
 }
 
 /// `--security-opt seccomp=unconfined|default|FILE` (FILE: a profile in docker's JSON

@@ -1603,6 +1603,7 @@ fn bad_run_flags_are_refused_and_leave_nothing() {
         (&["--device-read-bps", "/no/such/dev:1mb"], "/no/such/dev"),
         (&["--oom-score-adj", "1001"], "1001"),
         (&["--label", "=x"], "=x"),
+        (&["-v", "/tmp:/x:rshared"], "rshared"),
     ];
     for (flags, named) in cases {
         for detach in [false, true] {

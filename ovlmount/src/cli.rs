@@ -7,7 +7,7 @@ use chainload::caps::CapSet;
 use chainload::confine::{self, Confinement};
 use clap::{Args, Parser, Subcommand};
 use ovlmount::archive::parse_max_size;
-use ovlmount::enter::{Bind, EnterOptions, InitFiles};
+use ovlmount::enter::{Bind, EnterOptions, InitFiles, Propagation, RootfsPropagation};
 use ovlmount::stack::{split_lowers, Stack};
 
 const EXAMPLES: &str = "\
@@ -198,7 +198,8 @@ pub struct EnterArgs {
     #[arg(long, value_name = "PATH")]
     read_only_path: Vec<String>,
     /// Bind a host path into the new root (SRC:DST or SRC:DST:OPTIONS, OPTIONS ro, rw,
-    /// nosuid, nodev, noexec, rslave, rprivate); repeatable
+    /// nosuid, nodev, noexec, and one of rprivate, rslave, rshared, unbindable,
+    /// runbindable); repeatable
     #[arg(long, value_name = "SRC:DST[:ro]", value_parser = parse_bind)]
     bind: Vec<Bind>,
     /// Make the host's device node HOST appear at DST in the new root (same type,
@@ -245,12 +246,17 @@ pub struct EnterArgs {
     /// createContainer hooks there); anything but 'g', or its end, stops the container
     #[arg(long, value_name = "N")]
     hook_gate: Option<i32>,
-    /// private (the default: nothing the host mounts later shows inside), or slave (the
-    /// host's later mounts reach the binds marked rslave)
-    #[arg(long, value_name = "private|slave", default_value = "private", value_parser = ["private", "slave"])]
+    /// private (the default: nothing the host mounts later shows inside), slave (the
+    /// host's later mounts reach the binds marked rslave), or shared (also: the binds
+    /// marked rshared are peers of the host's shared mounts, mounts below them made on
+    /// either side appear on the other; run after `unshare-rs --propagation unchanged`)
+    #[arg(long, value_name = "MODE", default_value = "private", value_parser = ["private", "slave", "shared"])]
     propagation: String,
-    /// With --propagation slave and --rootfs: the root follows the host's mounts too
-    #[arg(long, value_name = "private|slave", default_value = "private", value_parser = ["private", "slave"])]
+    /// The new root's own: private (the default); slave (with --rootfs and
+    /// --propagation slave or shared: the root follows the host's mount of DIR); shared
+    /// or unbindable (once entered, / and every mount below it)
+    #[arg(long, value_name = "MODE", default_value = "private",
+          value_parser = ["private", "slave", "shared", "unbindable"])]
     rootfs_propagation: String,
     /// Give the program a terminal: a pty of the new root's devpts (needs --dev) as its
     /// controlling terminal and stdio, the master sent over the unix socket PATH (an
@@ -342,8 +348,17 @@ impl EnterArgs {
             start_fifo: self.start_fifo,
             stderr_fd: self.stderr_fd,
             hook_gate: self.hook_gate,
-            propagation_slave: self.propagation == "slave",
-            rootfs_slave: self.rootfs_propagation == "slave",
+            propagation: match self.propagation.as_str() {
+                "slave" => Propagation::Slave,
+                "shared" => Propagation::Shared,
+                _ => Propagation::Private,
+            },
+            rootfs_propagation: match self.rootfs_propagation.as_str() {
+                "slave" => RootfsPropagation::Slave,
+                "shared" => RootfsPropagation::Shared,
+                "unbindable" => RootfsPropagation::Unbindable,
+                _ => RootfsPropagation::Private,
+            },
             console_socket: self.console_socket,
             proc: self.proc,
             dev: self.dev,

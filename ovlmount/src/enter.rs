@@ -2,11 +2,12 @@
 //! and enters it with pivot_root, then confines and execs.
 //!
 //! In order: refuse the initial mount namespace; `--sysctl` (each refused in a
-//! namespace the host shares); make `/` recursively private; write the `--init` files
+//! namespace the host shares); clone the `rshared` volumes (`--propagation shared`);
+//! make `/` recursively private (or a slave); write the `--init` files
 //! into the init layer; mount the overlay; `--proc`, `--dev`, `--sys`, `--cgroupfs`,
 //! `--tmpfs`; `--bind` volumes; `--device` nodes; `--mask-defaults`, `--mask`,
 //! `--read-only-path`; connect the `--console-socket`; pivot_root and detach the old
-//! root; the terminal (a pty of the new root's devpts); `--readonly`; close every
+//! root; `--rootfs-propagation shared|unbindable`; the terminal (a pty of the new root's devpts); `--readonly`; close every
 //! inherited descriptor above 2; `--workdir`, resolved inside the new root; the
 //! confinement (bounding set, user, capabilities, no_new_privs); the start gate; exec.
 //!
@@ -42,9 +43,40 @@ pub struct Bind {
     pub read_only: bool,
     /// `nosuid`, `nodev`, `noexec`, as `MOUNT_ATTR_*` bits.
     pub attrs: u64,
-    /// `rslave`: mounts the host makes below SRC later appear in the container too
-    /// (needs `--propagation slave`); else the bind is private.
-    pub slave: bool,
+    /// What crosses between the bind and SRC later (private unless an option says).
+    pub propagation: BindPropagation,
+}
+
+/// The propagation of a `--bind`: which mounts made later below SRC on the host, or
+/// below DST in the container, appear on the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BindPropagation {
+    /// `rprivate` (the default): none.
+    #[default]
+    Private,
+    /// `rslave`: the host's appear in the container (needs `--propagation slave` or
+    /// `shared`).
+    Slave,
+    /// `rshared`: both ways, the bind a peer of SRC's shared mount (Kubernetes'
+    /// Bidirectional; needs `--propagation shared`, and SRC on a shared mount).
+    Shared,
+    /// `unbindable`: none, and the bind itself cannot be bound elsewhere.
+    Unbindable,
+    /// `runbindable`: the same for the bind and every mount below it.
+    RecursiveUnbindable,
+}
+
+impl BindPropagation {
+    /// The option that names it (`None` for the default).
+    pub fn option(self) -> Option<&'static str> {
+        match self {
+            BindPropagation::Private => None,
+            BindPropagation::Slave => Some("rslave"),
+            BindPropagation::Shared => Some("rshared"),
+            BindPropagation::Unbindable => Some("unbindable"),
+            BindPropagation::RecursiveUnbindable => Some("runbindable"),
+        }
+    }
 }
 
 impl std::str::FromStr for Bind {
@@ -60,7 +92,7 @@ impl std::str::FromStr for Bind {
         if src.is_empty() || !dst.starts_with('/') {
             return Err(format!("'{s}': SRC must be given and DST must be absolute"));
         }
-        let (mut read_only, mut attrs, mut slave) = (false, 0, false);
+        let (mut read_only, mut attrs, mut propagation) = (false, 0, BindPropagation::Private);
         for o in options.split(',').filter(|o| !o.is_empty()) {
             match o {
                 "ro" => read_only = true,
@@ -68,16 +100,20 @@ impl std::str::FromStr for Bind {
                 "nosuid" => attrs |= crate::sys::MOUNT_ATTR_NOSUID,
                 "nodev" => attrs |= crate::sys::MOUNT_ATTR_NODEV,
                 "noexec" => attrs |= crate::sys::MOUNT_ATTR_NOEXEC,
-                "rslave" | "slave" => slave = true,
-                "rprivate" | "private" => slave = false,
+                "rslave" | "slave" => propagation = BindPropagation::Slave,
+                "rprivate" | "private" => propagation = BindPropagation::Private,
+                "rshared" | "shared" => propagation = BindPropagation::Shared,
+                "unbindable" => propagation = BindPropagation::Unbindable,
+                "runbindable" => propagation = BindPropagation::RecursiveUnbindable,
                 other => {
                     return Err(format!(
-                        "'{s}': unknown bind option '{other}' (ro, rw, nosuid, nodev, noexec, rslave, rprivate)"
+                        "'{s}': unknown bind option '{other}' (ro, rw, nosuid, nodev, noexec, \
+                         rprivate, rslave, rshared, unbindable, runbindable)"
                     ))
                 }
             }
         }
-        Ok(Bind { src: PathBuf::from(src), dst: PathBuf::from(dst), read_only, attrs, slave })
+        Ok(Bind { src: PathBuf::from(src), dst: PathBuf::from(dst), read_only, attrs, propagation })
     }
 }
 
@@ -98,15 +134,46 @@ impl Bind {
                 options.push(name);
             }
         }
-        if self.slave {
-            options.push("rslave");
-        }
+        options.extend(self.propagation.option());
         let mut arg = format!("{}:{}", self.src.display(), self.dst.display());
         if !options.is_empty() {
             arg = format!("{arg}:{}", options.join(","));
         }
         arg
     }
+}
+
+/// `--propagation`: what the mount namespace's `/` is made (recursively) before the new
+/// root is built.
+/// (Ordered by what each makes possible: each allows what the one before does.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Propagation {
+    /// Private: nothing the host mounts later shows inside (the default).
+    #[default]
+    Private,
+    /// A slave of the host's mounts: binds marked `rslave` follow the host's later mounts.
+    Slave,
+    /// As `Slave`, and binds marked `rshared` are made first, as peers of the host's
+    /// shared mounts (the chain before must leave the namespace's propagation unchanged:
+    /// `unshare-rs --propagation unchanged`).
+    Shared,
+}
+
+/// `--rootfs-propagation`: what the new root itself is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RootfsPropagation {
+    /// Private (the default).
+    #[default]
+    Private,
+    /// With `--rootfs`: the bind of DIR a slave of the host's mount, following it
+    /// (needs `--propagation slave` or `shared`).
+    Slave,
+    /// Once entered, `/` and every mount below it shared (a peer group of the
+    /// container's own: its later mount namespaces share its mounts; only binds marked
+    /// `rshared` reach the host).
+    Shared,
+    /// Once entered, `/` and every mount below it unbindable.
+    Unbindable,
 }
 
 /// Where `/etc/hosts` comes from.
@@ -275,11 +342,11 @@ pub struct EnterOptions {
     pub stderr_fd: Option<i32>,
     /// `--hook-gate N`: before pivot_root, say so on fd N and wait for the go.
     pub hook_gate: Option<i32>,
-    /// `--propagation slave`: `/` a slave of the host's mounts (else private), so that
-    /// `rslave` volumes can follow them.
-    pub propagation_slave: bool,
-    /// `--rootfs-propagation slave`: the `--rootfs` bind follows the host's mounts too.
-    pub rootfs_slave: bool,
+    /// `--propagation`: what `/` is while the root is built, and so which bind
+    /// propagations can be had.
+    pub propagation: Propagation,
+    /// `--rootfs-propagation`: the new root's own.
+    pub rootfs_propagation: RootfsPropagation,
     /// `--console-socket PATH`: a pty of the container's as the program's terminal, its
     /// master sent over PATH.
     pub console_socket: Option<PathBuf>,
@@ -327,12 +394,38 @@ fn refuse_initial_mount_namespace() -> Result<(), Error> {
     Ok(())
 }
 
+/// The bind and root propagations asked for against what `--propagation` makes
+/// possible.
+fn check_propagation(o: &EnterOptions) -> Result<(), Error> {
+    let follows = matches!(o.propagation, Propagation::Slave | Propagation::Shared);
+    if o.rootfs_propagation == RootfsPropagation::Slave && (!follows || o.rootfs.is_none()) {
+        return Err(Error::Usage("--rootfs-propagation slave needs --rootfs and --propagation slave or shared".into()));
+    }
+    for b in &o.binds {
+        let needs = match b.propagation {
+            BindPropagation::Slave if !follows => "--propagation slave or shared",
+            BindPropagation::Shared if o.propagation != Propagation::Shared => "--propagation shared",
+            _ => continue,
+        };
+        let option = b.propagation.option().unwrap_or_default();
+        return Err(Error::Usage(format!("--bind '{}': {option} needs {needs}", b.to_arg())));
+    }
+    Ok(())
+}
+
 /// pivot_root into `new_root` and detach the old root (the `pivot_root(".", ".")` way).
 fn pivot_into(new_root: &Path) -> Result<(), Error> {
+    let old_root = nix::fcntl::open("/", OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .map_err(sys("cannot open '/'"))?;
     nix::unistd::chdir(new_root).map_err(sys(format!("cannot change directory to '{}'", new_root.display())))?;
     nix::unistd::pivot_root(".", ".").map_err(sys(format!("pivot_root into '{}' failed", new_root.display())))?;
     // The old root is now stacked on top of the new one at "/": make it a slave so the
-    // unmount cannot propagate anywhere, then detach it.
+    // unmount cannot propagate anywhere, then detach it. "." must be the old root's
+    // (runc's way): after pivot_root the working directory is still the new root's,
+    // and mount(2) does not step up to the mount on top, so "." would make the new
+    // root's whole tree a slave (an rshared volume with it).
+    nix::unistd::fchdir(&old_root).map_err(sys("cannot change directory to the old root"))?;
+    drop(old_root);
     mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
         .map_err(sys("cannot make the old root a slave"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(sys("cannot detach the old root"))?;
@@ -359,9 +452,18 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     for s in &o.sysctls {
         s.apply()?;
     }
+    check_propagation(o)?;
+    // Binds that are to be peers of the host's shared mounts are cloned while the
+    // namespace's copies still are (before `/` becomes a slave below).
+    let mut shared_trees = Vec::new();
+    for b in o.binds.iter().filter(|b| b.propagation == BindPropagation::Shared) {
+        shared_trees.push(rootfs::clone_shared(&b.src)?);
+    }
     // Private, or (for volumes that follow the host's mounts) a slave of the host's.
-    let (propagation, what) =
-        if o.propagation_slave { (MsFlags::MS_SLAVE, "a slave") } else { (MsFlags::MS_PRIVATE, "private") };
+    let (propagation, what) = match o.propagation {
+        Propagation::Private => (MsFlags::MS_PRIVATE, "private"),
+        Propagation::Slave | Propagation::Shared => (MsFlags::MS_SLAVE, "a slave"),
+    };
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | propagation, None::<&str>)
         .map_err(sys(format!("cannot make / {what}")))?;
     let root = match &o.rootfs {
@@ -372,7 +474,7 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
                 ));
             }
             let root = std::fs::canonicalize(dir).map_err(|e| Error::io("--rootfs", dir, e))?;
-            rootfs::bind_rootfs(&root, o.rootfs_slave)?;
+            rootfs::bind_rootfs(&root, o.rootfs_propagation == RootfsPropagation::Slave)?;
             root
         }
         None => mount_layers(o)?,
@@ -394,8 +496,13 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     for t in &o.tmpfs {
         rootfs::mount_tmpfs(&new_root, t)?;
     }
+    let mut shared_trees = shared_trees.into_iter();
     for b in &o.binds {
-        rootfs::bind_volume(&new_root, b)?;
+        let tree = match b.propagation {
+            BindPropagation::Shared => shared_trees.next(),
+            _ => None,
+        };
+        rootfs::bind_volume(&new_root, b, tree)?;
     }
     for (host, dst) in &o.devices {
         rootfs::add_device(&new_root, host, dst)?;
@@ -427,6 +534,15 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
         hook_gate(fd)?;
     }
     pivot_into(&root)?;
+    let after = match o.rootfs_propagation {
+        RootfsPropagation::Shared => Some((MsFlags::MS_SHARED, "shared")),
+        RootfsPropagation::Unbindable => Some((MsFlags::MS_UNBINDABLE, "unbindable")),
+        RootfsPropagation::Private | RootfsPropagation::Slave => None,
+    };
+    if let Some((flag, what)) = after {
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | flag, None::<&str>)
+            .map_err(sys(format!("cannot make the new / {what}")))?;
+    }
     if let Some(c) = console {
         c.hand_over(if fifo.is_some() { o.stderr_fd.unwrap_or(2) } else { 2 })?;
     }
@@ -502,4 +618,49 @@ fn mount_layers(o: &EnterOptions) -> Result<PathBuf, Error> {
     }
     overlay::mount(&stack, &o.target)?;
     Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_options_and_their_propagation_round_trip() {
+        let cases = [
+            ("/a:/b", BindPropagation::Private, "/a:/b"),
+            ("/a:/b:ro,rslave", BindPropagation::Slave, "/a:/b:ro,rslave"),
+            ("/a:/b:shared", BindPropagation::Shared, "/a:/b:rshared"),
+            ("/a:/b:rshared,nodev", BindPropagation::Shared, "/a:/b:nodev,rshared"),
+            ("/a:/b:unbindable", BindPropagation::Unbindable, "/a:/b:unbindable"),
+            ("/a:/b:runbindable", BindPropagation::RecursiveUnbindable, "/a:/b:runbindable"),
+            ("/a:/b:rshared,rprivate", BindPropagation::Private, "/a:/b"),
+        ];
+        for (arg, propagation, back) in cases {
+            let b: Bind = arg.parse().unwrap_or_else(|e| panic!("{arg}: {e}"));
+            assert_eq!(b.propagation, propagation, "{arg}");
+            assert_eq!(b.to_arg(), back, "{arg}");
+            assert_eq!(back.parse::<Bind>().ok(), Some(b), "{arg}");
+        }
+        assert!("/a:/b:rsharedx".parse::<Bind>().unwrap_err().contains("unknown bind option 'rsharedx'"));
+    }
+
+    #[test]
+    fn a_bind_propagation_needs_the_namespaces() {
+        let with = |propagation: Propagation, bind: &str| {
+            let o = EnterOptions { propagation, binds: vec![bind.parse().unwrap()], ..Default::default() };
+            check_propagation(&o).err().map(|e| e.to_string())
+        };
+        assert_eq!(
+            with(Propagation::Private, "/a:/b:rslave").as_deref(),
+            Some("--bind '/a:/b:rslave': rslave needs --propagation slave or shared")
+        );
+        assert_eq!(
+            with(Propagation::Slave, "/a:/b:rshared").as_deref(),
+            Some("--bind '/a:/b:rshared': rshared needs --propagation shared")
+        );
+        assert_eq!(with(Propagation::Slave, "/a:/b:rslave"), None);
+        assert_eq!(with(Propagation::Shared, "/a:/b:rslave"), None);
+        assert_eq!(with(Propagation::Shared, "/a:/b:rshared"), None);
+        assert_eq!(with(Propagation::Private, "/a:/b:runbindable"), None);
+    }
 }

@@ -225,9 +225,27 @@ fn copy_tree(src: &Path, read_only: bool) -> Result<OwnedFd, Error> {
     Ok(tree)
 }
 
+/// For an `rshared` bind: a detached clone of the tree at host path `src`, in the peer
+/// group of the shared mount `src` is on (taken while this namespace's copy of it still
+/// is one). Refused where that mount is not shared: the bind would then reach nothing
+/// on the host (docker refuses the same way).
+pub fn clone_shared(src: &Path) -> Result<OwnedFd, Error> {
+    let m = mountinfo::mount_of(src).map_err(|e| Error::io("--bind source", src, e))?;
+    // (Shared, or shared and a slave: `shared:N` either way.)
+    if !m.optional.iter().any(|o| o.starts_with("shared:")) {
+        return Err(Error::Usage(format!(
+            "--bind '{}': rshared needs its source on a shared mount, and '{}' is not one here (make it \
+             one with mount --make-shared; a new user namespace only ever sees slaves of the host's mounts)",
+            src.display(),
+            m.mount_point.display()
+        )));
+    }
+    Ok(clone_tree(nix::fcntl::AT_FDCWD, src, true).map_err(sys(format!("cannot bind '{}'", src.display())))?)
+}
+
 /// A detached tree private, all of it (a clone of a slave mount is a slave itself).
 fn make_private(tree: &OwnedFd, shown: &str) -> Result<(), Error> {
-    crate::sys::mount_propagation_fd_recursive(tree.as_fd(), libc::MS_PRIVATE)
+    crate::sys::mount_propagation_fd(tree.as_fd(), libc::MS_PRIVATE, true)
         .map_err(|e| sys(format!("cannot make the bind of '{shown}' private"))(e).into())
 }
 
@@ -487,13 +505,33 @@ fn node_in(dir: &OwnedFd, name: &Path, kind: SFlag, mode: u32, rdev: u64, host: 
 
 /// `--bind SRC:DST[:ro]`: bind SRC (a host path, with its submounts) on DST inside the
 /// root; `:ro` makes it and every mount below it read-only before it is attached.
-pub fn bind_volume(root: &NewRoot, b: &crate::enter::Bind) -> Result<(), Error> {
+///
+/// `shared` is the tree [`clone_shared`] made of SRC for an `rshared` bind (else SRC is
+/// cloned here).
+pub fn bind_volume(root: &NewRoot, b: &crate::enter::Bind, shared: Option<OwnedFd>) -> Result<(), Error> {
+    use crate::enter::BindPropagation;
     let (src, dst) = (&b.src, &b.dst);
+    let shown = src.display().to_string();
     let meta = std::fs::metadata(src).map_err(|e| Error::io("--bind source", src, e))?;
     let at = root.place(dst, if meta.is_dir() { Kind::Dir } else { Kind::File })?;
-    let tree = copy_tree(src, b.read_only)?;
-    if !b.slave {
-        make_private(&tree, &src.display().to_string())?;
+    let tree = match shared {
+        Some(tree) => {
+            if b.read_only {
+                make_tree_read_only(&tree, &shown)?;
+            }
+            tree
+        }
+        None => copy_tree(src, b.read_only)?,
+    };
+    let propagation = match b.propagation {
+        BindPropagation::Private => Some((libc::MS_PRIVATE, true)),
+        BindPropagation::Slave | BindPropagation::Shared => None,
+        BindPropagation::Unbindable => Some((libc::MS_UNBINDABLE, false)),
+        BindPropagation::RecursiveUnbindable => Some((libc::MS_UNBINDABLE, true)),
+    };
+    if let Some((flag, recursive)) = propagation {
+        crate::sys::mount_propagation_fd(tree.as_fd(), flag, recursive)
+            .map_err(sys(format!("cannot set the propagation of the bind of '{shown}'")))?;
     }
     if b.attrs != 0 {
         mount_setattr_fd_recursive(tree.as_fd(), b.attrs)

@@ -144,20 +144,25 @@ pub fn mount_setattr_fd_recursive(fd: BorrowedFd<'_>, attr_set: u64) -> Result<(
     setattr_recursive(fd, MountAttr { attr_set, attr_clr: 0, propagation: 0, userns_fd: 0 })
 }
 
-/// The propagation of the mount `fd` is open on and every mount below it: `MS_PRIVATE`
-/// or `MS_SLAVE`.
-pub fn mount_propagation_fd_recursive(fd: BorrowedFd<'_>, propagation: u64) -> Result<(), Errno> {
-    setattr_recursive(fd, MountAttr { attr_set: 0, attr_clr: 0, propagation, userns_fd: 0 })
+/// The propagation of the mount `fd` is open on (`MS_PRIVATE`, `MS_SLAVE`, `MS_SHARED`
+/// or `MS_UNBINDABLE`), and of every mount below it if `recursive`.
+pub fn mount_propagation_fd(fd: BorrowedFd<'_>, propagation: u64, recursive: bool) -> Result<(), Errno> {
+    let attr = MountAttr { attr_set: 0, attr_clr: 0, propagation, userns_fd: 0 };
+    setattr(fd, attr, if recursive { libc::AT_RECURSIVE } else { 0 })
 }
 
 fn setattr_recursive(fd: BorrowedFd<'_>, attr: MountAttr) -> Result<(), Errno> {
+    setattr(fd, attr, libc::AT_RECURSIVE)
+}
+
+fn setattr(fd: BorrowedFd<'_>, attr: MountAttr, recursive: libc::c_int) -> Result<(), Errno> {
     // SAFETY: a valid descriptor, an empty C string and mount_attr of the size passed.
     Errno::result(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
             c"".as_ptr(),
-            (libc::AT_RECURSIVE | libc::AT_EMPTY_PATH) as libc::c_uint,
+            (recursive | libc::AT_EMPTY_PATH) as libc::c_uint,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
