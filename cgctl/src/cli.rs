@@ -226,6 +226,9 @@ pub struct LimitArgs {
     /// Block IO weight (10..1000)
     #[arg(long, value_name = "N", value_parser = limits::parse_io_weight, allow_hyphen_values = true)]
     io_weight: Option<u64>,
+    /// Block IO weight of one device (/dev/sda:300, or 8:0:300; 10..1000); repeatable
+    #[arg(long, value_name = "DEV:WEIGHT", value_parser = limits::parse_io_weight_device)]
+    io_weight_device: Vec<DeviceRate>,
     /// Read rate limit of a device (/dev/sda:10M, or 8:0:10M); repeatable
     #[arg(long, value_name = "DEV:RATE", value_parser = limits::parse_device_bps)]
     device_read_bps: Vec<DeviceRate>,
@@ -272,6 +275,7 @@ impl From<LimitArgs> for Limits {
             cpuset_mems: a.cpuset_mems,
             pids_limit: a.pids_limit,
             io_weight: a.io_weight,
+            io_weight_device: a.io_weight_device,
             device_read_bps: a.device_read_bps,
             device_write_bps: a.device_write_bps,
             device_read_iops: a.device_read_iops,
@@ -326,6 +330,8 @@ mod tests {
             "max",
             "--io-weight",
             "300",
+            "--io-weight-device",
+            "8:0:500",
             "--device-read-bps",
             "8:0:10M",
             "--device-write-bps",

@@ -273,7 +273,7 @@ impl<'a> Group<'a> {
                 return Err(missing_interface_file(self, w, &dir));
             };
             let path = dir.join(file);
-            if file.ends_with("bfq.weight") && !any_device_uses_bfq() {
+            if file.contains("bfq.weight") && !any_device_uses_bfq() {
                 return Err(Error::Unsupported(format!(
                     "{}: only the BFQ I/O scheduler honours '{file}', and no block device uses it \
                      (see /sys/block/*/queue/scheduler)",

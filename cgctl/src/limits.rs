@@ -12,7 +12,9 @@
 //!   weight = ⌈10^((l² + 125·l)/612 − 7/34)⌉, so 2 → 1, 1024 → 100, 262144 → 10000;
 //!   weight → shares is its inverse, rounded.
 //! - `--io-weight` (docker's 10..1000) is `blkio.weight` (or `blkio.bfq.weight`) on v1
-//!   and `io.weight` = 1 + (w − 10) × 9999 / 990 (or `io.bfq.weight` = w) on v2.
+//!   and `io.weight` = 1 + (w − 10) × 9999 / 990 (or `io.bfq.weight` = w) on v2;
+//!   `--io-weight-device DEV:W` the same for one device (`blkio.weight_device` or
+//!   `blkio.bfq.weight_device` on v1, `MAJ:MIN W` lines of the same files on v2).
 
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -80,6 +82,8 @@ pub struct Limits {
     pub pids_limit: Option<PidsLimit>,
     /// `--io-weight`.
     pub io_weight: Option<u64>,
+    /// `--io-weight-device`: a weight (10..1000) for one device, as the rate.
+    pub io_weight_device: Vec<DeviceRate>,
     /// `--device-read-bps`.
     pub device_read_bps: Vec<DeviceRate>,
     /// `--device-write-bps`.
@@ -236,6 +240,12 @@ pub fn parse_device_iops(s: &str) -> Result<DeviceRate, String> {
     parse_device(s, false)
 }
 
+/// Parse `--io-weight-device` (`/dev/sda:300`, or `8:0:300`; the weight 10..1000).
+pub fn parse_io_weight_device(s: &str) -> Result<DeviceRate, String> {
+    let (dev, weight) = s.rsplit_once(':').ok_or_else(|| "expected DEVICE:WEIGHT, e.g. /dev/sda:300".to_string())?;
+    Ok(DeviceRate { path: PathBuf::from(dev), rate: parse_io_weight(weight)?, given: s.to_string() })
+}
+
 /// Parse `--set FILE=VALUE`.
 pub fn parse_set(s: &str) -> Result<(String, String), String> {
     let (file, value) = s.split_once('=').ok_or_else(|| "expected FILE=VALUE".to_string())?;
@@ -333,6 +343,7 @@ impl Limits {
             }
         }
         let rates = [
+            ("--io-weight-device", &self.io_weight_device),
             ("--device-read-bps", &self.device_read_bps),
             ("--device-write-bps", &self.device_write_bps),
             ("--device-read-iops", &self.device_read_iops),
@@ -472,8 +483,9 @@ impl Limits {
     }
 
     fn devices(&self) -> impl Iterator<Item = &DeviceRate> {
-        self.device_read_bps
+        self.io_weight_device
             .iter()
+            .chain(&self.device_read_bps)
             .chain(&self.device_write_bps)
             .chain(&self.device_read_iops)
             .chain(&self.device_write_iops)

@@ -526,10 +526,22 @@ fn limit_flags(r: &oci_spec::runtime::LinuxResources) -> Result<Vec<String>, Err
                 add(flag, format!("{}:{}:{}", d.major(), d.minor(), d.rate()));
             }
         }
-        if b.leaf_weight().is_some() || b.weight_device().as_ref().is_some_and(|d| !d.is_empty()) {
+        for (i, d) in b.weight_device().iter().flatten().enumerate() {
+            let field = format!("linux.resources.blockIO.weightDevice[{i}]");
+            if d.leaf_weight().is_some() {
+                return Err(unsupported(
+                    format!("{field}.leafWeight"),
+                    "leaf weights are not supported (cgroup v1's CFQ only)",
+                ));
+            }
+            let w = d.weight().ok_or_else(|| unsupported(&field, "a device entry needs its weight"))?;
+            cgctl::limits::parse_io_weight(&w.to_string()).map_err(|e| unsupported(format!("{field}.weight"), e))?;
+            add("--io-weight-device", format!("{}:{}:{w}", d.major(), d.minor()));
+        }
+        if b.leaf_weight().is_some() {
             return Err(unsupported(
-                "linux.resources.blockIO.weightDevice",
-                "per-device weights are not supported (the weight and the throttles are)",
+                "linux.resources.blockIO.leafWeight",
+                "leaf weights are not supported (cgroup v1's CFQ only)",
             ));
         }
     }

@@ -394,6 +394,67 @@ fn resources_are_the_cgroups_limits() {
     assert!(!lab.cgroup_exists("lim"));
 }
 
+/// `blockIO.weightDevice`: a device's weight goes to its scheduler's file (BFQ's
+/// per-device line where the device uses BFQ with group weights: the VM's null_blk) and
+/// the container's cgroup shows it there; where no device can take one (this hybrid
+/// host: its BFQ has no group weights, no device uses it), `create` is refused with one
+/// line naming the weight, and leaves nothing. A leaf weight is refused by name.
+#[test]
+fn block_io_weights_per_device() {
+    require_root!();
+    let Some(lab) = Lab::new("weightdev") else { return };
+    let disks: Vec<(String, bool)> = std::fs::read_dir("/sys/block")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let dev = std::fs::read_to_string(e.path().join("dev")).ok()?.trim().to_string();
+            let sched = std::fs::read_to_string(e.path().join("queue/scheduler")).unwrap_or_default();
+            Some((dev, sched.contains("[bfq]")))
+        })
+        .collect();
+    let bfq = disks.iter().find(|(_, bfq)| *bfq).map(|(d, _)| d.clone());
+    let Some(dev) = bfq.clone().or_else(|| disks.first().map(|(d, _)| d.clone())) else {
+        skip("block_io_weights_per_device", "this machine has no block device");
+        return;
+    };
+    let (maj, min) = dev.split_once(':').unwrap();
+    let (maj, min): (i64, i64) = (maj.parse().unwrap(), min.parse().unwrap());
+    let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").is_ok_and(|c| c.contains("io"));
+    let takes = bfq.is_some() && (v2 || std::path::Path::new("/sys/fs/cgroup/blkio/blkio.bfq.weight_device").exists());
+    lab.config("wd", |c| {
+        args(c, "sleep 1000");
+        c["linux"]["resources"]["blockIO"] =
+            serde_json::json!({ "weightDevice": [{ "major": maj, "minor": min, "weight": 300 }] });
+    });
+    let pid_file = lab.dir.path().join("wd.pid");
+    let (code, err) = lab.create("wd", &["--pid-file", pid_file.to_str().unwrap()]);
+    if takes {
+        assert_eq!(code, 0, "{err}");
+        let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+        let file = testkit::cgroup_path(pid, "blkio", "blkio.bfq.weight_device", "io.bfq.weight");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.lines().any(|l| l.trim() == format!("{dev} 300")), "{}: {text}", file.display());
+        lab.oci(&["delete", "--force", "wd"]).run().ok();
+    } else {
+        skip("block_io_weights_per_device", "no block device uses BFQ with group weights here: only the refusal ran");
+        assert_ne!(code, 0, "a per-device weight was accepted where no file can take it");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&format!("--io-weight-device {dev}:300")), "{err}");
+    }
+    assert!(!lab.root().join("wd").exists(), "state left");
+    assert!(!lab.cgroup_exists("wd"), "cgroup left");
+    lab.config("leaf", |c| {
+        args(c, "true");
+        c["linux"]["resources"]["blockIO"] =
+            serde_json::json!({ "weightDevice": [{ "major": maj, "minor": min, "weight": 300, "leafWeight": 20 }] });
+    });
+    let (code, err) = lab.create("leaf", &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("linux.resources.blockIO.weightDevice[0].leafWeight"), "{err}");
+    assert!(!lab.root().join("leaf").exists() && !lab.cgroup_exists("leaf"));
+}
+
 /// `events --stats`: one object of runc's shape with the container's own usage and
 /// limits (its memory limit, its task count, CPU time in nanoseconds); `events`
 /// streams them every interval, says "oom" when the OOM killer killed in the

@@ -514,6 +514,9 @@ struct CgroupFlags {
     /// Block I/O weight (10..1000)
     #[arg(long, value_name = "N", value_parser = cgctl::limits::parse_io_weight)]
     blkio_weight: Option<u64>,
+    /// Block I/O weight of one device (/dev/sda:300; 10..1000); repeatable
+    #[arg(long, value_name = "DEV:WEIGHT", value_parser = cgctl::limits::parse_io_weight_device)]
+    blkio_weight_device: Vec<cgctl::limits::DeviceRate>,
     /// Read rate limit of a block device (/dev/sda:10M); repeatable
     #[arg(long, value_name = "DEV:RATE", value_parser = cgctl::limits::parse_device_bps)]
     device_read_bps: Vec<cgctl::limits::DeviceRate>,
@@ -537,6 +540,7 @@ impl From<CgroupFlags> for cgctl::limits::Limits {
             cpu_period: f.cpu_period,
             cpuset_mems: f.cpuset_mems,
             io_weight: f.blkio_weight,
+            io_weight_device: f.blkio_weight_device,
             device_read_bps: f.device_read_bps,
             device_write_bps: f.device_write_bps,
             device_read_iops: f.device_read_iops,

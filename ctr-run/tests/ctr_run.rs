@@ -1604,6 +1604,8 @@ fn bad_run_flags_are_refused_and_leave_nothing() {
         (&["--oom-score-adj", "1001"], "1001"),
         (&["--label", "=x"], "=x"),
         (&["-v", "/tmp:/x:rshared"], "rshared"),
+        (&["--blkio-weight-device", "/dev/null:300"], "/dev/null"),
+        (&["--blkio-weight-device", "/dev/null:5"], "5"),
     ];
     for (flags, named) in cases {
         for detach in [false, true] {
