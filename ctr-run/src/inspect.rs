@@ -141,13 +141,19 @@ pub fn usage(root: &Root, keys: &[String], interval: Duration) -> Result<Vec<Usa
     Ok(out)
 }
 
-/// `top KEY [PS_OPTIONS]`: `ps`'s table of the processes in the container's cgroup.
+/// `top KEY [PS_OPTIONS]`: `ps`'s table of the container's processes: those of its
+/// cgroup in its PID namespace (not the chain's unshare-rs, which waits for PID 1 from
+/// outside it, in the same cgroup), as docker lists them.
 pub fn top(root: &Root, key: &str, options: &[String]) -> Result<Vec<String>, Error> {
     let st = store::find(root, key)?;
-    if st.status != Status::Running {
+    let init = st.pid.filter(|p| st.status == Status::Running && p.alive());
+    let Some(init) = init else {
         return Err(Error::WrongState(format!("container {} is not running", st.name)));
-    }
+    };
     let cg = cgctl::setup::Cgroups::detect()?;
     let pids = cgctl::group::Group::new(&cg, cgctl::name::GroupName::parse(&st.config.cgroup)?).pids();
+    let pid_ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let own = pid_ns(init.pid);
+    let pids: Vec<i32> = pids.into_iter().filter(|p| own.is_some() && pid_ns(*p) == own).collect();
     chainload::ps::table(&pids, options).map_err(Error::Usage)
 }

@@ -204,19 +204,28 @@ fn ps(root: &Root, all: bool, json: bool, quiet: bool) -> Result<(), Error> {
         return Ok(());
     }
     let now = ctr_run::state::now();
-    println!("{:<12}  {:<20}  {:<26}  {:<20}  {:>7}  COMMAND", "ID", "NAME", "STATUS", "CREATED", "PID");
-    for r in rows {
-        let pid = r.pid.map(|p| p.to_string()).unwrap_or_default();
+    // Each column as wide as its widest cell (docker's tabwriter way): a status like
+    // "Up 5 minutes (restarted 3 times)" never runs into the next column.
+    let mut table = vec![["ID", "NAME", "STATUS", "CREATED", "PID"].map(String::from).to_vec()];
+    let mut commands = vec!["COMMAND".to_string()];
+    for r in &rows {
         let created = format!("{} ago", ctr_run::ops::human_duration(now.saturating_sub(r.created)));
-        println!(
-            "{:<12}  {:<20}  {:<26}  {:<20}  {:>7}  {}",
-            &r.id[..12.min(r.id.len())],
-            r.name,
-            r.status_at(now),
-            created,
-            pid,
-            r.command.join(" ")
-        );
+        let pid = r.pid.map(|p| p.to_string()).unwrap_or_default();
+        table.push(vec![r.id[..12.min(r.id.len())].to_string(), r.name.clone(), r.status_at(now), created, pid]);
+        commands.push(r.command.join(" "));
+    }
+    let widths: Vec<usize> =
+        (0..5).map(|c| table.iter().map(|row| row[c].chars().count()).max().unwrap_or(0)).collect();
+    for (row, command) in table.iter().zip(&commands) {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            // (PID right-aligned, as numbers are.)
+            let cell = if c == 4 { format!("{cell:>w$}", w = widths[c]) } else { format!("{cell:<w$}", w = widths[c]) };
+            line.push_str(&cell);
+            line.push_str("  ");
+        }
+        line.push_str(command);
+        println!("{line}");
     }
     Ok(())
 }
