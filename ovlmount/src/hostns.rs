@@ -6,9 +6,12 @@
 //! mount since Linux 6.18 (`<linux/nsfs.h>`); other namespaces get inodes from
 //! 0xF0000000 up, so no other namespace ever has them. Otherwise (and also in a
 //! container, whose own first namespaces are its host's) the host's is PID 1's; where
-//! PID 1's namespace cannot be read (a sandbox that hides it), the oldest ancestor whose
-//! namespace can be read stands for the host, unless an ancestor between it and PID 1
-//! cannot be read either (then it is not the host's: see [`is_host`]).
+//! PID 1's namespace cannot be read (a sandbox that hides it), in a user namespace that
+//! is not the initial one, a namespace it owns is not the host's, one it does not own is
+//! treated as the host's (nothing could be mounted there); else the
+//! oldest ancestor whose namespace can be read stands for the host, unless an ancestor
+//! between it and PID 1 cannot be read either (then it is not the host's: see
+//! [`is_host`]).
 
 use crate::Error;
 
@@ -74,6 +77,17 @@ pub fn is_host(ns: Namespace) -> Result<bool, Error> {
     let ours = link("self").ok_or_else(|| Error::NoProc(own.clone()))?;
     let host = match link("1") {
         Some(h) => h,
+        // A namespace owned by this process's own user namespace, not the initial one
+        // (made in it: by the chain or by hand, `unshare-rs -U -m`), is not the host's,
+        // whoever the ancestors are: the host's predates that user namespace. (This also
+        // holds when the chain was orphaned and its readable ancestors end at an
+        // unreadable PID 1.) Without privilege in it, a process in such a namespace that
+        // it did not make cannot mount there anyway.
+        None if owned_by_own_user_namespace(ns) == Some(true) => return Ok(false),
+        // And in a user namespace that is not the initial one, a namespace it does not
+        // own was made above it: no mount could be made there (no capability over it),
+        // and it is refused as the host's, before anything fails halfway.
+        None if owned_by_own_user_namespace(ns) == Some(false) => return Ok(true),
         None => {
             let mut reference = None;
             let mut pid = me;
@@ -98,4 +112,29 @@ pub fn is_host(ns: Namespace) -> Result<bool, Error> {
         }
     };
     Ok(ours == host)
+}
+
+/// In a user namespace that is not the initial one (its uid_map is not the whole range
+/// mapped to itself): whether this process's namespace of kind `ns` is owned by it.
+/// `None` in the initial user namespace, or where it cannot be told.
+fn owned_by_own_user_namespace(ns: Namespace) -> Option<bool> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::fs::MetadataExt;
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    let map = std::fs::read_to_string("/proc/self/uid_map").ok()?;
+    if map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"] {
+        return None;
+    }
+    let own_ns = std::fs::File::open(format!("/proc/self/ns/{}", ns.name())).ok()?;
+    // SAFETY: an ioctl on a descriptor we hold; on success it returns a new descriptor,
+    // which we then own.
+    let r = unsafe { libc::ioctl(own_ns.as_raw_fd(), NS_GET_USERNS as _) };
+    let owner = match r {
+        r if r >= 0 => std::fs::File::from(unsafe { OwnedFd::from_raw_fd(r) }),
+        // (EPERM: the owner is outside this user namespace's scope, above it.)
+        _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) => return Some(false),
+        _ => return None,
+    };
+    let own_user = std::fs::metadata("/proc/self/ns/user").ok()?.ino();
+    Some(owner.metadata().ok()?.ino() == own_user)
 }

@@ -470,7 +470,16 @@ pub fn mount_dev(root: &NewRoot, shm_size: u64) -> Result<(), Error> {
     for (name, fstype, options, attr) in mounts {
         let shown = format!("/dev/{name}");
         let at = create_in(&dev, Path::new(name), Kind::Dir, Path::new(&shown))?;
-        let m = new_mount(fstype, options, attr).map_err(sys(format!("cannot mount {fstype:?} on '{shown}'")))?;
+        let m = new_mount(fstype, options, attr).map_err(|e| {
+            // (mqueue belongs to the IPC namespace: one of the host's is not a user
+            // namespace's to mount.)
+            let hint = if name == "mqueue" && e == Errno::EPERM {
+                " (in a user namespace, /dev/mqueue needs an IPC namespace of its own: unshare-rs -i)"
+            } else {
+                ""
+            };
+            sys(format!("cannot mount {fstype:?} on '{shown}'{hint}"))(e)
+        })?;
         attach(&m, &at, &shown)?;
     }
     let links = [

@@ -573,6 +573,57 @@ fn enter_flags_for_hosts_dns_workdir_shm_and_limits() {
     assert_eq!(testkit::mount_snapshot(d), before, "the host's mount table changed");
 }
 
+/// Without root (the user `nobody`), in a user namespace of its own: `ovlmount enter`
+/// builds the root inside `unshare-rs -U -r -m -p -f -u -i` even when the chain is
+/// orphaned (its readable ancestors end at a PID 1 it cannot read: the mount namespace
+/// is still known to be the chain's, as it is owned by the chain's user namespace); run
+/// in the host's mount namespace (no `-m`) it still refuses; `--dev` without an IPC
+/// namespace of its own says why /dev/mqueue cannot be mounted.
+#[test]
+fn enter_without_root_in_a_user_namespace_of_its_own() {
+    require_root!();
+    let Some((t, l)) = busybox_root("enter_without_root_in_a_user_namespace_of_its_own") else { return };
+    if Cmd::new("setpriv").arg("--version").run().code != 0 {
+        testkit::skip("enter_without_root_in_a_user_namespace_of_its_own", "setpriv (util-linux) is not installed");
+        return;
+    }
+    let d = t.path();
+    std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let before = testkit::mount_snapshot(d);
+    let (unshare, out) = (testkit::bin("unshare-rs"), d.join("out"));
+    // (nobody's to write.)
+    std::fs::write(&out, "").unwrap();
+    std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let nobody = |chain: &str| {
+        Cmd::new("setpriv").args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "sh", "-c", chain]).run()
+    };
+    // (The subshell exits at once: the chain's parent becomes PID 1, or a subreaper.)
+    let chain = format!(
+        "({u} -U -r -m -p -f -u -i --hostname box -- {o} enter --rootfs {l} --proc --dev -- \
+         sh -c 'id -u; hostname; ls -d /dev/mqueue' >{out} 2>&1 &)",
+        u = unshare.display(),
+        o = ovl(),
+        l = l.display(),
+        out = out.display()
+    );
+    assert_eq!(nobody(&chain).code, 0);
+    let done = || std::fs::read_to_string(&out).is_ok_and(|t| t.lines().count() >= 3 || t.contains("ovlmount:"));
+    assert!(testkit::wait_until(std::time::Duration::from_secs(20), done));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "0\nbox\n/dev/mqueue\n");
+    let flat = nobody(&format!("{} -U -r -- {} enter --rootfs {} -- true", unshare.display(), ovl(), l.display()));
+    assert_eq!(flat.code, 125, "{flat:?}");
+    assert!(flat.one_line_error().contains("refusing to run in the initial mount namespace"), "{flat:?}");
+    let no_ipc = nobody(&format!(
+        "{} -U -r -m -p -f -- {} enter --rootfs {} --dev -- true",
+        unshare.display(),
+        ovl(),
+        l.display()
+    ));
+    assert_eq!(no_ipc.code, 125, "{no_ipc:?}");
+    assert!(no_ipc.one_line_error().contains("/dev/mqueue needs an IPC namespace of its own"), "{no_ipc:?}");
+    assert_eq!(testkit::mount_snapshot(d), before);
+}
+
 #[test]
 fn enter_refuses_the_initial_namespace_and_escaping_binds() {
     require_root!();
