@@ -189,9 +189,14 @@ impl Options {
         let mut wanted: Vec<(Namespace, Option<PathBuf>)> = self.namespaces.clone();
         if let Some(t) = &target {
             if self.all {
+                // (A namespace the target shares with the caller is not joined: that
+                // changes nothing, and where the caller has no privilege over it, as a
+                // rootless container's host cgroup namespace, setns would fail. The
+                // mount namespace is joined all the same: that also resets the root and
+                // working directory, as util-linux does.)
                 for ns in Namespace::ALL {
                     let usable = Path::new(&format!("/proc/self/ns/{}", ns.proc_name())).exists()
-                        && !(ns == Namespace::User && same_ns(t, ns));
+                        && !(ns != Namespace::Mount && same_ns(t, ns));
                     if usable && !wanted.iter().any(|(n, _)| *n == ns) {
                         wanted.push((ns, None));
                     }

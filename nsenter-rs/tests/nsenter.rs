@@ -197,6 +197,43 @@ fn user_namespace_target_with_explicit_ids_and_preserved_credentials() {
     assert_eq!(v["uid"], 65534);
 }
 
+/// Without root: `-a` joins a rootless container (made by the user `nobody` with
+/// `unshare-rs -U -r`) as that user, its user namespace first; the namespaces it shares
+/// with the caller (the host's cgroup and time namespaces, which a user namespace has no
+/// privilege over) are left alone instead of failing, as util-linux 2.38 does here.
+#[test]
+fn all_joins_a_rootless_container_as_its_user() {
+    require_root!();
+    if Cmd::new("setpriv").arg("--version").run().code != 0 {
+        skip("all_joins_a_rootless_container_as_its_user", "setpriv (util-linux) is not installed");
+        return;
+    }
+    let dir = testkit::tempdir();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let pidfile = dir.path().join("pid");
+    let nobody = || Cmd::new("setpriv").args(["--reuid", "65534", "--regid", "65534", "--clear-groups"]);
+    let tool = nobody()
+        .arg(testkit::bin("unshare-rs"))
+        .args(["-U", "-r", "-f", "-p", "-m", "-u", "-i", "--mount-proc", "--hostname", "box", "--pid-file"])
+        .arg(&pidfile)
+        .args(["--", "sleep", "60"])
+        .spawn();
+    let mut pid = 0;
+    assert!(wait_until(Duration::from_secs(10), || {
+        pid = std::fs::read_to_string(&pidfile).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        pid > 0 && std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    }));
+    let t = Target { tool, pid };
+    let out = nobody()
+        .arg(testkit::bin("nsenter-rs"))
+        .args(["-t", &t.pid.to_string(), "-a", "--", "sh", "-c"])
+        .arg("id -u; hostname; readlink /proc/self/ns/mnt /proc/self/ns/user; cat /proc/1/comm")
+        .run();
+    assert_eq!(out.code, 0, "{out:?}");
+    let link = |ns: &str| std::fs::read_link(format!("/proc/{}/ns/{ns}", t.pid)).unwrap().display().to_string();
+    assert_eq!(out.stdout, format!("0\nbox\n{}\n{}\nsleep\n", link("mnt"), link("user")));
+}
+
 #[test]
 fn persisted_namespace_file_can_be_joined() {
     require_root!();
