@@ -1575,6 +1575,29 @@ fn run_flags_take_effect_in_the_kernel() {
     lab.assert_clean(&before);
 }
 
+/// Not root: `run` says that ctr-run runs containers as root and rootless ones are not
+/// supported yet (one line, 125), and creates nothing.
+#[test]
+fn run_without_root_says_rootless_is_not_supported_yet() {
+    require_root!();
+    if Cmd::new("setpriv").arg("--version").run().code != 0 {
+        skip("run_without_root_says_rootless_is_not_supported_yet", "setpriv (util-linux) is not installed");
+        return;
+    }
+    let dir = testkit::tempdir();
+    let root = dir.path().join("state");
+    let out = Cmd::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(testkit::bin("ctr-run"))
+        .arg("--root")
+        .arg(&root)
+        .args(["run", "--rootfs", "/", "--", "true"])
+        .run();
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.one_line_error().contains("rootless containers are not supported yet"), "{out:?}");
+    assert!(!root.exists());
+}
+
 /// Bad run flags: one line naming the problem, exit 125, nothing left (no cgroup, no
 /// mount, no state, no process); --blkio-weight is applied where the kernel has a weight
 /// file, and refused where it has none.
