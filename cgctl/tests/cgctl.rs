@@ -577,6 +577,60 @@ fn no_internal_processes_rule_is_explained_on_v2() {
     assert!(!s.v2_dir(&format!("{}/child", g.name())).unwrap().exists(), "the child group was left behind");
 }
 
+/// Delegation, as systemd's `Delegate=yes` gives a user a subtree on cgroup v2: a group
+/// owned by `nobody` (its directory, cgroup.procs, cgroup.subtree_control and
+/// cgroup.threads), the memory and pids controllers enabled above it, nobody's process
+/// in a leaf of it. As nobody, `cgctl run --name DELEGATED/job` with limits makes the
+/// group below it, the limits are in its files, the command runs in it, and the group is
+/// gone after; a group outside the subtree is refused with one line, nothing made.
+#[test]
+fn a_delegated_subtree_works_without_root() {
+    require_root!();
+    let s = Setup::detect();
+    if s.kind() != "v2" || Cmd::new("setpriv").arg("--version").run().code != 0 {
+        skip(
+            "a_delegated_subtree_works_without_root",
+            &format!("delegation is cgroup v2's, and needs setpriv (this machine: {})", s.kind()),
+        );
+        return;
+    }
+    let deleg = TestGroup::new("deleg");
+    cg(&["create", deleg.name(), "--memory", "1G", "--pids-limit", "1000"]).ok();
+    let dir = s.v2_dir(deleg.name()).unwrap();
+    std::fs::create_dir(dir.join("leaf")).unwrap();
+    for f in ["", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"] {
+        std::os::unix::fs::chown(dir.join(f), Some(65534), Some(65534)).unwrap();
+    }
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let own = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap().trim_end_matches('/').to_string();
+    let job = format!("{own}/{}/job", deleg.name());
+    let tmp = testkit::tempdir();
+    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let go = tmp.path().join("go");
+    let script = format!(
+        "while [ ! -e {go} ]; do sleep 0.05; done; exec {cgctl} run --name {job} --memory 32M --pids-limit 20 -- \
+         sh -c 'cat /proc/self/cgroup; cat /sys/fs/cgroup{job}/memory.max /sys/fs/cgroup{job}/pids.max'",
+        go = go.display(),
+        cgctl = testkit::bin("cgctl").display()
+    );
+    let nobody = || Cmd::new("setpriv").args(["--reuid", "65534", "--regid", "65534", "--clear-groups"]);
+    let child = nobody().args(["sh", "-c", &script]).spawn();
+    // (Into the leaf by root: the move needs write access where the two groups meet.)
+    std::fs::write(dir.join("leaf/cgroup.procs"), child.id().to_string()).unwrap();
+    std::fs::write(&go, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, format!("0::{job}\n33554432\n20\n"), "{stderr}");
+    assert!(!dir.join("job").exists(), "the delegated job group was left behind");
+    let outside = format!("cgctl-test-outside-{}", std::process::id());
+    let out =
+        nobody().arg(testkit::bin("cgctl")).args(["run", "--name", &format!("{own}/{outside}"), "--", "true"]).run();
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.one_line_error().starts_with("cgctl: "), "{out:?}");
+    assert!(!s.v2_dir(&outside).unwrap().exists());
+}
+
 #[test]
 fn quiet_stats_json_and_kill_child() {
     require_root!();
