@@ -7,9 +7,10 @@
 //! into the init layer; mount the overlay; `--proc`, `--dev`, `--sys`, `--cgroupfs`,
 //! `--tmpfs`; `--bind` volumes; `--device` nodes; `--mask-defaults`, `--mask`,
 //! `--read-only-path`; connect the `--console-socket`; pivot_root and detach the old
-//! root; `--rootfs-propagation shared|unbindable`; the terminal (a pty of the new root's devpts); `--readonly`; close every
-//! inherited descriptor above 2; `--workdir`, resolved inside the new root; the
-//! confinement (bounding set, user, capabilities, no_new_privs); the start gate; exec.
+//! root; `--rootfs-propagation shared|unbindable`; the terminal (a pty of the new
+//! root's devpts); `--readonly`; close every inherited descriptor above 2;
+//! `--workdir`, resolved inside the new root; the confinement (bounding set, user,
+//! capabilities, no_new_privs); the start gate; exec.
 //!
 //! The init files are written before the overlay is mounted, not after: overlayfs
 //! leaves changes to a layer that is part of a mounted overlay undefined. Without

@@ -75,19 +75,19 @@ pub fn is_host(ns: Namespace) -> Result<bool, Error> {
     }
     let link = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/{}", ns.name())).ok();
     let ours = link("self").ok_or_else(|| Error::NoProc(own.clone()))?;
+    let owned = || owned_by_own_user_namespace(ns);
     let host = match link("1") {
         Some(h) => h,
         // A namespace owned by this process's own user namespace, not the initial one
         // (made in it: by the chain or by hand, `unshare-rs -U -m`), is not the host's,
         // whoever the ancestors are: the host's predates that user namespace. (This also
         // holds when the chain was orphaned and its readable ancestors end at an
-        // unreadable PID 1.) Without privilege in it, a process in such a namespace that
-        // it did not make cannot mount there anyway.
-        None if owned_by_own_user_namespace(ns) == Some(true) => return Ok(false),
+        // unreadable PID 1.)
+        None if owned() == Some(true) => return Ok(false),
         // And in a user namespace that is not the initial one, a namespace it does not
         // own was made above it: no mount could be made there (no capability over it),
         // and it is refused as the host's, before anything fails halfway.
-        None if owned_by_own_user_namespace(ns) == Some(false) => return Ok(true),
+        None if owned() == Some(false) => return Ok(true),
         None => {
             let mut reference = None;
             let mut pid = me;
