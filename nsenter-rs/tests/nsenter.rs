@@ -227,7 +227,7 @@ fn all_joins_a_rootless_container_as_its_user() {
     let out = nobody()
         .arg(testkit::bin("nsenter-rs"))
         .args(["-t", &t.pid.to_string(), "-a", "--", "sh", "-c"])
-        .arg("id -u; hostname; readlink /proc/self/ns/mnt /proc/self/ns/user; cat /proc/1/comm")
+        .arg("id -u; hostname; readlink /proc/self/ns/mnt; readlink /proc/self/ns/user; cat /proc/1/comm")
         .run();
     assert_eq!(out.code, 0, "{out:?}");
     let link = |ns: &str| std::fs::read_link(format!("/proc/{}/ns/{ns}", t.pid)).unwrap().display().to_string();
