@@ -1045,10 +1045,7 @@ fn state_is_private_to_root() {
     assert!(std::fs::read_to_string(dir.join("state.json")).unwrap().contains("hunter2"));
     // The attack: another user reads the secret, or reaches the container's own layer.
     for target in [dir.join("state.json"), dir.join("log"), dir.join("upper"), lab.root.join("images/bb/image.json")] {
-        let out = Cmd::new("setpriv")
-            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--", "cat"])
-            .arg(&target)
-            .run();
+        let out = testkit::as_nobody().arg("cat").arg(&target).run();
         assert_ne!(out.code, 0, "uid 65534 read {}: {}", target.display(), out.stdout);
         assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
     }
@@ -1580,14 +1577,13 @@ fn run_flags_take_effect_in_the_kernel() {
 #[test]
 fn run_without_root_says_rootless_is_not_supported_yet() {
     require_root!();
-    if Cmd::new("setpriv").arg("--version").run().code != 0 {
-        skip("run_without_root_says_rootless_is_not_supported_yet", "setpriv (util-linux) is not installed");
+    if !testkit::util_linux("setpriv") {
+        skip("run_without_root_says_rootless_is_not_supported_yet", "util-linux setpriv is not installed");
         return;
     }
     let dir = testkit::tempdir();
     let root = dir.path().join("state");
-    let out = Cmd::new("setpriv")
-        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+    let out = testkit::as_nobody()
         .arg(testkit::bin("ctr-run"))
         .arg("--root")
         .arg(&root)

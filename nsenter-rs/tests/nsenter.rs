@@ -204,15 +204,14 @@ fn user_namespace_target_with_explicit_ids_and_preserved_credentials() {
 #[test]
 fn all_joins_a_rootless_container_as_its_user() {
     require_root!();
-    if Cmd::new("setpriv").arg("--version").run().code != 0 {
-        skip("all_joins_a_rootless_container_as_its_user", "setpriv (util-linux) is not installed");
+    if !testkit::util_linux("setpriv") {
+        skip("all_joins_a_rootless_container_as_its_user", "util-linux setpriv is not installed");
         return;
     }
     let dir = testkit::tempdir();
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let pidfile = dir.path().join("pid");
-    let nobody = || Cmd::new("setpriv").args(["--reuid", "65534", "--regid", "65534", "--clear-groups"]);
-    let tool = nobody()
+    let tool = testkit::as_nobody()
         .arg(testkit::bin("unshare-rs"))
         .args(["-U", "-r", "-f", "-p", "-m", "-u", "-i", "--mount-proc", "--hostname", "box", "--pid-file"])
         .arg(&pidfile)
@@ -224,7 +223,7 @@ fn all_joins_a_rootless_container_as_its_user() {
         pid > 0 && std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
     }));
     let t = Target { tool, pid };
-    let out = nobody()
+    let out = testkit::as_nobody()
         .arg(testkit::bin("nsenter-rs"))
         .args(["-t", &t.pid.to_string(), "-a", "--", "sh", "-c"])
         .arg("id -u; hostname; readlink /proc/self/ns/mnt; readlink /proc/self/ns/user; cat /proc/1/comm")
@@ -480,7 +479,7 @@ fn a_joining_process_is_not_dumpable_until_it_execs() {
         return;
     }
     let dir = testkit::tempdir();
-    let as_nobody = || Cmd::new("setpriv").args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]);
+    let as_nobody = testkit::as_nobody;
     let unshare = testkit::for_any_user(dir.path(), &testkit::bin("unshare-rs"));
     let nsenter = testkit::for_any_user(dir.path(), &testkit::bin("nsenter-rs"));
     let mut owner = as_nobody().arg(&unshare).args(["-U", "-r", "--", "sleep", "60"]).spawn();

@@ -583,8 +583,8 @@ fn enter_flags_for_hosts_dns_workdir_shm_and_limits() {
 fn enter_without_root_in_a_user_namespace_of_its_own() {
     require_root!();
     let Some((t, l)) = busybox_root("enter_without_root_in_a_user_namespace_of_its_own") else { return };
-    if Cmd::new("setpriv").arg("--version").run().code != 0 {
-        testkit::skip("enter_without_root_in_a_user_namespace_of_its_own", "setpriv (util-linux) is not installed");
+    if !testkit::util_linux("setpriv") {
+        testkit::skip("enter_without_root_in_a_user_namespace_of_its_own", "util-linux setpriv is not installed");
         return;
     }
     let d = t.path();
@@ -594,9 +594,7 @@ fn enter_without_root_in_a_user_namespace_of_its_own() {
     // (nobody's to write.)
     std::fs::write(&out, "").unwrap();
     std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
-    let nobody = |chain: &str| {
-        Cmd::new("setpriv").args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "sh", "-c", chain]).run()
-    };
+    let nobody = |chain: &str| testkit::as_nobody().args(["sh", "-c", chain]).run();
     // (The subshell exits at once: the chain's parent becomes PID 1, or a subreaper.)
     let chain = format!(
         "({u} -U -r -m -p -f -u -i --hostname box -- {o} enter --rootfs {l} --proc --dev -- \

@@ -598,6 +598,13 @@ pub fn util_linux(tool: &str) -> bool {
     has_command(tool) && Cmd::new(tool).arg("--version").run().stdout.contains("util-linux")
 }
 
+/// A command run as the unprivileged user `nobody` (65534:65534, no supplementary
+/// groups) through util-linux's setpriv: add the program and its arguments (check
+/// [`util_linux`]`("setpriv")` first).
+pub fn as_nobody() -> Cmd {
+    Cmd::new("setpriv").args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"])
+}
+
 /// Lines a test added to `/etc/subuid` and `/etc/subgid` (so that `newuidmap` and
 /// `newgidmap` grant a range), taken out again when dropped, even on failure; a file
 /// that did not exist before is removed.
