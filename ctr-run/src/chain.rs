@@ -3,7 +3,7 @@
 //! ```text
 //! cgctl run --quiet --kill-child --stats-json DIR/stats.json --name CGROUP LIMITS \
 //!     --devices default [--device-allow RULE...] -- \
-//!   unshare-rs --fork --kill-child --forward-signals --pid --mount --uts --ipc --cgroup \
+//!   unshare-rs [--user --map-root-user --map-users 1:SUBUID:N --map-groups 1:SUBGID:N] --fork --kill-child --forward-signals --pid --mount --uts --ipc --cgroup \
 //!              [--net --loopback] --hostname NAME --pid-file DIR/pid -- \
 //!     ovlmount enter --lower ... --upper DIR/upper --work DIR/work [-o volatile] \
 //!       --init hostname=NAME --init hosts [--init resolv=/etc/resolv.conf] \
@@ -13,6 +13,10 @@
 //! ```
 //!
 //! (The init files go to ovlmount's init layer in memory: nothing of them on disk.)
+//!
+//! A rootless container (see [`crate::rootless`]) starts with its user namespace, mounts
+//! its overlay `-o userxattr`, has no device list, and no `cgctl run` at all where no
+//! cgroup is delegated to the user.
 //!
 //! and the same chain as one copy-pasteable shell command (`--dry-run`).
 
@@ -146,7 +150,11 @@ fn s(p: &std::path::Path) -> String {
 
 /// Build the chain for `r`, with its files under `dir`.
 pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
-    let mut a = cgctl_args(r, dir, tools);
+    // (A rootless container where no cgroup is delegated to the user has none.)
+    let mut a = match &r.config.cgroup {
+        Some(cgroup) => cgctl_args(r, cgroup, dir, tools),
+        None => Vec::new(),
+    };
     a.extend(unshare_args(r, dir, tools));
     a.extend(root_args(r, dir, tools));
     a.extend(confinement_args(r, dir));
@@ -160,13 +168,15 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
 }
 
 /// `cgctl run`: the container's cgroup, its limits and device list.
-fn cgctl_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
+fn cgctl_args(r: &Resolved, cgroup: &str, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
     let mut a: Vec<String> = vec![s(&tools.cgctl), "run".into(), "--quiet".into(), "--kill-child".into()];
-    a.extend(["--stats-json".into(), s(&dir.stats()), "--name".into(), r.config.cgroup.clone()]);
+    a.extend(["--stats-json".into(), s(&dir.stats()), "--name".into(), cgroup.to_string()]);
     a.extend(r.limits.to_args());
-    if !r.config.privileged {
+    if !r.config.privileged && r.config.userns.is_none() {
         // runc's device allow-list, plus the devices asked for (a privileged container
-        // keeps the host's access, as docker's does).
+        // keeps the host's access, as docker's does). A rootless container can reach
+        // only what the host lets its user open: its nodes are binds of the host's (no
+        // mknod in a user namespace), and a user may not load a device program.
         a.extend(["--devices".into(), "default".into()]);
         for (_, rule) in &r.devices {
             a.extend(["--device-allow".into(), rule.clone()]);
@@ -178,8 +188,10 @@ fn cgctl_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
 
 /// `unshare-rs`: the namespaces, the hostname, and PID 1's pid file.
 fn unshare_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
-    let mut a = Vec::new();
-    a.push(s(&tools.unshare));
+    let mut a = vec![s(&tools.unshare)];
+    if let Some(u) = &r.config.userns {
+        a.extend(u.unshare_args());
+    }
     for f in ["--fork", "--kill-child", "--forward-signals", "--pid", "--mount", "--uts", "--ipc", "--cgroup"] {
         a.push(f.into());
     }
@@ -198,6 +210,11 @@ fn root_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
         a.extend(["--lower".into(), s(l).replace(':', "\\:")]);
     }
     a.extend(["--upper".into(), s(&dir.upper()), "--work".into(), s(&dir.work())]);
+    if r.config.userns.is_some() {
+        // (Mounted in the user namespace: whiteouts and opaque directories in user.overlay.*,
+        // as trusted.* is not the namespace's to write.)
+        a.extend(["-o".into(), "userxattr".into()]);
+    }
     if r.volatile_upper {
         // Without it, unmounting the overlay (when the container ends) syncs the whole
         // filesystem the upper layer is on, however much unrelated dirty data it holds.

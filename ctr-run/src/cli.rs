@@ -20,9 +20,10 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "ctr-run", version, after_help = EXAMPLES)]
 pub struct Cli {
-    /// The state directory
-    #[arg(long, value_name = "DIR", default_value = "/run/ctr-run", global = true)]
-    pub root: PathBuf,
+    /// The state directory [default: /run/ctr-run; for a user other than root
+    /// $XDG_RUNTIME_DIR/ctr-run, else ~/.local/share/ctr-run]
+    #[arg(long, value_name = "DIR", global = true)]
+    pub root: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -12,8 +12,12 @@ use crate::chain::Seccomp;
 /// What a container is and runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
-    /// Its cgroup (a cgctl NAME).
-    pub cgroup: String,
+    /// Its cgroup (a cgctl NAME); none for a rootless container where no cgroup is
+    /// delegated to the user.
+    pub cgroup: Option<String>,
+    /// A rootless container's user namespace (the user's ids and subordinate ranges).
+    #[serde(default)]
+    pub userns: Option<crate::rootless::UserNs>,
     /// Read-only layers, top first: the image's, the single directory, or `/`.
     pub layers: Vec<PathBuf>,
     /// Hostname.

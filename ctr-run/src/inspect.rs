@@ -121,7 +121,13 @@ pub fn usage(root: &Root, keys: &[String], interval: Duration) -> Result<Vec<Usa
         if st.status != Status::Running {
             return Err(Error::WrongState(format!("container {} is not running", st.name)));
         }
-        let g = cgctl::group::Group::new(&cg, cgctl::name::GroupName::parse(&st.config.cgroup)?);
+        let Some(cgroup) = &st.config.cgroup else {
+            return Err(Error::WrongState(format!(
+                "container {} has no cgroup to read figures from (a rootless container without a delegated cgroup)",
+                st.name
+            )));
+        };
+        let g = cgctl::group::Group::new(&cg, cgctl::name::GroupName::parse(cgroup)?);
         g.require()?;
         groups.push(g);
     }
@@ -150,10 +156,22 @@ pub fn top(root: &Root, key: &str, options: &[String]) -> Result<Vec<String>, Er
     let Some(init) = init else {
         return Err(Error::WrongState(format!("container {} is not running", st.name)));
     };
-    let cg = cgctl::setup::Cgroups::detect()?;
-    let pids = cgctl::group::Group::new(&cg, cgctl::name::GroupName::parse(&st.config.cgroup)?).pids();
+    let pids = match &st.config.cgroup {
+        Some(cgroup) => {
+            let cg = cgctl::setup::Cgroups::detect()?;
+            cgctl::group::Group::new(&cg, cgctl::name::GroupName::parse(cgroup)?).pids()
+        }
+        // (No cgroup of its own: its PID namespace alone says which processes are its.)
+        None => all_pids(),
+    };
     let pid_ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
     let own = pid_ns(init.pid);
     let pids: Vec<i32> = pids.into_iter().filter(|p| own.is_some() && pid_ns(*p) == own).collect();
     chainload::ps::table(&pids, options).map_err(Error::Usage)
+}
+
+/// Every process this one can see in /proc.
+fn all_pids() -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
 }

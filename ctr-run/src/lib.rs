@@ -37,6 +37,7 @@ pub mod inspect;
 pub mod ops;
 pub mod paths;
 pub mod resolve;
+pub mod rootless;
 pub mod state;
 pub mod store;
 pub mod supervise;

@@ -35,7 +35,7 @@ fn exec_chain(argv: &[std::ffi::OsString], env: Option<&[(String, String)]>) -> 
 }
 
 fn dispatch(cli: cli::Cli) -> Result<(), Error> {
-    let root = Root::new(&cli.root)?;
+    let root = Root::new(&cli.root.map_or_else(ctr_run::rootless::default_root, Ok)?)?;
     match cli.command {
         Command::Init { command } => Err(ctr_run::init::init(&command)),
         Command::Run(args) => {

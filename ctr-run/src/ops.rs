@@ -35,8 +35,8 @@ pub struct Row {
     pub created: u64,
     /// When it exited (seconds since the epoch).
     pub finished: Option<u64>,
-    /// Its cgroup.
-    pub cgroup: String,
+    /// Its cgroup (none: a rootless container without a delegated cgroup).
+    pub cgroup: Option<String>,
     /// When its command last started.
     pub started: Option<u64>,
     /// How often it was restarted.
@@ -449,8 +449,10 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
     let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) else {
         return Err(Error::WrongState(format!("container {} is not running", st.name)));
     };
-    let mut a: Vec<OsString> =
-        vec![tools.cgctl.clone().into(), "exec".into(), st.config.cgroup.clone().into(), "--".into()];
+    let mut a: Vec<OsString> = match &st.config.cgroup {
+        Some(cgroup) => vec![tools.cgctl.clone().into(), "exec".into(), cgroup.into(), "--".into()],
+        None => Vec::new(),
+    };
     a.extend([tools.nsenter.clone().into(), "-t".into(), p.pid.to_string().into(), "-a".into(), "-r".into()]);
     a.extend(["-W".into(), o.workdir.clone().unwrap_or_else(|| st.config.workdir.clone()).into()]);
     if let Some(u) = o.user.as_ref().or(st.config.user.as_ref()) {
@@ -500,7 +502,17 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
 pub fn commit(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool, pause: bool) -> Result<(), Error> {
     let st = store::find(root, key)?;
     let argv = commit_args(root, &st, out, gzip);
-    let group = if pause && st.running() { Some(store::group_of(&st.config.cgroup)?) } else { None };
+    let group = match (&st.config.cgroup, pause && st.running()) {
+        (Some(cgroup), true) => Some(store::group_of(cgroup)?),
+        (None, true) => {
+            return Err(Error::WrongState(format!(
+                "container {} has no cgroup to freeze it in for the commit (a rootless container without a \
+                 delegated cgroup): stop it first, or commit it unpaused with --pause=false",
+                st.short_id()
+            )))
+        }
+        (_, false) => None,
+    };
     if let Some((cg, name)) = &group {
         cgctl::group::Group::new(cg, name.clone())
             .freeze()
@@ -545,7 +557,7 @@ mod tests {
             command: vec![],
             created: 1000,
             finished: Some(1100),
-            cgroup: String::new(),
+            cgroup: None,
             started: None,
             restart_count: 0,
         }

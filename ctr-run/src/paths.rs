@@ -107,14 +107,7 @@ impl Root {
     pub fn ensure(&self) -> Result<(), Error> {
         use std::os::unix::fs::PermissionsExt;
         for d in [self.dir.clone(), self.names(), self.images()] {
-            // (Not root: say what is missing, not only where it stopped.)
-            private_dir_all(&d).map_err(|e| match nix::unistd::geteuid().is_root() {
-                true => e,
-                false => Error::Usage(format!(
-                    "{e} (ctr-run runs containers as root; rootless containers are not supported yet: \
-                     unshare-rs -U -r with ovlmount enter works without root)"
-                )),
-            })?;
+            private_dir_all(&d)?;
         }
         let meta = std::fs::metadata(&self.dir).map_err(|e| Error::io("cannot stat", &self.dir, e))?;
         if meta.permissions().mode() & 0o077 != 0 {

@@ -139,10 +139,20 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
         .or_else(|| Some(config.workdir.clone()).filter(|w| !w.is_empty()))
         .unwrap_or_else(|| "/".into());
     let user = o.user.clone().or_else(|| Some(config.user.clone()).filter(|u| !u.is_empty()));
-    let parent = o.cgroup_parent.clone().unwrap_or_else(|| "/ctr-run".into());
-    let cgroup = format!("{}/{id}", parent.trim_end_matches('/'));
-    let group = cgctl::name::GroupName::parse(&cgroup).map_err(|e| Error::Usage(format!("--cgroup-parent: {e}")))?;
-    let limits = limits_of(o, &group)?;
+    let userns = crate::rootless::UserNs::of_caller()?;
+    let (cgroup, limits) = match cgroup_parent(o, userns.is_some())? {
+        Ok(parent) => {
+            let cgroup = format!("{}/{id}", parent.trim_end_matches('/'));
+            let group =
+                cgctl::name::GroupName::parse(&cgroup).map_err(|e| Error::Usage(format!("--cgroup-parent: {e}")))?;
+            let limits = limits_of(o, &group)?;
+            (Some(cgroup), limits)
+        }
+        Err(why) => {
+            refuse_limits(o, &why)?;
+            (None, cgctl::limits::Limits::default())
+        }
+    };
     for v in &o.volumes {
         if !v.src.exists() {
             return Err(Error::Usage(format!("volume source '{}' does not exist", v.src.display())));
@@ -170,6 +180,7 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
     let devices = o.devices.iter().map(|d| device_rule(d).map(|rule| (d.clone(), rule))).collect::<Result<_, _>>()?;
     let config = Config {
         cgroup,
+        userns,
         layers,
         hostname,
         env,
@@ -245,6 +256,41 @@ fn environment_of(o: &RunOptions, config: &image::ImageConfig, hostname: &str) -
         crate::environ::set(&mut env, e, true);
     }
     env
+}
+
+/// Where the container's cgroup goes: `--cgroup-parent`, else `/ctr-run` for root and
+/// `DELEGATED/ctr-run` for a user with a delegated cgroup v2 subtree. The inner Err is
+/// why a rootless container gets no cgroup (nothing is delegated to the user).
+fn cgroup_parent(o: &RunOptions, rootless: bool) -> Result<Result<String, String>, Error> {
+    if !rootless {
+        return Ok(Ok(o.cgroup_parent.clone().unwrap_or_else(|| "/ctr-run".into())));
+    }
+    match (crate::rootless::delegated_parent(), &o.cgroup_parent) {
+        (Ok(_), Some(p)) => Ok(Ok(p.clone())),
+        (Ok(d), None) => Ok(Ok(format!("{d}/ctr-run"))),
+        (Err(why), Some(_)) => Err(Error::Usage(format!("--cgroup-parent: a rootless container's cgroup: {why}"))),
+        (Err(why), None) => Ok(Err(why)),
+    }
+}
+
+/// A rootless container without a cgroup of its own: any limit asked for is an error
+/// that says why and how to get one (never a run without it).
+fn refuse_limits(o: &RunOptions, why: &str) -> Result<(), Error> {
+    let given = [
+        ("--memory", o.memory.is_some()),
+        ("--memory-swap", o.memory_swap.is_some()),
+        ("--cpus", o.cpus.is_some()),
+        ("--pids-limit", o.pids_limit.is_some()),
+        ("--cpuset-cpus", o.cpuset_cpus.is_some()),
+    ];
+    let other = o.limits.to_args().into_iter().next();
+    let flag = given.iter().find(|(_, g)| *g).map(|(f, _)| f.to_string()).or(other);
+    match flag {
+        Some(flag) => {
+            Err(Error::Usage(format!("{flag}: a rootless container's limits need a cgroup delegated to you: {why}")))
+        }
+        None => Ok(()),
+    }
 }
 
 /// The limits, parsed and checked the way cgctl will (against this machine too), so a

@@ -226,8 +226,8 @@ pub fn request_stop(root: &Root, st: &State) -> Result<(), Error> {
 /// and its cgroup. (Its mounts lived in its own mount namespace and died with it.)
 pub fn release(tools: &Tools, st: &State) -> Result<(), Error> {
     kill_container(st, Duration::from_secs(10));
-    if cgroup_exists(&st.config.cgroup) {
-        run_tool(&tools.cgctl, &["rm", "--force", &st.config.cgroup])?;
+    if let Some(cgroup) = st.config.cgroup.as_deref().filter(|c| cgroup_exists(c)) {
+        run_tool(&tools.cgctl, &["rm", "--force", cgroup])?;
     }
     Ok(())
 }
@@ -236,7 +236,10 @@ pub fn release(tools: &Tools, st: &State) -> Result<(), Error> {
 pub fn remove_dir(root: &Root, st: &State) -> Result<(), Error> {
     let c = root.container(&st.id);
     if c.dir.exists() {
-        std::fs::remove_dir_all(&c.dir).map_err(|e| Error::io("cannot remove", &c.dir, e))?;
+        match &st.config.userns {
+            Some(userns) => crate::rootless::remove_tree(userns, &c.dir)?,
+            None => std::fs::remove_dir_all(&c.dir).map_err(|e| Error::io("cannot remove", &c.dir, e))?,
+        }
     }
     let link = root.names().join(&st.name);
     if std::fs::read_link(&link).is_ok_and(|id| id.to_string_lossy() == st.id) {

@@ -619,6 +619,7 @@ impl SubordinateIds {
     /// Grant `user` the ids `start..start+count` in both files (unless a line says so
     /// already).
     pub fn grant(user: &str, start: u32, count: u32) -> SubordinateIds {
+        let _one_writer = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
         let line = format!("{user}:{start}:{count}");
         let mut created = Vec::new();
         for f in Self::FILES {
@@ -641,6 +642,7 @@ impl SubordinateIds {
 
 impl Drop for SubordinateIds {
     fn drop(&mut self) {
+        let _one_writer = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
         for f in Self::FILES {
             if self.created.contains(&f) {
                 let _ = std::fs::remove_file(f);
@@ -651,6 +653,128 @@ impl Drop for SubordinateIds {
                 let _ = std::fs::write(f, kept);
             }
         }
+    }
+}
+
+/// One writer at a time of /etc/passwd, /etc/subuid and friends (tests run in parallel).
+static ACCOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// An unprivileged user made for a test (`useradd -m`), with 65536 subordinate uids and
+/// gids of its own, removed with its home (`userdel -r`) when dropped, even on failure.
+/// Its home holds its runtime directory (`XDG_RUNTIME_DIR`, 0700).
+pub struct TestUser {
+    /// The login name.
+    pub name: String,
+    /// Its uid.
+    pub uid: u32,
+    /// Its gid.
+    pub gid: u32,
+    /// Its home directory (its own, 0700).
+    pub home: PathBuf,
+    /// The first of its subordinate ids (uids and gids alike).
+    pub subids: u32,
+    _granted: Option<SubordinateIds>,
+}
+
+impl TestUser {
+    /// A new user, or why there can be none here (no useradd, no newuidmap or setpriv).
+    pub fn create() -> Result<TestUser, String> {
+        static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        for tool in ["useradd", "userdel", "newuidmap", "newgidmap"] {
+            if !has_command(tool) {
+                return Err(format!("{tool} is not installed"));
+            }
+        }
+        if !util_linux("setpriv") {
+            return Err("util-linux's setpriv is not installed".into());
+        }
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pid = std::process::id();
+        let name = format!("ctrt{pid}x{n}");
+        {
+            let _one_writer = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+            let out = Cmd::new("useradd").args(["-m", "-s", "/bin/sh", "-K", "HOME_MODE=0700", &name]).run();
+            if out.code != 0 {
+                return Err(format!("useradd {name}: {}", out.stderr.trim()));
+            }
+        }
+        let id = |flag: &str| Cmd::new("id").args([flag, &name]).run().stdout.trim().parse::<u32>();
+        let (uid, gid) = match (id("-u"), id("-g")) {
+            (Ok(u), Ok(g)) => (u, g),
+            _ => return Err(format!("id {name}: no uid or gid")),
+        };
+        // (Ranges of their own for each test user, far above the ids a system hands out.)
+        let subids = 1_000_000 + ((pid % 4096) * 16 + n % 16) * 65536;
+        let mut user = TestUser { name, uid, gid, home: PathBuf::new(), subids, _granted: None };
+        user.home = PathBuf::from(format!("/home/{}", user.name));
+        user._granted = Some(SubordinateIds::grant(&user.name, subids, 65536));
+        let run = user.runtime_dir();
+        std::fs::create_dir_all(&run).map_err(|e| format!("mkdir {}: {e}", run.display()))?;
+        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(|e| format!("chmod {}: {e}", run.display()))?;
+        std::os::unix::fs::chown(&run, Some(uid), Some(gid)).map_err(|e| format!("chown {}: {e}", run.display()))?;
+        Ok(user)
+    }
+
+    /// Its runtime directory (`XDG_RUNTIME_DIR`).
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.home.join("run")
+    }
+
+    /// A command run as this user (setpriv, its own groups), with nothing of the caller's
+    /// environment but PATH: HOME, USER, XDG_RUNTIME_DIR are the user's. Add the program.
+    pub fn cmd(&self) -> Cmd {
+        let mut c = Cmd::new("setpriv").args([
+            "--reuid",
+            &self.uid.to_string(),
+            "--regid",
+            &self.gid.to_string(),
+            "--init-groups",
+            "--reset-env",
+            "--",
+            "env",
+        ]);
+        c.command().env_clear();
+        c.args([
+            format!("HOME={}", self.home.display()),
+            format!("USER={}", self.name),
+            format!("XDG_RUNTIME_DIR={}", self.runtime_dir().display()),
+            "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),
+        ])
+    }
+
+    /// Copy of the busybox root filesystem ([`busybox_rootfs`]) in the user's home, owned
+    /// by the user (so root's inside their user namespace).
+    pub fn busybox_rootfs(&self) -> PathBuf {
+        let dir = self.home.join("rootfs");
+        busybox_rootfs(&dir);
+        let out = Cmd::new("chown").args(["-R", &format!("{}:{}", self.uid, self.gid)]).arg(&dir).run();
+        assert_eq!(out.code, 0, "chown: {}", out.stderr);
+        dir
+    }
+
+    /// Every process of this user's, and of its subordinate ids (its containers'), killed.
+    fn kill_all(&self) {
+        let Ok(dir) = std::fs::read_dir("/proc") else { return };
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else { continue };
+            let uid = std::fs::metadata(e.path()).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).ok();
+            let ours = uid.is_some_and(|u| u == self.uid || (self.subids..self.subids + 65536).contains(&u));
+            if ours {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        self.kill_all();
+        self._granted = None;
+        let _one_writer = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = Cmd::new("userdel").args(["-r", "-f", &self.name]).run();
+        // (Files of its containers owned by subordinate ids, which userdel leaves.)
+        let _ = std::fs::remove_dir_all(&self.home);
     }
 }
 

@@ -1,0 +1,177 @@
+//! Containers of an unprivileged user (as rootless podman runs them): a user namespace
+//! that maps the user to root and the user's subordinate ids (`/etc/subuid`,
+//! `/etc/subgid`, granted through `newuidmap`/`newgidmap`) from 1 up; the state under
+//! the user's own runtime directory; and a cgroup only where one is delegated to the
+//! user (cgroup v2), never a silent run without an asked-for limit.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use unshare_rs::idmap::{self, IdKind};
+
+use crate::Error;
+use chainload::error::FromIo;
+
+/// The user namespace of a rootless container: the user's own ids map to 0, their
+/// subordinate ranges to 1 and up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserNs {
+    /// The user's uid (root inside).
+    pub uid: u32,
+    /// The user's gid (root's group inside).
+    pub gid: u32,
+    /// The first subordinate uid (1 inside) and how many.
+    pub subuid: (u32, u32),
+    /// The first subordinate gid (1 inside) and how many.
+    pub subgid: (u32, u32),
+}
+
+impl UserNs {
+    /// The namespace of the calling user, or None for root (whose containers need none).
+    pub fn of_caller() -> Result<Option<UserNs>, Error> {
+        let (uid, gid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+        if uid == 0 {
+            return Ok(None);
+        }
+        let range = |kind: IdKind| {
+            idmap::subid_range(Path::new(kind.subid_file()), uid, false).map_err(|e| {
+                Error::Usage(format!(
+                    "a rootless container needs subordinate ids: {e} (ask an administrator for a line such as \
+                     'usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER')"
+                ))
+            })
+        };
+        let (u, g) = (range(IdKind::User)?.range, range(IdKind::Group)?.range);
+        Ok(Some(UserNs { uid, gid, subuid: (u.outer, u.count), subgid: (g.outer, g.count) }))
+    }
+
+    /// unshare-rs's flags for this namespace (the maps written by newuidmap/newgidmap).
+    pub fn unshare_args(&self) -> Vec<String> {
+        vec![
+            "--user".into(),
+            "--map-root-user".into(),
+            "--map-users".into(),
+            format!("1:{}:{}", self.subuid.0, self.subuid.1),
+            "--map-groups".into(),
+            format!("1:{}:{}", self.subgid.0, self.subgid.1),
+        ]
+    }
+
+    /// The host uid of `inner`, if mapped.
+    pub fn host_uid(&self, inner: u32) -> Option<u32> {
+        Self::host_id(inner, self.uid, self.subuid)
+    }
+
+    /// The host gid of `inner`, if mapped.
+    pub fn host_gid(&self, inner: u32) -> Option<u32> {
+        Self::host_id(inner, self.gid, self.subgid)
+    }
+
+    fn host_id(inner: u32, own: u32, (first, count): (u32, u32)) -> Option<u32> {
+        match inner {
+            0 => Some(own),
+            n if n <= count => first.checked_add(n - 1),
+            _ => None,
+        }
+    }
+}
+
+/// The default state directory of the calling user: `/run/ctr-run` for root, else
+/// `$XDG_RUNTIME_DIR/ctr-run`, else `~/.local/share/ctr-run`.
+pub fn default_root() -> Result<PathBuf, Error> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(PathBuf::from("/run/ctr-run"));
+    }
+    let from = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = from("XDG_RUNTIME_DIR") {
+        return Ok(dir.join("ctr-run"));
+    }
+    match from("HOME") {
+        Some(home) => Ok(home.join(".local/share/ctr-run")),
+        None => Err(Error::Usage(
+            "neither XDG_RUNTIME_DIR nor HOME is set: say where a rootless container's state goes with --root DIR"
+                .into(),
+        )),
+    }
+}
+
+/// Where the user's containers' cgroups may go: the cgroup v2 subtree delegated to the
+/// user (the topmost group above the caller's own that the user owns, as systemd's
+/// `Delegate=yes` or an administrator's chown leave it), as an absolute cgctl name. Err
+/// says why there is none, for an error that tells how to get one.
+pub fn delegated_parent() -> Result<String, String> {
+    let cg = cgctl::setup::Cgroups::detect().map_err(|e| e.to_string())?;
+    let kind = cg.setup;
+    let how = "on a cgroup v2 system, run ctr-run in a subtree delegated to you (systemd-run --user --scope -p \
+               Delegate=yes, with your shell moved into a leaf below it), or leave the limits out";
+    if cg.setup != cgctl::setup::Setup::V2 {
+        return Err(format!(
+            "this machine's cgroups are {kind}, and only cgroup v2 delegates a subtree to a user; {how}"
+        ));
+    }
+    let Some(v2) = cg.v2() else { return Err(format!("no cgroup v2 hierarchy is mounted; {how}")) };
+    let own = v2.own_cgroup.display().to_string().trim_end_matches('/').to_string();
+    let uid = nix::unistd::geteuid().as_raw();
+    let owned = |rel: &str| {
+        let dir = v2.dir_of(Path::new(rel));
+        ["", "cgroup.procs", "cgroup.subtree_control"]
+            .iter()
+            .all(|f| std::fs::metadata(dir.join(f)).is_ok_and(|m| m.uid() == uid))
+    };
+    // The topmost owned ancestor of the caller's group (the caller's own group holds
+    // processes: no container group may go below it).
+    let mut top = None;
+    let mut at = own.as_str();
+    while let Some((parent, _)) = at.rsplit_once('/') {
+        if parent.is_empty() || !owned(parent) {
+            break;
+        }
+        top = Some(parent.to_string());
+        at = parent;
+    }
+    match top {
+        Some(t) => Ok(t),
+        None if !own.is_empty() && owned(&own) => Err(format!(
+            "your cgroup '{own}' is delegated to you but holds your own processes (cgroup v2 has no internal \
+             processes): move your shell into a leaf below it (mkdir {m}{own}/shell; echo $$ > \
+             {m}{own}/shell/cgroup.procs)",
+            m = v2.mount_point.display()
+        )),
+        None => Err(format!("no cgroup above yours ('{own}') is delegated to you; {how}")),
+    }
+}
+
+/// Remove `dir`, a tree of a rootless container or image: what the user's own ids own
+/// directly (overlayfs leaves its work directory mode 0 first), and, where the
+/// container's other ids own something, from inside the user namespace, where its root
+/// may remove anything of theirs.
+pub fn remove_tree(userns: &UserNs, dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let work = dir.join("work/work");
+    if std::fs::symlink_metadata(&work).is_ok_and(|m| m.is_dir() && m.uid() == userns.uid) {
+        let _ = std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o700));
+    }
+    let Err(first) = std::fs::remove_dir_all(dir) else { return Ok(()) };
+    if first.kind() != std::io::ErrorKind::PermissionDenied {
+        return Err(Error::io("cannot remove", dir, first));
+    }
+    let tools = crate::paths::Tools::locate()?;
+    let mut argv: Vec<String> = vec![tools.unshare.display().to_string()];
+    argv.extend(userns.unshare_args());
+    argv.extend(["--".into(), "rm".into(), "-rf".into(), "--".into(), dir.display().to_string()]);
+    let out = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::io("cannot start", &tools.unshare, e))?;
+    if !out.status.success() || dir.exists() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::Usage(format!(
+            "cannot remove '{}' in the user namespace: {}",
+            dir.display(),
+            why.lines().next().unwrap_or("it is still there")
+        )));
+    }
+    Ok(())
+}
