@@ -272,6 +272,9 @@ pub fn import(root: &Root, tools: &Tools, name: &str, file: &Path, max_size: u64
     if dest.exists() {
         return Err(Error::ImageExists(name.to_string()));
     }
+    // (A user's image is imported in their user namespace: owned by the ids its
+    // containers will map, root's files by the user.)
+    let userns = crate::rootless::UserNs::of_caller()?;
     let tmp = root.images().join(format!(".import-{name}-{}", std::process::id()));
     // (0700: an image is its importer's; the images directory is 0700 too.)
     crate::paths::private_dir_all(&tmp)?;
@@ -285,8 +288,9 @@ pub fn import(root: &Root, tools: &Tools, name: &str, file: &Path, max_size: u64
             let target = tmp.join(&rel);
             std::fs::create_dir_all(tmp.join("layers")).map_err(|e| Error::io("cannot create", &tmp, e))?;
             let max = max_size.to_string();
-            store::run_tool_with_progress(
-                &tools.ovlmount,
+            store::run_ovlmount(
+                tools,
+                userns.as_ref(),
                 &["import", "--max-size", &max, &l.to_string_lossy(), &target.to_string_lossy()],
             )?;
             dirs.push(rel);
@@ -300,7 +304,7 @@ pub fn import(root: &Root, tools: &Tools, name: &str, file: &Path, max_size: u64
         Ok(image)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
+        let _ = crate::rootless::remove_tree(userns.as_ref(), &tmp);
     }
     result
 }
@@ -342,5 +346,5 @@ pub fn remove(root: &Root, name: &str) -> Result<(), Error> {
         )));
     }
     let dir = root.images().join(name);
-    std::fs::remove_dir_all(&dir).map_err(|e| Error::io("cannot remove", &dir, e))
+    crate::rootless::remove_tree(crate::rootless::UserNs::of_caller()?.as_ref(), &dir)
 }

@@ -85,6 +85,12 @@ pub fn human_duration(secs: u64) -> String {
 
 /// Every container, after noticing and cleaning stale ones (`all`: exited ones too).
 pub fn ps(root: &Root, tools: &Tools, all: bool) -> Result<Vec<Row>, Error> {
+    // (No root yet is no container; one that cannot be read, another user's, is an error.)
+    if let Err(e) = std::fs::read_dir(&root.dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            return Err(Error::io("cannot read the state directory", &root.dir, e));
+        }
+    }
     let mut rows = Vec::new();
     for st in store::list(root) {
         let st = match store::really_stale(root, &st) {
@@ -519,7 +525,7 @@ pub fn commit(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool, pau
             .map_err(|e| Error::WrongState(format!("cannot pause container {} for the commit: {e}", st.short_id())))?;
     }
     let args: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let result = store::run_tool_with_progress(&tools.ovlmount, &args);
+    let result = store::run_ovlmount(tools, st.config.userns.as_ref(), &args);
     if let Some((cg, name)) = group {
         cgctl::group::Group::new(&cg, name).thaw().map_err(|e| {
             Error::WrongState(format!("cannot unpause container {} after the commit: {e}", st.short_id()))

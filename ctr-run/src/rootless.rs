@@ -142,12 +142,15 @@ pub fn delegated_parent() -> Result<String, String> {
     }
 }
 
-/// Remove `dir`, a tree of a rootless container or image: what the user's own ids own
-/// directly (overlayfs leaves its work directory mode 0 first), and, where the
-/// container's other ids own something, from inside the user namespace, where its root
-/// may remove anything of theirs.
-pub fn remove_tree(userns: &UserNs, dir: &Path) -> Result<(), Error> {
+/// Remove `dir`, a tree of a container or image. A rootless one's (`userns`): what the
+/// user's own ids own directly (overlayfs's work directory, left mode 0, opened first),
+/// and where the container's other ids own something, from inside the user namespace,
+/// where its root may remove anything of theirs.
+pub fn remove_tree(userns: Option<&UserNs>, dir: &Path) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
+    let Some(userns) = userns else {
+        return std::fs::remove_dir_all(dir).map_err(|e| Error::io("cannot remove", dir, e));
+    };
     let work = dir.join("work/work");
     if std::fs::symlink_metadata(&work).is_ok_and(|m| m.is_dir() && m.uid() == userns.uid) {
         let _ = std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o700));

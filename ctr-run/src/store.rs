@@ -129,12 +129,30 @@ pub fn run_tool(tool: &Path, args: &[&str]) -> Result<(), Error> {
 /// its progress lines (those that start with a carriage return) are passed on as they
 /// come; anything else it prints is kept for the error message, as [`run_tool`] does.
 pub fn run_tool_with_progress(tool: &Path, args: &[&str]) -> Result<(), Error> {
+    run_with_progress_flag_at(tool, args, 1)
+}
+
+/// `ovlmount ARGS` (a subcommand first), with its progress shown; for a rootless
+/// container or image inside its user namespace, so that the ownership it writes or
+/// reads is the namespace's (`unshare-rs USERNS -- ovlmount ARGS`).
+pub fn run_ovlmount(tools: &Tools, userns: Option<&crate::rootless::UserNs>, args: &[&str]) -> Result<(), Error> {
+    let Some(u) = userns else { return run_tool_with_progress(&tools.ovlmount, args) };
+    let mut argv = u.unshare_args();
+    argv.extend(["--".into(), tools.ovlmount.display().to_string()]);
+    let at = argv.len() + 1;
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    run_with_progress_flag_at(&tools.unshare, &argv, at)
+}
+
+/// `tool ARGS`, with `--progress` inserted before `ARGS[at]` when stderr is a terminal.
+fn run_with_progress_flag_at(tool: &Path, args: &[&str], at: usize) -> Result<(), Error> {
     use std::io::{Read, Write};
     if !nix::unistd::isatty(std::io::stderr()).unwrap_or(false) {
         return run_tool(tool, args);
     }
     let mut with: Vec<&str> = args.to_vec();
-    with.insert(1.min(with.len()), "--progress");
+    with.insert(at.min(with.len()), "--progress");
     let mut child = std::process::Command::new(tool)
         .args(&with)
         .stdin(std::process::Stdio::null())
@@ -236,10 +254,7 @@ pub fn release(tools: &Tools, st: &State) -> Result<(), Error> {
 pub fn remove_dir(root: &Root, st: &State) -> Result<(), Error> {
     let c = root.container(&st.id);
     if c.dir.exists() {
-        match &st.config.userns {
-            Some(userns) => crate::rootless::remove_tree(userns, &c.dir)?,
-            None => std::fs::remove_dir_all(&c.dir).map_err(|e| Error::io("cannot remove", &c.dir, e))?,
-        }
+        crate::rootless::remove_tree(st.config.userns.as_ref(), &c.dir)?;
     }
     let link = root.names().join(&st.name);
     if std::fs::read_link(&link).is_ok_and(|id| id.to_string_lossy() == st.id) {

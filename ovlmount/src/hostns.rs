@@ -114,6 +114,13 @@ pub fn is_host(ns: Namespace) -> Result<bool, Error> {
     Ok(ours == host)
 }
 
+/// Whether this process is in a user namespace other than the initial one (its uid_map
+/// is not the whole range mapped to itself).
+pub fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+}
+
 /// In a user namespace that is not the initial one (its uid_map is not the whole range
 /// mapped to itself): whether this process's namespace of kind `ns` is owned by it.
 /// `None` in the initial user namespace, or where it cannot be told.
@@ -121,8 +128,7 @@ fn owned_by_own_user_namespace(ns: Namespace) -> Option<bool> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::fs::MetadataExt;
     const NS_GET_USERNS: libc::c_ulong = 0xb701;
-    let map = std::fs::read_to_string("/proc/self/uid_map").ok()?;
-    if map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"] {
+    if !in_user_namespace() {
         return None;
     }
     let own_ns = std::fs::File::open(format!("/proc/self/ns/{}", ns.name())).ok()?;

@@ -1,6 +1,8 @@
 //! `ovlmount import`: an OCI layer tar (plain or gzip, detected) into a directory that
 //! overlayfs can use as a layer: `.wh.NAME` becomes a whiteout (a 0/0 character device),
-//! `.wh..wh..opq` marks its directory opaque (`trusted.overlay.opaque=y`).
+//! `.wh..wh..opq` marks its directory opaque (`trusted.overlay.opaque=y`; in a user
+//! namespace, where trusted.* is not the namespace's to write, `user.overlay.opaque=y`,
+//! for an overlay mounted `-o userxattr`).
 //!
 //! Hostile archives are refused, naming the entry: an absolute path, a `..` component,
 //! an entry that would be written through a symlink (every parent is opened with
@@ -193,6 +195,7 @@ fn import_into(
     let root = OwnedFd::from(root_file);
     let mut stats = Imported::default();
     let mut dirs: Vec<DirMeta> = Vec::new();
+    let opaque = if crate::hostns::in_user_namespace() { "user.overlay.opaque" } else { "trusted.overlay.opaque" };
     let corrupt = |e: io::Error| match crate::archive::limit_error(&e) {
         Some(limit) => Error::Limit { what: "layer", file: file.to_path_buf(), limit: limit.clone() },
         None => Error::CorruptLayer { file: file.to_path_buf(), source: e },
@@ -200,7 +203,7 @@ fn import_into(
     for entry in archive.entries().map_err(corrupt)? {
         let mut e = entry.map_err(corrupt)?;
         budget.data();
-        import_entry(&mut e, &root, &mut stats, &mut dirs, &corrupt)?;
+        import_entry(&mut e, &root, OsStr::new(opaque), &mut stats, &mut dirs, &corrupt)?;
         budget.headers();
         shown.set(budget.read(), stats.entries);
     }
@@ -249,6 +252,7 @@ struct Meta {
 fn import_entry<R: Read>(
     e: &mut tar::Entry<'_, R>,
     root: &OwnedFd,
+    opaque: &OsStr,
     stats: &mut Imported,
     dirs: &mut Vec<DirMeta>,
     corrupt: &dyn Fn(io::Error) -> Error,
@@ -262,8 +266,7 @@ fn import_entry<R: Read>(
     let at = Place { root, raw, rel, name, dir };
     let nb = at.name.as_bytes();
     if nb == b".wh..wh..opq" {
-        sys::fsetxattr(at.dir.as_fd(), OsStr::new("trusted.overlay.opaque"), b"y")
-            .map_err(at.failed("cannot mark the directory opaque"))?;
+        sys::fsetxattr(at.dir.as_fd(), opaque, b"y").map_err(at.failed("cannot mark the directory opaque"))?;
         stats.opaque += 1;
         return Ok(());
     }

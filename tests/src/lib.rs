@@ -659,60 +659,70 @@ impl Drop for SubordinateIds {
 /// One writer at a time of /etc/passwd, /etc/subuid and friends (tests run in parallel).
 static ACCOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// An unprivileged user made for a test (`useradd -m`), with 65536 subordinate uids and
-/// gids of its own, removed with its home (`userdel -r`) when dropped, even on failure.
-/// Its home holds its runtime directory (`XDG_RUNTIME_DIR`, 0700).
+/// An unprivileged user made for a test (its lines in /etc/passwd and /etc/group,
+/// written here: the VM has no useradd), with 65536 subordinate uids and gids of its
+/// own and a home (0700) holding its runtime directory (`XDG_RUNTIME_DIR`, 0700); all of
+/// it, and every process of its ids, removed when dropped, even on failure.
 pub struct TestUser {
     /// The login name.
     pub name: String,
     /// Its uid.
     pub uid: u32,
-    /// Its gid.
+    /// Its gid (the same number).
     pub gid: u32,
-    /// Its home directory (its own, 0700).
+    /// Its home directory.
     pub home: PathBuf,
     /// The first of its subordinate ids (uids and gids alike).
     pub subids: u32,
-    _granted: Option<SubordinateIds>,
+    lines: Vec<(&'static str, String)>,
+    granted: Option<SubordinateIds>,
 }
 
 impl TestUser {
-    /// A new user, or why there can be none here (no useradd, no newuidmap or setpriv).
+    /// A new user, or why there can be none here (no newuidmap or setpriv).
     pub fn create() -> Result<TestUser, String> {
         static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        for tool in ["useradd", "userdel", "newuidmap", "newgidmap"] {
+        for tool in ["newuidmap", "newgidmap"] {
             if !has_command(tool) {
-                return Err(format!("{tool} is not installed"));
+                return Err(format!("{tool} is not installed (uidmap)"));
             }
         }
         if !util_linux("setpriv") {
             return Err("util-linux's setpriv is not installed".into());
         }
-        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 16;
         let pid = std::process::id();
-        let name = format!("ctrt{pid}x{n}");
+        let slot = (pid % 2048) * 16 + n;
+        let (name, uid) = (format!("ctrt{pid}x{n}"), 40_000 + slot);
+        let home = PathBuf::from("/home").join(&name);
+        let lines = vec![
+            ("/etc/passwd", format!("{name}:x:{uid}:{uid}:ctr test user:{}:/bin/sh", home.display())),
+            ("/etc/group", format!("{name}:x:{uid}:")),
+        ];
+        let mut user = TestUser { name, uid, gid: uid, home, subids: 1_000_000 + slot * 65536, lines, granted: None };
         {
             let _one_writer = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
-            let out = Cmd::new("useradd").args(["-m", "-s", "/bin/sh", "-K", "HOME_MODE=0700", &name]).run();
-            if out.code != 0 {
-                return Err(format!("useradd {name}: {}", out.stderr.trim()));
+            for (file, line) in &user.lines {
+                let old = std::fs::read_to_string(file).map_err(|e| format!("read {file}: {e}"))?;
+                let taken = old.lines().any(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    f.first() == Some(&user.name.as_str()) || f.get(2) == Some(&uid.to_string().as_str())
+                });
+                if taken {
+                    return Err(format!("{file} has {} or id {uid} already", user.name));
+                }
+                let sep = if old.is_empty() || old.ends_with('\n') { "" } else { "\n" };
+                std::fs::write(file, format!("{old}{sep}{line}\n")).map_err(|e| format!("write {file}: {e}"))?;
             }
         }
-        let id = |flag: &str| Cmd::new("id").args([flag, &name]).run().stdout.trim().parse::<u32>();
-        let (uid, gid) = match (id("-u"), id("-g")) {
-            (Ok(u), Ok(g)) => (u, g),
-            _ => return Err(format!("id {name}: no uid or gid")),
-        };
-        // (Ranges of their own for each test user, far above the ids a system hands out.)
-        let subids = 1_000_000 + ((pid % 4096) * 16 + n % 16) * 65536;
-        let mut user = TestUser { name, uid, gid, home: PathBuf::new(), subids, _granted: None };
-        user.home = PathBuf::from(format!("/home/{}", user.name));
-        user._granted = Some(SubordinateIds::grant(&user.name, subids, 65536));
+        user.granted = Some(SubordinateIds::grant(&user.name, user.subids, 65536));
         let run = user.runtime_dir();
-        std::fs::create_dir_all(&run).map_err(|e| format!("mkdir {}: {e}", run.display()))?;
-        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .map_err(|e| format!("chmod {}: {e}", run.display()))?;
-        std::os::unix::fs::chown(&run, Some(uid), Some(gid)).map_err(|e| format!("chown {}: {e}", run.display()))?;
+        for d in [&user.home, &run] {
+            std::fs::create_dir_all(d).map_err(|e| format!("mkdir {}: {e}", d.display()))?;
+            std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .map_err(|e| format!("chmod {}: {e}", d.display()))?;
+            std::os::unix::fs::chown(d, Some(uid), Some(uid)).map_err(|e| format!("chown {}: {e}", d.display()))?;
+        }
         Ok(user)
     }
 
@@ -753,6 +763,23 @@ impl TestUser {
         dir
     }
 
+    /// The workspace's tools in the user's home (`~/bin`: the build directory may sit
+    /// below a directory the user cannot enter), linked or copied; the path of `name`'s.
+    pub fn tool(&self, name: &str) -> PathBuf {
+        let dir = self.home.join("bin");
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).expect("mkdir ~/bin");
+            for t in ["ctr-run", "cgctl", "unshare-rs", "ovlmount", "nsenter-rs"] {
+                let (from, to) = (bin(t), dir.join(t));
+                if std::fs::hard_link(&from, &to).is_err() {
+                    std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+                }
+            }
+            std::os::unix::fs::chown(&dir, Some(self.uid), Some(self.gid)).expect("chown ~/bin");
+        }
+        dir.join(name)
+    }
+
     /// Every process of this user's, and of its subordinate ids (its containers'), killed.
     fn kill_all(&self) {
         let Ok(dir) = std::fs::read_dir("/proc") else { return };
@@ -770,11 +797,15 @@ impl TestUser {
 impl Drop for TestUser {
     fn drop(&mut self) {
         self.kill_all();
-        self._granted = None;
-        let _one_writer = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = Cmd::new("userdel").args(["-r", "-f", &self.name]).run();
-        // (Files of its containers owned by subordinate ids, which userdel leaves.)
+        self.granted = None;
         let _ = std::fs::remove_dir_all(&self.home);
+        let _one_writer = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        for (file, line) in &self.lines {
+            if let Ok(old) = std::fs::read_to_string(file) {
+                let kept: String = old.lines().filter(|l| l != line).map(|l| format!("{l}\n")).collect();
+                let _ = std::fs::write(file, kept);
+            }
+        }
     }
 }
 

@@ -1,0 +1,277 @@
+//! ctr-run as an unprivileged user (rootless): each test makes its own user with
+//! subordinate ids (testkit::TestUser) and runs ctr-run as that user, then checks what
+//! the kernel did: the user namespace and its maps, the other namespaces, who owns the
+//! container's writes on the host, the state's place and mode, the limits refused
+//! where nothing is delegated, the lifecycle, and the image round trip with whiteouts.
+
+#![allow(clippy::unwrap_used)] // a test that cannot go on should panic
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use testkit::{docker_save, require_root, sha256, skip, Cmd, TestUser};
+
+/// A test user with a busybox root filesystem of their own, or None (skipped, said why).
+fn user_or_skip(test: &str) -> Option<(TestUser, PathBuf)> {
+    if testkit::busybox().is_none() {
+        skip(test, "busybox-static is not installed (the test root is built from it)");
+        return None;
+    }
+    match TestUser::create() {
+        Ok(u) => {
+            let rootfs = u.busybox_rootfs();
+            Some((u, rootfs))
+        }
+        Err(why) => {
+            skip(test, &format!("no test user: {why}"));
+            None
+        }
+    }
+}
+
+/// `ctr-run ARGS` as the user (their default state root).
+fn ctr(u: &TestUser, args: &[&str]) -> Cmd {
+    u.cmd().arg(u.tool("ctr-run")).args(args)
+}
+
+/// The user's state root.
+fn state_root(u: &TestUser) -> PathBuf {
+    u.runtime_dir().join("ctr-run")
+}
+
+/// The container directories under the user's state root.
+fn containers_left(u: &TestUser) -> Vec<String> {
+    std::fs::read_dir(state_root(u))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "images" && n != "names")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The pids of processes owned by the user or their subordinate ids.
+fn processes_of(u: &TestUser) -> Vec<i32> {
+    let ids = u.uid..=u.uid;
+    let sub = u.subids..u.subids + 65536;
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let uid = std::fs::metadata(e.path()).ok()?.uid();
+            ((ids.contains(&uid) || sub.contains(&uid)) && !testkit::is_dead(pid)).then_some(pid)
+        })
+        .collect()
+}
+
+/// The container sees itself as root of a user namespace that maps the user to 0 and
+/// the subordinate range from 1; it has its own user, pid, mount, uts, ipc, net and
+/// cgroup namespaces; its writes belong on the host to the user (root's) and to the
+/// subordinate ids (uid 1000's); the state is in $XDG_RUNTIME_DIR/ctr-run, 0700; `rm`
+/// removes everything, files of the subordinate ids too, and nothing runs afterwards.
+#[test]
+fn isolation_maps_and_ownership_seen_from_inside_and_outside() {
+    require_root!();
+    let Some((u, rootfs)) = user_or_skip("isolation_maps_and_ownership_seen_from_inside_and_outside") else { return };
+    let script = "id -u; hostname; cat /proc/self/uid_map /proc/self/gid_map; \
+                  for n in user pid mnt uts ipc net cgroup; do readlink /proc/self/ns/$n; done; \
+                  echo x > /by-root; mkdir -p /home/user/d; echo y > /home/user/d/f; chown -R 1000:1000 /home/user/d; \
+                  cat /dev/null; head -c 8 /dev/urandom | wc -c";
+    let out = ctr(&u, &["run", "--keep", "--name", "k", "--hostname", "inside", "--rootfs"])
+        .arg(&rootfs)
+        .args(["--", "sh", "-c", script])
+        .run();
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "0", "{out:?}");
+    assert_eq!(lines[1], "inside");
+    let map = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let own = vec!["0".to_string(), u.uid.to_string(), "1".into()];
+    let sub = vec!["1".to_string(), u.subids.to_string(), "65536".into()];
+    assert_eq!([map(lines[2]), map(lines[3])], [own.clone(), sub.clone()], "uid_map: {out:?}");
+    assert_eq!([map(lines[4]), map(lines[5])], [own, sub], "gid_map: {out:?}");
+    for (i, ns) in ["user", "pid", "mnt", "uts", "ipc", "net", "cgroup"].iter().enumerate() {
+        let host = format!("{ns}:[{}]", testkit::ns_inode(None, ns));
+        assert_ne!(lines[6 + i], host, "the container shares the host's {ns} namespace");
+    }
+    assert_eq!(lines[13], "8", "/dev/urandom: {out:?}");
+
+    let root = state_root(&u);
+    assert_eq!(std::fs::metadata(&root).unwrap().permissions().mode() & 0o777, 0o700);
+    let inspect = ctr(&u, &["inspect", "k"]).run();
+    let id = inspect.ok().json()[0]["Id"].as_str().unwrap().to_string();
+    let upper = root.join(&id).join("upper");
+    let m = std::fs::metadata(upper.join("by-root")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (u.uid, u.gid), "root's file is not the user's on the host");
+    let m = std::fs::metadata(upper.join("home/user/d/f")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (u.subids + 999, u.subids + 999), "uid 1000's file on the host");
+    // (The directory is the subordinate id's: the user alone could not empty it.)
+    assert!(std::fs::metadata(upper.join("home/user/d")).unwrap().permissions().mode() & 0o002 == 0);
+
+    ctr(&u, &["rm", "k"]).run().ok();
+    assert!(containers_left(&u).is_empty(), "left: {:?}", containers_left(&u));
+    assert!(!root.join(&id).exists());
+    assert!(processes_of(&u).is_empty(), "processes left: {:?}", processes_of(&u));
+}
+
+/// On a machine where no cgroup is delegated to the user (this hybrid host; the VM,
+/// where the user's cgroup is root's), a limit is refused with one line that says why
+/// and how to get one, nothing is left; without limits the container runs.
+#[test]
+fn limits_are_refused_without_a_delegated_cgroup() {
+    require_root!();
+    let Some((u, rootfs)) = user_or_skip("limits_are_refused_without_a_delegated_cgroup") else { return };
+    for (flag, value) in [("--memory", "64M"), ("--cpus", "0.5"), ("--pids-limit", "10")] {
+        let out = ctr(&u, &["run", flag, value, "--rootfs"]).arg(&rootfs).args(["--", "true"]).run();
+        assert_eq!(out.code, 125, "{flag}: {out:?}");
+        let line = out.one_line_error();
+        assert!(line.starts_with(&format!("ctr-run: {flag}: ")) && line.contains("delegat"), "{line}");
+        assert!(containers_left(&u).is_empty(), "{flag} left {:?}", containers_left(&u));
+    }
+    let out = ctr(&u, &["run", "--rootfs"]).arg(&rootfs).args(["--", "sh", "-c", "exit 7"]).run();
+    assert_eq!(out.code, 7, "{out:?}");
+    assert!(containers_left(&u).is_empty());
+}
+
+/// `run -d`, `ps`, `exec` (as root of the container's user namespace), `logs`, `top`,
+/// `stop`, `rm` for the user's own container; another user cannot reach its state.
+#[test]
+fn detached_lifecycle_of_a_users_own_container() {
+    require_root!();
+    let Some((u, rootfs)) = user_or_skip("detached_lifecycle_of_a_users_own_container") else { return };
+    let out = ctr(&u, &["run", "-d", "--name", "web", "--rootfs"])
+        .arg(&rootfs)
+        .args(["--", "sh", "-c", "echo hello; exec sleep 300"])
+        .run();
+    assert_eq!(out.code, 0, "{out:?}");
+    let ps = ctr(&u, &["ps", "--json"]).run().ok().json();
+    let pid = ps[0]["pid"].as_i64().unwrap() as i32;
+    assert_eq!(ps[0]["name"], "web");
+    assert_eq!(std::fs::metadata(format!("/proc/{pid}")).unwrap().uid(), u.uid);
+    let exec =
+        ctr(&u, &["exec", "web", "--", "sh", "-c", "id -u; readlink /proc/1/ns/pid; readlink /proc/self/ns/pid"]).run();
+    let lines: Vec<&str> = exec.stdout.lines().collect();
+    assert_eq!(exec.code, 0, "{exec:?}");
+    assert_eq!(lines[0], "0");
+    assert_eq!(lines[1], lines[2], "exec is not in the container's PID namespace: {exec:?}");
+    assert!(testkit::wait_until(Duration::from_secs(10), || ctr(&u, &["logs", "web"]).run().stdout == "hello\n"));
+    let top = ctr(&u, &["top", "web"]).run();
+    assert!(top.ok().stdout.contains("sleep 300"), "{top:?}");
+
+    let other = TestUser::create().unwrap();
+    let peek = other.cmd().arg(other.tool("ctr-run")).arg("--root").arg(state_root(&u)).args(["ps", "-a"]).run();
+    assert_eq!(peek.code, 125, "another user read the state: {peek:?}");
+    let kill = other.cmd().arg("kill").arg(pid.to_string()).run();
+    assert_ne!(kill.code, 0, "another user signalled the container");
+
+    ctr(&u, &["stop", "-t", "1", "web"]).run().ok();
+    assert!(testkit::is_dead(pid));
+    let ps = ctr(&u, &["ps", "-a", "--json"]).run().ok().json();
+    assert_eq!(ps[0]["status"], "exited", "{ps}");
+    ctr(&u, &["rm", "web"]).run().ok();
+    assert!(containers_left(&u).is_empty());
+    assert!(processes_of(&u).is_empty(), "processes left: {:?}", processes_of(&u));
+}
+
+/// A layer tar of `dir` (as root: its ids as they are) and its diff_id.
+fn layer(dir: &Path, out: &Path) -> (PathBuf, String) {
+    Cmd::new("tar").arg("--numeric-owner").arg("-cf").arg(out).arg("-C").arg(dir).arg(".").run().ok();
+    (out.to_path_buf(), format!("sha256:{}", sha256(out)))
+}
+
+/// `image import` as the user stores the layers inside their user namespace: root's
+/// files become the user's, uid 1000's the subordinate id 1000 maps to; a whiteout is a
+/// 0/0 device and an opaque directory carries `user.overlay.opaque` (the overlay is
+/// mounted `userxattr`), and the container sees both applied. `commit` of a container
+/// that removed a file writes an OCI whiteout and the inner ids, and the re-imported
+/// image has the file gone. Another user sees none of the images.
+#[test]
+fn image_import_and_commit_round_trip_with_whiteouts() {
+    require_root!();
+    let Some((u, rootfs)) = user_or_skip("image_import_and_commit_round_trip_with_whiteouts") else { return };
+    let work = testkit::tempdir();
+    // Layer 1: the busybox root (root's) with a file of uid 1000, one to be whited out,
+    // and a directory whose old content layer 2 hides.
+    let l1 = work.path().join("l1");
+    Cmd::new("cp").arg("-a").arg(&rootfs).arg(&l1).run().ok();
+    Cmd::new("chown").args(["-R", "0:0"]).arg(&l1).run().ok();
+    std::fs::write(l1.join("owned1000"), "u").unwrap();
+    std::os::unix::fs::chown(l1.join("owned1000"), Some(1000), Some(1000)).unwrap();
+    std::fs::write(l1.join("gone"), "g").unwrap();
+    std::fs::create_dir(l1.join("opq")).unwrap();
+    std::fs::write(l1.join("opq/old"), "o").unwrap();
+    let l2 = work.path().join("l2");
+    std::fs::create_dir_all(l2.join("opq")).unwrap();
+    std::fs::write(l2.join(".wh.gone"), "").unwrap();
+    std::fs::write(l2.join("opq/.wh..wh..opq"), "").unwrap();
+    std::fs::write(l2.join("opq/new"), "n").unwrap();
+    let layers = [layer(&l1, &work.path().join("l1.tar")), layer(&l2, &work.path().join("l2.tar"))];
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]}, "rootfs": {"type": "layers"}});
+    let archive = docker_save(work.path(), &layers, &config);
+    let public = u.home.join("image.tar");
+    std::fs::copy(&archive, &public).unwrap();
+    std::os::unix::fs::chown(&public, Some(u.uid), Some(u.gid)).unwrap();
+
+    ctr(&u, &["image", "import", "bb"]).arg(&public).run().ok();
+    let image = state_root(&u).join("images/bb/layers");
+    let (base, top) = (image.join("0"), image.join("1"));
+    let m = std::fs::symlink_metadata(base.join("bin/busybox")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (u.uid, u.gid), "root's file in the stored layer");
+    let m = std::fs::metadata(base.join("owned1000")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (u.subids + 999, u.subids + 999), "uid 1000's file in the stored layer");
+    let w = std::fs::symlink_metadata(top.join("gone")).unwrap();
+    assert!(w.file_type().is_char_device() && w.rdev() == 0, "no whiteout: {w:?}");
+    assert_eq!(testkit::lgetxattr(&top.join("opq"), "user.overlay.opaque").as_deref(), Some(&b"y"[..]));
+    assert_eq!(testkit::lgetxattr(&top.join("opq"), "trusted.overlay.opaque"), None);
+
+    let seen = ctr(&u, &["run", "--keep", "--name", "c", "--image", "bb", "--"])
+        .args([
+            "sh",
+            "-c",
+            "ls /opq; ls /gone 2>&1 >/dev/null | wc -l; stat -c %u /owned1000; rm /owned1000; echo n > /made",
+        ])
+        .run();
+    assert_eq!(seen.code, 0, "{seen:?}");
+    assert_eq!(seen.stdout, "new\n1\n1000\n", "{seen:?}");
+    let committed = u.home.join("c.tar");
+    ctr(&u, &["commit", "c", "-o"]).arg(&committed).run().ok();
+    let listing = Cmd::new("tar").args(["--numeric-owner", "-tvf"]).arg(&committed).run().ok().stdout.clone();
+    let entry = |name: &str| listing.lines().find(|l| l.ends_with(name)).map(str::to_string);
+    assert!(entry(".wh.owned1000").is_some(), "no whiteout in the commit: {listing}");
+    let made = entry("made").unwrap_or_else(|| panic!("no /made in the commit: {listing}"));
+    assert!(made.contains(" 0/0 "), "/made is not root's in the layer: {made}");
+
+    let other = TestUser::create().unwrap();
+    let theirs = other.cmd().arg(other.tool("ctr-run")).args(["image", "ls", "--json"]).run();
+    assert_eq!(theirs.ok().stdout.trim(), "[]", "another user sees the images");
+    ctr(&u, &["rm", "c"]).run().ok();
+    ctr(&u, &["image", "rm", "bb"]).run().ok();
+    assert!(!state_root(&u).join("images/bb").exists());
+}
+
+/// `--dry-run` prints the rootless chain (user namespace first, no cgctl, userxattr),
+/// and that command, run by hand as the user, gives the same container.
+#[test]
+fn dry_run_shows_the_rootless_chain_and_replays() {
+    require_root!();
+    let Some((u, rootfs)) = user_or_skip("dry_run_shows_the_rootless_chain_and_replays") else { return };
+    let script = "id -u; hostname; cat /proc/self/uid_map; grep -c userxattr /proc/mounts";
+    let args = ["run", "--hostname", "replay", "--rootfs"];
+    let dry = ctr(&u, &["run", "--dry-run", "--hostname", "replay", "--rootfs"])
+        .arg(&rootfs)
+        .args(["--", "sh", "-c", script])
+        .run();
+    let chain = dry.ok().stdout.trim().to_string();
+    assert!(chain.contains("unshare-rs --user --map-root-user --map-users 1:"), "{chain}");
+    assert!(!chain.contains("cgctl"), "{chain}");
+    assert!(chain.contains("-o userxattr"), "{chain}");
+    let real = ctr(&u, &args).arg(&rootfs).args(["--", "sh", "-c", script]).run();
+    let by_hand = u.cmd().args(["sh", "-c", &chain]).run();
+    assert_eq!(real.code, 0, "{real:?}");
+    assert_eq!(by_hand.code, 0, "{by_hand:?}");
+    assert_eq!(real.stdout, by_hand.stdout);
+    assert!(real.stdout.starts_with("0\nreplay\n"), "{real:?}");
+}
