@@ -431,6 +431,11 @@ pub struct RunArgs {
     /// Make the container's root read-only
     #[arg(long)]
     read_only: bool,
+    /// Rootless: `keep-id` maps you to your own uid and gid inside (and runs the command
+    /// as them) instead of to root; the default maps you to root, your subordinate ids
+    /// from 1
+    #[arg(long, value_name = "keep-id", value_parser = ["keep-id"])]
+    userns: Option<String>,
     /// Add a capability to docker's default set; repeatable
     #[arg(long, value_name = "CAP")]
     cap_add: Vec<String>,
@@ -598,6 +603,7 @@ impl RunArgs {
             cap_add: self.cap_add,
             cap_drop: self.cap_drop,
             privileged: self.privileged,
+            keep_id: self.userns.is_some(),
             seccomp: self.security_opt.last().cloned().unwrap_or(Seccomp::Default),
             init: self.init,
             dry_run: self.dry_run,

@@ -94,6 +94,8 @@ pub struct RunOptions {
     pub cap_drop: Vec<String>,
     /// `--privileged`.
     pub privileged: bool,
+    /// `--userns keep-id` (rootless): the user is themself inside, not root.
+    pub keep_id: bool,
     /// `--security-opt seccomp=...`.
     pub seccomp: crate::chain::Seccomp,
     /// `--init`.
@@ -138,8 +140,15 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
         .clone()
         .or_else(|| Some(config.workdir.clone()).filter(|w| !w.is_empty()))
         .unwrap_or_else(|| "/".into());
-    let user = o.user.clone().or_else(|| Some(config.user.clone()).filter(|u| !u.is_empty()));
-    let userns = crate::rootless::UserNs::of_caller()?;
+    let mut userns = crate::rootless::UserNs::of_caller()?;
+    match (&mut userns, o.keep_id) {
+        (Some(u), true) => u.keep_id = true,
+        (None, true) => return Err(Error::Usage("--userns keep-id is for rootless containers (you are root)".into())),
+        _ => {}
+    }
+    // (keep-id: the user's own ids, as podman runs it, unless -u says otherwise.)
+    let keep_id_user = userns.filter(|u| u.keep_id).map(|u| format!("{}:{}", u.uid, u.gid));
+    let user = o.user.clone().or(keep_id_user).or_else(|| Some(config.user.clone()).filter(|u| !u.is_empty()));
     let (cgroup, limits) = match cgroup_parent(o, userns.is_some())? {
         Ok(parent) => {
             let cgroup = format!("{}/{id}", parent.trim_end_matches('/'));

@@ -25,6 +25,10 @@ pub struct UserNs {
     pub subuid: (u32, u32),
     /// The first subordinate gid (1 inside) and how many.
     pub subgid: (u32, u32),
+    /// `--userns keep-id`: the user's ids map to themselves, the subordinate ranges
+    /// around them fill 0 up (as podman's keep-id).
+    #[serde(default)]
+    pub keep_id: bool,
 }
 
 impl UserNs {
@@ -43,37 +47,38 @@ impl UserNs {
             })
         };
         let (u, g) = (range(IdKind::User)?.range, range(IdKind::Group)?.range);
-        Ok(Some(UserNs { uid, gid, subuid: (u.outer, u.count), subgid: (g.outer, g.count) }))
+        Ok(Some(UserNs { uid, gid, subuid: (u.outer, u.count), subgid: (g.outer, g.count), keep_id: false }))
     }
 
     /// unshare-rs's flags for this namespace (the maps written by newuidmap/newgidmap).
     pub fn unshare_args(&self) -> Vec<String> {
-        vec![
-            "--user".into(),
-            "--map-root-user".into(),
-            "--map-users".into(),
-            format!("1:{}:{}", self.subuid.0, self.subuid.1),
-            "--map-groups".into(),
-            format!("1:{}:{}", self.subgid.0, self.subgid.1),
-        ]
-    }
-
-    /// The host uid of `inner`, if mapped.
-    pub fn host_uid(&self, inner: u32) -> Option<u32> {
-        Self::host_id(inner, self.uid, self.subuid)
-    }
-
-    /// The host gid of `inner`, if mapped.
-    pub fn host_gid(&self, inner: u32) -> Option<u32> {
-        Self::host_id(inner, self.gid, self.subgid)
-    }
-
-    fn host_id(inner: u32, own: u32, (first, count): (u32, u32)) -> Option<u32> {
-        match inner {
-            0 => Some(own),
-            n if n <= count => first.checked_add(n - 1),
-            _ => None,
+        if !self.keep_id {
+            return vec![
+                "--user".into(),
+                "--map-root-user".into(),
+                "--map-users".into(),
+                format!("1:{}:{}", self.subuid.0, self.subuid.1),
+                "--map-groups".into(),
+                format!("1:{}:{}", self.subgid.0, self.subgid.1),
+            ];
         }
+        // (The chain sets the container up as root of the namespace, a subordinate id;
+        // the command runs as the user, `--user UID:GID`.)
+        let mut a = vec!["--user".to_string(), "-S".into(), "0".into(), "-G".into(), "0".into()];
+        for (flag, own, (first, count)) in
+            [("--map-users", self.uid, self.subuid), ("--map-groups", self.gid, self.subgid)]
+        {
+            // 0..own from the range, own itself, and the rest of the range above it.
+            let below = own.min(count);
+            if below > 0 {
+                a.extend([flag.to_string(), format!("0:{first}:{below}")]);
+            }
+            a.extend([flag.to_string(), format!("{own}:{own}:1")]);
+            if count > below {
+                a.extend([flag.to_string(), format!("{}:{}:{}", own + 1, first + below, count - below)]);
+            }
+        }
+        a
     }
 }
 

@@ -1572,13 +1572,13 @@ fn run_flags_take_effect_in_the_kernel() {
     lab.assert_clean(&before);
 }
 
-/// Not root: `run` says that ctr-run runs containers as root and rootless ones are not
-/// supported yet (one line, 125), and creates nothing.
+/// A user without subordinate ids (nobody): `run` says that a rootless container needs
+/// them, naming /etc/subuid (one line, 125), and creates nothing.
 #[test]
-fn run_without_root_says_rootless_is_not_supported_yet() {
+fn run_as_a_user_without_subordinate_ids_says_so() {
     require_root!();
     if !testkit::util_linux("setpriv") {
-        skip("run_without_root_says_rootless_is_not_supported_yet", "util-linux setpriv is not installed");
+        skip("run_as_a_user_without_subordinate_ids_says_so", "util-linux setpriv is not installed");
         return;
     }
     let dir = testkit::tempdir();
@@ -1590,7 +1590,8 @@ fn run_without_root_says_rootless_is_not_supported_yet() {
         .args(["run", "--rootfs", "/", "--", "true"])
         .run();
     assert_eq!(out.code, 125, "{out:?}");
-    assert!(out.one_line_error().contains("rootless containers are not supported yet"), "{out:?}");
+    let line = out.one_line_error();
+    assert!(line.contains("needs subordinate ids") && line.contains("/etc/subuid"), "{out:?}");
     assert!(!root.exists());
 }
 

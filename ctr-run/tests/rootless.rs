@@ -275,3 +275,34 @@ fn dry_run_shows_the_rootless_chain_and_replays() {
     assert_eq!(real.stdout, by_hand.stdout);
     assert!(real.stdout.starts_with("0\nreplay\n"), "{real:?}");
 }
+
+/// `--userns keep-id`: the user is themself inside (uid and gid), the subordinate range
+/// fills the ids around them, and what the command writes is the user's on the host.
+#[test]
+fn keep_id_maps_the_user_to_themself() {
+    require_root!();
+    let Some((u, rootfs)) = user_or_skip("keep_id_maps_the_user_to_themself") else { return };
+    let out = ctr(&u, &["run", "--keep", "--name", "kid", "--userns", "keep-id", "--rootfs"])
+        .arg(&rootfs)
+        .args(["--", "sh", "-c", "id -u; id -g; cat /proc/self/uid_map; echo m > /tmp/mine"])
+        .run();
+    assert_eq!(out.code, 0, "{out:?}");
+    let (uid, sub) = (u.uid, u.subids);
+    let map: Vec<Vec<String>> =
+        out.stdout.lines().skip(2).map(|l| l.split_whitespace().map(str::to_string).collect()).collect();
+    let want = |a: u32, b: u32, c: u32| vec![a.to_string(), b.to_string(), c.to_string()];
+    assert_eq!(out.stdout.lines().take(2).collect::<Vec<_>>(), [uid.to_string(), uid.to_string()]);
+    let below = uid.min(65536);
+    let mut expected = vec![want(0, sub, below), want(uid, uid, 1)];
+    if below < 65536 {
+        expected.push(want(uid + 1, sub + below, 65536 - below));
+    }
+    assert_eq!(map, expected, "{out:?}");
+    let id = ctr(&u, &["inspect", "kid"]).run().ok().json()[0]["Id"].as_str().unwrap().to_string();
+    let m = std::fs::metadata(state_root(&u).join(id).join("upper/tmp/mine")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (uid, uid));
+    ctr(&u, &["rm", "kid"]).run().ok();
+    assert!(containers_left(&u).is_empty());
+    let root = Cmd::tool("ctr-run").args(["run", "--userns", "keep-id", "--dry-run", "--", "true"]).run();
+    assert_eq!(root.code, 125, "{root:?}");
+}
