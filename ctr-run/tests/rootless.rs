@@ -192,6 +192,13 @@ fn layer(dir: &Path, out: &Path) -> (PathBuf, String) {
 fn image_import_and_commit_round_trip_with_whiteouts() {
     require_root!();
     let Some((u, rootfs)) = user_or_skip("image_import_and_commit_round_trip_with_whiteouts") else { return };
+    if !testkit::has_user_xattrs(&u.home) {
+        skip(
+            "image_import_and_commit_round_trip_with_whiteouts",
+            "the filesystem of the test user's home keeps no user.* xattrs (a tmpfs before Linux 6.6, as in the VM)",
+        );
+        return;
+    }
     let work = testkit::tempdir();
     // Layer 1: the busybox root (root's) with a file of uid 1000, one to be whited out,
     // and a directory whose old content layer 2 hides.
@@ -305,4 +312,69 @@ fn keep_id_maps_the_user_to_themself() {
     assert!(containers_left(&u).is_empty());
     let root = Cmd::tool("ctr-run").args(["run", "--userns", "keep-id", "--dry-run", "--", "true"]).run();
     assert_eq!(root.code, 125, "{root:?}");
+}
+
+/// Where a cgroup v2 subtree is delegated to the user (as systemd's `Delegate=yes`
+/// leaves it: the group, its cgroup.procs, cgroup.subtree_control and cgroup.threads
+/// theirs, the controllers enabled above it, their shell in a leaf of it), `-m`,
+/// `--pids-limit` and `--cpus` are in force in the container's group below it, which
+/// holds the container's processes and is gone after `rm -f`. (Cgroup v2 only: the VM.)
+#[test]
+fn limits_apply_in_a_delegated_cgroup_v2_subtree() {
+    require_root!();
+    let info = Cmd::tool("cgctl").args(["info", "--json"]).run().ok().json();
+    if info["setup"] != "v2" {
+        skip(
+            "limits_apply_in_a_delegated_cgroup_v2_subtree",
+            &format!("delegation is cgroup v2's (this machine: {})", info["setup"]),
+        );
+        return;
+    }
+    let Some((u, rootfs)) = user_or_skip("limits_apply_in_a_delegated_cgroup_v2_subtree") else { return };
+    let name = format!("ctrtest-deleg-{}", std::process::id());
+    Cmd::tool("cgctl").args(["create", &name, "--memory", "1G", "--pids-limit", "1000", "--cpus", "1"]).run().ok();
+    struct Group(String);
+    impl Drop for Group {
+        fn drop(&mut self) {
+            let _ = Cmd::tool("cgctl").args(["rm", "--force", &self.0]).run();
+        }
+    }
+    let _group = Group(name.clone());
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let own = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap().trim_end_matches('/').to_string();
+    let deleg = format!("{own}/{name}");
+    let dir = PathBuf::from(format!("/sys/fs/cgroup{deleg}"));
+    std::fs::create_dir(dir.join("leaf")).unwrap();
+    for f in ["", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads", "leaf", "leaf/cgroup.procs"] {
+        std::os::unix::fs::chown(dir.join(f), Some(u.uid), Some(u.gid)).unwrap();
+    }
+    let go = u.home.join("go");
+    let script = format!(
+        "while [ ! -e {go} ]; do sleep 0.05; done; exec {ctr} run -d --name lim -m 64M --pids-limit 20 --cpus 0.5 \
+         --rootfs {rootfs} -- sleep 300",
+        go = go.display(),
+        ctr = u.tool("ctr-run").display(),
+        rootfs = rootfs.display()
+    );
+    let shell = u.cmd().args(["sh", "-c", &script]).spawn();
+    // (Into the leaf by root, as systemd puts the user's shell there.)
+    std::fs::write(dir.join("leaf/cgroup.procs"), shell.id().to_string()).unwrap();
+    std::fs::write(&go, "").unwrap();
+    let out = shell.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let group = dir.join("ctr-run").join(&id);
+    let read = |f: &str| std::fs::read_to_string(group.join(f)).unwrap_or_default().trim().to_string();
+    assert_eq!(read("memory.max"), "67108864");
+    assert_eq!(read("pids.max"), "20");
+    assert_eq!(read("cpu.max"), "50000 100000");
+    let pid = ctr(&u, &["ps", "--json"]).run().ok().json()[0]["pid"].as_i64().unwrap();
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert_eq!(cgroup.trim(), format!("0::{deleg}/ctr-run/{id}"));
+    ctr(&u, &["rm", "-f", "lim"]).run().ok();
+    assert!(!group.exists(), "the container's group was left behind");
+    assert!(testkit::wait_until(Duration::from_secs(10), || processes_of(&u).is_empty()));
+    for d in [group.parent().unwrap().to_path_buf(), dir.join("leaf")] {
+        let _ = std::fs::remove_dir(d);
+    }
 }

@@ -266,7 +266,16 @@ fn import_entry<R: Read>(
     let at = Place { root, raw, rel, name, dir };
     let nb = at.name.as_bytes();
     if nb == b".wh..wh..opq" {
-        sys::fsetxattr(at.dir.as_fd(), opaque, b"y").map_err(at.failed("cannot mark the directory opaque"))?;
+        sys::fsetxattr(at.dir.as_fd(), opaque, b"y").map_err(|e| {
+            let what = match e {
+                Errno::EOPNOTSUPP if opaque.as_bytes().starts_with(b"user.") => {
+                    "cannot mark the directory opaque (this filesystem has no user.* extended attributes, which \
+                     the layers of an overlay in a user namespace need)"
+                }
+                _ => "cannot mark the directory opaque",
+            };
+            at.failed(what)(e)
+        })?;
         stats.opaque += 1;
         return Ok(());
     }

@@ -527,6 +527,21 @@ pub fn lgetxattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// Whether the filesystem of directory `dir` keeps `user.*` extended attributes (tmpfs
+/// does only since Linux 6.6).
+pub fn has_user_xattrs(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let probe = dir.join(format!(".xattr-probe-{}", std::process::id()));
+    if std::fs::write(&probe, "").is_err() {
+        return false;
+    }
+    let Ok(p) = std::ffi::CString::new(probe.as_os_str().as_bytes()) else { return false };
+    // SAFETY: valid C strings and a one-byte value.
+    let r = unsafe { libc::lsetxattr(p.as_ptr(), c"user.ctrtest".as_ptr(), b"y".as_ptr().cast(), 1, 0) };
+    let _ = std::fs::remove_file(&probe);
+    r == 0
+}
+
 /// The busybox binary to build test root filesystems from (busybox-static).
 pub fn busybox() -> Option<PathBuf> {
     ["/bin/busybox", "/usr/bin/busybox"].iter().map(PathBuf::from).find(|p| p.exists())
@@ -607,7 +622,7 @@ pub fn as_nobody() -> Cmd {
 
 /// Lines a test added to `/etc/subuid` and `/etc/subgid` (so that `newuidmap` and
 /// `newgidmap` grant a range), taken out again when dropped, even on failure; a file
-/// that did not exist before is removed.
+/// that did not exist before is removed once no grant's line is left in it.
 pub struct SubordinateIds {
     line: String,
     created: Vec<&'static str>,
@@ -633,7 +648,7 @@ impl SubordinateIds {
             };
             if !old.lines().any(|l| l == line) {
                 let sep = if old.is_empty() || old.ends_with('\n') { "" } else { "\n" };
-                std::fs::write(f, format!("{old}{sep}{line}\n")).unwrap_or_else(|e| panic!("write {f}: {e}"));
+                replace_file(f, &format!("{old}{sep}{line}\n")).unwrap_or_else(|e| panic!("write {f}: {e}"));
             }
         }
         SubordinateIds { line, created }
@@ -644,16 +659,26 @@ impl Drop for SubordinateIds {
     fn drop(&mut self) {
         let _one_writer = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
         for f in Self::FILES {
-            if self.created.contains(&f) {
-                let _ = std::fs::remove_file(f);
-                continue;
-            }
             if let Ok(old) = std::fs::read_to_string(f) {
                 let kept: String = old.lines().filter(|l| *l != self.line).map(|l| format!("{l}\n")).collect();
-                let _ = std::fs::write(f, kept);
+                // (A file this made goes once no other grant's line is left in it.)
+                if kept.is_empty() && self.created.contains(&f) {
+                    let _ = std::fs::remove_file(f);
+                } else {
+                    let _ = replace_file(f, &kept);
+                }
             }
         }
     }
+}
+
+/// Replace `file`'s content at once (a new file renamed over it, mode 0644): a reader
+/// such as newuidmap, in another test, never sees it half written.
+fn replace_file(file: &str, text: &str) -> std::io::Result<()> {
+    let tmp = format!("{file}.ctrtest-{}", std::process::id());
+    std::fs::write(&tmp, text)?;
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    std::fs::rename(&tmp, file)
 }
 
 /// One writer at a time of /etc/passwd, /etc/subuid and friends (tests run in parallel).
@@ -712,7 +737,7 @@ impl TestUser {
                     return Err(format!("{file} has {} or id {uid} already", user.name));
                 }
                 let sep = if old.is_empty() || old.ends_with('\n') { "" } else { "\n" };
-                std::fs::write(file, format!("{old}{sep}{line}\n")).map_err(|e| format!("write {file}: {e}"))?;
+                replace_file(file, &format!("{old}{sep}{line}\n")).map_err(|e| format!("write {file}: {e}"))?;
             }
         }
         user.granted = Some(SubordinateIds::grant(&user.name, user.subids, 65536));
@@ -803,7 +828,7 @@ impl Drop for TestUser {
         for (file, line) in &self.lines {
             if let Ok(old) = std::fs::read_to_string(file) {
                 let kept: String = old.lines().filter(|l| l != line).map(|l| format!("{l}\n")).collect();
-                let _ = std::fs::write(file, kept);
+                let _ = replace_file(file, &kept);
             }
         }
     }
