@@ -137,7 +137,8 @@ fn limits_are_refused_without_a_delegated_cgroup() {
 }
 
 /// `run -d`, `ps`, `exec` (as root of the container's user namespace), `logs`, `top`,
-/// `stop`, `rm` for the user's own container; another user cannot reach its state.
+/// `stop`, `kill`, `wait`, `rm` for the user's own containers; another user can neither
+/// read their state nor signal them.
 #[test]
 fn detached_lifecycle_of_a_users_own_container() {
     require_root!();
@@ -172,6 +173,10 @@ fn detached_lifecycle_of_a_users_own_container() {
     let ps = ctr(&u, &["ps", "-a", "--json"]).run().ok().json();
     assert_eq!(ps[0]["status"], "exited", "{ps}");
     ctr(&u, &["rm", "web"]).run().ok();
+    ctr(&u, &["run", "-d", "--name", "k2", "--rootfs"]).arg(&rootfs).args(["--", "sleep", "300"]).run().ok();
+    ctr(&u, &["kill", "k2"]).run().ok();
+    assert_eq!(ctr(&u, &["wait", "k2"]).run().ok().stdout.trim(), "137");
+    ctr(&u, &["rm", "k2"]).run().ok();
     assert!(containers_left(&u).is_empty());
     assert!(processes_of(&u).is_empty(), "processes left: {:?}", processes_of(&u));
 }
