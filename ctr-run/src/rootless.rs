@@ -156,10 +156,17 @@ pub fn remove_tree(userns: Option<&UserNs>, dir: &Path) -> Result<(), Error> {
     let Some(userns) = userns else {
         return std::fs::remove_dir_all(dir).map_err(|e| Error::io("cannot remove", dir, e));
     };
-    let work = dir.join("work/work");
-    if std::fs::symlink_metadata(&work).is_ok_and(|m| m.is_dir() && m.uid() == userns.uid) {
-        let _ = std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o700));
+    // (overlayfs's work directory: `work`, `incompat/volatile`... mode 0, the user's.)
+    fn open_up(d: &Path, uid: u32) {
+        if !std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == uid) {
+            return;
+        }
+        let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700));
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            open_up(&e.path(), uid);
+        }
     }
+    open_up(&dir.join("work"), userns.uid);
     let Err(first) = std::fs::remove_dir_all(dir) else { return Ok(()) };
     if first.kind() != std::io::ErrorKind::PermissionDenied {
         return Err(Error::io("cannot remove", dir, first));

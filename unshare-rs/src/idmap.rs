@@ -364,12 +364,22 @@ pub fn write_map(pid: Option<Pid>, kind: IdKind, ranges: &[IdRange]) -> Result<(
 /// Set the map through the setuid helper newuidmap(1)/newgidmap(1), which checks the
 /// ranges against `/etc/subuid`/`/etc/subgid`.
 pub fn run_helper(pid: Pid, kind: IdKind, ranges: &[IdRange]) -> Result<(), MapError> {
+    wait_helper(kind, spawn_helper(pid, kind, ranges)?)
+}
+
+/// Start newuidmap(1)/newgidmap(1) for `ranges` of process `pid` (see [`run_helper`]).
+fn spawn_helper(pid: Pid, kind: IdKind, ranges: &[IdRange]) -> Result<std::process::Child, MapError> {
     let mut cmd = std::process::Command::new(kind.helper());
     cmd.arg(pid.as_raw().to_string());
     for r in ranges {
         cmd.args([r.inner.to_string(), r.outer.to_string(), r.count.to_string()]);
     }
-    let status = cmd.status().map_err(|e| MapError::Helper { helper: kind.helper(), reason: e.to_string() })?;
+    cmd.spawn().map_err(|e| MapError::Helper { helper: kind.helper(), reason: e.to_string() })
+}
+
+/// Wait for a helper [`spawn_helper`] started.
+fn wait_helper(kind: IdKind, mut child: std::process::Child) -> Result<(), MapError> {
+    let status = child.wait().map_err(|e| MapError::Helper { helper: kind.helper(), reason: e.to_string() })?;
     if status.success() {
         Ok(())
     } else {
@@ -384,6 +394,38 @@ pub fn set_map(pid: Pid, kind: IdKind, ranges: &[IdRange]) -> Result<(), MapErro
     } else {
         run_helper(pid, kind, ranges)
     }
+}
+
+/// Set the uid and gid maps of `pid` (either may be empty), `setgroups` denied first if
+/// `deny_setgroups` and there is a gid map. Without root the two helpers run at once
+/// (each is a setuid program that reads the passwd and subordinate id files: most of a
+/// rootless start's wait).
+pub fn set_maps(pid: Pid, users: &[IdRange], groups: &[IdRange], deny_setgroups: bool) -> Result<(), MapError> {
+    if deny_setgroups && !groups.is_empty() {
+        write_setgroups(Some(pid), false)?;
+    }
+    let wanted = [(IdKind::User, users), (IdKind::Group, groups)];
+    if nix::unistd::geteuid().is_root() {
+        for (kind, ranges) in wanted.iter().filter(|(_, r)| !r.is_empty()) {
+            write_map(Some(pid), *kind, ranges)?;
+        }
+        return Ok(());
+    }
+    let mut started = Vec::new();
+    for (kind, ranges) in wanted.iter().filter(|(_, r)| !r.is_empty()) {
+        match spawn_helper(pid, *kind, ranges) {
+            Ok(child) => started.push((*kind, child)),
+            Err(e) => {
+                // (The other one is waited for: no helper outlives this call.)
+                for (k, c) in started {
+                    let _ = wait_helper(k, c);
+                }
+                return Err(e);
+            }
+        }
+    }
+    let results: Vec<Result<(), MapError>> = started.into_iter().map(|(k, c)| wait_helper(k, c)).collect();
+    results.into_iter().collect()
 }
 
 #[cfg(test)]

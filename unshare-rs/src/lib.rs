@@ -254,18 +254,7 @@ pub fn run(o: &Options) -> Result<ChildStatus, Error> {
     let map_helper = if !maps.user_ranges.is_empty() || !maps.group_ranges.is_empty() {
         let (u, g) = (maps.user_ranges.clone(), maps.group_ranges.clone());
         let deny = o.setgroups == Some(SetGroups::Deny);
-        let spawned = Helper::spawn(move || -> Result<(), MapError> {
-            if !u.is_empty() {
-                idmap::set_map(me, IdKind::User, &u)?;
-            }
-            if !g.is_empty() {
-                if deny {
-                    idmap::write_setgroups(Some(me), false)?;
-                }
-                idmap::set_map(me, IdKind::Group, &g)?;
-            }
-            Ok(())
-        });
+        let spawned = Helper::spawn(move || -> Result<(), MapError> { idmap::set_maps(me, &u, &g, deny) });
         Some(spawned?)
     } else {
         None
