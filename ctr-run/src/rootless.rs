@@ -38,6 +38,14 @@ impl UserNs {
         if uid == 0 {
             return Ok(None);
         }
+        if !chainload::kernel::at_least(5, 11) {
+            // (Never a copy of the image instead of an overlay.)
+            return Err(Error::Usage(format!(
+                "rootless containers need Linux 5.11 or later (overlayfs mounted in a user namespace, with \
+                 userxattr); this kernel is {}",
+                nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
+            )));
+        }
         let range = |kind: IdKind| {
             idmap::subid_range(Path::new(kind.subid_file()), uid, false).map_err(|e| {
                 Error::Usage(format!(

@@ -51,14 +51,7 @@ impl Lab {
 
     /// The container directories under the state root.
     fn state_left(&self) -> Vec<String> {
-        std::fs::read_dir(&self.root)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n != "images" && n != "names")
-                    .collect()
-            })
-            .unwrap_or_default()
+        testkit::ctr_run_containers(&self.root)
     }
 
     fn name_claims(&self) -> usize {

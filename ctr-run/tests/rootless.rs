@@ -42,29 +42,12 @@ fn state_root(u: &TestUser) -> PathBuf {
 
 /// The container directories under the user's state root.
 fn containers_left(u: &TestUser) -> Vec<String> {
-    std::fs::read_dir(state_root(u))
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "images" && n != "names")
-                .collect()
-        })
-        .unwrap_or_default()
+    testkit::ctr_run_containers(&state_root(u))
 }
 
 /// The pids of processes owned by the user or their subordinate ids.
 fn processes_of(u: &TestUser) -> Vec<i32> {
-    let ids = u.uid..=u.uid;
-    let sub = u.subids..u.subids + 65536;
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-            let uid = std::fs::metadata(e.path()).ok()?.uid();
-            ((ids.contains(&uid) || sub.contains(&uid)) && !testkit::is_dead(pid)).then_some(pid)
-        })
-        .collect()
+    u.processes()
 }
 
 /// The container sees itself as root of a user namespace that maps the user to 0 and
@@ -119,7 +102,8 @@ fn isolation_maps_and_ownership_seen_from_inside_and_outside() {
 
 /// On a machine where no cgroup is delegated to the user (this hybrid host; the VM,
 /// where the user's cgroup is root's), a limit is refused with one line that says why
-/// and how to get one, nothing is left; without limits the container runs.
+/// and how to get one, nothing is left; without limits the container runs, with
+/// `--network host` too.
 #[test]
 fn limits_are_refused_without_a_delegated_cgroup() {
     require_root!();
@@ -133,6 +117,15 @@ fn limits_are_refused_without_a_delegated_cgroup() {
     }
     let out = ctr(&u, &["run", "--rootfs"]).arg(&rootfs).args(["--", "sh", "-c", "exit 7"]).run();
     assert_eq!(out.code, 7, "{out:?}");
+    // (--network host: the host's network namespace, the rest its own.)
+    let out = ctr(&u, &["run", "--network", "host", "--rootfs"])
+        .arg(&rootfs)
+        .args(["--", "sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/uts"])
+        .run();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(lines[0], format!("net:[{}]", testkit::ns_inode(None, "net")));
+    assert_ne!(lines[1], format!("uts:[{}]", testkit::ns_inode(None, "uts")));
     assert!(containers_left(&u).is_empty());
 }
 

@@ -805,23 +805,38 @@ impl TestUser {
         dir.join(name)
     }
 
-    /// Every process of this user's, and of its subordinate ids (its containers'), killed.
-    fn kill_all(&self) {
-        let Ok(dir) = std::fs::read_dir("/proc") else { return };
-        for e in dir.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else { continue };
-            let uid = std::fs::metadata(e.path()).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).ok();
-            let ours = uid.is_some_and(|u| u == self.uid || (self.subids..self.subids + 65536).contains(&u));
-            if ours {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-            }
-        }
+    /// The live processes (not zombies) of this user's ids and of its subordinate ids
+    /// (its containers').
+    pub fn processes(&self) -> Vec<i32> {
+        let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+        let sub = self.subids..self.subids + 65536;
+        dir.flatten()
+            .filter_map(|e| {
+                let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+                let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(e.path()).ok()?);
+                ((uid == self.uid || sub.contains(&uid)) && !is_dead(pid)).then_some(pid)
+            })
+            .collect()
     }
+}
+
+/// The container directories under a ctr-run state root (not `images` or `names`).
+pub fn ctr_run_containers(root: &Path) -> Vec<String> {
+    std::fs::read_dir(root)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "images" && n != "names")
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Drop for TestUser {
     fn drop(&mut self) {
-        self.kill_all();
+        for pid in self.processes() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
         self.granted = None;
         let _ = std::fs::remove_dir_all(&self.home);
         let _one_writer = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
@@ -973,8 +988,37 @@ pub fn client_preconditions(tag: &str, commands: &[&str], what: &str) -> Option<
         return None;
     }
     let own = own_cgroup();
-    if own.is_none() {
-        skip(tag, "this process's cgroups are not nested (no group is below all of them)");
+    match &own {
+        Some(own) => remove_client_groups_at_exit(own),
+        None => skip(tag, "this process's cgroups are not nested (no group is below all of them)"),
     }
     own
+}
+
+/// The clients create `own` (this process's deepest cgroup) in every hierarchy where it
+/// is not yet: those copies, and the empty groups below them, are removed when the test
+/// binary exits (deepest first; a group that still holds anything stays).
+fn remove_client_groups_at_exit(own: &Path) {
+    static MADE: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    extern "C" fn remove_made() {
+        fn rmdir_empty(d: &Path) {
+            for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    rmdir_empty(&e.path());
+                }
+            }
+            let _ = std::fs::remove_dir(d);
+        }
+        for d in MADE.get().into_iter().flatten() {
+            rmdir_empty(d);
+        }
+    }
+    MADE.get_or_init(|| {
+        let rel = own.strip_prefix("/").unwrap_or(own);
+        let hierarchies = std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten().map(|e| e.path());
+        let missing: Vec<PathBuf> = hierarchies.map(|h| h.join(rel)).filter(|d| !d.exists()).collect();
+        // SAFETY: registers a function without arguments that only removes directories.
+        unsafe { libc::atexit(remove_made) };
+        missing
+    });
 }
