@@ -1,8 +1,7 @@
 //! The chain a container runs as, built from the resolved options:
 //!
 //! ```text
-//! cgctl run --quiet --kill-child --stats-json DIR/stats.json --name CGROUP LIMITS \
-//!     --devices default [--device-allow RULE...] -- \
+//! cgctl exec --create LIMITS --devices default [--device-allow RULE...] CGROUP -- \
 //!   unshare-rs [--user --map-root-user --map-users 1:SUBUID:N --map-groups 1:SUBGID:N] --fork --kill-child --forward-signals --pid --mount --uts --ipc --cgroup \
 //!              [--net --loopback] --hostname NAME --pid-file DIR/pid -- \
 //!     ovlmount enter --lower ... --upper DIR/upper --work DIR/work [-o volatile] \
@@ -15,7 +14,7 @@
 //! (The init files go to ovlmount's init layer in memory: nothing of them on disk.)
 //!
 //! A rootless container (see [`crate::rootless`]) starts with its user namespace, mounts
-//! its overlay `-o userxattr`, has no device list, and no `cgctl run` at all where no
+//! its overlay `-o userxattr`, has no device list, and no `cgctl exec` at all where no
 //! cgroup is delegated to the user.
 //!
 //! and the same chain as one copy-pasteable shell command (`--dry-run`).
@@ -142,6 +141,10 @@ pub struct Chain {
     pub argv: Vec<OsString>,
     /// Directories to create first.
     pub dirs: Vec<PathBuf>,
+    /// What releases the container's cgroup when the chain has ended (the supervisor does
+    /// it itself; the shell command of `--dry-run` runs it).
+    #[serde(default)]
+    pub after: Option<Vec<String>>,
 }
 
 fn s(p: &std::path::Path) -> String {
@@ -152,7 +155,7 @@ fn s(p: &std::path::Path) -> String {
 pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     // (A rootless container where no cgroup is delegated to the user has none.)
     let mut a = match &r.config.cgroup {
-        Some(cgroup) => cgctl_args(r, cgroup, dir, tools),
+        Some(cgroup) => cgctl_args(r, cgroup, tools),
         None => Vec::new(),
     };
     a.extend(unshare_args(r, dir, tools));
@@ -164,13 +167,20 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
     }
     a.extend(r.config.command.iter().cloned());
 
-    Chain { env: r.config.env.clone(), argv: a.into_iter().map(OsString::from).collect(), dirs: vec![dir.dir.clone()] }
+    let after = r.config.cgroup.as_ref().map(|c| vec![s(&tools.cgctl), "rm".into(), "--force".into(), c.clone()]);
+    Chain {
+        env: r.config.env.clone(),
+        argv: a.into_iter().map(OsString::from).collect(),
+        dirs: vec![dir.dir.clone()],
+        after,
+    }
 }
 
-/// `cgctl run`: the container's cgroup, its limits and device list.
-fn cgctl_args(r: &Resolved, cgroup: &str, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
-    let mut a: Vec<String> = vec![s(&tools.cgctl), "run".into(), "--quiet".into(), "--kill-child".into()];
-    a.extend(["--stats-json".into(), s(&dir.stats()), "--name".into(), cgroup.to_string()]);
+/// `cgctl exec --create`: the container's cgroup, its limits and device list; it joins
+/// the group and execs the rest of the chain, so nothing of cgctl waits (the supervisor
+/// reads the OOM kill count and removes the group when the container ends).
+fn cgctl_args(r: &Resolved, cgroup: &str, tools: &Tools) -> Vec<String> {
+    let mut a: Vec<String> = vec![s(&tools.cgctl), "exec".into(), "--create".into()];
     a.extend(r.limits.to_args());
     if !r.config.privileged && r.config.userns.is_none() {
         // runc's device allow-list, plus the devices asked for (a privileged container
@@ -182,7 +192,7 @@ fn cgctl_args(r: &Resolved, cgroup: &str, dir: &ContainerDir, tools: &Tools) -> 
             a.extend(["--device-allow".into(), rule.clone()]);
         }
     }
-    a.push("--".into());
+    a.extend([cgroup.to_string(), "--".into()]);
     a
 }
 
@@ -301,16 +311,25 @@ fn confinement_args(r: &Resolved, dir: &ContainerDir) -> Vec<String> {
 /// A word quoted for a POSIX shell.
 pub use chainload::cli::shell_quote as quote;
 
-/// The chain as one shell command that, run by hand, builds the same container.
+/// The chain as one shell command that, run by hand, builds the same container (and
+/// removes its cgroup after, keeping the chain's status).
 pub fn shell_command(c: &Chain) -> String {
     let mut parts = Vec::new();
     for d in &c.dirs {
         parts.push(format!("mkdir -p {}", quote(&s(d))));
     }
-    let mut run = vec!["exec env -i".to_string()];
+    let mut run = vec!["env -i".to_string()];
     run.extend(c.env.iter().map(|(k, v)| quote(&format!("{k}={v}"))));
     run.extend(c.argv.iter().map(|w| quote(&w.to_string_lossy())));
-    parts.push(run.join(" "));
+    let run = run.join(" ");
+    parts.push(match &c.after {
+        None => format!("exec {run}"),
+        Some(after) => {
+            let after: Vec<String> = after.iter().map(|w| quote(w)).collect();
+            // (A Ctrl-C reaches the chain; the shell, which traps it, still cleans up.)
+            format!("{{ trap : INT TERM; {run}; s=$?; {} 2>/dev/null; exit $s; }}", after.join(" "))
+        }
+    });
     parts.join(" && ")
 }
 

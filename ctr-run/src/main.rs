@@ -80,7 +80,7 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             }
             Ok(())
         }
-        Command::Rm { force, ids } => ops::rm(&root, &Tools::locate()?, &ids, force, &mut |key| println!("{key}")),
+        Command::Rm { force, ids } => ops::rm(&root, &ids, force, &mut |key| println!("{key}")),
         Command::Inspect { ids } => {
             let all: Vec<serde_json::Value> =
                 ids.iter().map(|k| ctr_run::inspect::inspect(&root, k)).collect::<Result<_, _>>()?;
@@ -188,8 +188,7 @@ fn stats(root: &Root, ids: &[String], no_stream: bool, json: bool, format: &str)
 }
 
 fn ps(root: &Root, all: bool, json: bool, quiet: bool) -> Result<(), Error> {
-    let tools = Tools::locate()?;
-    let rows = ops::ps(root, &tools, all)?;
+    let rows = ops::ps(root, all)?;
     // A damaged state file is named, not silently left out.
     for e in ctr_run::store::list_all(root).1 {
         eprintln!("{TOOL}: warning: {e}");

@@ -84,7 +84,7 @@ pub fn human_duration(secs: u64) -> String {
 }
 
 /// Every container, after noticing and cleaning stale ones (`all`: exited ones too).
-pub fn ps(root: &Root, tools: &Tools, all: bool) -> Result<Vec<Row>, Error> {
+pub fn ps(root: &Root, all: bool) -> Result<Vec<Row>, Error> {
     // (No root yet is no container; one that cannot be read, another user's, is an error.)
     if let Err(e) = std::fs::read_dir(&root.dir) {
         if e.kind() != std::io::ErrorKind::NotFound {
@@ -95,7 +95,7 @@ pub fn ps(root: &Root, tools: &Tools, all: bool) -> Result<Vec<Row>, Error> {
     for st in store::list(root) {
         let st = match store::really_stale(root, &st) {
             Some(fresh) => {
-                store::clean_stale(root, tools, &fresh)?;
+                store::clean_stale(root, &fresh)?;
                 match State::load(&root.container(&st.id).state()) {
                     Ok(s) => s,
                     Err(_) => continue, // removed entirely
@@ -281,8 +281,8 @@ pub fn restart(
         if st.supervisor.is_some_and(|s| s.alive()) {
             return Err(Error::DidNotStop(st.name.clone()));
         }
-        store::release(tools, &st)?;
-        for f in [dir.stop_requested(), dir.pid_file(), dir.stats()] {
+        store::release(&st)?;
+        for f in [dir.stop_requested(), dir.pid_file()] {
             let _ = std::fs::remove_file(f);
         }
         st.status = Status::Created;
@@ -314,13 +314,7 @@ pub fn wait(root: &Root, keys: &[String]) -> Result<Vec<i32>, Error> {
 }
 
 /// `rm [-f] ID...`: every container is looked up first.
-pub fn rm(
-    root: &Root,
-    tools: &Tools,
-    keys: &[String],
-    force: bool,
-    removed: &mut dyn FnMut(&str),
-) -> Result<(), Error> {
+pub fn rm(root: &Root, keys: &[String], force: bool, removed: &mut dyn FnMut(&str)) -> Result<(), Error> {
     let states: Vec<State> = keys.iter().map(|k| store::find(root, k)).collect::<Result<_, _>>()?;
     let live = |st: &State| st.status != Status::Exited && store::really_stale(root, st).is_none() && !st.stale();
     for st in &states {
@@ -338,7 +332,7 @@ pub fn rm(
             store::kill_container(&st, Duration::from_secs(10));
             store::wait_supervisor_gone(&st, Duration::from_secs(10));
         }
-        store::release(tools, &st)?;
+        store::release(&st)?;
         store::remove_dir(root, &st)?;
         // (As docker: each one as it is removed, named as the caller named it.)
         removed(key);

@@ -41,10 +41,6 @@ impl ContainerDir {
     pub fn pid_file(&self) -> PathBuf {
         self.dir.join("pid")
     }
-    /// The outcome and final cgroup stats, written by cgctl.
-    pub fn stats(&self) -> PathBuf {
-        self.dir.join("stats.json")
-    }
     /// The copy of the container's seccomp profile file.
     pub fn seccomp_profile(&self) -> PathBuf {
         self.dir.join("seccomp.json")

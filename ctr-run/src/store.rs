@@ -39,7 +39,7 @@ pub fn check_name(name: &str) -> Result<(), Error> {
 
 /// Claim `name` for container `id` (a symlink `ROOT/names/NAME -> ID`, created atomically).
 /// A name held by a stale container (its supervisor died) is cleaned and taken over.
-pub fn claim_name(root: &Root, tools: &Tools, name: &str, id: &str) -> Result<(), Error> {
+pub fn claim_name(root: &Root, name: &str, id: &str) -> Result<(), Error> {
     let link = root.names().join(name);
     for _ in 0..2 {
         match std::os::unix::fs::symlink(id, &link) {
@@ -50,7 +50,7 @@ pub fn claim_name(root: &Root, tools: &Tools, name: &str, id: &str) -> Result<()
                     Some(c) => {
                         let st = State::load(&c.state())?;
                         if let Some(fresh) = really_stale(root, &st) {
-                            clean_stale(root, tools, &fresh)?;
+                            clean_stale(root, &fresh)?;
                             continue;
                         }
                         return Err(Error::WrongState(format!(
@@ -242,12 +242,27 @@ pub fn request_stop(root: &Root, st: &State) -> Result<(), Error> {
 
 /// Release everything a finished container holds outside its directory: its processes
 /// and its cgroup. (Its mounts lived in its own mount namespace and died with it.)
-pub fn release(tools: &Tools, st: &State) -> Result<(), Error> {
+pub fn release(st: &State) -> Result<(), Error> {
     kill_container(st, Duration::from_secs(10));
-    if let Some(cgroup) = st.config.cgroup.as_deref().filter(|c| cgroup_exists(c)) {
-        run_tool(&tools.cgctl, &["rm", "--force", cgroup])?;
+    let Some(cgroup) = &st.config.cgroup else { return Ok(()) };
+    let (cg, name) = group_of(cgroup)?;
+    let group = cgctl::group::Group::new(&cg, name);
+    if group.exists() {
+        // (What is left in it killed, then its directories, deepest first.)
+        group.remove(true)?;
     }
     Ok(())
+}
+
+/// Whether the OOM killer killed something in the group `cgroup`, and its memory limit.
+pub fn oom_killed(cgroup: &str) -> (bool, Option<u64>) {
+    match group_of(cgroup) {
+        Ok((cg, name)) => {
+            let stats = cgctl::stats::read(&cgctl::group::Group::new(&cg, name));
+            (stats.memory.oom_kills.unwrap_or(0) > 0, stats.memory.limit)
+        }
+        Err(_) => (false, None),
+    }
 }
 
 /// Remove a container's directory and its name claim.
@@ -276,7 +291,7 @@ pub fn really_stale(root: &Root, st: &State) -> Option<State> {
 
 /// A container whose supervisor died: release it; keep it as exited if it was detached
 /// or kept, else remove it entirely (as its supervisor would have).
-pub fn clean_stale(root: &Root, tools: &Tools, st: &State) -> Result<(), Error> {
+pub fn clean_stale(root: &Root, st: &State) -> Result<(), Error> {
     if let Ok(mut log) = std::fs::OpenOptions::new().append(true).open(root.container(&st.id).log()) {
         use std::io::Write;
         let _ = writeln!(
@@ -287,7 +302,7 @@ pub fn clean_stale(root: &Root, tools: &Tools, st: &State) -> Result<(), Error> 
             std::process::id()
         );
     }
-    release(tools, st)?;
+    release(st)?;
     if st.config.detached || st.config.keep {
         let mut st = st.clone();
         st.status = Status::Exited;

@@ -5,7 +5,7 @@
 //! Whatever ends the container, afterwards there is no process, no cgroup and (unless
 //! `-d` or `--keep`) no state directory; the mounts lived in the container's own mount
 //! namespace and died with it. If the supervisor itself is killed, the chain dies with it
-//! (a parent-death signal on cgctl, `--kill-child` down the chain), and the next `ps`,
+//! (a parent-death signal on the chain's first process, `--kill-child` down the chain), and the next `ps`,
 //! `rm` or `run` finds the stale state and cleans it.
 
 use std::io::Write;
@@ -106,7 +106,7 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
         let _ = std::fs::remove_dir_all(&dir.dir);
         return Err(e);
     }
-    if let Err(e) = store::claim_name(root, tools, &name, &id) {
+    if let Err(e) = store::claim_name(root, &name, &id) {
         let _ = std::fs::remove_dir_all(&dir.dir);
         return Err(e);
     }
@@ -203,7 +203,7 @@ pub fn supervise(
                 }
                 // (A restart that cannot start: recorded as the end.)
                 eprintln!("ctr-run: supervisor: {e}");
-                return clean_up(root, tools, state, e.exit_code(), notify);
+                return clean_up(root, state, e.exit_code(), notify);
             }
         };
         let chain_pid = Pid::from_raw(child.id() as i32);
@@ -220,8 +220,8 @@ pub fn supervise(
             && !told_to_stop
             && !dir.stop_requested().exists()
             && state.config.restart.again(code, state.restart_count);
-        if !again || !between_runs(root, tools, &mut state, code, &blocked, &mut backoff)? {
-            return clean_up(root, tools, state, code, notify);
+        if !again || !between_runs(root, &mut state, code, &blocked, &mut backoff)? {
+            return clean_up(root, state, code, notify);
         }
     }
 }
@@ -249,17 +249,14 @@ impl RestartBackoff {
 /// SIGINT to the supervisor) came meanwhile.
 fn between_runs(
     root: &Root,
-    tools: &Tools,
     state: &mut State,
     code: i32,
     blocked: &[Signal],
     backoff: &mut RestartBackoff,
 ) -> Result<bool, Error> {
     let dir = root.container(&state.id);
-    store::release(tools, state)?;
-    for f in [dir.pid_file(), dir.stats()] {
-        let _ = std::fs::remove_file(f);
-    }
+    store::release(state)?;
+    let _ = std::fs::remove_file(dir.pid_file());
     let ran_for = Duration::from_secs(now().saturating_sub(state.started.unwrap_or(state.created)));
     state.status = Status::Restarting;
     state.pid = None;
@@ -394,35 +391,24 @@ fn watch(
     }
 }
 
-/// The chain ended with `code`: read cgctl's report (OOM, memory limit), make sure
-/// nothing of the container runs or remains, and record how it ended (a detached or
+/// The chain ended with `code`: read the group's OOM kill count (and memory limit), make
+/// sure nothing of the container runs or remains (its group removed), and record how it ended (a detached or
 /// kept container) or remove it. A detached container whose chain refused (status 125)
 /// before its command ran is removed: nothing of it ever ran. `notify` (the waiting
 /// `run -d`) hears last, when all that is done: `exited CODE`, or `failed CODE LINE`
 /// (the chain's last line of error) for one that never ran.
-fn clean_up(
-    root: &Root,
-    tools: &Tools,
-    mut state: State,
-    code: i32,
-    notify: Option<std::fs::File>,
-) -> Result<RunEnd, Error> {
+fn clean_up(root: &Root, mut state: State, code: i32, notify: Option<std::fs::File>) -> Result<RunEnd, Error> {
     let dir = root.container(&state.id);
-    let report: Option<serde_json::Value> =
-        std::fs::read_to_string(dir.stats()).ok().and_then(|t| serde_json::from_str(&t).ok());
-    let oom = report.as_ref().is_some_and(|r| r["oom_killed"] == true);
-    let limit = report.as_ref().and_then(|r| r["stats"]["memory"]["limit"].as_u64());
+    // (Killed by SIGKILL: the OOM killer's, if the group counted a kill.)
+    let (oom, limit) = match &state.config.cgroup {
+        Some(cgroup) if code == chainload::EXIT_KILLED => store::oom_killed(cgroup),
+        _ => (false, None),
+    };
     let never_ran = state.pid.is_none();
     let why = if never_ran { last_line(&dir.log()) } else { String::new() };
     // (One that ran before, and is restarted, stays.)
     let refused = never_ran && state.started.is_none() && state.config.detached && code == chainload::EXIT_TOOL_FAILED;
-    // cgctl removed the group before it wrote its report, unless it failed (status 125).
-    let released = if report.is_some() && code != chainload::EXIT_TOOL_FAILED {
-        store::kill_container(&state, Duration::from_secs(10));
-        Ok(())
-    } else {
-        store::release(tools, &state)
-    };
+    let released = store::release(&state);
     let recorded = if (state.config.detached || state.config.keep) && !state.config.remove && !refused {
         state.status = Status::Exited;
         state.exit_code = Some(code);
