@@ -14,11 +14,13 @@
 //! ctr-run [--root DIR] image import NAME FILE | image ls [--json] | image rm NAME
 //! ```
 //!
-//! A container is a visible chain (see [`chain`]): `cgctl run` (limits) → `unshare-rs`
-//! (namespaces) → `ovlmount enter` (layered root, pivot_root, confinement) → the command.
-//! `run --dry-run` prints it as one shell command that builds the same container by hand.
-//! State lives under `--root` (default `/run/ctr-run`): `ROOT/ID/` per container
-//! ([`paths`], [`state`]), `ROOT/images/NAME/` per image ([`image`]).
+//! A container is a visible chain (see [`chain`]): `cgctl exec --create` (the cgroup and
+//! its limits) → `unshare-rs` (namespaces) → `ovlmount enter` (layered root, pivot_root,
+//! confinement) → the command; its supervisor (ctr-run) reads the OOM kill count and
+//! removes the cgroup when it ends. `run --dry-run` prints it as one shell command that
+//! builds the same container by hand. State lives under `--root` (default
+//! `/run/ctr-run`; a user's `$XDG_RUNTIME_DIR/ctr-run`, see [`rootless`]): `ROOT/ID/` per
+//! container ([`paths`], [`state`]), `ROOT/images/NAME/` per image ([`image`]).
 //!
 //! # Exit status
 //!
