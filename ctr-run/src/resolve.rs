@@ -147,7 +147,7 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
         _ => {}
     }
     // (keep-id: the user's own ids, as podman runs it, unless -u says otherwise.)
-    let keep_id_user = userns.filter(|u| u.keep_id).map(|u| format!("{}:{}", u.uid, u.gid));
+    let keep_id_user = userns.as_ref().filter(|u| u.keep_id).map(|u| format!("{}:{}", u.uid, u.gid));
     let user = o.user.clone().or(keep_id_user).or_else(|| Some(config.user.clone()).filter(|u| !u.is_empty()));
     let (cgroup, limits) = match cgroup_parent(o, userns.is_some())? {
         Ok(parent) => {

@@ -14,17 +14,17 @@ use crate::Error;
 use chainload::error::FromIo;
 
 /// The user namespace of a rootless container: the user's own ids map to 0, their
-/// subordinate ranges to 1 and up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// subordinate ranges (every line of theirs, in order) to 1 and up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserNs {
     /// The user's uid (root inside).
     pub uid: u32,
     /// The user's gid (root's group inside).
     pub gid: u32,
-    /// The first subordinate uid (1 inside) and how many.
-    pub subuid: (u32, u32),
-    /// The first subordinate gid (1 inside) and how many.
-    pub subgid: (u32, u32),
+    /// The subordinate uid ranges (first id, count), laid out from 1 inside.
+    pub subuid: Vec<(u32, u32)>,
+    /// The subordinate gid ranges, likewise.
+    pub subgid: Vec<(u32, u32)>,
     /// `--userns keep-id`: the user's ids map to themselves, the subordinate ranges
     /// around them fill 0 up (as podman's keep-id).
     #[serde(default)]
@@ -46,47 +46,79 @@ impl UserNs {
                 nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
             )));
         }
-        let range = |kind: IdKind| {
-            idmap::subid_range(Path::new(kind.subid_file()), uid, false).map_err(|e| {
+        let ranges = |kind: IdKind| {
+            idmap::subid_ranges(Path::new(kind.subid_file()), uid).map_err(|e| {
                 Error::Usage(format!(
                     "a rootless container needs subordinate ids: {e} (ask an administrator for a line such as \
                      'usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER')"
                 ))
             })
         };
-        let (u, g) = (range(IdKind::User)?.range, range(IdKind::Group)?.range);
-        Ok(Some(UserNs { uid, gid, subuid: (u.outer, u.count), subgid: (g.outer, g.count), keep_id: false }))
+        let (subuid, subgid) = (ranges(IdKind::User)?, ranges(IdKind::Group)?);
+        Ok(Some(UserNs { uid, gid, subuid, subgid, keep_id: false }))
     }
 
     /// unshare-rs's flags for this namespace (the maps written by newuidmap/newgidmap).
     pub fn unshare_args(&self) -> Vec<String> {
-        if !self.keep_id {
-            return vec![
-                "--user".into(),
-                "--map-root-user".into(),
-                "--map-users".into(),
-                format!("1:{}:{}", self.subuid.0, self.subuid.1),
-                "--map-groups".into(),
-                format!("1:{}:{}", self.subgid.0, self.subgid.1),
-            ];
-        }
-        // (The chain sets the container up as root of the namespace, a subordinate id;
-        // the command runs as the user, `--user UID:GID`.)
-        let mut a = vec!["--user".to_string(), "-S".into(), "0".into(), "-G".into(), "0".into()];
-        for (flag, own, (first, count)) in
-            [("--map-users", self.uid, self.subuid), ("--map-groups", self.gid, self.subgid)]
-        {
-            // 0..own from the range, own itself, and the rest of the range above it.
-            let below = own.min(count);
-            if below > 0 {
-                a.extend([flag.to_string(), format!("0:{first}:{below}")]);
+        // (keep-id: the chain sets the container up as root of the namespace, a
+        // subordinate id; the command runs as the user, `--user UID:GID`.)
+        let mut a = match self.keep_id {
+            false => vec!["--user".to_string(), "--map-root-user".into()],
+            true => vec!["--user".to_string(), "-S".into(), "0".into(), "-G".into(), "0".into()],
+        };
+        for (flag, own, ranges) in [("--map-users", self.uid, &self.subuid), ("--map-groups", self.gid, &self.subgid)] {
+            let mut maps = match self.keep_id {
+                false => lay_out(ranges, 1, None),
+                true => lay_out(ranges, 0, Some(own)),
+            };
+            if self.keep_id {
+                maps.push((own, own, 1));
+                maps.sort_unstable();
             }
-            a.extend([flag.to_string(), format!("{own}:{own}:1")]);
-            if count > below {
-                a.extend([flag.to_string(), format!("{}:{}:{}", own + 1, first + below, count - below)]);
+            for (inner, outer, count) in maps {
+                a.extend([flag.to_string(), format!("{inner}:{outer}:{count}")]);
             }
         }
         a
+    }
+}
+
+/// Subordinate `ranges` (first host id, count) laid end to end over the ids inside from
+/// `start`, stepping over `hole` (an id inside that is mapped otherwise): the
+/// INNER:OUTER:COUNT triples.
+fn lay_out(ranges: &[(u32, u32)], start: u32, hole: Option<u32>) -> Vec<(u32, u32, u32)> {
+    let mut out = Vec::new();
+    let mut inner = start;
+    for &(mut outer, mut count) in ranges {
+        while count > 0 {
+            if Some(inner) == hole {
+                inner += 1;
+                continue;
+            }
+            let room = match hole {
+                Some(h) if h > inner => (h - inner).min(count),
+                _ => count,
+            };
+            out.push((inner, outer, room));
+            (inner, outer, count) = (inner + room, outer + room, count - room);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_laid_end_to_end_around_the_hole() {
+        assert_eq!(lay_out(&[(100000, 65536)], 1, None), [(1, 100000, 65536)]);
+        assert_eq!(lay_out(&[(100000, 10), (300000, 5)], 1, None), [(1, 100000, 10), (11, 300000, 5)]);
+        // keep-id for uid 1000: 0..999 from the first range, 1000 skipped, the rest after.
+        assert_eq!(lay_out(&[(100000, 65536)], 0, Some(1000)), [(0, 100000, 1000), (1001, 101000, 64536)]);
+        // A hole beyond the ranges, and one at a range's edge.
+        assert_eq!(lay_out(&[(100000, 10)], 0, Some(70000)), [(0, 100000, 10)]);
+        assert_eq!(lay_out(&[(100000, 10), (200000, 10)], 0, Some(10)), [(0, 100000, 10), (11, 200000, 10)]);
     }
 }
 

@@ -376,3 +376,25 @@ fn limits_apply_in_a_delegated_cgroup_v2_subtree() {
         let _ = std::fs::remove_dir(d);
     }
 }
+
+/// A user with two lines in /etc/subuid and /etc/subgid gets both ranges, laid end to end
+/// after their own id (as podman maps every line), with keep-id too.
+#[test]
+fn every_subordinate_range_of_the_user_is_mapped() {
+    require_root!();
+    let Some((u, rootfs)) = user_or_skip("every_subordinate_range_of_the_user_is_mapped") else { return };
+    let (_more, second) = u.grant_more(1000);
+    let out = ctr(&u, &["run", "--rootfs"]).arg(&rootfs).args(["--", "cat", "/proc/self/uid_map"]).run();
+    assert_eq!(out.code, 0, "{out:?}");
+    let map: Vec<Vec<u64>> =
+        out.stdout.lines().map(|l| l.split_whitespace().map(|n| n.parse().unwrap()).collect()).collect();
+    let (uid, sub) = (u64::from(u.uid), u64::from(u.subids));
+    assert_eq!(map, [vec![0, uid, 1], vec![1, sub, 65536], vec![65537, u64::from(second), 1000]], "{out:?}");
+    let kid = ctr(&u, &["run", "--userns", "keep-id", "--rootfs"])
+        .arg(&rootfs)
+        .args(["--", "cat", "/proc/self/uid_map"])
+        .run();
+    let total: u64 = kid.stdout.lines().map(|l| l.split_whitespace().nth(2).unwrap().parse::<u64>().unwrap()).sum();
+    assert_eq!(kid.code, 0, "{kid:?}");
+    assert_eq!(total, 65536 + 1000 + 1, "keep-id maps every range and the user: {kid:?}");
+}

@@ -751,6 +751,13 @@ impl TestUser {
         Ok(user)
     }
 
+    /// A second line of subordinate ids for this user (`count` uids and gids far above
+    /// the first range), taken out again when the guard is dropped; and its first id.
+    pub fn grant_more(&self, count: u32) -> (SubordinateIds, u32) {
+        let start = 3_000_000_000 + (self.subids - 1_000_000) / 65536 * 65536;
+        (SubordinateIds::grant(&self.name, start, count), start)
+    }
+
     /// Its runtime directory (`XDG_RUNTIME_DIR`).
     pub fn runtime_dir(&self) -> PathBuf {
         self.home.join("run")

@@ -211,10 +211,18 @@ pub fn parse_spec(s: &str) -> Result<MapSpec, MapError> {
 
 /// The first range of `uid`'s line (by name or number) in a subuid(5)/subgid(5) file.
 pub fn subid_range(file: &Path, uid: u32, identity: bool) -> Result<MapEntry, MapError> {
+    let first = subid_ranges(file, uid)?[0];
+    Ok(MapEntry { range: IdRange { inner: if identity { first.0 } else { 0 }, ..first.into() }, auto: !identity })
+}
+
+/// Every range (first id, count) of `uid`'s lines (by name or number) in a
+/// subuid(5)/subgid(5) file, in the file's order; at least one, else an error.
+pub fn subid_ranges(file: &Path, uid: u32) -> Result<Vec<(u32, u32)>, MapError> {
     let who = chainload::ids::user_by_id(uid, Path::new("/etc/passwd"))?;
     let name = who.map(|e| e.name).unwrap_or_else(|| uid.to_string());
     let text =
         std::fs::read_to_string(file).map_err(|source| MapError::Read { file: file.display().to_string(), source })?;
+    let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
         let mut f = line.split(':');
         let owner = f.next().unwrap_or("");
@@ -224,12 +232,19 @@ pub fn subid_range(file: &Path, uid: u32, identity: bool) -> Result<MapEntry, Ma
         let bad = || MapError::BadSubidLine { file: file.display().to_string(), line: line.to_string() };
         let outer: u32 = f.next().and_then(|s| s.trim().parse().ok()).ok_or_else(bad)?;
         let count: u32 = f.next().and_then(|s| s.trim().parse().ok()).ok_or_else(bad)?;
-        return Ok(MapEntry {
-            range: IdRange { inner: if identity { outer } else { 0 }, outer, count },
-            auto: !identity,
-        });
+        out.push((outer, count));
     }
-    Err(MapError::NoSubid { user: name, file: file.display().to_string() })
+    if out.is_empty() {
+        return Err(MapError::NoSubid { user: name, file: file.display().to_string() });
+    }
+    Ok(out)
+}
+
+impl From<(u32, u32)> for IdRange {
+    /// A subordinate range (first id, count) mapped from 0.
+    fn from((outer, count): (u32, u32)) -> IdRange {
+        IdRange { inner: 0, outer, count }
+    }
 }
 
 /// Every range of this process's own map (`--map-users=all`): each id mapped to itself.
