@@ -483,7 +483,7 @@ pub struct RunArgs {
     /// Set a label (KEY=VALUE, over the image's); repeatable
     #[arg(short = 'l', long, value_name = "KEY=VALUE", value_parser = parse_label)]
     label: Vec<(String, String)>,
-    /// With -d: start the command again when it ends: no (the default), on-failure[:N]
+    /// Start the command again when it ends: no (the default), on-failure[:N]
     /// (a status other than 0, at most N times), always or unless-stopped (the same
     /// here); `stop`, `kill` and `rm -f` end it for good
     #[arg(long, value_name = "POLICY", value_parser = ctr_run::config::Restart::parse)]

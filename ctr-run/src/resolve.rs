@@ -230,7 +230,11 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
         init: o.init,
         // A foreground container without --keep (or one with --rm) is removed when it ends (overlayfs has
         // `volatile` since Linux 5.10).
-        volatile_upper: (!o.detach || o.remove) && !o.keep && chainload::kernel::at_least(5, 10),
+        // (Not one that restarts: overlayfs refuses to mount a volatile upper again.)
+        volatile_upper: (!o.detach || o.remove)
+            && !o.keep
+            && o.restart == crate::config::Restart::No
+            && chainload::kernel::at_least(5, 10),
     };
     Ok((resolved, rootfs))
 }

@@ -49,9 +49,6 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
     if let Some(n) = &o.name {
         store::check_name(n)?;
     }
-    if o.restart != crate::config::Restart::No && !o.detach {
-        return Err(Error::Usage("--restart needs -d (the supervisor of a detached container restarts it)".into()));
-    }
     if o.restart != crate::config::Restart::No && o.remove {
         return Err(Error::Usage("--restart and --rm contradict each other".into()));
     }
@@ -215,8 +212,8 @@ pub fn supervise(
         let (status, told_to_stop) = watched?;
         let code = status.shell_code();
         let ran = state.pid.is_some();
-        let again = state.config.detached
-            && ran
+        // (A foreground container too, as docker's: its output stays attached.)
+        let again = ran
             && !told_to_stop
             && !dir.stop_requested().exists()
             && state.config.restart.again(code, state.restart_count);

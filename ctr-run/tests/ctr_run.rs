@@ -1711,7 +1711,8 @@ fn stop_signal_and_timeout_from_run_and_the_image() {
 /// exited with its status (ps and inspect count the restarts); `--restart always` starts
 /// one that exits 0 again until `stop` ends it for good, and `rm -f` ends one for good
 /// too; `restart` stops a container and starts it again on the same filesystem; refused:
-/// --restart without -d, with --rm, a bad policy, `restart` of a foreground container.
+/// --restart with --rm, a bad policy, `restart` of a foreground container; a foreground
+/// container restarts too.
 #[test]
 fn restart_policies_and_restart() {
     require_root!();
@@ -1796,8 +1797,12 @@ fn restart_policies_and_restart() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(lab.ps().iter().all(|r| r["name"] != "doomed"), "rm -f was undone: {:?}", lab.ps());
 
+    // In the foreground too, as docker's: every run's output on the caller's stdout, the
+    // last status its own, nothing left.
+    let fg =
+        lab.run(&["--restart", "on-failure:2", "--image", "bb", "--", "sh", "-c", "echo run; sleep 0.3; exit 3"]).run();
+    assert_eq!((fg.code, fg.stdout.as_str()), (3, "run\nrun\nrun\n"), "{fg:?}");
     let refused: &[&[&str]] = &[
-        &["--restart", "always", "--image", "bb", "--", "true"],
         &["-d", "--rm", "--restart", "always", "--image", "bb", "--", "true"],
         &["-d", "--restart", "sometimes", "--image", "bb", "--", "true"],
         &["-d", "--restart", "always:3", "--image", "bb", "--", "true"],
