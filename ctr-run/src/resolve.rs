@@ -296,7 +296,12 @@ fn refuse_limits(o: &RunOptions, why: &str) -> Result<(), Error> {
         ("--pids-limit", o.pids_limit.is_some()),
         ("--cpuset-cpus", o.cpuset_cpus.is_some()),
     ];
-    let other = o.limits.to_args().into_iter().next();
+    // (cgctl's names for the rest, as docker's where they differ.)
+    let other = o.limits.to_args().into_iter().next().map(|f| match f.as_str() {
+        "--io-weight" => "--blkio-weight".to_string(),
+        "--io-weight-device" => "--blkio-weight-device".to_string(),
+        _ => f,
+    });
     let flag = given.iter().find(|(_, g)| *g).map(|(f, _)| f.to_string()).or(other);
     match flag {
         Some(flag) => {

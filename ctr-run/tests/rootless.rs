@@ -108,7 +108,7 @@ fn isolation_maps_and_ownership_seen_from_inside_and_outside() {
 fn limits_are_refused_without_a_delegated_cgroup() {
     require_root!();
     let Some((u, rootfs)) = user_or_skip("limits_are_refused_without_a_delegated_cgroup") else { return };
-    for (flag, value) in [("--memory", "64M"), ("--cpus", "0.5"), ("--pids-limit", "10")] {
+    for (flag, value) in [("--memory", "64M"), ("--cpus", "0.5"), ("--pids-limit", "10"), ("--blkio-weight", "300")] {
         let out = ctr(&u, &["run", flag, value, "--rootfs"]).arg(&rootfs).args(["--", "true"]).run();
         assert_eq!(out.code, 125, "{flag}: {out:?}");
         let line = out.one_line_error();
