@@ -751,10 +751,13 @@ impl TestUser {
         Ok(user)
     }
 
-    /// A second line of subordinate ids for this user (`count` uids and gids far above
-    /// the first range), taken out again when the guard is dropped; and its first id.
+    /// A second line of subordinate ids for this user (`count`, at most 1000, uids and
+    /// gids above every test user's first range), taken out again when the guard is
+    /// dropped; and its first id.
     pub fn grant_more(&self, count: u32) -> (SubordinateIds, u32) {
-        let start = 3_000_000_000 + (self.subids - 1_000_000) / 65536 * 65536;
+        assert!(count <= 1000, "grant_more: at most 1000 ids");
+        // (First ranges end below 1_000_000 + 32768 * 65536 = 2_148_483_648.)
+        let start = 2_200_000_000 + (self.subids - 1_000_000) / 65536 * 1000;
         (SubordinateIds::grant(&self.name, start, count), start)
     }
 
