@@ -106,22 +106,6 @@ fn lay_out(ranges: &[(u32, u32)], start: u32, hole: Option<u32>) -> Vec<(u32, u3
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_are_laid_end_to_end_around_the_hole() {
-        assert_eq!(lay_out(&[(100000, 65536)], 1, None), [(1, 100000, 65536)]);
-        assert_eq!(lay_out(&[(100000, 10), (300000, 5)], 1, None), [(1, 100000, 10), (11, 300000, 5)]);
-        // keep-id for uid 1000: 0..999 from the first range, 1000 skipped, the rest after.
-        assert_eq!(lay_out(&[(100000, 65536)], 0, Some(1000)), [(0, 100000, 1000), (1001, 101000, 64536)]);
-        // A hole beyond the ranges, and one at a range's edge.
-        assert_eq!(lay_out(&[(100000, 10)], 0, Some(70000)), [(0, 100000, 10)]);
-        assert_eq!(lay_out(&[(100000, 10), (200000, 10)], 0, Some(10)), [(0, 100000, 10), (11, 200000, 10)]);
-    }
-}
-
 /// The default state directory of the calling user: `/run/ctr-run` for root, else
 /// `$XDG_RUNTIME_DIR/ctr-run`, else `~/.local/share/ctr-run`.
 pub fn default_root() -> Result<PathBuf, Error> {
@@ -229,4 +213,20 @@ pub fn remove_tree(userns: Option<&UserNs>, dir: &Path) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_laid_end_to_end_around_the_hole() {
+        assert_eq!(lay_out(&[(100000, 65536)], 1, None), [(1, 100000, 65536)]);
+        assert_eq!(lay_out(&[(100000, 10), (300000, 5)], 1, None), [(1, 100000, 10), (11, 300000, 5)]);
+        // keep-id for uid 1000: 0..999 from the first range, 1000 skipped, the rest after.
+        assert_eq!(lay_out(&[(100000, 65536)], 0, Some(1000)), [(0, 100000, 1000), (1001, 101000, 64536)]);
+        // A hole beyond the ranges, and one at a range's edge.
+        assert_eq!(lay_out(&[(100000, 10)], 0, Some(70000)), [(0, 100000, 10)]);
+        assert_eq!(lay_out(&[(100000, 10), (200000, 10)], 0, Some(10)), [(0, 100000, 10), (11, 200000, 10)]);
+    }
 }
