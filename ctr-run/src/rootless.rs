@@ -58,6 +58,15 @@ impl UserNs {
         Ok(Some(UserNs { uid, gid, subuid, subgid, keep_id: false }))
     }
 
+    /// `unshare-rs`'s arguments that run `command` in a namespace like this one (for
+    /// tools that must see the container's ids: import, commit, removal).
+    pub fn wrap(&self, command: &[String]) -> Vec<String> {
+        let mut a = self.unshare_args();
+        a.push("--".into());
+        a.extend(command.iter().cloned());
+        a
+    }
+
     /// unshare-rs's flags for this namespace (the maps written by newuidmap/newgidmap).
     pub fn unshare_args(&self) -> Vec<String> {
         // (keep-id: the chain sets the container up as root of the namespace, a
@@ -196,11 +205,9 @@ pub fn remove_tree(userns: Option<&UserNs>, dir: &Path) -> Result<(), Error> {
         return Err(Error::io("cannot remove", dir, first));
     }
     let tools = crate::paths::Tools::locate()?;
-    let mut argv: Vec<String> = vec![tools.unshare.display().to_string()];
-    argv.extend(userns.unshare_args());
-    argv.extend(["--".into(), "rm".into(), "-rf".into(), "--".into(), dir.display().to_string()]);
-    let out = std::process::Command::new(&argv[0])
-        .args(&argv[1..])
+    let argv = userns.wrap(&["rm".into(), "-rf".into(), "--".into(), dir.display().to_string()]);
+    let out = std::process::Command::new(&tools.unshare)
+        .args(&argv)
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| Error::io("cannot start", &tools.unshare, e))?;

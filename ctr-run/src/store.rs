@@ -137,10 +137,11 @@ pub fn run_tool_with_progress(tool: &Path, args: &[&str]) -> Result<(), Error> {
 /// reads is the namespace's (`unshare-rs USERNS -- ovlmount ARGS`).
 pub fn run_ovlmount(tools: &Tools, userns: Option<&crate::rootless::UserNs>, args: &[&str]) -> Result<(), Error> {
     let Some(u) = userns else { return run_tool_with_progress(&tools.ovlmount, args) };
-    let mut argv = u.unshare_args();
-    argv.extend(["--".into(), tools.ovlmount.display().to_string()]);
-    let at = argv.len() + 1;
-    argv.extend(args.iter().map(|a| a.to_string()));
+    let mut command = vec![tools.ovlmount.display().to_string()];
+    command.extend(args.iter().map(|a| a.to_string()));
+    let argv = u.wrap(&command);
+    // (`--progress` goes after ovlmount's subcommand.)
+    let at = argv.len() - args.len() + 1;
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     run_with_progress_flag_at(&tools.unshare, &argv, at)
 }
@@ -191,11 +192,6 @@ fn run_with_progress_flag_at(tool: &Path, args: &[&str], at: usize) -> Result<()
     }
     let msg = String::from_utf8_lossy(&kept).lines().next().unwrap_or("").to_string();
     Err(Error::ToolFailed { command: format!("{} {}", tool.display(), args.join(" ")), message: msg })
-}
-
-/// Whether the cgroup NAME still exists.
-pub fn cgroup_exists(name: &str) -> bool {
-    group_of(name).is_ok_and(|(cg, n)| cgctl::group::Group::new(&cg, n).exists())
 }
 
 /// The machine's cgroups and the parsed group NAME (for cgctl's library).
