@@ -140,6 +140,13 @@ impl<'a> Group<'a> {
             .collect()
     }
 
+    /// The group's directory in every hierarchy it may be in (the v2 tree and each v1
+    /// controller hierarchy), whether it is there or not.
+    pub fn all_dirs(&self) -> Vec<(Version, PathBuf)> {
+        let v2 = self.cg.v2().into_iter();
+        v2.chain(self.cg.v1_controller_hierarchies()).map(|h| (h.version, self.name.dir(h))).collect()
+    }
+
     /// Whether the group exists in any hierarchy.
     pub fn exists(&self) -> bool {
         !self.existing().is_empty()

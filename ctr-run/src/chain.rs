@@ -4,14 +4,16 @@
 //! cgctl exec --create LIMITS --devices default [--device-allow RULE...] CGROUP -- \
 //!   unshare-rs [--user --map-root-user --map-users 1:SUBUID:N --map-groups 1:SUBGID:N] --fork --kill-child --forward-signals --pid --mount --uts --ipc --cgroup \
 //!              [--net --loopback] --hostname NAME --pid-file DIR/pid -- \
-//!     ovlmount enter --lower ... --upper DIR/upper --work DIR/work [-o volatile] \
+//!     ovlmount enter --lower ... {--upper-tmpfs | --upper DIR/upper --work DIR/work [-o volatile]} \
 //!       --init hostname=NAME --init hosts [--init resolv=/etc/resolv.conf] \
 //!       --target DIR/merged --proc --dev --sys [--mask-defaults] [--tmpfs ...] [--bind ...] \
 //!       [--device HOST:CTR...] [--workdir W] [--user U] CAPS [--no-new-privs] \
 //!       [--seccomp default] -- [/dev/init init --] CMD...
 //! ```
 //!
-//! (The init files go to ovlmount's init layer in memory: nothing of them on disk.)
+//! (The init files go to ovlmount's init layer in memory: nothing of them on disk. So
+//! do the writes of a foreground container that is removed when it ends, with
+//! `--upper-tmpfs`: see [`crate::resolve::writes_in_memory`].)
 //!
 //! A rootless container (see [`crate::rootless`]) starts with its user namespace, mounts
 //! its overlay `-o userxattr`, has no device list, and no `cgctl exec` at all where no
@@ -219,13 +221,17 @@ fn root_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
     for l in &r.config.layers {
         a.extend(["--lower".into(), s(l).replace(':', "\\:")]);
     }
-    a.extend(["--upper".into(), s(&dir.upper()), "--work".into(), s(&dir.work())]);
+    if r.config.writes_in_memory {
+        a.push("--upper-tmpfs".into());
+    } else {
+        a.extend(["--upper".into(), s(&dir.upper()), "--work".into(), s(&dir.work())]);
+    }
     if r.config.userns.is_some() {
         // (Mounted in the user namespace: whiteouts and opaque directories in user.overlay.*,
         // as trusted.* is not the namespace's to write.)
         a.extend(["-o".into(), "userxattr".into()]);
     }
-    if r.volatile_upper {
+    if r.volatile_upper && !r.config.writes_in_memory {
         // Without it, unmounting the overlay (when the container ends) syncs the whole
         // filesystem the upper layer is on, however much unrelated dirty data it holds.
         a.extend(["-o".into(), "volatile".into()]);

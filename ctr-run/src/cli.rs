@@ -373,6 +373,12 @@ pub struct RunArgs {
     /// removed anyway unless --keep)
     #[arg(long)]
     rm: bool,
+    /// Keep the container's writes on disk (its upper layer under the state root) though
+    /// it is a foreground one that is not kept; for writes larger than memory. (A
+    /// detached, kept, restarting or memory-limited container's writes are on disk
+    /// anyway; the others' are in memory.)
+    #[arg(long)]
+    upper_on_disk: bool,
     /// The image (imported with `ctr-run image import`)
     #[arg(long, value_name = "NAME", conflicts_with = "rootfs")]
     image: Option<String>,
@@ -570,6 +576,7 @@ impl RunArgs {
             tty: self.tty,
             interactive: self.interactive,
             keep: self.keep,
+            upper_on_disk: self.upper_on_disk,
             image: self.image,
             rootfs: self.rootfs,
             memory: self.memory,

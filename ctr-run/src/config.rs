@@ -43,6 +43,11 @@ pub struct Config {
     pub detached: bool,
     /// `--keep`.
     pub keep: bool,
+    /// Its writes are in memory: its upper layer is a tmpfs of its own mount namespace
+    /// (`ovlmount enter --upper-tmpfs`), so nothing of it is on disk but its state.
+    /// See [`crate::resolve::writes_in_memory`]. Such a container cannot be committed.
+    #[serde(default)]
+    pub writes_in_memory: bool,
     /// `--rm`: removed when it exits, detached too.
     pub remove: bool,
     /// `-t`: a pseudo-terminal of the container's own.

@@ -281,7 +281,7 @@ pub fn restart(
         if st.supervisor.is_some_and(|s| s.alive()) {
             return Err(Error::DidNotStop(st.name.clone()));
         }
-        store::release(&st)?;
+        store::release(&st, None)?;
         for f in [dir.stop_requested(), dir.pid_file()] {
             let _ = std::fs::remove_file(f);
         }
@@ -332,7 +332,7 @@ pub fn rm(root: &Root, keys: &[String], force: bool, removed: &mut dyn FnMut(&st
             store::kill_container(&st, Duration::from_secs(10));
             store::wait_supervisor_gone(&st, Duration::from_secs(10));
         }
-        store::release(&st)?;
+        store::release(&st, None)?;
         store::remove_dir(root, &st)?;
         // (As docker: each one as it is removed, named as the caller named it.)
         removed(key);
@@ -501,6 +501,13 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
 /// the tree under the commit, and thawed afterwards whatever happened.
 pub fn commit(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool, pause: bool) -> Result<(), Error> {
     let st = store::find(root, key)?;
+    if st.config.writes_in_memory {
+        return Err(Error::WrongState(format!(
+            "container {} keeps its writes in memory, in its own mount namespace, where commit cannot read them \
+             (a foreground container that is removed when it ends): run it with --keep or --upper-on-disk to commit it",
+            st.short_id()
+        )));
+    }
     let argv = commit_args(root, &st, out, gzip);
     let group = match (&st.config.cgroup, pause && st.running()) {
         (Some(cgroup), true) => Some(store::group_of(cgroup)?),

@@ -22,6 +22,8 @@ pub struct RunOptions {
     pub detach: bool,
     /// `--keep`.
     pub keep: bool,
+    /// `--upper-on-disk`.
+    pub upper_on_disk: bool,
     /// `--rm`: removed when it exits, detached too.
     pub remove: bool,
     /// `-t`.
@@ -187,6 +189,7 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
     let mut labels = config.labels.clone();
     labels.extend(o.labels.iter().cloned());
     let devices = o.devices.iter().map(|d| device_rule(d).map(|rule| (d.clone(), rule))).collect::<Result<_, _>>()?;
+    let userns_given = userns.is_some();
     let config = Config {
         cgroup,
         userns,
@@ -202,6 +205,7 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
         command,
         detached: o.detach,
         keep: o.keep,
+        writes_in_memory: writes_in_memory(o, userns_given),
         remove: o.remove,
         tty: o.tty,
         interactive: o.interactive,
@@ -228,15 +232,33 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
         devices,
         read_only: o.read_only,
         init: o.init,
-        // A foreground container without --keep (or one with --rm) is removed when it ends (overlayfs has
-        // `volatile` since Linux 5.10).
-        // (Not one that restarts: overlayfs refuses to mount a volatile upper again.)
+        // A container removed when it ends (`-d --rm`; a foreground one with its upper
+        // on disk) needs no sync of its upper layer (overlayfs has `volatile` since Linux
+        // 5.10). (Not one that restarts: overlayfs refuses to mount a volatile upper again.)
         volatile_upper: (!o.detach || o.remove)
             && !o.keep
             && o.restart == crate::config::Restart::No
             && chainload::kernel::at_least(5, 10),
     };
     Ok((resolved, rootfs))
+}
+
+/// Whether the container's writes go to memory (a tmpfs of its mount namespace) rather
+/// than to its directory under the state root: for a foreground container that is
+/// removed when it ends, which then costs the disk nothing, whatever filesystem the
+/// state root is on. On disk instead: a detached or kept container (its writes outlive
+/// the command: `commit`, `ps -a`), one that restarts (its writes outlive each run), one
+/// with a memory limit (its writes would count against it), `--upper-on-disk` (writes
+/// larger than memory); and a rootless one before Linux 6.6, whose tmpfs has no
+/// `user.*` xattrs for overlayfs's `userxattr`.
+pub fn writes_in_memory(o: &RunOptions, rootless: bool) -> bool {
+    !o.detach
+        && !o.keep
+        && !o.upper_on_disk
+        && o.restart == crate::config::Restart::No
+        && o.memory.is_none()
+        && o.memory_swap.is_none()
+        && (!rootless || chainload::kernel::at_least(6, 6))
 }
 
 /// The command: the image's Entrypoint (or `--entrypoint`) and then the arguments, or

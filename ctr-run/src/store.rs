@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use cgctl::setup::Cgroups;
+
 use crate::paths::{Root, Tools};
 use crate::state::{now, State, Status};
 use crate::Error;
@@ -238,27 +240,40 @@ pub fn request_stop(root: &Root, st: &State) -> Result<(), Error> {
 
 /// Release everything a finished container holds outside its directory: its processes
 /// and its cgroup. (Its mounts lived in its own mount namespace and died with it.)
-pub fn release(st: &State) -> Result<(), Error> {
+/// `cgroups`: the machine's, when already detected (else detected here).
+pub fn release(st: &State, cgroups: Option<&Cgroups>) -> Result<(), Error> {
     kill_container(st, Duration::from_secs(10));
     let Some(cgroup) = &st.config.cgroup else { return Ok(()) };
-    let (cg, name) = group_of(cgroup)?;
-    let group = cgctl::group::Group::new(&cg, name);
-    if group.exists() {
-        // (What is left in it killed, then its directories, deepest first.)
+    let name = cgctl::name::GroupName::parse(cgroup)?;
+    let mut detected = None;
+    let cg = given_or_detected(cgroups, &mut detected)?;
+    let group = cgctl::group::Group::new(cg, name);
+    // The common case: PID 1 is gone, and with it everything of its PID namespace, so the
+    // group is its empty directories. Where the kernel refuses one (a process or a
+    // sub-group left), what is left in it is killed, then its directories removed,
+    // deepest first.
+    if !group.try_remove_empty(&group.all_dirs()) && group.exists() {
         group.remove(true)?;
     }
     Ok(())
 }
 
-/// Whether the OOM killer killed something in the group `cgroup`, and its memory limit.
-pub fn oom_killed(cgroup: &str) -> (bool, Option<u64>) {
-    match group_of(cgroup) {
-        Ok((cg, name)) => {
-            let stats = cgctl::stats::read(&cgctl::group::Group::new(&cg, name));
-            (stats.memory.oom_kills.unwrap_or(0) > 0, stats.memory.limit)
-        }
-        Err(_) => (false, None),
+/// `given`, or the machine's cgroups detected now (kept in `slot`).
+fn given_or_detected<'a>(given: Option<&'a Cgroups>, slot: &'a mut Option<Cgroups>) -> Result<&'a Cgroups, Error> {
+    match given {
+        Some(cg) => Ok(cg),
+        None => Ok(slot.insert(Cgroups::detect()?)),
     }
+}
+
+/// Whether the OOM killer killed something in the group `cgroup`, and its memory limit
+/// (`cgroups`: as for [`release`]).
+pub fn oom_killed(cgroup: &str, cgroups: Option<&Cgroups>) -> (bool, Option<u64>) {
+    let Ok(name) = cgctl::name::GroupName::parse(cgroup) else { return (false, None) };
+    let mut detected = None;
+    let Ok(cg) = given_or_detected(cgroups, &mut detected) else { return (false, None) };
+    let stats = cgctl::stats::read(&cgctl::group::Group::new(cg, name));
+    (stats.memory.oom_kills.unwrap_or(0) > 0, stats.memory.limit)
 }
 
 /// Remove a container's directory and its name claim.
@@ -298,7 +313,7 @@ pub fn clean_stale(root: &Root, st: &State) -> Result<(), Error> {
             std::process::id()
         );
     }
-    release(st)?;
+    release(st, None)?;
     if st.config.detached || st.config.keep {
         let mut st = st.clone();
         st.status = Status::Exited;

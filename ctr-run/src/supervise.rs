@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cgctl::setup::Cgroups;
 use chainload::status::ChildStatus;
 use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::Pid;
@@ -166,6 +167,9 @@ pub fn supervise(
     chainload::signals::block(&blocked).map_err(|e| Error::from(sys("cannot block signals")(e)))?;
     let dir = root.container(&state.id);
     let mut backoff = RestartBackoff::default();
+    // The machine's cgroups, detected while the chain starts (on another CPU, off the way
+    // from the command's end to ctr-run's), for the OOM check and the group's removal.
+    let mut cgroups: Option<Cgroups> = None;
     loop {
         let mut attach = None;
         let started = (|| {
@@ -200,10 +204,13 @@ pub fn supervise(
                 }
                 // (A restart that cannot start: recorded as the end.)
                 eprintln!("ctr-run: supervisor: {e}");
-                return clean_up(root, state, e.exit_code(), notify);
+                return clean_up(root, state, e.exit_code(), notify, cgroups.as_ref());
             }
         };
         let chain_pid = Pid::from_raw(child.id() as i32);
+        if cgroups.is_none() && state.config.cgroup.is_some() {
+            cgroups = Cgroups::detect().ok();
+        }
         let watched = watch(root, tools, &mut state, chain_pid, &blocked, &mut notify, attach.as_ref());
         let _ = child.wait();
         if let Some(a) = attach {
@@ -217,8 +224,8 @@ pub fn supervise(
             && !told_to_stop
             && !dir.stop_requested().exists()
             && state.config.restart.again(code, state.restart_count);
-        if !again || !between_runs(root, &mut state, code, &blocked, &mut backoff)? {
-            return clean_up(root, state, code, notify);
+        if !again || !between_runs(root, &mut state, code, &blocked, &mut backoff, cgroups.as_ref())? {
+            return clean_up(root, state, code, notify, cgroups.as_ref());
         }
     }
 }
@@ -250,9 +257,10 @@ fn between_runs(
     code: i32,
     blocked: &[Signal],
     backoff: &mut RestartBackoff,
+    cgroups: Option<&Cgroups>,
 ) -> Result<bool, Error> {
     let dir = root.container(&state.id);
-    store::release(state)?;
+    store::release(state, cgroups)?;
     let _ = std::fs::remove_file(dir.pid_file());
     let ran_for = Duration::from_secs(now().saturating_sub(state.started.unwrap_or(state.created)));
     state.status = Status::Restarting;
@@ -394,18 +402,24 @@ fn watch(
 /// before its command ran is removed: nothing of it ever ran. `notify` (the waiting
 /// `run -d`) hears last, when all that is done: `exited CODE`, or `failed CODE LINE`
 /// (the chain's last line of error) for one that never ran.
-fn clean_up(root: &Root, mut state: State, code: i32, notify: Option<std::fs::File>) -> Result<RunEnd, Error> {
+fn clean_up(
+    root: &Root,
+    mut state: State,
+    code: i32,
+    notify: Option<std::fs::File>,
+    cgroups: Option<&Cgroups>,
+) -> Result<RunEnd, Error> {
     let dir = root.container(&state.id);
     // (Killed by SIGKILL: the OOM killer's, if the group counted a kill.)
     let (oom, limit) = match &state.config.cgroup {
-        Some(cgroup) if code == chainload::EXIT_KILLED => store::oom_killed(cgroup),
+        Some(cgroup) if code == chainload::EXIT_KILLED => store::oom_killed(cgroup, cgroups),
         _ => (false, None),
     };
     let never_ran = state.pid.is_none();
     let why = if never_ran { last_line(&dir.log()) } else { String::new() };
     // (One that ran before, and is restarted, stays.)
     let refused = never_ran && state.started.is_none() && state.config.detached && code == chainload::EXIT_TOOL_FAILED;
-    let released = store::release(&state);
+    let released = store::release(&state, cgroups);
     let recorded = if (state.config.detached || state.config.keep) && !state.config.remove && !refused {
         state.status = Status::Exited;
         state.exit_code = Some(code);

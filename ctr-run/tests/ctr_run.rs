@@ -163,16 +163,26 @@ fn image_mode_isolation_seen_from_inside() {
     let mounts = v["mounts"].as_array().unwrap();
     let at = |mp: &str| mounts.iter().rev().find(|m| m["mount_point"] == mp).cloned();
     assert_eq!(at("/").unwrap()["fstype"], "overlay");
-    // The container is removed when it ends: its upper layer is never synced (volatile).
-    // (Shown as "volatile", or as "fsync=volatile" by newer kernels.)
-    let volatile = |m: Value| {
-        m["super_options"].as_str().unwrap_or("").split(',').any(|o| o == "volatile" || o == "fsync=volatile")
+    // The container is removed when it ends: its writes are in memory, in a tmpfs under
+    // the overlay (ovlmount's --upper-tmpfs), so its upper layer is below `merged`.
+    let option = |m: &Value, key: &str| {
+        m["super_options"].as_str().unwrap_or("").split(',').find_map(|o| o.strip_prefix(key)).map(String::from)
     };
-    assert_eq!(volatile(at("/").unwrap()), chainload::kernel::at_least(5, 10), "{:?}", at("/"));
-    // A kept one may be committed later: synced as usual.
-    let kept = probe_in(&lab, &["--name", "kept", "--keep"]);
-    let kept_root = kept["mounts"].as_array().unwrap().iter().rev().find(|m| m["mount_point"] == "/").cloned();
-    assert!(!volatile(kept_root.clone().unwrap()), "{kept_root:?}");
+    let root_of = |v: &Value| v["mounts"].as_array().unwrap().iter().rev().find(|m| m["mount_point"] == "/").cloned();
+    let upper = option(&at("/").unwrap(), "upperdir=").unwrap_or_default();
+    assert!(upper.ends_with("/merged/upper"), "the upper layer is not in memory: {:?}", at("/"));
+    // With --upper-on-disk, its own directory's `upper`, never synced (volatile; shown as
+    // "volatile", or as "fsync=volatile" by newer kernels).
+    let volatile =
+        |m: &Value| m["super_options"].as_str().unwrap_or("").split(',').any(|o| o == "volatile" || o == "fsync=volatile");
+    let on_disk = root_of(&probe_in(&lab, &["--name", "disk", "--upper-on-disk"])).unwrap();
+    let upper = option(&on_disk, "upperdir=").unwrap_or_default();
+    assert!(upper.ends_with("/upper") && !upper.contains("/merged/"), "{on_disk:?}");
+    assert_eq!(volatile(&on_disk), chainload::kernel::at_least(5, 10), "{on_disk:?}");
+    // A kept one may be committed later: on disk, synced as usual.
+    let kept_root = root_of(&probe_in(&lab, &["--name", "kept", "--keep"])).unwrap();
+    assert!(!option(&kept_root, "upperdir=").unwrap_or_default().contains("/merged/"), "{kept_root:?}");
+    assert!(!volatile(&kept_root), "{kept_root:?}");
     // What a container keeps on disk: the init files live in memory (under the overlay).
     let id = std::fs::read_link(lab.root.join("names/kept")).unwrap();
     let mut kept_files: Vec<String> = std::fs::read_dir(lab.root.join(&id))
@@ -570,6 +580,49 @@ fn image_archives_cannot_name_host_files_or_exceed_bounds() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(images, vec!["bb".to_string()], "a half image was left");
+}
+
+/// Where a container's writes go. A foreground container that is removed when it ends
+/// keeps them in memory: its directory holds no `upper` or `work` while it writes, they
+/// are read back inside, and `commit` refuses it with one line naming the way out.
+/// `--upper-on-disk` and a memory limit put them in its directory on disk instead.
+#[test]
+fn a_foreground_containers_writes_stay_in_memory() {
+    require_root!();
+    let Some(lab) = Lab::new("inmem") else { return };
+    let cases: [(&str, &[&str], bool); 3] =
+        [("mem", &[], false), ("disk", &["--upper-on-disk"], true), ("limited", &["-m", "64m"], true)];
+    for (name, extra, on_disk) in cases {
+        let mut args = vec!["--name", name];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--image", "bb", "--", "sh", "-c", "echo data > /written; rm /etc/passwd; exec sleep 60"]);
+        let mut child = lab.run(&args).spawn();
+        let written = || lab.ctr(&["exec", name, "--", "cat", "/written"]).run().stdout == "data\n";
+        assert!(wait_until(Duration::from_secs(30), written), "{name}: the write is not seen inside");
+        let id = std::fs::read_link(lab.root.join("names").join(name)).unwrap();
+        let dir = lab.root.join(&id);
+        assert_eq!(dir.join("upper/written").exists(), on_disk, "{name}: {:?}", std::fs::read_dir(&dir).unwrap().collect::<Vec<_>>());
+        assert_eq!(dir.join("work").exists(), on_disk, "{name}");
+        // (The whiteout of a deleted image file works in memory too.)
+        let gone = lab.ctr(&["exec", name, "--", "sh", "-c", "test -e /etc/passwd || echo gone"]).run();
+        assert_eq!(gone.ok().stdout, "gone\n", "{name}");
+        let layer = lab.dir.path().join(format!("{name}.tar"));
+        let out = lab.ctr(&["commit", name, "-o"]).arg(&layer).run();
+        if on_disk {
+            out.ok();
+            let list = Cmd::new("tar").arg("-tf").arg(&layer).run().ok().stdout.clone();
+            assert!(list.contains("written") && list.contains("etc/.wh.passwd"), "{name}: {list}");
+        } else {
+            assert_eq!(out.code, 125, "{}", out.stderr);
+            let line = out.one_line_error();
+            assert!(line.contains("in memory") && line.contains("--keep") && line.contains("--upper-on-disk"), "{line}");
+            assert!(!layer.exists(), "a refused commit left a file");
+        }
+        lab.ctr(&["stop", "-t", "1", name]).run().ok();
+        let _ = child.wait();
+        assert!(!dir.exists(), "{name}: its directory was left");
+    }
+    assert!(lab.state_left().is_empty(), "{:?}", lab.state_left());
 }
 
 /// `commit` of a running container whose process keeps swapping a directory for a

@@ -117,6 +117,17 @@ fn limits_are_refused_without_a_delegated_cgroup() {
     }
     let out = ctr(&u, &["run", "--rootfs"]).arg(&rootfs).args(["--", "sh", "-c", "exit 7"]).run();
     assert_eq!(out.code, 7, "{out:?}");
+    // A foreground container's writes, a whiteout and an opaque directory among them, are
+    // in memory where the kernel's tmpfs has the user.* xattrs overlayfs needs in a user
+    // namespace (Linux 6.6); before, in its directory on disk.
+    let script = "echo new > /new; rm /etc/passwd; test -e /etc/passwd || echo whiteout; \
+                  rm -r /etc; mkdir /etc; echo x > /etc/only; cat /new; ls -A /etc | wc -l; \
+                  grep -c upperdir=.*/merged/upper /proc/self/mountinfo || true";
+    let out = ctr(&u, &["run", "--rootfs"]).arg(&rootfs).args(["--", "sh", "-c", script]).run();
+    let in_memory = u8::from(chainload::kernel::at_least(6, 6));
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, format!("whiteout\nnew\n1\n{in_memory}\n"), "{out:?}");
+    assert!(rootfs.join("etc/passwd").exists(), "a write reached the image");
     // (--network host: the host's network namespace, the rest its own.)
     let out = ctr(&u, &["run", "--network", "host", "--rootfs"])
         .arg(&rootfs)

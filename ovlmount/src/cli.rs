@@ -161,6 +161,11 @@ pub struct EnterArgs {
     /// its caller); excludes the layer flags
     #[arg(long, value_name = "DIR", conflicts_with_all = ["lowers", "upper", "init_layer", "target"])]
     rootfs: Option<PathBuf>,
+    /// Writes go to a tmpfs of this mount namespace (mounted on the target, under the
+    /// overlay): they cost the disk nothing and vanish with the namespace; they count
+    /// against the memory limit of the writer's cgroup. In place of --upper and --work
+    #[arg(long, conflicts_with_all = ["upper", "work", "init_layer", "rootfs"])]
+    upper_tmpfs: bool,
     /// Mount a new proc on /proc
     #[arg(long)]
     proc: bool,
@@ -342,6 +347,7 @@ impl EnterArgs {
             stack: self.layers.stack(),
             target: self.target.clone().or_else(|| self.rootfs.clone()).unwrap_or_default(),
             rootfs: self.rootfs,
+            upper_tmpfs: self.upper_tmpfs,
             masked: self.mask,
             read_only_paths: self.read_only_path,
             groups: self.groups.map(|g| g.0),

@@ -16,7 +16,8 @@
 //! leaves changes to a layer that is part of a mounted overlay undefined. Without
 //! `--init-layer` they go to a layer in memory: a small tmpfs mounted on the target
 //! itself, under the overlay, which lives and dies with this mount namespace (and
-//! costs the disk nothing).
+//! costs the disk nothing). `--upper-tmpfs` puts the upper and work directories in
+//! that tmpfs too: then nothing of the container's is on disk.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -320,6 +321,27 @@ fn init_layer_in_memory(target: &Path, files: &InitFiles) -> Result<(), Error> {
     files.write(target)
 }
 
+/// `--upper-tmpfs`: a tmpfs mounted on `target` (the overlay then goes on top of it)
+/// holding `upper`, `work` and, with `--init` files, the init layer `init`. Its size is
+/// tmpfs's default (half of the memory); what is written there is charged to the
+/// writer's memory cgroup, as any tmpfs page.
+fn in_memory_layers(target: &Path, files: &InitFiles, stack: &mut Stack) -> Result<(), Error> {
+    mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755"))
+        .map_err(sys(format!("cannot mount the tmpfs for the upper layer on '{}'", target.display())))?;
+    let (upper, work) = (target.join("upper"), target.join("work"));
+    for d in [&upper, &work] {
+        std::fs::create_dir(d).map_err(|e| Error::io("cannot create", d, e))?;
+    }
+    if !files.is_empty() {
+        let init = target.join("init");
+        files.write(&init)?;
+        stack.init_layer = Some(init);
+    }
+    stack.upper = Some(upper);
+    stack.work = Some(work);
+    Ok(())
+}
+
 /// Everything `enter` was asked to do.
 #[derive(Debug, Clone, Default)]
 pub struct EnterOptions {
@@ -330,6 +352,9 @@ pub struct EnterOptions {
     /// `--rootfs DIR`: DIR itself is the root (an OCI bundle's, mounted by its caller);
     /// no overlay, no layers.
     pub rootfs: Option<PathBuf>,
+    /// `--upper-tmpfs`: the upper and work directories (and the init layer) in a tmpfs
+    /// of this mount namespace, under the overlay.
+    pub upper_tmpfs: bool,
     /// `--mask PATH` (inside the root), repeatable.
     pub masked: Vec<String>,
     /// `--read-only-path PATH` (inside the root), repeatable.
@@ -611,6 +636,7 @@ fn mount_layers(o: &EnterOptions) -> Result<PathBuf, Error> {
     match &stack.init_layer {
         Some(layer) => o.init.write(layer)?,
         // (On a filesystem of its own, it overlaps no other layer.)
+        None if o.upper_tmpfs => in_memory_layers(&root, &o.init, &mut stack)?,
         None if !o.init.is_empty() => {
             init_layer_in_memory(&root, &o.init)?;
             stack.init_layer = Some(root.clone());

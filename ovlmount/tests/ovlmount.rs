@@ -523,6 +523,38 @@ fn init_files_without_an_init_layer_live_in_memory() {
     assert_eq!(testkit::mount_snapshot(d), before, "the host's mount table changed");
 }
 
+/// `enter --upper-tmpfs`: the writes (a new file, a changed init file, a whiteout, an
+/// opaque directory) work and are seen inside, and nothing reaches the disk: the target
+/// stays empty, and no upper or work directory is made. It excludes --upper and --work.
+#[test]
+fn upper_tmpfs_keeps_every_write_in_memory() {
+    require_root!();
+    let Some((t, l)) = busybox_root("upper_tmpfs_keeps_every_write_in_memory") else { return };
+    let d = t.path();
+    write(&l.join("data/old"), "image\n");
+    let before = testkit::mount_snapshot(d);
+    let p = d.display();
+    let script = "echo new > /new; echo changed > /etc/hostname; rm /data/old; rm -r /data; mkdir /data; \
+                  cat /new /etc/hostname; ls -A /data | wc -l; grep -c upperdir=.*/m/upper /proc/self/mountinfo";
+    let cmd = format!(
+        "{o} enter --lower {l} --upper-tmpfs --target {p}/m --proc --init hostname=box -- /bin/sh -c '{script}'",
+        o = ovl(),
+        l = l.display()
+    );
+    let out = Cmd::tool("unshare-rs").args(["-m", "-p", "-f", "--", "sh", "-c", &cmd]).run();
+    assert_eq!(out.ok().stdout, "new\nchanged\n0\n1\n");
+    assert!(std::fs::read_dir(d.join("m")).unwrap().next().is_none(), "a write reached the disk");
+    assert_eq!(std::fs::read_to_string(l.join("data/old")).unwrap(), "image\n", "a write reached the image");
+    assert_eq!(testkit::mount_snapshot(d), before, "the host's mount table changed");
+    for extra in [format!("--upper {p}/u"), format!("--work {p}/w")] {
+        let cmd = format!("exec {} enter --lower {} --upper-tmpfs {extra} --target {p}/m -- true", ovl(), l.display());
+        let out = in_mount_ns(&cmd);
+        assert_eq!(out.code, 125, "{extra}: {}", out.stderr);
+        assert!(out.one_line_error().contains("--upper-tmpfs"), "{}", out.stderr);
+    }
+    assert!(!d.join("u").exists() && !d.join("w").exists(), "a refused command made a directory");
+}
+
 /// `--init host=NAME:IP` adds to /etc/hosts, `--init dns=IP` replaces the nameservers
 /// (keeping search and options); `--workdir` is made when missing (in the upper layer);
 /// `--shm-size` sizes /dev/shm; `--rlimit` and `--oom-score-adj` reach the command.
