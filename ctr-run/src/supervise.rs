@@ -99,10 +99,12 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
         let _ = std::fs::remove_dir_all(&dir.dir);
         return Err(e);
     }
-    // The chain is kept for `restart`.
-    if let Err(e) = save_chain(&chain, &dir.chain()) {
-        let _ = std::fs::remove_dir_all(&dir.dir);
-        return Err(e);
+    // The chain is kept for `restart`, of a detached container only.
+    if o.detach {
+        if let Err(e) = save_chain(&chain, &dir.chain()) {
+            let _ = std::fs::remove_dir_all(&dir.dir);
+            return Err(e);
+        }
     }
     if let Err(e) = store::claim_name(root, &name, &id) {
         let _ = std::fs::remove_dir_all(&dir.dir);
