@@ -40,6 +40,7 @@ pub mod ops;
 pub mod paths;
 pub mod resolve;
 pub mod rootless;
+pub mod spares;
 pub mod state;
 pub mod store;
 pub mod supervise;

@@ -102,7 +102,7 @@ impl Root {
     /// its layers. A root left wider by an older version is narrowed.
     pub fn ensure(&self) -> Result<(), Error> {
         use std::os::unix::fs::PermissionsExt;
-        for d in [self.dir.clone(), self.names(), self.images()] {
+        for d in [self.dir.clone(), self.names(), self.images(), self.spares()] {
             private_dir_all(&d)?;
         }
         let meta = std::fs::metadata(&self.dir).map_err(|e| Error::io("cannot stat", &self.dir, e))?;
@@ -111,6 +111,11 @@ impl Root {
                 .map_err(|e| Error::io("cannot make private", &self.dir, e))?;
         }
         Ok(())
+    }
+
+    /// `ROOT/spare`: emptied container directories kept for reuse ([`crate::spares`]).
+    pub fn spares(&self) -> PathBuf {
+        self.dir.join("spare")
     }
 
     /// `ROOT/names`: one symlink per claimed name, pointing at the container id.

@@ -276,11 +276,12 @@ pub fn oom_killed(cgroup: &str, cgroups: Option<&Cgroups>) -> (bool, Option<u64>
     (stats.memory.oom_kills.unwrap_or(0) > 0, stats.memory.limit)
 }
 
-/// Remove a container's directory and its name claim.
+/// Remove a container's directory (emptied, it may be kept for the next container:
+/// [`crate::spares`]) and its name claim.
 pub fn remove_dir(root: &Root, st: &State) -> Result<(), Error> {
     let c = root.container(&st.id);
     if c.dir.exists() {
-        crate::rootless::remove_tree(st.config.userns.as_ref(), &c.dir)?;
+        crate::spares::give_back(root, st.config.userns.as_ref(), &c.dir)?;
     }
     let link = root.names().join(&st.name);
     if std::fs::read_link(&link).is_ok_and(|id| id.to_string_lossy() == st.id) {

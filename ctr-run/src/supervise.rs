@@ -66,7 +66,7 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
         return Ok(RunEnd::DryRun(chain::shell_command(&chain)));
     }
     root.ensure()?;
-    crate::paths::private_dir(&dir.dir)?;
+    crate::spares::take(root, &dir.dir)?;
     // A profile file is copied: `exec` must get the filter the container got.
     let mut config = r.config.clone();
     if let Seccomp::Profile(src) = &r.config.seccomp {

@@ -830,13 +830,14 @@ impl TestUser {
     }
 }
 
-/// The container directories under a ctr-run state root (not `images` or `names`).
+/// The container directories under a ctr-run state root (not `images`, `names` or the
+/// kept empty ones in `spare`).
 pub fn ctr_run_containers(root: &Path) -> Vec<String> {
     std::fs::read_dir(root)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "images" && n != "names")
+                .filter(|n| n != "images" && n != "names" && n != "spare")
                 .collect()
         })
         .unwrap_or_default()
