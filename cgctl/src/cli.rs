@@ -42,6 +42,9 @@ fn parse_pid(s: &str) -> Result<i32, String> {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// (Each subcommand's arguments are built only when it is the one run: building them all
+// was most of a start-up's own CPU.)
+#[command(defer = true)]
 pub enum Command {
     /// Show the setup (v1, hybrid, v2), mount points, controllers, and the caller's cgroups
     #[command(
@@ -187,7 +190,8 @@ pub enum Command {
     },
 }
 
-/// LIMITS, with docker's names and units.
+// LIMITS, with docker's names and units. (Not a doc comment: clap would make it the
+// about of the subcommands it is flattened into.)
 #[derive(Debug, Args, Default)]
 pub struct LimitArgs {
     /// Memory limit (64M, 1.5G, 512k, bytes)

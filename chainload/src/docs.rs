@@ -18,6 +18,8 @@ pub fn generate_if_asked<T: clap::CommandFactory>(tool: &str) {
     let Some(what) = std::env::var_os(ENV) else { return };
     let what = what.to_string_lossy().into_owned();
     let mut cmd = T::command().name(leak(tool)).bin_name(tool.to_string());
+    // (Subcommands are built when used: here all of them are.)
+    cmd.build();
     let done = match what.split_once(':') {
         Some(("man", dir)) => man_pages(&cmd, tool, Path::new(dir)),
         _ => match what.parse::<clap_complete::Shell>() {

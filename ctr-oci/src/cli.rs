@@ -40,7 +40,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// `create`'s and `run`'s flags.
+// `create`'s and `run`'s flags.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The bundle: the directory with config.json
@@ -80,6 +80,9 @@ impl CreateArgs {
 
 /// The calls.
 #[derive(Debug, Subcommand)]
+// (Each subcommand's arguments are built only when it is the one run: building them all
+// was most of a start-up's own CPU.)
+#[command(defer = true)]
 pub enum Command {
     /// Set a container up; its init waits, fully set up, until start
     #[command(
@@ -240,7 +243,7 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     }
 }
 
-/// `update`'s flags (runc's).
+// `update`'s flags (runc's).
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// LinuxResources JSON: FILE, or - for stdin
@@ -316,7 +319,7 @@ impl UpdateArgs {
     }
 }
 
-/// `exec`'s flags (runc's).
+// `exec`'s flags (runc's).
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// The process as OCI JSON (args, env, cwd, user, capabilities, ...)

@@ -133,6 +133,9 @@ fn parse_env(s: &str) -> Result<String, String> {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// (Each subcommand's arguments are built only when it is the one run: building them all
+// was most of a start-up's own CPU.)
+#[command(defer = true)]
 pub enum Command {
     /// Run a command in a new container
     Run(Box<RunArgs>),
@@ -317,6 +320,9 @@ pub enum Command {
 
 /// `image` subcommands.
 #[derive(Debug, Subcommand)]
+// (Each subcommand's arguments are built only when it is the one run: building them all
+// was most of a start-up's own CPU.)
+#[command(defer = true)]
 pub enum ImageCommand {
     /// Import a docker save archive or an OCI image layout archive as NAME
     #[command(
@@ -346,7 +352,7 @@ pub enum ImageCommand {
     },
 }
 
-/// `run`'s flags (docker's names and meanings).
+// `run`'s flags (docker's names and meanings).
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  ctr-run run -- sh -c 'hostname; ps'  (the host's root, read-only, as a snapshot)\n  ctr-run run --rootfs img/l1 -m 64M --cpus 0.5 --pids-limit 100 -e A=1 -w /tmp -- sh -c 'echo $A; pwd'\n  ctr-run run --ulimit nofile=256 --tmpfs /scratch:size=8m --add-host db:10.0.0.5 -- sh -c 'ulimit -n; grep db /etc/hosts'\n  ctr-run run -d --name web --restart on-failure:3 --stop-timeout 2 -- sleep 300; ctr-run rm -f web\n  ctr-run run --dry-run --rootfs img/l1 -- true  (the chain as one shell command)"
@@ -505,7 +511,7 @@ pub struct RunArgs {
     command: Vec<String>,
 }
 
-/// `run`'s other cgroup limits (cgctl's, with docker's names).
+// `run`'s other cgroup limits (cgctl's, with docker's names).
 #[derive(Debug, Args)]
 struct CgroupFlags {
     /// Soft memory limit (under memory pressure the container is reclaimed down to it)

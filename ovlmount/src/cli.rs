@@ -27,7 +27,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The layers of a mount.
+// The layers of a mount.
 #[derive(Debug, Args)]
 pub struct LayerArgs {
     /// A read-only layer, top first; repeatable or colon-separated (\: for a colon)
@@ -62,6 +62,9 @@ impl LayerArgs {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// (Each subcommand's arguments are built only when it is the one run: building them all
+// was most of a start-up's own CPU.)
+#[command(defer = true)]
 pub enum Command {
     /// Mount a layered overlay on TARGET (in the current mount namespace)
     #[command(group(clap::ArgGroup::new("layers_given").args(["lowers"]).required(true)))]
@@ -145,7 +148,7 @@ fn parse_bind(s: &str) -> Result<Bind, String> {
     s.parse()
 }
 
-/// `ovlmount enter`'s flags.
+// `ovlmount enter`'s flags.
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("root_given").args(["lowers", "rootfs"]).required(true)))]
 #[command(
