@@ -69,9 +69,8 @@ pub fn give_back(root: &Root, userns: Option<&UserNs>, dir: &Path) -> Result<(),
 /// Whether `dir` is a spare as [`give_back`] leaves one: this user's directory, 0700,
 /// holding at most an empty `merged`.
 fn is_clean(dir: &Path) -> bool {
-    let mine = |p: &Path| {
-        std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() && m.uid() == nix::unistd::geteuid().as_raw())
-    };
+    let mine =
+        |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() && m.uid() == nix::unistd::geteuid().as_raw());
     if !mine(dir) || std::fs::symlink_metadata(dir).map(|m| m.mode() & 0o7777).ok() != Some(0o700) {
         return false;
     }

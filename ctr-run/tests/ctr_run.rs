@@ -173,8 +173,9 @@ fn image_mode_isolation_seen_from_inside() {
     assert!(upper.ends_with("/merged/upper"), "the upper layer is not in memory: {:?}", at("/"));
     // With --upper-on-disk, its own directory's `upper`, never synced (volatile; shown as
     // "volatile", or as "fsync=volatile" by newer kernels).
-    let volatile =
-        |m: &Value| m["super_options"].as_str().unwrap_or("").split(',').any(|o| o == "volatile" || o == "fsync=volatile");
+    let volatile = |m: &Value| {
+        m["super_options"].as_str().unwrap_or("").split(',').any(|o| o == "volatile" || o == "fsync=volatile")
+    };
     let on_disk = root_of(&probe_in(&lab, &["--name", "disk", "--upper-on-disk"])).unwrap();
     let upper = option(&on_disk, "upperdir=").unwrap_or_default();
     assert!(upper.ends_with("/upper") && !upper.contains("/merged/"), "{on_disk:?}");
@@ -595,13 +596,25 @@ fn a_foreground_containers_writes_stay_in_memory() {
     for (name, extra, on_disk) in cases {
         let mut args = vec!["--name", name];
         args.extend_from_slice(extra);
-        args.extend_from_slice(&["--image", "bb", "--", "sh", "-c", "echo data > /written; rm /etc/passwd; exec sleep 60"]);
+        args.extend_from_slice(&[
+            "--image",
+            "bb",
+            "--",
+            "sh",
+            "-c",
+            "echo data > /written; rm /etc/passwd; exec sleep 60",
+        ]);
         let mut child = lab.run(&args).spawn();
         let written = || lab.ctr(&["exec", name, "--", "cat", "/written"]).run().stdout == "data\n";
         assert!(wait_until(Duration::from_secs(30), written), "{name}: the write is not seen inside");
         let id = std::fs::read_link(lab.root.join("names").join(name)).unwrap();
         let dir = lab.root.join(&id);
-        assert_eq!(dir.join("upper/written").exists(), on_disk, "{name}: {:?}", std::fs::read_dir(&dir).unwrap().collect::<Vec<_>>());
+        assert_eq!(
+            dir.join("upper/written").exists(),
+            on_disk,
+            "{name}: {:?}",
+            std::fs::read_dir(&dir).unwrap().collect::<Vec<_>>()
+        );
         assert_eq!(dir.join("work").exists(), on_disk, "{name}");
         // (The whiteout of a deleted image file works in memory too.)
         let gone = lab.ctr(&["exec", name, "--", "sh", "-c", "test -e /etc/passwd || echo gone"]).run();
@@ -615,7 +628,10 @@ fn a_foreground_containers_writes_stay_in_memory() {
         } else {
             assert_eq!(out.code, 125, "{}", out.stderr);
             let line = out.one_line_error();
-            assert!(line.contains("in memory") && line.contains("--keep") && line.contains("--upper-on-disk"), "{line}");
+            assert!(
+                line.contains("in memory") && line.contains("--keep") && line.contains("--upper-on-disk"),
+                "{line}"
+            );
             assert!(!layer.exists(), "a refused commit left a file");
         }
         lab.ctr(&["stop", "-t", "1", name]).run().ok();
@@ -1332,7 +1348,10 @@ fn run_detached_on_a_full_state_root_leaves_nothing() {
             let left: Vec<String> = std::fs::read_dir(&root)
                 .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
                 .unwrap_or_default();
-            assert!(left.iter().all(|n| ["names", "images", "spare"].contains(&n.as_str())), "{inodes} inodes ({line}): left {left:?}");
+            assert!(
+                left.iter().all(|n| ["names", "images", "spare"].contains(&n.as_str())),
+                "{inodes} inodes ({line}): left {left:?}"
+            );
             let names = std::fs::read_dir(root.join("names")).map(|r| r.count()).unwrap_or(0);
             assert_eq!(names, 0, "{inodes} inodes ({line}): a name claim was left");
         }
