@@ -131,20 +131,19 @@ impl<'a> Group<'a> {
         out
     }
 
-    /// Every hierarchy where the group's directory exists, with that directory.
-    pub fn existing(&self) -> Vec<(&'a Hierarchy, PathBuf)> {
-        let v2 = self.cg.v2().into_iter();
-        v2.chain(self.cg.v1_controller_hierarchies())
-            .map(|h| (h, self.name.dir(h)))
-            .filter(|(_, d)| d.is_dir())
-            .collect()
+    /// Every hierarchy the group may be in: the v2 tree and each v1 controller hierarchy.
+    fn hierarchies(&self) -> impl Iterator<Item = &'a Hierarchy> {
+        self.cg.v2().into_iter().chain(self.cg.v1_controller_hierarchies())
     }
 
-    /// The group's directory in every hierarchy it may be in (the v2 tree and each v1
-    /// controller hierarchy), whether it is there or not.
+    /// Every hierarchy where the group's directory exists, with that directory.
+    pub fn existing(&self) -> Vec<(&'a Hierarchy, PathBuf)> {
+        self.hierarchies().map(|h| (h, self.name.dir(h))).filter(|(_, d)| d.is_dir()).collect()
+    }
+
+    /// The group's directory in every hierarchy it may be in, whether it is there or not.
     pub fn all_dirs(&self) -> Vec<(Version, PathBuf)> {
-        let v2 = self.cg.v2().into_iter();
-        v2.chain(self.cg.v1_controller_hierarchies()).map(|h| (h.version, self.name.dir(h))).collect()
+        self.hierarchies().map(|h| (h.version, self.name.dir(h))).collect()
     }
 
     /// Whether the group exists in any hierarchy.
@@ -155,10 +154,7 @@ impl<'a> Group<'a> {
     /// Whether the group exists in a hierarchy other than `these` (a creation that
     /// refuses an existing group finds it in those by itself, when its mkdir fails).
     pub fn exists_outside(&self, these: &[&Hierarchy]) -> bool {
-        let v2 = self.cg.v2().into_iter();
-        v2.chain(self.cg.v1_controller_hierarchies())
-            .filter(|h| !these.iter().any(|t| std::ptr::eq(*t, *h)))
-            .any(|h| self.name.dir(h).is_dir())
+        self.hierarchies().filter(|h| !these.iter().any(|t| std::ptr::eq(*t, *h))).any(|h| self.name.dir(h).is_dir())
     }
 
     /// An error unless the group exists.
