@@ -16,6 +16,7 @@
 //! - [`kernel`]: the running kernel's version;
 //! - [`procstat`]: a process's state, parent and start time from `/proc/PID/stat`;
 //! - [`ps`]: `ps`'s table of some processes (a container's `top`);
+//! - [`replace`]: replacing a small file atomically (state and pid files);
 //! - [`time`]: RFC 3339 timestamps;
 //! - [`cli`]: parsing with clap and the exit status convention for usage errors;
 //! - [`docs`]: man pages and shell completions from the same clap definitions;
@@ -39,6 +40,7 @@ pub mod proccgroup;
 pub mod procstat;
 pub mod progress;
 pub mod ps;
+pub mod replace;
 pub mod rlimit;
 pub mod seccomp;
 pub mod signals;

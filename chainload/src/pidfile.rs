@@ -1,12 +1,9 @@
 //! Pid files: digits only, no newline (the OCI runtime's form), or a line (the
-//! traditional one, unshare-rs's), written to a temporary file renamed into place, so a
-//! reader never sees half of one.
+//! traditional one, unshare-rs's), written atomically ([`crate::replace`]), so a reader
+//! never sees half of one.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
 
 /// Write `pid` to `path` atomically, digits only.
 pub fn write(path: &Path, pid: i32) -> std::io::Result<()> {
@@ -35,11 +32,7 @@ impl PidFile {
             .file_name()
             .map(PathBuf::from)
             .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let dir = nix::fcntl::open(parent, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
+        let dir = crate::replace::open_parent(path)?;
         Ok(PidFile { dir, name, path: path.to_path_buf() })
     }
 
@@ -53,22 +46,8 @@ impl PidFile {
         self.write_text(&pid.to_string())
     }
 
-    /// Write `text` into it (a temporary file in the same directory, renamed over it).
+    /// Write `text` into it atomically ([`crate::replace`]).
     fn write_text(&self, text: &str) -> std::io::Result<()> {
-        let tmp = PathBuf::from(format!(".{}.{}.tmp", self.name.display(), std::process::id()));
-        let fd = nix::fcntl::openat(
-            self.dir.as_fd(),
-            &tmp,
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o644),
-        )?;
-        let written = std::io::Write::write_all(&mut std::fs::File::from(fd), text.as_bytes());
-        let renamed = written.and_then(|()| {
-            nix::fcntl::renameat(self.dir.as_fd(), &tmp, self.dir.as_fd(), &self.name).map_err(std::io::Error::from)
-        });
-        if renamed.is_err() {
-            let _ = nix::unistd::unlinkat(self.dir.as_fd(), &tmp, nix::unistd::UnlinkatFlags::NoRemoveDir);
-        }
-        renamed
+        crate::replace::write_at(self.dir.as_fd(), &self.name, text.as_bytes(), 0o644)
     }
 }

@@ -7,7 +7,6 @@
 //! another process (its start time differs), is `stopped`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chainload::error::FromIo;
@@ -203,13 +202,10 @@ impl State {
         Ok(serde_json::from_str(&text)?)
     }
 
-    /// Write it atomically (a temporary file renamed over the old one).
+    /// Write it atomically ([`chainload::replace`]).
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string(self)?;
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("cannot write", &tmp, e))?;
-        f.write_all(text.as_bytes()).map_err(|e| Error::io("cannot write", &tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
+        chainload::replace::write(path, text.as_bytes(), 0o644).map_err(|e| Error::io("cannot write", path, e))
     }
 
     /// Whether the init still runs (not ended, not a zombie, not a reused pid).

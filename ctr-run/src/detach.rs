@@ -71,7 +71,7 @@ pub fn detach(root: &Root, tools: &Tools, state: State, chain: Chain) -> Result<
             let dir = root.container(&state.id);
             // The supervisor keeps nothing of the caller's: its stdio goes to /dev/null and
             // the log (or a caller reading our output would wait for it forever).
-            if let Err(e) = redirect_stdio(&dir.log()) {
+            if let Err(e) = redirect_stdio(&dir) {
                 // Nothing has started: take the container back (unless it ran before and
                 // is restarted) and tell the caller.
                 if state.started.is_none() {
@@ -95,16 +95,12 @@ pub fn detach(root: &Root, tools: &Tools, state: State, chain: Chain) -> Result<
     }
 }
 
-/// Point fds 0, 1, 2 at /dev/null and `log`; an error if either cannot be opened (a
+/// Point fds 0, 1, 2 at /dev/null and the log of `dir`; an error if either cannot be opened (a
 /// detached container must never write to a terminal that is gone).
-fn redirect_stdio(log: &Path) -> Result<(), Error> {
+fn redirect_stdio(dir: &crate::paths::ContainerDir) -> Result<(), Error> {
     use std::os::fd::AsFd;
     let null = std::fs::File::open("/dev/null").map_err(|e| Error::io("cannot open", Path::new("/dev/null"), e))?;
-    let out = crate::paths::private_file()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| Error::io("cannot open the log", log, e))?;
+    let out = dir.open_log()?;
     use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout};
     dup2_stdin(null.as_fd()).map_err(sys("dup2 onto fd 0 failed"))?;
     dup2_stdout(out.as_fd()).map_err(sys("dup2 onto fd 1 failed"))?;

@@ -20,7 +20,8 @@
 //! removes the cgroup when it ends. `run --dry-run` prints it as one shell command that
 //! builds the same container by hand. State lives under `--root` (default
 //! `/run/ctr-run`; a user's `$XDG_RUNTIME_DIR/ctr-run`, see [`rootless`]): `ROOT/ID/` per
-//! container ([`paths`], [`state`]), `ROOT/images/NAME/` per image ([`image`]).
+//! container ([`paths`], [`state`]), `ROOT/names/NAME` per name ([`names`]),
+//! `ROOT/images/NAME/` per image ([`image`]).
 //!
 //! # Exit status
 //!
@@ -36,6 +37,7 @@ pub mod environ;
 pub mod image;
 pub mod init;
 pub mod inspect;
+pub mod names;
 pub mod ops;
 pub mod paths;
 pub mod resolve;

@@ -53,6 +53,11 @@ impl ContainerDir {
     pub fn log(&self) -> PathBuf {
         self.dir.join("log")
     }
+    /// The log, opened for appending (made 0600 if missing).
+    pub fn open_log(&self) -> Result<std::fs::File, Error> {
+        let log = self.log();
+        private_file().create(true).append(true).open(&log).map_err(|e| Error::io("cannot open the log", &log, e))
+    }
     /// Present once `stop`, `kill` or `rm -f` ended the container on purpose: its restart
     /// policy does not start it again.
     pub fn stop_requested(&self) -> PathBuf {
@@ -118,7 +123,7 @@ impl Root {
         self.dir.join("spare")
     }
 
-    /// `ROOT/names`: one symlink per claimed name, pointing at the container id.
+    /// `ROOT/names`: one file per claimed name, holding the container id ([`crate::names`]).
     pub fn names(&self) -> PathBuf {
         self.dir.join("names")
     }

@@ -117,21 +117,10 @@ impl State {
         serde_json::from_str(&text).map_err(|source| Error::DamagedState { path: path.to_path_buf(), source })
     }
 
-    /// Write `state.json` atomically (a temporary file renamed over it).
+    /// Write `state.json` atomically ([`chainload::replace`]), readable by its owner only.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
         let text = serde_json::to_string(self)?;
-        {
-            use std::io::Write;
-            let mut f = crate::paths::private_file()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)
-                .map_err(|e| Error::io("cannot write", &tmp, e))?;
-            f.write_all(text.as_bytes()).map_err(|e| Error::io("cannot write", &tmp, e))?;
-        }
-        std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
+        chainload::replace::write(path, text.as_bytes(), 0o600).map_err(|e| Error::io("cannot write", path, e))
     }
 
     /// The first 12 digits of the id.

@@ -39,36 +39,28 @@ pub fn check_name(name: &str) -> Result<(), Error> {
     }
 }
 
-/// Claim `name` for container `id` (a symlink `ROOT/names/NAME -> ID`, created atomically).
-/// A name held by a stale container (its supervisor died) is cleaned and taken over.
+/// Claim `name` for container `id` ([`crate::names`]). A name held by a stale
+/// container (its supervisor died) is cleaned and taken over.
 pub fn claim_name(root: &Root, name: &str, id: &str) -> Result<(), Error> {
-    let link = root.names().join(name);
     for _ in 0..2 {
-        match std::os::unix::fs::symlink(id, &link) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = std::fs::read_link(&link).ok().map(|p| p.to_string_lossy().into_owned());
-                match holder.map(|h| root.container(&h)).filter(|c| c.state().exists()) {
-                    Some(c) => {
-                        let st = State::load(&c.state())?;
-                        if let Some(fresh) = really_stale(root, &st) {
-                            clean_stale(root, &fresh)?;
-                            continue;
-                        }
-                        return Err(Error::WrongState(format!(
-                            "the name '{name}' is already in use by container {} ({}); remove it first (ctr-run rm)",
-                            st.short_id(),
-                            st.status
-                        )));
-                    }
-                    // A claim whose container is gone (state is written before a claim).
-                    None => {
-                        let _ = std::fs::remove_file(&link);
-                        continue;
-                    }
+        if crate::names::create(root, name, id)? {
+            return Ok(());
+        }
+        match crate::names::holder(root, name).map(|h| root.container(&h)).filter(|c| c.state().exists()) {
+            Some(c) => {
+                let st = State::load(&c.state())?;
+                if let Some(fresh) = really_stale(root, &st) {
+                    clean_stale(root, &fresh)?;
+                    continue;
                 }
+                return Err(Error::WrongState(format!(
+                    "the name '{name}' is already in use by container {} ({}); remove it first (ctr-run rm)",
+                    st.short_id(),
+                    st.status
+                )));
             }
-            Err(e) => return Err(Error::io("cannot claim the name", &link, e)),
+            // A claim whose container is gone (state is written before a claim).
+            None => crate::names::remove(root, name),
         }
     }
     Err(Error::NameInUse(name.to_string()))
@@ -96,9 +88,8 @@ pub fn list(root: &Root) -> Vec<State> {
 
 /// The container named `key`, or whose id is or starts with `key`.
 pub fn find(root: &Root, key: &str) -> Result<State, Error> {
-    let by_name = root.names().join(key);
-    if let Ok(id) = std::fs::read_link(&by_name) {
-        let c = root.container(&id.to_string_lossy());
+    if let Some(id) = crate::names::holder(root, key) {
+        let c = root.container(&id);
         if c.state().exists() {
             return State::load(&c.state());
         }
@@ -283,10 +274,7 @@ pub fn remove_dir(root: &Root, st: &State) -> Result<(), Error> {
     if c.dir.exists() {
         crate::spares::give_back(root, st.config.userns.as_ref(), &c.dir)?;
     }
-    let link = root.names().join(&st.name);
-    if std::fs::read_link(&link).is_ok_and(|id| id.to_string_lossy() == st.id) {
-        let _ = std::fs::remove_file(&link);
-    }
+    crate::names::release(root, &st.name, &st.id);
     Ok(())
 }
 

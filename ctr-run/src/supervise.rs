@@ -99,9 +99,10 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
         let _ = std::fs::remove_dir_all(&dir.dir);
         return Err(e);
     }
-    // The chain is kept for `restart`, of a detached container only.
+    // A detached container's chain is kept (for `restart`), and its log made: one whose
+    // log cannot be made is not started.
     if o.detach {
-        if let Err(e) = save_chain(&chain, &dir.chain()) {
+        if let Err(e) = save_chain(&chain, &dir.chain()).and_then(|()| dir.open_log().map(drop)) {
             let _ = std::fs::remove_dir_all(&dir.dir);
             return Err(e);
         }
@@ -144,11 +145,7 @@ fn copy_private(src: &Path, dst: &Path) -> Result<PathBuf, Error> {
 
 /// A detached container's stdio: /dev/null in, its log out.
 fn detached_stdio(dir: &ContainerDir) -> Result<(Stdio, Stdio, Stdio), Error> {
-    let log = crate::paths::private_file()
-        .create(true)
-        .append(true)
-        .open(dir.log())
-        .map_err(|e| Error::io("cannot open", &dir.log(), e))?;
+    let log = dir.open_log()?;
     let err = log.try_clone().map_err(|e| Error::io("cannot open", &dir.log(), e))?;
     Ok((Stdio::null(), Stdio::from(log), Stdio::from(err)))
 }

@@ -185,7 +185,7 @@ fn image_mode_isolation_seen_from_inside() {
     assert!(!option(&kept_root, "upperdir=").unwrap_or_default().contains("/merged/"), "{kept_root:?}");
     assert!(!volatile(&kept_root), "{kept_root:?}");
     // What a container keeps on disk: the init files live in memory (under the overlay).
-    let id = std::fs::read_link(lab.root.join("names/kept")).unwrap();
+    let id = std::fs::read_to_string(lab.root.join("names/kept")).unwrap();
     let mut kept_files: Vec<String> = std::fs::read_dir(lab.root.join(&id))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -607,7 +607,7 @@ fn a_foreground_containers_writes_stay_in_memory() {
         let mut child = lab.run(&args).spawn();
         let written = || lab.ctr(&["exec", name, "--", "cat", "/written"]).run().stdout == "data\n";
         assert!(wait_until(Duration::from_secs(30), written), "{name}: the write is not seen inside");
-        let id = std::fs::read_link(lab.root.join("names").join(name)).unwrap();
+        let id = std::fs::read_to_string(lab.root.join("names").join(name)).unwrap();
         let dir = lab.root.join(&id);
         assert_eq!(
             dir.join("upper/written").exists(),
@@ -1311,7 +1311,7 @@ fn seccomp_profile_file() {
 }
 
 /// `run -d` on a state root that runs out of room (a tmpfs with few inodes) at each step
-/// before the chain starts (the container's directory, its state, its name, its log):
+/// before the chain starts (the container's directory, its state, its log, its name):
 /// every such failure is one line and 125 and leaves nothing (no directory, no name, no
 /// cgroup). One of them is the log: a detached container whose log cannot be created is
 /// not started, rather than writing to the caller's terminal.
