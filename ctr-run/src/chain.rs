@@ -198,12 +198,16 @@ fn cgctl_args(r: &Resolved, cgroup: &str, tools: &Tools) -> Vec<String> {
     a
 }
 
-/// `unshare-rs`: the namespaces, the hostname, and PID 1's pid file.
+/// `unshare-rs`: the namespaces, the hostname, and PID 1's pid file. A rootless
+/// container's first joins the user namespace its user's containers share
+/// (`nsenter-rs --user`, see [`crate::pause`]), where it makes the others.
 fn unshare_args(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Vec<String> {
-    let mut a = vec![s(&tools.unshare)];
+    let mut a = Vec::new();
     if let Some(u) = &r.config.userns {
-        a.extend(u.unshare_args());
+        let link = crate::pause::link(&r.state_root, u);
+        a.extend([s(&tools.nsenter), format!("--user={}", s(&link)), "--".into()]);
     }
+    a.push(s(&tools.unshare));
     for f in ["--fork", "--kill-child", "--forward-signals", "--pid", "--mount", "--uts", "--ipc", "--cgroup"] {
         a.push(f.into());
     }

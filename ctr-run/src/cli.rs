@@ -309,6 +309,9 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// (internal) the process that holds a rootless user's containers' user namespace
+    #[command(hide = true)]
+    Pause,
     /// (internal) the tiny init run as PID 1 by `run --init`
     #[command(hide = true)]
     Init {

@@ -40,6 +40,7 @@ pub mod inspect;
 pub mod names;
 pub mod ops;
 pub mod paths;
+pub mod pause;
 pub mod resolve;
 pub mod rootless;
 pub mod spares;

@@ -38,6 +38,7 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
     let root = Root::new(&cli.root.map_or_else(ctr_run::rootless::default_root, Ok)?)?;
     match cli.command {
         Command::Init { command } => Err(ctr_run::init::init(&command)),
+        Command::Pause => ctr_run::pause::pause(),
         Command::Run(args) => {
             chainload::cli::check_program_is_not_an_option(TOOL, &args.command());
             let tools = Tools::locate()?;

@@ -13,6 +13,9 @@ use unshare_rs::idmap::{self, IdKind};
 use crate::Error;
 use chainload::error::FromIo;
 
+/// One line of a uid or gid map: INNER OUTER COUNT.
+pub type MapLine = (u32, u32, u32);
+
 /// The user namespace of a rootless container: the user's own ids map to 0, their
 /// subordinate ranges (every line of theirs, in order) to 1 and up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,19 +79,39 @@ impl UserNs {
             true => vec!["--user".to_string(), "-S".into(), "0".into(), "-G".into(), "0".into()],
         };
         for (flag, own, ranges) in [("--map-users", self.uid, &self.subuid), ("--map-groups", self.gid, &self.subgid)] {
-            let mut maps = match self.keep_id {
-                false => lay_out(ranges, 1, None),
-                true => lay_out(ranges, 0, Some(own)),
-            };
-            if self.keep_id {
-                maps.push((own, own, 1));
-                maps.sort_unstable();
-            }
-            for (inner, outer, count) in maps {
+            for (inner, outer, count) in self.ranges_map(own, ranges) {
                 a.extend([flag.to_string(), format!("{inner}:{outer}:{count}")]);
             }
         }
         a
+    }
+
+    /// The namespace's uid and gid maps as the kernel shows them (INNER OUTER COUNT,
+    /// sorted): the helpers' lines and, but for keep-id, the user's own id as 0.
+    pub fn maps(&self) -> (Vec<MapLine>, Vec<MapLine>) {
+        let whole = |own: u32, ranges: &[(u32, u32)]| {
+            let mut m = self.ranges_map(own, ranges);
+            if !self.keep_id {
+                m.push((0, own, 1));
+            }
+            m.sort_unstable();
+            m
+        };
+        (whole(self.uid, &self.subuid), whole(self.gid, &self.subgid))
+    }
+
+    /// What newuidmap/newgidmap write for the subordinate `ranges` (keep-id: the user's
+    /// `own` id to itself too).
+    fn ranges_map(&self, own: u32, ranges: &[(u32, u32)]) -> Vec<MapLine> {
+        let mut maps = match self.keep_id {
+            false => lay_out(ranges, 1, None),
+            true => lay_out(ranges, 0, Some(own)),
+        };
+        if self.keep_id {
+            maps.push((own, own, 1));
+            maps.sort_unstable();
+        }
+        maps
     }
 }
 
@@ -225,6 +248,16 @@ pub fn remove_tree(userns: Option<&UserNs>, dir: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maps_are_what_the_kernel_shows() {
+        let mut u =
+            UserNs { uid: 1000, gid: 1001, subuid: vec![(100000, 65536)], subgid: vec![(200000, 10)], keep_id: false };
+        assert_eq!(u.maps(), (vec![(0, 1000, 1), (1, 100000, 65536)], vec![(0, 1001, 1), (1, 200000, 10)]));
+        u.keep_id = true;
+        assert_eq!(u.maps().0, vec![(0, 100000, 1000), (1000, 1000, 1), (1001, 101000, 64536)]);
+        assert_eq!(u.maps().1, vec![(0, 200000, 10), (1001, 1001, 1)]);
+    }
 
     #[test]
     fn ranges_are_laid_end_to_end_around_the_hole() {

@@ -62,6 +62,11 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
     let (r, rootfs) = crate::resolve::resolve(root, o, &id, &name)?;
     let dir = root.container(&id);
     let chain = chain::build(&r, &dir, tools);
+    // (A rootless chain joins its user's namespace: made first if need be, for a dry
+    // run too, which prints a chain to run by hand.)
+    if let Some(u) = &r.config.userns {
+        crate::pause::ensure(root, tools, u)?;
+    }
     if o.dry_run {
         return Ok(RunEnd::DryRun(chain::shell_command(&chain)));
     }
@@ -172,6 +177,10 @@ pub fn supervise(
     loop {
         let mut attach = None;
         let started = (|| {
+            // (A restart: the pause process holding the user namespace may have ended.)
+            if let (Some(u), Some(_)) = (&state.config.userns, state.started) {
+                crate::pause::ensure(root, tools, u)?;
+            }
             // (`-d -t`: the supervisor holds the pty's master and copies what the container
             // writes to its own stdout, the log.)
             let stdio = if state.config.detached && !state.config.tty {

@@ -45,9 +45,24 @@ fn containers_left(u: &TestUser) -> Vec<String> {
     testkit::ctr_run_containers(&state_root(u))
 }
 
-/// The pids of processes owned by the user or their subordinate ids.
+/// The pids of processes owned by the user or their subordinate ids, but for the pause
+/// processes that hold the user namespaces their containers share (which outlive them).
 fn processes_of(u: &TestUser) -> Vec<i32> {
-    u.processes()
+    let pauses = pause_pids(u);
+    u.processes().into_iter().filter(|p| !pauses.contains(p)).collect()
+}
+
+/// The pids of the user's pause processes (`ROOT/userns/root` and `keep-id`, links to
+/// their `/proc/PID/ns/user`).
+fn pause_pids(u: &TestUser) -> Vec<i32> {
+    ["root", "keep-id"]
+        .iter()
+        .filter_map(|l| {
+            let target = std::fs::read_link(state_root(u).join("userns").join(l)).ok()?;
+            target.to_str()?.strip_prefix("/proc/")?.split('/').next()?.parse().ok()
+        })
+        .filter(|p| !testkit::is_dead(*p))
+        .collect()
 }
 
 /// The container sees itself as root of a user namespace that maps the user to 0 and
@@ -281,7 +296,9 @@ fn dry_run_shows_the_rootless_chain_and_replays() {
         .args(["--", "sh", "-c", script])
         .run();
     let chain = dry.ok().stdout.trim().to_string();
-    assert!(chain.contains("unshare-rs --user --map-root-user --map-users 1:"), "{chain}");
+    let link = state_root(&u).join("userns/root");
+    assert!(chain.contains(&format!("nsenter-rs --user={} -- ", link.display())), "{chain}");
+    assert!(!chain.contains("unshare-rs --user"), "{chain}");
     assert!(!chain.contains("cgctl"), "{chain}");
     assert!(chain.contains("-o userxattr"), "{chain}");
     let real = ctr(&u, &args).arg(&rootfs).args(["--", "sh", "-c", script]).run();
@@ -383,6 +400,11 @@ fn limits_apply_in_a_delegated_cgroup_v2_subtree() {
     ctr(&u, &["rm", "-f", "lim"]).run().ok();
     assert!(!group.exists(), "the container's group was left behind");
     assert!(testkit::wait_until(Duration::from_secs(10), || processes_of(&u).is_empty()));
+    // (The pause process, started in the leaf with the user's shell.)
+    for p in pause_pids(&u) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+    }
+    assert!(testkit::wait_until(Duration::from_secs(10), || u.processes().is_empty()));
     for d in [group.parent().unwrap().to_path_buf(), dir.join("leaf")] {
         let _ = std::fs::remove_dir(d);
     }
@@ -408,4 +430,67 @@ fn every_subordinate_range_of_the_user_is_mapped() {
     let total: u64 = kid.stdout.lines().map(|l| l.split_whitespace().nth(2).unwrap().parse::<u64>().unwrap()).sum();
     assert_eq!(kid.code, 0, "{kid:?}");
     assert_eq!(total, 65536 + 1000 + 1, "keep-id maps every range and the user: {kid:?}");
+}
+
+/// A user's containers share one user namespace (as rootless podman's), held by a pause
+/// process: two first containers started at once make one pause process and run in its
+/// namespace (not the host's), which outlives them; once it is killed, the next
+/// container starts another; keep-id has its own. A link to the namespace pointed
+/// elsewhere (at a process in the host's user namespace, as a stale or planted link
+/// would) is never joined: the container still runs in a namespace mapped as the user's.
+#[test]
+fn containers_share_one_user_namespace_held_by_a_pause_process() {
+    require_root!();
+    let Some((u, rootfs)) = user_or_skip("containers_share_one_user_namespace_held_by_a_pause_process") else {
+        return;
+    };
+    let host = format!("user:[{}]", testkit::ns_inode(None, "user"));
+    let script = "readlink /proc/self/ns/user; cat /proc/self/uid_map";
+    let run = |extra: &[&str]| {
+        let out =
+            ctr(&u, &[&["run"][..], extra, &["--rootfs"]].concat()).arg(&rootfs).args(["--", "sh", "-c", script]).run();
+        assert_eq!(out.code, 0, "{out:?}");
+        let ns = out.stdout.lines().next().unwrap_or_default().to_string();
+        assert_ne!(ns, host, "a container runs in the host's user namespace: {out:?}");
+        assert!(out.stdout.contains(&format!("{}", u.subids)), "not the user's maps: {out:?}");
+        ns
+    };
+    let (first, second) = std::thread::scope(|s| {
+        let a = s.spawn(|| run(&[]));
+        let b = s.spawn(|| run(&[]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(first, second, "two containers of one user are in different user namespaces");
+    let pauses = pause_pids(&u);
+    assert_eq!(pauses.len(), 1, "pause processes: {pauses:?}");
+    let pause = pauses[0];
+    assert_eq!(format!("user:[{}]", testkit::ns_inode(Some(pause), "user")), first);
+    let cmdline = std::fs::read_to_string(format!("/proc/{pause}/cmdline")).unwrap();
+    assert!(cmdline.ends_with("pause\0"), "{cmdline:?}");
+    assert_eq!(run(&[]), first, "the pause process's namespace is not reused");
+
+    // keep-id: a namespace of its own (the user is themself there), also kept.
+    let kid = run(&["--userns", "keep-id"]);
+    assert_ne!(kid, first);
+    assert_eq!(run(&["--userns", "keep-id"]), kid);
+    assert_eq!(pause_pids(&u).len(), 2);
+
+    // Killed: the next container starts a new one.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pause), nix::sys::signal::Signal::SIGKILL).unwrap();
+    assert!(testkit::wait_until(Duration::from_secs(10), || testkit::is_dead(pause)));
+    let after = run(&[]);
+    assert_ne!(after, first);
+    assert!(!pause_pids(&u).contains(&pause));
+
+    // A link at a process of the user's in the host's user namespace is not joined.
+    let mut sleeper = u.cmd().args(["sleep", "300"]).spawn();
+    let link = state_root(&u).join("userns/root");
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(format!("/proc/{}/ns/user", sleeper.id()), &link).unwrap();
+    let planted = run(&[]);
+    assert_ne!(planted, after, "{planted}");
+    assert_ne!(std::fs::read_link(&link).unwrap(), PathBuf::from(format!("/proc/{}/ns/user", sleeper.id())));
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(containers_left(&u).is_empty(), "left: {:?}", containers_left(&u));
 }

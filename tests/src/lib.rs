@@ -701,6 +701,8 @@ pub struct TestUser {
     pub subids: u32,
     lines: Vec<(&'static str, String)>,
     granted: Option<SubordinateIds>,
+    /// `~/bin`, once the tools are in it (tests may ask from several threads at once).
+    bin: std::sync::OnceLock<PathBuf>,
 }
 
 impl TestUser {
@@ -724,7 +726,16 @@ impl TestUser {
             ("/etc/passwd", format!("{name}:x:{uid}:{uid}:ctr test user:{}:/bin/sh", home.display())),
             ("/etc/group", format!("{name}:x:{uid}:")),
         ];
-        let mut user = TestUser { name, uid, gid: uid, home, subids: 1_000_000 + slot * 65536, lines, granted: None };
+        let mut user = TestUser {
+            name,
+            uid,
+            gid: uid,
+            home,
+            subids: 1_000_000 + slot * 65536,
+            lines,
+            granted: None,
+            bin: Default::default(),
+        };
         {
             let _one_writer = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
             for (file, line) in &user.lines {
@@ -800,18 +811,23 @@ impl TestUser {
 
     /// The workspace's tools in the user's home (`~/bin`: the build directory may sit
     /// below a directory the user cannot enter), linked or copied; the path of `name`'s.
+    /// (Made once, whichever thread asks first; a copy goes to a temporary name renamed
+    /// into place, never through an existing link to the build's own file.)
     pub fn tool(&self, name: &str) -> PathBuf {
-        let dir = self.home.join("bin");
-        if !dir.exists() {
+        let dir = self.bin.get_or_init(|| {
+            let dir = self.home.join("bin");
             std::fs::create_dir_all(&dir).expect("mkdir ~/bin");
             for t in ["ctr-run", "cgctl", "unshare-rs", "ovlmount", "nsenter-rs"] {
                 let (from, to) = (bin(t), dir.join(t));
                 if std::fs::hard_link(&from, &to).is_err() {
-                    std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+                    let tmp = dir.join(format!(".{t}.tmp"));
+                    std::fs::copy(&from, &tmp).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+                    std::fs::rename(&tmp, &to).unwrap_or_else(|e| panic!("rename {}: {e}", tmp.display()));
                 }
             }
             std::os::unix::fs::chown(&dir, Some(self.uid), Some(self.gid)).expect("chown ~/bin");
-        }
+            dir
+        });
         dir.join(name)
     }
 
@@ -830,14 +846,14 @@ impl TestUser {
     }
 }
 
-/// The container directories under a ctr-run state root (not `images`, `names` or the
-/// kept empty ones in `spare`).
+/// The container directories under a ctr-run state root (not `images`, `names`, the
+/// kept empty ones in `spare`, or a rootless user's `userns`).
 pub fn ctr_run_containers(root: &Path) -> Vec<String> {
     std::fs::read_dir(root)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "images" && n != "names" && n != "spare")
+                .filter(|n| !["images", "names", "spare", "userns"].contains(&n.as_str()))
                 .collect()
         })
         .unwrap_or_default()
