@@ -9,7 +9,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 /// Parse this process's arguments into `T`, or exit as the convention says.
 pub fn parse<T: clap::Parser>(tool: &str) -> T {
     crate::docs::generate_if_asked::<T>(tool);
-    match T::try_parse() {
+    match try_parse::<T>() {
         Ok(t) => t,
         Err(e) => match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -22,6 +22,20 @@ pub fn parse<T: clap::Parser>(tool: &str) -> T {
             }
         },
     }
+}
+
+/// clap's `T::try_parse()`, but the command clap built and what it parsed are not freed:
+/// a tool execs or exits soon after, and freeing them cost as much as a fifth of the
+/// parse (every argument's definition is a handful of allocations).
+fn try_parse<T: clap::Parser>() -> Result<T, clap::Error> {
+    let mut cmd = T::command();
+    let parsed = cmd.try_get_matches_from_mut(std::env::args_os()).and_then(|mut matches| {
+        let t = T::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd));
+        std::mem::forget(matches);
+        t
+    });
+    std::mem::forget(cmd);
+    parsed
 }
 
 /// The message of a clap error as util-linux words it where it has a word for it.
