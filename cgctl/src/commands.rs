@@ -47,13 +47,13 @@ pub fn set(cg: &Cgroups, name: &GroupName, limits: &Limits) -> Result<(), Error>
 pub fn exec(cg: &Cgroups, name: &GroupName, limits: &Limits, create: bool, command: &[OsString]) -> Error {
     let g = Group::new(cg, name.clone());
     let prepared = (|| {
-        if !g.exists() && !create {
+        if !create && !g.exists() {
             return Err(Error::NoSuchGroup(name.to_string()));
         }
         limits.check(cg, name)?;
         let writes = limits.plan(cg)?;
         let created = g.create_and_apply(&writes, &limits.also(cg), IfExists::Reuse)?;
-        if let Err(e) = g.join_self(false) {
+        if let Err(e) = g.join_self_created(&created, false) {
             created.undo();
             return Err(e);
         }

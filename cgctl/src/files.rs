@@ -17,8 +17,30 @@ pub(crate) fn io_err(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> 
 
 /// Write `value` to an interface file in one write(2).
 pub fn write_file(path: &Path, value: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
-    f.write_all(value.as_bytes())
+    InterfaceWriter::default().write(path, value)
+}
+
+/// Writes to interface files, one write(2) per value, keeping the last file open:
+/// consecutive values for one file (the lines of a device list) look its path up once.
+#[derive(Debug, Default)]
+pub struct InterfaceWriter {
+    open: Option<(PathBuf, std::fs::File)>,
+}
+
+impl InterfaceWriter {
+    /// Write `value` to `path`.
+    pub fn write(&mut self, path: &Path, value: &str) -> std::io::Result<()> {
+        let mut f = match self.open.take() {
+            Some((p, f)) if p == path => f,
+            other => {
+                drop(other);
+                std::fs::OpenOptions::new().write(true).open(path)?
+            }
+        };
+        f.write_all(value.as_bytes())?;
+        self.open = Some((path.to_path_buf(), f));
+        Ok(())
+    }
 }
 
 /// Read an interface file, trimmed.

@@ -14,7 +14,7 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::files::{io_err, procs_of, read_file, remove_dir_retrying, wait_for, walk, write_file};
+use crate::files::{io_err, procs_of, read_file, remove_dir_retrying, wait_for, walk, write_file, InterfaceWriter};
 use crate::limits::Write;
 use crate::name::GroupName;
 use crate::setup::{Cgroups, Hierarchy, Setup, Version};
@@ -67,6 +67,8 @@ pub struct Group<'a> {
 pub struct Created {
     /// Directories made, outermost first.
     pub dirs: Vec<PathBuf>,
+    /// The group's directory in each hierarchy the creation put it in (made or found).
+    pub group_dirs: Vec<(Version, PathBuf)>,
 }
 
 impl Created {
@@ -205,31 +207,38 @@ impl<'a> Group<'a> {
     ) -> Result<(), Error> {
         for h in hierarchies {
             let target = self.name.dir(h);
+            created.group_dirs.push((h.version, target.clone()));
             let root = h.dir_of(Path::new("/"));
-            // Directories from the root down to the target; make the missing ones.
-            let mut chain: Vec<PathBuf> =
-                target.ancestors().take_while(|p| p.starts_with(&root) && *p != root).map(Path::to_path_buf).collect();
-            chain.reverse();
-            for dir in &chain {
-                let is_target = *dir == target;
-                // Ancestors usually exist, so look first. The target usually does not:
-                // mkdir straight away (cgroupfs path lookups are costly) and read EEXIST.
-                if !is_target && dir.is_dir() {
-                    continue;
+            // The target's parent usually exists: mkdir the target straight away
+            // (cgroupfs path lookups are costly) and read EEXIST. Only where the parent is
+            // missing are the ancestors looked at, and the missing ones made, outermost first.
+            match std::fs::create_dir(&target) {
+                Ok(()) => made(h, &target, created)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let mut ancestors: Vec<PathBuf> = target
+                        .ancestors()
+                        .skip(1)
+                        .take_while(|p| p.starts_with(&root) && *p != root)
+                        .map(Path::to_path_buf)
+                        .collect();
+                    ancestors.reverse();
+                    for dir in &ancestors {
+                        if dir.is_dir() {
+                            continue;
+                        }
+                        match std::fs::create_dir(dir) {
+                            Ok(()) => made(h, dir, created)?,
+                            // Made by a concurrent creation since we looked: shared.
+                            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                            Err(e) => return Err(io_err("cannot create cgroup", dir)(e)),
+                        }
+                    }
+                    match std::fs::create_dir(&target) {
+                        Ok(()) => made(h, &target, created)?,
+                        Err(e) => self.target_exists(e, &target, if_exists)?,
+                    }
                 }
-                match std::fs::create_dir(dir) {
-                    Ok(()) => created.dirs.push(dir.clone()),
-                    // An ancestor made by a concurrent creation since we looked: shared.
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && !is_target => continue,
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => match if_exists {
-                        IfExists::Reuse => continue,
-                        IfExists::Refuse => return Err(Error::Exists(self.name.to_string())),
-                    },
-                    Err(e) => return Err(io_err("cannot create cgroup", dir)(e)),
-                }
-                if h.version == Version::V1 && h.has("cpuset") {
-                    copy_cpuset_from_parent(dir)?;
-                }
+                Err(e) => self.target_exists(e, &target, if_exists)?,
             }
             if h.version == Version::V2 {
                 let needed: Vec<&str> = writes
@@ -255,9 +264,22 @@ impl<'a> Group<'a> {
         Ok(())
     }
 
+    /// The target's mkdir failed with `e`: an existing group is reused or refused as
+    /// `if_exists` says; anything else is the error.
+    fn target_exists(&self, e: std::io::Error, target: &Path, if_exists: IfExists) -> Result<(), Error> {
+        match if_exists {
+            IfExists::Reuse if e.kind() == std::io::ErrorKind::AlreadyExists && target.is_dir() => Ok(()),
+            IfExists::Refuse if e.kind() == std::io::ErrorKind::AlreadyExists && target.is_dir() => {
+                Err(Error::Exists(self.name.to_string()))
+            }
+            _ => Err(io_err("cannot create cgroup", target)(e)),
+        }
+    }
+
     /// Write every planned value, in order; the first missing candidate file or rejected
     /// value is an error naming the file and the value.
     pub fn apply(&self, writes: &[Write]) -> Result<(), Error> {
+        let mut writer = InterfaceWriter::default();
         for w in order_memory_writes(self, writes) {
             let dir = self.dir_for(w.version, &w.controller).ok_or_else(|| {
                 Error::Unsupported(format!("{}: the {} controller is not mounted", w.flag, w.controller))
@@ -283,7 +305,7 @@ impl<'a> Group<'a> {
                     w.flag
                 )));
             }
-            write_file(&path, value).map_err(|source| match source.kind() {
+            writer.write(&path, value).map_err(|source| match source.kind() {
                 std::io::ErrorKind::NotFound => missing_interface_file(self, w, &dir),
                 _ => Error::Write { value: value.clone(), flag: w.flag.clone(), path: path.clone(), source },
             })?;
@@ -321,6 +343,19 @@ impl<'a> Group<'a> {
             return Err(Error::NoSuchGroup(self.name.to_string()));
         }
         let dirs: Vec<(Version, PathBuf)> = existing.into_iter().map(|(h, d)| (h.version, d)).collect();
+        join_self_in(&dirs, skip_v2)
+    }
+
+    /// [`Group::join_self`] right after `created`: the hierarchies it put the group in
+    /// are known, so only the others are looked at (a group reused may be in more).
+    pub fn join_self_created(&self, created: &Created, skip_v2: bool) -> Result<(), Error> {
+        let mut dirs = created.group_dirs.clone();
+        let known: Vec<&Path> = created.group_dirs.iter().map(|(_, d)| d.as_path()).collect();
+        dirs.extend(
+            self.hierarchies()
+                .map(|h| (h.version, self.name.dir(h)))
+                .filter(|(_, d)| !known.contains(&d.as_path()) && d.is_dir()),
+        );
         join_self_in(&dirs, skip_v2)
     }
 
@@ -535,6 +570,16 @@ fn order_memory_writes<'w>(g: &Group<'_>, writes: &'w [Write]) -> Vec<&'w Write>
         }
     }
     out
+}
+
+/// `dir` was made in `h`: recorded for an undo, and on v1 cpuset given its parent's
+/// CPUs and memory nodes.
+fn made(h: &Hierarchy, dir: &Path, created: &mut Created) -> Result<(), Error> {
+    created.dirs.push(dir.to_path_buf());
+    if h.version == Version::V1 && h.has("cpuset") {
+        copy_cpuset_from_parent(dir)?;
+    }
+    Ok(())
 }
 
 /// v1 cpuset: a new group starts with empty `cpuset.cpus`/`cpuset.mems`, so no task can
