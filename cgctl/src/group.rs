@@ -350,11 +350,12 @@ impl<'a> Group<'a> {
     /// are known, so only the others are looked at (a group reused may be in more).
     pub fn join_self_created(&self, created: &Created, skip_v2: bool) -> Result<(), Error> {
         let mut dirs = created.group_dirs.clone();
-        let known: Vec<&Path> = created.group_dirs.iter().map(|(_, d)| d.as_path()).collect();
+        // (Both made by `GroupName::dir`: the same bytes, compared as such.)
+        let known: Vec<&std::ffi::OsStr> = created.group_dirs.iter().map(|(_, d)| d.as_os_str()).collect();
         dirs.extend(
             self.hierarchies()
                 .map(|h| (h.version, self.name.dir(h)))
-                .filter(|(_, d)| !known.contains(&d.as_path()) && d.is_dir()),
+                .filter(|(_, d)| !known.contains(&d.as_os_str()) && d.is_dir()),
         );
         join_self_in(&dirs, skip_v2)
     }

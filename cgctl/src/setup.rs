@@ -138,11 +138,20 @@ pub use chainload::proccgroup::parse as parse_proc_cgroup;
 impl Cgroups {
     /// Detect the setup of this machine from this process's mount table.
     pub fn detect() -> Result<Cgroups, Error> {
-        let mounts = mountinfo::read_self().map_err(|e| io("cannot read", Path::new("/proc/self/mountinfo"), e))?;
-        let own = own_cgroups()?;
+        let text = mountinfo::read_virtual_file("/proc/self/mountinfo")
+            .map_err(|e| io("cannot read", Path::new("/proc/self/mountinfo"), e))?;
+        let mounts = mountinfo::parse_of_types(&text, &["cgroup", "cgroup2"]);
+        // (Each line's controllers sorted once, to be compared with a hierarchy's.)
+        let own: Vec<(Vec<String>, PathBuf)> = own_cgroups()?
+            .into_iter()
+            .map(|(mut c, p)| {
+                c.sort();
+                (c, p)
+            })
+            .collect();
         let known = known_v1_controllers();
         let mut hierarchies: Vec<Hierarchy> = Vec::new();
-        for m in mounts.iter().filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2") {
+        for m in &mounts {
             if m.fstype == "cgroup2" {
                 if hierarchies.iter().any(|h| h.version == Version::V2) {
                     continue;
@@ -177,17 +186,8 @@ impl Cgroups {
             if let Some(n) = &name {
                 key.push(format!("name={n}"));
             }
-            let own_cgroup = own
-                .iter()
-                .find(|(c, _)| {
-                    let mut a = c.clone();
-                    let mut b = key.clone();
-                    a.sort();
-                    b.sort();
-                    a == b
-                })
-                .map(|(_, p)| p.clone())
-                .unwrap_or_else(|| "/".into());
+            key.sort();
+            let own_cgroup = own.iter().find(|(c, _)| *c == key).map(|(_, p)| p.clone()).unwrap_or_else(|| "/".into());
             hierarchies.push(Hierarchy {
                 version: Version::V1,
                 mount_point: m.mount_point.clone(),

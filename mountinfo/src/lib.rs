@@ -71,6 +71,9 @@ impl Mount {
 
 /// Undo the kernel's octal escapes (`\040` for space, `\011`, `\012`, `\134`).
 pub fn unescape(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -113,6 +116,19 @@ pub fn parse_line(line: &str) -> Option<Mount> {
 /// Parse a whole mountinfo text.
 pub fn parse(text: &str) -> Vec<Mount> {
     text.lines().filter_map(parse_line).collect()
+}
+
+/// The filesystem type of a mountinfo line (the field after the ` - ` separator),
+/// without parsing the rest.
+pub fn fstype_of(line: &str) -> Option<&str> {
+    let (_, after) = line.split_once(" - ")?;
+    after.split(' ').next()
+}
+
+/// Parse only the lines of a mountinfo text whose filesystem type is one of `fstypes`
+/// (cgctl wants the cgroup mounts of a table that may hold hundreds).
+pub fn parse_of_types(text: &str, fstypes: &[&str]) -> Vec<Mount> {
+    text.lines().filter(|l| fstype_of(l).is_some_and(|t| fstypes.contains(&t))).filter_map(parse_line).collect()
 }
 
 /// Read a file of procfs or sysfs whole. Their files report size 0, so a plain
@@ -177,6 +193,21 @@ mod tests {
         let p = parse_line("41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw").unwrap();
         assert_eq!(p.propagation(), Propagation::Private);
         assert!(parse_line("garbage").is_none());
+    }
+
+    #[test]
+    fn parses_only_the_types_asked_for() {
+        let text = "22 1 0:21 / /proc rw - proc proc rw\n\
+                    30 22 0:26 / /sys/fs/cgroup/a\\040b rw - cgroup cgroup rw,memory\n\
+                    31 22 0:27 / /sys/fs/cgroup/unified rw shared:9 - cgroup2 cgroup2 rw\n\
+                    bad line\n";
+        assert_eq!(fstype_of("22 1 0:21 / /proc rw - proc proc rw"), Some("proc"));
+        assert_eq!(fstype_of("bad line"), None);
+        let got = parse_of_types(text, &["cgroup", "cgroup2"]);
+        let points: Vec<&Path> = got.iter().map(|m| m.mount_point.as_path()).collect();
+        assert_eq!(points, [Path::new("/sys/fs/cgroup/a b"), Path::new("/sys/fs/cgroup/unified")]);
+        assert_eq!(got, parse(text).into_iter().filter(|m| m.fstype.starts_with("cgroup")).collect::<Vec<_>>());
+        assert_eq!(unescape("/plain/path"), "/plain/path");
     }
 
     #[test]
