@@ -105,35 +105,58 @@ pub struct Entry {
     pub extra: String,
 }
 
+/// The text of a passwd or group file; a missing file is empty.
+fn read_text(file: IdFile<'_>) -> Result<String, IdError> {
+    match file.read() {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(IdError::Read { file: file.display(), source }),
+    }
+}
+
+/// The lines of a passwd or group text that can hold an entry (not comments).
+fn entry_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().filter(|l| !l.starts_with('#'))
+}
+
+/// Field `n` (from 0) of a colon-separated line.
+fn field(line: &str, n: usize) -> Option<&str> {
+    line.split(':').nth(n)
+}
+
+/// One line as an entry; `None` if it is malformed.
+fn parse_entry(line: &str, passwd: bool) -> Option<Entry> {
+    let f: Vec<&str> = line.split(':').collect();
+    let id = f.get(2)?.parse().ok()?;
+    let (gid, extra) = if passwd {
+        (f.get(3)?.parse().ok()?, f.get(5).copied().unwrap_or("").to_string())
+    } else {
+        (0, f.get(3).copied().unwrap_or("").to_string())
+    };
+    Some(Entry { name: f[0].to_string(), id, gid, extra })
+}
+
 /// Read the entries of a passwd or group file. A missing file has no entries.
 pub fn read_entries<'a>(file: impl Into<IdFile<'a>>, passwd: bool) -> Result<Vec<Entry>, IdError> {
-    let file = file.into();
-    let text = match file.read() {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(IdError::Read { file: file.display(), source }),
-    };
-    Ok(text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split(':').collect();
-            let id = f.get(2)?.parse().ok()?;
-            let (gid, extra) = if passwd {
-                (f.get(3)?.parse().ok()?, f.get(5).copied().unwrap_or("").to_string())
-            } else {
-                (0, f.get(3).copied().unwrap_or("").to_string())
-            };
-            Some(Entry { name: f[0].to_string(), id, gid, extra })
-        })
-        .collect())
+    Ok(entry_lines(&read_text(file.into())?).filter_map(|l| parse_entry(l, passwd)).collect())
+}
+
+/// The first well-formed entry whose field `n` satisfies `wanted` (only the lines that
+/// do are made entries).
+fn find_entry(
+    file: IdFile<'_>,
+    passwd: bool,
+    n: usize,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Option<Entry>, IdError> {
+    Ok(entry_lines(&read_text(file)?).filter(|l| field(l, n).is_some_and(&wanted)).find_map(|l| parse_entry(l, passwd)))
 }
 
 fn resolve(spec: &str, file: IdFile<'_>, passwd: bool) -> Result<u32, IdError> {
     if let Ok(id) = spec.parse::<u32>() {
         return Ok(id);
     }
-    read_entries(file, passwd)?.into_iter().find(|e| e.name == spec).map(|e| e.id).ok_or_else(|| IdError::NoSuchName {
+    find_entry(file, passwd, 0, |name| name == spec)?.map(|e| e.id).ok_or_else(|| IdError::NoSuchName {
         kind: if passwd { "user" } else { "group" },
         name: spec.to_string(),
         file: file.display(),
@@ -152,7 +175,7 @@ pub fn group_id<'a>(spec: &str, group: impl Into<IdFile<'a>>) -> Result<u32, IdE
 
 /// The passwd entry of `uid`, if any.
 pub fn user_by_id<'a>(uid: u32, passwd: impl Into<IdFile<'a>>) -> Result<Option<Entry>, IdError> {
-    Ok(read_entries(passwd, true)?.into_iter().find(|e| e.id == uid))
+    find_entry(passwd.into(), true, 2, |id| id.parse::<u32>().ok() == Some(uid))
 }
 
 /// The supplementary groups `user` is a member of in `group` (by name in the member list).
@@ -211,6 +234,11 @@ mod tests {
         assert_eq!((c.uid, c.gid, c.groups), (33, 0, vec![]));
         let c = credentials("4321", &p, &g).unwrap();
         assert_eq!((c.uid, c.gid, c.groups), (4321, 4321, vec![]));
+        // Comments and malformed lines are passed over, even where their field matches.
+        std::fs::write(&p, "# www:x:1:1\nwww:x:33:bad\nwww:x:0033:35:www:/w:/bin/false\n").unwrap();
+        assert_eq!(user_id("www", &p).unwrap(), 33);
+        assert_eq!(user_by_id(33, &p).unwrap().map(|e| (e.name, e.gid)), Some(("www".to_string(), 35)));
+        assert_eq!(user_by_id(1, &p).unwrap(), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

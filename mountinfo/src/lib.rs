@@ -119,10 +119,15 @@ pub fn parse(text: &str) -> Vec<Mount> {
 }
 
 /// The filesystem type of a mountinfo line (the field after the ` - ` separator),
-/// without parsing the rest.
+/// without parsing the rest: usually the third field from the end, as the source and
+/// the superblock options that follow it hold no space (the kernel escapes them).
 pub fn fstype_of(line: &str) -> Option<&str> {
-    let (_, after) = line.split_once(" - ")?;
-    after.split(' ').next()
+    let mut back = line.rsplitn(5, ' ');
+    match (back.next(), back.next(), back.next(), back.next()) {
+        (Some(_), Some(_), Some(fstype), Some("-")) => Some(fstype),
+        // (A line without superblock options.)
+        _ => line.split_once(" - ").and_then(|(_, after)| after.split(' ').next()),
+    }
 }
 
 /// Parse only the lines of a mountinfo text whose filesystem type is one of `fstypes`
@@ -203,6 +208,7 @@ mod tests {
                     bad line\n";
         assert_eq!(fstype_of("22 1 0:21 / /proc rw - proc proc rw"), Some("proc"));
         assert_eq!(fstype_of("bad line"), None);
+        assert_eq!(fstype_of("22 1 0:21 / /proc rw - proc proc"), Some("proc"));
         let got = parse_of_types(text, &["cgroup", "cgroup2"]);
         let points: Vec<&Path> = got.iter().map(|m| m.mount_point.as_path()).collect();
         assert_eq!(points, [Path::new("/sys/fs/cgroup/a b"), Path::new("/sys/fs/cgroup/unified")]);
