@@ -1023,7 +1023,8 @@ pub fn client_preconditions(tag: &str, commands: &[&str], what: &str) -> Option<
 }
 
 /// The clients create `own` (this process's deepest cgroup) in every hierarchy where it
-/// is not yet: those copies, and the empty groups below them, are removed when the test
+/// is not yet, with whatever ancestors of it are missing there: those copies, from the
+/// outermost ancestor made, and the empty groups below them, are removed when the test
 /// binary exits (deepest first; a group that still holds anything stays).
 fn remove_client_groups_at_exit(own: &Path) {
     static MADE: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
@@ -1043,7 +1044,15 @@ fn remove_client_groups_at_exit(own: &Path) {
     MADE.get_or_init(|| {
         let rel = own.strip_prefix("/").unwrap_or(own);
         let hierarchies = std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten().map(|e| e.path());
-        let missing: Vec<PathBuf> = hierarchies.map(|h| h.join(rel)).filter(|d| !d.exists()).collect();
+        // In each hierarchy, the outermost missing directory on the way down to `own`.
+        let outermost_missing = |h: PathBuf| {
+            let mut d = h;
+            rel.components().find_map(|c| {
+                d.push(c);
+                (!d.exists()).then(|| d.clone())
+            })
+        };
+        let missing: Vec<PathBuf> = hierarchies.filter_map(outermost_missing).collect();
         // SAFETY: registers a function without arguments that only removes directories.
         unsafe { libc::atexit(remove_made) };
         missing
