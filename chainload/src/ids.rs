@@ -178,6 +178,18 @@ pub fn user_by_id<'a>(uid: u32, passwd: impl Into<IdFile<'a>>) -> Result<Option<
     find_entry(passwd.into(), true, 2, |id| id.parse::<u32>().ok() == Some(uid))
 }
 
+/// The home directory of `uid` in `passwd`, `/` where it has none (or cannot be read):
+/// the HOME a program gets where its environment has none, as runc gives it.
+pub fn home_dir<'a>(uid: u32, passwd: impl Into<IdFile<'a>>) -> String {
+    let entry = user_by_id(uid, passwd).ok().flatten();
+    entry.map(|e| e.extra).filter(|h| !h.is_empty()).unwrap_or_else(|| "/".into())
+}
+
+/// The group entry of `gid`, if any.
+pub fn group_by_id<'a>(gid: u32, group: impl Into<IdFile<'a>>) -> Result<Option<Entry>, IdError> {
+    find_entry(group.into(), false, 2, |id| id.parse::<u32>().ok() == Some(gid))
+}
+
 /// The supplementary groups `user` is a member of in `group` (by name in the member list).
 pub fn groups_of<'a>(user: &str, group: impl Into<IdFile<'a>>) -> Result<Vec<u32>, IdError> {
     Ok(read_entries(group, false)?
@@ -228,6 +240,9 @@ mod tests {
         assert_eq!(group_id("web", &g).unwrap(), 34);
         assert_eq!(groups_of("www", &g).unwrap(), vec![34]);
         assert_eq!(user_by_id(33, &p).unwrap().unwrap().gid, 34);
+        assert_eq!(group_by_id(34, &g).unwrap().map(|e| e.name), Some("web".to_string()));
+        assert_eq!(group_by_id(35, &g).unwrap(), None);
+        assert_eq!((home_dir(33, &p), home_dir(34, &p)), ("/var/www".to_string(), "/".to_string()));
         let c = credentials("www", &p, &g).unwrap();
         assert_eq!((c.uid, c.gid, c.groups), (33, 34, vec![34]));
         let c = credentials("www:root", &p, &g).unwrap();

@@ -7,7 +7,8 @@
 //!     ovlmount enter --lower ... {--upper-tmpfs | --upper DIR/upper --work DIR/work [-o volatile]} \
 //!       --init hostname=NAME --init hosts [--init resolv=/etc/resolv.conf] \
 //!       --target DIR/merged --proc --dev --sys [--mask-defaults] [--tmpfs ...] [--bind ...] \
-//!       [--device HOST:CTR...] [--workdir W] [--user U] CAPS [--no-new-privs] \
+//!       [--device HOST:CTR...] [--workdir W] [--passwd-entry L --group-entry L] [--user U] \
+//!       CAPS [--no-new-privs] \
 //!       [--seccomp default] -- [/dev/init init --] CMD...
 //! ```
 //!
@@ -129,6 +130,8 @@ pub struct Resolved {
     pub read_only: bool,
     /// `--init`.
     pub init: bool,
+    /// `--userns keep-id` as the user: the passwd and group lines for them.
+    pub keep_id_entries: Option<(String, String)>,
     /// Mount the upper layer `volatile` (no sync when it is unmounted): the container is
     /// removed when it exits, so its writes never need to reach the disk.
     pub volatile_upper: bool,
@@ -290,6 +293,9 @@ fn confinement_args(r: &Resolved, dir: &ContainerDir) -> Vec<String> {
     let mut a = Vec::new();
     if !r.config.workdir.is_empty() {
         a.extend(["--workdir".into(), r.config.workdir.clone()]);
+    }
+    if let Some((passwd, group)) = &r.keep_id_entries {
+        a.extend(["--passwd-entry".into(), passwd.clone(), "--group-entry".into(), group.clone()]);
     }
     if let Some(u) = &r.config.user {
         a.extend(["--user".into(), u.clone()]);

@@ -447,8 +447,9 @@ pub struct RunArgs {
     #[arg(long)]
     read_only: bool,
     /// Rootless: `keep-id` maps you to your own uid and gid inside (and runs the command
-    /// as them) instead of to root; the default maps you to root, your subordinate ids
-    /// from 1
+    /// as them, your name and home added to the container's /etc/passwd and /etc/group
+    /// where its own lack your ids) instead of to root; the default maps you to root,
+    /// your subordinate ids from 1
     #[arg(long, value_name = "keep-id", value_parser = ["keep-id"])]
     userns: Option<String>,
     /// Add a capability to docker's default set; repeatable

@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 use std::io::{Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -455,8 +455,11 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
     };
     a.extend([tools.nsenter.clone().into(), "-t".into(), p.pid.to_string().into(), "-a".into(), "-r".into()]);
     a.extend(["-W".into(), o.workdir.clone().unwrap_or_else(|| st.config.workdir.clone()).into()]);
+    let container_root = PathBuf::from(format!("/proc/{}/root", p.pid));
+    let mut uid = 0;
     if let Some(u) = o.user.as_ref().or(st.config.user.as_ref()) {
-        let c = ids_in(Path::new(&format!("/proc/{}/root", p.pid)), u)?;
+        let c = ids_in(&container_root, u)?;
+        uid = c.uid;
         a.extend(["-S".into(), c.uid.to_string().into(), "-G".into(), c.gid.to_string().into()]);
         // (The user's supplementary groups, as `run` gives them.)
         if !c.groups.is_empty() {
@@ -491,6 +494,11 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
     // (`-e KEY` takes the caller's value, as in `run`.)
     for e in &o.env {
         crate::environ::set(&mut env, e, true);
+    }
+    if !env.iter().any(|(k, _)| k == "HOME") {
+        // (The user's home in the container's passwd, opened inside its root, as `run`.)
+        let passwd = chainload::ids::IdFile::InRoot { root: &container_root, path: Path::new("/etc/passwd") };
+        env.push(("HOME".into(), chainload::ids::home_dir(uid, passwd)));
     }
     Ok((a, env))
 }

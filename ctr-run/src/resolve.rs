@@ -136,7 +136,6 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
     let host_root = rootfs == Rootfs::Host;
     let command = command_of(o, &config)?;
     let hostname = o.hostname.clone().unwrap_or_else(|| name.to_string());
-    let env = environment_of(o, &config, &hostname);
     let workdir = o
         .workdir
         .clone()
@@ -151,6 +150,8 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
     // (keep-id: the user's own ids, as podman runs it, unless -u says otherwise.)
     let keep_id_user = userns.as_ref().filter(|u| u.keep_id).map(|u| format!("{}:{}", u.uid, u.gid));
     let user = o.user.clone().or(keep_id_user).or_else(|| Some(config.user.clone()).filter(|u| !u.is_empty()));
+    let keep_id_entries = userns.as_ref().filter(|u| u.keep_id && o.user.is_none()).map(|u| u.keep_id_entries());
+    let env = environment_of(o, &config, &hostname);
     let (cgroup, limits) = match cgroup_parent(o, userns.is_some())? {
         Ok(parent) => {
             let cgroup = format!("{}/{id}", parent.trim_end_matches('/'));
@@ -232,6 +233,7 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
         devices,
         read_only: o.read_only,
         init: o.init,
+        keep_id_entries,
         // A container removed when it ends (`-d --rm`; a foreground one with its upper
         // on disk) needs no sync of its upper layer (overlayfs has `volatile` since Linux
         // 5.10). (Not one that restarts: overlayfs refuses to mount a volatile upper again.)
@@ -278,12 +280,11 @@ fn command_of(o: &RunOptions, config: &image::ImageConfig) -> Result<Vec<String>
 }
 
 /// The program's environment: the defaults, the image's Env, then `-e`/`--env-file`.
+/// No HOME unless one of those sets it: ovlmount (and `exec`) set it to the user's home
+/// in the container's passwd, as runc does for docker.
 fn environment_of(o: &RunOptions, config: &image::ImageConfig, hostname: &str) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), DEFAULT_PATH.into()),
-        ("HOSTNAME".into(), hostname.into()),
-        ("HOME".into(), "/root".into()),
-    ];
+    let mut env: Vec<(String, String)> =
+        vec![("PATH".into(), DEFAULT_PATH.into()), ("HOSTNAME".into(), hostname.into())];
     for e in &config.env {
         crate::environ::set(&mut env, e, false);
     }

@@ -100,6 +100,20 @@ impl UserNs {
         (whole(self.uid, &self.subuid), whole(self.gid, &self.subgid))
     }
 
+    /// The passwd and group lines `--userns keep-id` adds to the container's files
+    /// where they lack the user's ids, as podman's default entry
+    /// (`NAME:*:UID:GID:NAME:HOME:/bin/sh`): the user's name and home on the host (else
+    /// `$USER` or the uid, and `$HOME` or `/`), and the host's name of their group.
+    pub fn keep_id_entries(&self) -> (String, String) {
+        let me = chainload::ids::user_by_id(self.uid, Path::new("/etc/passwd")).ok().flatten();
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty() && !v.contains([':', '\n']));
+        let name = me.as_ref().map(|e| e.name.clone()).or_else(|| var("USER")).unwrap_or_else(|| self.uid.to_string());
+        let home = me.map(|e| e.extra).filter(|h| !h.is_empty()).or_else(|| var("HOME")).unwrap_or_else(|| "/".into());
+        let group = chainload::ids::group_by_id(self.gid, Path::new("/etc/group")).ok().flatten();
+        let group = group.map(|e| e.name).unwrap_or_else(|| name.clone());
+        (format!("{name}:*:{}:{}:{name}:{home}:/bin/sh", self.uid, self.gid), format!("{group}:x:{}:{name}", self.gid))
+    }
+
     /// What newuidmap/newgidmap write for the subordinate `ranges` (keep-id: the user's
     /// `own` id to itself too).
     fn ranges_map(&self, own: u32, ranges: &[(u32, u32)]) -> Vec<MapLine> {

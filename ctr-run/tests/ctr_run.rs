@@ -820,6 +820,35 @@ fn exec_user_gets_supplementary_groups_as_run_does() {
     lab.ctr(&["rm", "-f", "grp"]).run().ok();
 }
 
+/// HOME is the home directory of the user the program runs as, from the container's
+/// passwd (`/` for a uid it lacks), unless the image or `-e` sets it: docker's HOME
+/// (runc's), for `run` and for `exec`, whoever the container's own user is.
+#[test]
+fn home_is_the_users_from_the_containers_passwd() {
+    require_root!();
+    let Some(lab) = Lab::new("home") else { return };
+    let home = |extra: &[&str]| {
+        let mut args = extra.to_vec();
+        args.extend(["--image", "bb", "--", "sh", "-c", "echo $HOME"]);
+        lab.run(&args).run().ok().stdout.clone()
+    };
+    assert_eq!(home(&[]), "/root\n");
+    assert_eq!(home(&["-u", "user"]), "/home/user\n");
+    assert_eq!(home(&["-u", "4242"]), "/\n");
+    assert_eq!(home(&["-u", "user", "-e", "HOME=/x"]), "/x\n");
+    lab.run(&["-d", "--name", "h", "-u", "user", "--image", "bb", "--", "sleep", "100"]).run().ok();
+    let exec = |extra: &[&str]| {
+        let mut args = vec!["exec"];
+        args.extend(extra);
+        args.extend(["h", "--", "sh", "-c", "echo $HOME"]);
+        lab.ctr(&args).run().ok().stdout.clone()
+    };
+    assert_eq!(exec(&[]), "/home/user\n");
+    assert_eq!(exec(&["-u", "root"]), "/root\n");
+    assert_eq!(exec(&["-u", "root", "-e", "HOME=/y"]), "/y\n");
+    lab.ctr(&["rm", "-f", "h"]).run().ok();
+}
+
 /// `logs --tail N` prints the last N lines (`all`: every one); `logs -f` prints what the
 /// container writes after it started, and ends when the container stops; a reader that
 /// goes away (`logs -f | head -1`) ends it quietly.

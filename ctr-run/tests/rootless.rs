@@ -340,6 +340,57 @@ fn keep_id_maps_the_user_to_themself() {
     assert_eq!(root.code, 125, "{root:?}");
 }
 
+/// `--userns keep-id` gives the user an account inside, as podman does: the image's
+/// /etc/passwd and /etc/group get the host's name and home for their ids (in the
+/// container's upper layer, not the image), so `id -un` and HOME are theirs; an image
+/// that has the uid keeps its own entry. A hostile image whose /etc/passwd is a symlink
+/// to a file of the user's on the host gets the line inside its own root, the host's
+/// file is untouched; one whose /etc/passwd is a FIFO is refused, not waited on.
+#[test]
+fn keep_id_gives_the_user_an_account_inside() {
+    require_root!();
+    let Some((u, rootfs)) = user_or_skip("keep_id_gives_the_user_an_account_inside") else { return };
+    let passwd = rootfs.join("etc/passwd");
+    let image_passwd = std::fs::read_to_string(&passwd).unwrap();
+    let script = "id -un; id -gn; echo $HOME; grep -c . /etc/passwd; grep -c :$(id -g): /etc/group";
+    let run =
+        || ctr(&u, &["run", "--userns", "keep-id", "--rootfs"]).arg(&rootfs).args(["--", "sh", "-c", script]).run();
+    let out = run();
+    assert_eq!(out.code, 0, "{out:?}");
+    let home = u.home.display().to_string();
+    let lines = image_passwd.lines().count() + 1;
+    let want = [u.name.as_str(), &u.name, &home, &lines.to_string(), "1"];
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), want, "{out:?}");
+    assert_eq!(std::fs::read_to_string(&passwd).unwrap(), image_passwd, "the image's own file changed");
+
+    // The image has the uid: its entry stands.
+    std::fs::write(&passwd, format!("{image_passwd}dev:x:{}:{}:dev:/home/dev:/bin/sh\n", u.uid, u.gid)).unwrap();
+    let out = run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.lines().take(4).collect::<Vec<_>>(), ["dev", &u.name, "/home/dev", &lines.to_string()]);
+
+    // /etc/passwd a symlink to a file the user can write on the host.
+    let host_file = u.home.join("host-passwd");
+    std::fs::write(&host_file, "host\n").unwrap();
+    std::os::unix::fs::chown(&host_file, Some(u.uid), Some(u.gid)).unwrap();
+    std::fs::remove_file(&passwd).unwrap();
+    std::os::unix::fs::symlink(&host_file, &passwd).unwrap();
+    let out = run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.lines().next(), Some(u.name.as_str()), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&host_file).unwrap(), "host\n", "the line went out of the container's root");
+
+    // /etc/passwd a FIFO: refused, nothing left.
+    std::fs::remove_file(&passwd).unwrap();
+    nix::unistd::mkfifo(&passwd, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let out = run();
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.stderr.contains("'/etc/passwd' in the container is not a regular file"), "{out:?}");
+    assert!(containers_left(&u).is_empty());
+    std::fs::remove_file(&passwd).unwrap();
+    std::fs::write(&passwd, &image_passwd).unwrap();
+}
+
 /// Where a cgroup v2 subtree is delegated to the user (as systemd's `Delegate=yes`
 /// leaves it: the group, its cgroup.procs, cgroup.subtree_control and cgroup.threads
 /// theirs, the controllers enabled above it, their shell in a leaf of it), `-m`,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use chainload::caps::CapSet;
 use chainload::confine::{self, Confinement};
 use clap::{Args, Parser, Subcommand};
+use ovlmount::accounts::{AccountEntry, AccountFile};
 use ovlmount::archive::parse_max_size;
 use ovlmount::enter::{Bind, EnterOptions, InitFiles, Propagation, RootfsPropagation};
 use ovlmount::stack::{split_lowers, Stack};
@@ -224,6 +225,15 @@ pub struct EnterArgs {
     /// the file's); repeatable
     #[arg(long = "init", value_name = "KEY[=VALUE]")]
     init: Vec<String>,
+    /// Add LINE (NAME:PASSWORD:UID:GID:GECOS:HOME:SHELL) to the new root's /etc/passwd
+    /// unless an entry has its uid (podman's keep-id user); written through the overlay,
+    /// before the volumes are mounted; repeatable
+    #[arg(long, value_name = "LINE", value_parser = |l: &str| AccountEntry::parse(AccountFile::Passwd, l))]
+    passwd_entry: Vec<AccountEntry>,
+    /// Add LINE (NAME:PASSWORD:GID:MEMBERS) to the new root's /etc/group unless an entry
+    /// has its gid; repeatable
+    #[arg(long, value_name = "LINE", value_parser = |l: &str| AccountEntry::parse(AccountFile::Group, l))]
+    group_entry: Vec<AccountEntry>,
     /// Set a kernel parameter of the container's own IPC, network or UTS namespace
     /// (refused for any other, and where that namespace is the host's); repeatable
     #[arg(long, value_name = "KEY=VALUE", value_parser = ovlmount::sysctl::Sysctl::parse)]
@@ -381,6 +391,7 @@ impl EnterArgs {
             devices: self.device,
             device_nodes: self.device_node,
             init,
+            accounts: self.passwd_entry.into_iter().chain(self.group_entry).collect(),
             sysctls: self.sysctl,
             workdir: self.workdir,
             user: self.user,

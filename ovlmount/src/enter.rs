@@ -4,13 +4,15 @@
 //! In order: refuse the initial mount namespace; `--sysctl` (each refused in a
 //! namespace the host shares); clone the `rshared` volumes (`--propagation shared`);
 //! make `/` recursively private (or a slave); write the `--init` files
-//! into the init layer; mount the overlay; `--proc`, `--dev`, `--sys`, `--cgroupfs`,
+//! into the init layer; mount the overlay; add the `--passwd-entry` and
+//! `--group-entry` lines; `--proc`, `--dev`, `--sys`, `--cgroupfs`,
 //! `--tmpfs`; `--bind` volumes; `--device` nodes; `--mask-defaults`, `--mask`,
 //! `--read-only-path`; connect the `--console-socket`; pivot_root and detach the old
 //! root; `--rootfs-propagation shared|unbindable`; the terminal (a pty of the new
 //! root's devpts); `--readonly`; close every inherited descriptor above 2;
-//! `--workdir`, resolved inside the new root; the confinement (bounding set, user,
-//! capabilities, no_new_privs); the start gate; exec.
+//! `--workdir`, resolved inside the new root; HOME, where the environment has none
+//! (the user's home in the new root's passwd, as runc sets it); the confinement
+//! (bounding set, user, capabilities, no_new_privs); the start gate; exec.
 //!
 //! The init files are written before the overlay is mounted, not after: overlayfs
 //! leaves changes to a layer that is part of a mounted overlay undefined. Without
@@ -400,6 +402,8 @@ pub struct EnterOptions {
     pub device_nodes: Vec<crate::rootfs::DeviceNode>,
     /// `--init`.
     pub init: InitFiles,
+    /// `--passwd-entry` and `--group-entry`.
+    pub accounts: Vec<crate::accounts::AccountEntry>,
     /// `--sysctl KEY=VALUE`, repeatable.
     pub sysctls: Vec<crate::sysctl::Sysctl>,
     /// `--workdir` (default `/`).
@@ -494,9 +498,11 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
         .map_err(sys(format!("cannot make / {what}")))?;
     let root = match &o.rootfs {
         Some(dir) => {
-            if !o.init.is_empty() {
+            if !o.init.is_empty() || !o.accounts.is_empty() {
                 return Err(Error::Usage(
-                    "--init writes into the layers: with --rootfs, bind the files instead".into(),
+                    "--init, --passwd-entry and --group-entry write into the layers: with --rootfs, bind the \
+                     files instead"
+                        .into(),
                 ));
             }
             let root = std::fs::canonicalize(dir).map_err(|e| Error::io("--rootfs", dir, e))?;
@@ -507,6 +513,10 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     };
     // Every mount below goes on a place opened inside the new root (see `rootfs`).
     let new_root = rootfs::NewRoot::open(&root)?;
+    // (Before any volume is mounted: the files written are the root's own.)
+    for a in &o.accounts {
+        a.add(&new_root)?;
+    }
     if o.proc {
         rootfs::mount_proc(&new_root)?;
     }
@@ -598,6 +608,10 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
             user.groups = g.clone();
         }
         c.user = Some(user);
+    }
+    if std::env::var_os("HOME").is_none() {
+        let uid = c.user.as_ref().map_or_else(|| nix::unistd::geteuid().as_raw(), |u| u.uid);
+        std::env::set_var("HOME", chainload::ids::home_dir(uid, Path::new("/etc/passwd")));
     }
     if c.gate.is_some() {
         // A program that cannot be found fails `create`, not the `start` after it.

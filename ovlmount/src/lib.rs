@@ -26,6 +26,7 @@
 //! 125 when ovlmount fails (usage errors too); for `enter`, 126 when the program cannot
 //! be executed, 127 when it is not found (otherwise `enter` is the program).
 
+pub mod accounts;
 pub mod archive;
 pub mod commit;
 pub mod diff;
