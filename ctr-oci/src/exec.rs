@@ -216,7 +216,13 @@ pub fn exec(root: &Root, id: &str, o: &ExecOptions) -> Result<(), Error> {
         Status::Created => return Err(Error::WrongState(format!("cannot exec in container {id}: it is not started"))),
     }
     let plan = bundle::plan(&bundle::load(&st.bundle)?, &st.bundle, id)?;
-    let p = process(&plan, o)?;
+    let mut p = process(&plan, o)?;
+    if !p.env.iter().any(|(k, _)| k == "HOME") {
+        // (runc's: the user's home in the container's passwd, opened inside its root.)
+        let root = std::path::PathBuf::from(format!("/proc/{}/root", st.pid));
+        let passwd = chainload::ids::IdFile::InRoot { root: &root, path: std::path::Path::new("/etc/passwd") };
+        p.env.push(("HOME".into(), chainload::ids::home_dir(p.user.0, passwd)));
+    }
     let tools = Tools::locate()?;
     let seccomp = root.container(id).seccomp();
     let argv = argv(&tools, st.pid, &p, seccomp.exists().then_some(seccomp.as_path()), o);

@@ -201,15 +201,16 @@ fn lifecycle_as_clients_drive_it() {
     assert_eq!(frozen.one_line_error(), "ctr-oci: cannot exec in paused container c1");
     lab.oci(&["resume", "c1"]).run().ok();
     // exec: the container's limits and environment; a process file's are its own.
-    let out = lab.oci(&["exec", "c1", "sh", "-c", "ulimit -n; echo $FROM"]).run();
-    assert_eq!(out.ok().stdout, "777\ncontainer\n");
+    // (No HOME in either: the user's home from the container's passwd, as runc sets it.)
+    let out = lab.oci(&["exec", "c1", "sh", "-c", "ulimit -n; echo $FROM $HOME"]).run();
+    assert_eq!(out.ok().stdout, "777\ncontainer /root\n");
     let process = lab.dir.path().join("p.json");
-    let file = serde_json::json!({ "args": ["sh", "-c", "ulimit -n; echo ${FROM:-unset} $MINE"], "cwd": "/",
-        "user": { "uid": 0, "gid": 0 }, "env": ["PATH=/bin", "MINE=mine"],
+    let file = serde_json::json!({ "args": ["sh", "-c", "ulimit -n; echo ${FROM:-unset} $MINE $HOME"], "cwd": "/",
+        "user": { "uid": 1000, "gid": 1000 }, "env": ["PATH=/bin", "MINE=mine"],
         "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 555, "soft": 555 }] });
     std::fs::write(&process, file.to_string()).unwrap();
     let out = lab.oci(&["exec", "--process"]).arg(&process).arg("c1").run();
-    assert_eq!(out.ok().stdout, "555\nunset mine\n");
+    assert_eq!(out.ok().stdout, "555\nunset mine /home/user\n");
     // exec's bad input: one line and one JSON log line each; the container untouched.
     let bad_process = lab.dir.path().join("process.json");
     std::fs::write(&bad_process, "{ \"args\": 7 }").unwrap();
