@@ -152,6 +152,17 @@ pub struct Chain {
     pub after: Option<Vec<String>>,
 }
 
+/// `env` with TERM=xterm for a process given a terminal, unless it sets TERM itself: as
+/// docker does for `run -t` and `exec -t` (not part of the container's own environment,
+/// so an `exec` without `-t` gets none).
+pub fn with_term(env: &[(String, String)], tty: bool) -> Vec<(String, String)> {
+    let mut env = env.to_vec();
+    if tty && !env.iter().any(|(k, _)| k == "TERM") {
+        env.push(("TERM".into(), "xterm".into()));
+    }
+    env
+}
+
 fn s(p: &std::path::Path) -> String {
     p.display().to_string()
 }
@@ -174,7 +185,7 @@ pub fn build(r: &Resolved, dir: &ContainerDir, tools: &Tools) -> Chain {
 
     let after = r.config.cgroup.as_ref().map(|c| vec![s(&tools.cgctl), "rm".into(), "--force".into(), c.clone()]);
     Chain {
-        env: r.config.env.clone(),
+        env: with_term(&r.config.env, r.config.tty),
         argv: a.into_iter().map(OsString::from).collect(),
         dirs: vec![dir.dir.clone()],
         after,

@@ -490,7 +490,7 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
     }
     a.push("--".into());
     a.extend(o.command.iter().cloned());
-    let mut env = st.config.env.clone();
+    let mut env = crate::chain::with_term(&st.config.env, o.console_socket.is_some());
     // (`-e KEY` takes the caller's value, as in `run`.)
     for e in &o.env {
         crate::environ::set(&mut env, e, true);

@@ -281,7 +281,7 @@ fn command_of(o: &RunOptions, config: &image::ImageConfig) -> Result<Vec<String>
 
 /// The program's environment: the defaults, the image's Env, then `-e`/`--env-file`.
 /// No HOME unless one of those sets it: ovlmount (and `exec`) set it to the user's home
-/// in the container's passwd, as runc does for docker.
+/// in the container's passwd, as runc does for docker. (TERM: see [`crate::chain::with_term`].)
 fn environment_of(o: &RunOptions, config: &image::ImageConfig, hostname: &str) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> =
         vec![("PATH".into(), DEFAULT_PATH.into()), ("HOSTNAME".into(), hostname.into())];

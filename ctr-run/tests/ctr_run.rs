@@ -1401,7 +1401,7 @@ fn run_detached_on_a_full_state_root_leaves_nothing() {
 }
 
 /// `run -t`: the container's own pseudo-terminal (the first of its own devpts) as its
-/// stdio and controlling terminal, with the caller's window size; `-it`: a Ctrl-C typed
+/// stdio and controlling terminal, with the caller's window size, and TERM=xterm; `-it`: a Ctrl-C typed
 /// reaches the container as one SIGINT (its shell ends 130); the caller's terminal modes
 /// are as they were after it. Without `-t`, the container never holds the caller's
 /// terminal ("not a tty" inside, with ctr-run on a terminal) and its output still comes.
@@ -1410,11 +1410,12 @@ fn run_t_gives_a_terminal_of_its_own_and_restores_the_callers() {
     require_root!();
     let Some(lab) = Lab::new("tty") else { return };
     let before = testkit::mount_snapshot(lab.dir.path());
-    let script = "tty; stty size; ls -l /proc/self/fd/0 | sed 's/.*-> //'; exit 4";
+    let script = "tty; stty size; ls -l /proc/self/fd/0 | sed 's/.*-> //'; echo TERM=$TERM; exit 4";
     let out = lab.run(&["-t", "--image", "bb", "--", "sh", "-c", script]).run_on_terminal_sized(9, 33);
     assert_eq!(out.code, 4, "{out:?}");
     let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
-    assert_eq!(lines, ["/dev/pts/0", "9 33", "/dev/pts/0"], "{out:?}");
+    // (TERM=xterm, as docker and podman set it for -t.)
+    assert_eq!(lines, ["/dev/pts/0", "9 33", "/dev/pts/0", "TERM=xterm"], "{out:?}");
     // The caller's terminal resized (SIGWINCH to ctr-run): the container's follows.
     let out =
         lab.run(&["-t", "--image", "bb", "--", "sh", "-c", WAIT_FOR_33_111]).run_on_terminal_resized("ready", 33, 111);
@@ -1515,7 +1516,7 @@ fn inspect_stats_and_top_show_what_the_kernel_has() {
 }
 
 /// `exec -t`: the command gets a pseudo-terminal of the container's own devpts with the
-/// caller's window size, and its status; without `-t`, on a terminal, the command never
+/// caller's window size (and TERM=xterm, which an exec without `-t` lacks), and its status; without `-t`, on a terminal, the command never
 /// holds the caller's terminal; `-it` without a terminal is docker's error.
 #[test]
 fn exec_t_gives_the_command_a_terminal_of_the_containers() {
@@ -1523,15 +1524,18 @@ fn exec_t_gives_the_command_a_terminal_of_the_containers() {
     let Some(lab) = Lab::new("exec_tty") else { return };
     let before = testkit::mount_snapshot(lab.dir.path());
     lab.run(&["-d", "--name", "ext", "--image", "bb", "--", "sleep", "100"]).run().ok();
-    let out = lab.ctr(&["exec", "-t", "ext", "--", "sh", "-c", "tty; stty size; exit 6"]).run_on_terminal_sized(7, 44);
+    let script = "tty; stty size; echo TERM=$TERM; exit 6";
+    let out = lab.ctr(&["exec", "-t", "ext", "--", "sh", "-c", script]).run_on_terminal_sized(7, 44);
     assert_eq!(out.code, 6, "{out:?}");
-    assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["/dev/pts/0", "7 44"], "{out:?}");
+    let lines = ["/dev/pts/0", "7 44", "TERM=xterm"];
+    assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), lines, "{out:?}");
     let out =
         lab.ctr(&["exec", "-t", "ext", "--", "sh", "-c", WAIT_FOR_33_111]).run_on_terminal_resized("ready", 33, 111);
     assert_eq!(out.stdout.lines().last().map(str::trim), Some("33 111"), "SIGWINCH: {out:?}");
-    let script = "tty; (exec 3<>/dev/tty) 2>/dev/null && echo opened-the-callers || echo refused; echo through";
+    let script =
+        "tty; (exec 3<>/dev/tty) 2>/dev/null && echo opened-the-callers || echo refused; echo ${TERM:-no-TERM}";
     let out = lab.ctr(&["exec", "ext", "--", "sh", "-c", script]).run_on_terminal("\u{0}never", b"");
-    assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["not a tty", "refused", "through"], "{out:?}");
+    assert_eq!(out.stdout.lines().map(str::trim).collect::<Vec<_>>(), ["not a tty", "refused", "no-TERM"], "{out:?}");
     let out = lab.ctr(&["exec", "-it", "ext", "--", "true"]).run();
     assert_eq!(out.code, 125, "{out:?}");
     assert!(out.one_line_error().contains("the input device is not a TTY"), "{out:?}");
