@@ -45,27 +45,33 @@ impl IdFile<'_> {
         }
     }
 
+    /// The file's text. Only a regular file is read, and at most 16 MiB of it: a
+    /// container's /etc/passwd may be a FIFO (which would block), a device (`/dev/zero`,
+    /// endless) or anything else its image made it. (Opened without blocking and
+    /// without taking a terminal, so that such a file is only opened and refused.)
     fn read(&self) -> io::Result<String> {
-        match self {
-            IdFile::Path(p) => std::fs::read_to_string(p),
+        use std::io::Read;
+        const FLAGS: i32 = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+        let file = match self {
+            IdFile::Path(p) => {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(p)?
+            }
             IdFile::InRoot { root, path } => {
                 use crate::openat2::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
-                use std::io::Read;
                 let dir = std::fs::File::open(root)?;
-                let fd = openat2(
-                    std::os::fd::AsFd::as_fd(&dir),
-                    path,
-                    libc::O_RDONLY,
-                    0,
-                    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-                )
-                .map_err(io::Error::from)?;
-                let mut text = String::new();
-                // (At most 16 MiB: a passwd file, not whatever the container put there.)
-                std::fs::File::from(fd).take(16 << 20).read_to_string(&mut text)?;
-                Ok(text)
+                let fd =
+                    openat2(std::os::fd::AsFd::as_fd(&dir), path, FLAGS, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+                        .map_err(io::Error::from)?;
+                std::fs::File::from(fd)
             }
+        };
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "not a regular file"));
         }
+        let mut text = String::new();
+        file.take(16 << 20).read_to_string(&mut text)?;
+        Ok(text)
     }
 }
 
@@ -243,6 +249,14 @@ mod tests {
         assert_eq!(group_by_id(34, &g).unwrap().map(|e| e.name), Some("web".to_string()));
         assert_eq!(group_by_id(35, &g).unwrap(), None);
         assert_eq!((home_dir(33, &p), home_dir(34, &p)), ("/var/www".to_string(), "/".to_string()));
+        // Not a regular file (a FIFO would block a plain read; /dev/zero never ends): refused.
+        let fifo = dir.join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        for odd in [fifo.as_path(), Path::new("/dev/zero")] {
+            let e = user_id("www", odd).unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+            assert_eq!(home_dir(0, odd), "/");
+        }
         let c = credentials("www", &p, &g).unwrap();
         assert_eq!((c.uid, c.gid, c.groups), (33, 34, vec![34]));
         let c = credentials("www:root", &p, &g).unwrap();

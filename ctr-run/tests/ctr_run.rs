@@ -847,6 +847,29 @@ fn home_is_the_users_from_the_containers_passwd() {
     assert_eq!(exec(&["-u", "root"]), "/root\n");
     assert_eq!(exec(&["-u", "root", "-e", "HOME=/y"]), "/y\n");
     lab.ctr(&["rm", "-f", "h"]).run().ok();
+    // A hostile image's /etc/passwd: a FIFO (a plain read would wait forever) or a
+    // symlink to /dev/zero (which never ends). The container starts, HOME `/`; a user
+    // name to look up there is refused in one line, and nothing is left.
+    let rootfs = lab.dir.path().join("rootfs");
+    let passwd = rootfs.join("etc/passwd");
+    let before = testkit::mount_snapshot(lab.dir.path());
+    for odd in ["fifo", "zero"] {
+        std::fs::remove_file(&passwd).unwrap();
+        match odd {
+            "fifo" => nix::unistd::mkfifo(&passwd, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap(),
+            _ => std::os::unix::fs::symlink("/dev/zero", &passwd).unwrap(),
+        }
+        let run = |extra: &[&str]| {
+            let mut args = extra.to_vec();
+            args.extend(["--rootfs", rootfs.to_str().unwrap(), "--", "sh", "-c", "echo $HOME"]);
+            lab.run(&args).timeout(Duration::from_secs(60)).run()
+        };
+        assert_eq!(run(&[]).ok().stdout, "/\n", "{odd}");
+        let out = run(&["-u", "user"]);
+        assert_eq!(out.code, 125, "{odd}: {out:?}");
+        assert!(out.one_line_error().contains("not a regular file"), "{odd}: {out:?}");
+    }
+    lab.assert_clean(&before);
 }
 
 /// `logs --tail N` prints the last N lines (`all`: every one); `logs -f` prints what the
