@@ -311,6 +311,9 @@ fn confinement_args(r: &Resolved, dir: &ContainerDir) -> Vec<String> {
     if let Some(u) = &r.config.user {
         a.extend(["--user".into(), u.clone()]);
     }
+    for g in &r.config.group_add {
+        a.extend(["--group-add".into(), g.clone()]);
+    }
     for sc in &r.sysctls {
         a.extend(["--sysctl".into(), format!("{}={}", sc.key, sc.value)]);
     }

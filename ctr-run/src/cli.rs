@@ -437,6 +437,10 @@ pub struct RunArgs {
     /// User (UID[:GID] or a name from the container's /etc/passwd)
     #[arg(short = 'u', long, value_name = "UID[:GID]")]
     user: Option<String>,
+    /// Add a supplementary group (a name from the container's /etc/group, or a gid) to
+    /// the user's, for the command and for `exec`; repeatable
+    #[arg(long, value_name = "GROUP")]
+    group_add: Vec<String>,
     /// Bind a host path (SRC:DST[:ro]); repeatable
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]", value_parser = parse_volume)]
     volumes: Vec<Volume>,
@@ -614,6 +618,7 @@ impl RunArgs {
             entrypoint: self.entrypoint,
             workdir: self.workdir,
             user: self.user,
+            group_add: self.group_add,
             volumes: self.volumes,
             devices: self.devices,
             read_only: self.read_only,

@@ -28,6 +28,9 @@ pub struct Config {
     pub workdir: String,
     /// Its user, as given (`UID[:GID]` or a name).
     pub user: Option<String>,
+    /// `--group-add`: more supplementary groups, names or gids, as given.
+    #[serde(default)]
+    pub group_add: Vec<String>,
     /// `--cap-add`.
     pub cap_add: Vec<String>,
     /// `--cap-drop`.

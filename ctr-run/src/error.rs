@@ -92,6 +92,14 @@ pub enum Error {
         /// Why.
         source: IdError,
     },
+    /// A `--group-add` group that cannot be resolved in the container.
+    #[error("--group-add {group}: {source}")]
+    GroupAdd {
+        /// As given.
+        group: String,
+        /// Why.
+        source: IdError,
+    },
     /// The container's confinement cannot be spelled out (a capability name).
     #[error(transparent)]
     Confine(#[from] ConfineError),

@@ -457,8 +457,18 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
     a.extend(["-W".into(), o.workdir.clone().unwrap_or_else(|| st.config.workdir.clone()).into()]);
     let container_root = PathBuf::from(format!("/proc/{}/root", p.pid));
     let mut uid = 0;
-    if let Some(u) = o.user.as_ref().or(st.config.user.as_ref()) {
-        let c = ids_in(&container_root, u)?;
+    let user = o.user.as_ref().or(st.config.user.as_ref());
+    if user.is_some() || !st.config.group_add.is_empty() {
+        // (`--group-add` alone: root's own groups, and those, as in `run`.)
+        let mut c = ids_in(&container_root, user.map_or("0", String::as_str))?;
+        for g in &st.config.group_add {
+            let group = chainload::ids::IdFile::InRoot { root: &container_root, path: Path::new("/etc/group") };
+            let gid =
+                chainload::ids::group_id(g, group).map_err(|source| Error::GroupAdd { group: g.clone(), source })?;
+            if !c.groups.contains(&gid) {
+                c.groups.push(gid);
+            }
+        }
         uid = c.uid;
         a.extend(["-S".into(), c.uid.to_string().into(), "-G".into(), c.gid.to_string().into()]);
         // (The user's supplementary groups, as `run` gives them.)

@@ -84,6 +84,8 @@ pub struct RunOptions {
     pub workdir: Option<String>,
     /// `-u`.
     pub user: Option<String>,
+    /// `--group-add`.
+    pub group_add: Vec<String>,
     /// `-v`.
     pub volumes: Vec<Volume>,
     /// `--device`.
@@ -199,6 +201,7 @@ pub fn resolve(root: &Root, o: &RunOptions, id: &str, name: &str) -> Result<(Res
         env,
         workdir,
         user,
+        group_add: o.group_add.clone(),
         cap_add: o.cap_add.clone(),
         cap_drop: o.cap_drop.clone(),
         privileged: o.privileged,

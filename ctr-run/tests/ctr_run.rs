@@ -806,7 +806,7 @@ fn stop_and_wait() {
 
 /// `exec -u NAME` gets the user's supplementary groups from the container's /etc/group,
 /// as `run -u NAME` does (here `user` is in `extra`, 2000); `-u NAME:GROUP` gets only
-/// that group, as docker.
+/// that group, as docker. `--group-add` adds to them.
 #[test]
 fn exec_user_gets_supplementary_groups_as_run_does() {
     require_root!();
@@ -818,6 +818,36 @@ fn exec_user_gets_supplementary_groups_as_run_does() {
     assert_eq!(lab.ctr(&["exec", "-u", "user:root", "grp", "--", "id", "-G"]).run().ok().stdout, "0\n");
     assert_eq!(lab.ctr(&["exec", "-u", "1000", "grp", "--", "id", "-G"]).run().ok().stdout, ids, "by number");
     lab.ctr(&["rm", "-f", "grp"]).run().ok();
+    // --group-add (a name from the container's /etc/group, or a gid): on top of the
+    // user's groups (root's, without -u), in `run` and in every `exec`.
+    let groups = "grep ^Groups: /proc/self/status | cut -f2";
+    let out = lab.run(&[
+        "-u",
+        "user",
+        "--group-add",
+        "users",
+        "--group-add",
+        "777",
+        "--image",
+        "bb",
+        "--",
+        "sh",
+        "-c",
+        groups,
+    ]);
+    assert_eq!(out.run().ok().stdout.trim(), "777 1000 2000");
+    assert_eq!(
+        lab.run(&["--group-add", "extra", "--image", "bb", "--", "sh", "-c", groups]).run().ok().stdout.trim(),
+        "2000"
+    );
+    lab.run(&["-d", "--name", "ga", "--group-add", "777", "--image", "bb", "--", "sleep", "100"]).run().ok();
+    assert_eq!(lab.ctr(&["exec", "ga", "--", "sh", "-c", groups]).run().ok().stdout.trim(), "777");
+    assert_eq!(lab.ctr(&["exec", "-u", "user", "ga", "--", "sh", "-c", groups]).run().ok().stdout.trim(), "777 2000");
+    lab.ctr(&["rm", "-f", "ga"]).run().ok();
+    let out = lab.run(&["--group-add", "nosuch", "--image", "bb", "--", "true"]).run();
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.one_line_error().contains("--group-add nosuch: no group named 'nosuch'"), "{out:?}");
+    assert!(lab.state_left().is_empty());
 }
 
 /// HOME is the home directory of the user the program runs as, from the container's

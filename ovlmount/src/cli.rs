@@ -248,6 +248,10 @@ pub struct EnterArgs {
     /// the user's groups in the new root's /etc/group)
     #[arg(long, value_name = "GID,...", value_parser = parse_gids, requires = "user")]
     groups: Option<Gids>,
+    /// Also this supplementary group (a name in the new root's /etc/group, or a gid), on
+    /// top of the user's (docker's --group-add); repeatable
+    #[arg(long, value_name = "GROUP")]
+    group_add: Vec<String>,
     /// Keep descriptors 3 to 3+N-1 open for the program (every other one is closed)
     #[arg(long, value_name = "N", default_value_t = 0)]
     preserve_fds: u32,
@@ -364,6 +368,7 @@ impl EnterArgs {
             masked: self.mask,
             read_only_paths: self.read_only_path,
             groups: self.groups.map(|g| g.0),
+            group_add: self.group_add,
             start_fifo: self.start_fifo,
             stderr_fd: self.stderr_fd,
             hook_gate: self.hook_gate,

@@ -363,6 +363,8 @@ pub struct EnterOptions {
     pub read_only_paths: Vec<String>,
     /// `--groups`: exactly these supplementary groups (else those of the user).
     pub groups: Option<Vec<u32>>,
+    /// `--group-add`: more supplementary groups, names or gids.
+    pub group_add: Vec<String>,
     /// `--start-fifo FILE`: wait at the start gate until FILE (a FIFO) is opened for
     /// reading (an OCI runtime's `start`).
     pub start_fifo: Option<PathBuf>,
@@ -602,10 +604,18 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
     chainload::confine::close_range_from_3(&keep).map_err(sys("cannot close inherited file descriptors"))?;
     let wd = o.workdir.clone().unwrap_or_else(|| PathBuf::from("/"));
     chainload::confine::enter_workdir(&wd)?;
-    if let Some(u) = &o.user {
-        let mut user = resolve_user(u)?;
+    if o.user.is_some() || !o.group_add.is_empty() {
+        // (`--group-add` alone: root's own groups, and those.)
+        let mut user = resolve_user(o.user.as_deref().unwrap_or("0"))?;
         if let Some(g) = &o.groups {
             user.groups = g.clone();
+        }
+        for g in &o.group_add {
+            let gid = chainload::ids::group_id(g, Path::new("/etc/group"))
+                .map_err(|source| Error::GroupAdd { group: g.clone(), source })?;
+            if !user.groups.contains(&gid) {
+                user.groups.push(gid);
+            }
         }
         c.user = Some(user);
     }

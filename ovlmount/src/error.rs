@@ -48,6 +48,14 @@ pub enum Error {
         /// Why.
         source: IdError,
     },
+    /// `--group-add` names a group that cannot be resolved.
+    #[error("--group-add {group}: {source}")]
+    GroupAdd {
+        /// As given.
+        group: String,
+        /// Why.
+        source: IdError,
+    },
     /// A file or directory changed while it was read (a commit of a live upper).
     #[error("'{}' changed while it was read", .0.display())]
     Changed(PathBuf),
