@@ -41,8 +41,12 @@ fn parse_network(s: &str) -> Result<Network, String> {
 }
 
 fn parse_volume(s: &str) -> Result<Volume, String> {
+    check_volume(s.parse()?, s)
+}
+
+/// A volume the container's private mount namespace can have (`shown`: as given).
+fn check_volume(v: Volume, s: &str) -> Result<Volume, String> {
     use ovlmount::enter::BindPropagation;
-    let v: Volume = s.parse()?;
     match v.propagation {
         // (The container's mount namespace is private: nothing could follow.)
         BindPropagation::Slave | BindPropagation::Shared => Err(format!(
@@ -50,6 +54,112 @@ fn parse_volume(s: &str) -> Result<Volume, String> {
             v.propagation.option().unwrap_or_default()
         )),
         _ => Ok(v),
+    }
+}
+
+/// `--mount`: docker's long form of `-v` or of `--tmpfs`.
+#[derive(Debug, Clone)]
+enum MountArg {
+    /// `type=bind`.
+    Bind(Volume),
+    /// `type=tmpfs`, as a `--tmpfs DST[:OPTS]` argument.
+    Tmpfs(String),
+}
+
+impl MountArg {
+    fn bind(&self) -> Option<Volume> {
+        match self {
+            MountArg::Bind(v) => Some(v.clone()),
+            MountArg::Tmpfs(_) => None,
+        }
+    }
+
+    fn tmpfs(&self) -> Option<String> {
+        match self {
+            MountArg::Tmpfs(t) => Some(t.clone()),
+            MountArg::Bind(_) => None,
+        }
+    }
+}
+
+/// `--mount type=bind,source=SRC,target=DST[,readonly][,bind-propagation=P]` or
+/// `--mount type=tmpfs,target=DST[,tmpfs-size=SIZE][,tmpfs-mode=MODE]`, docker's keys
+/// (`src`, `destination`/`dst`, `ro` too; `readonly=false` for writable). Named volumes
+/// (`type=volume`, docker's default type) are refused: there is no volume store.
+fn parse_mount(s: &str) -> Result<MountArg, String> {
+    let (mut kind, mut src, mut dst, mut read_only) = (None, None, None, false);
+    let (mut propagation, mut tmpfs) = (None, Vec::new());
+    for field in s.split(',') {
+        let (key, value) = field.split_once('=').map_or((field, None), |(k, v)| (k, Some(v)));
+        let given = value.filter(|v| !v.is_empty());
+        let need = || format!("{key} needs a value");
+        match key {
+            "type" => kind = Some(given.ok_or_else(need)?),
+            "source" | "src" => src = Some(given.ok_or_else(need)?),
+            "target" | "destination" | "dst" => dst = Some(given.ok_or_else(need)?),
+            "readonly" | "ro" => {
+                read_only = match value {
+                    None | Some("true" | "1") => true,
+                    Some("false" | "0") => false,
+                    Some(v) => return Err(format!("{key}={v}: expected true or false")),
+                }
+            }
+            "bind-propagation" => propagation = Some(given.ok_or_else(need)?),
+            "tmpfs-size" => {
+                let size = given.ok_or_else(need)?;
+                let bytes =
+                    chainload::units::parse_size(size).map_err(|_| format!("tmpfs-size '{size}' is not a size"))?;
+                tmpfs.push(format!("size={bytes}"));
+            }
+            "tmpfs-mode" => {
+                let mode = given.ok_or_else(need)?;
+                match u32::from_str_radix(mode, 8) {
+                    Ok(m) if m <= 0o7777 => tmpfs.push(format!("mode={mode}")),
+                    _ => return Err(format!("tmpfs-mode '{mode}' is not an octal mode")),
+                }
+            }
+            // (docker's macOS hint: meaningless on Linux, as docker ignores it there.)
+            "consistency" => {}
+            _ => return Err(format!("unknown key '{key}'")),
+        }
+    }
+    let dst = dst.ok_or("target is required")?;
+    if !dst.starts_with('/') {
+        return Err(format!("target '{dst}' must be absolute"));
+    }
+    let only = |what: &str, ok: bool| if ok { Ok(()) } else { Err(what.to_string()) };
+    match kind {
+        Some("bind") => {
+            only("tmpfs-size and tmpfs-mode are for type=tmpfs", tmpfs.is_empty())?;
+            let src = src.ok_or("source is required for type=bind")?;
+            if !src.starts_with('/') {
+                return Err(format!("source '{src}' must be an absolute path"));
+            }
+            // (The chain hands a volume to ovlmount as SRC:DST[:OPTIONS].)
+            only("a path with ':' cannot be bound", !src.contains(':') && !dst.contains(':'))?;
+            let propagation = match propagation {
+                None => Default::default(),
+                Some(p) => {
+                    ovlmount::enter::BindPropagation::parse(p).ok_or(format!("unknown bind-propagation '{p}'"))?
+                }
+            };
+            let v = Volume { src: src.into(), dst: dst.into(), read_only, attrs: 0, propagation };
+            check_volume(v, s).map(MountArg::Bind)
+        }
+        Some("tmpfs") => {
+            only("a tmpfs has no source", src.is_none())?;
+            only("bind-propagation is for type=bind", propagation.is_none())?;
+            if read_only {
+                tmpfs.push("ro".into());
+            }
+            let arg = if tmpfs.is_empty() { dst.to_string() } else { format!("{dst}:{}", tmpfs.join(",")) };
+            parse_tmpfs(&arg).map(MountArg::Tmpfs)
+        }
+        Some("volume") | None => Err(
+            "named volumes (type=volume, the default type) are not supported: use type=bind,source=DIR or type=tmpfs"
+                .into(),
+        ),
+        Some(other) => Err(format!("type={other} is not supported (bind or tmpfs)")),
     }
 }
 
@@ -444,6 +554,11 @@ pub struct RunArgs {
     /// Bind a host path (SRC:DST[:ro]); repeatable
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]", value_parser = parse_volume)]
     volumes: Vec<Volume>,
+    /// docker's long form of -v and --tmpfs: type=bind,source=SRC,target=DST[,readonly]
+    /// [,bind-propagation=P] or type=tmpfs,target=DST[,tmpfs-size=SIZE][,tmpfs-mode=MODE];
+    /// repeatable
+    #[arg(long = "mount", value_name = "type=...,target=...", value_parser = parse_mount)]
+    mounts: Vec<MountArg>,
     /// Give the container a host device (HOST[:CONTAINER[:PERMS]], PERMS of rwm); repeatable
     #[arg(long = "device", value_name = "HOST[:CTR[:PERMS]]")]
     devices: Vec<ctr_run::chain::Device>,
@@ -599,7 +714,7 @@ impl RunArgs {
             pids_limit: self.pids_limit,
             cpuset_cpus: self.cpuset_cpus,
             limits: self.cgroup.into(),
-            tmpfs: self.tmpfs,
+            tmpfs: self.tmpfs.into_iter().chain(self.mounts.iter().filter_map(MountArg::tmpfs)).collect(),
             ulimits: self.ulimit,
             sysctls: self.sysctl,
             shm_size: self.shm_size,
@@ -619,7 +734,7 @@ impl RunArgs {
             workdir: self.workdir,
             user: self.user,
             group_add: self.group_add,
-            volumes: self.volumes,
+            volumes: self.volumes.into_iter().chain(self.mounts.iter().filter_map(MountArg::bind)).collect(),
             devices: self.devices,
             read_only: self.read_only,
             cap_add: self.cap_add,

@@ -402,6 +402,38 @@ fn exit_statuses_leave_nothing_behind() {
     }
 }
 
+/// `--mount`, docker's long form: `type=bind` as `-v` (read-only with `readonly`),
+/// `type=tmpfs` as `--tmpfs` (its size and mode; noexec, nosuid, nodev, as docker's).
+#[test]
+fn mount_is_the_long_form_of_v_and_tmpfs() {
+    require_root!();
+    let Some(lab) = Lab::new("mount") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    let data = lab.dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("f"), "from the host\n").unwrap();
+    let ro = format!("type=bind,source={},target=/data,readonly", data.display());
+    let rw = format!("type=bind,src={},dst=/rw", data.display());
+    let script = "cat /data/f; touch /data/x 2>/dev/null || echo read-only; touch /rw/made; \
+                  grep ' /t ' /proc/self/mountinfo; stat -c %a /t";
+    let tmpfs = "type=tmpfs,destination=/t,tmpfs-size=1m,tmpfs-mode=1770";
+    let out =
+        lab.run(&["--mount", &ro, "--mount", &rw, "--mount", tmpfs, "--image", "bb", "--", "sh", "-c", script]).run();
+    let lines: Vec<String> = out.ok().stdout.lines().map(str::to_string).collect();
+    assert_eq!(lines[..2], ["from the host", "read-only"], "{lines:?}");
+    // (mountinfo: the mount's own options are the sixth field, the superblock's the
+    // third after " - ".)
+    let (mount, sb) = lines[2].split_once(" - ").unwrap();
+    let (attrs, opts) = (mount.split(' ').nth(5).unwrap(), sb.split(' ').nth(2).unwrap());
+    for a in ["nosuid", "nodev", "noexec"] {
+        assert!(attrs.split(',').any(|x| x == a), "/t lacks {a}: {attrs}");
+    }
+    assert!(opts.contains("size=1024k") && opts.contains("mode=1770"), "{opts}");
+    assert_eq!(lines[3], "1770");
+    assert!(data.join("made").exists() && !data.join("x").exists());
+    lab.assert_clean(&before);
+}
+
 #[test]
 fn signals_and_init() {
     require_root!();
@@ -1773,6 +1805,15 @@ fn bad_run_flags_are_refused_and_leave_nothing() {
         (&["--oom-score-adj", "1001"], "1001"),
         (&["--label", "=x"], "=x"),
         (&["-v", "/tmp:/x:rshared"], "rshared"),
+        (&["--mount", "type=bind,source=/tmp,target=/x,bind-propagation=rshared"], "rshared"),
+        (&["--mount", "type=volume,source=data,target=/x"], "named volumes"),
+        (&["--mount", "target=/x"], "named volumes"),
+        (&["--mount", "type=bind,target=/x"], "source is required"),
+        (&["--mount", "type=bind,source=/no/such/dir,target=/x"], "/no/such/dir"),
+        (&["--mount", "type=bind,source=/tmp,target=x"], "target 'x'"),
+        (&["--mount", "type=tmpfs,target=/x,tmpfs-size=lots"], "lots"),
+        (&["--mount", "type=tmpfs,target=/x,tmpfs-mode=999"], "999"),
+        (&["--mount", "type=bind,source=/tmp,target=/x,colour=red"], "colour"),
         (&["--blkio-weight-device", "/dev/null:300"], "/dev/null"),
         (&["--blkio-weight-device", "/dev/null:5"], "5"),
     ];

@@ -71,6 +71,18 @@ pub enum BindPropagation {
 }
 
 impl BindPropagation {
+    /// The propagation an option names (`rslave` or `slave`, ...), if it names one.
+    pub fn parse(option: &str) -> Option<BindPropagation> {
+        match option {
+            "rslave" | "slave" => Some(BindPropagation::Slave),
+            "rprivate" | "private" => Some(BindPropagation::Private),
+            "rshared" | "shared" => Some(BindPropagation::Shared),
+            "unbindable" => Some(BindPropagation::Unbindable),
+            "runbindable" => Some(BindPropagation::RecursiveUnbindable),
+            _ => None,
+        }
+    }
+
     /// The option that names it (`None` for the default).
     pub fn option(self) -> Option<&'static str> {
         match self {
@@ -98,17 +110,16 @@ impl std::str::FromStr for Bind {
         }
         let (mut read_only, mut attrs, mut propagation) = (false, 0, BindPropagation::Private);
         for o in options.split(',').filter(|o| !o.is_empty()) {
+            if let Some(p) = BindPropagation::parse(o) {
+                propagation = p;
+                continue;
+            }
             match o {
                 "ro" => read_only = true,
                 "rw" => read_only = false,
                 "nosuid" => attrs |= crate::sys::MOUNT_ATTR_NOSUID,
                 "nodev" => attrs |= crate::sys::MOUNT_ATTR_NODEV,
                 "noexec" => attrs |= crate::sys::MOUNT_ATTR_NOEXEC,
-                "rslave" | "slave" => propagation = BindPropagation::Slave,
-                "rprivate" | "private" => propagation = BindPropagation::Private,
-                "rshared" | "shared" => propagation = BindPropagation::Shared,
-                "unbindable" => propagation = BindPropagation::Unbindable,
-                "runbindable" => propagation = BindPropagation::RecursiveUnbindable,
                 other => {
                     return Err(format!(
                         "'{s}': unknown bind option '{other}' (ro, rw, nosuid, nodev, noexec, \
