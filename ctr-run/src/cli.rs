@@ -399,6 +399,18 @@ pub enum Command {
         /// Container name or id
         id: String,
     },
+    /// List what a container changed in its filesystem (its own layer): A added, C
+    /// changed, D deleted, as docker diff (`ovlmount diff` of its upper layer)
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name web -- sh -c 'touch /tmp/new; rm /etc/hostname; sleep 300'\n  ctr-run diff web; ctr-run diff --json web\n  ctr-run rm -f web"
+    )]
+    Diff {
+        /// Container name or id
+        id: String,
+        /// As a JSON array of {"kind", "path"}
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a container's changes (its upper layer) as an OCI layer tar
     #[command(
         after_help = "Examples:\n  ctr-run run --keep --name box -- sh -c 'echo hi > /greeting'\n  ctr-run commit box -o box-layer.tar --gzip\n  ctr-run rm box"

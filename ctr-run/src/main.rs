@@ -97,6 +97,7 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
         Command::Logs { follow, tail, id } => {
             ops::logs(&root, &id, tail.and_then(|t| t.0), follow, &mut std::io::stdout().lock())
         }
+        Command::Diff { id, json } => Err(exec_chain(&ops::diff_argv(&root, &Tools::locate()?, &id, json)?, None)),
         Command::Commit { id, output, gzip, pause } => ops::commit(&root, &Tools::locate()?, &id, &output, gzip, pause),
         Command::Image(ImageCommand::Import { name, file, max_size }) => {
             image::import(&root, &Tools::locate()?, &name, &file, max_size).map(drop)

@@ -518,14 +518,7 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
 /// is frozen meanwhile (docker's `--pause`, the default), so its processes cannot change
 /// the tree under the commit, and thawed afterwards whatever happened.
 pub fn commit(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool, pause: bool) -> Result<(), Error> {
-    let st = store::find(root, key)?;
-    if st.config.writes_in_memory {
-        return Err(Error::WrongState(format!(
-            "container {} keeps its writes in memory, in its own mount namespace, where commit cannot read them \
-             (a foreground container that is removed when it ends): run it with --keep or --upper-on-disk to commit it",
-            st.short_id()
-        )));
-    }
+    let st = with_writes_on_disk(root, key, "commit")?;
     let argv = commit_args(root, &st, out, gzip);
     let group = match (&st.config.cgroup, pause && st.running()) {
         (Some(cgroup), true) => Some(store::group_of(cgroup)?),
@@ -551,6 +544,40 @@ pub fn commit(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool, pau
         })?;
     }
     result
+}
+
+/// The container `key`, if its writes are on disk, where `what` (commit, diff) can read
+/// them.
+fn with_writes_on_disk(root: &Root, key: &str, what: &str) -> Result<crate::state::State, Error> {
+    let st = store::find(root, key)?;
+    if st.config.writes_in_memory {
+        return Err(Error::WrongState(format!(
+            "container {} keeps its writes in memory, in its own mount namespace, where {what} cannot read them \
+             (a foreground container that is removed when it ends): run it with --keep or --upper-on-disk to {what} it",
+            st.short_id()
+        )));
+    }
+    Ok(st)
+}
+
+/// `diff ID [--json]`: the `ovlmount diff` command line that lists what the container
+/// changed (its upper layer against its layers) as docker's A/C/D lines; a rootless
+/// container's in a user namespace like its own (its files are its subordinate ids').
+pub fn diff_argv(root: &Root, tools: &Tools, key: &str, json: bool) -> Result<Vec<OsString>, Error> {
+    let st = with_writes_on_disk(root, key, "diff")?;
+    let mut a: Vec<String> =
+        vec![tools.ovlmount.display().to_string(), "diff".into(), root.container(&st.id).upper().display().to_string()];
+    for l in &st.config.layers {
+        a.extend(["--lower".into(), l.display().to_string().replace(':', "\\:")]);
+    }
+    if json {
+        a.push("--json".into());
+    }
+    let argv = match &st.config.userns {
+        Some(u) => [vec![tools.unshare.display().to_string()], u.wrap(&a)].concat(),
+        None => a,
+    };
+    Ok(argv.into_iter().map(OsString::from).collect())
 }
 
 /// The `ovlmount commit` command line of `commit`.

@@ -402,6 +402,40 @@ fn exit_statuses_leave_nothing_behind() {
     }
 }
 
+/// `diff` lists what a container changed, as docker diff: A added, C changed, D deleted
+/// (a whiteout), each directory on the way as C; `--json` the same as an array. A
+/// container whose writes are in memory (a foreground one, removed when it ends) is
+/// refused in one line, as an unknown one.
+#[test]
+fn diff_lists_a_containers_changes_as_docker_does() {
+    require_root!();
+    let Some(lab) = Lab::new("diff") else { return };
+    let script = "touch /tmp/new; echo x >> /etc/passwd; rm /bin/vi; mkdir -p /opt/a; touch /ready; sleep 100";
+    lab.run(&["-d", "--name", "d", "--image", "bb", "--", "sh", "-c", script]).run().ok();
+    assert!(
+        wait_until(Duration::from_secs(30), || lab.ctr(&["exec", "d", "--", "test", "-e", "/ready"]).run().code == 0)
+    );
+    let out = lab.ctr(&["diff", "d"]).run().ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    let want =
+        ["C /bin", "D /bin/vi", "C /etc", "C /etc/passwd", "A /opt", "A /opt/a", "C /tmp", "A /tmp/new", "A /ready"];
+    for w in want {
+        assert!(lines.contains(&w), "no '{w}' in: {out}");
+    }
+    assert_eq!(lines.len(), want.len(), "{out}");
+    let json = lab.ctr(&["diff", "--json", "d"]).run().ok().json();
+    assert!(json.as_array().unwrap().iter().any(|e| e["kind"] == "D" && e["path"] == "/bin/vi"), "{json}");
+    lab.ctr(&["rm", "-f", "d"]).run().ok();
+    let fg = lab.run(&["--name", "fg", "--image", "bb", "--", "sleep", "100"]).spawn();
+    assert!(wait_until(Duration::from_secs(30), || lab.ps().first().is_some_and(|r| r["status"] == "running")));
+    let out = lab.ctr(&["diff", "fg"]).run();
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.one_line_error().contains("keeps its writes in memory"), "{out:?}");
+    lab.ctr(&["kill", "fg"]).run().ok();
+    let _ = fg.wait_with_output();
+    assert_eq!(lab.ctr(&["diff", "nosuch"]).run().one_line_error(), "ctr-run: no such container: nosuch");
+}
+
 /// `--mount`, docker's long form: `type=bind` as `-v` (read-only with `readonly`),
 /// `type=tmpfs` as `--tmpfs` (its size and mode; noexec, nosuid, nodev, as docker's).
 #[test]

@@ -108,6 +108,11 @@ fn isolation_maps_and_ownership_seen_from_inside_and_outside() {
     assert_eq!((m.uid(), m.gid()), (u.subids + 999, u.subids + 999), "uid 1000's file on the host");
     // (The directory is the subordinate id's: the user alone could not empty it.)
     assert!(std::fs::metadata(upper.join("home/user/d")).unwrap().permissions().mode() & 0o002 == 0);
+    // `diff` reads the upper layer in a user namespace like the container's.
+    let diff = ctr(&u, &["diff", "k"]).run().ok().stdout.clone();
+    for line in ["A /by-root", "A /home", "A /home/user/d", "A /home/user/d/f"] {
+        assert!(diff.lines().any(|l| l == line), "no '{line}' in diff: {diff}");
+    }
 
     ctr(&u, &["rm", "k"]).run().ok();
     assert!(containers_left(&u).is_empty(), "left: {:?}", containers_left(&u));
