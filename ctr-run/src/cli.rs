@@ -641,6 +641,9 @@ pub struct RunArgs {
     /// Print the chain as one shell command and exit
     #[arg(long)]
     dry_run: bool,
+    /// Write the container's id to FILE (which must not exist), as docker's
+    #[arg(long, value_name = "FILE")]
+    cidfile: Option<PathBuf>,
     /// The command and its arguments (default: the image's)
     #[arg(value_name = "CMD", trailing_var_arg = true)]
     command: Vec<String>,
@@ -756,6 +759,7 @@ impl RunArgs {
             seccomp: self.security_opt.last().cloned().unwrap_or(Seccomp::Default),
             init: self.init,
             dry_run: self.dry_run,
+            cidfile: self.cidfile,
             command: self.command,
         }
     }

@@ -106,6 +106,8 @@ pub struct RunOptions {
     pub init: bool,
     /// `--dry-run`.
     pub dry_run: bool,
+    /// `--cidfile`.
+    pub cidfile: Option<PathBuf>,
     /// The command.
     pub command: Vec<String>,
 }

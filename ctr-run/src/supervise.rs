@@ -70,6 +70,7 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
     if o.dry_run {
         return Ok(RunEnd::DryRun(chain::shell_command(&chain)));
     }
+    let cidfile = o.cidfile.as_deref().map(|f| CidFile::create(f, &id)).transpose()?;
     root.ensure()?;
     crate::spares::take(root, &dir.dir)?;
     // A profile file is copied: `exec` must get the filter the container got.
@@ -116,11 +117,50 @@ pub fn run(root: &Root, tools: &Tools, o: &crate::resolve::RunOptions) -> Result
         let _ = std::fs::remove_dir_all(&dir.dir);
         return Err(e);
     }
+    // (The container exists from here: its id file stays, whatever the run does.)
+    if let Some(c) = cidfile {
+        c.keep();
+    }
     if o.detach {
         return crate::detach::detach(root, tools, state, chain);
     }
     let end = supervise(root, tools, state, &chain, None)?;
     Ok(end)
+}
+
+/// `--cidfile FILE`: the container's id, in a file that must not exist yet (docker's
+/// refusal: another container may be using it), removed again if the container is not
+/// made after all.
+struct CidFile(Option<PathBuf>);
+
+impl CidFile {
+    fn create(path: &Path, id: &str) -> Result<CidFile, Error> {
+        use std::io::Write;
+        let mut f =
+            std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Error::Usage(format!(
+                    "--cidfile '{}' exists: another container may be using it; remove it first",
+                    path.display()
+                )),
+                _ => Error::io("cannot create", path, e),
+            })?;
+        let file = CidFile(Some(path.to_path_buf()));
+        f.write_all(id.as_bytes()).map_err(|e| Error::io("cannot write", path, e))?;
+        Ok(file)
+    }
+
+    /// The container is made: the file stays.
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CidFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// Write `chain` to `path` (0600).

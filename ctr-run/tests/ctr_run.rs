@@ -436,6 +436,30 @@ fn diff_lists_a_containers_changes_as_docker_does() {
     assert_eq!(lab.ctr(&["diff", "nosuch"]).run().one_line_error(), "ctr-run: no such container: nosuch");
 }
 
+/// `--cidfile FILE` holds the container's id; a FILE that exists is refused (nothing
+/// made, the file as it was), and one made for a container that then is not (its name
+/// taken) is removed again.
+#[test]
+fn cidfile_holds_the_id_and_is_never_overwritten() {
+    require_root!();
+    let Some(lab) = Lab::new("cid") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    let file = lab.dir.path().join("cid");
+    let f = file.to_str().unwrap();
+    let out = lab.run(&["-d", "--name", "c", "--cidfile", f, "--image", "bb", "--", "sleep", "100"]).run();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), out.ok().stdout.trim());
+    let again = lab.run(&["--cidfile", f, "--image", "bb", "--", "true"]).run();
+    assert_eq!(again.code, 125, "{again:?}");
+    assert!(again.one_line_error().contains(&format!("--cidfile '{f}' exists")), "{again:?}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), out.stdout.trim());
+    let other = lab.dir.path().join("cid2");
+    let taken = lab.run(&["--name", "c", "--cidfile", other.to_str().unwrap(), "--image", "bb", "--", "true"]).run();
+    assert_eq!(taken.code, 125, "{taken:?}");
+    assert!(!other.exists(), "the id file of a container never made is left");
+    lab.ctr(&["rm", "-f", "c"]).run().ok();
+    lab.assert_clean(&before);
+}
+
 /// `--mount`, docker's long form: `type=bind` as `-v` (read-only with `readonly`),
 /// `type=tmpfs` as `--tmpfs` (its size and mode; noexec, nosuid, nodev, as docker's).
 #[test]
