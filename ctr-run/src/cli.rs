@@ -431,9 +431,27 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Pause containers: freeze every process of each (its cgroup's freezer); prints each name
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name web -- sleep 300\n  ctr-run pause web; ctr-run ps  (Up ... (Paused))\n  ctr-run unpause web; ctr-run rm -f web"
+    )]
+    Pause {
+        /// Container names or ids
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Unpause containers: thaw what `pause` froze; prints each name
+    #[command(
+        after_help = "Examples:\n  ctr-run run -d --name web -- sleep 300; ctr-run pause web\n  ctr-run unpause web\n  ctr-run rm -f web"
+    )]
+    Unpause {
+        /// Container names or ids
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
     /// (internal) the process that holds a rootless user's containers' user namespace
-    #[command(hide = true)]
-    Pause,
+    #[command(hide = true, name = "hold-userns")]
+    HoldUserns,
     /// (internal) the tiny init run as PID 1 by `run --init`
     #[command(hide = true)]
     Init {

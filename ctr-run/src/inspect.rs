@@ -21,13 +21,19 @@ pub fn inspect(root: &Root, key: &str) -> Result<Value, Error> {
     let running = st.status == Status::Running && st.pid.is_some_and(|p| p.alive());
     let pid = st.pid.filter(|_| running).map(|p| p.pid).unwrap_or(0);
     let mounts: Vec<Value> = if running { mounts_of(pid) } else { Vec::new() };
+    let paused = running && crate::store::is_paused(&st);
     Ok(json!({
         "Id": st.id,
         "Name": st.name,
         "Created": time(st.created),
         "State": {
-            "Status": if running { "running".to_string() } else { st.status.to_string() },
+            "Status": match (running, paused) {
+                (true, true) => "paused".to_string(),
+                (true, false) => "running".to_string(),
+                _ => st.status.to_string(),
+            },
             "Running": running,
+            "Paused": paused,
             "Pid": pid,
             "ExitCode": st.exit_code.unwrap_or(0),
             "OOMKilled": st.oom_killed,

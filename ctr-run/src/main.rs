@@ -38,7 +38,9 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
     let root = Root::new(&cli.root.map_or_else(ctr_run::rootless::default_root, Ok)?)?;
     match cli.command {
         Command::Init { command } => Err(ctr_run::init::init(&command)),
-        Command::Pause => ctr_run::pause::pause(),
+        Command::HoldUserns => ctr_run::pause::pause(),
+        Command::Pause { ids } => each(&ids, |id| ops::pause(&root, id, true)),
+        Command::Unpause { ids } => each(&ids, |id| ops::pause(&root, id, false)),
         Command::Run(args) => {
             chainload::cli::check_program_is_not_an_option(TOOL, &args.command());
             let tools = Tools::locate()?;
@@ -118,6 +120,16 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
 }
 
 /// Print what `run` ended with, and exit with the container's status.
+/// `f` for each of `ids` in turn, each printed once done, as docker's pause and unpause
+/// print them; the first failure ends it.
+fn each(ids: &[String], f: impl Fn(&str) -> Result<(), Error>) -> Result<(), Error> {
+    for id in ids {
+        f(id)?;
+        println!("{id}");
+    }
+    Ok(())
+}
+
 fn report_run(end: RunEnd) -> Result<(), Error> {
     match end {
         RunEnd::DryRun(cmd) => {

@@ -41,6 +41,8 @@ pub struct Row {
     pub started: Option<u64>,
     /// How often it was restarted.
     pub restart_count: u32,
+    /// Whether it is paused (`pause`: its processes frozen).
+    pub paused: bool,
 }
 
 impl Row {
@@ -57,7 +59,12 @@ impl Row {
         let status = match self.status {
             Status::Created => "Created".into(),
             Status::Running => {
-                format!("Up {}", human_duration(now.saturating_sub(self.started.unwrap_or(self.created))))
+                let up = human_duration(now.saturating_sub(self.started.unwrap_or(self.created)));
+                if self.paused {
+                    format!("Up {up} (Paused)")
+                } else {
+                    format!("Up {up}")
+                }
             }
             Status::Restarting => format!("Restarting ({code}){ago}"),
             Status::Exited => format!("Exited ({code}){ago}"),
@@ -124,6 +131,7 @@ pub fn ps(root: &Root, all: bool) -> Result<Vec<Row>, Error> {
             cgroup: st.config.cgroup.clone(),
             started: st.started,
             restart_count: st.restart_count,
+            paused: st.status == Status::Running && store::is_paused(&st),
         });
     }
     Ok(rows)
@@ -153,6 +161,9 @@ pub fn kill(root: &Root, key: &str, sig: Signal) -> Result<(), Error> {
     }
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), sig)
         .map_err(|e| Error::from(sys(format!("cannot signal container {}", st.name))(e)))?;
+    if fatal {
+        store::thaw_if_paused(&st);
+    }
     if sig == Signal::SIGKILL {
         // As docker: once `kill` returns, the container has stopped (its supervisor has
         // recorded the exit), so a `rm` right after works.
@@ -161,6 +172,34 @@ pub fn kill(root: &Root, key: &str, sig: Signal) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// `pause ID`: freeze every process of the container (its cgroup's freezer), as docker
+/// pause; `unpause ID` (`frozen` false) thaws them. Refused for a container that is not
+/// running, already in that state, or without a cgroup.
+pub fn pause(root: &Root, key: &str, frozen: bool) -> Result<(), Error> {
+    let st = store::find(root, key)?;
+    if !st.running() {
+        return Err(Error::WrongState(format!("container {} is not running", st.name)));
+    }
+    let Some(cgroup) = &st.config.cgroup else {
+        return Err(Error::WrongState(format!(
+            "container {} has no cgroup to freeze (a rootless container without a delegated cgroup)",
+            st.name
+        )));
+    };
+    let (cg, name) = store::group_of(cgroup)?;
+    let group = cgctl::group::Group::new(&cg, name);
+    match (frozen, group.is_frozen()) {
+        (true, true) => Err(Error::WrongState(format!("container {} is already paused", st.name))),
+        (false, false) => Err(Error::WrongState(format!("container {} is not paused", st.name))),
+        (true, false) => {
+            group.freeze().map_err(|e| Error::WrongState(format!("cannot pause container {}: {e}", st.name)))
+        }
+        (false, true) => {
+            group.thaw().map_err(|e| Error::WrongState(format!("cannot unpause container {}: {e}", st.name)))
+        }
+    }
 }
 
 /// How waiting for a container to stop ended.
@@ -230,6 +269,7 @@ fn stop_one(root: &Root, first: &State, grace: Option<Duration>) -> Result<(), E
             let signal = st.config.stop_signal.as_deref().and_then(|s| chainload::signals::parse_signal(s).ok());
             let grace = grace.unwrap_or(Duration::from_secs(st.config.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT)));
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), signal.unwrap_or(Signal::SIGTERM));
+            store::thaw_if_paused(&st);
             if let Waited::Running = wait_stopped(root, &st.id, Some(grace)) {
                 if let Err(e) = kill(root, &st.id, Signal::SIGKILL) {
                     // (It may have ended between the grace period and the SIGKILL.)
@@ -449,6 +489,9 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
     let Some(p) = st.pid.filter(|p| st.status == Status::Running && p.alive()) else {
         return Err(Error::WrongState(format!("container {} is not running", st.name)));
     };
+    if store::is_paused(&st) {
+        return Err(Error::WrongState(format!("container {} is paused: unpause it first", st.name)));
+    }
     let mut a: Vec<OsString> = match &st.config.cgroup {
         Some(cgroup) => vec![tools.cgctl.clone().into(), "exec".into(), cgroup.into(), "--".into()],
         None => Vec::new(),
@@ -520,7 +563,8 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
 pub fn commit(root: &Root, tools: &Tools, key: &str, out: &Path, gzip: bool, pause: bool) -> Result<(), Error> {
     let st = with_writes_on_disk(root, key, "commit")?;
     let argv = commit_args(root, &st, out, gzip);
-    let group = match (&st.config.cgroup, pause && st.running()) {
+    // (One paused already stays paused: no freeze, no thaw after.)
+    let group = match (&st.config.cgroup, pause && st.running() && !store::is_paused(&st)) {
         (Some(cgroup), true) => Some(store::group_of(cgroup)?),
         (None, true) => {
             return Err(Error::WrongState(format!(
@@ -612,6 +656,7 @@ mod tests {
             cgroup: None,
             started: None,
             restart_count: 0,
+            paused: false,
         }
     }
 
@@ -621,6 +666,9 @@ mod tests {
         assert_eq!(row(Status::Running, None, false).status_at(1000), "Up Less than a second");
         assert_eq!(row(Status::Running, None, false).status_at(1001), "Up 1 second");
         assert_eq!(row(Status::Running, None, false).status_at(1000 + 7200), "Up 2 hours");
+        let mut paused = row(Status::Running, None, false);
+        paused.paused = true;
+        assert_eq!(paused.status_at(1003), "Up 3 seconds (Paused)");
         assert_eq!(row(Status::Exited, Some(0), false).status_at(1100 + 90), "Exited (0) 1 minute ago");
         assert_eq!(row(Status::Exited, Some(137), true).status_at(1100 + 3 * 86_400), "Exited (137, OOM) 3 days ago");
         let mut again = row(Status::Restarting, Some(3), false);

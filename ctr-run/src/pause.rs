@@ -4,7 +4,7 @@
 //! Mapping a user's whole subordinate range takes the setuid helpers `newuidmap` and
 //! `newgidmap`: two more programs per container, about 1 ms of its start on this
 //! project's development machine. So the namespace is made once, by `unshare-rs` with
-//! the helpers, around a process that does nothing but hold it (`ctr-run pause`), and
+//! the helpers, around a process that does nothing but hold it (`ctr-run hold-userns`), and
 //! each container's chain joins it first (`nsenter-rs --user=LINK`) and makes its other
 //! namespaces in it. `LINK` is `ROOT/userns/root` (`ROOT/userns/keep-id` for
 //! `--userns keep-id`), a symlink to the pause process's `/proc/PID/ns/user`; it is
@@ -92,7 +92,8 @@ fn read_map(pid: i32, file: &str) -> Option<Vec<crate::rootless::MapLine>> {
 /// the helpers), and wait until it runs there: its pid.
 fn start(root: &Root, tools: &Tools, u: &UserNs) -> Result<i32, Error> {
     let me = std::env::current_exe().map_err(|e| Error::io("cannot find", Path::new("/proc/self/exe"), e))?;
-    let argv = u.wrap(&[me.display().to_string(), "--root".into(), root.dir.display().to_string(), "pause".into()]);
+    let argv =
+        u.wrap(&[me.display().to_string(), "--root".into(), root.dir.display().to_string(), "hold-userns".into()]);
     let mut child = std::process::Command::new(&tools.unshare)
         .args(&argv)
         .stdin(std::process::Stdio::null())
@@ -122,7 +123,7 @@ fn start(root: &Root, tools: &Tools, u: &UserNs) -> Result<i32, Error> {
 /// What the pause process prints once it runs in its namespace.
 const READY: &str = "ready\n";
 
-/// `ctr-run pause`: hold the user namespace it was started in. Says [`READY`] on stdout,
+/// `ctr-run hold-userns`: hold the user namespace it was started in. Says [`READY`] on stdout,
 /// lets go of the caller (a session of its own, stdio on /dev/null, `/` as its
 /// directory), and sleeps until killed.
 pub fn pause() -> ! {

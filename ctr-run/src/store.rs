@@ -194,10 +194,29 @@ pub fn group_of(name: &str) -> Result<(cgctl::setup::Cgroups, cgctl::name::Group
     Ok((cg, n))
 }
 
+/// Whether the container's cgroup is frozen (`pause`): false for one without a cgroup.
+pub fn is_paused(st: &State) -> bool {
+    let Some(cgroup) = &st.config.cgroup else { return false };
+    group_of(cgroup).is_ok_and(|(cg, name)| cgctl::group::Group::new(&cg, name).is_frozen())
+}
+
+/// After a signal to a paused container: thawed, so that it acts on the signal now
+/// (as docker's kill and stop of a paused container).
+pub fn thaw_if_paused(st: &State) {
+    let Some(cgroup) = &st.config.cgroup else { return };
+    if let Ok((cg, name)) = group_of(cgroup) {
+        let g = cgctl::group::Group::new(&cg, name);
+        if g.is_frozen() {
+            let _ = g.thaw();
+        }
+    }
+}
+
 /// Kill the container's PID 1 (if it is still that process) and wait until it is gone.
 pub fn kill_container(st: &State, patience: Duration) {
     if let Some(p) = st.pid.filter(|p| p.alive()) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), Signal::SIGKILL);
+        thaw_if_paused(st);
         let start = std::time::Instant::now();
         while p.alive() && start.elapsed() < patience {
             std::thread::sleep(Duration::from_millis(5));

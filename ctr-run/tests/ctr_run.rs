@@ -436,6 +436,65 @@ fn diff_lists_a_containers_changes_as_docker_does() {
     assert_eq!(lab.ctr(&["diff", "nosuch"]).run().one_line_error(), "ctr-run: no such container: nosuch");
 }
 
+/// `pause` freezes every process of a container (its cgroup's freezer: the kernel
+/// reports the group frozen, and a counter it writes stands still), `ps` says `(Paused)`
+/// and inspect `paused`; `exec` and a second `pause` are refused; `commit` leaves it
+/// paused; `unpause` thaws it (the counter moves again); `kill` of a paused container
+/// ends it.
+#[test]
+fn pause_freezes_the_container_and_unpause_thaws_it() {
+    require_root!();
+    let Some(lab) = Lab::new("pause") else { return };
+    let before = testkit::mount_snapshot(lab.dir.path());
+    let out_dir = lab.dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let vol = format!("{}:/out", out_dir.display());
+    let count = out_dir.join("count");
+    let script = "i=0; while :; do i=$((i+1)); echo $i > /out/count; sleep 0.02; done";
+    lab.run(&["-d", "--name", "p", "-v", &vol, "--image", "bb", "--", "sh", "-c", script]).run().ok();
+    let read = || std::fs::read_to_string(&count).unwrap_or_default();
+    assert!(wait_until(Duration::from_secs(30), || !read().is_empty()));
+    assert_eq!(lab.ctr(&["pause", "p"]).run().ok().stdout, "p\n");
+    let pid = lab.ps()[0]["pid"].as_i64().unwrap();
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let frozen = match own.lines().find_map(|l| l.strip_prefix("0::")) {
+        Some(v2) => std::fs::read_to_string(format!("/sys/fs/cgroup/unified{v2}/cgroup.events"))
+            .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup{v2}/cgroup.events")))
+            .unwrap()
+            .contains("frozen 1"),
+        None => panic!("no v2 group: {own}"),
+    };
+    assert!(frozen, "the kernel does not report the group frozen");
+    let a = read();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(read(), a, "the counter moved while paused");
+    assert!(lab.ctr(&["ps"]).run().ok().stdout.contains("(Paused)"));
+    assert_eq!(lab.ps()[0]["paused"], true);
+    let state = lab.ctr(&["inspect", "p"]).run().ok().json()[0]["State"].clone();
+    assert_eq!((state["Status"].as_str(), state["Paused"].as_bool()), (Some("paused"), Some(true)), "{state}");
+    let refused = [
+        (&["exec", "p", "--", "true"][..], "container p is paused: unpause it first"),
+        (&["pause", "p"], "container p is already paused"),
+    ];
+    for (args, msg) in refused {
+        let out = lab.ctr(args).run();
+        assert_eq!((out.code, out.one_line_error()), (125, format!("ctr-run: {msg}")), "{args:?}");
+    }
+    let layer = lab.dir.path().join("layer.tar");
+    lab.ctr(&["commit", "p", "-o", layer.to_str().unwrap()]).run().ok();
+    assert_eq!(lab.ps()[0]["paused"], true, "commit thawed a paused container");
+    assert_eq!(lab.ctr(&["unpause", "p"]).run().ok().stdout, "p\n");
+    let a = read();
+    assert!(wait_until(Duration::from_secs(10), || read() != a), "the counter stands still after unpause");
+    let out = lab.ctr(&["unpause", "p"]).run();
+    assert_eq!(out.one_line_error(), "ctr-run: container p is not paused");
+    lab.ctr(&["pause", "p"]).run().ok();
+    lab.ctr(&["kill", "p"]).run().ok();
+    assert_eq!(lab.ps()[0]["status"], "exited");
+    lab.ctr(&["rm", "p"]).run().ok();
+    lab.assert_clean(&before);
+}
+
 /// `--cidfile FILE` holds the container's id; a FILE that exists is refused (nothing
 /// made, the file as it was), and one made for a container that then is not (its name
 /// taken) is removed again.

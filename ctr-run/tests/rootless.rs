@@ -522,7 +522,7 @@ fn containers_share_one_user_namespace_held_by_a_pause_process() {
     let pause = pauses[0];
     assert_eq!(format!("user:[{}]", testkit::ns_inode(Some(pause), "user")), first);
     let cmdline = std::fs::read_to_string(format!("/proc/{pause}/cmdline")).unwrap();
-    assert!(cmdline.ends_with("pause\0"), "{cmdline:?}");
+    assert!(cmdline.ends_with("hold-userns\0"), "{cmdline:?}");
     assert_eq!(run(&[]), first, "the pause process's namespace is not reused");
 
     // keep-id: a namespace of its own (the user is themself there), also kept.
