@@ -349,9 +349,14 @@ pub enum Command {
     /// Show containers as JSON: state (pid, status, exit code, OOM kill, times), config,
     /// mounts (as the container sees them), and the chain that runs it
     #[command(
-        after_help = "Examples:\n  ctr-run run -d --name web -m 64M -- sleep 300\n  ctr-run inspect web\n  ctr-run rm -f web"
+        after_help = "Examples:\n  ctr-run run -d --name web -m 64M -- sleep 300\n  ctr-run inspect web; ctr-run inspect -f '{{.State.Pid}} {{json .Config.Env}}' web\n  ctr-run rm -f web"
     )]
     Inspect {
+        /// Print TEMPLATE for each container instead of the JSON: docker's `-f
+        /// '{{.State.Pid}}'`, with .Field paths and `json .Field` (Go's text/template's
+        /// other actions are refused)
+        #[arg(short, long, value_name = "TEMPLATE")]
+        format: Option<String>,
         /// Container names or ids
         #[arg(required = true)]
         ids: Vec<String>,

@@ -47,6 +47,7 @@ pub mod spares;
 pub mod state;
 pub mod store;
 pub mod supervise;
+pub mod template;
 pub mod terminal;
 
 mod error;

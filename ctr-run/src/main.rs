@@ -84,10 +84,19 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Rm { force, ids } => ops::rm(&root, &ids, force, &mut |key| println!("{key}")),
-        Command::Inspect { ids } => {
+        Command::Inspect { format, ids } => {
             let all: Vec<serde_json::Value> =
                 ids.iter().map(|k| ctr_run::inspect::inspect(&root, k)).collect::<Result<_, _>>()?;
-            print_json(&all)
+            let Some(template) = format else { return print_json(&all) };
+            let lines: Vec<String> = all
+                .iter()
+                .map(|v| ctr_run::template::render(&template, v))
+                .collect::<Result<_, _>>()
+                .map_err(|why| Error::Usage(format!("--format: {why}")))?;
+            for l in lines {
+                println!("{l}");
+            }
+            Ok(())
         }
         Command::Stats { no_stream, json, format, ids } => stats(&root, &ids, no_stream, json, &format),
         Command::Top { id, ps_options } => {

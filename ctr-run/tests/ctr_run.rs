@@ -440,7 +440,7 @@ fn diff_lists_a_containers_changes_as_docker_does() {
 /// reports the group frozen, and a counter it writes stands still), `ps` says `(Paused)`
 /// and inspect `paused`; `exec` and a second `pause` are refused; `commit` leaves it
 /// paused; `unpause` thaws it (the counter moves again); `kill` of a paused container
-/// ends it.
+/// ends it. (`inspect -f` shows it too, with docker's template.)
 #[test]
 fn pause_freezes_the_container_and_unpause_thaws_it() {
     require_root!();
@@ -472,6 +472,14 @@ fn pause_freezes_the_container_and_unpause_thaws_it() {
     assert_eq!(lab.ps()[0]["paused"], true);
     let state = lab.ctr(&["inspect", "p"]).run().ok().json()[0]["State"].clone();
     assert_eq!((state["Status"].as_str(), state["Paused"].as_bool()), (Some("paused"), Some(true)), "{state}");
+    // (`inspect -f`, docker's template: .Field paths and json .Field.)
+    let f = lab.ctr(&["inspect", "-f", "{{.State.Status}} {{.State.Paused}} {{.State.Pid}} {{json .Config.Cmd}}", "p"]);
+    assert_eq!(f.run().ok().stdout, format!("paused true {pid} {}\n", serde_json::json!(["sh", "-c", script])));
+    let bad = lab.ctr(&["inspect", "-f", "{{.State.Nope}}", "p"]).run();
+    assert_eq!(
+        (bad.code, bad.one_line_error()),
+        (125, "ctr-run: --format: {{.State.Nope}}: no field Nope in .State".into())
+    );
     let refused = [
         (&["exec", "p", "--", "true"][..], "container p is paused: unpause it first"),
         (&["pause", "p"], "container p is already paused"),
