@@ -287,6 +287,11 @@ pub enum Command {
         /// Only the ids (12 hex digits), one per line, as `docker ps -q`
         #[arg(short = 'q', long)]
         quiet: bool,
+        /// Only the containers KEY=VALUE matches: id (a prefix), name (a part), label
+        /// (KEY or KEY=VALUE), status (created, running, paused, restarting, exited),
+        /// exited (an exit code); one key repeated matches any, different keys all
+        #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE", value_parser = ctr_run::ops::PsFilter::parse)]
+        filters: Vec<ctr_run::ops::PsFilter>,
     },
     /// Stop containers: the stop signal (TERM unless --stop-signal or the image says
     /// otherwise), then SIGKILL after the grace period

@@ -65,7 +65,7 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             let _ = std::fs::remove_file(&socket);
             std::process::exit(code?)
         }
-        Command::Ps { all, json, quiet } => ps(&root, all, json, quiet),
+        Command::Ps { all, json, quiet, filters } => ps(&root, all, json, quiet, &filters),
         Command::Kill { signal, id } => ops::kill(&root, &id, signal),
         Command::Stop { time, ids } => {
             for name in ops::stop(&root, &ids, time.map(std::time::Duration::from_secs))? {
@@ -210,8 +210,8 @@ fn stats(root: &Root, ids: &[String], no_stream: bool, json: bool, format: &str)
     }
 }
 
-fn ps(root: &Root, all: bool, json: bool, quiet: bool) -> Result<(), Error> {
-    let rows = ops::ps(root, all)?;
+fn ps(root: &Root, all: bool, json: bool, quiet: bool, filters: &[ops::PsFilter]) -> Result<(), Error> {
+    let rows = ops::filtered(ops::ps(root, all || filters.iter().any(ops::PsFilter::wants_exited))?, filters);
     // A damaged state file is named, not silently left out.
     for e in ctr_run::store::list_all(root).1 {
         eprintln!("{TOOL}: warning: {e}");

@@ -43,6 +43,8 @@ pub struct Row {
     pub restart_count: u32,
     /// Whether it is paused (`pause`: its processes frozen).
     pub paused: bool,
+    /// Its labels (the image's and `--label`).
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Row {
@@ -75,6 +77,58 @@ impl Row {
             n => format!("{status} (restarted {n} times)"),
         }
     }
+}
+
+/// `ps --filter KEY=VALUE`, docker's keys: `id` (a prefix of the id), `name` (part of
+/// the name), `label` (`KEY` or `KEY=VALUE`), `status` (created, running, paused,
+/// restarting, exited) and `exited` (an exit code). Filters of one key match if any
+/// does; of different keys, if all do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PsFilter {
+    key: String,
+    value: String,
+}
+
+impl PsFilter {
+    /// Parse `KEY=VALUE`.
+    pub fn parse(s: &str) -> Result<PsFilter, String> {
+        let (key, value) = s.split_once('=').ok_or_else(|| format!("expected KEY=VALUE, got '{s}'"))?;
+        match key {
+            "id" | "name" | "label" => {}
+            "status" if ["created", "running", "paused", "restarting", "exited"].contains(&value) => {}
+            "status" => return Err(format!("status '{value}': one of created, running, paused, restarting, exited")),
+            "exited" if value.parse::<i32>().is_ok() => {}
+            "exited" => return Err(format!("exited '{value}': an exit code")),
+            _ => return Err(format!("unknown filter '{key}' (id, name, label, status, exited)")),
+        }
+        Ok(PsFilter { key: key.into(), value: value.into() })
+    }
+
+    /// Whether it can match an exited container (then `ps` lists those too, as docker's).
+    pub fn wants_exited(&self) -> bool {
+        self.key == "exited" || (self.key == "status" && self.value == "exited")
+    }
+
+    fn matches(&self, r: &Row) -> bool {
+        let v = self.value.as_str();
+        match self.key.as_str() {
+            "id" => r.id.starts_with(v),
+            "name" => r.name.contains(v),
+            "label" => match v.split_once('=') {
+                Some((k, want)) => r.labels.get(k).is_some_and(|have| have == want),
+                None => r.labels.contains_key(v),
+            },
+            "status" => v == if r.paused { "paused".to_string() } else { r.status.to_string() },
+            _ => r.status == Status::Exited && r.exit_code.map(|c| c.to_string()).as_deref() == Some(v),
+        }
+    }
+}
+
+/// The rows every key of `filters` matches (any filter of that key).
+pub fn filtered(rows: Vec<Row>, filters: &[PsFilter]) -> Vec<Row> {
+    rows.into_iter()
+        .filter(|r| filters.iter().all(|f| filters.iter().any(|g| g.key == f.key && g.matches(r))))
+        .collect()
 }
 
 /// A duration as docker words it in `ps`: `Less than a second`, `1 second`, `5
@@ -132,6 +186,7 @@ pub fn ps(root: &Root, all: bool) -> Result<Vec<Row>, Error> {
             started: st.started,
             restart_count: st.restart_count,
             paused: st.status == Status::Running && store::is_paused(&st),
+            labels: st.config.labels.clone(),
         });
     }
     Ok(rows)
@@ -657,6 +712,35 @@ mod tests {
             started: None,
             restart_count: 0,
             paused: false,
+            labels: Default::default(),
+        }
+    }
+
+    #[test]
+    fn ps_filters_match_as_dockers() {
+        let f = |s: &str| PsFilter::parse(s).unwrap();
+        let mut web = row(Status::Running, None, false);
+        (web.id, web.name) = ("abc123".into(), "web-1".into());
+        web.labels.insert("team".into(), "infra".into());
+        let mut job = row(Status::Exited, Some(3), false);
+        (job.id, job.name) = ("def456".into(), "job".into());
+        let names = |filters: &[PsFilter]| {
+            filtered(vec![web.clone(), job.clone()], filters).into_iter().map(|r| r.name).collect::<Vec<_>>()
+        };
+        assert_eq!(names(&[f("name=web")]), ["web-1"]);
+        assert_eq!(names(&[f("id=def")]), ["job"]);
+        assert_eq!(names(&[f("label=team")]), ["web-1"]);
+        assert_eq!(names(&[f("label=team=other")]), Vec::<String>::new());
+        assert_eq!(names(&[f("status=exited")]), ["job"]);
+        assert_eq!(names(&[f("exited=3")]), ["job"]);
+        // One key repeated: any; different keys: all.
+        assert_eq!(names(&[f("name=web"), f("name=job")]), ["web-1", "job"]);
+        assert_eq!(names(&[f("name=web"), f("status=exited")]), Vec::<String>::new());
+        web.paused = true;
+        assert_eq!(filtered(vec![web.clone()], &[f("status=paused")]).len(), 1);
+        assert_eq!(filtered(vec![web], &[f("status=running")]).len(), 0);
+        for bad in ["name", "colour=red", "status=sleepy", "exited=x"] {
+            assert!(PsFilter::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -957,6 +957,26 @@ fn stop_and_wait() {
     quiet.sort();
     ids.sort();
     assert_eq!((quiet.len(), quiet), (2, ids), "ps -aq");
+    // `ps --filter`, docker's keys: exited containers listed without -a for status and
+    // exited; one key repeated matches any, different keys all.
+    let names = |filters: &[&str]| {
+        let mut args = vec!["ps", "--json"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        let rows = lab.ctr(&args).run().ok().json();
+        rows.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(names(&["exited=7"]), ["polite"]);
+    assert_eq!(names(&["status=exited", "name=stub"]), ["stubborn"]);
+    // (Exited, and neither status nor exited asked: not without -a.)
+    assert!(names(&["name=polite", "name=stubborn"]).is_empty());
+    let rows =
+        lab.ctr(&["ps", "-a", "--json", "--filter", "name=polite", "--filter", "name=stubborn"]).run().ok().json();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    let out = lab.ctr(&["ps", "--filter", "colour=red"]).run();
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.one_line_error().contains("unknown filter 'colour'"), "{out:?}");
     assert_eq!(lab.ctr(&["rm", "polite", "stubborn"]).run().ok().stdout, "polite\nstubborn\n", "rm reports each");
     lab.assert_clean(&before);
 }
