@@ -424,6 +424,18 @@ impl<'a> Group<'a> {
         self.v1_freezer_dir().is_some_and(|d| read_file(&d.join("freezer.state")).as_deref() == Some("FROZEN"))
     }
 
+    /// Whether the group is asked to be frozen (`cgroup.freeze` 1; v1: FREEZING or
+    /// FROZEN), whether or not every process is yet: a frozen process being killed
+    /// leaves the frozen state to die, and the group with it, while the freeze stands
+    /// for the others.
+    pub fn freeze_asked(&self) -> bool {
+        if let Some(d) = self.v2_dir().filter(|d| d.join("cgroup.freeze").exists()) {
+            return read_file(&d.join("cgroup.freeze")).as_deref() == Some("1");
+        }
+        self.v1_freezer_dir()
+            .is_some_and(|d| matches!(read_file(&d.join("freezer.state")).as_deref(), Some("FROZEN" | "FREEZING")))
+    }
+
     /// Thaw the group (both freezers, where present).
     pub fn thaw(&self) -> Result<(), Error> {
         self.require()?;

@@ -234,7 +234,10 @@ pub fn kill(root: &Root, key: &str, sig: Signal) -> Result<(), Error> {
 /// running, already in that state, or without a cgroup.
 pub fn pause(root: &Root, key: &str, frozen: bool) -> Result<(), Error> {
     let st = store::find(root, key)?;
-    if !st.running() {
+    // (Unpause only asks that it was running when paused: its PID 1 killed meanwhile,
+    // the chain's process in its cgroup can only end once thawed.)
+    let running = if frozen { st.running() } else { st.status == Status::Running };
+    if !running {
         return Err(Error::WrongState(format!("container {} is not running", st.name)));
     }
     let Some(cgroup) = &st.config.cgroup else {
@@ -245,7 +248,7 @@ pub fn pause(root: &Root, key: &str, frozen: bool) -> Result<(), Error> {
     };
     let (cg, name) = store::group_of(cgroup)?;
     let group = cgctl::group::Group::new(&cg, name);
-    match (frozen, group.is_frozen()) {
+    match (frozen, group.freeze_asked()) {
         (true, true) => Err(Error::WrongState(format!("container {} is already paused", st.name))),
         (false, false) => Err(Error::WrongState(format!("container {} is not paused", st.name))),
         (true, false) => {

@@ -194,19 +194,21 @@ pub fn group_of(name: &str) -> Result<(cgctl::setup::Cgroups, cgctl::name::Group
     Ok((cg, n))
 }
 
-/// Whether the container's cgroup is frozen (`pause`): false for one without a cgroup.
+/// Whether the container is paused: its cgroup asked to be frozen (false for one
+/// without a cgroup).
 pub fn is_paused(st: &State) -> bool {
     let Some(cgroup) = &st.config.cgroup else { return false };
-    group_of(cgroup).is_ok_and(|(cg, name)| cgctl::group::Group::new(&cg, name).is_frozen())
+    group_of(cgroup).is_ok_and(|(cg, name)| cgctl::group::Group::new(&cg, name).freeze_asked())
 }
 
 /// After a signal to a paused container: thawed, so that it acts on the signal now
-/// (as docker's kill and stop of a paused container).
+/// (as docker's kill and stop of a paused container), and so that the chain's own
+/// process in its cgroup can end when it ends.
 pub fn thaw_if_paused(st: &State) {
     let Some(cgroup) = &st.config.cgroup else { return };
     if let Ok((cg, name)) = group_of(cgroup) {
         let g = cgctl::group::Group::new(&cg, name);
-        if g.is_frozen() {
+        if g.freeze_asked() {
             let _ = g.thaw();
         }
     }

@@ -500,6 +500,16 @@ fn pause_freezes_the_container_and_unpause_thaws_it() {
     lab.ctr(&["kill", "p"]).run().ok();
     assert_eq!(lab.ps()[0]["status"], "exited");
     lab.ctr(&["rm", "p"]).run().ok();
+    // PID 1 killed from outside while paused: the chain's process in the cgroup stays
+    // frozen until `unpause`, which then ends the container.
+    lab.run(&["-d", "--name", "q", "--image", "bb", "--", "sleep", "100"]).run().ok();
+    lab.ctr(&["pause", "q"]).run().ok();
+    let pid = lab.ps()[0]["pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || is_dead(pid)));
+    assert_eq!(lab.ctr(&["unpause", "q"]).run().ok().stdout, "q\n");
+    assert!(wait_until(Duration::from_secs(10), || lab.ps().first().is_some_and(|r| r["status"] == "exited")));
+    lab.ctr(&["rm", "q"]).run().ok();
     lab.assert_clean(&before);
 }
 
