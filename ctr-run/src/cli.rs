@@ -292,6 +292,11 @@ pub enum Command {
         /// exited (an exit code); one key repeated matches any, different keys all
         #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE", value_parser = ctr_run::ops::PsFilter::parse)]
         filters: Vec<ctr_run::ops::PsFilter>,
+        /// Print TEMPLATE for each container, docker's fields: .ID .Names .Command
+        /// .CreatedAt .RunningFor .Status .State .Labels .Pid (`\t` is a tab; .Field paths
+        /// and json .Field, as inspect -f)
+        #[arg(long, value_name = "TEMPLATE", conflicts_with_all = ["json", "quiet"])]
+        format: Option<String>,
     },
     /// Stop containers: the stop signal (TERM unless --stop-signal or the image says
     /// otherwise), then SIGKILL after the grace period

@@ -65,7 +65,10 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
             let _ = std::fs::remove_file(&socket);
             std::process::exit(code?)
         }
-        Command::Ps { all, json, quiet, filters } => ps(&root, all, json, quiet, &filters),
+        Command::Ps { all, json, quiet, filters, format } => match format {
+            Some(template) => ps_format(&root, all, &filters, &template),
+            None => ps(&root, all, json, quiet, &filters),
+        },
         Command::Kill { signal, id } => ops::kill(&root, &id, signal),
         Command::Stop { time, ids } => {
             for name in ops::stop(&root, &ids, time.map(std::time::Duration::from_secs))? {
@@ -210,8 +213,29 @@ fn stats(root: &Root, ids: &[String], no_stream: bool, json: bool, format: &str)
     }
 }
 
+/// The rows `ps` lists: all with -a (or a filter that asks for exited ones), filtered.
+fn ps_rows(root: &Root, all: bool, filters: &[ops::PsFilter]) -> Result<Vec<ops::Row>, Error> {
+    Ok(ops::filtered(ops::ps(root, all || filters.iter().any(ops::PsFilter::wants_exited))?, filters))
+}
+
+/// `ps --format TEMPLATE`: each row through docker's template, with docker's fields.
+fn ps_format(root: &Root, all: bool, filters: &[ops::PsFilter], template: &str) -> Result<(), Error> {
+    let rows = ps_rows(root, all, filters)?;
+    let now = ctr_run::state::now();
+    let template = template.replace("\\t", "\t");
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| ctr_run::template::render(&template, &r.docker_fields(now)))
+        .collect::<Result<_, _>>()
+        .map_err(|why| Error::Usage(format!("--format: {why}")))?;
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(())
+}
+
 fn ps(root: &Root, all: bool, json: bool, quiet: bool, filters: &[ops::PsFilter]) -> Result<(), Error> {
-    let rows = ops::filtered(ops::ps(root, all || filters.iter().any(ops::PsFilter::wants_exited))?, filters);
+    let rows = ps_rows(root, all, filters)?;
     // A damaged state file is named, not silently left out.
     for e in ctr_run::store::list_all(root).1 {
         eprintln!("{TOOL}: warning: {e}");

@@ -131,6 +131,26 @@ pub fn filtered(rows: Vec<Row>, filters: &[PsFilter]) -> Vec<Row> {
         .collect()
 }
 
+impl Row {
+    /// The row under docker's `ps --format` names: ID (12 digits), Names, Command,
+    /// CreatedAt, RunningFor, Status (as the table's), State (created, running, paused,
+    /// restarting, exited), Labels (`k=v,...`), and Pid (0 when not running).
+    pub fn docker_fields(&self, now: u64) -> serde_json::Value {
+        let labels: Vec<String> = self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        serde_json::json!({
+            "ID": &self.id[..12.min(self.id.len())],
+            "Names": self.name,
+            "Command": self.command.join(" "),
+            "CreatedAt": chainload::time::rfc3339(self.created as i64, 0),
+            "RunningFor": format!("{} ago", human_duration(now.saturating_sub(self.created))),
+            "Status": self.status_at(now),
+            "State": if self.paused { "paused".to_string() } else { self.status.to_string() },
+            "Labels": labels.join(","),
+            "Pid": self.pid.unwrap_or(0),
+        })
+    }
+}
+
 /// A duration as docker words it in `ps`: `Less than a second`, `1 second`, `5
 /// minutes`, `2 hours`, `3 days`.
 pub fn human_duration(secs: u64) -> String {

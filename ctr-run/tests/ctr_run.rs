@@ -984,6 +984,10 @@ fn stop_and_wait() {
     let rows =
         lab.ctr(&["ps", "-a", "--json", "--filter", "name=polite", "--filter", "name=stubborn"]).run().ok().json();
     assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    // `ps --format`: docker's field names, `\t` a tab.
+    let f = lab.ctr(&["ps", "-a", "--filter", "name=polite", "--format", "{{.Names}}\\t{{.State}} {{.Status}}"]);
+    let line = f.run().ok().stdout.clone();
+    assert!(line.starts_with("polite\texited Exited (7) "), "{line:?}");
     let out = lab.ctr(&["ps", "--filter", "colour=red"]).run();
     assert_eq!(out.code, 125, "{out:?}");
     assert!(out.one_line_error().contains("unknown filter 'colour'"), "{out:?}");
