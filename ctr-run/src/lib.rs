@@ -6,10 +6,12 @@
 //! ```text
 //! ctr-run [--root DIR] run [OPTIONS] [--] [CMD...]
 //! ctr-run [--root DIR] exec [-e KEY=VAL]... [-w DIR] [-u UID[:GID]] ID -- CMD...
-//! ctr-run [--root DIR] ps [-a] [--json]
+//! ctr-run [--root DIR] ps [-a] [--json | -q | --format TEMPLATE] [-f KEY=VALUE]...
 //! ctr-run [--root DIR] kill [-s SIGNAL] ID
-//! ctr-run [--root DIR] rm [-f] ID...
+//! ctr-run [--root DIR] stop | restart | wait | rm [-f] | pause | unpause ID...
+//! ctr-run [--root DIR] inspect [-f TEMPLATE] ID... | top ID | stats [ID...]
 //! ctr-run [--root DIR] logs ID
+//! ctr-run [--root DIR] diff [--json] ID
 //! ctr-run [--root DIR] commit ID -o FILE [--gzip]
 //! ctr-run [--root DIR] image import NAME FILE | image ls [--json] | image rm NAME
 //! ```
