@@ -205,6 +205,23 @@ pub fn groups_of<'a>(user: &str, group: impl Into<IdFile<'a>>) -> Result<Vec<u32
         .collect())
 }
 
+/// `names` (group names in `group`, or gids) added to `groups` where missing, as
+/// docker's `--group-add`; the name that could not be resolved, with why.
+pub fn add_groups<'a>(
+    groups: &mut Vec<u32>,
+    names: &[String],
+    group: impl Into<IdFile<'a>>,
+) -> Result<(), (String, IdError)> {
+    let group = group.into();
+    for name in names {
+        let gid = group_id(name, group).map_err(|e| (name.clone(), e))?;
+        if !groups.contains(&gid) {
+            groups.push(gid);
+        }
+    }
+    Ok(())
+}
+
 /// `USER[:GROUP]` (names or numbers) as the credentials a process runs with, docker's
 /// way: the uid; the GROUP given, else the user's primary group from `passwd`, else the
 /// uid; and, when no GROUP is given, the supplementary groups `group` lists the user in.
@@ -248,6 +265,10 @@ mod tests {
         assert_eq!(user_by_id(33, &p).unwrap().unwrap().gid, 34);
         assert_eq!(group_by_id(34, &g).unwrap().map(|e| e.name), Some("web".to_string()));
         assert_eq!(group_by_id(35, &g).unwrap(), None);
+        let mut groups = vec![34];
+        add_groups(&mut groups, &["web".into(), "root".into(), "77".into()], &g).unwrap();
+        assert_eq!(groups, vec![34, 0, 77]);
+        assert_eq!(add_groups(&mut groups, &["nope".into()], &g).unwrap_err().0, "nope");
         assert_eq!((home_dir(33, &p), home_dir(34, &p)), ("/var/www".to_string(), "/".to_string()));
         // Not a regular file (a FIFO would block a plain read; /dev/zero never ends): refused.
         let fifo = dir.join("fifo");

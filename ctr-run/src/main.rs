@@ -90,16 +90,10 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
         Command::Inspect { format, ids } => {
             let all: Vec<serde_json::Value> =
                 ids.iter().map(|k| ctr_run::inspect::inspect(&root, k)).collect::<Result<_, _>>()?;
-            let Some(template) = format else { return print_json(&all) };
-            let lines: Vec<String> = all
-                .iter()
-                .map(|v| ctr_run::template::render(&template, v))
-                .collect::<Result<_, _>>()
-                .map_err(|why| Error::Usage(format!("--format: {why}")))?;
-            for l in lines {
-                println!("{l}");
+            match format {
+                Some(template) => print_rendered(&template, &all),
+                None => print_json(&all),
             }
-            Ok(())
         }
         Command::Stats { no_stream, json, format, ids } => stats(&root, &ids, no_stream, json, &format),
         Command::Top { id, ps_options } => {
@@ -131,7 +125,6 @@ fn dispatch(cli: cli::Cli) -> Result<(), Error> {
     }
 }
 
-/// Print what `run` ended with, and exit with the container's status.
 /// `f` for each of `ids` in turn, each printed once done, as docker's pause and unpause
 /// print them; the first failure ends it.
 fn each(ids: &[String], f: impl Fn(&str) -> Result<(), Error>) -> Result<(), Error> {
@@ -142,6 +135,21 @@ fn each(ids: &[String], f: impl Fn(&str) -> Result<(), Error>) -> Result<(), Err
     Ok(())
 }
 
+/// `--format TEMPLATE` (inspect, ps): one line per value, printed only once every one
+/// renders.
+fn print_rendered(template: &str, values: &[serde_json::Value]) -> Result<(), Error> {
+    let lines: Vec<String> = values
+        .iter()
+        .map(|v| ctr_run::template::render(template, v))
+        .collect::<Result<_, _>>()
+        .map_err(|why| Error::Usage(format!("--format: {why}")))?;
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(())
+}
+
+/// Print what `run` ended with, and exit with the container's status.
 fn report_run(end: RunEnd) -> Result<(), Error> {
     match end {
         RunEnd::DryRun(cmd) => {
@@ -220,18 +228,9 @@ fn ps_rows(root: &Root, all: bool, filters: &[ops::PsFilter]) -> Result<Vec<ops:
 
 /// `ps --format TEMPLATE`: each row through docker's template, with docker's fields.
 fn ps_format(root: &Root, all: bool, filters: &[ops::PsFilter], template: &str) -> Result<(), Error> {
-    let rows = ps_rows(root, all, filters)?;
     let now = ctr_run::state::now();
-    let template = template.replace("\\t", "\t");
-    let lines: Vec<String> = rows
-        .iter()
-        .map(|r| ctr_run::template::render(&template, &r.docker_fields(now)))
-        .collect::<Result<_, _>>()
-        .map_err(|why| Error::Usage(format!("--format: {why}")))?;
-    for l in lines {
-        println!("{l}");
-    }
-    Ok(())
+    let rows: Vec<serde_json::Value> = ps_rows(root, all, filters)?.iter().map(|r| r.docker_fields(now)).collect();
+    print_rendered(&template.replace("\\t", "\t"), &rows)
 }
 
 fn ps(root: &Root, all: bool, json: bool, quiet: bool, filters: &[ops::PsFilter]) -> Result<(), Error> {

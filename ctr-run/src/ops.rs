@@ -77,6 +77,24 @@ impl Row {
             n => format!("{status} (restarted {n} times)"),
         }
     }
+
+    /// The row under docker's `ps --format` names: ID (12 digits), Names, Command,
+    /// CreatedAt, RunningFor, Status (as the table's), State (created, running, paused,
+    /// restarting, exited), Labels (`k=v,...`), and Pid (0 when not running).
+    pub fn docker_fields(&self, now: u64) -> serde_json::Value {
+        let labels: Vec<String> = self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        serde_json::json!({
+            "ID": &self.id[..12.min(self.id.len())],
+            "Names": self.name,
+            "Command": self.command.join(" "),
+            "CreatedAt": chainload::time::rfc3339(self.created as i64, 0),
+            "RunningFor": format!("{} ago", human_duration(now.saturating_sub(self.created))),
+            "Status": self.status_at(now),
+            "State": if self.paused { "paused".to_string() } else { self.status.to_string() },
+            "Labels": labels.join(","),
+            "Pid": self.pid.unwrap_or(0),
+        })
+    }
 }
 
 /// `ps --filter KEY=VALUE`, docker's keys: `id` (a prefix of the id), `name` (part of
@@ -129,26 +147,6 @@ pub fn filtered(rows: Vec<Row>, filters: &[PsFilter]) -> Vec<Row> {
     rows.into_iter()
         .filter(|r| filters.iter().all(|f| filters.iter().any(|g| g.key == f.key && g.matches(r))))
         .collect()
-}
-
-impl Row {
-    /// The row under docker's `ps --format` names: ID (12 digits), Names, Command,
-    /// CreatedAt, RunningFor, Status (as the table's), State (created, running, paused,
-    /// restarting, exited), Labels (`k=v,...`), and Pid (0 when not running).
-    pub fn docker_fields(&self, now: u64) -> serde_json::Value {
-        let labels: Vec<String> = self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        serde_json::json!({
-            "ID": &self.id[..12.min(self.id.len())],
-            "Names": self.name,
-            "Command": self.command.join(" "),
-            "CreatedAt": chainload::time::rfc3339(self.created as i64, 0),
-            "RunningFor": format!("{} ago", human_duration(now.saturating_sub(self.created))),
-            "Status": self.status_at(now),
-            "State": if self.paused { "paused".to_string() } else { self.status.to_string() },
-            "Labels": labels.join(","),
-            "Pid": self.pid.unwrap_or(0),
-        })
-    }
 }
 
 /// A duration as docker words it in `ps`: `Less than a second`, `1 second`, `5
@@ -582,14 +580,9 @@ pub fn exec_chain(root: &Root, tools: &Tools, key: &str, o: &ExecOptions) -> Res
     if user.is_some() || !st.config.group_add.is_empty() {
         // (`--group-add` alone: root's own groups, and those, as in `run`.)
         let mut c = ids_in(&container_root, user.map_or("0", String::as_str))?;
-        for g in &st.config.group_add {
-            let group = chainload::ids::IdFile::InRoot { root: &container_root, path: Path::new("/etc/group") };
-            let gid =
-                chainload::ids::group_id(g, group).map_err(|source| Error::GroupAdd { group: g.clone(), source })?;
-            if !c.groups.contains(&gid) {
-                c.groups.push(gid);
-            }
-        }
+        let group = chainload::ids::IdFile::InRoot { root: &container_root, path: Path::new("/etc/group") };
+        chainload::ids::add_groups(&mut c.groups, &st.config.group_add, group)
+            .map_err(|(group, source)| Error::GroupAdd { group, source })?;
         uid = c.uid;
         a.extend(["-S".into(), c.uid.to_string().into(), "-G".into(), c.gid.to_string().into()]);
         // (The user's supplementary groups, as `run` gives them.)

@@ -621,13 +621,8 @@ fn prepare(o: &EnterOptions) -> Result<(), Error> {
         if let Some(g) = &o.groups {
             user.groups = g.clone();
         }
-        for g in &o.group_add {
-            let gid = chainload::ids::group_id(g, Path::new("/etc/group"))
-                .map_err(|source| Error::GroupAdd { group: g.clone(), source })?;
-            if !user.groups.contains(&gid) {
-                user.groups.push(gid);
-            }
-        }
+        chainload::ids::add_groups(&mut user.groups, &o.group_add, Path::new("/etc/group"))
+            .map_err(|(group, source)| Error::GroupAdd { group, source })?;
         c.user = Some(user);
     }
     if std::env::var_os("HOME").is_none() {
